@@ -1,0 +1,123 @@
+"""The :class:`Dataset`: an OASST export as tables, with its problems and its forest."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import numpy as np
+import pandas as pd
+
+PROBLEM_COLUMNS = ["kind", "message_id", "tree_id", "file", "line", "field", "detail", "raw"]
+
+#: Problem kinds that stand for a whole input record left out of the Dataset.
+RECORD_KINDS = ("parse_error", "schema_error", "duplicate_tree")
+
+
+@dataclass(eq=False)
+class Dataset:
+    """An OASST export held as long tables.
+
+    Attributes
+    ----------
+    messages
+        One row per message (``message_id``, ``parent_id``, ``message_tree_id``, ``role``, ``lang``,
+        ``text``, ``user_id``, ``created_date``, ``review_count``, ``review_result``, ``deleted``,
+        ``synthetic``, ``rank``, ``model_name``, ``tree_state``, ``depth``, then any extra fields).
+        ``depth`` counts the ancestors present in the data (0 for roots and orphans; missing for
+        messages caught in a parent cycle).
+    labels
+        Long table ``message_id, label, value, count``: the export's aggregated label values.
+    emojis
+        Long table ``message_id, emoji, count``.
+    detoxify
+        Long table ``message_id, head, score`` of the Detoxify scores the export carries.
+    problems
+        One row per problem: ``kind, message_id, tree_id, file, line, field, detail, raw``. ``raw``
+        holds the input line of a record that was not loaded.
+    """
+
+    messages: pd.DataFrame
+    labels: pd.DataFrame
+    emojis: pd.DataFrame
+    detoxify: pd.DataFrame
+    problems: pd.DataFrame
+    source: str | None = None
+    form: str = "messages"
+    records_read: int = 0
+    records_loaded: int = 0
+    _lines: np.ndarray | None = field(default=None, repr=False)
+
+    @classmethod
+    def from_tables(
+        cls,
+        messages: pd.DataFrame,
+        *,
+        labels: pd.DataFrame | None = None,
+        emojis: pd.DataFrame | None = None,
+        detoxify: pd.DataFrame | None = None,
+        problems: pd.DataFrame | None = None,
+        lines: np.ndarray | None = None,
+        source: str | None = None,
+        form: str = "messages",
+        records_read: int | None = None,
+        records_loaded: int | None = None,
+    ) -> Dataset:
+        """Build a Dataset from tables, adding ``depth`` and the structural problems."""
+        from .forest import structure
+
+        messages = messages.reset_index(drop=True)
+        depth, structural = structure(messages)
+        messages = messages.drop(columns="depth", errors="ignore")
+        messages.insert(min(15, messages.shape[1]), "depth", depth)
+        if lines is not None and len(structural):
+            pos = pd.Index(messages["message_id"]).get_indexer(structural["message_id"])
+            structural["line"] = pd.array(np.where(pos >= 0, lines[pos], 0), dtype="Int64").astype(object)
+            structural.loc[pos < 0, "line"] = None
+            structural["file"] = source
+        parts = [p for p in (problems, structural.reindex(columns=PROBLEM_COLUMNS)) if p is not None and len(p)]
+        problems = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=PROBLEM_COLUMNS)
+        n = len(messages)
+        return cls(
+            messages=messages,
+            labels=labels if labels is not None else pd.DataFrame(columns=["message_id", "label", "value", "count"]),
+            emojis=emojis if emojis is not None else pd.DataFrame(columns=["message_id", "emoji", "count"]),
+            detoxify=detoxify if detoxify is not None else pd.DataFrame(columns=["message_id", "head", "score"]),
+            problems=problems,
+            source=source,
+            form=form,
+            records_read=n if records_read is None else records_read,
+            records_loaded=n if records_loaded is None else records_loaded,
+            _lines=lines,
+        )
+
+    @cached_property
+    def forest(self):
+        """The conversation trees as networkx graphs (:class:`~oasst_quality.forest.Forest`)."""
+        from .forest import Forest
+
+        return Forest(self.messages)
+
+    @property
+    def rejected(self) -> pd.DataFrame:
+        """Input records that were not loaded (lenient mode), with their raw text."""
+        return self.problems[
+            self.problems["kind"].isin((*RECORD_KINDS, "duplicate_message")) & self.problems["raw"].notna()
+        ].reset_index(drop=True)
+
+    def problem_counts(self) -> dict[str, int]:
+        """Number of problems of each kind."""
+        return {str(k): int(v) for k, v in self.problems["kind"].value_counts().sort_index().items()}
+
+    def label_matrix(self, *, value: str = "value") -> pd.DataFrame:
+        """Wide view of the labels: one row per message, one column per label (NaN where absent)."""
+        return self.labels.pivot(index="message_id", columns="label", values=value)
+
+    def __len__(self) -> int:
+        return len(self.messages)
+
+    def __repr__(self) -> str:
+        return (
+            f"Dataset({len(self.messages)} messages in {self.messages['message_tree_id'].nunique()} trees, "
+            f"{len(self.labels)} label values, {len(self.problems)} problems, source={self.source!r})"
+        )

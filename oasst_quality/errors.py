@@ -1,0 +1,52 @@
+"""Exceptions raised by oasst_quality; all derive from :class:`OasstQualityError`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class OasstQualityError(Exception):
+    """Base class for every error this library raises on purpose."""
+
+
+class SchemaError(OasstQualityError, ValueError):
+    """A record in an input file could not be read or does not fit the OASST schema.
+
+    Carries the file, the 1-based line (or row, for parquet) and the offending field, so a
+    curator can open the file at the right place.
+    """
+
+    def __init__(
+        self,
+        detail: str,
+        *,
+        path: str | Path | None = None,
+        line: int | None = None,
+        field: str | None = None,
+        kind: str = "schema_error",
+    ) -> None:
+        self.detail = detail
+        self.path = str(path) if path is not None else None
+        self.line = line
+        self.field = field
+        self.kind = kind
+        where = []
+        if self.path is not None:
+            where.append(self.path)
+        if line is not None:
+            where.append(f"line {line}")
+        if field is not None:
+            where.append(f"field {field!r}")
+        prefix = ", ".join(where)
+        super().__init__(f"{prefix}: {detail}" if prefix else detail)
+
+
+class FormatError(SchemaError):
+    """The file as a whole is not an OASST export (empty, truncated, a JSON array, not UTF-8...)."""
+
+    def __init__(self, detail: str, *, path: str | Path | None = None, line: int | None = None):
+        super().__init__(detail, path=path, line=line, kind="parse_error")
+
+
+class NotComputableError(OasstQualityError):
+    """The statistic asked for cannot be computed from the data given (e.g. too few values)."""
