@@ -86,8 +86,87 @@ def cmd_info(args: argparse.Namespace) -> None:
     _emit(args, payload, text)
 
 
+def _is_table(path: str | None) -> bool:
+    return bool(path) and str(path).lower().endswith((".csv", ".tsv", ".csv.gz", ".tsv.gz"))
+
+
+def cmd_agreement(args: argparse.Namespace) -> None:
+    from . import agreement as ag
+
+    if _is_table(args.path):  # per-annotator long table: item, annotator, value
+        sep = "\t" if ".tsv" in args.path.lower() else ","
+        df = pd.read_csv(args.path, sep=sep)
+        r = ag.ratings(df, item=args.item, annotator=args.annotator, value=args.value)
+        ci = ag.bootstrap(r, "alpha", level=args.level, n_resamples=args.resamples, seed=args.seed)
+        loo = ag.annotator_agreement(df, args.level, item=args.item, annotator=args.annotator, value=args.value)
+        payload = {
+            "source": args.path,
+            "alpha": ci.to_dict(),
+            "fleiss_kappa": ag.fleiss_kappa(r) if args.level != "interval" else None,
+            "gwet_ac1": ag.gwet_ac1(r),
+            "percent_agreement": ag.percent_agreement(r),
+            "annotators_lowering_agreement": loo.sort_values("delta", ascending=False).head(10),
+        }
+
+        def text(p: dict) -> str:
+            a = p["alpha"]
+            return (
+                f"{p['source']}: {a['n_ratings']} ratings of {a['n_items']} items by {a['n_annotators']} annotators\n"
+                f"{a['statistic']} = {a['estimate']:.4f} [{a['low']:.4f}, {a['high']:.4f}] "
+                f"({a['confidence']:.0%} bootstrap over {a['cluster']}, {a['n_resamples']} resamples)\n"
+                f"Gwet's AC1 = {p['gwet_ac1']:.4f}; percent agreement = {p['percent_agreement']:.4f}\n"
+                + _table(p["annotators_lowering_agreement"], "annotators whose removal raises alpha most")
+            )
+
+        _emit(args, payload, text)
+        return
+    ds = _load(args)
+    table = ag.label_agreement(
+        ds, labels=[args.label] if args.label else None, n_resamples=args.resamples, seed=args.seed
+    )
+    payload = {"source": ds.source, "labels": table}
+
+    def text(p: dict) -> str:
+        t = p["labels"]
+        shown = t[t["computable"]][
+            [
+                "label",
+                "n_pairable_messages",
+                "yes_share",
+                "alpha",
+                "alpha_low",
+                "alpha_high",
+                "fleiss_kappa",
+                "gwet_ac1",
+                "percent_agreement",
+            ]
+        ]
+        lines = [_table(shown.round(4), "flags (votes recovered exactly from value x count)")]
+        for _, row in t[~t["computable"]].iterrows():
+            lines.append(f"{row['label']}: not computable: {row['reason']}")
+        return "\n".join(lines)
+
+    _emit(args, payload, text)
+
+
+def _agreement_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--label", help="one label only")
+    p.add_argument(
+        "--level",
+        default="nominal",
+        choices=["nominal", "ordinal", "interval", "ratio"],
+        help="level of measurement for a per-annotator table (default nominal)",
+    )
+    p.add_argument("--item", default="item", help="item column of a per-annotator table")
+    p.add_argument("--annotator", default="annotator", help="annotator column of a per-annotator table")
+    p.add_argument("--value", default="value", help="value column of a per-annotator table")
+    p.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples (default 1000)")
+    p.add_argument("--seed", type=int, default=0)
+
+
 COMMANDS: dict[str, tuple[Callable[[argparse.Namespace], None], str]] = {
     "info": (cmd_info, "structure of an export: trees, roles, languages, problems"),
+    "agreement": (cmd_agreement, "inter-annotator agreement per label (or of a per-annotator CSV/TSV table)"),
 }
 
 
@@ -106,7 +185,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-EXTRA_ARGS: dict[str, Sequence[Callable[[argparse.ArgumentParser], Any]]] = {}
+EXTRA_ARGS: dict[str, Sequence[Callable[[argparse.ArgumentParser], Any]]] = {"agreement": [_agreement_args]}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

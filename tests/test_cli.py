@@ -1,0 +1,71 @@
+import json
+
+import pytest
+
+from oasst_quality.cli import main
+
+
+def run(capsys, *argv):
+    assert main(list(argv)) == 0
+    return capsys.readouterr().out
+
+
+def test_info_json(capsys):
+    out = json.loads(run(capsys, "info", "--json"))
+    assert out["forest"]["n_messages"] == 2022 and out["problems"]["orphan"] == 3
+
+
+def test_info_text(capsys):
+    assert "2022 messages in 191 trees" in run(capsys, "info")
+
+
+def test_agreement_dataset(capsys):
+    out = json.loads(run(capsys, "agreement", "--label", "spam", "--resamples", "50", "--json"))
+    (row,) = out["labels"]
+    assert row["computable"] and row["alpha_low"] <= row["alpha"] <= row["alpha_high"]
+    text = run(capsys, "agreement", "--resamples", "20")
+    assert "quality: not computable" in text
+
+
+def test_agreement_table(capsys, tmp_path):
+    path = tmp_path / "votes.csv"
+    path.write_text("task,worker,label\n1,a,0\n1,b,0\n2,a,1\n2,b,1\n3,a,0\n3,b,1\n")
+    out = json.loads(
+        run(
+            capsys,
+            "agreement",
+            str(path),
+            "--item",
+            "task",
+            "--annotator",
+            "worker",
+            "--value",
+            "label",
+            "--resamples",
+            "30",
+            "--json",
+        )
+    )
+    assert out["alpha"]["n_items"] == 3 and out["alpha"]["statistic"] == "alpha_nominal"
+
+
+def test_bad_file_exits_2(capsys, tmp_path):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("{not json\n")
+    assert main(["info", str(bad)]) == 2
+    assert "line 1" in capsys.readouterr().err
+
+
+def test_module_entry_point():
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "oasst_quality", "--version"], capture_output=True, text=True)
+    assert out.returncode == 0 and "oasst-quality" in out.stdout
+
+
+@pytest.mark.parametrize("cmd", ["info", "agreement"])
+def test_help(cmd, capsys):
+    with pytest.raises(SystemExit):
+        main([cmd, "--help"])
+    assert "--json" in capsys.readouterr().out
