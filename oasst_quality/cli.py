@@ -47,7 +47,7 @@ def _emit(args: argparse.Namespace, payload: dict, text: Callable[[dict], str]) 
 
 
 def _table(rows: dict | pd.DataFrame, title: str = "") -> str:
-    frame = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(list(rows.items()), columns=["", "n"])
+    frame = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(list(rows.items()), columns=["name", "value"])
     body = frame.to_string(index=False) if len(frame) else "(none)"
     return f"{title}\n{body}\n" if title else body + "\n"
 
@@ -149,6 +149,76 @@ def cmd_agreement(args: argparse.Namespace) -> None:
     _emit(args, payload, text)
 
 
+def _parse_ranking(text: str) -> tuple:
+    """'a>b=c>d' -> ('a', frozenset({'b', 'c'}), 'd')."""
+    positions = []
+    for part in str(text).split(">"):
+        names = [n.strip() for n in part.split("=") if n.strip()]
+        positions.append(names[0] if len(names) == 1 else frozenset(names))
+    return tuple(positions)
+
+
+def cmd_consensus(args: argparse.Namespace) -> None:
+    from . import consensus as cs
+
+    if _is_table(args.path):  # per-ranker rankings: group, annotator, ranking ('a>b=c>d')
+        sep = "\t" if ".tsv" in args.path.lower() else ","
+        table = pd.read_csv(args.path, sep=sep, dtype=str)
+        table["ranking"] = table["ranking"].map(_parse_ranking)
+        merged = (
+            cs.consensus_ranks(table)
+            if args.method == "ranked_pairs"
+            else pd.DataFrame(
+                {
+                    "group": list(table.groupby("group", sort=False).groups),
+                    "consensus": [
+                        tuple(cs.consensus(list(g), args.method))
+                        for _, g in table.groupby("group", sort=False)["ranking"]
+                    ],
+                }
+            )
+        )
+        diag = cs.diagnostics(table)
+        payload = {"source": args.path, "method": args.method, "consensus": merged, "diagnostics": diag}
+    else:
+        ds = _load(args)
+        rankings = cs.rankings_from_dataset(ds)
+        pairs = cs.preference_pairs(rankings)
+        sizes = rankings["ranking"].map(len).value_counts().sort_index()
+        payload = {
+            "source": ds.source,
+            "note": "public releases carry only the merged consensus ranks, one ranking per group: "
+            "per-ranker diagnostics need per-ranker data (a CSV with group, annotator, ranking)",
+            "n_ranked_groups": len(rankings),
+            "group_sizes": {int(k): int(v) for k, v in sizes.items()},
+            "n_preference_pairs": len(pairs),
+        }
+
+    def text(p: dict) -> str:
+        if "diagnostics" in p:
+            d = {k: v for k, v in p["diagnostics"].items() if k != "rankers"}
+            return (
+                _table(p["consensus"].head(20), f"{p['method']} consensus (first 20 groups)")
+                + _table(d, "diagnostics")
+                + _table(
+                    p["diagnostics"]["rankers"].sort_values("mean_tau").head(10),
+                    "rankers least in line with the consensus (Kendall tau-b)",
+                )
+            )
+        return (
+            f"{p['source']}: {p['n_ranked_groups']} ranked sibling groups, {p['n_preference_pairs']} "
+            f"preference pairs\n" + _table(p["group_sizes"], "replies per ranked group") + p["note"]
+        )
+
+    _emit(args, payload, text)
+
+
+def _consensus_args(p: argparse.ArgumentParser) -> None:
+    from .consensus import METHODS
+
+    p.add_argument("--method", default="ranked_pairs", choices=list(METHODS), help="consensus method")
+
+
 def _agreement_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--label", help="one label only")
     p.add_argument(
@@ -167,6 +237,10 @@ def _agreement_args(p: argparse.ArgumentParser) -> None:
 COMMANDS: dict[str, tuple[Callable[[argparse.Namespace], None], str]] = {
     "info": (cmd_info, "structure of an export: trees, roles, languages, problems"),
     "agreement": (cmd_agreement, "inter-annotator agreement per label (or of a per-annotator CSV/TSV table)"),
+    "consensus": (
+        cmd_consensus,
+        "ranked groups and preference pairs; consensus and diagnostics of per-ranker rankings",
+    ),
 }
 
 
@@ -185,7 +259,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-EXTRA_ARGS: dict[str, Sequence[Callable[[argparse.ArgumentParser], Any]]] = {"agreement": [_agreement_args]}
+EXTRA_ARGS: dict[str, Sequence[Callable[[argparse.ArgumentParser], Any]]] = {
+    "agreement": [_agreement_args],
+    "consensus": [_consensus_args],
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -69,3 +69,24 @@ def test_help(cmd, capsys):
     with pytest.raises(SystemExit):
         main([cmd, "--help"])
     assert "--json" in capsys.readouterr().out
+
+
+def test_consensus_dataset(capsys):
+    out = json.loads(run(capsys, "consensus", "--json"))
+    assert out["n_ranked_groups"] == 418 and out["n_preference_pairs"] > 418
+
+
+def test_consensus_table(capsys, tmp_path):
+    path = tmp_path / "rankings.csv"
+    rows = ["group,annotator,ranking"]
+    rows += [
+        f"g1,r{i},{b}"
+        for i, b in enumerate(["w>x>z>y"] * 3 + ["w>y>x>z"] * 2 + ["x>y>z>w"] * 4 + ["x>z>w>y"] * 5 + ["y>w>x>z"])
+    ]
+    rows += ["g2,r0,a>b>c", "g2,r1,b>c>a", "g2,r2,c>a>b", "g3,r0,a>b=c"]
+    path.write_text("\n".join(rows) + "\n")
+    out = json.loads(run(capsys, "consensus", str(path), "--json"))
+    assert out["consensus"][0]["consensus"] == ["x", "z", "w", "y"]
+    assert out["diagnostics"]["condorcet_cycle_rate"] == pytest.approx(1 / 3)
+    borda = json.loads(run(capsys, "consensus", str(path), "--method", "borda", "--json"))
+    assert borda["method"] == "borda"

@@ -1,0 +1,586 @@
+"""Merging rankings into a consensus: ranked pairs (Tideman) and the methods to compare it with.
+
+Ballots
+-------
+A ballot is a sequence of candidates, best first. A position may hold a set (or list/tuple) of
+candidates, which are then tied: ``["a", {"b", "c"}, "d"]`` ranks a above b and c, which tie, above
+d. A truncated ballot ranks the candidates it names above every candidate it leaves out; those
+stay tied among themselves. Internally a ballot becomes a row of *levels* (0 = best; equal levels
+= tied), and a profile a (ballots x candidates) array, so that many small elections are one
+(elections x ballots x candidates) array and are solved together.
+
+Ranked pairs
+------------
+Every ordered pair (x, y) with margin(x, y) >= 0 is considered in order of decreasing margin;
+equal margins follow the tie-break order T, lexicographically on (T-position of x, T-position of
+y). A pair is locked unless it would close a cycle. Zero margins are considered too, so exactly
+one direction of every pair gets locked and the locked relation is a total order; the result is
+that order (equivalently: repeatedly take the first source in T order). With T = the sorted
+candidate ids this is exactly the OASST backend's rule (``tie_break="oasst"``) and pref_voting's
+``ranked_pairs_tb``.
+
+References
+----------
+Tideman, T. N. (1987). Independence of clones as a criterion for voting rules. Soc. Choice Welf. 4.
+Schulze, M. (2011). A new monotonic, clone-independent, reversal symmetric, and condorcet-consistent
+single-winner election method. Soc. Choice Welf. 36.
+Kemeny, J. (1959). Mathematics without numbers. Daedalus 88.
+Köpf, A. et al. (2023). OpenAssistant Conversations. arXiv:2304.07327 (backend ``ranked_pairs``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable, Iterable, Sequence
+from itertools import permutations
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+Ballot = Sequence[Any]
+TieBreak = str | Sequence[Hashable] | int | None
+
+
+# --------------------------------------------------------------------------- ballots -> levels
+
+
+def _position_members(position: Any) -> list:
+    return list(position) if _is_group(position) else [position]
+
+
+def _is_group(position: Any) -> bool:
+    return isinstance(position, (set, frozenset, list, tuple))
+
+
+def _candidates(ballots: Iterable[Ballot], candidates: Sequence[Hashable] | None) -> list:
+    if candidates is not None:
+        return list(candidates)
+    seen = dict.fromkeys(c for ballot in ballots for position in ballot for c in _position_members(position))
+    try:
+        return sorted(seen)
+    except TypeError:
+        return list(seen)
+
+
+def levels(ballots: Sequence[Ballot], candidates: Sequence[Hashable]) -> np.ndarray:
+    """Ballots x candidates array of levels (0 = best, equal = tied; unnamed candidates last, tied)."""
+    index = {c: i for i, c in enumerate(candidates)}
+    lengths = np.array([len(b) for b in ballots], dtype=np.int64)
+    out = np.repeat(lengths, len(candidates)).reshape(len(ballots), len(candidates))
+    rows, cols, lvls = [], [], []
+    for b, ballot in enumerate(ballots):
+        for level, position in enumerate(ballot):
+            for c in position if _is_group(position) else (position,):
+                rows.append(b)
+                cols.append(c)
+                lvls.append(level)
+    try:
+        codes = [index[c] for c in cols]
+    except KeyError as exc:
+        raise ValueError(f"a ballot names {exc.args[0]!r}, which is not among the candidates") from None
+    out[rows, codes] = lvls
+    return out
+
+
+def _margins_from_levels(lv: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
+    """(..., C, C) margins from (..., B, C) levels: #ballots preferring x over y minus the reverse."""
+    s = np.sign(lv[..., None, :] - lv[..., :, None])  # +1 where x (row) is above y (column)
+    if weights is not None:
+        s = s * weights[..., :, None, None]
+    return s.sum(axis=-3)
+
+
+def margin_matrix(
+    ballots: Sequence[Ballot], candidates: Sequence[Hashable] | None = None, weights: Sequence[float] | None = None
+) -> pd.DataFrame:
+    """Margins: entry (x, y) = ballots preferring x to y minus ballots preferring y to x.
+
+    ``weights`` gives each ballot's multiplicity (e.g. PrefLib counts).
+    """
+    cands = _candidates(ballots, candidates)
+    w = None if weights is None else np.asarray(weights, dtype=float)
+    m = _margins_from_levels(levels(ballots, cands), w)
+    return pd.DataFrame(m, index=cands, columns=cands)
+
+
+# --------------------------------------------------------------------------- ranked pairs core
+
+
+def _tie_order(n: int, tie_break: TieBreak, candidates: Sequence[Hashable] | None = None) -> np.ndarray:
+    """Position of each candidate index in the tie-break order T."""
+    if tie_break is None or (isinstance(tie_break, str) and tie_break in ("oasst", "sorted")):
+        return np.arange(n)
+    if isinstance(tie_break, str) and tie_break.startswith("random"):
+        raise ValueError("use tie_break=<int seed> (or 'random' with seed=) for a seeded random order")
+    if isinstance(tie_break, (int, np.integer)):
+        return np.random.default_rng(int(tie_break)).permutation(n)
+    order = list(tie_break)
+    cands = list(candidates) if candidates is not None else list(range(n))
+    if sorted(map(str, order)) != sorted(map(str, cands)) or len(order) != n:
+        raise ValueError("a tie-break order must list every candidate exactly once")
+    pos = np.empty(n, dtype=np.int64)
+    index = {c: i for i, c in enumerate(cands)}
+    for p, c in enumerate(order):
+        pos[index[c]] = p
+    return pos
+
+
+def _ranked_pairs_batch(margins: np.ndarray, valid: np.ndarray, tb: np.ndarray) -> np.ndarray:
+    """Ranked pairs for a batch: margins (E, C, C), valid candidates (E, C), tie-break positions (E, C).
+
+    Returns (E, C) orders: candidate indices best first, invalid (padding) candidates last.
+    The loops run over pair slots and candidate positions, never over elections.
+    """
+    E, C, _ = margins.shape
+    result = np.empty((E, C), dtype=np.int64)
+    pair = valid[:, :, None] & valid[:, None, :]
+    wins = ((margins > 0) & pair).sum(axis=2)
+    n_valid = valid.sum(axis=1)
+    # Fast path: when the strict majority relation is a complete transitive order (no zero margin,
+    # win counts all different), every pair of it gets locked and it is the result.
+    no_ties = ~((margins == 0) & pair & ~np.eye(C, dtype=bool)).any(axis=(1, 2))
+    key = np.where(valid, wins, -1)
+    transitive = no_ties & (
+        np.sort(key, axis=1)[:, ::-1][:, :]
+        == np.where(np.arange(C) < n_valid[:, None], n_valid[:, None] - 1 - np.arange(C), -1)
+    ).all(axis=1)
+    if transitive.any():
+        result[transitive] = np.argsort(-key[transitive], axis=1, kind="stable")
+    slow = np.flatnonzero(~transitive)
+    if slow.size == 1:  # one big election: numpy's per-call overhead would dominate each pair slot
+        result[slow[0]] = _lock_single(margins[slow[0]], valid[slow[0]], tb[slow[0]])
+    elif slow.size:
+        lock = _lock_bits if C <= 62 else _lock_bool
+        result[slow] = lock(margins[slow], valid[slow], tb[slow])
+    return result
+
+
+def _lock_single(margins: np.ndarray, valid: np.ndarray, tb: np.ndarray) -> np.ndarray:
+    """One election, with Python ints as bitsets: reach[a] has bit b when a is locked above b."""
+    px, py, ok = _sorted_pairs(margins[None], valid[None], tb[None])
+    C = valid.size
+    reach = [0] * C
+    for x, y in zip(px[0][ok[0]].tolist(), py[0][ok[0]].tolist()):
+        if reach[y] >> x & 1:
+            continue  # y is already above x: locking x > y would close a cycle
+        gain = reach[y] | 1 << y
+        for a in range(C):
+            if a == x or reach[a] >> x & 1:
+                reach[a] |= gain
+    order, taken = [], 0
+    by_tb = sorted((c for c in range(C) if valid[c]), key=lambda c: tb[c])
+    while len(order) < len(by_tb):
+        union = 0
+        for a in by_tb:
+            if not taken >> a & 1:
+                union |= reach[a]
+        pick = next(c for c in by_tb if not (taken >> c & 1) and not (union >> c & 1))
+        order.append(pick)
+        taken |= 1 << pick
+    rest = [c for c in np.argsort(tb, kind="stable").tolist() if not valid[c]]
+    return np.array(order + rest, dtype=np.int64)
+
+
+def _sorted_pairs(margins: np.ndarray, valid: np.ndarray, tb: np.ndarray):
+    """Candidate pairs in locking order: decreasing margin, then T-position of x, then of y."""
+    C = margins.shape[1]
+    xs, ys = np.nonzero(~np.eye(C, dtype=bool))
+    m = margins[:, xs, ys]
+    eligible = (m >= 0) & valid[:, xs] & valid[:, ys]
+    order = np.lexsort((tb[:, ys], tb[:, xs], -m), axis=-1)
+    ok = np.take_along_axis(eligible, order, axis=-1)
+    n_slots = int(ok.any(axis=0).nonzero()[0].max()) + 1 if ok.any() else 0  # ineligible pairs sort last
+    return xs[order][:, :n_slots], ys[order][:, :n_slots], ok[:, :n_slots]
+
+
+def _pick_sources(above: Callable[[np.ndarray], np.ndarray], valid: np.ndarray, tb: np.ndarray) -> np.ndarray:
+    """Repeatedly take the first source in T order; padding candidates come after every real one."""
+    E, C = valid.shape
+    rows = np.arange(E)
+    taken = np.zeros((E, C), dtype=bool)
+    result = np.empty((E, C), dtype=np.int64)
+    big = C + 1
+    penalty = np.where(valid, 0, 2 * big) + tb
+    for pos in range(C):
+        score = np.where(taken, 4 * big, np.where(above(taken), big, 0) + penalty)
+        pick = score.argmin(axis=1)
+        result[:, pos] = pick
+        taken[rows, pick] = True
+    return result
+
+
+def _lock_bits(margins: np.ndarray, valid: np.ndarray, tb: np.ndarray) -> np.ndarray:
+    """Locking with reachability as bitmasks: reach[e, a] has bit b when a is locked above b."""
+    E, C, _ = margins.shape
+    px, py, ok = _sorted_pairs(margins, valid, tb)
+    rows = np.arange(E)
+    bit = np.left_shift(np.uint64(1), np.arange(C, dtype=np.uint64))
+    reach = np.zeros((E, C), dtype=np.uint64)
+    for k in range(px.shape[1]):
+        x, y = px[:, k], py[:, k]
+        lock = ok[:, k] & ((reach[rows, y] & bit[x]) == 0)  # y does not already reach x
+        if not lock.any():
+            continue
+        above_x = ((reach & bit[x][:, None]) != 0) | (np.arange(C) == x[:, None])
+        gain = reach[rows, y] | bit[y]
+        reach |= np.where(lock[:, None] & above_x, gain[:, None], np.uint64(0))
+
+    def above(taken: np.ndarray) -> np.ndarray:
+        union = np.bitwise_or.reduce(np.where(taken, np.uint64(0), reach), axis=1)
+        return (union[:, None] & bit[None, :]) != 0
+
+    return _pick_sources(above, valid, tb)
+
+
+def _lock_bool(margins: np.ndarray, valid: np.ndarray, tb: np.ndarray) -> np.ndarray:
+    """Locking with a boolean reachability matrix (any number of candidates)."""
+    E, C, _ = margins.shape
+    px, py, ok = _sorted_pairs(margins, valid, tb)
+    reach = np.zeros((E, C, C), dtype=bool)
+    eye = np.eye(C, dtype=bool)
+    rows = np.arange(E)
+    for k in range(px.shape[1]):
+        x, y = px[:, k], py[:, k]
+        lock = ok[:, k] & ~reach[rows, y, x]
+        if not lock.any():
+            continue
+        above_x = reach[rows, :, x] | eye[x]
+        below_y = reach[rows, y, :] | eye[y]
+        reach |= lock[:, None, None] & above_x[:, :, None] & below_y[:, None, :]
+    return _pick_sources(lambda taken: (reach & ~taken[:, :, None]).any(axis=1), valid, tb)
+
+
+def ranked_pairs(
+    ballots: Sequence[Ballot],
+    *,
+    candidates: Sequence[Hashable] | None = None,
+    tie_break: TieBreak = "oasst",
+    weights: Sequence[float] | None = None,
+) -> list:
+    """The full ranked-pairs consensus order, best first.
+
+    Parameters
+    ----------
+    ballots
+        Sequences of candidates, best first; a set/list/tuple at one position means a tie, and
+        candidates a ballot leaves out rank below those it names (tied among themselves).
+    candidates
+        Every candidate, including any that appear on no ballot (default: those on the ballots,
+        sorted).
+    tie_break
+        How equal margins are ordered: ``"oasst"`` (the OASST backend: sorted candidate ids), an
+        explicit order of all candidates, or an integer seed for a random order.
+    weights
+        Multiplicity of each ballot.
+    """
+    cands = _candidates(ballots, candidates)
+    if not cands:
+        return []
+    w = None if weights is None else np.asarray(weights, dtype=float)
+    margins = _margins_from_levels(levels(ballots, cands), w)[None]
+    tb = _tie_order(len(cands), tie_break, cands)[None]
+    order = _ranked_pairs_batch(margins, np.ones((1, len(cands)), dtype=bool), tb)[0]
+    return [cands[i] for i in order]
+
+
+def _pad_profiles(profiles: Sequence[Sequence[Ballot]]) -> tuple[np.ndarray, np.ndarray, np.ndarray, list]:
+    """Pack profiles into (E, B, C) levels, ballot weights, valid candidates and candidate lists."""
+    E = len(profiles)
+    B = max((len(p) for p in profiles), default=0)
+    flat = [x for p in profiles for b in p for x in b]
+    if any(map(_is_group, flat)):
+        return _pad_profiles_slow(profiles, E, B)
+    # Vectorized: one factorize over all labels, candidate index = rank within its election.
+    n_ballots = np.array([len(p) for p in profiles], dtype=np.int64)
+    lengths = np.array([len(b) for p in profiles for b in p], dtype=np.int64)
+    election = np.repeat(np.repeat(np.arange(E), n_ballots), lengths)
+    ballot = np.repeat(np.concatenate([np.arange(n) for n in n_ballots]) if E else np.zeros(0, int), lengths)
+    position = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    codes, labels = pd.factorize(pd.Series(flat, dtype=object), sort=True)
+    key = election * max(len(labels), 1) + codes
+    uniq, inverse = np.unique(key, return_inverse=True)
+    u_election = uniq // max(len(labels), 1)
+    starts = np.searchsorted(u_election, np.arange(E))
+    n_cands = np.bincount(u_election, minlength=E)
+    cand = inverse - starts[election]
+    C = int(n_cands.max()) if E else 0
+    lv = np.zeros((E, B, C), dtype=np.int64)
+    # unnamed candidates rank below the named ones: start from the ballot length
+    ballot_len = np.zeros((E, B), dtype=np.int64)
+    ballot_len[
+        np.repeat(np.arange(E), n_ballots), np.concatenate([np.arange(n) for n in n_ballots]) if E else np.zeros(0, int)
+    ] = lengths
+    lv[:] = ballot_len[:, :, None]
+    lv[election, ballot, cand] = position
+    weights = (np.arange(B) < n_ballots[:, None]).astype(float)
+    valid = np.arange(C) < n_cands[:, None]
+    label_list = labels.tolist()
+    cand_lists = np.split(np.asarray([label_list[c] for c in uniq % max(len(labels), 1)], dtype=object), starts[1:])
+    return lv, weights, valid, [list(c) for c in cand_lists]
+
+
+def _pad_profiles_slow(profiles, E: int, B: int):
+    cand_lists = [_candidates(p, None) for p in profiles]
+    C = max((len(c) for c in cand_lists), default=0)
+    lv = np.zeros((E, B, C), dtype=np.int64)
+    weights = np.zeros((E, B))
+    valid = np.zeros((E, C), dtype=bool)
+    for e, (profile, cands) in enumerate(zip(profiles, cand_lists)):
+        if profile:
+            lv[e, : len(profile), : len(cands)] = levels(profile, cands)
+        weights[e, : len(profile)] = 1
+        valid[e, : len(cands)] = True
+    return lv, weights, valid, cand_lists
+
+
+def ranked_pairs_many(
+    profiles: Sequence[Sequence[Ballot]] | np.ndarray,
+    *,
+    tie_break: TieBreak = "oasst",
+    weights: np.ndarray | None = None,
+    n_candidates: np.ndarray | None = None,
+) -> list[list] | np.ndarray:
+    """Ranked pairs for many small elections at once (the same result as :func:`ranked_pairs` on each).
+
+    ``profiles`` is either a list of profiles (each a list of ballots; candidates are those on
+    its ballots, sorted) and the result a list of orders, or an integer array of levels
+    (elections x ballots x candidates; 0 = best, equal = tied; candidates are 0..C-1) and the result
+    an (elections x candidates) array of candidate indices, best first. With an array,
+    ``weights`` (elections x ballots) can switch padding ballots off (weight 0) and
+    ``n_candidates`` (elections,) marks trailing padding candidates; padding comes last.
+    ``tie_break`` is ``"oasst"`` or an integer seed (one random order per election).
+    """
+    if isinstance(profiles, np.ndarray):
+        lv = profiles
+        E, _, C = lv.shape
+        n = np.full(E, C) if n_candidates is None else np.asarray(n_candidates)
+        valid = np.arange(C) < n[:, None]
+        cand_lists = None
+    else:
+        lv, weights, valid, cand_lists = _pad_profiles(profiles)
+        E, _, C = lv.shape
+    if isinstance(tie_break, (int, np.integer)) and not isinstance(tie_break, bool):
+        tb = np.argsort(np.random.default_rng(int(tie_break)).random((E, C)), axis=1).argsort(axis=1)
+    elif tie_break in (None, "oasst", "sorted"):
+        tb = np.broadcast_to(np.arange(C), (E, C))
+    else:
+        raise ValueError("ranked_pairs_many takes tie_break='oasst' or an integer seed")
+    margins = _margins_from_levels(lv, weights)
+    orders = _ranked_pairs_batch(margins, valid, tb)
+    if cand_lists is None:
+        return orders
+    return [[cands[i] for i in row[: len(cands)]] for row, cands in zip(orders, cand_lists)]
+
+
+# --------------------------------------------------------------------------- comparison methods
+
+
+def _prepare(ballots, candidates, tie_break, weights):
+    cands = _candidates(ballots, candidates)
+    w = None if weights is None else np.asarray(weights, dtype=float)
+    lv = levels(ballots, cands)
+    return cands, lv, w, _tie_order(len(cands), tie_break, cands)
+
+
+def _order_by(scores: np.ndarray, tb: np.ndarray, cands: list) -> list:
+    """Candidates by decreasing score, ties by the tie-break order."""
+    return [cands[i] for i in np.lexsort((tb, -scores))]
+
+
+def borda(ballots, *, candidates=None, tie_break: TieBreak = "oasst", weights=None) -> list:
+    """Borda count: a candidate scores one point per candidate below it on each ballot, half per tie."""
+    cands, lv, w, tb = _prepare(ballots, candidates, tie_break, weights)
+    margins = _margins_from_levels(lv, w)
+    return _order_by(margins.sum(axis=1), tb, cands)  # rank-equivalent to Borda with half points for ties
+
+
+def copeland(ballots, *, candidates=None, tie_break: TieBreak = "oasst", weights=None) -> list:
+    """Copeland: pairwise wins minus pairwise losses."""
+    cands, lv, w, tb = _prepare(ballots, candidates, tie_break, weights)
+    margins = _margins_from_levels(lv, w)
+    return _order_by(np.sign(margins).sum(axis=1), tb, cands)
+
+
+def schulze(ballots, *, candidates=None, tie_break: TieBreak = "oasst", weights=None) -> list:
+    """Schulze (beatpath) with winning votes: widest paths over d(x, y) where x beats y."""
+    cands, lv, w, tb = _prepare(ballots, candidates, tie_break, weights)
+    wins = (np.sign(lv[:, None, :] - lv[:, :, None]) > 0).astype(float)  # B x C x C: x above y
+    if w is not None:
+        wins = wins * w[:, None, None]
+    d = wins.sum(axis=0)
+    p = np.where(d > d.T, d, 0.0)
+    for k in range(len(cands)):  # Floyd-Warshall on path widths
+        p = np.maximum(p, np.minimum(p[:, k : k + 1], p[k : k + 1, :]))
+    np.fill_diagonal(p, 0)
+    return _order_by((p > p.T).sum(axis=1).astype(float), tb, cands)
+
+
+def kemeny_young(ballots, *, candidates=None, tie_break: TieBreak = "oasst", weights=None, max_candidates=8) -> list:
+    """Kemeny-Young: the order with the most pairwise agreement with the ballots (exact, by enumeration).
+
+    Among equally good orders, the first in lexicographic tie-break order wins. Enumerates all
+    C! orders, so it refuses more than ``max_candidates`` candidates.
+    """
+    cands, lv, w, tb = _prepare(ballots, candidates, tie_break, weights)
+    n = len(cands)
+    if n > max_candidates:
+        raise ValueError(f"exact Kemeny-Young enumerates {n}! orders; at most {max_candidates} candidates")
+    margins = _margins_from_levels(lv, w)
+    by_tb = np.argsort(tb)
+    perms = np.array(list(permutations(by_tb)))  # lexicographic in tie-break order
+    pos = np.argsort(perms, axis=1)  # position of each candidate in each order
+    above = pos[:, :, None] < pos[:, None, :]
+    scores = (above * margins).sum(axis=(1, 2))
+    best = perms[int(np.argmax(scores))]
+    return [cands[i] for i in best]
+
+
+METHODS = {
+    "ranked_pairs": lambda b, **kw: ranked_pairs(b, **kw),
+    "schulze": schulze,
+    "copeland": copeland,
+    "borda": borda,
+    "kemeny_young": kemeny_young,
+}
+
+
+def consensus(ballots, method: str = "ranked_pairs", **kw) -> list:
+    """The consensus order by ``method`` (``ranked_pairs``, ``schulze``, ``copeland``, ``borda``, ``kemeny_young``)."""
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
+    return METHODS[method](ballots, **kw)
+
+
+# --------------------------------------------------------------------------- datasets
+
+
+def rankings_from_dataset(dataset) -> pd.DataFrame:
+    """The public release's consensus rankings as a long ranking table.
+
+    One row per sibling group with two or more ranked replies: ``group`` (the parent message id),
+    ``tree_id``, ``annotator`` (None: the release carries only the merged consensus) and
+    ``ranking`` (reply ids, best first). Unranked siblings are left out.
+    """
+    m = dataset.messages
+    ranked = m[m["rank"].notna() & m["parent_id"].notna()]
+    ranked = ranked.sort_values(["parent_id", "rank"], kind="stable")
+    groups = ranked.groupby("parent_id", sort=False)
+    table = pd.DataFrame(
+        {
+            "group": list(groups.groups),
+            "tree_id": groups["message_tree_id"].first().to_numpy(),
+            "annotator": None,
+            "ranking": [tuple(ids) for ids in groups["message_id"].agg(list)],
+        }
+    )
+    return table[table["ranking"].map(len) >= 2].reset_index(drop=True)
+
+
+def preference_pairs(rankings: pd.DataFrame, *, group: str = "group", ranking: str = "ranking") -> pd.DataFrame:
+    """Every (chosen, rejected) pair implied by each ranking: the input a reward model trains on.
+
+    Columns: the group columns of ``rankings`` (``group`` and, if present, ``tree_id`` and
+    ``annotator``), ``chosen``, ``rejected``, ``rank_chosen``, ``rank_rejected`` (positions, 0 = best).
+    """
+    keep = [c for c in (group, "tree_id", "annotator") if c in rankings.columns]
+    rows = []
+    for values, order in zip(rankings[keep].itertuples(index=False, name=None), rankings[ranking]):
+        for i in range(len(order)):
+            for j in range(i + 1, len(order)):
+                rows.append((*values, order[i], order[j], i, j))
+    return pd.DataFrame(rows, columns=[*keep, "chosen", "rejected", "rank_chosen", "rank_rejected"])
+
+
+def _group_levels(rankings: pd.DataFrame, group: str, ranking: str):
+    """Pack a long per-ranker ranking table into (groups x ballots x candidates) levels."""
+    grouped = list(rankings.groupby(group, sort=False)[ranking])
+    profiles = [list(g) for _, g in grouped]
+    return [k for k, _ in grouped], profiles
+
+
+def consensus_ranks(
+    rankings: pd.DataFrame,
+    *,
+    group: str = "group",
+    ranking: str = "ranking",
+    tie_break: TieBreak = "oasst",
+) -> pd.DataFrame:
+    """Merge per-ranker rankings into one consensus order per group with ranked pairs.
+
+    ``rankings`` is a long table: one row per (group, ranker) with a ranking (ids best first, ties
+    as sets). Returns ``group``, ``consensus`` (ids best first) and ``n_rankings``.
+    """
+    keys, profiles = _group_levels(rankings, group, ranking)
+    orders = ranked_pairs_many(profiles, tie_break=tie_break)
+    return pd.DataFrame(
+        {group: keys, "consensus": [tuple(o) for o in orders], "n_rankings": [len(p) for p in profiles]}
+    )
+
+
+def _kendall_tau(order: Sequence, ballot_levels: np.ndarray, index: dict) -> float:
+    pos = np.array([ballot_levels[index[c]] for c in order], dtype=float)
+    s = np.sign(pos[None, :] - pos[:, None])[np.triu_indices(len(order), 1)]  # +1: agrees with consensus
+    n = s.size
+    ties = (s == 0).sum()
+    return float(s.sum() / np.sqrt(n * (n - ties))) if n > ties else float("nan")  # tau-b against a strict order
+
+
+def diagnostics(
+    rankings: pd.DataFrame,
+    *,
+    group: str = "group",
+    annotator: str = "annotator",
+    ranking: str = "ranking",
+    seeds: Sequence[int] = (0, 1, 2, 3, 4),
+) -> dict:
+    """How stable and agreed a set of consensus rankings is.
+
+    Returns a dict with ``n_groups``; ``condorcet_cycle_rate`` (share of groups whose strict
+    majority relation has a cycle); ``zero_margin_rate`` (share of groups with at least one tied
+    pair) and ``zero_margin_pair_rate`` (share of candidate pairs tied); ``tie_break_sensitivity``
+    (share of groups whose consensus changes under another tie-break order: the given seeds) and
+    ``rankers``: a DataFrame of each ranker's mean Kendall tau-b with the consensus and how many
+    rankings it rests on.
+    """
+    keys, profiles = _group_levels(rankings, group, ranking)
+    lv, weights, valid, _ = _pad_profiles(profiles)
+    margins = _margins_from_levels(lv, weights)
+    C = lv.shape[2]
+    pair = valid[:, :, None] & valid[:, None, :] & ~np.eye(C, dtype=bool)
+    beats = (margins > 0) & pair
+    closure = beats.copy()
+    for _ in range(max(C - 1, 1).bit_length() + 1):  # transitive closure by repeated squaring
+        closure = closure | np.einsum("eab,ebc->eac", closure, closure) > 0
+    cyclic = closure[:, np.arange(C), np.arange(C)].any(axis=1)
+    tied = (margins == 0) & pair
+    base = ranked_pairs_many(profiles, tie_break="oasst")
+    changed = np.zeros(len(profiles), dtype=bool)
+    for seed in seeds:
+        other = ranked_pairs_many(profiles, tie_break=seed)
+        changed |= np.array([a != b for a, b in zip(base, other)])
+    taus = []
+    if annotator in rankings.columns:
+        order_of = dict(zip(keys, base))
+        for key, who, ballot in zip(rankings[group], rankings[annotator], rankings[ranking]):
+            cons = order_of[key]
+            index = {c: i for i, c in enumerate(cons)}
+            taus.append((who, _kendall_tau(cons, levels([ballot], cons)[0], index)))
+    rankers = (
+        (
+            pd.DataFrame(taus, columns=["annotator", "tau"])
+            .groupby("annotator")["tau"]
+            .agg(mean_tau="mean", n_rankings="size")
+            .reset_index()
+        )
+        if taus
+        else pd.DataFrame(columns=["annotator", "mean_tau", "n_rankings"])
+    )
+    n_pairs = pair.sum() / 2
+    return {
+        "n_groups": len(profiles),
+        "condorcet_cycle_rate": float(cyclic.mean()) if len(profiles) else float("nan"),
+        "zero_margin_rate": float(tied.any(axis=(1, 2)).mean()) if len(profiles) else float("nan"),
+        "zero_margin_pair_rate": float(tied.sum() / 2 / n_pairs) if n_pairs else float("nan"),
+        "tie_break_sensitivity": float(changed.mean()) if len(profiles) else float("nan"),
+        "rankers": rankers,
+    }

@@ -1,0 +1,293 @@
+import itertools
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, find, given, settings
+from hypothesis import strategies as st
+from pref_voting.margin_based_methods import ranked_pairs as pv_ranked_pairs
+from pref_voting.margin_based_methods import ranked_pairs_tb
+from pref_voting.profiles import Profile
+from pref_voting.profiles_with_ties import ProfileWithTies
+
+import oasst_quality as oq
+from oasst_quality import consensus as cs
+from oasst_quality import testing as qt
+
+# --------------------------------------------------------------------------- worked examples
+
+TENNESSEE = (
+    [["Memphis", "Nashville", "Chattanooga", "Knoxville"]] * 42
+    + [["Nashville", "Chattanooga", "Knoxville", "Memphis"]] * 26
+    + [["Chattanooga", "Knoxville", "Nashville", "Memphis"]] * 15
+    + [["Knoxville", "Chattanooga", "Nashville", "Memphis"]] * 17
+)
+OASST_DOCSTRING = [list("wxzy")] * 3 + [list("wyxz")] * 2 + [list("xyzw")] * 4 + [list("xzwy")] * 5 + [list("ywxz")] * 1
+
+
+def test_tennessee():
+    assert cs.ranked_pairs(TENNESSEE) == ["Nashville", "Chattanooga", "Knoxville", "Memphis"]
+    # Borda by hand: Nashville 194, Chattanooga 173, Memphis 126, Knoxville 107
+    assert cs.borda(TENNESSEE) == ["Nashville", "Chattanooga", "Memphis", "Knoxville"]
+    for method in ("schulze", "copeland", "kemeny_young"):
+        assert cs.consensus(TENNESSEE, method)[0] == "Nashville"
+
+
+def test_oasst_backend_docstring_profile():
+    assert cs.ranked_pairs(OASST_DOCSTRING, tie_break="oasst") == ["x", "z", "w", "y"]
+
+
+def test_three_ballot_cycle_oasst_mode():
+    assert cs.ranked_pairs([list("abc"), list("bca"), list("cab")], tie_break="oasst") == ["a", "b", "c"]
+
+
+def test_ties_truncation_and_absent_candidates():
+    m = cs.margin_matrix([["a", {"b", "c"}], ["c"]], candidates=list("abcd"))
+    # ballot 1: a > b = c > d ; ballot 2: c > a = b = d
+    assert m.loc["a", "b"] == 1 and m.loc["b", "c"] == -1 and m.loc["c", "d"] == 2 and m.loc["a", "d"] == 1
+    assert (m.to_numpy() == -m.to_numpy().T).all()
+    assert cs.ranked_pairs([["a", {"b", "c"}], ["c"]], candidates=list("abcd")) == ["a", "c", "b", "d"]
+    assert cs.ranked_pairs([], candidates=["x", "y"]) == ["x", "y"]
+
+
+def test_tie_break_policies():
+    cycle = [list("abc"), list("bca"), list("cab")]
+    # T = c, b, a orders the three margin-1 pairs (c,a), (b,c), (a,b): lock c>a, b>c; skip a>b
+    assert cs.ranked_pairs(cycle, tie_break=["c", "b", "a"]) == ["b", "c", "a"]
+    assert cs.ranked_pairs(cycle, tie_break=5) == cs.ranked_pairs(cycle, tie_break=5)
+    seen = {tuple(cs.ranked_pairs(cycle, tie_break=s)) for s in range(20)}
+    assert len(seen) == 3  # each candidate can win a symmetric cycle
+    with pytest.raises(ValueError, match="every candidate"):
+        cs.ranked_pairs(cycle, tie_break=["a", "b"])
+
+
+# --------------------------------------------------------------------------- the OASST rule, reference
+
+
+def oasst_reference(ballots):
+    """The OASST backend's rule, written from its description (strict complete ballots)."""
+    names = sorted(ballots[0])
+    n = len(names)
+    tallies = np.zeros((n, n))
+    for ballot in ballots:
+        for i, x in enumerate(ballot):
+            for y in ballot[i + 1 :]:
+                tallies[names.index(x), names.index(y)] += 1
+    margins = tallies - tallies.T
+    majorities = [(i, j, margins[i, j]) for i in range(n) for j in range(n) if i != j and margins[i, j] >= 0]
+    majorities = sorted(majorities, key=lambda t: t[2], reverse=True)  # stable
+    locked = []
+
+    def reaches(a, b, edges):
+        frontier, seen = [a], {a}
+        while frontier:
+            u = frontier.pop()
+            for s, t in edges:
+                if s == u and t not in seen:
+                    if t == b:
+                        return True
+                    seen.add(t)
+                    frontier.append(t)
+        return False
+
+    for i, j, _ in majorities:
+        if not reaches(j, i, locked):
+            locked.append((i, j))
+    result, remaining = [], list(range(n))
+    while remaining:
+        source = next(c for c in remaining if not any(t == c and s in remaining for s, t in locked))
+        result.append(names[source])
+        remaining.remove(source)
+    return result
+
+
+def test_oasst_mode_equals_reference_on_10000_profiles():
+    rng = np.random.default_rng(2023)
+    profiles = []
+    for _ in range(10_000):
+        n = int(rng.integers(2, 6))
+        k = int(rng.integers(1, 6))
+        profiles.append([list(rng.permutation(list("abcde"[:n]))) for _ in range(k)])
+    batched = cs.ranked_pairs_many(profiles, tie_break="oasst")
+    for profile, got in zip(profiles, batched):
+        assert got == oasst_reference(profile)
+    for profile in profiles[:300]:
+        assert cs.ranked_pairs(profile, tie_break="oasst") == oasst_reference(profile)
+
+
+def test_many_array_form_with_padding():
+    lv = np.array([[[0, 1, 2], [2, 0, 1], [1, 2, 0]], [[1, 0, 9], [1, 0, 9], [0, 1, 9]]])
+    orders = cs.ranked_pairs_many(lv, n_candidates=np.array([3, 2]), weights=np.array([[1, 1, 1], [1, 1, 0]]))
+    assert orders[0].tolist() == [0, 1, 2] and orders[1].tolist() == [1, 0, 2]
+
+
+# --------------------------------------------------------------------------- pref_voting
+
+
+@settings(max_examples=300)
+@given(qt.profiles(max_candidates=6, max_ballots=9))
+def test_winner_and_order_equal_pref_voting_tb(profile):
+    ballots, candidates = profile
+    idx = {c: i for i, c in enumerate(candidates)}
+    prof = Profile([[idx[c] for c in b] for b in ballots])
+    ours = cs.ranked_pairs(ballots, candidates=candidates)
+    assert ranked_pairs_tb(prof) == [idx[ours[0]]]
+    if len(candidates) <= 4:  # pref_voting's set-valued version is exponential in tied margins
+        assert idx[ours[0]] in pv_ranked_pairs(prof)  # among the winners under some tie-break
+
+
+@settings(max_examples=150)
+@given(qt.profiles(max_candidates=5, ties=True, truncated=True))
+def test_winner_equals_pref_voting_with_ties(profile):
+    ballots, candidates = profile
+    idx = {c: i for i, c in enumerate(candidates)}
+    rankings = []
+    for b in ballots:
+        rankings.append({idx[c]: pos for pos, p in enumerate(b) for c in (p if isinstance(p, frozenset) else [p])})
+    prof = ProfileWithTies(rankings, candidates=list(range(len(candidates))))
+    prof.use_extended_strict_preference()  # unranked candidates below ranked ones
+    ours = cs.ranked_pairs(ballots, candidates=candidates)
+    assert ranked_pairs_tb(prof) == [idx[ours[0]]]
+
+
+def _read_preflib(path: Path):
+    ballots, weights, n = [], [], 0
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        if line.startswith("# NUMBER ALTERNATIVES:"):
+            n = int(line.split(":")[1])
+        if not line or line.startswith("#"):
+            continue
+        count, _, rest = line.partition(":")
+        ballot, i = [], 0
+        rest = rest.strip()
+        while i < len(rest):
+            if rest[i] == "{":
+                j = rest.index("}", i)
+                ballot.append(frozenset(int(x) for x in rest[i + 1 : j].split(",") if x))
+                i = j + 2
+            else:
+                j = rest.find(",", i)
+                j = len(rest) if j < 0 else j
+                ballot.append(int(rest[i:j]))
+                i = j + 1
+        ballots.append(ballot)
+        weights.append(int(count))
+    return ballots, weights, list(range(1, n + 1))
+
+
+def test_preflib_elections_against_pref_voting(shared):
+    summary = pd.read_csv(shared / "preflib_elections" / "SUMMARY_computed.csv")
+    condorcet = dict(zip(summary["file"], summary["condorcet_winner"]))
+    files = sorted((shared / "preflib_elections").glob("*/*.[st]o[ci]"))
+    assert len(files) > 200
+    checked = 0
+    for path in files:
+        ballots, weights, cands = _read_preflib(path)
+        if len(cands) > 16:
+            continue
+        ours = cs.ranked_pairs(ballots, candidates=cands, weights=weights)
+        rankings = []
+        for b in ballots:
+            rankings.append({c: pos for pos, p in enumerate(b) for c in (p if isinstance(p, frozenset) else [p])})
+        prof = ProfileWithTies(rankings, rcounts=weights, candidates=cands)
+        prof.use_extended_strict_preference()
+        assert ranked_pairs_tb(prof) == [ours[0]], path.name
+        winner = condorcet.get(f"{path.parent.name}/{path.name}")
+        if isinstance(winner, str) and winner.strip():
+            assert ours[0] == int(winner.split(":")[0]), path.name  # Condorcet consistency
+        checked += 1
+    assert checked > 200
+
+
+# --------------------------------------------------------------------------- axioms
+
+
+RP = cs.ranked_pairs
+for_all_axioms = [(name, check) for name, check in qt.AXIOMS.items()]
+
+
+@settings(max_examples=80, suppress_health_check=[HealthCheck.too_slow])
+@given(qt.profiles(max_candidates=5, max_ballots=7, ties=True, truncated=True))
+@pytest.mark.parametrize("name,check", for_all_axioms)
+def test_ranked_pairs_keeps_axioms(name, check, profile):
+    check(RP, *profile)
+
+
+@settings(max_examples=60, suppress_health_check=[HealthCheck.too_slow])
+@given(qt.profiles(max_candidates=5, max_ballots=7))
+@pytest.mark.parametrize("method", ["schulze", "kemeny_young"])
+@pytest.mark.parametrize("name", ["condorcet_winner", "condorcet_loser", "pareto", "anonymity", "neutrality"])
+def test_condorcet_methods_keep_axioms(method, name, profile):
+    qt.AXIOMS[name](getattr(cs, method), *profile)
+
+
+def _finds_violation(method, axiom, **strategy):
+    def violates(profile):
+        try:
+            qt.AXIOMS[axiom](method, *profile)
+        except qt.AxiomViolation:
+            return True
+        return False
+
+    return find(qt.profiles(**strategy), violates, settings=settings(max_examples=5000, database=None))
+
+
+def test_checkers_find_known_counterexamples():
+    ballots, candidates = _finds_violation(cs.borda, "condorcet_winner", max_candidates=4, max_ballots=7)
+    m = cs.margin_matrix(ballots, candidates)
+    borda_winner = cs.borda(ballots, candidates=candidates)[0]
+    assert any((m.loc[c].drop(c) > 0).all() and c != borda_winner for c in candidates)
+    # Borda is neither independent of clones (a clone adds points below its rivals) nor locally IIA
+    _finds_violation(cs.borda, "independence_of_clones", max_candidates=4, max_ballots=7)
+    _finds_violation(cs.borda, "local_iia", max_candidates=4, max_ballots=7)
+
+
+# --------------------------------------------------------------------------- datasets and diagnostics
+
+
+def test_rankings_and_pairs_from_sample():
+    ds = oq.load_sample()
+    rankings = cs.rankings_from_dataset(ds)
+    assert len(rankings) == 418  # sibling groups with >= 2 ranked replies
+    pairs = cs.preference_pairs(rankings)
+    assert len(pairs) == sum(len(r) * (len(r) - 1) // 2 for r in rankings["ranking"])
+    rank = ds.messages.set_index("message_id")["rank"]
+    assert (rank[pairs["chosen"]].to_numpy() < rank[pairs["rejected"]].to_numpy()).all()
+
+
+def test_consensus_ranks_and_diagnostics():
+    rows = []
+    for g, profile in enumerate([OASST_DOCSTRING, [list("abc"), list("bca"), list("cab")], [list("ab"), list("ba")]]):
+        rows += [(g, f"r{i}", tuple(b)) for i, b in enumerate(profile)]
+    table = pd.DataFrame(rows, columns=["group", "annotator", "ranking"])
+    merged = cs.consensus_ranks(table)
+    assert merged["consensus"].tolist() == [tuple("xzwy"), tuple("abc"), tuple("ab")]
+    d = cs.diagnostics(table, seeds=range(10))
+    assert d["n_groups"] == 3
+    assert d["condorcet_cycle_rate"] == pytest.approx(1 / 3)
+    assert d["zero_margin_rate"] == pytest.approx(1 / 3)
+    assert d["tie_break_sensitivity"] == pytest.approx(2 / 3)  # the cycle and the a/b tie depend on it
+    r0 = d["rankers"].set_index("annotator")
+    assert r0.loc["r0", "n_rankings"] == 3
+
+
+def test_kendall_tau_of_identical_and_reversed():
+    order = list("abcd")
+    idx = {c: i for i, c in enumerate(order)}
+    assert cs._kendall_tau(order, cs.levels([order], order)[0], idx) == pytest.approx(1.0)
+    assert cs._kendall_tau(order, cs.levels([order[::-1]], order)[0], idx) == pytest.approx(-1.0)
+
+
+@given(st.integers(2, 6), st.integers(0, 10_000))
+def test_kemeny_young_is_optimal(n, seed):
+    rng = np.random.default_rng(seed)
+    cands = list("abcdef"[:n])
+    ballots = [list(rng.permutation(cands)) for _ in range(5)]
+    m = cs.margin_matrix(ballots, cands)
+    best = cs.kemeny_young(ballots)
+
+    def score(order):
+        return sum(m.loc[x, y] for x, y in itertools.combinations(order, 2))
+
+    assert score(best) == max(score(p) for p in itertools.permutations(cands))
