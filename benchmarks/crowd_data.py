@@ -53,6 +53,14 @@ def _adult() -> tuple[pd.DataFrame, pd.Series]:
     return df.dropna(subset=["value"]), gold.drop_duplicates("item").set_index("item")["value"].map(ADULT_SCALE)
 
 
+def _trec() -> tuple[pd.DataFrame, pd.Series]:
+    df = pd.read_csv(SHARED / "crowd_trec_rf10_relevance" / "trec-rf10-data.txt.gz", sep="\t")
+    df["item"] = df["topicID"].astype(str) + ":" + df["docID"].astype(str)  # a doc recurs across topics
+    gold = df[df["gold"] >= 0].groupby("item")["gold"].first()
+    ann = df[df["label"] >= 0].rename(columns={"workerID": "annotator", "label": "value"})  # -2: broken link
+    return ann[["item", "annotator", "value"]], gold
+
+
 SETS = {
     "Duck (Zheng)": (lambda: _zheng("d_Duck_Identification"), "nominal"),
     "Product (Zheng)": (lambda: _zheng("d_jn-product"), "nominal"),
@@ -67,6 +75,7 @@ SETS = {
     "SP (ActiveCrowd)": (lambda: _activecrowd("SP.csv.gz"), "nominal"),
     "SP_amt (ActiveCrowd)": (lambda: _activecrowd("SP_amt.csv"), "nominal"),
     "AdultContent2 (GAL)": (_adult, "ordinal"),
+    "TREC RF10 relevance": (_trec, "ordinal"),
 }
 
 

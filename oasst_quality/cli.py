@@ -213,10 +213,83 @@ def cmd_consensus(args: argparse.Namespace) -> None:
     _emit(args, payload, text)
 
 
+def cmd_aggregate(args: argparse.Namespace) -> None:
+    from . import aggregation as agg
+
+    if _is_table(args.path):  # per-annotator table
+        sep = "\t" if ".tsv" in args.path.lower() else ","
+        df = pd.read_csv(args.path, sep=sep)
+        cols = dict(item=args.item, annotator=args.annotator, value=args.value)
+        model = agg.METHODS[args.method](**cols, random_state=args.seed).fit(df)
+        payload = {
+            "source": args.path,
+            "method": args.method,
+            "estimates": model.labels_.rename("estimate").reset_index().rename(columns={"index": "item"}),
+            "annotator_reliability": model.annotator_reliability_.rename("reliability").reset_index(),
+            "flagged_annotators": agg.flag_annotators(df, **cols).reset_index().rename(columns={"index": "annotator"})
+            if args.method not in ("mean", "median", "trimmed_mean", "zscore", "shrinkage")
+            else None,
+        }
+
+        def text(p: dict) -> str:
+            out = _table(p["estimates"].head(20), f"{p['method']} estimates (first 20 of {len(p['estimates'])})")
+            if p["flagged_annotators"] is not None:
+                flagged = p["flagged_annotators"]
+                out += _table(flagged[flagged["flagged"]], "annotators flagged as unreliable (MACE competence < 0.5)")
+            return out
+
+        _emit(args, payload, text)
+        return
+    ds = _load(args)
+    post = agg.oasst_posteriors(ds)
+    summary = (
+        post.assign(width=post["high"] - post["low"])
+        .groupby("label")
+        .agg(
+            kind=("kind", "first"),
+            n_messages=("message_id", "size"),
+            single_vote_share=("single_vote", "mean"),
+            mean_posterior=("posterior_mean", "mean"),
+            mean_interval_width=("width", "mean"),
+        )
+        .reset_index()
+    )
+    zeros = agg.default_zero_bias(ds)
+    payload = {"source": ds.source, "posteriors": summary, "default_zero_bias": zeros}
+
+    def text(p: dict) -> str:
+        return (
+            _table(p["posteriors"].round(4), "posterior means per label (empirical-Bayes, 95% intervals)")
+            + _table(p["default_zero_bias"].round(4), "default-to-zero test (Likert labels)")
+            + "default_rate counts zeros beyond a smooth beta-binomial model: defaults raise it, and so does a "
+            "genuine spike at 'none'; read it as an upper bound."
+        )
+
+    _emit(args, payload, text)
+
+
+def _aggregate_args(p: argparse.ArgumentParser) -> None:
+    from .aggregation import METHODS
+
+    p.add_argument(
+        "--method",
+        default="dawid_skene",
+        choices=list(METHODS),
+        help="aggregation method for a per-annotator table (default dawid_skene)",
+    )
+
+
 def _consensus_args(p: argparse.ArgumentParser) -> None:
     from .consensus import METHODS
 
     p.add_argument("--method", default="ranked_pairs", choices=list(METHODS), help="consensus method")
+
+
+def _columns_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--item", default="item", help="item column of a per-annotator table")
+    p.add_argument("--annotator", default="annotator", help="annotator column of a per-annotator table")
+    p.add_argument("--value", default="value", help="value column of a per-annotator table")
+    p.add_argument("--seed", type=int, default=0)
 
 
 def _agreement_args(p: argparse.ArgumentParser) -> None:
@@ -227,11 +300,7 @@ def _agreement_args(p: argparse.ArgumentParser) -> None:
         choices=["nominal", "ordinal", "interval", "ratio"],
         help="level of measurement for a per-annotator table (default nominal)",
     )
-    p.add_argument("--item", default="item", help="item column of a per-annotator table")
-    p.add_argument("--annotator", default="annotator", help="annotator column of a per-annotator table")
-    p.add_argument("--value", default="value", help="value column of a per-annotator table")
     p.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples (default 1000)")
-    p.add_argument("--seed", type=int, default=0)
 
 
 COMMANDS: dict[str, tuple[Callable[[argparse.Namespace], None], str]] = {
@@ -241,6 +310,7 @@ COMMANDS: dict[str, tuple[Callable[[argparse.Namespace], None], str]] = {
         cmd_consensus,
         "ranked groups and preference pairs; consensus and diagnostics of per-ranker rankings",
     ),
+    "aggregate": (cmd_aggregate, "label posteriors and the default-to-zero test; or aggregate a per-annotator table"),
 }
 
 
@@ -260,8 +330,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 EXTRA_ARGS: dict[str, Sequence[Callable[[argparse.ArgumentParser], Any]]] = {
-    "agreement": [_agreement_args],
+    "agreement": [_agreement_args, _columns_args],
     "consensus": [_consensus_args],
+    "aggregate": [_aggregate_args, _columns_args],
 }
 
 

@@ -90,3 +90,33 @@ def test_consensus_table(capsys, tmp_path):
     assert out["diagnostics"]["condorcet_cycle_rate"] == pytest.approx(1 / 3)
     borda = json.loads(run(capsys, "consensus", str(path), "--method", "borda", "--json"))
     assert borda["method"] == "borda"
+
+
+def test_aggregate_dataset(capsys):
+    out = json.loads(run(capsys, "aggregate", "--json"))
+    labels = {row["label"] for row in out["posteriors"]}
+    assert {"quality", "spam"} <= labels
+    assert {row["label"] for row in out["default_zero_bias"]} >= {"quality", "humor"}
+
+
+def test_aggregate_table(capsys, tmp_path):
+    path = tmp_path / "votes.csv"
+    lines = ["task,worker,label"] + [f"{i},w{w},{(i + (w == 3)) % 2}" for i in range(30) for w in range(4)]
+    path.write_text("\n".join(lines) + "\n")
+    out = json.loads(
+        run(
+            capsys,
+            "aggregate",
+            str(path),
+            "--item",
+            "task",
+            "--annotator",
+            "worker",
+            "--value",
+            "label",
+            "--method",
+            "mace",
+            "--json",
+        )
+    )
+    assert len(out["estimates"]) == 30 and out["flagged_annotators"] is not None

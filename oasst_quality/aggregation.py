@@ -1,0 +1,630 @@
+"""Aggregating labels: from plain means to models of annotator reliability.
+
+Estimators follow one scikit-learn-like interface over the long annotation table (columns
+``item``, ``annotator``, ``value`` by default; other names by keyword, so crowd-kit's ``task,
+worker, label`` works): ``fit(df)`` returns the estimator, ``fit_predict(df)`` a Series indexed
+by item, ``fit_predict_proba(df)`` (where it makes sense) a DataFrame items x classes, and after
+fitting ``annotator_reliability_`` holds a Series indexed by annotator. Every EM loop is
+vectorized: ratings are arrays, and sums over an item's or an annotator's ratings are sparse
+products, never pandas group-bys.
+
+For OASST's published aggregates (mean and count per label), :func:`oasst_posteriors` gives each
+message's posterior mean and credible interval, and :func:`default_zero_bias` tests for the
+backend's habit of storing unanswered Likert labels as 0.
+
+References
+----------
+Dawid, A. P. & Skene, A. M. (1979). Maximum likelihood estimation of observer error-rates using
+the EM algorithm. J. R. Stat. Soc. C 28(1).
+Hovy, D., Berg-Kirkpatrick, T., Vaswani, A. & Hovy, E. (2013). Learning whom to trust with MACE.
+NAACL-HLT.
+Casella, G. (1985). An introduction to empirical Bayes data analysis. Am. Stat. 39(2).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from scipy import optimize, special, stats
+
+from .schema import FLAG_LABELS, LIKERT_GRID, LIKERT_LABELS
+
+# --------------------------------------------------------------------------- coded ratings
+
+
+@dataclass(frozen=True)
+class _Coded:
+    item: np.ndarray
+    annotator: np.ndarray
+    value: np.ndarray  # raw values (float)
+    code: np.ndarray  # index into classes
+    items: pd.Index
+    annotators: pd.Index
+    classes: np.ndarray
+
+    @property
+    def n_items(self) -> int:
+        return len(self.items)
+
+    @property
+    def n_annotators(self) -> int:
+        return len(self.annotators)
+
+    def by_item(self) -> sp.csr_matrix:
+        """Items x ratings incidence: a product with it sums per item."""
+        n = self.item.size
+        return sp.csr_matrix((np.ones(n), (self.item, np.arange(n))), shape=(self.n_items, n))
+
+    def by_annotator(self) -> sp.csr_matrix:
+        n = self.item.size
+        return sp.csr_matrix((np.ones(n), (self.annotator, np.arange(n))), shape=(self.n_annotators, n))
+
+    def one_hot(self) -> sp.csr_matrix:
+        n = self.item.size
+        return sp.csr_matrix((np.ones(n), (np.arange(n), self.code)), shape=(n, self.classes.size))
+
+
+def _code(df: pd.DataFrame, item: str, annotator: str, value: str) -> _Coded:
+    missing = [c for c in (item, annotator, value) if c not in df.columns]
+    if missing:
+        raise ValueError(
+            f"columns {missing} not in the DataFrame (have {list(df.columns)}); "
+            "name them with item=, annotator=, value="
+        )
+    df = df[df[value].notna()]
+    if df.empty:
+        raise ValueError("no annotations to aggregate")
+    item_codes, items = pd.factorize(df[item], sort=True)
+    ann_codes, annotators = pd.factorize(df[annotator], sort=True)
+    classes, codes = np.unique(df[value].to_numpy(), return_inverse=True)
+    values = df[value].to_numpy(dtype=float) if np.issubdtype(classes.dtype, np.number) else codes.astype(float)
+    return _Coded(item_codes, ann_codes, values, codes.ravel(), items, annotators, classes)
+
+
+class Aggregator:
+    """Base class: column names, ``random_state``, and the fit/predict plumbing."""
+
+    def __init__(
+        self, *, item: str = "item", annotator: str = "annotator", value: str = "value", random_state: int = 0
+    ) -> None:
+        self.item, self.annotator, self.value, self.random_state = item, annotator, value, random_state
+
+    def _fit(self, c: _Coded) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def fit(self, df: pd.DataFrame) -> Aggregator:
+        c = _code(df, self.item, self.annotator, self.value)
+        self._fit(c)
+        return self
+
+    def fit_predict(self, df: pd.DataFrame) -> pd.Series:
+        return self.fit(df).labels_
+
+    def _set_reliability(self, values: np.ndarray, c: _Coded) -> None:
+        self.annotator_reliability_ = pd.Series(values, index=c.annotators, name="reliability")
+
+
+class _Categorical(Aggregator):
+    def fit_predict_proba(self, df: pd.DataFrame) -> pd.DataFrame:
+        return self.fit(df).probas_
+
+    def _finish(self, c: _Coded, probas: np.ndarray) -> None:
+        self.classes_ = c.classes
+        self.probas_ = pd.DataFrame(probas, index=c.items, columns=c.classes)
+        rng = np.random.default_rng(self.random_state)
+        # ties between equally probable classes are broken at random, reproducibly
+        noisy = probas + rng.random(probas.shape) * 1e-12 * (probas == probas.max(axis=1, keepdims=True))
+        self.labels_ = pd.Series(c.classes[noisy.argmax(axis=1)], index=c.items, name="label")
+
+
+def _vote_shares(c: _Coded) -> np.ndarray:
+    counts = (c.by_item() @ c.one_hot()).toarray()
+    return counts / counts.sum(axis=1, keepdims=True)
+
+
+class MajorityVote(_Categorical):
+    """The most frequent value per item (ties broken at random with ``random_state``).
+
+    Reliability: each annotator's share of labels equal to the majority.
+    """
+
+    def _fit(self, c: _Coded) -> None:
+        shares = _vote_shares(c)
+        self._finish(c, shares)
+        winner = np.searchsorted(c.classes, self.labels_.to_numpy())
+        agree = (c.code == winner[c.item]).astype(float)
+        self._set_reliability(c.by_annotator() @ agree / np.bincount(c.annotator, minlength=c.n_annotators), c)
+
+
+# --------------------------------------------------------------------------- numeric aggregates
+
+
+def _loo_correlation(c: _Coded, values: np.ndarray) -> np.ndarray:
+    """Each annotator's Pearson correlation with the mean of the others on the same items."""
+    sums = np.bincount(c.item, values, minlength=c.n_items)
+    counts = np.bincount(c.item, minlength=c.n_items)
+    others = counts[c.item] - 1
+    with np.errstate(invalid="ignore", divide="ignore"):
+        loo = np.where(others > 0, (sums[c.item] - values) / others, np.nan)
+    out = np.full(c.n_annotators, np.nan)
+    ok = ~np.isnan(loo)
+    frame = pd.DataFrame({"a": c.annotator[ok], "x": values[ok], "y": loo[ok]})
+    # one pass of grouped sums (not in an iteration loop)
+    g = frame.assign(xy=frame.x * frame.y, xx=frame.x**2, yy=frame.y**2).groupby("a").sum()
+    n = frame.groupby("a").size()
+    cov = g.xy / n - (g.x / n) * (g.y / n)
+    var = (g.xx / n - (g.x / n) ** 2) * (g.yy / n - (g.y / n) ** 2)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out[g.index.to_numpy()] = (cov / np.sqrt(var)).to_numpy()
+    return out
+
+
+def _sorted_within_items(c: _Coded, values: np.ndarray):
+    order = np.lexsort((values, c.item))
+    counts = np.bincount(c.item, minlength=c.n_items)
+    starts = np.cumsum(counts) - counts
+    rank = np.arange(order.size) - starts[c.item[order]]
+    return order, counts, rank
+
+
+class _Numeric(Aggregator):
+    def _finish(self, c: _Coded, estimate: np.ndarray, values: np.ndarray | None = None) -> None:
+        self.labels_ = pd.Series(estimate, index=c.items, name="estimate")
+        self._set_reliability(_loo_correlation(c, c.value if values is None else values), c)
+
+
+class Mean(_Numeric):
+    """The mean value per item. Reliability: correlation with the other annotators' mean."""
+
+    def _fit(self, c: _Coded) -> None:
+        self._finish(c, np.bincount(c.item, c.value, c.n_items) / np.bincount(c.item, minlength=c.n_items))
+
+
+class Median(_Numeric):
+    """The median value per item."""
+
+    def _fit(self, c: _Coded) -> None:
+        order, counts, rank = _sorted_within_items(c, c.value)
+        v, it = c.value[order], c.item[order]
+        middle = (rank == (counts[it] - 1) // 2) | (rank == counts[it] // 2)
+        self._finish(c, np.bincount(it[middle], v[middle], c.n_items) / np.bincount(it[middle], minlength=c.n_items))
+
+
+class TrimmedMean(_Numeric):
+    """The mean per item after cutting ``proportion`` of the values from each end (as scipy's trim_mean)."""
+
+    def __init__(self, proportion: float = 0.1, **kw) -> None:
+        super().__init__(**kw)
+        self.proportion = proportion
+
+    def _fit(self, c: _Coded) -> None:
+        order, counts, rank = _sorted_within_items(c, c.value)
+        v, it = c.value[order], c.item[order]
+        cut = np.floor(self.proportion * counts[it]).astype(int)
+        keep = (rank >= cut) & (rank < counts[it] - cut)
+        self._finish(c, np.bincount(it[keep], v[keep], c.n_items) / np.bincount(it[keep], minlength=c.n_items))
+
+
+class ZScoreMean(_Numeric):
+    """Mean of per-annotator z-scores, mapped back to the value scale.
+
+    Each annotator's values are standardized with their own mean and standard deviation (an
+    annotator with no spread contributes 0), which removes lenient/harsh and compressed/extreme
+    habits; item means of z are then rescaled with the overall mean and standard deviation.
+    """
+
+    def _fit(self, c: _Coded) -> None:
+        n = np.bincount(c.annotator, minlength=c.n_annotators)
+        mean = np.bincount(c.annotator, c.value, c.n_annotators) / n
+        var = np.bincount(c.annotator, (c.value - mean[c.annotator]) ** 2, c.n_annotators) / n
+        sd = np.sqrt(var)
+        z = np.divide(
+            c.value - mean[c.annotator], sd[c.annotator], out=np.zeros_like(c.value), where=sd[c.annotator] > 0
+        )
+        item_z = np.bincount(c.item, z, c.n_items) / np.bincount(c.item, minlength=c.n_items)
+        self._finish(c, c.value.mean() + c.value.std() * item_z, z)
+
+
+# --------------------------------------------------------------------------- Bayesian shrinkage
+
+
+def fit_beta_prior(successes: np.ndarray, trials: np.ndarray) -> tuple[float, float]:
+    """Beta(a, b) prior for item rates by maximum marginal (beta-binomial) likelihood."""
+    s, n = np.asarray(successes, float), np.asarray(trials, float)
+    keep = n > 0
+    s, n = s[keep], n[keep]
+    p = s.sum() / n.sum()
+    if p in (0.0, 1.0):  # no variation: the likelihood has no maximum; use Jeffreys' prior
+        return 0.5, 0.5
+
+    def nll(theta):
+        a, b = np.exp(theta)
+        return -(special.betaln(s + a, n - s + b) - special.betaln(a, b)).sum()
+
+    start = np.log([p * 2, (1 - p) * 2])
+    res = optimize.minimize(nll, start, method="Nelder-Mead", options={"xatol": 1e-6, "fatol": 1e-8})
+    a, b = np.exp(res.x)
+    return float(a), float(b)
+
+
+class BayesianShrinkage(_Numeric):
+    """Posterior means with credible intervals, shrunk toward the label's prior (empirical Bayes).
+
+    ``kind="flag"``: 0/1 votes, Beta-binomial (the Beta prior fitted by marginal likelihood).
+    ``kind="likert"``: values on a bounded scale (default the OASST grid 0, .25, .5, .75, 1);
+    each vote is Binomial(steps, p_item) with p_item ~ Beta (fitted likewise), so an item with one
+    vote is pulled toward the label's typical value and one with many votes stays near its mean.
+    ``intervals_`` holds the ``credible`` equal-tailed posterior interval per item.
+    """
+
+    def __init__(self, kind: str = "likert", *, grid: np.ndarray = LIKERT_GRID, credible: float = 0.95, **kw):
+        super().__init__(**kw)
+        self.kind, self.grid, self.credible = kind, np.asarray(grid, float), credible
+
+    def _fit(self, c: _Coded) -> None:
+        if self.kind == "flag":
+            steps, points = 1, c.value
+        else:
+            steps = self.grid.size - 1
+            points = (c.value - self.grid[0]) / (self.grid[-1] - self.grid[0]) * steps
+        s = np.bincount(c.item, points, c.n_items)
+        n = np.bincount(c.item, minlength=c.n_items) * steps
+        a, b = fit_beta_prior(s, n)
+        post_a, post_b = a + s, b + n - s
+        tail = (1 - self.credible) / 2
+        lo, hi = stats.beta.ppf(tail, post_a, post_b), stats.beta.ppf(1 - tail, post_a, post_b)
+        scale = (lambda x: x) if self.kind == "flag" else (lambda x: self.grid[0] + x * (self.grid[-1] - self.grid[0]))
+        self.prior_ = (a, b)
+        self.intervals_ = pd.DataFrame({"low": scale(lo), "high": scale(hi)}, index=c.items)
+        self._finish(c, scale(post_a / (post_a + post_b)))
+
+
+# --------------------------------------------------------------------------- EM models
+
+
+def _normalize_log(logp: np.ndarray) -> np.ndarray:
+    logp = logp - logp.max(axis=1, keepdims=True)
+    p = np.exp(logp)
+    return p / p.sum(axis=1, keepdims=True)
+
+
+class DawidSkene(_Categorical):
+    """Dawid-Skene (1979): one confusion matrix per annotator, fitted by EM.
+
+    Initialized with vote shares (as crowd-kit); ``smoothing`` pseudo-counts keep unseen
+    confusions off zero; stops when the log-likelihood per rating improves by less than ``tol``.
+    Reliability: the annotator's expected accuracy Σ_k π_k E_a[k, k].
+    """
+
+    def __init__(self, n_iter: int = 100, tol: float = 1e-5, smoothing: float = 0.1, **kw) -> None:
+        super().__init__(**kw)
+        self.n_iter, self.tol, self.smoothing = n_iter, tol, smoothing
+
+    def _confusions(self, c: _Coded, post: np.ndarray) -> np.ndarray:
+        K = c.classes.size
+        # counts[a, k, l] = Σ over a's ratings with label l of P(true = k)
+        group = sp.csr_matrix(
+            (np.ones(c.item.size), (c.annotator * K + c.code, np.arange(c.item.size))),
+            shape=(c.n_annotators * K, c.item.size),
+        )
+        counts = (group @ post[c.item]).reshape(c.n_annotators, K, K).transpose(0, 2, 1) + self.smoothing
+        return counts / counts.sum(axis=2, keepdims=True)
+
+    def _fit(self, c: _Coded) -> None:
+        post = _vote_shares(c)
+        by_item = c.by_item()
+        last = -np.inf
+        self.n_iter_ = 0
+        for it in range(self.n_iter):
+            priors = post.mean(axis=0)
+            conf = self._confusions(c, post)
+            logp = np.log(priors) + by_item @ np.log(conf[c.annotator, :, c.code])
+            post = _normalize_log(logp)
+            ll = special.logsumexp(logp, axis=1).sum() / c.item.size
+            self.n_iter_ = it + 1
+            if ll - last < self.tol:
+                break
+            last = ll
+        self.priors_ = pd.Series(post.mean(axis=0), index=c.classes)
+        self.confusions_ = conf
+        self._finish(c, post)
+        self._set_reliability(np.einsum("k,akk->a", post.mean(axis=0), conf), c)
+
+
+class MACE(_Categorical):
+    """MACE (Hovy et al. 2013): each annotator is competent with probability θ_a, else labels by
+    their own strategy ξ_a regardless of the truth. EM with closed-form updates.
+
+    Reliability is θ_a, which makes spammers (θ near 0) easy to flag.
+    """
+
+    def __init__(self, n_iter: int = 100, tol: float = 1e-6, smoothing: float = 0.5, **kw) -> None:
+        super().__init__(**kw)
+        self.n_iter, self.tol, self.smoothing = n_iter, tol, smoothing
+
+    def _fit(self, c: _Coded) -> None:
+        K, A = c.classes.size, c.n_annotators
+        rng = np.random.default_rng(self.random_state)
+        theta = np.full(A, 0.8) + rng.uniform(-0.05, 0.05, A)
+        xi = np.full((A, K), 1.0 / K)
+        by_item, by_ann = c.by_item(), c.by_annotator()
+        eye = np.eye(K)[c.code]  # ratings x K: [label == k]
+        last = -np.inf
+        for _ in range(self.n_iter):
+            th, x = theta[c.annotator], xi[c.annotator, c.code]
+            like = th[:, None] * eye + ((1 - th) * x)[:, None]  # P(label | true = k), ratings x K
+            logp = by_item @ np.log(like)
+            post = _normalize_log(logp)
+            ll = special.logsumexp(logp, axis=1).sum() / c.item.size
+            # expected "spam" indicator per rating: certain when the label is not the truth
+            p_true = post[c.item, c.code]
+            spam_if_true = (1 - th) * x / (th + (1 - th) * x)
+            spam = (1 - p_true) + p_true * spam_if_true
+            n = np.bincount(c.annotator, minlength=A)
+            theta = (n - by_ann @ spam + self.smoothing) / (n + 2 * self.smoothing)
+            xi = sp.csr_matrix((spam, (c.annotator, c.code)), shape=(A, K)).toarray() + self.smoothing / K
+            xi /= xi.sum(axis=1, keepdims=True)
+            if ll - last < self.tol:
+                break
+            last = ll
+        self.strategies_ = xi
+        self._finish(c, post)
+        self._set_reliability(theta, c)
+
+
+class OrdinalDawidSkene(_Categorical):
+    """An ordinal annotator model: exact answers, near misses on the scale, and spam.
+
+    P(label = l | true = k) = θ_a [(1 − δ_a) [l = k] + δ_a G_a(l | k)] + (1 − θ_a) ξ_a(l), with the
+    near-miss kernel G_a(l | k) ∝ exp(−(x_l − x_k − b_a)² / (2 s_a²)) over the ordered values x.
+    A competent annotator (probability θ_a) answers exactly or, with probability δ_a, misses by
+    a distance that grows unlikely with |x_l − x_k − b_a| (bias b_a, noise s_a); otherwise they
+    answer by a fixed strategy ξ_a (as in MACE, which is the case δ_a = 0). That is 4 + K numbers per
+    annotator instead of Dawid-Skene's K², and errors to neighbouring points are likelier than far
+    ones. EM; the kernel's M-step matches posterior-weighted moments (a generalized EM step).
+    Predictions are posterior medians (MAE-optimal on an ordered scale); ``posterior_mean_`` too.
+    Reliability: θ_a (1 − δ_a s_a / spread).
+    """
+
+    def __init__(self, n_iter: int = 100, tol: float = 1e-6, min_noise: float = 0.1, smoothing: float = 0.5, **kw):
+        super().__init__(**kw)
+        self.n_iter, self.tol, self.min_noise, self.smoothing = n_iter, tol, min_noise, smoothing
+
+    def _fit(self, c: _Coded) -> None:
+        x = c.classes.astype(float) if np.issubdtype(c.classes.dtype, np.number) else np.arange(c.classes.size, 1.0)
+        K, A = x.size, c.n_annotators
+        spread = x.max() - x.min() if K > 1 else 1.0
+        diff = x[None, :] - x[:, None]  # diff[k, l] = x_l − x_k
+        d = x[c.code][:, None] - x[None, :]  # ratings x K: x_label − x_true
+        exact = np.eye(K)[c.code]  # ratings x K: [label == k]
+        post = _vote_shares(c)
+        by_item = c.by_item()
+        n = np.bincount(c.annotator, minlength=A).astype(float)
+        sm = self.smoothing
+        theta, delta = np.full(A, 0.9), np.full(A, 0.2)
+        xi = np.full((A, K), 1.0 / K)
+        bias, noise = np.zeros(A), np.full(A, spread / max(K - 1, 1))
+        last = -np.inf
+        for _ in range(self.n_iter):
+            logg = -((diff[None] - bias[:, None, None]) ** 2) / (2 * noise[:, None, None] ** 2)
+            g = np.exp(logg - special.logsumexp(logg, axis=2, keepdims=True))[c.annotator, :, c.code]  # ratings x K
+            th, de = theta[c.annotator][:, None], delta[c.annotator][:, None]
+            part_exact, part_near = th * (1 - de) * exact, th * de * g
+            part_spam = ((1 - theta[c.annotator]) * xi[c.annotator, c.code])[:, None]
+            like = part_exact + part_near + part_spam
+            logp = np.log(post.mean(axis=0) + 1e-12) + by_item @ np.log(like)
+            post = _normalize_log(logp)
+            ll = special.logsumexp(logp, axis=1).sum() / c.item.size
+            w = post[c.item] / like
+            r_exact, r_near = (w * part_exact).sum(axis=1), w * part_near
+            near = r_near.sum(axis=1)
+            spam = (w * part_spam).sum(axis=1)
+            competent = np.bincount(c.annotator, r_exact + near, A)
+            theta = (competent + sm) / (n + 2 * sm)
+            delta = (np.bincount(c.annotator, near, A) + sm) / (competent + 2 * sm)
+            mass = np.bincount(c.annotator, near, A) + 1e-12
+            bias = np.bincount(c.annotator, (r_near * d).sum(axis=1), A) / mass
+            var = np.bincount(c.annotator, (r_near * (d - bias[c.annotator][:, None]) ** 2).sum(axis=1), A) / mass
+            noise = np.maximum(np.sqrt(var), self.min_noise * spread / max(K - 1, 1))
+            xi = sp.csr_matrix((spam, (c.annotator, c.code)), shape=(A, K)).toarray() + sm / K
+            xi /= xi.sum(axis=1, keepdims=True)
+            if ll - last < self.tol:
+                break
+            last = ll
+        self.bias_, self.noise_, self.competence_, self.near_miss_ = bias, noise, theta, delta
+        self._finish(c, post)
+        cdf = np.cumsum(post, axis=1)
+        self.labels_ = pd.Series(c.classes[(cdf >= 0.5).argmax(axis=1)], index=c.items, name="label")
+        self.posterior_mean_ = pd.Series(post @ x, index=c.items)
+        self._set_reliability(theta * (1 - delta * np.minimum(noise / spread, 1)), c)
+
+
+METHODS: dict[str, type[Aggregator]] = {
+    "majority": MajorityVote,
+    "mean": Mean,
+    "median": Median,
+    "trimmed_mean": TrimmedMean,
+    "zscore": ZScoreMean,
+    "shrinkage": BayesianShrinkage,
+    "dawid_skene": DawidSkene,
+    "mace": MACE,
+    "ordinal_ds": OrdinalDawidSkene,
+}
+
+
+def flag_annotators(df: pd.DataFrame, *, threshold: float = 0.5, min_ratings: int = 10, **columns) -> pd.DataFrame:
+    """Annotators whose labels look unreliable or like spam.
+
+    MACE's competence θ (the probability that a label reflects the item rather than a fixed
+    strategy) and Dawid-Skene's expected accuracy, with ``flagged`` = θ below ``threshold`` on at
+    least ``min_ratings`` ratings, and the annotator's most used label share (a spammer who always
+    answers the same shows near 1).
+    """
+    mace = MACE(**columns).fit(df)
+    ds = DawidSkene(**columns).fit(df)
+    c = _code(df, mace.item, mace.annotator, mace.value)
+    n = np.bincount(c.annotator, minlength=c.n_annotators)
+    top = (
+        sp.csr_matrix((np.ones(c.code.size), (c.annotator, c.code)), shape=(c.n_annotators, c.classes.size))
+        .toarray()
+        .max(axis=1)
+        / n
+    )
+    out = pd.DataFrame(
+        {
+            "n_ratings": n,
+            "mace_competence": mace.annotator_reliability_.to_numpy(),
+            "ds_accuracy": ds.annotator_reliability_.to_numpy(),
+            "top_label_share": top,
+        },
+        index=c.annotators,
+    )
+    out["flagged"] = (out["mace_competence"] < threshold) & (out["n_ratings"] >= min_ratings)
+    return out.sort_values("mace_competence")
+
+
+# --------------------------------------------------------------------------- OASST aggregates
+
+
+def _grid_sums(labels: pd.DataFrame, steps: int) -> pd.DataFrame:
+    """Per message: n votes and S = Σ votes in grid steps (dropping rows where S is not whole)."""
+    rows = labels[labels["count"].notna() & (labels["count"] > 0)].copy()
+    rows["n"] = rows["count"].astype(int)
+    s = rows["value"].to_numpy(float) * rows["n"].to_numpy() * steps
+    rows["s"] = np.round(s)
+    return rows[np.abs(s - np.round(s)) < 1e-6]
+
+
+def oasst_posteriors(dataset, *, labels: list[str] | None = None, credible: float = 0.95) -> pd.DataFrame:
+    """Each message's posterior mean and credible interval per label, from OASST's (value, count).
+
+    Flags: votes are 0/1, ``value × count`` yes votes, Beta-binomial with an empirical-Bayes prior.
+    Likert labels: the sum of votes in grid steps (``value × count × 4``) is Binomial(4 × count,
+    p) with p ~ Beta fitted on all messages of the label. A message resting on one vote gets a wide
+    interval and is pulled toward the label's typical value (``single_vote`` marks them).
+    """
+    table = dataset.labels
+    names = labels or [n for n in (*FLAG_LABELS, *LIKERT_LABELS) if n in set(table["label"])]
+    out = []
+    tail = (1 - credible) / 2
+    for name in names:
+        steps = 1 if name in FLAG_LABELS else LIKERT_GRID.size - 1
+        rows = _grid_sums(table[table["label"] == name], steps)
+        if rows.empty:
+            continue
+        trials = rows["n"].to_numpy() * steps
+        a, b = fit_beta_prior(rows["s"].to_numpy(), trials)
+        pa, pb = a + rows["s"].to_numpy(), b + trials - rows["s"].to_numpy()
+        out.append(
+            pd.DataFrame(
+                {
+                    "message_id": rows["message_id"].to_numpy(),
+                    "label": name,
+                    "kind": "flag" if steps == 1 else "likert",
+                    "count": rows["n"].to_numpy(),
+                    "value": rows["value"].to_numpy(),
+                    "posterior_mean": pa / (pa + pb),
+                    "low": stats.beta.ppf(tail, pa, pb),
+                    "high": stats.beta.ppf(1 - tail, pa, pb),
+                    "single_vote": rows["n"].to_numpy() == 1,
+                }
+            )
+        )
+    return pd.concat(out, ignore_index=True) if out else pd.DataFrame()
+
+
+def _zib_logpmf(s: np.ndarray, n: np.ndarray, steps: int, pi: float, a: float, b: float) -> np.ndarray:
+    """log P(S = s | n votes) when each vote is 0 by default with probability pi, else
+    Binomial(steps, p) with the message's p ~ Beta(a, b)."""
+    k_max = int(n.max())
+    k = np.arange(k_max + 1)
+    # P(k answered votes | n) and P(S | k answered)
+    log_k = (
+        special.gammaln(n[:, None] + 1)
+        - special.gammaln(k[None] + 1)
+        - special.gammaln(np.maximum(n[:, None] - k[None], 0) + 1)
+        + k[None] * np.log1p(-pi)
+        + (n[:, None] - k[None]) * np.log(pi)
+    )
+    log_k = np.where(k[None] <= n[:, None], log_k, -np.inf)
+    m = steps * k[None]
+    log_s = (
+        special.gammaln(m + 1)
+        - special.gammaln(s[:, None] + 1)
+        - special.gammaln(np.maximum(m - s[:, None], 0) + 1)
+        + special.betaln(s[:, None] + a, m - s[:, None] + b)
+        - special.betaln(a, b)
+    )
+    log_s = np.where(s[:, None] <= m, log_s, -np.inf)
+    return special.logsumexp(log_k + log_s, axis=1)
+
+
+def default_zero_bias(dataset, *, labels: list[str] | None = None) -> pd.DataFrame:
+    """Test each Likert label for unanswered votes stored as 0 (the OASST backend's default).
+
+    Model: each vote is 0 "by default" with probability π, otherwise Binomial(4, p) on the grid,
+    with p ~ Beta(a, b) per message. π is fitted by maximum likelihood on the (count, sum) of every
+    message and compared with π = 0 by a likelihood-ratio test (boundary: half chi-square(1)).
+    Reports the observed and the no-default expected share of all-zero messages, π, the test, the
+    expected number of defaulted votes and the messages likely touched (posterior probability of at
+    least one defaulted vote above 0.5). Flags are 0/1 votes, where a default 0 cannot be told
+    from a genuine "no" by counts alone, so they are not tested.
+    """
+    table = dataset.labels
+    names = labels or [n for n in LIKERT_LABELS if n in set(table["label"])]
+    steps = LIKERT_GRID.size - 1
+    rows = []
+    for name in names:
+        data = _grid_sums(table[table["label"] == name], steps)
+        data = data[data["n"] >= 1]
+        if len(data) < 20:
+            continue
+        grouped = data.groupby(["n", "s"]).size().reset_index(name="w")
+        n, s, w = grouped["n"].to_numpy(), grouped["s"].to_numpy(), grouped["w"].to_numpy(float)
+
+        def nll(theta, with_default=True, s=s, n=n, w=w):
+            pi = special.expit(theta[0]) if with_default else 1e-12
+            a, b = np.exp(theta[-2:])
+            return -(w * _zib_logpmf(s, n, steps, pi, a, b)).sum()
+
+        null = optimize.minimize(lambda t: nll(np.r_[0.0, t], False), np.log([1.0, 2.0]), method="Nelder-Mead")
+        full = min(
+            (
+                optimize.minimize(
+                    nll,
+                    np.r_[special.logit(p0), null.x],
+                    method="Nelder-Mead",
+                    options={"maxiter": 2000, "xatol": 1e-6, "fatol": 1e-8},
+                )
+                for p0 in (0.02, 0.2)
+            ),
+            key=lambda r: r.fun,
+        )
+        pi = float(special.expit(full.x[0]))
+        a, b = np.exp(full.x[1:])
+        a0, b0 = np.exp(null.x)
+        lr = max(2 * (null.fun - full.fun), 0.0)
+        p_value = 0.5 * stats.chi2.sf(lr, 1) if lr > 0 else 1.0
+        observed = w[s == 0].sum() / w.sum()
+        expected_share = float((np.exp(_zib_logpmf(np.zeros_like(n), n, steps, 1e-12, a0, b0)) * w).sum() / w.sum())
+        # posterior probability that a message has at least one defaulted vote
+        p_none = np.exp(_zib_logpmf(s, n, steps, 1e-12, a, b) + n * np.log1p(-pi) - _zib_logpmf(s, n, steps, pi, a, b))
+        touched = 1 - np.clip(p_none, 0, 1)
+        rows.append(
+            {
+                "label": name,
+                "n_messages": int(w.sum()),
+                "n_votes": int((w * n).sum()),
+                "all_zero_share": float(observed),
+                "all_zero_expected_without_default": expected_share,
+                "default_rate": pi,
+                "lr_statistic": float(lr),
+                "p_value": float(p_value),
+                "expected_defaulted_votes": float(pi * (w * n).sum()),
+                "messages_likely_touched": int(w[touched > 0.5].sum()),
+            }
+        )
+    return pd.DataFrame(rows)

@@ -1,0 +1,202 @@
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+import oasst_quality as oq
+from oasst_quality import aggregation as agg
+from oasst_quality.dataset import Dataset
+
+
+def table(rows):
+    return pd.DataFrame(rows, columns=["item", "annotator", "value"])
+
+
+SMALL = table(
+    [
+        ("i1", "a", 1),
+        ("i1", "b", 1),
+        ("i1", "c", 0),
+        ("i2", "a", 0),
+        ("i2", "b", 0),
+        ("i2", "c", 0),
+        ("i3", "a", 1),
+        ("i3", "b", 0),
+        ("i3", "c", 1),
+        ("i3", "d", 1),
+    ]
+)
+
+
+def test_by_hand():
+    assert agg.MajorityVote().fit_predict(SMALL).to_dict() == {"i1": 1, "i2": 0, "i3": 1}
+    assert agg.Mean().fit_predict(SMALL).to_dict() == pytest.approx({"i1": 2 / 3, "i2": 0, "i3": 0.75})
+    assert agg.Median().fit_predict(SMALL).to_dict() == {"i1": 1, "i2": 0, "i3": 1}
+    mv = agg.MajorityVote().fit(SMALL)
+    # a agrees 3/3, b 2/3 (i3), c 2/3 (i1), d 1/1
+    assert mv.annotator_reliability_.to_dict() == pytest.approx({"a": 1, "b": 2 / 3, "c": 2 / 3, "d": 1})
+    assert mv.probas_.loc["i3", 1] == pytest.approx(0.75)
+
+
+def test_numeric_aggregates_equal_pandas_and_scipy():
+    rng = np.random.default_rng(1)
+    df = table([(f"i{i % 40}", f"a{rng.integers(0, 9)}", float(rng.normal())) for i in range(400)])
+    grouped = df.groupby("item")["value"]
+    pd.testing.assert_series_equal(agg.Mean().fit_predict(df), grouped.mean(), check_names=False)
+    pd.testing.assert_series_equal(agg.Median().fit_predict(df), grouped.median(), check_names=False)
+    trimmed = grouped.apply(lambda v: stats.trim_mean(v, 0.2))
+    pd.testing.assert_series_equal(agg.TrimmedMean(0.2).fit_predict(df), trimmed, check_names=False)
+
+
+def test_zscore_removes_annotator_offsets():
+    rng = np.random.default_rng(2)
+    truth = rng.normal(size=50)
+    rows = [
+        (i, a, truth[i] * scale + offset)
+        for i in range(50)
+        for a, scale, offset in (("lenient", 1.0, 3.0), ("harsh", 1.0, -3.0), ("wide", 4.0, 0.0))
+    ]
+    z = agg.ZScoreMean().fit_predict(table(rows))
+    assert np.corrcoef(z, truth)[0, 1] > 0.999
+
+
+def _simulate(n_items=600, confusions=None, per_item=5, seed=0):
+    rng = np.random.default_rng(seed)
+    K = confusions.shape[1]
+    truth = rng.integers(0, K, n_items)
+    rows = []
+    for i in range(n_items):
+        for a in rng.choice(len(confusions), per_item, replace=False):
+            rows.append((i, a, rng.choice(K, p=confusions[a, truth[i]])))
+    return table(rows), truth
+
+
+def test_dawid_skene_recovers_planted_confusions():
+    good = np.array([[0.9, 0.05, 0.05], [0.1, 0.85, 0.05], [0.05, 0.1, 0.85]])
+    biased = np.array([[0.6, 0.4, 0.0], [0.0, 0.6, 0.4], [0.4, 0.0, 0.6]])
+    spam = np.full((3, 3), 1 / 3)
+    confusions = np.array([good] * 6 + [biased] * 3 + [spam] * 3)
+    df, truth = _simulate(confusions=confusions, n_items=1500, per_item=6)
+    ds = agg.DawidSkene().fit(df)
+    est = ds.confusions_
+    assert np.abs(est - confusions).max() < 0.12
+    assert (ds.labels_.sort_index().to_numpy() == truth).mean() > 0.93
+    mv = agg.MajorityVote().fit_predict(df)
+    assert (ds.labels_ == mv).mean() < 1  # it actually reweighs
+    assert ds.annotator_reliability_.iloc[:6].min() > ds.annotator_reliability_.iloc[9:].max()
+
+
+def test_mace_flags_spammers():
+    good = np.array([[0.95, 0.05], [0.05, 0.95]])
+    always_zero = np.array([[1.0, 0.0], [1.0, 0.0]])
+    confusions = np.array([good] * 8 + [always_zero] * 2)
+    df, _ = _simulate(confusions=confusions, n_items=500, per_item=4)
+    flags = agg.flag_annotators(df)
+    assert set(flags.index[flags["flagged"]]) == {8, 9}
+    assert flags.loc[8, "top_label_share"] == 1.0
+
+
+def test_ordinal_model_on_planted_ordinal_noise():
+    K = 5
+    x = np.arange(K)
+    near = np.exp(-((x[None, :] - x[:, None]) ** 2) / (2 * 0.7**2))
+    near /= near.sum(axis=1, keepdims=True)
+    confusions = np.array([near] * 30)  # sparse annotators: ~80 ratings each for 25 DS rates
+    df, truth = _simulate(confusions=confusions, n_items=800, per_item=3, seed=4)
+    od = agg.OrdinalDawidSkene().fit(df)
+    mae = np.abs(od.labels_.sort_index().to_numpy() - truth).mean()
+    ds_mae = np.abs(agg.DawidSkene().fit_predict(df).sort_index().to_numpy() - truth).mean()
+    assert mae < ds_mae - 0.05  # measured 0.242 vs 0.349
+    assert np.allclose(od.probas_.sum(axis=1), 1)
+
+
+@pytest.mark.parametrize(
+    "cls",
+    [
+        agg.MajorityVote,
+        agg.DawidSkene,
+        agg.MACE,
+        agg.OrdinalDawidSkene,
+        agg.Mean,
+        agg.ZScoreMean,
+        agg.TrimmedMean,
+        agg.Median,
+    ],
+)
+def test_invariant_to_renaming_and_seeded(cls):
+    confusions = np.array([[[0.8, 0.2], [0.3, 0.7]]] * 6)
+    df, _ = _simulate(confusions=confusions, n_items=200, per_item=3, seed=7)
+    base = cls(random_state=3).fit_predict(df)
+    again = cls(random_state=3).fit_predict(df)
+    pd.testing.assert_series_equal(base, again)
+    renamed = df.assign(item="x" + df["item"].astype(str), annotator=df["annotator"].map(lambda a: f"w{9 - a}"))
+    renamed = renamed.sample(frac=1, random_state=0)  # row order must not matter either
+    other = cls(random_state=3).fit_predict(renamed)
+    other.index = other.index.str[1:].astype(int)
+    pd.testing.assert_series_equal(base.sort_index(), other.sort_index(), check_names=False, atol=1e-8)
+
+
+def test_column_names_by_keyword():
+    ck = SMALL.rename(columns={"item": "task", "annotator": "worker", "value": "label"})
+    got = agg.DawidSkene(item="task", annotator="worker", value="label").fit_predict(ck)
+    assert got.index.tolist() == ["i1", "i2", "i3"]
+
+
+def test_beta_binomial_shrinkage():
+    rows = [(f"m{i}", f"a{j}", int(j < k)) for i, k in enumerate([0, 0, 1, 3, 5]) for j in range(5)]
+    rows.append(("single", "a0", 1))
+    df = table(rows)
+    model = agg.BayesianShrinkage("flag").fit(df)
+    a, b = model.prior_
+    est = model.labels_
+    assert est["single"] == pytest.approx((a + 1) / (a + b + 1))
+    assert est["m4"] == pytest.approx((a + 5) / (a + b + 5))
+    width = model.intervals_["high"] - model.intervals_["low"]
+    assert width["single"] > width["m4"]
+
+
+def test_oasst_posteriors_on_sample():
+    post = agg.oasst_posteriors(oq.load_sample())
+    q = post[post["label"] == "quality"]
+    assert (q["low"] <= q["posterior_mean"]).all() and (q["posterior_mean"] <= q["high"]).all()
+    single = q[q["single_vote"]]
+    many = q[q["count"] >= 3]
+    assert (single["high"] - single["low"]).mean() > (many["high"] - many["low"]).mean()
+    spam = post[post["label"] == "spam"]
+    assert spam["posterior_mean"].between(0, 1).all()
+
+
+def _likert_dataset(pi, n_messages=1500, seed=0):
+    rng = np.random.default_rng(seed)
+    p = rng.beta(2, 3, n_messages)
+    counts = rng.integers(1, 6, n_messages)
+    values = []
+    for pm, n in zip(p, counts):
+        votes = rng.binomial(4, pm, n) * (rng.random(n) >= pi)
+        values.append(votes.mean() / 4)
+    labels = pd.DataFrame(
+        {
+            "message_id": [f"m{i}" for i in range(n_messages)],
+            "label": "humor",
+            "value": values,
+            "count": pd.array(counts, dtype="Int64"),
+        }
+    )
+    messages = pd.DataFrame(
+        {
+            "message_id": labels["message_id"],
+            "parent_id": None,
+            "message_tree_id": "t",
+            "role": "prompter",
+            "rank": pd.array([None] * n_messages, dtype="Int64"),
+        }
+    )
+    return Dataset.from_tables(messages, labels=labels)
+
+
+def test_default_zero_bias_recovers_planted_rate():
+    planted = agg.default_zero_bias(_likert_dataset(0.25)).iloc[0]
+    assert planted["default_rate"] == pytest.approx(0.25, abs=0.06)
+    assert planted["p_value"] < 1e-6
+    clean = agg.default_zero_bias(_likert_dataset(0.0, seed=1)).iloc[0]
+    assert clean["default_rate"] < 0.05 and clean["p_value"] > 0.01
