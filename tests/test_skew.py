@@ -1,0 +1,95 @@
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import oasst_quality as oq
+from oasst_quality import skew
+
+positive = st.lists(st.integers(1, 1000), min_size=1, max_size=40)
+
+
+def test_by_hand():
+    # Gini of (1, 2, 3, 4): Σ(2i − n − 1) x_i = −3 − 2 + 3 + 12 = 10; / (4 · 10) = 0.25
+    assert skew.gini([1, 2, 3, 4]) == pytest.approx(0.25)
+    assert skew.gini([0, 0, 0, 10]) == pytest.approx(0.75)  # (n − 1)/n
+    assert skew.entropy([1, 1, 1, 1]) == pytest.approx(2.0)
+    assert skew.entropy([1, 1, 2]) == pytest.approx(1.5)  # −(.25 log .25 · 2 + .5 log .5)
+    assert skew.effective_number([5, 5, 5]) == pytest.approx(3.0)
+    # JSD between (1, 0) and (0, 1) is 1 bit; between (.5, .5) and (1, 0): 1 − H(.75, .25)/2 − .5·0
+    assert skew.jensen_shannon([1, 0], [0, 1]) == pytest.approx(1.0)
+    h = -(0.75 * np.log2(0.75) + 0.25 * np.log2(0.25))
+    assert skew.jensen_shannon([1, 1], [1, 0]) == pytest.approx(h - 0.5)
+    assert skew.top_share([10, 5, 3, 2], 1) == pytest.approx(0.5)
+    x, y = skew.lorenz_curve([1, 3])
+    assert x.tolist() == [0, 0.5, 1] and y.tolist() == [0, 0.25, 1]
+
+
+@given(st.integers(1, 50), st.integers(1, 1000))
+def test_gini_zero_for_equal_shares(n, v):
+    assert skew.gini([v] * n) == pytest.approx(0.0, abs=1e-12)
+
+
+@given(st.integers(2, 2000))
+def test_gini_tends_to_one_when_one_holds_everything(n):
+    g = skew.gini([0] * (n - 1) + [7])
+    assert g == pytest.approx((n - 1) / n)
+    assert g >= 0.5
+
+
+@given(positive, st.floats(0.01, 1000))
+def test_gini_scale_invariant_and_bounded(x, c):
+    assert skew.gini(np.array(x) * c) == pytest.approx(skew.gini(x), abs=1e-9)
+    assert 0 <= skew.gini(x) < 1
+
+
+@given(
+    st.lists(st.integers(0, 50), min_size=2, max_size=10).flatmap(
+        lambda p: st.tuples(st.just(p), st.lists(st.integers(0, 50), min_size=len(p), max_size=len(p)))
+    )
+)
+def test_jsd_symmetric_and_zero_only_for_equal(pq):
+    p, q = pq
+    if sum(p) == 0 or sum(q) == 0:
+        return
+    a, b = skew.jensen_shannon(p, q), skew.jensen_shannon(q, p)
+    assert a == pytest.approx(b, abs=1e-12) and 0 <= a <= 1 + 1e-12
+    same = np.allclose(np.array(p) / sum(p), np.array(q) / sum(q))
+    assert (a < 1e-12) == same
+
+
+def test_chi_square_matches_scipy_and_series_align():
+    from scipy.stats import chisquare
+
+    obs = pd.Series({"male": 80, "female": 15, "other": 5})
+    ref = pd.Series({"female": 0.5, "male": 0.45, "other": 0.05})
+    res = skew.chi_square_test(obs, ref)
+    expected = chisquare([15, 80, 5], [50, 45, 5])
+    assert res.statistic == pytest.approx(expected.statistic) and res.p_value == pytest.approx(expected.pvalue)
+
+
+def test_bootstrap_seeded():
+    a = skew.bootstrap_units([1, 1, 2, 9, 30], skew.gini, n_resamples=200, seed=3)
+    assert a == skew.bootstrap_units([1, 1, 2, 9, 30], skew.gini, n_resamples=200, seed=3)
+    assert a.low <= a.estimate <= a.high
+
+
+def test_dataset_summaries(shared):
+    ds = oq.load(shared / "oasst2_openpaws_filtered" / "oasst2_filtered.jsonl.gz", lenient=True)
+    lang = skew.language_skew(
+        ds, reference=pd.Series({"en": 0.5, "es": 0.5}).reindex(ds.messages["lang"].unique(), fill_value=0.001)
+    )
+    assert lang["n_languages"] == 32 and lang["counts"]["en"] == 746
+    assert lang["entropy_bits"]["low"] <= lang["entropy_bits"]["estimate"] <= lang["entropy_bits"]["high"]
+    conc = skew.contributor_concentration(ds, n_resamples=100)
+    assert conc["n_messages"] == ds.messages["user_id"].notna().sum()
+    table = skew.quality_by_group(ds, min_messages=50)
+    assert set(table["lang"]) >= {"en", "es"}
+    moved = skew.without_top_contributors(ds)
+    assert 0 < moved["share_of_messages_by_them"] < 1
+
+
+def test_demographic_skew_against_oasst_survey():
+    out = skew.demographic_skew(pd.Series({"male": 891, "female": 109}))
+    assert out["jsd_bits"] == pytest.approx(0, abs=1e-12) and out["chi_square"]["p_value"] == pytest.approx(1)
