@@ -239,10 +239,12 @@ def fit_beta_prior(successes: np.ndarray, trials: np.ndarray) -> tuple[float, fl
     p = s.sum() / n.sum()
     if p in (0.0, 1.0):  # no variation: the likelihood has no maximum; use Jeffreys' prior
         return 0.5, 0.5
+    # the likelihood depends on (s, n) only: sum over the distinct pairs, weighted by how often they occur
+    (s, n), w = np.unique(np.vstack([s, n]), axis=1, return_counts=True)
 
     def nll(theta):
         a, b = np.exp(theta)
-        return -(special.betaln(s + a, n - s + b) - special.betaln(a, b)).sum()
+        return -(w * (special.betaln(s + a, n - s + b) - special.betaln(a, b))).sum()
 
     start = np.log([p * 2, (1 - p) * 2])
     res = optimize.minimize(nll, start, method="Nelder-Mead", options={"xatol": 1e-6, "fatol": 1e-8})
@@ -506,18 +508,21 @@ def oasst_posteriors(dataset, *, labels: list[str] | None = None, credible: floa
     p) with p ~ Beta fitted on all messages of the label. A message resting on one vote gets a wide
     interval and is pulled toward the label's typical value (``single_vote`` marks them).
     """
-    table = dataset.labels
-    names = labels or [n for n in (*FLAG_LABELS, *LIKERT_LABELS) if n in set(table["label"])]
+    by_label = dict(tuple(dataset.labels.groupby("label", sort=False)))
+    names = labels or [n for n in (*FLAG_LABELS, *LIKERT_LABELS) if n in by_label]
     out = []
     tail = (1 - credible) / 2
     for name in names:
         steps = 1 if name in FLAG_LABELS else LIKERT_GRID.size - 1
-        rows = _grid_sums(table[table["label"] == name], steps)
+        rows = _grid_sums(by_label.get(name, dataset.labels.iloc[:0]), steps)
         if rows.empty:
             continue
         trials = rows["n"].to_numpy() * steps
         a, b = fit_beta_prior(rows["s"].to_numpy(), trials)
-        pa, pb = a + rows["s"].to_numpy(), b + trials - rows["s"].to_numpy()
+        # posteriors depend on (s, trials) only: take quantiles once per distinct pair
+        (s_u, t_u), inverse = np.unique(np.vstack([rows["s"].to_numpy(), trials]), axis=1, return_inverse=True)
+        pa, pb = a + s_u, b + t_u - s_u
+        inverse = inverse.ravel()
         out.append(
             pd.DataFrame(
                 {
@@ -526,9 +531,9 @@ def oasst_posteriors(dataset, *, labels: list[str] | None = None, credible: floa
                     "kind": "flag" if steps == 1 else "likert",
                     "count": rows["n"].to_numpy(),
                     "value": rows["value"].to_numpy(),
-                    "posterior_mean": pa / (pa + pb),
-                    "low": stats.beta.ppf(tail, pa, pb),
-                    "high": stats.beta.ppf(1 - tail, pa, pb),
+                    "posterior_mean": (pa / (pa + pb))[inverse],
+                    "low": stats.beta.ppf(tail, pa, pb)[inverse],
+                    "high": stats.beta.ppf(1 - tail, pa, pb)[inverse],
                     "single_vote": rows["n"].to_numpy() == 1,
                 }
             )

@@ -434,7 +434,19 @@ def _resample_counts(rng: np.random.Generator, n: int, size: int) -> np.ndarray:
     return np.bincount(draws.ravel(), minlength=size * n).reshape(size, n).astype(np.float64)
 
 
-_STATISTICS: dict[str, Callable] = {}
+def _patterns(counts: sp.csr_matrix, max_cells: int = 50_000_000) -> tuple[np.ndarray | None, np.ndarray]:
+    """One representative row per distinct row of ``counts`` and how often each occurs.
+
+    Resampling items equals resampling these patterns multinomially with their frequencies, which
+    is far cheaper when few patterns repeat (OASST flags: a handful of (no, yes) vote counts).
+    Returns (None, _) when the patterns would not be much fewer than the items.
+    """
+    if counts.shape[0] * counts.shape[1] > max_cells:
+        return None, np.empty(0)
+    _, first, freq = np.unique(counts.toarray(), axis=0, return_index=True, return_counts=True)
+    if first.size > counts.shape[0] // 4:
+        return None, np.empty(0)
+    return first, freq.astype(float)
 
 
 def _percentile(estimate: float, samples: np.ndarray, confidence: float, **info) -> Interval:
@@ -517,11 +529,16 @@ def bootstrap(
     if statistic == "alpha":
         contrib, keep = _pair_contributions(counts)
         V = r.values.size
+        patterns, freq = _patterns(counts[keep])
         for start in range(0, n_resamples, chunk):
             size = min(chunk, n_resamples - start)
-            f = _resample_counts(rng, keep.size, size)
-            o = np.asarray((contrib.T @ f.T).T).reshape(size, V, V)
-            samples[start : start + size] = alpha_from_coincidences(o, r.values, level)
+            if patterns is None:
+                f = _resample_counts(rng, keep.size, size)
+                o = np.asarray((contrib.T @ f.T).T)
+            else:  # items with the same value counts are exchangeable: draw how many of each pattern
+                f = rng.multinomial(keep.size, freq / keep.size, size=size).astype(float)
+                o = f @ contrib[patterns].toarray()
+            samples[start : start + size] = alpha_from_coincidences(o.reshape(size, V, V), r.values, level)
         return _percentile(estimate, samples, confidence, **info)
     table, totals = _item_tables(r)
     w = _weights(r.values, weights if statistic == "gwet_ac2" else None)
@@ -670,11 +687,12 @@ def label_agreement(
     from .schema import label_kind
 
     table = dataset.labels
-    names = labels or sorted(table["label"].unique())
+    by_label = dict(tuple(table.groupby("label", sort=False)))
+    names = labels or sorted(by_label)
     rows = []
     for name in names:
         kind = label_kind(name)
-        sub = table[table["label"] == name]
+        sub = by_label.get(name, table.iloc[:0])
         row = {"label": name, "kind": kind, "n_messages": len(sub), "n_votes": int(sub["count"].fillna(0).sum())}
         if kind != "flag":
             row.update(
@@ -688,7 +706,7 @@ def label_agreement(
             )
             rows.append(row)
             continue
-        counts, _, inconsistent = flag_value_counts(table, name)
+        counts, _, inconsistent = flag_value_counts(sub, name)
         pairable = counts.sum(axis=1) >= 2
         row.update(n_pairable_messages=int(pairable.sum()), n_inconsistent=inconsistent)
         if pairable.sum() == 0 or (counts[pairable].sum(axis=0) == 0).any():

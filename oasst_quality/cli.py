@@ -268,6 +268,22 @@ def cmd_aggregate(args: argparse.Namespace) -> None:
     _emit(args, payload, text)
 
 
+def cmd_report(args: argparse.Namespace) -> None:
+    from . import report
+
+    ds = _load(args)
+    html = report.build(ds, args.out, n_resamples=args.resamples, seed=args.seed, quiet=args.quiet)
+    payload = {"html": str(html), "metrics": str(html.parent / "metrics.json")}
+    _emit(args, payload, lambda p: f"wrote {p['html']} and {p['metrics']}")
+
+
+def _report_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--out", default="report", help="output folder (default: report/)")
+    p.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples (default 1000)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
 def _aggregate_args(p: argparse.ArgumentParser) -> None:
     from .aggregation import METHODS
 
@@ -311,6 +327,7 @@ COMMANDS: dict[str, tuple[Callable[[argparse.Namespace], None], str]] = {
         "ranked groups and preference pairs; consensus and diagnostics of per-ranker rankings",
     ),
     "aggregate": (cmd_aggregate, "label posteriors and the default-to-zero test; or aggregate a per-annotator table"),
+    "report": (cmd_report, "the whole picture: one HTML report with plots and one metrics.json"),
 }
 
 
@@ -333,6 +350,7 @@ EXTRA_ARGS: dict[str, Sequence[Callable[[argparse.ArgumentParser], Any]]] = {
     "agreement": [_agreement_args, _columns_args],
     "consensus": [_consensus_args],
     "aggregate": [_aggregate_args, _columns_args],
+    "report": [_report_args],
 }
 
 

@@ -1,0 +1,335 @@
+"""One HTML report (plots embedded, no scripts) and one metrics.json for a whole dataset.
+
+:func:`build` computes every section through the public API into one metrics dictionary; the
+HTML is rendered from that dictionary alone (so every number on the page is in metrics.json) by a
+Jinja2 template with autoescaping, so text from the dataset shows as text and runs nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from jinja2 import Environment, PackageLoader, select_autoescape
+from tqdm.auto import tqdm
+
+from .. import __version__, skew
+from .. import aggregation as agg
+from .. import agreement as ag
+from .. import consensus as cs
+from .. import toxicity as tx
+from . import plots
+
+SCHEMA_VERSION = 1
+
+
+def _clean(obj: Any) -> Any:
+    """JSON-ready: numpy scalars to Python, NaN to None, frames to records."""
+    if isinstance(obj, dict):
+        return {str(k): _clean(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_clean(v) for v in obj]
+    if isinstance(obj, pd.DataFrame):
+        return _clean(obj.to_dict(orient="records"))
+    if isinstance(obj, np.generic):
+        obj = obj.item()
+    if isinstance(obj, float) and (math.isnan(obj) or math.isinf(obj)):
+        return None
+    if obj is pd.NA:
+        return None
+    return obj
+
+
+def _structure(ds, figures: dict) -> dict:
+    stats = ds.forest.stats()
+    figures["depth"] = plots.bars(stats.depth_counts, "Messages by depth (0 = root)", "depth")
+    figures["branching"] = plots.bars(
+        stats.branching_counts, "Replies per message that has replies", "replies", "messages"
+    )
+    figures["languages"] = plots.bars(stats.by_lang, "Messages by declared language (top 20)", "language")
+    return {
+        "source": ds.source,
+        "form": ds.form,
+        "records_read": ds.records_read,
+        "records_loaded": ds.records_loaded,
+        "forest": stats.to_dict(),
+        "problems": ds.problem_counts(),
+    }
+
+
+def _agreement(ds, figures: dict, n_resamples: int, seed: int) -> dict:
+    table = ag.label_agreement(ds, n_resamples=n_resamples, seed=seed)
+    flags = table[table["computable"]].copy()
+    if len(flags):
+        figures["agreement"] = plots.intervals(
+            flags.sort_values("alpha"),
+            "label",
+            "alpha",
+            "alpha_low",
+            "alpha_high",
+            "Krippendorff's alpha per flag (95% bootstrap interval)",
+            "alpha (nominal)",
+            extra="gwet_ac1",
+        )
+    cols = [
+        "n_pairable_messages",
+        "n_votes",
+        "yes_share",
+        "alpha",
+        "alpha_low",
+        "alpha_high",
+        "fleiss_kappa",
+        "gwet_ac1",
+        "percent_agreement",
+        "n_inconsistent",
+    ]
+    counts = ("n_pairable_messages", "n_votes", "n_inconsistent")
+    return {
+        "flags": {r["label"]: {c: int(r[c]) if c in counts else r[c] for c in cols} for _, r in flags.iterrows()},
+        "not_computable": {r["label"]: r["reason"] for _, r in table[~table["computable"]].iterrows()},
+        "n_resamples": n_resamples,
+    }
+
+
+def _aggregation(ds, figures: dict) -> dict:
+    post = agg.oasst_posteriors(ds)
+    out: dict[str, Any] = {"labels": {}, "default_zero": {}}
+    if len(post):
+        post = post.assign(width=post["high"] - post["low"])
+        for label, g in post.groupby("label"):
+            out["labels"][label] = {
+                "kind": g["kind"].iloc[0],
+                "n_messages": len(g),
+                "single_vote_share": float(g["single_vote"].mean()),
+                "mean_posterior": float(g["posterior_mean"].mean()),
+                "mean_interval_width": float(g["width"].mean()),
+                "mean_interval_width_single_vote": float(g.loc[g["single_vote"], "width"].mean())
+                if g["single_vote"].any()
+                else None,
+            }
+    zeros = agg.default_zero_bias(ds)
+    if len(zeros):
+        figures["zero_bias"] = plots.zero_bias(zeros)
+        out["default_zero"] = {
+            r["label"]: {k: r[k] for k in zeros.columns if k != "label"} for _, r in zeros.iterrows()
+        }
+    return out
+
+
+def _consensus(ds) -> dict:
+    rankings = cs.rankings_from_dataset(ds)
+    sizes = rankings["ranking"].map(len).value_counts().sort_index()
+    return {
+        "n_ranked_groups": len(rankings),
+        "group_sizes": {int(k): int(v) for k, v in sizes.items()},
+        "n_preference_pairs": len(cs.preference_pairs(rankings)),
+        "per_ranker_data": False,
+    }
+
+
+def _skew(ds, figures: dict, n_resamples: int, seed: int) -> dict:
+    out: dict[str, Any] = {"language": skew.language_skew(ds, n_resamples=n_resamples, seed=seed)}
+    conc = skew.contributor_concentration(ds, n_resamples=n_resamples, seed=seed)
+    if conc.get("n_contributors"):
+        lor = conc.pop("lorenz")
+        figures["lorenz"] = plots.lorenz(lor["x"], lor["y"], conc["gini"]["estimate"])
+        out["without_top_1pct"] = skew.without_top_contributors(ds)
+        deciles = skew.quality_by_group(ds, by="contributor_decile")
+        if len(deciles):
+            figures["quality_by_decile"] = plots.group_means(
+                deciles, "contributor_decile", "Quality by contributor decile (1 = most prolific; 95% CI)"
+            )
+            out["quality_by_contributor_decile"] = deciles
+    out["contributors"] = conc
+    by_lang = skew.quality_by_group(ds, by="lang")
+    if len(by_lang) > 1:
+        figures["quality_by_lang"] = plots.group_means(by_lang, "lang", "Quality by language (95% CI)")
+    out["quality_by_language"] = by_lang
+    return out
+
+
+def _toxicity(ds, figures: dict, n_resamples: int, seed: int) -> dict:
+    if ds.detoxify.empty:
+        return {"available": False, "note": "the export carries no Detoxify scores; run score_texts for a model"}
+    table = tx.agreement_with_labels(ds, n_resamples=n_resamples, seed=seed)
+    cal = tx.calibration(ds)
+    figures["calibration"] = plots.calibration(cal)
+    worst = tx.disagreements(ds, k=8)
+    worst["text"] = worst["text"].str.slice(0, 300)
+    return {
+        "available": True,
+        "source": "export",
+        "agreement": table,
+        "calibration": cal,
+        "disagreements": worst[["message_id", "lang", "score", "human", "direction", "text"]],
+    }
+
+
+def _sentences(m: dict) -> dict[str, list[str]]:
+    """Two or three plain sentences per section, written from the numbers."""
+    s: dict[str, list[str]] = {}
+    f = m["structure"]["forest"]
+    probs = m["structure"]["problems"]
+    s["structure"] = [
+        f"{f['n_messages']:,} messages in {f['n_trees']:,} trees, {f['n_threads']:,} root-to-leaf threads; "
+        f"{f['n_ranked_sibling_groups']:,} reply sets carry rankings.",
+        (
+            "Structural problems: " + ", ".join(f"{v} {k}" for k, v in probs.items()) + "; none of them stops loading, "
+            "but orphans and rank gaps usually mean the export was filtered (a language subset, deleted messages)."
+        )
+        if probs
+        else "No structural problems were found.",
+    ]
+    flags = m["agreement"]["flags"]
+    if flags:
+        alphas = [v["alpha"] for v in flags.values() if v["alpha"] is not None]
+        raw = [v["percent_agreement"] for v in flags.values()]
+        s["agreement"] = [
+            f"Raw agreement on the flags is {min(raw):.0%}-{max(raw):.0%}, but Krippendorff's alpha is only "
+            f"{min(alphas):.2f}-{max(alphas):.2f}: the flags are rare, so two labellers agree by chance almost always "
+            "(Gwet's AC1, which discounts chance differently, stays high).",
+            "Wide intervals mark flags with only a handful of 'yes' votes: their agreement is barely measured.",
+            _not_computable_sentence(m["agreement"]["not_computable"]),
+        ]
+    lab = m["aggregation"]["labels"]
+    if lab.get("quality"):
+        q = lab["quality"]
+        s["aggregation"] = [
+            f"{q['single_vote_share']:.1%} of quality scores rest on a single vote; their 95% intervals are "
+            f"{(q['mean_interval_width_single_vote'] or 0):.2f} wide on average against {q['mean_interval_width']:.2f}"
+            " overall, and the posterior pulls them toward the label's typical value.",
+        ]
+    zeros = m["aggregation"]["default_zero"]
+    if zeros:
+        high = {k: v for k, v in zeros.items() if v["p_value"] < 0.01}
+        s.setdefault("aggregation", []).append(
+            (
+                "Zeros beyond a smooth model are significant for "
+                + ", ".join(f"{k} ({v['default_rate']:.0%} of votes)" for k, v in high.items())
+                + ". Unanswered labels stored as 0 inflate this, and so does a genuine spike "
+                "at 'none': treat the rate as an upper bound before trusting low means."
+            )
+            if high
+            else "No label shows more all-zero messages than a model without default zeros predicts."
+        )
+    c = m["consensus"]
+    s["consensus"] = [
+        f"{c['n_ranked_groups']:,} reply sets were ranked, giving {c['n_preference_pairs']:,} (chosen, rejected) "
+        "pairs for a reward model.",
+        "The public file holds only the merged ranking of each set, so cycle rates, ties and each ranker's agreement "
+        "with the consensus need per-ranker data (`oasst-quality consensus rankings.csv`).",
+    ]
+    lang = m["skew"]["language"]
+    conc = m["skew"]["contributors"]
+    plural = "s" if lang["n_languages"] != 1 else ""
+    eff = lang["effective_languages"]["estimate"]
+    sk = [
+        f"{lang['n_languages']} language{plural}, effectively {eff:.1f} "
+        f"(95% CI {lang['effective_languages']['low']:.1f}-{lang['effective_languages']['high']:.1f}); the top "
+        f"language holds {lang['top_language_share']:.0%} of the messages."
+    ]
+    if conc.get("n_contributors"):
+        w = m["skew"]["without_top_1pct"]
+        sk.append(
+            f"{conc['n_contributors']:,} contributors; Gini {conc['gini']['estimate']:.2f} "
+            f"({conc['gini']['low']:.2f}-{conc['gini']['high']:.2f}); the top 1% wrote "
+            f"{conc['top_1pct_share']:.0%} of the messages. Leaving them out moves mean quality from "
+            f"{w['mean_all']:.3f} to {w['mean_without_top']:.3f}."
+        )
+    s["skew"] = sk
+    t = m["toxicity"]
+    if t.get("available"):
+        rows = pd.DataFrame(t["agreement"])
+        main = rows[(rows["head"] == "toxicity") & (rows["label"] == "toxicity")]
+        if len(main):
+            r = main.iloc[0]
+            s["toxicity"] = [
+                f"Detoxify's toxicity score (from the export) follows the human toxicity label only weakly in rank: "
+                f"Spearman {r['spearman']:.2f} ({r['spearman_low']:.2f}-{r['spearman_high']:.2f}), but it "
+                f"separates the {r['n_positive']} messages humans call toxic with ROC-AUC {r['auc']:.2f} "
+                f"({r['auc_low']:.2f}-{r['auc_high']:.2f}).",
+                "Most scores sit near zero, so the model says little about mildly toxic text; the table of "
+                "disagreements shows where reading the messages is worth it.",
+            ]
+    return s
+
+
+def _not_computable_sentence(reasons: dict[str, str]) -> str:
+    likert = [k for k, v in reasons.items() if "not published" in v]
+    other = [k for k in reasons if k not in likert]
+    out = (
+        (
+            f"{len(likert)} Likert labels ({', '.join(likert)}) cannot be assessed from this file: it publishes only "
+            "each message's mean and count, which do not determine the votes."
+        )
+        if likert
+        else ""
+    )
+    if other:
+        out += f" Too few votes to assess: {', '.join(other)}."
+    return out.strip()
+
+
+SECTIONS = ("structure", "agreement", "aggregation", "consensus", "skew", "toxicity")
+
+
+def compute(dataset, *, n_resamples: int = 1000, seed: int = 0, quiet: bool = False) -> tuple[dict, dict]:
+    """All metrics (a JSON-ready dict) and the figures (name -> PNG data URI)."""
+    figures: dict[str, str] = {}
+    steps: dict[str, Callable[[], Any]] = {
+        "structure": lambda: _structure(dataset, figures),
+        "agreement": lambda: _agreement(dataset, figures, n_resamples, seed),
+        "aggregation": lambda: _aggregation(dataset, figures),
+        "consensus": lambda: _consensus(dataset),
+        "skew": lambda: _skew(dataset, figures, n_resamples, seed),
+        "toxicity": lambda: _toxicity(dataset, figures, n_resamples, seed),
+    }
+    metrics: dict[str, Any] = {
+        "meta": {
+            "schema_version": SCHEMA_VERSION,
+            "oasst_quality": __version__,
+            "n_resamples": n_resamples,
+            "seed": seed,
+        }
+    }
+    for name in tqdm(SECTIONS, desc="report", disable=quiet, unit="section"):
+        metrics[name] = steps[name]()
+    metrics = _clean(metrics)
+    metrics["summary"] = _sentences(metrics)
+    return metrics, figures
+
+
+def build(
+    dataset, out_dir: str | Path = "report", *, n_resamples: int = 1000, seed: int = 0, quiet: bool = False
+) -> Path:
+    """Write ``index.html`` and ``metrics.json`` for ``dataset`` into ``out_dir``; return the HTML path."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    metrics, figures = compute(dataset, n_resamples=n_resamples, seed=seed, quiet=quiet)
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2, allow_nan=False), encoding="utf-8")
+    env = Environment(
+        loader=PackageLoader("oasst_quality.report", "templates"),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+    )
+    env.filters["num"] = _num
+    html = env.get_template("report.html.j2").render(m=metrics, fig=figures)
+    path = out / "index.html"
+    path.write_text(html, encoding="utf-8")
+    return path
+
+
+def _num(value: Any, digits: int = 3) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        return f"{value:,.{digits}f}"
+    return str(value)

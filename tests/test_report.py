@@ -1,0 +1,84 @@
+import json
+import re
+import shutil
+import subprocess
+
+import pytest
+
+import oasst_quality as oq
+from oasst_quality import report
+from oasst_quality import toxicity as tx
+
+SECTIONS = ["structure", "agreement", "aggregation", "consensus", "skew", "toxicity"]
+PAYLOADS = ["<script>document.title='pwned'</script>", "<img src=x onerror=\"document.title='pwned'\">"]
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    ds = oq.load_sample()
+    # plant markup in the texts the report shows: the messages where model and humans disagree most
+    ids = tx.disagreements(ds, k=2)["message_id"].tolist()
+    text = ds.messages["text"].copy()
+    for mid, payload in zip(ids, PAYLOADS):
+        text[ds.messages["message_id"] == mid] = f"before {payload} after"
+    ds.messages["text"] = text
+    out = tmp_path_factory.mktemp("report")
+    html = report.build(ds, out, n_resamples=50, quiet=True)
+    return html, json.loads((out / "metrics.json").read_text())
+
+
+def test_metrics_json_has_every_section(built):
+    _, metrics = built
+    assert set(SECTIONS) <= set(metrics) and metrics["meta"]["schema_version"] == report.SCHEMA_VERSION
+    assert metrics["structure"]["forest"]["n_messages"] == 2022
+    assert metrics["agreement"]["flags"]["spam"]["alpha_low"] <= metrics["agreement"]["flags"]["spam"]["alpha"]
+    assert "quality" in metrics["agreement"]["not_computable"]
+    assert metrics["consensus"]["n_preference_pairs"] == 1026
+    assert metrics["toxicity"]["source"] == "export"
+    for name in SECTIONS:
+        assert metrics["summary"].get(name), name
+
+
+def test_html_escapes_dataset_text(built):
+    html, _ = built
+    page = html.read_text()
+    assert "<script" not in page.lower()
+    assert "<img src=x" not in page  # the tag survives only as escaped text
+    assert "&lt;script&gt;document.title=" in page
+
+
+def _chromium():
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        path = shutil.which(name)
+        if path:
+            return path
+    pytest.skip("headless Chromium is not installed (.ci/run installs Debian's chromium)")
+
+
+def test_renders_in_headless_chromium(built, tmp_path):
+    html, metrics = built
+    cmd = [
+        _chromium(),
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={tmp_path / 'profile'}",
+        "--virtual-time-budget=3000",
+        "--dump-dom",
+        html.as_uri(),
+    ]
+    dom = subprocess.run(cmd, capture_output=True, text=True, timeout=120).stdout
+    assert "<title>oasst_quality report</title>" in dom  # no payload ran
+    assert "pwned</title>" not in dom
+    for section in SECTIONS:
+        assert f'<section id="{section}">' in dom, section
+    images = re.findall(r'<img alt="([^"]+)" src="data:image/png;base64,', dom)
+    assert {"depth", "branching", "languages", "agreement", "zero_bias", "lorenz", "calibration"} <= set(images)
+    assert "before &lt;script&gt;document.title='pwned'&lt;/script&gt; after" in dom
+    assert "&lt;img src=x onerror=" in dom
+    assert f"{metrics['structure']['forest']['n_messages']:,}" in dom
