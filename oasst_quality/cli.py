@@ -268,6 +268,82 @@ def cmd_aggregate(args: argparse.Namespace) -> None:
     _emit(args, payload, text)
 
 
+def cmd_language(args: argparse.Namespace) -> None:
+    from . import language as lg
+
+    ds = _load(args)
+    table = lg.mismatches(ds, backend=args.backend, seed=args.seed)
+    flagged = table[table["mismatch"]].merge(ds.messages[["message_id", "text"]], on="message_id")
+    flagged["text"] = flagged["text"].str.slice(0, 120)
+    payload = {
+        "source": ds.source,
+        "backend": args.backend or lg.DEFAULT_BACKEND,
+        "n_decidable": int(table["decidable"].sum()),
+        "n_mismatches": int(table["mismatch"].sum()),
+        "by_declared_language": lg.mismatch_table(table),
+        "mismatches": flagged,
+    }
+
+    def text(p: dict) -> str:
+        return (
+            f"{p['source']} ({p['backend']}): {p['n_mismatches']} mismatches among {p['n_decidable']} decidable "
+            "messages\n"
+            + _table(p["by_declared_language"], "by declared language")
+            + _table(
+                p["mismatches"][["message_id", "declared", "detected", "confidence", "text"]].head(30),
+                "mismatches (first 30)",
+            )
+        )
+
+    _emit(args, payload, text)
+
+
+def cmd_skew(args: argparse.Namespace) -> None:
+    from . import skew
+
+    ds = _load(args)
+    conc = skew.contributor_concentration(ds, n_resamples=args.resamples, seed=args.seed)
+    payload = {
+        "source": ds.source,
+        "language": skew.language_skew(ds, n_resamples=args.resamples, seed=args.seed),
+        "contributors": conc,
+        "quality_by_language": skew.quality_by_group(ds, by="lang"),
+        "quality_by_contributor_decile": skew.quality_by_group(ds, by="contributor_decile")
+        if conc.get("n_contributors")
+        else None,
+        "without_top_1pct": skew.without_top_contributors(ds) if conc.get("n_contributors") else None,
+    }
+
+    def text(p: dict) -> str:
+        lang, c = p["language"], p["contributors"]
+        e = lang["effective_languages"]
+        out = (
+            f"{lang['n_languages']} languages, effectively {e['estimate']:.2f} ({e['low']:.2f}-{e['high']:.2f}); "
+            f"top language share {lang['top_language_share']:.3f}\n"
+        )
+        if c.get("n_contributors"):
+            g = c["gini"]
+            out += (
+                f"{c['n_contributors']} contributors; Gini {g['estimate']:.3f} ({g['low']:.3f}-{g['high']:.3f}); "
+                f"top 1% share {c['top_1pct_share']:.3f}\n"
+            )
+        return out + _table(p["quality_by_language"].round(3), "quality by language")
+
+    _emit(args, payload, text)
+
+
+def _skew_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples (default 1000)")
+    p.add_argument("--seed", type=int, default=0)
+
+
+def _language_args(p: argparse.ArgumentParser) -> None:
+    from .language import BACKENDS
+
+    p.add_argument("--backend", choices=list(BACKENDS), help="language-ID backend (default: cascade)")
+    p.add_argument("--seed", type=int, default=0)
+
+
 def cmd_report(args: argparse.Namespace) -> None:
     from . import report
 
@@ -327,6 +403,8 @@ COMMANDS: dict[str, tuple[Callable[[argparse.Namespace], None], str]] = {
         "ranked groups and preference pairs; consensus and diagnostics of per-ranker rankings",
     ),
     "aggregate": (cmd_aggregate, "label posteriors and the default-to-zero test; or aggregate a per-annotator table"),
+    "language": (cmd_language, "declared versus detected language: mismatches per declared language"),
+    "skew": (cmd_skew, "language mix, contributor concentration, quality by group"),
     "report": (cmd_report, "the whole picture: one HTML report with plots and one metrics.json"),
 }
 
@@ -351,6 +429,8 @@ EXTRA_ARGS: dict[str, Sequence[Callable[[argparse.ArgumentParser], Any]]] = {
     "consensus": [_consensus_args],
     "aggregate": [_aggregate_args, _columns_args],
     "report": [_report_args],
+    "language": [_language_args],
+    "skew": [_skew_args],
 }
 
 

@@ -120,3 +120,14 @@ def test_aggregate_table(capsys, tmp_path):
         )
     )
     assert len(out["estimates"]) == 30 and out["flagged_annotators"] is not None
+
+
+def test_language_command(capsys, shared):
+    path = shared / "oasst2_openpaws_filtered" / "oasst2_filtered.jsonl.gz"
+    out = json.loads(run(capsys, "language", str(path), "--lenient", "--backend", "py3langid", "--json"))
+    assert out["backend"] == "py3langid" and out["n_mismatches"] > 0
+
+
+def test_skew_command(capsys):
+    out = json.loads(run(capsys, "skew", "--json"))
+    assert out["contributors"]["n_contributors"] == 1058 and out["language"]["n_languages"] == 1

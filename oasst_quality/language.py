@@ -1,0 +1,195 @@
+"""Language identification and declared-versus-detected mismatch.
+
+Backends (the ``language`` extra): ``py3langid`` (fast, naive Bayes on byte n-grams), ``lingua``
+(``lingua-language-detector``; accurate on short text), ``langdetect`` (seeded, so
+deterministic), and ``cascade`` (the default): py3langid first, lingua only for the texts where
+py3langid is unsure. Codes are normalised to OASST's locale codes (``pt-BR``, ``uk-UA``, ``nb-NO``,
+``zh``, ...). Detection is a pure function of a batch of texts, so it maps over shards.
+
+Very short texts and texts that are mostly code cannot be judged reliably: :func:`mismatches`
+marks them undecidable instead of counting them as mismatches.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from functools import lru_cache
+
+import numpy as np
+import pandas as pd
+
+BACKENDS = ("cascade", "py3langid", "lingua", "langdetect")
+DEFAULT_BACKEND = "cascade"
+
+#: ISO 639-1 (and detector-specific) codes -> the locale codes OASST uses.
+OASST_CODES = {
+    "pt": "pt-BR",
+    "uk": "uk-UA",
+    "nb": "nb-NO",
+    "no": "nb-NO",
+    "zh-cn": "zh",
+    "zh-tw": "zh",
+    "zh": "zh",
+    "wuu": "zh",
+    "yue": "zh",
+}  # OASST's zh covers the Chinese languages
+
+_OASST_LOCALES = {c.lower(): c for c in OASST_CODES.values() if "-" in c}
+_CODE_FENCE = re.compile(r"```.*?(```|$)", re.S)
+# lines that read as code even outside fences: imports, definitions, statements ending in ; { } or )
+_CODE_LINE = re.compile(
+    r"^\s*(import |from \S+ import |def |class |return\b|#include|public |private |var |let |const |function\b|"
+    r"[A-Za-z_][\w.]*\s*=[^=]|[}{)\]]\s*$)|[;{]\s*$"
+)
+_WORD = re.compile(r"\w+", re.U)
+
+
+def normalize_code(code: str | None) -> str | None:
+    """A detector's language code as OASST writes it."""
+    if code is None:
+        return None
+    code = code.lower()
+    if code in _OASST_LOCALES:  # already an OASST locale code
+        return _OASST_LOCALES[code]
+    return OASST_CODES.get(code, code.split("-")[0])
+
+
+def _import(name: str):
+    try:
+        return __import__(name)
+    except ImportError:
+        raise ImportError(f"backend needs {name!r}: pip install 'oasst_quality[language]'") from None
+
+
+@lru_cache(maxsize=1)
+def _py3langid():
+    _import("py3langid")
+    from py3langid.langid import MODEL_DIR, MODEL_FILE, LanguageIdentifier
+
+    return LanguageIdentifier.from_modelpath(MODEL_DIR / MODEL_FILE, norm_probs=True)
+
+
+@lru_cache(maxsize=1)
+def _lingua():
+    lingua = _import("lingua")
+    return lingua.LanguageDetectorBuilder.from_all_languages().build()
+
+
+def _detect_py3langid(texts: list[str]) -> tuple[list, np.ndarray]:
+    model = _py3langid()
+    out = [model.classify(t) for t in texts]
+    return [c for c, _ in out], np.array([p for _, p in out], dtype=float)
+
+
+def _detect_lingua(texts: list[str]) -> tuple[list, np.ndarray]:
+    detector = _lingua()
+    results = detector.compute_language_confidence_values_in_parallel(texts)
+    codes, conf = [], []
+    for values in results:
+        if values:
+            codes.append(values[0].language.iso_code_639_1.name.lower())
+            conf.append(values[0].value)
+        else:
+            codes.append(None)
+            conf.append(0.0)
+    return codes, np.array(conf, dtype=float)
+
+
+def _detect_langdetect(texts: list[str], seed: int) -> tuple[list, np.ndarray]:
+    _import("langdetect")
+    from langdetect import DetectorFactory, detect_langs
+    from langdetect.lang_detect_exception import LangDetectException
+
+    DetectorFactory.seed = seed
+    codes, conf = [], []
+    for t in texts:
+        try:
+            best = detect_langs(t)[0]
+            codes.append(best.lang)
+            conf.append(best.prob)
+        except LangDetectException:  # no letters to go on
+            codes.append(None)
+            conf.append(0.0)
+    return codes, np.array(conf, dtype=float)
+
+
+def detect_languages(
+    texts: Sequence[str], *, backend: str | None = None, seed: int = 0, cascade_threshold: float = 0.5
+) -> pd.DataFrame:
+    """Detect the language of each text: one row per text with ``lang`` (OASST codes) and ``confidence``.
+
+    ``backend``: ``"cascade"`` (default), ``"py3langid"``, ``"lingua"`` or ``"langdetect"``. The
+    cascade keeps py3langid's answer where its normalised probability is at least
+    ``cascade_threshold`` (by default: where it is sure of a majority) and asks lingua for the
+    rest. ``seed`` makes langdetect deterministic.
+    """
+    backend = backend or DEFAULT_BACKEND
+    texts = ["" if t is None else str(t) for t in texts]
+    if backend == "py3langid":
+        codes, conf = _detect_py3langid(texts)
+    elif backend == "lingua":
+        codes, conf = _detect_lingua(texts)
+    elif backend == "langdetect":
+        codes, conf = _detect_langdetect(texts, seed)
+    elif backend == "cascade":
+        codes, conf = _detect_py3langid(texts)
+        unsure = np.flatnonzero(conf < cascade_threshold)
+        if unsure.size:
+            second, second_conf = _detect_lingua([texts[i] for i in unsure])
+            for j, i in enumerate(unsure):
+                if second[j] is not None:
+                    codes[i], conf[i] = second[j], second_conf[j]
+    else:
+        raise ValueError(f"unknown backend {backend!r}; choose from {', '.join(BACKENDS)}")
+    return pd.DataFrame({"lang": [normalize_code(c) for c in codes], "confidence": conf})
+
+
+def decidable(texts: Sequence[str], *, min_words: int = 5, max_code_share: float = 0.5) -> np.ndarray:
+    """True for texts long enough (``min_words`` words outside code) and not mostly code."""
+    out = np.empty(len(texts), dtype=bool)
+    for i, t in enumerate(texts):
+        t = t or ""
+        prose = _CODE_FENCE.sub(" ", t)
+        lines = [ln for ln in prose.splitlines() if ln.strip()]
+        prose = "\n".join(ln for ln in lines if not _CODE_LINE.search(ln))
+        code_share = 1 - len(prose.strip()) / max(len(t.strip()), 1)
+        letters = sum(ch.isalpha() for ch in prose)
+        out[i] = (
+            len(_WORD.findall(prose)) >= min_words
+            and code_share <= max_code_share
+            and letters >= 0.5 * max(len(prose.strip()), 1)
+        )
+    return out
+
+
+def mismatches(dataset, *, backend: str | None = None, seed: int = 0, min_words: int = 5) -> pd.DataFrame:
+    """Declared (``lang``) against detected language, one row per message.
+
+    Columns: ``message_id``, ``declared``, ``detected``, ``confidence``, ``decidable`` (long enough
+    and not mostly code) and ``mismatch`` (decidable and different; undecidable texts are never
+    counted as mismatches).
+    """
+    m = dataset.messages
+    texts = m["text"].fillna("").tolist()
+    ok = decidable(texts, min_words=min_words)
+    det = detect_languages(texts, backend=backend, seed=seed)
+    declared = m["lang"].map(normalize_code).to_numpy(dtype=object)
+    return pd.DataFrame(
+        {
+            "message_id": m["message_id"].to_numpy(),
+            "declared": m["lang"].to_numpy(dtype=object),
+            "detected": det["lang"].to_numpy(dtype=object),
+            "confidence": det["confidence"].to_numpy(),
+            "decidable": ok,
+            "mismatch": ok & (det["lang"].to_numpy(dtype=object) != declared),
+        }
+    )
+
+
+def mismatch_table(table: pd.DataFrame) -> pd.DataFrame:
+    """Per declared language: messages, decidable ones, mismatches and their rate."""
+    g = table.groupby("declared")
+    out = pd.DataFrame({"messages": g.size(), "decidable": g["decidable"].sum(), "mismatches": g["mismatch"].sum()})
+    out["mismatch_rate"] = out["mismatches"] / out["decidable"].where(out["decidable"] > 0)
+    return out.sort_values("messages", ascending=False).reset_index()

@@ -1,0 +1,110 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+import oasst_quality as oq
+from oasst_quality import language as lg
+from oasst_quality.dataset import Dataset
+
+SENTENCES = {
+    "en": "The quick brown fox jumps over the lazy dog while the farmer watches from the porch.",
+    "es": "El rápido zorro marrón salta sobre el perro perezoso mientras el granjero mira desde el porche.",
+    "de": "Der schnelle braune Fuchs springt über den faulen Hund, während der Bauer von der Veranda zusieht.",
+    "fr": "Le renard brun rapide saute par-dessus le chien paresseux pendant que le fermier regarde.",
+    "ru": "Быстрая коричневая лиса прыгает через ленивую собаку, пока фермер смотрит с крыльца.",
+    "pt-BR": "A rápida raposa marrom pula sobre o cachorro preguiçoso enquanto o fazendeiro observa da varanda.",
+    "zh": "敏捷的棕色狐狸跳过了那只懒惰的狗，而农夫则在门廊上看着这一切发生。",
+}
+
+
+@pytest.mark.parametrize(
+    "code,expected",
+    [
+        ("pt", "pt-BR"),
+        ("pt-BR", "pt-BR"),
+        ("pt-br", "pt-BR"),
+        ("zh-cn", "zh"),
+        ("wuu", "zh"),
+        ("uk", "uk-UA"),
+        ("uk-UA", "uk-UA"),
+        ("no", "nb-NO"),
+        ("EN", "en"),
+        (None, None),
+    ],
+)
+def test_normalize_code(code, expected):
+    assert lg.normalize_code(code) == expected
+
+
+@pytest.mark.parametrize("backend", lg.BACKENDS)
+def test_backends_detect_clear_sentences(backend):
+    out = lg.detect_languages(list(SENTENCES.values()), backend=backend)
+    assert out["lang"].tolist() == list(SENTENCES)
+    assert out["confidence"].between(0, 1).all()
+
+
+def test_langdetect_is_seeded():
+    texts = ["Ciao come stai oggi amico mio", "Hola, ¿cómo estás hoy amigo?"] * 3
+    a = lg.detect_languages(texts, backend="langdetect", seed=7)
+    b = lg.detect_languages(texts, backend="langdetect", seed=7)
+    pd.testing.assert_frame_equal(a, b)
+
+
+def test_cascade_keeps_confident_first_answers(shared):
+    ds = oq.load(shared / "oasst2_openpaws_filtered" / "oasst2_filtered.jsonl.gz", lenient=True)
+    texts = ds.messages["text"].fillna("").tolist()[:300]
+    first = lg.detect_languages(texts, backend="py3langid")
+    cascade = lg.detect_languages(texts, backend="cascade")
+    sure = first["confidence"] >= 0.5
+    assert (cascade.loc[sure, "lang"] == first.loc[sure, "lang"]).all()
+
+
+def test_decidable():
+    ok = lg.decidable(
+        [
+            SENTENCES["en"],
+            "too short",
+            "```python\nimport os\nprint(os.getcwd())\n```\nrun this",
+            "import numpy as np\nx = np.zeros(3)\ny = x + 1\nprint(y)",
+            "12345 678 90 11 12",
+        ]
+    )
+    assert ok.tolist() == [True, False, False, False, False]
+
+
+def _dataset(rows):
+    messages = pd.DataFrame(rows, columns=["message_id", "lang", "text"]).assign(
+        parent_id=None, message_tree_id="t", role="prompter", rank=pd.array([None] * len(rows), dtype="Int64")
+    )
+    return Dataset.from_tables(messages)
+
+
+def test_mismatches_and_table():
+    ds = _dataset(
+        [
+            ("a", "en", SENTENCES["es"]),
+            ("b", "es", SENTENCES["es"]),
+            ("c", "de", "ja"),
+            ("d", "pt-BR", SENTENCES["pt-BR"]),
+            ("e", "en", "x = 1\ny = 2\nprint(x + y)\nreturn y"),
+        ]
+    )
+    t = lg.mismatches(ds).set_index("message_id")
+    assert t["mismatch"].to_dict() == {"a": True, "b": False, "c": False, "d": False, "e": False}
+    assert not t.loc["c", "decidable"] and not t.loc["e", "decidable"]
+    table = lg.mismatch_table(lg.mismatches(ds)).set_index("declared")
+    assert table.loc["en", "mismatches"] == 1 and table.loc["en", "decidable"] == 1
+
+
+def test_known_real_mismatch_flagged(shared):
+    ds = oq.load(shared / "oasst2_openpaws_filtered" / "oasst2_filtered.jsonl.gz", lenient=True)
+    t = lg.mismatches(ds)
+    flagged = t[t["mismatch"]]
+    # an English message declared Spanish, read by eye (docs/language.md)
+    assert flagged["message_id"].str.startswith("92aa6ae6").any()
+    assert np.isclose(flagged["mismatch"].sum() / t["decidable"].sum(), 23 / 1376, atol=0.01)
+
+
+def test_unknown_backend():
+    with pytest.raises(ValueError, match="unknown backend"):
+        lg.detect_languages(["hello"], backend="magic")
