@@ -344,6 +344,63 @@ def _language_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0)
 
 
+def cmd_toxicity(args: argparse.Namespace) -> None:
+    from . import toxicity as tx
+
+    ds = _load(args)
+    model = {}
+    if args.checkpoint:
+        model = dict(checkpoint=args.checkpoint, config_dir=args.config_dir, batch_size=args.batch_size)
+    elif args.model_type:
+        model = dict(model_type=args.model_type, batch_size=args.batch_size)
+    scores = tx.dataset_scores(ds, prefer_export=not args.rescore, **model)
+    table = tx.agreement_with_labels(ds, scores=scores, n_resamples=args.resamples, seed=args.seed, by_language=True)
+    payload = {
+        "source": ds.source,
+        "score_sources": scores["source"].value_counts().to_dict(),
+        "agreement": table,
+        "calibration": tx.calibration(ds, scores=scores),
+        "disagreements": tx.disagreements(ds, scores=scores, k=10),
+    }
+
+    def text(p: dict) -> str:
+        cols = [
+            "head",
+            "label",
+            "lang",
+            "n",
+            "n_positive",
+            "spearman",
+            "spearman_low",
+            "spearman_high",
+            "auc",
+            "auc_low",
+            "auc_high",
+            "interval",
+        ]
+        return (
+            f"{p['source']}: scores from {p['score_sources']}\n"
+            + _table(p["agreement"][cols].round(3), "Detoxify against the human labels")
+            + _table(p["calibration"].round(4), "calibration (toxicity head, decile bins)")
+        )
+
+    _emit(args, payload, text)
+
+
+def _toxicity_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--model-type",
+        choices=["original", "unbiased", "multilingual"],
+        help="score with Detoxify's released model (needs a network)",
+    )
+    p.add_argument("--checkpoint", help="Detoxify-format checkpoint file (offline, with --config-dir)")
+    p.add_argument("--config-dir", help="local directory with the transformers config and tokenizer")
+    p.add_argument("--rescore", action="store_true", help="score every message, even those the export scored")
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples (default 1000)")
+    p.add_argument("--seed", type=int, default=0)
+
+
 def cmd_report(args: argparse.Namespace) -> None:
     from . import report
 
@@ -405,6 +462,7 @@ COMMANDS: dict[str, tuple[Callable[[argparse.Namespace], None], str]] = {
     "aggregate": (cmd_aggregate, "label posteriors and the default-to-zero test; or aggregate a per-annotator table"),
     "language": (cmd_language, "declared versus detected language: mismatches per declared language"),
     "skew": (cmd_skew, "language mix, contributor concentration, quality by group"),
+    "toxicity": (cmd_toxicity, "Detoxify scores (the export's, or a model's, offline) against the human labels"),
     "report": (cmd_report, "the whole picture: one HTML report with plots and one metrics.json"),
 }
 
@@ -431,6 +489,7 @@ EXTRA_ARGS: dict[str, Sequence[Callable[[argparse.ArgumentParser], Any]]] = {
     "report": [_report_args],
     "language": [_language_args],
     "skew": [_skew_args],
+    "toxicity": [_toxicity_args],
 }
 
 

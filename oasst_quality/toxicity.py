@@ -1,6 +1,12 @@
-"""Toxicity: how well Detoxify's scores agree with the human labels.
+"""Toxicity: Detoxify scoring that works offline, and how well its scores agree with the human labels.
 
-The OASST exports carry Detoxify scores (``detoxify`` field) beside the human labels, so the
+:func:`score_texts` runs a Detoxify model: from the hub by name (needs a network and the
+``detoxify`` package), or offline from a checkpoint in Detoxify's format plus a local directory
+with the transformers config and tokenizer. Checkpoints are loaded with
+``torch.load(weights_only=True)``: one that carries anything but tensors and plain config is
+refused and nothing in it runs. torch and transformers are imported only here, when scoring.
+
+The OASST exports also carry Detoxify scores (``detoxify`` field) beside the human labels, so the
 comparison needs no model: :func:`export_scores` takes the export's numbers (and says so), and
 :func:`agreement_with_labels` compares each head with the human labels that mean the same thing:
 Spearman correlation, ROC-AUC against thresholded human labels, both with seeded bootstrap
@@ -19,6 +25,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 from scipy.stats import rankdata
+from tqdm.auto import tqdm
+
+from .errors import OasstQualityError
 
 #: Detoxify heads and the human OASST labels that measure the same thing.
 HEAD_LABELS: dict[str, tuple[str, ...]] = {
@@ -30,6 +39,172 @@ HEAD_LABELS: dict[str, tuple[str, ...]] = {
     "threat": ("violence",),
     "sexual_explicit": ("sexual_content",),
 }
+
+
+# Detoxify's checkpoints name heads differently per model; its own renaming, applied here too.
+_HEAD_NAMES = {"toxic": "toxicity", "identity_hate": "identity_attack", "severe_toxic": "severe_toxicity"}
+# transformers classes a checkpoint may ask for: never getattr an arbitrary name from a file.
+_MODEL_CLASSES = {
+    "BertForSequenceClassification",
+    "RobertaForSequenceClassification",
+    "XLMRobertaForSequenceClassification",
+    "DistilBertForSequenceClassification",
+    "AlbertForSequenceClassification",
+}
+
+
+class CheckpointError(OasstQualityError):
+    """A checkpoint that cannot be used safely or is not in Detoxify's format."""
+
+
+def load_checkpoint(path, *, device: str = "cpu") -> dict:
+    """Load a Detoxify-format checkpoint safely: tensors and plain config only.
+
+    ``torch.load(..., weights_only=True)`` refuses any pickled object (classes, functions,
+    ``__reduce__`` payloads) before it can run; such a file raises :class:`CheckpointError`.
+    Returns ``{"model_class", "num_classes", "classes", "state_dict"}``.
+    """
+    import pickle
+
+    import torch
+
+    try:
+        loaded = torch.load(path, map_location=device, weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, AttributeError, TypeError) as exc:
+        raise CheckpointError(
+            f"{path}: refused: the checkpoint holds objects other than tensors and plain config, and loading "
+            f"it would run code ({str(exc).splitlines()[0][:200]})"
+        ) from None
+    try:
+        args = loaded["config"]["arch"]["args"]
+        classes = list(loaded["config"]["dataset"]["args"]["classes"])
+        state_dict = loaded["state_dict"]
+        model_class = args["model_name"]
+    except (KeyError, TypeError):
+        raise CheckpointError(
+            f"{path}: not a Detoxify checkpoint (needs config.arch.args, config.dataset.args.classes and state_dict)"
+        ) from None
+    if model_class not in _MODEL_CLASSES:
+        raise CheckpointError(f"{path}: model class {model_class!r} is not one of {sorted(_MODEL_CLASSES)}")
+    return {
+        "model_class": model_class,
+        "num_classes": int(args.get("num_classes", len(classes))),
+        "classes": [_HEAD_NAMES.get(c, c) for c in classes],
+        "state_dict": state_dict,
+    }
+
+
+def _device(device: str | None) -> str:
+    import torch
+
+    return device or ("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def _local_model(checkpoint, config_dir, device: str):
+    """Build the transformers model from a local config and load the checkpoint's weights ourselves.
+
+    detoxify 0.5.x calls ``from_pretrained(model_type)`` on the hub even when given a local config
+    path; building the class from the local config avoids any network access.
+    """
+    import transformers
+
+    ckpt = load_checkpoint(checkpoint, device="cpu")
+    config = transformers.AutoConfig.from_pretrained(config_dir, num_labels=ckpt["num_classes"], local_files_only=True)
+    model = getattr(transformers, ckpt["model_class"])(config)
+    missing, unexpected = model.load_state_dict(ckpt["state_dict"], strict=False)
+    # position_ids buffers differ between transformers versions; any other gap is an error
+    missing = [k for k in missing if not k.endswith("position_ids")]
+    unexpected = [k for k in unexpected if not k.endswith("position_ids")]
+    if missing or unexpected:
+        raise CheckpointError(
+            f"{checkpoint}: weights do not fit the config in {config_dir} "
+            f"(missing {missing[:5]}, unexpected {unexpected[:5]})"
+        )
+    tokenizer = transformers.AutoTokenizer.from_pretrained(config_dir, local_files_only=True)
+    return model.to(device).eval(), tokenizer, ckpt["classes"]
+
+
+def _hub_model(model_type: str, device: str):
+    try:
+        from detoxify import Detoxify
+    except ImportError:
+        raise ImportError(
+            "scoring by model name needs detoxify: pip install 'oasst_quality[toxicity]'; "
+            "offline, pass checkpoint= and config_dir="
+        ) from None
+    d = Detoxify(model_type, device=device)
+    return d.model.eval(), d.tokenizer, list(d.class_names)
+
+
+def score_texts(
+    texts,
+    *,
+    model_type: str = "original",
+    checkpoint=None,
+    config_dir=None,
+    device: str | None = None,
+    batch_size: int = 32,
+    max_length: int = 512,
+    progress: bool | None = None,
+) -> pd.DataFrame:
+    """Score texts with a Detoxify model: one row per text, one column per head (sigmoid outputs).
+
+    ``model_type`` (``"original"``, ``"unbiased"``, ``"multilingual"``) loads Detoxify's released
+    model from the hub. With ``checkpoint`` (a file in Detoxify's format) and ``config_dir`` (a local
+    directory with the transformers config and tokenizer) it runs with no network. Runs on CUDA when
+    present (or ``device``), in batches of ``batch_size``; a progress bar shows for more than 1,000
+    texts unless ``progress=False``. The same input gives the same output (the model is in eval mode).
+    """
+    import torch
+
+    dev = _device(device)
+    if checkpoint is not None:
+        if config_dir is None:
+            raise ValueError("an offline checkpoint needs config_dir (transformers config and tokenizer)")
+        model, tokenizer, heads = _local_model(checkpoint, config_dir, dev)
+    else:
+        model, tokenizer, heads = _hub_model(model_type, dev)
+    texts = ["" if t is None else str(t) for t in texts]
+    # never past the model's position embeddings (Detoxify's BERTs: 512)
+    max_length = min(max_length, getattr(model.config, "max_position_embeddings", max_length))
+    show = len(texts) > 1000 if progress is None else progress
+    out = []
+    with torch.inference_mode():
+        for start in tqdm(range(0, len(texts), batch_size), disable=not show, desc="toxicity", unit="batch"):
+            batch = tokenizer(
+                texts[start : start + batch_size],
+                return_tensors="pt",
+                truncation=True,
+                padding=True,
+                max_length=max_length,
+            ).to(dev)
+            out.append(torch.sigmoid(model(**batch).logits.float()).cpu().numpy())
+    scores = np.concatenate(out) if out else np.empty((0, len(heads)))
+    frame = pd.DataFrame(scores, columns=heads)
+    frame["source"] = f"checkpoint:{checkpoint}" if checkpoint is not None else f"detoxify:{model_type}"
+    return frame
+
+
+def dataset_scores(dataset, *, prefer_export: bool = True, **score_kw) -> pd.DataFrame:
+    """Detoxify scores for a Dataset's messages, indexed by message id, with a ``source`` per row.
+
+    The export's own scores are used where present (``prefer_export``); a model (``score_kw`` as
+    for :func:`score_texts`) scores the messages that have none, or every message when
+    ``prefer_export=False``. With no model given, only the export's scores are returned.
+    """
+    have = export_scores(dataset) if prefer_export and not dataset.detoxify.empty else None
+    if not score_kw:
+        if have is None:
+            raise OasstQualityError(
+                "the export carries no Detoxify scores; give a model (checkpoint= and "
+                "config_dir=, or model_type=) to score the texts"
+            )
+        return have
+    m = dataset.messages
+    todo = m if have is None else m[~m["message_id"].isin(have.index)]
+    scored = score_texts(todo["text"].tolist(), **score_kw)
+    scored.index = pd.Index(todo["message_id"], name="message_id")
+    return scored if have is None else pd.concat([have, scored])
 
 
 def export_scores(dataset) -> pd.DataFrame:

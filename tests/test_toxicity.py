@@ -1,0 +1,191 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+import oasst_quality as oq
+from oasst_quality import toxicity as tx
+
+torch = pytest.importorskip("torch")
+transformers = pytest.importorskip("transformers")
+
+HEADS = ["toxic", "severe_toxic", "obscene", "threat", "insult", "identity_hate"]
+WORDS = "you are a nice kind terrible awful idiot person day good bad the is".split()
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    """A tiny BERT in Detoxify's checkpoint format, with a local config and tokenizer."""
+    folder = tmp_path_factory.mktemp("tiny")
+    vocab = folder / "vocab.txt"
+    vocab.write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *WORDS]) + "\n")
+    tokenizer = transformers.BertTokenizer(str(vocab))
+    config_dir = folder / "config"
+    tokenizer.save_pretrained(config_dir)
+    config = transformers.BertConfig(
+        vocab_size=len(WORDS) + 5,
+        hidden_size=16,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=32,
+        max_position_embeddings=64,
+        num_labels=len(HEADS),
+    )
+    config.save_pretrained(config_dir)
+    torch.manual_seed(0)
+    model = transformers.BertForSequenceClassification(config).eval()
+    checkpoint = folder / "tiny.ckpt"
+    torch.save(
+        {
+            "config": {
+                "arch": {
+                    "args": {
+                        "model_type": "bert-base-uncased",
+                        "model_name": "BertForSequenceClassification",
+                        "tokenizer_name": "BertTokenizer",
+                        "num_classes": len(HEADS),
+                    }
+                },
+                "dataset": {"args": {"classes": HEADS}},
+            },
+            "state_dict": model.state_dict(),
+        },
+        checkpoint,
+    )
+    return model, tokenizer, checkpoint, config_dir
+
+
+TEXTS = ["you are a nice person", "you are a terrible awful idiot", "good day", "the day is bad bad bad", ""]
+
+
+def test_offline_scores_equal_the_models_own_sigmoid(tiny, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # any hub access would fail
+    model, tokenizer, checkpoint, config_dir = tiny
+    got = tx.score_texts(TEXTS, checkpoint=checkpoint, config_dir=config_dir, batch_size=2, device="cpu")
+    expected_heads = ["toxicity", "severe_toxicity", "obscene", "threat", "insult", "identity_attack"]
+    assert list(got.columns[:-1]) == expected_heads and got["source"].str.startswith("checkpoint:").all()
+    with torch.no_grad():  # one text at a time: no padding at all
+        rows = [torch.sigmoid(model(**tokenizer([t], return_tensors="pt")).logits).numpy()[0] for t in TEXTS]
+    # batches are sorted by length and padded; attention masks make padding irrelevant up to float error
+    np.testing.assert_allclose(got[expected_heads].to_numpy(), np.stack(rows), rtol=1e-5, atol=1e-6)
+    again = tx.score_texts(TEXTS, checkpoint=checkpoint, config_dir=config_dir, batch_size=2, device="cpu")
+    pd.testing.assert_frame_equal(got, again)
+
+
+class _Payload:
+    """Writes a marker file when unpickled: what a malicious checkpoint would do."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def test_pickled_object_is_refused_and_never_runs(tmp_path):
+    marker = tmp_path / "pwned"
+    bad = tmp_path / "bad.ckpt"
+    torch.save({"config": {}, "state_dict": {}, "payload": _Payload(marker)}, bad)
+    with pytest.raises(tx.CheckpointError, match="refused"):
+        tx.load_checkpoint(bad)
+    assert not marker.exists()
+
+
+def test_checkpoint_format_and_class_allowlist(tmp_path, tiny):
+    wrong = tmp_path / "wrong.ckpt"
+    torch.save({"weights": torch.zeros(2)}, wrong)
+    with pytest.raises(tx.CheckpointError, match="not a Detoxify checkpoint"):
+        tx.load_checkpoint(wrong)
+    odd = tmp_path / "odd.ckpt"
+    torch.save(
+        {
+            "config": {"arch": {"args": {"model_name": "Trainer"}}, "dataset": {"args": {"classes": ["a"]}}},
+            "state_dict": {},
+        },
+        odd,
+    )
+    with pytest.raises(tx.CheckpointError, match="not one of"):
+        tx.load_checkpoint(odd)
+    with pytest.raises(ValueError, match="config_dir"):
+        tx.score_texts(["x"], checkpoint=tiny[2])
+
+
+def test_analytic_intervals_match_the_bootstrap():
+    ds = oq.load_sample()
+    boot = tx.agreement_with_labels(ds, n_resamples=2000, seed=1).set_index(["head", "label"])
+    exact = tx.agreement_with_labels(ds, max_bootstrap=0).set_index(["head", "label"])
+    assert (exact["interval"] == "analytic").all() and (boot["interval"] == "bootstrap").all()
+    pd.testing.assert_series_equal(boot["auc"], exact["auc"], atol=1e-12)
+    pd.testing.assert_series_equal(boot["spearman"], exact["spearman"], atol=1e-12)
+    main = ("toxicity", "toxicity")
+    for stat in ("auc", "spearman"):
+        width_b = boot.loc[main, f"{stat}_high"] - boot.loc[main, f"{stat}_low"]
+        width_a = exact.loc[main, f"{stat}_high"] - exact.loc[main, f"{stat}_low"]
+        assert width_a == pytest.approx(width_b, rel=0.25)
+
+
+def test_auc_and_spearman_equal_reference_implementations():
+    from scipy.stats import spearmanr
+    from sklearn.metrics import roc_auc_score
+
+    rng = np.random.default_rng(0)
+    score = np.round(rng.random(400), 2)
+    human = np.clip(score + rng.normal(0, 0.3, 400), 0, 1)
+    ones = np.ones((1, 400))
+    assert tx._weighted_auc(score, human >= 0.5, ones)[0] == pytest.approx(roc_auc_score(human >= 0.5, score))
+    rx, ry = tx.rankdata(score), tx.rankdata(human)
+    assert tx._weighted_spearman(rx, ry, ones)[0] == pytest.approx(spearmanr(score, human).statistic)
+
+
+def test_export_scores_and_tables_on_sample():
+    ds = oq.load_sample()
+    scores = tx.export_scores(ds)
+    assert len(scores) == ds.detoxify["message_id"].nunique() and (scores["source"] == "export").all()
+    cal = tx.calibration(ds)
+    assert cal["n"].sum() == len(scores.index.intersection(ds.labels.loc[ds.labels.label == "toxicity", "message_id"]))
+    worst = tx.disagreements(ds, k=5)
+    assert len(worst) == 5 and worst["gap"].abs().is_monotonic_decreasing
+    by_lang = tx.agreement_with_labels(ds, n_resamples=50, by_language=True)
+    assert set(by_lang["lang"]) == {"all", "en"}
+
+
+def test_dataset_scores_prefer_export_then_model(tiny):
+    ds = oq.load_sample()
+    _, _, checkpoint, config_dir = tiny
+    export_only = tx.dataset_scores(ds)
+    assert (export_only["source"] == "export").all()
+    rescored = tx.dataset_scores(
+        ds.__class__.from_tables(ds.messages.head(6), labels=ds.labels), checkpoint=checkpoint, config_dir=config_dir
+    )
+    assert len(rescored) == 6 and rescored["source"].str.startswith("checkpoint:").all()
+
+
+def test_cli_toxicity_offline_checkpoint(tiny, capsys, tmp_path):
+    import json
+
+    from oasst_quality.cli import main
+
+    _, _, checkpoint, config_dir = tiny
+    ds = oq.load_sample()
+    small = ds.__class__.from_tables(
+        ds.messages.head(60), labels=ds.labels[ds.labels.message_id.isin(ds.messages.head(60).message_id)]
+    )
+    path = oq.write(small, tmp_path / "small.jsonl", form="messages")
+    assert (
+        main(
+            [
+                "toxicity",
+                str(path),
+                "--checkpoint",
+                str(checkpoint),
+                "--config-dir",
+                str(config_dir),
+                "--resamples",
+                "20",
+                "--json",
+            ]
+        )
+        == 0
+    )
+    out = json.loads(capsys.readouterr().out)
+    assert set(out["score_sources"]) == {f"checkpoint:{checkpoint}"}
+    assert {row["head"] for row in out["agreement"]} >= {"toxicity"}
