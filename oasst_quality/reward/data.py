@@ -1,0 +1,58 @@
+"""Preference pairs from a Dataset, and a train/test split that keeps every tree on one side."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..consensus import preference_pairs, rankings_from_dataset
+
+
+def _thread_text(messages: pd.DataFrame, parent_ids: pd.Series, max_chars: int) -> list[str]:
+    """The conversation up to (and including) each parent, oldest first, as 'role: text' lines."""
+    by_id = messages.set_index("message_id")
+    parent_of, role, text = by_id["parent_id"].to_dict(), by_id["role"].astype(str).to_dict(), by_id["text"].to_dict()
+    out = []
+    for pid in parent_ids:
+        turns, node = [], pid
+        while node is not None and node in text and len(turns) < 50:
+            turns.append(f"{role[node]}: {text[node] or ''}")
+            node = parent_of.get(node)
+        out.append("\n".join(reversed(turns))[-max_chars:])
+    return out
+
+
+def preference_data(dataset, *, max_prompt_chars: int = 2000) -> pd.DataFrame:
+    """One row per (chosen, rejected) pair implied by the dataset's consensus ranks.
+
+    Columns: ``prompt`` (the thread up to the parent), ``chosen``, ``rejected`` (reply texts),
+    ``group`` (the tree id), ``parent``, ``chosen_id``, ``rejected_id``, ``rank_chosen``,
+    ``rank_rejected``.
+    """
+    rankings = rankings_from_dataset(dataset)
+    pairs = preference_pairs(rankings)
+    text = dataset.messages.set_index("message_id")["text"]
+    return pd.DataFrame(
+        {
+            "prompt": _thread_text(dataset.messages, pairs["group"], max_prompt_chars),
+            "chosen": text.reindex(pairs["chosen"]).fillna("").to_numpy(),
+            "rejected": text.reindex(pairs["rejected"]).fillna("").to_numpy(),
+            "group": pairs["tree_id"].to_numpy(),
+            "parent": pairs["group"].to_numpy(),
+            "chosen_id": pairs["chosen"].to_numpy(),
+            "rejected_id": pairs["rejected"].to_numpy(),
+            "rank_chosen": pairs["rank_chosen"].to_numpy(),
+            "rank_rejected": pairs["rank_rejected"].to_numpy(),
+        }
+    )
+
+
+def split_by_group(
+    pairs: pd.DataFrame, *, test_size: float = 0.2, seed: int = 0, group: str = "group"
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Split pairs into train and test so that no group (tree) is on both sides."""
+    groups = pairs[group].unique()
+    rng = np.random.default_rng(seed)
+    test_groups = set(rng.choice(groups, size=max(1, round(test_size * len(groups))), replace=False))
+    is_test = pairs[group].isin(test_groups)
+    return pairs[~is_test].reset_index(drop=True), pairs[is_test].reset_index(drop=True)

