@@ -462,7 +462,12 @@ def cmd_report(args: argparse.Namespace) -> None:
     from . import report
 
     ds = _load(args)
-    html = report.build(ds, args.out, n_resamples=args.resamples, seed=args.seed, quiet=args.quiet)
+    study = None
+    if args.noise_study:
+        from . import reward as rw
+
+        study = rw.noise_study(rw.preference_data(ds), max_pairs=args.max_pairs, backbone=args.backbone, max_length=128)
+    html = report.build(ds, args.out, n_resamples=args.resamples, seed=args.seed, quiet=args.quiet, noise_study=study)
     payload = {"html": str(html), "metrics": str(html.parent / "metrics.json")}
     _emit(args, payload, lambda p: f"wrote {p['html']} and {p['metrics']}")
 
@@ -472,6 +477,9 @@ def _report_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples (default 1000)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--noise-study", action="store_true", help="add the reward-model noise study (minutes on a CPU)")
+    p.add_argument("--max-pairs", type=int, default=64, help="training pairs for the noise study")
+    p.add_argument("--backbone", help="reward-model backbone for the noise study (default all-MiniLM-L6-v2)")
 
 
 def _aggregate_args(p: argparse.ArgumentParser) -> None:

@@ -154,3 +154,16 @@ def test_cli_noise_study_on_sample(tiny_backbone, tmp_path, capsys):
     result = json.loads(capsys.readouterr().out)
     assert [r["rate"] for r in result["runs"]] == [0.0, 0.3] and result["n_train"] == 24
     assert (out / "runs.csv").exists() and (out / "accuracy_vs_noise.png").stat().st_size > 1000
+
+
+def test_report_with_noise_study(tiny_backbone, tmp_path):
+    import json
+
+    from oasst_quality import report
+
+    study = rw.noise_study(synthetic_pairs(80), rates=(0.0, 0.2), backbone=tiny_backbone, **KW)
+    html = report.build(oq.load_sample(), tmp_path, n_resamples=20, quiet=True, noise_study=study)
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["noise_study"]["n_train"] == study.n_train and len(metrics["noise_study"]["runs"]) == 2
+    page = html.read_text()
+    assert '<section id="noise_study">' in page and 'alt="noise"' in page

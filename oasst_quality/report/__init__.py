@@ -242,6 +242,13 @@ def _sentences(m: dict) -> dict[str, list[str]]:
             f"{w['mean_all']:.3f} to {w['mean_without_top']:.3f}."
         )
     s["skew"] = sk
+    if "noise_study" in m:
+        n = m["noise_study"]
+        s["noise_study"] = [
+            f"Trained on {n['n_train']:,} pairs and tested on {n['n_test']:,} clean pairs from other trees, the reward "
+            f"model reaches {n['fitted_clean_accuracy']:.3f} (fitted, no noise); each {n['noise']} flip rate p shrinks "
+            "the margin over chance by the factor 1 - 2p.",
+        ]
     t = m["toxicity"]
     if t.get("available"):
         rows = pd.DataFrame(t["agreement"])
@@ -278,8 +285,26 @@ def _not_computable_sentence(reasons: dict[str, str]) -> str:
 SECTIONS = ("structure", "agreement", "aggregation", "consensus", "skew", "toxicity")
 
 
-def compute(dataset, *, n_resamples: int = 1000, seed: int = 0, quiet: bool = False) -> tuple[dict, dict]:
-    """All metrics (a JSON-ready dict) and the figures (name -> PNG data URI)."""
+def _noise(study, figures: dict) -> dict:
+    figures["noise"] = plots.noise_curve(study.runs, study.curve, study.ceiling, study.noise)
+    return {
+        "noise": study.noise,
+        "n_train": study.n_train,
+        "n_test": study.n_test,
+        "runs": study.runs,
+        "fitted_clean_accuracy": study.clean_accuracy,
+        "agreement_ceiling": study.ceiling,
+        "pairs_per_second": study.pairs_per_second,
+    }
+
+
+def compute(
+    dataset, *, n_resamples: int = 1000, seed: int = 0, quiet: bool = False, noise_study=None
+) -> tuple[dict, dict]:
+    """All metrics (a JSON-ready dict) and the figures (name -> PNG data URI).
+
+    ``noise_study``: a :class:`~oasst_quality.reward.NoiseStudyResult` to add as a section.
+    """
     figures: dict[str, str] = {}
     steps: dict[str, Callable[[], Any]] = {
         "structure": lambda: _structure(dataset, figures),
@@ -299,18 +324,29 @@ def compute(dataset, *, n_resamples: int = 1000, seed: int = 0, quiet: bool = Fa
     }
     for name in tqdm(SECTIONS, desc="report", disable=quiet, unit="section"):
         metrics[name] = steps[name]()
+    if noise_study is not None:
+        metrics["noise_study"] = _noise(noise_study, figures)
     metrics = _clean(metrics)
     metrics["summary"] = _sentences(metrics)
     return metrics, figures
 
 
 def build(
-    dataset, out_dir: str | Path = "report", *, n_resamples: int = 1000, seed: int = 0, quiet: bool = False
+    dataset,
+    out_dir: str | Path = "report",
+    *,
+    n_resamples: int = 1000,
+    seed: int = 0,
+    quiet: bool = False,
+    noise_study=None,
 ) -> Path:
-    """Write ``index.html`` and ``metrics.json`` for ``dataset`` into ``out_dir``; return the HTML path."""
+    """Write ``index.html`` and ``metrics.json`` for ``dataset`` into ``out_dir``; return the HTML path.
+
+    ``noise_study`` (a :class:`~oasst_quality.reward.NoiseStudyResult`) adds the noise-study section.
+    """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    metrics, figures = compute(dataset, n_resamples=n_resamples, seed=seed, quiet=quiet)
+    metrics, figures = compute(dataset, n_resamples=n_resamples, seed=seed, quiet=quiet, noise_study=noise_study)
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2, allow_nan=False), encoding="utf-8")
     env = Environment(
         loader=PackageLoader("oasst_quality.report", "templates"),
