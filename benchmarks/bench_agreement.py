@@ -12,24 +12,14 @@ Workloads (measured in the same run, best of 3):
 
 from __future__ import annotations
 
-import time
-
 import krippendorff
 import numpy as np
 import pandas as pd
+from _timing import best
 
 from oasst_quality import agreement as ag
 
 LEVELS = ("nominal", "ordinal", "interval", "ratio")
-
-
-def best(fn, repeat=3):
-    times, out = [], None
-    for _ in range(repeat):
-        t = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t)
-    return min(times), out
 
 
 def synthetic(n_annotators, n_items, per_item, n_ratings=None, seed=0):

@@ -10,22 +10,12 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
+from _timing import best
 from pref_voting.margin_based_methods import ranked_pairs_tb
 from pref_voting.profiles import Profile
 
 from oasst_quality import consensus as cs
-
-
-def best(fn, repeat=3):
-    times, out = [], None
-    for _ in range(repeat):
-        t = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t)
-    return min(times), out
 
 
 def main() -> None:

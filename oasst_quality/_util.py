@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import gc
+import math
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+import pandas as pd
 
 
 @contextmanager
@@ -22,3 +27,32 @@ def gc_paused() -> Iterator[None]:
     finally:
         if was_enabled:
             gc.enable()
+
+
+def jsonable(obj: Any) -> Any:
+    """JSON-ready: numpy scalars to Python, NaN/inf/NA to None, frames to records, sets to lists."""
+    if isinstance(obj, dict):
+        return {str(k): jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple, set, frozenset)):
+        return [jsonable(v) for v in obj]
+    if isinstance(obj, pd.DataFrame):
+        return jsonable(obj.to_dict(orient="records"))
+    if isinstance(obj, np.generic):
+        obj = obj.item()
+    if isinstance(obj, float) and (math.isnan(obj) or math.isinf(obj)):
+        return None
+    if obj is None or obj is pd.NA or obj is pd.NaT:
+        return None
+    if hasattr(obj, "to_dict"):
+        return jsonable(obj.to_dict())
+    return obj
+
+
+def require_columns(df: pd.DataFrame, item: str, annotator: str, value: str) -> None:
+    """Raise a ValueError that names the missing columns and how to map them."""
+    missing = [c for c in (item, annotator, value) if c not in df.columns]
+    if missing:
+        raise ValueError(
+            f"columns {missing} not in the DataFrame (have {list(df.columns)}); "
+            "name them with item=, annotator=, value="
+        )

@@ -30,6 +30,7 @@ import pandas as pd
 import scipy.sparse as sp
 from scipy import optimize, special, stats
 
+from ._util import require_columns
 from .schema import FLAG_LABELS, LIKERT_GRID, LIKERT_LABELS
 
 # --------------------------------------------------------------------------- coded ratings
@@ -68,12 +69,7 @@ class _Coded:
 
 
 def _code(df: pd.DataFrame, item: str, annotator: str, value: str) -> _Coded:
-    missing = [c for c in (item, annotator, value) if c not in df.columns]
-    if missing:
-        raise ValueError(
-            f"columns {missing} not in the DataFrame (have {list(df.columns)}); "
-            "name them with item=, annotator=, value="
-        )
+    require_columns(df, item, annotator, value)
     df = df[df[value].notna()]
     if df.empty:
         raise ValueError("no annotations to aggregate")

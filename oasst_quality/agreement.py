@@ -33,6 +33,7 @@ import pandas as pd
 import scipy.sparse as sp
 from scipy.stats import rankdata
 
+from ._util import require_columns
 from .errors import NotComputableError
 
 Level = Literal["nominal", "ordinal", "interval", "ratio"] | Callable[..., np.ndarray]
@@ -90,12 +91,7 @@ def ratings(
             0,
         )
     if isinstance(data, pd.DataFrame):
-        missing = [c for c in (item, annotator, value) if c not in data.columns]
-        if missing:
-            raise ValueError(
-                f"columns {missing} not in the DataFrame (have {list(data.columns)}); "
-                "name them with item=, annotator=, value="
-            )
+        require_columns(data, item, annotator, value)
         frame = data[data[value].notna()]
         item_codes, item_index = pd.factorize(frame[item], sort=False)
         ann_codes, ann_index = pd.factorize(frame[annotator], sort=False)

@@ -12,35 +12,17 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from . import __version__
+from ._util import jsonable
 from .errors import OasstQualityError
 from .io import load, sample_path
 
 
-def _jsonable(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, pd.DataFrame):
-        return _jsonable(obj.to_dict(orient="records"))
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, float) and obj != obj:
-        return None
-    if obj is pd.NA or obj is None:
-        return None
-    if hasattr(obj, "to_dict"):
-        return _jsonable(obj.to_dict())
-    return obj
-
-
 def _emit(args: argparse.Namespace, payload: dict, text: Callable[[dict], str]) -> None:
     if args.json:
-        json.dump(_jsonable(payload), sys.stdout, indent=2, allow_nan=False)
+        json.dump(jsonable(payload), sys.stdout, indent=2, allow_nan=False)
         sys.stdout.write("\n")
     else:
         sys.stdout.write(text(payload).rstrip() + "\n")

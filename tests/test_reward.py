@@ -1,6 +1,7 @@
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import tiny_bert
 
 import oasst_quality as oq
 from oasst_quality import reward as rw
@@ -14,17 +15,7 @@ WORDS = "good bad great awful fine poor reply answer to the question is a here".
 @pytest.fixture(scope="module")
 def tiny_backbone(tmp_path_factory):
     folder = tmp_path_factory.mktemp("backbone")
-    vocab = folder / "vocab.txt"
-    vocab.write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *WORDS]) + "\n")
-    transformers.BertTokenizer(str(vocab)).save_pretrained(folder)
-    config = transformers.BertConfig(
-        vocab_size=len(WORDS) + 5,
-        hidden_size=16,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        intermediate_size=32,
-        max_position_embeddings=64,
-    )
+    _, config = tiny_bert(folder, WORDS)
     torch.manual_seed(0)
     transformers.BertModel(config).save_pretrained(folder)
     return str(folder)

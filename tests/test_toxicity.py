@@ -1,6 +1,7 @@
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import tiny_bert
 
 import oasst_quality as oq
 from oasst_quality import toxicity as tx
@@ -16,21 +17,9 @@ WORDS = "you are a nice kind terrible awful idiot person day good bad the is".sp
 def tiny(tmp_path_factory):
     """A tiny BERT in Detoxify's checkpoint format, with a local config and tokenizer."""
     folder = tmp_path_factory.mktemp("tiny")
-    vocab = folder / "vocab.txt"
-    vocab.write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *WORDS]) + "\n")
-    tokenizer = transformers.BertTokenizer(str(vocab))
     config_dir = folder / "config"
-    tokenizer.save_pretrained(config_dir)
-    config = transformers.BertConfig(
-        vocab_size=len(WORDS) + 5,
-        hidden_size=16,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=32,
-        max_position_embeddings=64,
-        num_labels=len(HEADS),
-    )
-    config.save_pretrained(config_dir)
+    config_dir.mkdir()
+    tokenizer, config = tiny_bert(config_dir, WORDS, layers=2, num_labels=len(HEADS))
     torch.manual_seed(0)
     model = transformers.BertForSequenceClassification(config).eval()
     checkpoint = folder / "tiny.ckpt"

@@ -8,12 +8,10 @@ Jinja2 template with autoescaping, so text from the dataset shows as text and ru
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 from jinja2 import Environment, PackageLoader, select_autoescape
 from tqdm.auto import tqdm
@@ -23,26 +21,10 @@ from .. import aggregation as agg
 from .. import agreement as ag
 from .. import consensus as cs
 from .. import toxicity as tx
+from .._util import jsonable
 from . import plots
 
 SCHEMA_VERSION = 1
-
-
-def _clean(obj: Any) -> Any:
-    """JSON-ready: numpy scalars to Python, NaN to None, frames to records."""
-    if isinstance(obj, dict):
-        return {str(k): _clean(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_clean(v) for v in obj]
-    if isinstance(obj, pd.DataFrame):
-        return _clean(obj.to_dict(orient="records"))
-    if isinstance(obj, np.generic):
-        obj = obj.item()
-    if isinstance(obj, float) and (math.isnan(obj) or math.isinf(obj)):
-        return None
-    if obj is pd.NA:
-        return None
-    return obj
 
 
 def _structure(ds, figures: dict) -> dict:
@@ -326,7 +308,7 @@ def compute(
         metrics[name] = steps[name]()
     if noise_study is not None:
         metrics["noise_study"] = _noise(noise_study, figures)
-    metrics = _clean(metrics)
+    metrics = jsonable(metrics)
     metrics["summary"] = _sentences(metrics)
     return metrics, figures
 
