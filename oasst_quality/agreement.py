@@ -446,7 +446,7 @@ def _patterns(counts: sp.csr_matrix, max_cells: int = 50_000_000) -> tuple[np.nd
 
 
 def _percentile(estimate: float, samples: np.ndarray, confidence: float, **info) -> Interval:
-    ok = samples[~np.isnan(samples)]
+    ok = samples[np.isfinite(samples)]
     tail = (1 - confidence) / 2 * 100
     low, high = np.percentile(ok, [tail, 100 - tail]) if ok.size else (np.nan, np.nan)
     return Interval(

@@ -249,3 +249,43 @@ def without_top_contributors(dataset, *, label: str = "quality", top: float = 0.
         "mean_all": float(values["value"].mean()) if len(values) else float("nan"),
         "mean_without_top": float(rest["value"].mean()) if len(rest) else float("nan"),
     }
+
+
+def agreement_by_group(
+    dataset, *, label: str = "spam", by: str = "lang", min_messages: int = 50, n_resamples: int = 1000, seed: int = 0
+) -> pd.DataFrame:
+    """A flag's agreement (alpha with a bootstrap interval, percent agreement) per group.
+
+    ``by``: ``"lang"`` or ``"contributor_decile"`` (deciles of the message authors by how many
+    messages they wrote, 1 = most prolific). Votes come from the export's (value, count), as in
+    :func:`oasst_quality.agreement.label_agreement`; groups with fewer than ``min_messages``
+    messages with two or more votes, or with no variation, are left out.
+    """
+    from . import agreement as ag
+
+    m = dataset.messages[["message_id", "lang", "user_id"]].copy()
+    if by == "contributor_decile":
+        per_user = m["user_id"].map(m["user_id"].value_counts())
+        m[by] = np.ceil(per_user.rank(method="first", ascending=False, pct=True) * 10).clip(1, 10).astype("Int64")
+    counts, ids, _ = ag.flag_value_counts(dataset.labels, label)
+    group = m.set_index("message_id")[by].reindex(ids).to_numpy()
+    rows = []
+    for key in pd.unique(group[pd.notna(group)]):
+        sub = counts[group == key]
+        sub = sub[sub.sum(axis=1) >= 2]
+        if len(sub) < min_messages or (sub.sum(axis=0) == 0).any():
+            continue
+        r = ag.ratings(value_counts=sub, value_domain=np.array([0.0, 1.0]))
+        ci = ag.bootstrap(r, "alpha", level="nominal", n_resamples=n_resamples, seed=seed)
+        rows.append(
+            {
+                by: key,
+                "n_messages": len(sub),
+                "yes_share": float(sub[:, 1].sum() / sub.sum()),
+                "alpha": ci.estimate,
+                "alpha_low": ci.low,
+                "alpha_high": ci.high,
+                "percent_agreement": ag.percent_agreement(r),
+            }
+        )
+    return pd.DataFrame(rows)

@@ -257,7 +257,7 @@ def _analytic(x: np.ndarray, y: np.ndarray, positive: np.ndarray, confidence: fl
 
 
 def _interval(estimate: float, samples: np.ndarray, confidence: float) -> tuple[float, float, float]:
-    ok = samples[~np.isnan(samples)]
+    ok = samples[np.isfinite(samples)]  # a resample without positives (or negatives) has no AUC
     tail = (1 - confidence) / 2 * 100
     low, high = np.percentile(ok, [tail, 100 - tail]) if ok.size else (np.nan, np.nan)
     return float(estimate), float(low), float(high)

@@ -93,3 +93,20 @@ def test_dataset_summaries(shared):
 def test_demographic_skew_against_oasst_survey():
     out = skew.demographic_skew(pd.Series({"male": 891, "female": 109}))
     assert out["jsd_bits"] == pytest.approx(0, abs=1e-12) and out["chi_square"]["p_value"] == pytest.approx(1)
+
+
+def test_agreement_by_group(shared):
+    from oasst_quality import agreement as ag
+
+    ds = oq.load(shared / "oasst2_openpaws_filtered" / "oasst2_filtered.jsonl.gz", lenient=True)
+    by_lang = skew.agreement_by_group(ds, label="spam", n_resamples=100).set_index("lang")
+    assert {"en", "es"} <= set(by_lang.index)
+    # each group's alpha equals alpha on that group's messages alone
+    counts, ids, _ = ag.flag_value_counts(ds.labels, "spam")
+    lang = ds.messages.set_index("message_id")["lang"].reindex(ids).to_numpy()
+    en = counts[(lang == "en") & (counts.sum(axis=1) >= 2)]
+    assert by_lang.loc["en", "alpha"] == pytest.approx(ag.krippendorff_alpha(value_counts=en, level="nominal"))
+    deciles = skew.agreement_by_group(
+        oq.load_sample(), label="spam", by="contributor_decile", min_messages=20, n_resamples=50
+    )
+    assert len(deciles) >= 5 and deciles["alpha_low"].le(deciles["alpha"]).all()
