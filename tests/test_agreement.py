@@ -259,3 +259,25 @@ def test_column_names_by_keyword():
     )
     with pytest.raises(ValueError, match="columns"):
         ag.krippendorff_alpha(df, "nominal")
+
+
+def test_equal_to_irrcac_reference_on_crowd_sets(shared):
+    """Gwet's AC1/AC2 and Fleiss' kappa (Gwet's generalization) against irrCAC 0.4.4, stored once by
+    benchmarks/irrcac_reference.py (irrCAC pins an old scipy and cannot be installed beside us)."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import crowd_data
+
+    reference = json.loads((Path(__file__).parent / "data" / "irrcac_reference.json").read_text())["sets"]
+    assert len(reference) == 7
+    for name, expected in reference.items():
+        df, _, _ = crowd_data.load(name)
+        r = ag.ratings(df.drop_duplicates(["item", "annotator"]))  # irrCAC's wide table holds one value per cell
+        assert round(ag.gwet_ac1(r), 5) == pytest.approx(expected["gwet_ac1"], abs=1.1e-5), name
+        assert round(ag.fleiss_kappa(r), 5) == pytest.approx(expected["fleiss_kappa"], abs=1.1e-5), name
+        for weights in ("quadratic", "linear"):
+            if f"gwet_ac2_{weights}" in expected:
+                got = ag.gwet_ac2(r, weights=weights)
+                assert round(got, 5) == pytest.approx(expected[f"gwet_ac2_{weights}"], abs=1.1e-5), name
