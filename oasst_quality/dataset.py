@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
@@ -46,7 +46,6 @@ class Dataset:
     form: str = "messages"
     records_read: int = 0
     records_loaded: int = 0
-    _lines: np.ndarray | None = field(default=None, repr=False)
 
     @classmethod
     def from_tables(
@@ -88,7 +87,6 @@ class Dataset:
             form=form,
             records_read=n if records_read is None else records_read,
             records_loaded=n if records_loaded is None else records_loaded,
-            _lines=lines,
         )
 
     @cached_property
