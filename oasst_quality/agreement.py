@@ -664,6 +664,21 @@ def flag_value_counts(labels: pd.DataFrame, label: str) -> tuple[np.ndarray, pd.
     return np.column_stack([count - yes, yes]), pd.Index(rows["message_id"][consistent]), int((~consistent).sum())
 
 
+#: The numeric columns of :func:`label_agreement` for a computable flag, in display order.
+FLAG_AGREEMENT_COLUMNS = (
+    "n_pairable_messages",
+    "n_votes",
+    "yes_share",
+    "alpha",
+    "alpha_low",
+    "alpha_high",
+    "fleiss_kappa",
+    "gwet_ac1",
+    "percent_agreement",
+    "n_inconsistent",
+)
+
+
 def label_agreement(
     dataset,
     *,

@@ -110,19 +110,7 @@ def cmd_agreement(args: argparse.Namespace) -> None:
 
     def text(p: dict) -> str:
         t = p["labels"]
-        shown = t[t["computable"]][
-            [
-                "label",
-                "n_pairable_messages",
-                "yes_share",
-                "alpha",
-                "alpha_low",
-                "alpha_high",
-                "fleiss_kappa",
-                "gwet_ac1",
-                "percent_agreement",
-            ]
-        ]
+        shown = t[t["computable"]][["label", *ag.FLAG_AGREEMENT_COLUMNS]]
         lines = [_table(shown.round(4), "flags (votes recovered exactly from value x count)")]
         for _, row in t[~t["computable"]].iterrows():
             lines.append(f"{row['label']}: not computable: {row['reason']}")

@@ -58,18 +58,7 @@ def _agreement(ds, figures: dict, n_resamples: int, seed: int) -> dict:
             "alpha (nominal)",
             extra="gwet_ac1",
         )
-    cols = [
-        "n_pairable_messages",
-        "n_votes",
-        "yes_share",
-        "alpha",
-        "alpha_low",
-        "alpha_high",
-        "fleiss_kappa",
-        "gwet_ac1",
-        "percent_agreement",
-        "n_inconsistent",
-    ]
+    cols = ag.FLAG_AGREEMENT_COLUMNS
     counts = ("n_pairable_messages", "n_votes", "n_inconsistent")
     return {
         "flags": {r["label"]: {c: int(r[c]) if c in counts else r[c] for c in cols} for _, r in flags.iterrows()},
