@@ -48,6 +48,17 @@ def jsonable(obj: Any) -> Any:
     return obj
 
 
+def percentile_interval(samples: np.ndarray, confidence: float) -> tuple[float, float, int]:
+    """Equal-tailed percentile interval of the finite bootstrap samples: (low, high, how many were finite)."""
+    ok = np.asarray(samples, dtype=float)
+    ok = ok[np.isfinite(ok)]  # a resample can leave a statistic undefined
+    if not ok.size:
+        return float("nan"), float("nan"), 0
+    tail = (1 - confidence) / 2 * 100
+    low, high = np.percentile(ok, [tail, 100 - tail])
+    return float(low), float(high), int(ok.size)
+
+
 def require_columns(df: pd.DataFrame, item: str, annotator: str, value: str) -> None:
     """Raise a ValueError that names the missing columns and how to map them."""
     missing = [c for c in (item, annotator, value) if c not in df.columns]

@@ -574,12 +574,12 @@ def default_zero_bias(dataset, *, labels: list[str] | None = None) -> pd.DataFra
     least one defaulted vote above 0.5). Flags are 0/1 votes, where a default 0 cannot be told
     from a genuine "no" by counts alone, so they are not tested.
     """
-    table = dataset.labels
-    names = labels or [n for n in LIKERT_LABELS if n in set(table["label"])]
+    by_label = dict(tuple(dataset.labels.groupby("label", sort=False)))
+    names = labels or [n for n in LIKERT_LABELS if n in by_label]
     steps = LIKERT_GRID.size - 1
     rows = []
     for name in names:
-        data = _grid_sums(table[table["label"] == name], steps)
+        data = _grid_sums(by_label.get(name, dataset.labels.iloc[:0]), steps)
         data = data[data["n"] >= 1]
         if len(data) < 20:
             continue

@@ -33,7 +33,7 @@ import pandas as pd
 import scipy.sparse as sp
 from scipy.stats import rankdata
 
-from ._util import require_columns
+from ._util import percentile_interval, require_columns
 from .errors import NotComputableError
 
 Level = Literal["nominal", "ordinal", "interval", "ratio"] | Callable[..., np.ndarray]
@@ -446,17 +446,8 @@ def _patterns(counts: sp.csr_matrix, max_cells: int = 50_000_000) -> tuple[np.nd
 
 
 def _percentile(estimate: float, samples: np.ndarray, confidence: float, **info) -> Interval:
-    ok = samples[np.isfinite(samples)]
-    tail = (1 - confidence) / 2 * 100
-    low, high = np.percentile(ok, [tail, 100 - tail]) if ok.size else (np.nan, np.nan)
-    return Interval(
-        estimate=float(estimate),
-        low=float(low),
-        high=float(high),
-        confidence=confidence,
-        n_resamples=int(ok.size),
-        **info,
-    )
+    low, high, n = percentile_interval(samples, confidence)
+    return Interval(estimate=float(estimate), low=low, high=high, confidence=confidence, n_resamples=n, **info)
 
 
 def bootstrap(

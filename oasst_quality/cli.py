@@ -42,16 +42,7 @@ def _load(args: argparse.Namespace):
 
 
 def cmd_info(args: argparse.Namespace) -> None:
-    ds = _load(args)
-    stats = ds.forest.stats()
-    payload = {
-        "source": ds.source,
-        "form": ds.form,
-        "records_read": ds.records_read,
-        "records_loaded": ds.records_loaded,
-        "forest": stats.to_dict(),
-        "problems": ds.problem_counts(),
-    }
+    payload = _load(args).summary()
 
     def text(p: dict) -> str:
         f = p["forest"]
@@ -72,12 +63,16 @@ def _is_table(path: str | None) -> bool:
     return bool(path) and str(path).lower().endswith((".csv", ".tsv", ".csv.gz", ".tsv.gz"))
 
 
+def _read_table(path: str, **kw) -> pd.DataFrame:
+    """A per-annotator (or per-ranker) CSV or TSV table."""
+    return pd.read_csv(path, sep="\t" if ".tsv" in path.lower() else ",", **kw)
+
+
 def cmd_agreement(args: argparse.Namespace) -> None:
     from . import agreement as ag
 
     if _is_table(args.path):  # per-annotator long table: item, annotator, value
-        sep = "\t" if ".tsv" in args.path.lower() else ","
-        df = pd.read_csv(args.path, sep=sep)
+        df = _read_table(args.path)
         r = ag.ratings(df, item=args.item, annotator=args.annotator, value=args.value)
         ci = ag.bootstrap(r, "alpha", level=args.level, n_resamples=args.resamples, seed=args.seed)
         loo = ag.annotator_agreement(df, args.level, item=args.item, annotator=args.annotator, value=args.value)
@@ -132,8 +127,7 @@ def cmd_consensus(args: argparse.Namespace) -> None:
     from . import consensus as cs
 
     if _is_table(args.path):  # per-ranker rankings: group, annotator, ranking ('a>b=c>d')
-        sep = "\t" if ".tsv" in args.path.lower() else ","
-        table = pd.read_csv(args.path, sep=sep, dtype=str)
+        table = _read_table(args.path, dtype=str)
         table["ranking"] = table["ranking"].map(_parse_ranking)
         merged = (
             cs.consensus_ranks(table)
@@ -187,8 +181,7 @@ def cmd_aggregate(args: argparse.Namespace) -> None:
     from . import aggregation as agg
 
     if _is_table(args.path):  # per-annotator table
-        sep = "\t" if ".tsv" in args.path.lower() else ","
-        df = pd.read_csv(args.path, sep=sep)
+        df = _read_table(args.path)
         cols = dict(item=args.item, annotator=args.annotator, value=args.value)
         model = agg.METHODS[args.method](**cols, random_state=args.seed).fit(df)
         payload = {

@@ -436,7 +436,7 @@ def kemeny_young(ballots, *, candidates=None, tie_break: TieBreak = "oasst", wei
 
 
 METHODS = {
-    "ranked_pairs": lambda b, **kw: ranked_pairs(b, **kw),
+    "ranked_pairs": ranked_pairs,
     "schulze": schulze,
     "copeland": copeland,
     "borda": borda,

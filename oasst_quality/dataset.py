@@ -8,6 +8,8 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
+from .schema import MESSAGE_COLUMNS
+
 PROBLEM_COLUMNS = ["kind", "message_id", "tree_id", "file", "line", "field", "detail", "raw"]
 
 #: Problem kinds that stand for a whole input record left out of the Dataset.
@@ -68,7 +70,7 @@ class Dataset:
         messages = messages.reset_index(drop=True)
         depth, structural = structure(messages)
         messages = messages.drop(columns="depth", errors="ignore")
-        messages.insert(min(15, messages.shape[1]), "depth", depth)
+        messages.insert(min(MESSAGE_COLUMNS.index("depth"), messages.shape[1]), "depth", depth)
         if lines is not None and len(structural):
             pos = pd.Index(messages["message_id"]).get_indexer(structural["message_id"])
             structural["line"] = pd.array(np.where(pos >= 0, lines[pos], 0), dtype="Int64").astype(object)
@@ -102,6 +104,17 @@ class Dataset:
         return self.problems[
             self.problems["kind"].isin((*RECORD_KINDS, "duplicate_message")) & self.problems["raw"].notna()
         ].reset_index(drop=True)
+
+    def summary(self) -> dict:
+        """Source, form, records read and loaded, the forest's stats and the problem counts."""
+        return {
+            "source": self.source,
+            "form": self.form,
+            "records_read": self.records_read,
+            "records_loaded": self.records_loaded,
+            "forest": self.forest.stats().to_dict(),
+            "problems": self.problem_counts(),
+        }
 
     def problem_counts(self) -> dict[str, int]:
         """Number of problems of each kind."""

@@ -21,6 +21,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ._util import percentile_interval
+
 #: The OASST paper's contributor survey (share of respondents who gave a gender).
 OASST_SURVEY_GENDER = pd.Series({"male": 0.891, "female": 0.109})
 
@@ -143,9 +145,8 @@ def bootstrap_statistic(
     rng = np.random.default_rng(seed)
     samples = rng.multinomial(int(x.sum()), x / x.sum(), size=n_resamples)
     values = np.array([statistic(s) for s in samples])
-    tail = (1 - confidence) / 2 * 100
-    low, high = np.percentile(values, [tail, 100 - tail])
-    return Estimate(float(statistic(x)), float(low), float(high), n_resamples)
+    low, high, n = percentile_interval(values, confidence)
+    return Estimate(float(statistic(x)), low, high, n)
 
 
 def bootstrap_units(counts, statistic, *, n_resamples: int = 1000, confidence: float = 0.95, seed: int = 0) -> Estimate:
@@ -154,9 +155,8 @@ def bootstrap_units(counts, statistic, *, n_resamples: int = 1000, confidence: f
     rng = np.random.default_rng(seed)
     idx = rng.integers(0, x.size, size=(n_resamples, x.size))
     values = np.array([statistic(x[i]) for i in idx])
-    tail = (1 - confidence) / 2 * 100
-    low, high = np.percentile(values, [tail, 100 - tail])
-    return Estimate(float(statistic(x)), float(low), float(high), n_resamples)
+    low, high, n = percentile_interval(values, confidence)
+    return Estimate(float(statistic(x)), low, high, n)
 
 
 # --------------------------------------------------------------------------- datasets

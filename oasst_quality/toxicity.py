@@ -27,6 +27,7 @@ from scipy import stats
 from scipy.stats import rankdata
 from tqdm.auto import tqdm
 
+from ._util import percentile_interval
 from .errors import OasstQualityError
 
 #: Detoxify heads and the human OASST labels that measure the same thing.
@@ -257,15 +258,16 @@ def _analytic(x: np.ndarray, y: np.ndarray, positive: np.ndarray, confidence: fl
 
 
 def _interval(estimate: float, samples: np.ndarray, confidence: float) -> tuple[float, float, float]:
-    ok = samples[np.isfinite(samples)]  # a resample without positives (or negatives) has no AUC
-    tail = (1 - confidence) / 2 * 100
-    low, high = np.percentile(ok, [tail, 100 - tail]) if ok.size else (np.nan, np.nan)
-    return float(estimate), float(low), float(high)
+    low, high, _ = percentile_interval(samples, confidence)
+    return float(estimate), low, high
 
 
 def _pairs(dataset, scores: pd.DataFrame | None) -> tuple[pd.DataFrame, pd.DataFrame]:
     scores = export_scores(dataset) if scores is None else scores
-    human = dataset.labels.pivot_table(index="message_id", columns="label", values="value")
+    # only the labels some head is compared with: the full table is millions of rows at OASST scale
+    wanted = {label for labels in HEAD_LABELS.values() for label in labels}
+    rows = dataset.labels[dataset.labels["label"].isin(wanted)]
+    human = rows.pivot_table(index="message_id", columns="label", values="value")
     return scores, human
 
 

@@ -28,20 +28,14 @@ SCHEMA_VERSION = 1
 
 
 def _structure(ds, figures: dict) -> dict:
-    stats = ds.forest.stats()
-    figures["depth"] = plots.bars(stats.depth_counts, "Messages by depth (0 = root)", "depth")
+    summary = ds.summary()
+    stats = summary["forest"]
+    figures["depth"] = plots.bars(stats["depth_counts"], "Messages by depth (0 = root)", "depth")
     figures["branching"] = plots.bars(
-        stats.branching_counts, "Replies per message that has replies", "replies", "messages"
+        stats["branching_counts"], "Replies per message that has replies", "replies", "messages"
     )
-    figures["languages"] = plots.bars(stats.by_lang, "Messages by declared language (top 20)", "language")
-    return {
-        "source": ds.source,
-        "form": ds.form,
-        "records_read": ds.records_read,
-        "records_loaded": ds.records_loaded,
-        "forest": stats.to_dict(),
-        "problems": ds.problem_counts(),
-    }
+    figures["languages"] = plots.bars(stats["by_lang"], "Messages by declared language (top 20)", "language")
+    return summary
 
 
 def _agreement(ds, figures: dict, n_resamples: int, seed: int) -> dict:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -38,17 +39,9 @@ def _rewards(model, tokenizer, prompts, replies, device, max_length):
         max_length=max_length,
         return_tensors="pt",
     ).to(device)
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.startswith("cuda") else _null()
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if device.startswith("cuda") else nullcontext()
     with autocast:
         return model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).float()
-
-
-class _null:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
 
 
 def train_reward_model(
