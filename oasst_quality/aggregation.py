@@ -63,10 +63,6 @@ class _Coded:
         n = self.item.size
         return sp.csr_matrix((np.ones(n), (self.annotator, np.arange(n))), shape=(self.n_annotators, n))
 
-    def one_hot(self) -> sp.csr_matrix:
-        n = self.item.size
-        return sp.csr_matrix((np.ones(n), (np.arange(n), self.code)), shape=(n, self.classes.size))
-
 
 def _code(df: pd.DataFrame, item: str, annotator: str, value: str) -> _Coded:
     require_columns(df, item, annotator, value)
@@ -117,7 +113,8 @@ class _Categorical(Aggregator):
 
 
 def _vote_shares(c: _Coded) -> np.ndarray:
-    counts = (c.by_item() @ c.one_hot()).toarray()
+    K = c.classes.size
+    counts = np.bincount(c.item * K + c.code, minlength=c.n_items * K).reshape(c.n_items, K).astype(float)
     return counts / counts.sum(axis=1, keepdims=True)
 
 
@@ -283,10 +280,15 @@ class BayesianShrinkage(_Numeric):
 # --------------------------------------------------------------------------- EM models
 
 
-def _normalize_log(logp: np.ndarray) -> np.ndarray:
-    logp = logp - logp.max(axis=1, keepdims=True)
-    p = np.exp(logp)
-    return p / p.sum(axis=1, keepdims=True)
+def _normalize_log_ll(logp: np.ndarray) -> tuple[np.ndarray, float]:
+    """Row-normalized probabilities from log-weights (items x classes), and the summed log
+    normalizers. Works class-major: numpy reduces a short inner axis 10-30x slower."""
+    lt = np.ascontiguousarray(logp.T)
+    top = lt.max(axis=0)
+    p = np.exp(lt - top)
+    total = p.sum(axis=0)
+    p /= total
+    return p.T, float((np.log(total) + top).sum())
 
 
 class DawidSkene(_Categorical):
@@ -295,39 +297,36 @@ class DawidSkene(_Categorical):
     Initialized with vote shares (as crowd-kit); ``smoothing`` pseudo-counts keep unseen
     confusions off zero; stops when the log-likelihood per rating improves by less than ``tol``.
     Reliability: the annotator's expected accuracy Σ_k π_k E_a[k, k].
+
+    Both EM steps are one sparse product with the (annotator, label) x item count matrix, built
+    once: the M-step's expected counts are ``M @ post`` and the E-step's log-likelihoods are
+    ``M.T @ log(confusion)``, so an iteration never touches the ratings one by one.
     """
 
     def __init__(self, n_iter: int = 100, tol: float = 1e-5, smoothing: float = 0.1, **kw) -> None:
         super().__init__(**kw)
         self.n_iter, self.tol, self.smoothing = n_iter, tol, smoothing
 
-    def _confusions(self, c: _Coded, post: np.ndarray) -> np.ndarray:
-        K = c.classes.size
-        # counts[a, k, l] = Σ over a's ratings with label l of P(true = k)
-        group = sp.csr_matrix(
-            (np.ones(c.item.size), (c.annotator * K + c.code, np.arange(c.item.size))),
-            shape=(c.n_annotators * K, c.item.size),
-        )
-        counts = (group @ post[c.item]).reshape(c.n_annotators, K, K).transpose(0, 2, 1) + self.smoothing
-        return counts / counts.sum(axis=2, keepdims=True)
-
     def _fit(self, c: _Coded) -> None:
+        K, A = c.classes.size, c.n_annotators
+        # M[(a, l), i]: how often annotator a gave label l to item i (duplicates sum)
+        m = sp.csr_matrix((np.ones(c.item.size), (c.annotator * K + c.code, c.item)), shape=(A * K, c.n_items))
+        m_t = m.T.tocsr()
         post = _vote_shares(c)
-        by_item = c.by_item()
         last = -np.inf
         self.n_iter_ = 0
         for it in range(self.n_iter):
             priors = post.mean(axis=0)
-            conf = self._confusions(c, post)
-            logp = np.log(priors) + by_item @ np.log(conf[c.annotator, :, c.code])
-            post = _normalize_log(logp)
-            ll = special.logsumexp(logp, axis=1).sum() / c.item.size
+            counts = (m @ post).reshape(A, K, K) + self.smoothing  # [a, l, k]
+            conf = counts / counts.sum(axis=1, keepdims=True)  # P(label l | true k) for annotator a
+            post, ll = _normalize_log_ll(np.log(priors) + m_t @ np.log(conf).reshape(A * K, K))
+            ll /= c.item.size
             self.n_iter_ = it + 1
             if ll - last < self.tol:
                 break
             last = ll
         self.priors_ = pd.Series(post.mean(axis=0), index=c.classes)
-        self.confusions_ = conf
+        self.confusions_ = conf.transpose(0, 2, 1)  # [a, true k, label l]
         self._finish(c, post)
         self._set_reliability(np.einsum("k,akk->a", post.mean(axis=0), conf), c)
 
@@ -355,8 +354,8 @@ class MACE(_Categorical):
             th, x = theta[c.annotator], xi[c.annotator, c.code]
             like = th[:, None] * eye + ((1 - th) * x)[:, None]  # P(label | true = k), ratings x K
             logp = by_item @ np.log(like)
-            post = _normalize_log(logp)
-            ll = special.logsumexp(logp, axis=1).sum() / c.item.size
+            post, ll = _normalize_log_ll(logp)
+            ll /= c.item.size
             # expected "spam" indicator per rating: certain when the label is not the truth
             p_true = post[c.item, c.code]
             spam_if_true = (1 - th) * x / (th + (1 - th) * x)
@@ -414,8 +413,8 @@ class OrdinalDawidSkene(_Categorical):
             part_spam = ((1 - theta[c.annotator]) * xi[c.annotator, c.code])[:, None]
             like = part_exact + part_near + part_spam
             logp = np.log(post.mean(axis=0) + 1e-12) + by_item @ np.log(like)
-            post = _normalize_log(logp)
-            ll = special.logsumexp(logp, axis=1).sum() / c.item.size
+            post, ll = _normalize_log_ll(logp)
+            ll /= c.item.size
             w = post[c.item] / like
             r_exact, r_near = (w * part_exact).sum(axis=1), w * part_near
             near = r_near.sum(axis=1)
