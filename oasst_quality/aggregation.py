@@ -359,7 +359,8 @@ class OrdinalDawidSkene(DawidSkene):
     refits them by type-II maximum likelihood, maximizing the Dirichlet-multinomial evidence of
     all annotators' expected counts (empirical Bayes; the hierarchical Dawid-Skene of Paun et al.
     2018 with an ordinal base measure). Predictions are posterior medians, which minimize the
-    expected absolute error on an ordered scale; ``posterior_mean_`` is there too.
+    expected absolute error on an ordered scale; ``posterior_mean_`` is there too. The scale's
+    order is the sorted order of the values, so map text labels to numbers first.
 
     Fitted: ``prior_strength_`` (s), ``prior_decay_`` (ρ), ``confusions_``; per annotator,
     ``annotator_bias_`` (expected signed error in scale steps) and ``annotator_mae_`` (expected
