@@ -77,7 +77,14 @@ def _code(df: pd.DataFrame, item: str, annotator: str, value: str) -> _Coded:
 
 
 class Aggregator:
-    """Base class: column names, ``random_state``, and the fit/predict plumbing."""
+    """Base class: column names, ``random_state``, and the fit/predict plumbing.
+
+    ``_bounds`` lists (parameter, low, high), the closed interval each numeric parameter must lie
+    in; ``fit`` checks them (as scikit-learn does), so a bad setting fails with its name instead
+    of giving a silent nonsense fit.
+    """
+
+    _bounds: tuple[tuple[str, float, float], ...] = ()
 
     def __init__(
         self, *, item: str = "item", annotator: str = "annotator", value: str = "value", random_state: int = 0
@@ -88,12 +95,20 @@ class Aggregator:
         raise NotImplementedError
 
     def fit(self, df: pd.DataFrame) -> Aggregator:
+        for name, low, high in self._bounds:
+            v = getattr(self, name)
+            if not low <= v <= high:
+                raise ValueError(f"{type(self).__name__}: {name} must lie in [{low}, {high}], got {v!r}")
         c = _code(df, self.item, self.annotator, self.value)
+        self._check_values(c)
         self._fit(c)
         return self
 
     def fit_predict(self, df: pd.DataFrame) -> pd.Series:
         return self.fit(df).labels_
+
+    def _check_values(self, c: _Coded) -> None:
+        """Raise when the values do not suit the estimator (most take any values)."""
 
     def _set_reliability(self, values: np.ndarray, c: _Coded) -> None:
         self.annotator_reliability_ = pd.Series(values, index=c.annotators, name="reliability")
@@ -189,6 +204,8 @@ class Median(_Numeric):
 class TrimmedMean(_Numeric):
     """The mean per item after cutting ``proportion`` of the values from each end (as scipy's trim_mean)."""
 
+    _bounds = (("proportion", 0.0, 0.4999),)
+
     def __init__(self, proportion: float = 0.1, **kw) -> None:
         super().__init__(**kw)
         self.proportion = proportion
@@ -255,9 +272,23 @@ class BayesianShrinkage(_Numeric):
     ``intervals_`` holds the ``credible`` equal-tailed posterior interval per item.
     """
 
+    _bounds = (("credible", 1e-9, 1 - 1e-9),)
+
     def __init__(self, kind: str = "likert", *, grid: np.ndarray = LIKERT_GRID, credible: float = 0.95, **kw):
         super().__init__(**kw)
         self.kind, self.grid, self.credible = kind, np.asarray(grid, float), credible
+
+    def _check_values(self, c: _Coded) -> None:
+        if self.kind not in ("flag", "likert"):
+            raise ValueError(f"BayesianShrinkage: kind must be 'flag' or 'likert', got {self.kind!r}")
+        low, high = (0.0, 1.0) if self.kind == "flag" else (self.grid[0], self.grid[-1])
+        bad = (c.value < low) | (c.value > high) | ((c.value != low) & (c.value != high) & (self.kind == "flag"))
+        if bad.any():
+            allowed = "0 or 1" if self.kind == "flag" else f"within [{low}, {high}]"
+            raise ValueError(
+                f"BayesianShrinkage({self.kind!r}): column {self.value!r} must be {allowed}; "
+                f"{int(bad.sum())} values are not (first: {c.value[bad][0]!r})"
+            )
 
     def _fit(self, c: _Coded) -> None:
         if self.kind == "flag":
@@ -306,6 +337,8 @@ class DawidSkene(_Categorical):
     once: the M-step's expected counts are ``M @ post`` and the E-step's log-likelihoods are
     ``M.T @ log(confusion)``, so an iteration never touches the ratings one by one.
     """
+
+    _bounds = (("n_iter", 1, np.inf), ("smoothing", 0.0, np.inf))
 
     def __init__(self, n_iter: int = 100, tol: float = 1e-5, smoothing: float = 0.1, **kw) -> None:
         super().__init__(**kw)
@@ -413,6 +446,8 @@ class MACE(_Categorical):
 
     Reliability is θ_a, which makes spammers (θ near 0) easy to flag.
     """
+
+    _bounds = (("n_iter", 1, np.inf), ("smoothing", 1e-12, np.inf))
 
     def __init__(self, n_iter: int = 100, tol: float = 1e-6, smoothing: float = 0.5, **kw) -> None:
         super().__init__(**kw)

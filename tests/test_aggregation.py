@@ -235,3 +235,22 @@ def test_default_zero_bias_recovers_planted_rate():
     assert planted["p_value"] < 1e-6
     clean = agg.default_zero_bias(_likert_dataset(0.0, seed=1)).iloc[0]
     assert clean["default_rate"] < 0.05 and clean["p_value"] > 0.01
+
+
+@pytest.mark.parametrize(
+    ("model", "message"),
+    [
+        (agg.DawidSkene(smoothing=-0.1), "smoothing must lie in"),
+        (agg.DawidSkene(n_iter=0), "n_iter must lie in"),
+        (agg.MACE(smoothing=0.0), "smoothing must lie in"),
+        (agg.TrimmedMean(0.5), "proportion must lie in"),
+        (agg.BayesianShrinkage("flag", credible=1.0), "credible must lie in"),
+        (agg.BayesianShrinkage("stars"), "kind must be 'flag' or 'likert'"),
+        (agg.BayesianShrinkage("flag"), "column 'value' must be 0 or 1; 1 values are not"),
+        (agg.BayesianShrinkage("likert"), r"must be within \[0.0, 1.0\]"),
+    ],
+)
+def test_bad_settings_and_values_are_named(model, message):
+    df = SMALL.assign(value=SMALL["value"].where(SMALL.index != 0, 2))
+    with pytest.raises(ValueError, match=message):
+        model.fit(df)
