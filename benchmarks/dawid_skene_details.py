@@ -7,6 +7,7 @@
    evidence lower bound (ELBO) of the same iterates rises. Run to convergence, its accuracy.
 3. Iterations and seconds, ours against crowd-kit's, on the two big ordinal sets.
 4. The ordinal model's fitted prior (strength s, decay ρ) and held-out log-likelihood.
+5. AdultContent2's near-constant workers, which MACE's spam strategy models.
 
     python benchmarks/dawid_skene_details.py
 """
@@ -98,6 +99,15 @@ def main() -> None:
         ll_ds = held_out_loglik(agg.DawidSkene(), df)
         ll_ord = held_out_loglik(agg.OrdinalDawidSkene(), df)
         print(f"{name} | {ordinal.prior_strength_:.2f}, {ordinal.prior_decay_:.3f} | {ll_ds:.4f}, {ll_ord:.4f}")
+
+    df, _, _ = crowd_data.load("AdultContent2 (GAL)")
+    per_worker = df.groupby("annotator")["value"].agg(n="size", g_share=lambda v: (v == 0).mean())
+    always_g = per_worker[(per_worker["n"] >= 10) & (per_worker["g_share"] >= 0.95)]
+    flagged = int(agg.flag_annotators(df)["flagged"].sum())
+    print(
+        f"\n5. AdultContent2: {len(always_g)} workers with >= 10 ratings answer G >= 95 % of the time "
+        f"({always_g['n'].sum()} of {len(df)} ratings); flag_annotators flags {flagged} of {len(per_worker)}"
+    )
 
 
 if __name__ == "__main__":

@@ -281,10 +281,12 @@ class BayesianShrinkage(_Numeric):
     def _check_values(self, c: _Coded) -> None:
         if self.kind not in ("flag", "likert"):
             raise ValueError(f"BayesianShrinkage: kind must be 'flag' or 'likert', got {self.kind!r}")
-        low, high = (0.0, 1.0) if self.kind == "flag" else (self.grid[0], self.grid[-1])
-        bad = (c.value < low) | (c.value > high) | ((c.value != low) & (c.value != high) & (self.kind == "flag"))
+        if self.kind == "flag":
+            bad, allowed = ~np.isin(c.value, (0.0, 1.0)), "0 or 1"
+        else:
+            low, high = self.grid[0], self.grid[-1]
+            bad, allowed = (c.value < low) | (c.value > high), f"within [{low}, {high}]"
         if bad.any():
-            allowed = "0 or 1" if self.kind == "flag" else f"within [{low}, {high}]"
             raise ValueError(
                 f"BayesianShrinkage({self.kind!r}): column {self.value!r} must be {allowed}; "
                 f"{int(bad.sum())} values are not (first: {c.value[bad][0]!r})"
@@ -368,10 +370,11 @@ class DawidSkene(_Categorical):
             if ll - last < self.tol:
                 break
             last = ll
-        self.priors_ = pd.Series(post.mean(axis=0), index=c.classes)
+        pi = post.mean(axis=0)
+        self.priors_ = pd.Series(pi, index=c.classes)
         self.confusions_ = conf.transpose(0, 2, 1)  # [a, true k, label l]
         self._finish(c, post)
-        self._set_reliability(np.einsum("k,akk->a", post.mean(axis=0), self.confusions_), c)
+        self._set_reliability(np.einsum("k,akk->a", pi, self.confusions_), c)
 
 
 def _ordinal_kernel(K: int, decay: float) -> np.ndarray:
@@ -434,7 +437,7 @@ class OrdinalDawidSkene(DawidSkene):
         x = c.classes.astype(float) if np.issubdtype(c.classes.dtype, np.number) else np.arange(K, dtype=float)
         self.posterior_mean_ = pd.Series(post @ x, index=c.items)
         err = np.arange(K)[None, :] - np.arange(K)[:, None]  # [k, l]: l − k in steps
-        pi = post.mean(axis=0)
+        pi = self.priors_.to_numpy()
         self.annotator_bias_ = pd.Series(np.einsum("k,akl,kl->a", pi, self.confusions_, err), index=c.annotators)
         self.annotator_mae_ = pd.Series(np.einsum("k,akl,kl->a", pi, self.confusions_, np.abs(err)), index=c.annotators)
         self._set_reliability(1 - self.annotator_mae_.to_numpy() / max(K - 1, 1), c)

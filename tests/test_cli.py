@@ -4,6 +4,8 @@ import pytest
 
 from oasst_quality.cli import main
 
+CROWD_COLUMNS = ("--item", "task", "--annotator", "worker", "--value", "label")  # crowd-kit's names
+
 
 def run(capsys, *argv):
     assert main(list(argv)) == 0
@@ -35,12 +37,7 @@ def test_agreement_table(capsys, tmp_path):
             capsys,
             "agreement",
             str(path),
-            "--item",
-            "task",
-            "--annotator",
-            "worker",
-            "--value",
-            "label",
+            *CROWD_COLUMNS,
             "--resamples",
             "30",
             "--json",
@@ -108,12 +105,7 @@ def test_aggregate_table(capsys, tmp_path):
             capsys,
             "aggregate",
             str(path),
-            "--item",
-            "task",
-            "--annotator",
-            "worker",
-            "--value",
-            "label",
+            *CROWD_COLUMNS,
             "--method",
             "mace",
             "--json",
