@@ -233,10 +233,10 @@ def krippendorff_alpha(data=None, level: Level = "interval", **kw) -> float:
 
 
 def _item_tables(r: Ratings) -> tuple[np.ndarray, np.ndarray]:
-    """Dense items x categories counts of pairable items (two or more ratings), and the totals."""
+    """Dense items x categories counts of every rated item, and the totals."""
     counts = r.counts
     totals = np.asarray(counts.sum(axis=1)).ravel()
-    keep = totals >= 2
+    keep = totals >= 1
     return counts[keep].toarray(), totals[keep]
 
 
@@ -253,12 +253,19 @@ def _weights(values: np.ndarray, weights: str | None) -> np.ndarray:
     raise ValueError(f"weights must be None, 'linear' or 'quadratic', got {weights!r}")
 
 
-def _agreement_parts(table: np.ndarray, totals: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per-item observed agreement and per-item category shares (Gwet 2014, ch. 2)."""
+def _agreement_parts(table: np.ndarray, totals: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-item observed agreement (0 where undefined), whether it is defined (two or more ratings),
+    and per-item category shares (Gwet 2014, ch. 2).
+
+    Observed agreement averages over the pairable items only, but the chance shares π_k average
+    r_ik / r_i over every rated item, single-rated ones included, as Gwet's formulas and irrCAC do.
+    """
     weighted = table @ w.T  # r*_ik = Σ_l w_kl r_il
-    per_item = (table * (weighted - 1)).sum(axis=1) / (totals * (totals - 1))
+    pairable = totals >= 2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        per_item = np.where(pairable, (table * (weighted - 1)).sum(axis=1) / (totals * (totals - 1)), 0.0)
     shares = table / totals[:, None]
-    return per_item, shares
+    return per_item, pairable.astype(float), shares
 
 
 def _chance_fleiss(pi: np.ndarray, w: np.ndarray) -> np.ndarray:
@@ -273,13 +280,13 @@ def _chance_gwet(pi: np.ndarray, w: np.ndarray) -> np.ndarray:
 def _kappa(data, kw, weights, chance) -> float:
     r = _as_ratings(data, kw)
     table, totals = _item_tables(r)
-    if not totals.size:
+    if not (totals >= 2).any():
         raise NotComputableError("no item has two or more ratings")
     if r.values.size < 2:
         raise NotComputableError("only one category was used: chance agreement is undefined")
     w = _weights(r.values, weights)
-    per_item, shares = _agreement_parts(table, totals, w)
-    pa, pe = per_item.mean(), chance(shares.mean(axis=0), w)
+    per_item, pairable, shares = _agreement_parts(table, totals, w)
+    pa, pe = per_item.sum() / pairable.sum(), chance(shares.mean(axis=0), w)
     return float((pa - pe) / (1 - pe)) if pe < 1 else float("nan")
 
 
@@ -287,6 +294,7 @@ def percent_agreement(data=None, **kw) -> float:
     """Mean, over items with two or more ratings, of the share of rating pairs that agree."""
     r = _as_ratings(data, kw)
     table, totals = _item_tables(r)
+    table, totals = table[totals >= 2], totals[totals >= 2]
     if not totals.size:
         raise NotComputableError("no item has two or more ratings")
     return float(((table * (table - 1)).sum(axis=1) / (totals * (totals - 1))).mean())
@@ -295,10 +303,10 @@ def percent_agreement(data=None, **kw) -> float:
 def fleiss_kappa(data=None, **kw) -> float:
     """Fleiss' kappa, generalized to unequal numbers of ratings per item.
 
-    Uses Gwet's (2014, ch. 2) generalization of Fleiss (1971): the observed agreement is the mean
-    over items with two or more ratings of Σ_k r_ik (r_ik − 1) / (r_i (r_i − 1)), and chance
-    agreement Σ_k π_k² with π_k the mean over those items of r_ik / r_i. With equal numbers of
-    ratings per item it is exactly Fleiss' kappa.
+    Uses Gwet's (2014, ch. 2) generalization of Fleiss (1971), as irrCAC computes it: the observed
+    agreement is the mean over items with two or more ratings of Σ_k r_ik (r_ik − 1) / (r_i (r_i − 1)),
+    and chance agreement Σ_k π_k² with π_k the mean over every rated item (single-rated ones too)
+    of r_ik / r_i. With equal numbers of ratings per item it is exactly Fleiss' kappa.
     """
     return _kappa(data, kw, None, _chance_fleiss)
 
@@ -528,18 +536,20 @@ def bootstrap(
             samples[start : start + size] = alpha_from_coincidences(o.reshape(size, V, V), r.values, level)
         return _percentile(estimate, samples, confidence, **info)
     table, totals = _item_tables(r)
+    if statistic == "percent_agreement":  # defined on pairable items only: resample those
+        table, totals = table[totals >= 2], totals[totals >= 2]
     w = _weights(r.values, weights if statistic == "gwet_ac2" else None)
-    per_item, shares = _agreement_parts(table, totals, w)
+    per_item, pairable, shares = _agreement_parts(table, totals, w)
     chance = _chance_fleiss if statistic == "fleiss_kappa" else _chance_gwet
     for start in range(0, n_resamples, chunk):
         size = min(chunk, n_resamples - start)
-        f = _resample_counts(rng, totals.size, size) / totals.size
-        pa = f @ per_item
-        if statistic == "percent_agreement":
-            samples[start : start + size] = pa
-            continue
-        pe = chance(f @ shares, w)
+        f = _resample_counts(rng, totals.size, size)
         with np.errstate(divide="ignore", invalid="ignore"):
+            pa = (f @ per_item) / (f @ pairable)
+            if statistic == "percent_agreement":
+                samples[start : start + size] = pa
+                continue
+            pe = chance(f @ shares / totals.size, w)
             samples[start : start + size] = np.where(pe < 1, (pa - pe) / (1 - pe), np.nan)
     return _percentile(estimate, samples, confidence, **info)
 

@@ -129,11 +129,12 @@ def _ac_bruteforce(m, weights=None):
     pa_items, shares = [], []
     for col in m.T:
         v = col[~np.isnan(col)]
+        if v.size:  # chance shares: every rated item (Gwet 2014; irrCAC)
+            shares.append([np.mean(v == c) for c in values])
         if v.size < 2:
             continue
         pairs = [(x, y) for i, x in enumerate(v) for j, y in enumerate(v) if i != j]
         pa_items.append(np.mean([w(x, y) for x, y in pairs]))
-        shares.append([np.mean(v == c) for c in values])
     pi = np.mean(shares, axis=0)
     q = values.size
     tw = sum(w(x, y) for x in values for y in values)
@@ -271,9 +272,11 @@ def test_equal_to_irrcac_reference_on_crowd_sets(shared):
     import crowd_data
 
     reference = json.loads((Path(__file__).parent / "data" / "irrcac_reference.json").read_text())["sets"]
-    assert len(reference) == 7
+    assert len(reference) == 14  # 7 sets, each also with every fifth item single-rated
     for name, expected in reference.items():
-        df, _, _ = crowd_data.load(name)
+        df, _, _ = crowd_data.load(name.split(", every fifth")[0])
+        if name.endswith("single-rated"):
+            df = crowd_data.single_rated(df)
         r = ag.ratings(df.drop_duplicates(["item", "annotator"]))  # irrCAC's wide table holds one value per cell
         assert round(ag.gwet_ac1(r), 5) == pytest.approx(expected["gwet_ac1"], abs=1.1e-5), name
         assert round(ag.fleiss_kappa(r), 5) == pytest.approx(expected["fleiss_kappa"], abs=1.1e-5), name
@@ -281,3 +284,20 @@ def test_equal_to_irrcac_reference_on_crowd_sets(shared):
             if f"gwet_ac2_{weights}" in expected:
                 got = ag.gwet_ac2(r, weights=weights)
                 assert round(got, 5) == pytest.approx(expected[f"gwet_ac2_{weights}"], abs=1.1e-5), name
+
+
+def test_single_rated_items_count_in_the_chance_shares():
+    """Gwet (2014) and irrCAC average π_k over every rated item, single-rated ones included.
+
+    Items (0,0), (0,1), (1,1) and a lone 1: p_a = 2/3 over the three pairable items;
+    π = (1.5/4, 2.5/4); Fleiss p_e = π·π = 0.53125, AC1 p_e = 2 π_0 π_1 = 0.46875.
+    irrCAC 0.4.4 gives 0.2889 and 0.3725 on this table.
+    """
+    m = np.array([[0, 0, 1, 1], [0, 1, 1, np.nan]])
+    assert ag.fleiss_kappa(m) == pytest.approx((2 / 3 - 0.53125) / (1 - 0.53125))
+    assert ag.gwet_ac1(m) == pytest.approx((2 / 3 - 0.46875) / (1 - 0.46875))
+    assert round(ag.fleiss_kappa(m), 4) == 0.2889 and round(ag.gwet_ac1(m), 4) == 0.3725
+    assert ag.percent_agreement(m) == pytest.approx(2 / 3)  # observed agreement: pairable items only
+    # the bootstrap resamples every rated item and agrees with the point estimate's definition
+    ci = ag.bootstrap(m, "fleiss_kappa", n_resamples=50, seed=1)
+    assert ci.estimate == pytest.approx(ag.fleiss_kappa(m)) and ci.n_items == 4
