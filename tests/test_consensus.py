@@ -214,6 +214,59 @@ def test_ranked_pairs_keeps_axioms(name, check, profile):
     check(RP, *profile)
 
 
+# Checkers that need untied margins (or strict ballots), and the largest share of draws on which
+# each may test nothing when profiles are drawn with distinct margins.
+TIE_SENSITIVE = {
+    (True, "neutrality"): 0.1,
+    (True, "local_iia"): 0.4,
+    (True, "monotonicity"): 0.8,
+    (False, "neutrality"): 0.1,
+    (False, "local_iia"): 0.3,
+    (False, "monotonicity"): 0.6,
+    (False, "independence_of_clones"): 0.1,
+    (False, "reversal_symmetry"): 0.1,
+}
+
+
+@pytest.mark.parametrize("ties", [True, False])
+def test_ranked_pairs_keeps_tie_sensitive_axioms_on_most_draws(ties):
+    tally = qt.Tally()
+
+    @settings(max_examples=80, database=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(qt.profiles(max_candidates=5, max_ballots=3, ties=ties, truncated=ties, distinct_margins=True))
+    def run(profile):
+        assert qt.has_distinct_margins(*profile)
+        for t, name in TIE_SENSITIVE:
+            if t == ties:
+                tally.check(name, RP, *profile)
+
+    run()
+    shares = {name: tally.vacuous_share(name) for t, name in TIE_SENSITIVE if t == ties}
+    assert all(shares[name] <= TIE_SENSITIVE[ties, name] for name in shares), shares
+
+
+def test_uniform_profiles_with_ties_are_mostly_vacuous_for_neutrality():
+    """Why distinct_margins exists: drawn uniformly, most tied profiles test nothing."""
+    tally = qt.Tally()
+
+    @settings(max_examples=80, database=None)
+    @given(qt.profiles(max_candidates=5, max_ballots=7, ties=True, truncated=True))
+    def run(profile):
+        tally.check("neutrality", RP, *profile)
+
+    run()
+    assert tally.vacuous_share("neutrality") > 0.5
+
+
+def test_clone_checker_names_clones_in_the_candidates_type():
+    def by_number(ballots, candidates):
+        return cs.ranked_pairs(ballots, candidates=candidates)
+
+    ballots = [[1, 2, 3]] * 4 + [[2, 3, 1]] * 2 + [[3, 1, 2]]  # margins 3, 1, 5: no tie
+    assert qt.check_independence_of_clones(by_number, ballots, [1, 2, 3]) is True
+    assert qt._clone_of(3, [1, 2, 3]) == 4 and qt._clone_of("a", ["a", "a'"]) == "a''"
+
+
 @settings(max_examples=60, suppress_health_check=[HealthCheck.too_slow])
 @given(qt.profiles(max_candidates=5, max_ballots=7))
 @pytest.mark.parametrize("method", ["schulze", "kemeny_young"])
