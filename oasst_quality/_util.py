@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import gc
 import math
-from collections.abc import Iterator
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -60,10 +64,36 @@ def percentile_interval(samples: np.ndarray, confidence: float) -> tuple[float, 
 
 
 def require_columns(df: pd.DataFrame, item: str, annotator: str, value: str) -> None:
-    """Raise a ValueError that names the missing columns and how to map them."""
+    """Raise :class:`~oasst_quality.errors.ColumnsError` naming the missing columns."""
+    from .errors import ColumnsError
+
     missing = [c for c in (item, annotator, value) if c not in df.columns]
     if missing:
-        raise ValueError(
-            f"columns {missing} not in the DataFrame (have {list(df.columns)}); "
-            "name them with item=, annotator=, value="
-        )
+        raise ColumnsError(missing, [str(c) for c in df.columns])
+
+
+def replace_into(out_dir: str | Path, files: Mapping[str, bytes | str]) -> Path:
+    """Write ``files`` (name -> content) into ``out_dir`` atomically.
+
+    Everything is written to a temporary folder inside ``out_dir`` first, then renamed into place
+    one file at a time: a reader never sees a half-written file, and a name that is a symlink is
+    replaced itself, never followed to overwrite its target.
+    """
+    from .errors import UsageError
+
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"{out} is a file; the output needs a folder (give another --out)")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=".oasst-quality-", dir=out))
+    except OSError as exc:
+        raise UsageError(f"cannot write into {out}: {exc.strerror or exc}") from None
+    try:
+        for name, data in files.items():
+            (tmp / name).write_bytes(data.encode("utf-8") if isinstance(data, str) else data)
+        for name in files:
+            os.replace(tmp / name, out / name)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return out

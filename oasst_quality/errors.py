@@ -50,3 +50,17 @@ class FormatError(SchemaError):
 
 class NotComputableError(OasstQualityError):
     """The statistic asked for cannot be computed from the data given (e.g. too few values)."""
+
+
+class UsageError(OasstQualityError, ValueError):
+    """An argument or setting that cannot be used (out of range, the wrong kind, a missing column)."""
+
+
+class ColumnsError(UsageError):
+    """A table lacks the columns an analysis needs; names what is missing and what is there."""
+
+    def __init__(self, missing: list[str], have: list[str]) -> None:
+        self.missing, self.have = missing, have
+        super().__init__(
+            f"columns {missing} not in the table (it has {have}); name them with item=, annotator=, value="
+        )

@@ -27,20 +27,20 @@ def _parent_index(messages: pd.DataFrame) -> np.ndarray:
 def _depths(parent: np.ndarray) -> np.ndarray:
     """Depth below the topmost ancestor present; -1 for messages in or under a parent cycle.
 
-    One numpy pass per tree level, so the cost is O(n * max depth), never a loop over messages.
+    Pointer jumping: each round every message adds its ancestor's distance and jumps to that
+    ancestor's ancestor, so a chain of any length resolves in log2(n) vectorized rounds (a
+    100,000-message chain in 17). Whatever still points somewhere after that is on or under a cycle.
     """
-    depth = np.full(parent.size, -1, dtype=np.int64)
-    frontier = parent < 0
-    depth[frontier] = 0
-    level = 0
-    while frontier.any():
-        level += 1
-        has_parent = parent >= 0
-        child = np.zeros(parent.size, dtype=bool)
-        child[has_parent] = frontier[parent[has_parent]]
-        depth[child] = level
-        frontier = child
-    return depth
+    anc = parent.copy()
+    dist = (parent >= 0).astype(np.int64)
+    for _ in range(max(int(np.ceil(np.log2(max(parent.size, 2)))) + 1, 1)):
+        active = np.flatnonzero(anc >= 0)
+        if not active.size:
+            break
+        up = anc[active]
+        dist[active] += dist[up]
+        anc[active] = anc[up]
+    return np.where(anc >= 0, -1, dist)
 
 
 def _problem(kind: str, rows: pd.DataFrame, detail: pd.Series | str, field: str | None) -> pd.DataFrame:

@@ -21,6 +21,7 @@ import json
 import math
 import zlib
 from collections.abc import Iterator
+from datetime import datetime
 from importlib import resources
 from itertools import chain
 from pathlib import Path
@@ -30,6 +31,7 @@ import numpy as np
 import orjson  # 2-3x faster than json on big exports; json stays for error messages.
 import pandas as pd
 
+from . import _json
 from ._util import gc_paused
 from .dataset import PROBLEM_COLUMNS, Dataset
 from .errors import FormatError, SchemaError
@@ -57,10 +59,14 @@ def load_sample(*, lenient: bool = False) -> Dataset:
 
 def _open(path: Path) -> tuple[BinaryIO, bytes]:
     """Open a (possibly gzip-compressed) file; return the stream and its first bytes."""
+    if path.is_dir():
+        raise FormatError("is a folder; give an export file (.jsonl, .jsonl.gz or .parquet)", path=path)
     try:
         fh: BinaryIO = open(path, "rb")
     except FileNotFoundError:
         raise FormatError("file not found", path=path) from None
+    except OSError as exc:
+        raise FormatError(f"cannot be read ({exc.strerror or exc})", path=path) from None
     magic = fh.read(4)
     fh.seek(0)
     if magic[:2] == b"\x1f\x8b":
@@ -73,28 +79,80 @@ def _open(path: Path) -> tuple[BinaryIO, bytes]:
     return fh, magic
 
 
-def _diagnose(line: bytes) -> str:
-    """Explain why a line failed to parse."""
+_CONSTANT = object()  # stands in for NaN / Infinity while locating them
+
+
+def _constant_path(obj: Any) -> str:
+    """Dotted path of the first NaN/Infinity placeholder in a parsed object (iteratively)."""
+    stack: list[tuple[str, Any]] = [("", obj)]
+    while stack:
+        path, value = stack.pop()
+        if value is _CONSTANT:
+            return path or "(the whole line)"
+        if isinstance(value, dict):
+            stack.extend((f"{path}.{k}" if path else str(k), v) for k, v in reversed(value.items()))
+        elif isinstance(value, list):
+            stack.extend((f"{path}[{i}]", v) for i, v in reversed(list(enumerate(value))))
+    return "(unknown)"  # pragma: no cover - only called when a placeholder was parsed
+
+
+def _diagnose(line: bytes, number: int) -> tuple[str, str | None]:
+    """Explain why a line failed to parse: (detail with a hint, field)."""
     try:
         text = line.decode("utf-8")
     except UnicodeDecodeError as exc:
-        return f"bytes that are not UTF-8 at byte {exc.start}: {line[exc.start : exc.start + 4]!r}"
+        return f"bytes that are not UTF-8 at byte {exc.start}: {line[exc.start : exc.start + 4]!r}", None
+    stripped = text.strip()
+    if number == 1 and stripped in ("{", "["):
+        return (
+            "pretty-printed JSON (one object over several lines); exports are JSON lines, one object per line: "
+            "convert with `jq -c .`",
+            None,
+        )
+    if number == 1 and not stripped.startswith(("{", "[")) and ("," in stripped or "\t" in stripped):
+        return (
+            "this looks like a CSV/TSV table, not an OASST export (JSON lines); per-annotator tables go to "
+            "`agreement`, `aggregate` or `consensus` as PATH",
+            None,
+        )
     try:
-        json.loads(text)
+        parsed = json.loads(text, parse_constant=lambda _: _CONSTANT)
     except json.JSONDecodeError as exc:
-        return f"broken JSON at column {exc.colno}: {exc.msg}"
-    return "unreadable JSON"  # pragma: no cover - orjson stricter than json
+        return f"broken JSON at column {exc.colno}: {exc.msg}", None
+    except RecursionError:
+        try:
+            _json.loads(text)
+        except _json.DeepJSONError as exc:
+            return f"broken JSON at column {exc.colno}: {exc.msg}", None
+        return "unreadable JSON", None  # pragma: no cover - the deep parser reads what json would
+    field = _constant_path(parsed)
+    return "NaN or Infinity is not JSON (write null for a missing number)", field
 
 
-def _iter_json_lines(path: Path, fh: BinaryIO) -> Iterator[tuple[int, bytes, Any, str | None]]:
-    """Yield (line number, raw line, parsed object or None, error) for each non-blank line."""
+def _parse(line: bytes, number: int) -> tuple[Any, str | None, str | None]:
+    """(object, None, None), or (None, error detail, field) for a line that does not parse."""
+    try:
+        return orjson.loads(line), None, None
+    except orjson.JSONDecodeError as exc:
+        if "depth" in str(exc) or "recursion" in str(exc):  # nested deeper than orjson allows
+            try:
+                return _json.loads(line.decode("utf-8")), None, None
+            except (UnicodeDecodeError, _json.DeepJSONError):
+                pass
+        return (None, *_diagnose(line, number))
+
+
+def _iter_json_lines(path: Path, fh: BinaryIO) -> Iterator[tuple[int, bytes, Any, tuple | None]]:
+    """Yield (line number, raw line, parsed object or None, (error, field) or None) per non-blank line."""
     number = 0
     first = True
     try:
         for number, line in enumerate(fh, start=1):
+            if number == 1 and line.startswith(b"\xef\xbb\xbf"):  # a UTF-8 byte-order mark
+                line = line[3:]
             if not line.strip():
                 continue
-            if first and line.lstrip()[:1] == b"[":
+            if first and line.lstrip()[:1] == b"[" and line.strip() != b"[":
                 raise FormatError(
                     "this is a JSON array; OASST exports are JSON lines (one object per line). "
                     "Convert it with `jq -c '.[]'`",
@@ -102,10 +160,8 @@ def _iter_json_lines(path: Path, fh: BinaryIO) -> Iterator[tuple[int, bytes, Any
                     line=number,
                 )
             first = False
-            try:
-                yield number, line, orjson.loads(line), None
-            except orjson.JSONDecodeError:
-                yield number, line, None, _diagnose(line)
+            obj, error, field = _parse(line, number)
+            yield number, line, obj, (error, field) if error is not None else None
     except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
         raise FormatError(
             f"truncated or corrupt gzip stream after line {number} ({exc}); re-download or re-compress the file",
@@ -115,7 +171,7 @@ def _iter_json_lines(path: Path, fh: BinaryIO) -> Iterator[tuple[int, bytes, Any
         raise FormatError("empty file: no records", path=path)
 
 
-def _iter_parquet(path: Path) -> Iterator[tuple[int, bytes, Any, str | None]]:
+def _iter_parquet(path: Path) -> Iterator[tuple[int, bytes, Any, tuple | None]]:
     import pyarrow.parquet as pq
 
     try:
@@ -132,6 +188,7 @@ def _iter_parquet(path: Path) -> Iterator[tuple[int, bytes, Any, str | None]]:
 _NONE = type(None)
 _TYPED = {
     **{f: ({str, _NONE}, "a string") for f in _STR_FIELDS},
+    "created_date": ({str, _NONE, datetime, pd.Timestamp}, "an ISO 8601 date string"),
     **{f: ({bool, _NONE}, "true/false") for f in _BOOL_FIELDS},
     **{f: ({int, _NONE}, "an integer") for f in _INT_FIELDS},
 }
@@ -142,6 +199,17 @@ _COUNT = frozenset({int, _NONE})
 
 def _fail(detail: str, field: str | None = None) -> SchemaError:
     return SchemaError(detail, field=field)
+
+
+def _date(value: Any) -> datetime | None:
+    """An ISO 8601 string (or a parquet timestamp) as a datetime; checked per record so that
+    lenient mode can set aside the one record with a bad date."""
+    if value is None or isinstance(value, datetime):
+        return value
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00") if value.endswith("Z") else value)
+    except ValueError:
+        raise _fail(f"not an ISO 8601 date: {value!r:.60}", "created_date") from None
 
 
 def _type_name(value: Any) -> str:
@@ -256,6 +324,7 @@ def _message(rec: Any, *, tree_id: str | None, tree_state: str | None, parent: s
         if type(value) not in _TYPED[f][0]:
             raise _fail(f"expected {_TYPED[f][1]} or null, got {_type_name(value)}", f)
     fields["message_id"] = mid
+    fields["created_date"] = _date(rec.get("created_date"))
     if fields["rank"] is not None and fields["rank"] < 0:
         raise _fail(f"rank must be >= 0, got {fields['rank']}", "rank")
     role = get("role")
@@ -389,7 +458,7 @@ def _build(path: Path, records: Iterator, lenient: bool) -> Dataset:
         n_read += 1
         try:
             if error is not None:
-                raise SchemaError(error, kind="parse_error")
+                raise SchemaError(error[0], field=error[1], kind="parse_error")
             form, msgs, root = _record(obj)
         except SchemaError as exc:
             if not lenient:
@@ -411,34 +480,34 @@ def _build(path: Path, records: Iterator, lenient: bool) -> Dataset:
                 )
                 continue
             seen_trees[(tid, root)] = line
-        kept = []
-        for m in msgs:
-            mid = m.id
-            if mid in seen_ids:
-                detail = f"message id already loaded from line {seen_ids[mid]}; this copy skipped"
-                if form == "messages":
-                    reject("duplicate_message", line, blob or obj, detail, mid=mid, tid=tid)
-                else:
-                    problems.append(
-                        dict(
-                            kind="duplicate_message",
-                            message_id=mid,
-                            tree_id=tid,
-                            file=str(path),
-                            line=line,
-                            field="message_id",
-                            detail=detail,
-                            raw=None,
-                        )
-                    )
-                continue
-            seen_ids[mid] = line
-            kept.append(m)
-        if kept:
-            col.add(kept, line)
-            n_loaded += 1
+        ids = [m.id for m in msgs]
+        dup = next((mid for mid in ids if mid in seen_ids), None)
+        if dup is None and len(set(ids)) < len(ids):
+            dup = next(mid for mid, n in pd.Series(ids).value_counts().items() if n > 1)
+        if dup is not None:
+            # The whole record is set aside, raw: keeping part of a tree would re-parent its replies.
+            first_line = seen_ids.get(dup, line)
+            where = f"line {first_line}" if first_line != line else "this same record"
+            reject(
+                "duplicate_message",
+                line,
+                blob or obj,
+                f"message id {dup!r} already loaded from {where}; this record skipped",
+                "message_id",
+                mid=dup,
+                tid=tid,
+            )
+            continue
+        seen_ids.update(dict.fromkeys(ids, line))
+        col.add(msgs, line)
+        n_loaded += 1
 
-    messages, labels, emojis, detox = _tables(col, path)
+    if lenient and n_read and not n_loaded:
+        first = problems[0]
+        raise FormatError(
+            f"no record could be read (first problem, line {first['line']}: {first['detail']})", path=path
+        )
+    messages, labels, emojis, detox = _tables(col)
     return Dataset.from_tables(
         messages,
         labels=labels,
@@ -460,15 +529,10 @@ def _long(msgs: list[_Message], part: str, width: int) -> tuple[list, ...]:
     return (ids, *(list(chain.from_iterable(g[k] for g in groups)) for k in range(width)))
 
 
-def _tables(col: _Collector, path: Path) -> tuple[pd.DataFrame, ...]:
+def _tables(col: _Collector) -> tuple[pd.DataFrame, ...]:
     msgs = col.messages
     fields = [m.fields for m in msgs]
-    raw_dates = pd.Series([f["created_date"] for f in fields], dtype=object)
-    dates = pd.to_datetime(raw_dates, utc=True, errors="coerce", format="ISO8601")
-    bad = np.flatnonzero(dates.isna().to_numpy() & raw_dates.notna().to_numpy())
-    if bad.size:
-        i = int(bad[0])
-        raise SchemaError(f"not an ISO 8601 date: {raw_dates[i]!r}", path=path, line=col.lines[i], field="created_date")
+    dates = pd.to_datetime(pd.Series([f["created_date"] for f in fields], dtype=object), utc=True)
     data: dict[str, Any] = {}
     for name in MESSAGE_COLUMNS:
         if name == "depth":
@@ -574,6 +638,12 @@ def _tree_records(records: list[dict]) -> list[dict]:
     return [{"message_tree_id": r["message_tree_id"], "tree_state": r["tree_state"], "prompt": r} for r in tops]
 
 
+def _tree_line(tree: dict) -> str:
+    """One tree record as JSON; the nested prompt is written without recursion (any depth)."""
+    head = json.dumps({k: v for k, v in tree.items() if k != "prompt"}, ensure_ascii=False)
+    return head[:-1] + ', "prompt": ' + _json.dumps_tree(tree["prompt"]) + "}"
+
+
 def write(dataset: Dataset, path: str | Path, *, form: str = "trees") -> Path:
     """Write ``dataset`` so that :func:`load` gives it back equal.
 
@@ -597,8 +667,10 @@ def write(dataset: Dataset, path: str | Path, *, form: str = "trees") -> Path:
     if form == "trees":
         if dataset.messages["depth"].isna().any():
             raise ValueError("messages in a parent cycle cannot be written as trees; use form='messages'")
-        records = _tree_records(records)
-    payload = b"".join(json.dumps(r, ensure_ascii=False).encode("utf-8") + b"\n" for r in records)
+        lines = (_tree_line(t) for t in _tree_records(records))
+    else:
+        lines = (json.dumps(r, ensure_ascii=False) for r in records)
+    payload = b"".join(line.encode("utf-8") + b"\n" for line in lines)
     if path.name.endswith(".gz"):
         payload = gzip.compress(payload, mtime=0)
     path.write_bytes(payload)

@@ -28,7 +28,7 @@ from scipy.stats import rankdata
 from tqdm.auto import tqdm
 
 from ._util import percentile_interval
-from .errors import OasstQualityError
+from .errors import OasstQualityError, UsageError
 
 #: Detoxify heads and the human OASST labels that measure the same thing.
 HEAD_LABELS: dict[str, tuple[str, ...]] = {
@@ -66,9 +66,12 @@ def load_checkpoint(path, *, device: str = "cpu") -> dict:
     Returns ``{"model_class", "num_classes", "classes", "state_dict"}``.
     """
     import pickle
+    from pathlib import Path
 
     import torch
 
+    if not Path(path).is_file():
+        raise CheckpointError(f"{path}: no such checkpoint file")
     try:
         loaded = torch.load(path, map_location=device, weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, AttributeError, TypeError) as exc:
@@ -133,7 +136,14 @@ def _hub_model(model_type: str, device: str):
             "scoring by model name needs detoxify: pip install 'oasst_quality[toxicity]'; "
             "offline, pass checkpoint= and config_dir="
         ) from None
-    d = Detoxify(model_type, device=device)
+    try:
+        d = Detoxify(model_type, device=device)
+    except OSError as exc:  # URLError and the hub's connection errors are OSErrors
+        raise CheckpointError(
+            f"could not fetch Detoxify's {model_type!r} model ({str(exc).splitlines()[0][:120]}); "
+            "without a network, score offline with a checkpoint file and a config folder "
+            "(--checkpoint FILE --config-dir DIR)"
+        ) from None
     return d.model.eval(), d.tokenizer, list(d.class_names)
 
 
@@ -161,7 +171,7 @@ def score_texts(
     dev = _device(device)
     if checkpoint is not None:
         if config_dir is None:
-            raise ValueError("an offline checkpoint needs config_dir (transformers config and tokenizer)")
+            raise UsageError("an offline checkpoint needs config_dir (transformers config and tokenizer)")
         model, tokenizer, heads = _local_model(checkpoint, config_dir, dev)
     else:
         model, tokenizer, heads = _hub_model(model_type, dev)

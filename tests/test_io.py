@@ -266,3 +266,30 @@ def test_structural_problem_counts_are_stable_with_numpy_ints():
     ds = oq.load_sample()
     assert all(isinstance(v, int) for v in ds.problem_counts().values())
     assert np.issubdtype(ds.messages["depth"].dropna().to_numpy().dtype, np.integer)
+
+
+def _chain_tree(n: int) -> str:
+    """One tree record whose messages form a chain n deep, written by plain string assembly."""
+    opens, closes = [], []
+    for i in range(n):
+        role = "prompter" if i % 2 == 0 else "assistant"
+        opens.append(f'{{"message_id": "m{i}", "role": "{role}", "lang": "en", "text": "t{i}", "replies": [')
+        closes.append("]}")
+    return (
+        '{"message_tree_id": "m0", "tree_state": "ready_for_export", "prompt": '
+        + "".join(opens)
+        + "".join(closes)
+        + "}\n"
+    )
+
+
+def test_a_100000_message_chain_loads_and_round_trips(tmp_path):
+    path = tmp_path / "chain.jsonl"
+    path.write_text(_chain_tree(100_000))
+    ds = oq.load(path)
+    assert len(ds) == 100_000 and ds.messages["depth"].max() == 99_999
+    assert ds.problems.empty
+    out = oq.write(ds, tmp_path / "again.jsonl.gz", form="trees")
+    again = oq.load(out)
+    assert again.messages["message_id"].tolist() == ds.messages["message_id"].tolist()
+    assert again.messages["parent_id"].tolist() == ds.messages["parent_id"].tolist()

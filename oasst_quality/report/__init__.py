@@ -21,7 +21,8 @@ from .. import aggregation as agg
 from .. import agreement as ag
 from .. import consensus as cs
 from .. import toxicity as tx
-from .._util import jsonable
+from .._util import jsonable, replace_into
+from ..errors import OasstQualityError, UsageError
 from . import plots
 
 SCHEMA_VERSION = 1
@@ -138,6 +139,35 @@ def _toxicity(ds, figures: dict, n_resamples: int, seed: int) -> dict:
 def _sentences(m: dict) -> dict[str, list[str]]:
     """Two or three plain sentences per section, written from the numbers."""
     s: dict[str, list[str]] = {}
+    if _ok(m, "structure"):
+        _structure_sentences(m, s)
+    if _ok(m, "agreement") and m["agreement"]["flags"]:
+        _agreement_sentences(m, s)
+    if _ok(m, "aggregation"):
+        _aggregation_sentences(m, s)
+    if _ok(m, "consensus"):
+        c = m["consensus"]
+        s["consensus"] = [
+            f"{c['n_ranked_groups']:,} reply sets were ranked, giving {c['n_preference_pairs']:,} (chosen, rejected) "
+            "pairs for a reward model.",
+            "The public file holds only the merged ranking of each set, so cycle rates, ties and each ranker's "
+            "agreement with the consensus need per-ranker data (`oasst-quality consensus rankings.csv`).",
+        ]
+    if _ok(m, "skew"):
+        _skew_sentences(m, s)
+    if _ok(m, "noise_study"):
+        n = m["noise_study"]
+        s["noise_study"] = [
+            f"Trained on {n['n_train']:,} pairs and tested on {n['n_test']:,} clean pairs from other trees, the reward "
+            f"model reaches {n['fitted_clean_accuracy']:.3f} (fitted, no noise); each {n['noise']} flip rate p shrinks "
+            "the margin over chance by the factor 1 - 2p.",
+        ]
+    if _ok(m, "toxicity") and m["toxicity"].get("available"):
+        _toxicity_sentences(m, s)
+    return s
+
+
+def _structure_sentences(m: dict, s: dict) -> None:
     f = m["structure"]["forest"]
     probs = m["structure"]["problems"]
     s["structure"] = [
@@ -150,10 +180,13 @@ def _sentences(m: dict) -> dict[str, list[str]]:
         if probs
         else "No structural problems were found.",
     ]
+
+
+def _agreement_sentences(m: dict, s: dict) -> None:
     flags = m["agreement"]["flags"]
-    if flags:
-        alphas = [v["alpha"] for v in flags.values() if v["alpha"] is not None]
-        raw = [v["percent_agreement"] for v in flags.values()]
+    alphas = [v["alpha"] for v in flags.values() if v["alpha"] is not None]
+    raw = [v["percent_agreement"] for v in flags.values()]
+    if alphas:
         s["agreement"] = [
             f"Raw agreement on the flags is {min(raw):.0%}-{max(raw):.0%}, but Krippendorff's alpha is only "
             f"{min(alphas):.2f}-{max(alphas):.2f}: the flags are rare, so two labellers agree by chance almost always "
@@ -161,6 +194,9 @@ def _sentences(m: dict) -> dict[str, list[str]]:
             "Wide intervals mark flags with only a handful of 'yes' votes: their agreement is barely measured.",
             _not_computable_sentence(m["agreement"]["not_computable"]),
         ]
+
+
+def _aggregation_sentences(m: dict, s: dict) -> None:
     lab = m["aggregation"]["labels"]
     if lab.get("quality"):
         q = lab["quality"]
@@ -182,13 +218,9 @@ def _sentences(m: dict) -> dict[str, list[str]]:
             if high
             else "No label shows more all-zero messages than a model without default zeros predicts."
         )
-    c = m["consensus"]
-    s["consensus"] = [
-        f"{c['n_ranked_groups']:,} reply sets were ranked, giving {c['n_preference_pairs']:,} (chosen, rejected) "
-        "pairs for a reward model.",
-        "The public file holds only the merged ranking of each set, so cycle rates, ties and each ranker's agreement "
-        "with the consensus need per-ranker data (`oasst-quality consensus rankings.csv`).",
-    ]
+
+
+def _skew_sentences(m: dict, s: dict) -> None:
     lang = m["skew"]["language"]
     conc = m["skew"]["contributors"]
     plural = "s" if lang["n_languages"] != 1 else ""
@@ -207,28 +239,21 @@ def _sentences(m: dict) -> dict[str, list[str]]:
             f"{w['mean_all']:.3f} to {w['mean_without_top']:.3f}."
         )
     s["skew"] = sk
-    if "noise_study" in m:
-        n = m["noise_study"]
-        s["noise_study"] = [
-            f"Trained on {n['n_train']:,} pairs and tested on {n['n_test']:,} clean pairs from other trees, the reward "
-            f"model reaches {n['fitted_clean_accuracy']:.3f} (fitted, no noise); each {n['noise']} flip rate p shrinks "
-            "the margin over chance by the factor 1 - 2p.",
+
+
+def _toxicity_sentences(m: dict, s: dict) -> None:
+    rows = pd.DataFrame(m["toxicity"]["agreement"])
+    main = rows[(rows["head"] == "toxicity") & (rows["label"] == "toxicity")] if len(rows) else rows
+    if len(main):
+        r = main.iloc[0]
+        s["toxicity"] = [
+            f"Detoxify's toxicity score (from the export) follows the human toxicity label only weakly in rank: "
+            f"Spearman {r['spearman']:.2f} ({r['spearman_low']:.2f}-{r['spearman_high']:.2f}), but it "
+            f"separates the {r['n_positive']} messages humans call toxic with ROC-AUC {r['auc']:.2f} "
+            f"({r['auc_low']:.2f}-{r['auc_high']:.2f}).",
+            "Most scores sit near zero, so the model says little about mildly toxic text; the table of "
+            "disagreements shows where reading the messages is worth it.",
         ]
-    t = m["toxicity"]
-    if t.get("available"):
-        rows = pd.DataFrame(t["agreement"])
-        main = rows[(rows["head"] == "toxicity") & (rows["label"] == "toxicity")]
-        if len(main):
-            r = main.iloc[0]
-            s["toxicity"] = [
-                f"Detoxify's toxicity score (from the export) follows the human toxicity label only weakly in rank: "
-                f"Spearman {r['spearman']:.2f} ({r['spearman_low']:.2f}-{r['spearman_high']:.2f}), but it "
-                f"separates the {r['n_positive']} messages humans call toxic with ROC-AUC {r['auc']:.2f} "
-                f"({r['auc_low']:.2f}-{r['auc_high']:.2f}).",
-                "Most scores sit near zero, so the model says little about mildly toxic text; the table of "
-                "disagreements shows where reading the messages is worth it.",
-            ]
-    return s
 
 
 def _not_computable_sentence(reasons: dict[str, str]) -> str:
@@ -285,15 +310,34 @@ def compute(
             "oasst_quality": __version__,
             "n_resamples": n_resamples,
             "seed": seed,
+            "source": dataset.source,
         }
     }
-    for name in tqdm(SECTIONS, desc="report", disable=quiet, unit="section"):
-        metrics[name] = steps[name]()
     if noise_study is not None:
-        metrics["noise_study"] = _noise(noise_study, figures)
+        steps["noise_study"] = lambda: _noise(noise_study, figures)
+    for name in tqdm(list(steps), desc="report", disable=quiet, unit="section"):
+        metrics[name] = _section(steps[name])
     metrics = jsonable(metrics)
     metrics["summary"] = _sentences(metrics)
     return metrics, figures
+
+
+def _section(step: Callable[[], Any]) -> dict:
+    """One section's metrics, or why it could not be computed: one section never stops the others."""
+    try:
+        return step()
+    except OasstQualityError as exc:
+        return {"computable": False, "reason": str(exc)}
+    except Exception as exc:  # a bug on unusual data must not cost the curator the whole report
+        return {
+            "computable": False,
+            "reason": f"failed with {type(exc).__name__}: {exc} (please report this with the input's shape)",
+            "error": type(exc).__name__,
+        }
+
+
+def _ok(m: dict, name: str) -> bool:
+    return name in m and m[name].get("computable", True) is not False
 
 
 def build(
@@ -310,18 +354,17 @@ def build(
     ``noise_study`` (a :class:`~oasst_quality.reward.NoiseStudyResult`) adds the noise-study section.
     """
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"{out} is a file; the report needs a folder (give another --out)")
     metrics, figures = compute(dataset, n_resamples=n_resamples, seed=seed, quiet=quiet, noise_study=noise_study)
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=2, allow_nan=False), encoding="utf-8")
     env = Environment(
         loader=PackageLoader("oasst_quality.report", "templates"),
         autoescape=select_autoescape(default=True, default_for_string=True),
     )
     env.filters["num"] = _num
     html = env.get_template("report.html.j2").render(m=metrics, fig=figures)
-    path = out / "index.html"
-    path.write_text(html, encoding="utf-8")
-    return path
+    replace_into(out, {"metrics.json": json.dumps(metrics, indent=2, allow_nan=False), "index.html": html})
+    return out / "index.html"
 
 
 def _num(value: Any, digits: int = 3) -> str:

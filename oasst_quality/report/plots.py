@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import functools
 import io
 
 import matplotlib
@@ -13,6 +14,18 @@ import numpy as np
 import pandas as pd
 
 
+def _plain_text(plot):
+    """Draw labels from the data as plain text: a language code or label name holding ``$...$``
+    would otherwise go to matplotlib's mathtext parser, which fails on it (and it is data, not TeX)."""
+
+    @functools.wraps(plot)
+    def draw(*args, **kwargs):
+        with plt.rc_context({"text.parse_math": False, "text.usetex": False}):
+            return plot(*args, **kwargs)
+
+    return draw
+
+
 def _uri(fig) -> str:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
@@ -20,6 +33,7 @@ def _uri(fig) -> str:
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
+@_plain_text
 def bars(counts: dict, title: str, xlabel: str = "", ylabel: str = "messages", top: int = 20) -> str:
     items = list(counts.items())[:top]
     fig, ax = plt.subplots(figsize=(6.4, 3.0))
@@ -31,6 +45,7 @@ def bars(counts: dict, title: str, xlabel: str = "", ylabel: str = "messages", t
     return _uri(fig)
 
 
+@_plain_text
 def intervals(
     table: pd.DataFrame, label: str, est: str, low: str, high: str, title: str, xlabel: str, extra: str | None = None
 ) -> str:
@@ -55,6 +70,7 @@ def intervals(
     return _uri(fig)
 
 
+@_plain_text
 def lorenz(x: list, y: list, gini: float) -> str:
     fig, ax = plt.subplots(figsize=(4.2, 4.0))
     ax.plot(x, y, color="#4c72b0", label=f"contributors (Gini {gini:.2f})")
@@ -66,6 +82,7 @@ def lorenz(x: list, y: list, gini: float) -> str:
     return _uri(fig)
 
 
+@_plain_text
 def zero_bias(table: pd.DataFrame) -> str:
     fig, ax = plt.subplots(figsize=(6.4, 3.0))
     x = np.arange(len(table))
@@ -78,6 +95,7 @@ def zero_bias(table: pd.DataFrame) -> str:
     return _uri(fig)
 
 
+@_plain_text
 def calibration(table: pd.DataFrame) -> str:
     fig, ax = plt.subplots(figsize=(4.6, 3.6))
     ax.plot(table["mean_score"], table["human_positive_share"], "o-", color="#4c72b0")
@@ -88,6 +106,7 @@ def calibration(table: pd.DataFrame) -> str:
     return _uri(fig)
 
 
+@_plain_text
 def group_means(table: pd.DataFrame, group: str, title: str) -> str:
     fig, ax = plt.subplots(figsize=(6.4, 3.0))
     x = np.arange(len(table))
@@ -105,6 +124,7 @@ def group_means(table: pd.DataFrame, group: str, title: str) -> str:
     return _uri(fig)
 
 
+@_plain_text
 def noise_curve(runs: pd.DataFrame, curve, ceiling: float | None, noise: str) -> str:
     fig, ax = plt.subplots(figsize=(5.2, 3.4))
     ax.plot(runs["rate"], runs["accuracy"], "o", alpha=0.7, label="runs (clean test pairs)")

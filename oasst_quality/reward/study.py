@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import pandas as pd
@@ -51,7 +52,8 @@ class NoiseStudyResult:
             indent=2,
         )
 
-    def plot(self, path: str | Path) -> Path:
+    def plot(self, path: str | Path | BinaryIO) -> str | Path | BinaryIO:
+        """Accuracy against noise rate, with the fitted curve, saved as PNG to a path or a binary file."""
         import matplotlib
 
         matplotlib.use("Agg")
@@ -67,9 +69,9 @@ class NoiseStudyResult:
         ax.set_xlabel(f"noise rate ({self.noise})")
         ax.set_ylabel("pairwise accuracy")
         ax.legend(fontsize=8)
-        fig.savefig(path, dpi=110, bbox_inches="tight")
+        fig.savefig(path, dpi=110, bbox_inches="tight", format="png")
         plt.close(fig)
-        return Path(path)
+        return path
 
 
 def noise_study(

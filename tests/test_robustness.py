@@ -1,0 +1,292 @@
+"""Every input gets an answer: one-line errors, nothing lost in lenient mode, the report on any export."""
+
+import gzip
+import json
+import os
+
+import pytest
+from helpers import jsonl, msg
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import oasst_quality as oq
+from oasst_quality import report
+from oasst_quality.cli import main
+
+SAMPLE_LINES = gzip.decompress(oq.sample_path().read_bytes()).splitlines(keepends=True)[:40]
+
+
+def run(argv, capsys):
+    rc = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+def _tree_lines(tmp_path, n_messages=60) -> list[bytes]:
+    """The first messages of the sample, written as nested trees by our own writer."""
+    (tmp_path / "flat.jsonl").write_bytes(b"".join(SAMPLE_LINES))
+    ds = oq.load(tmp_path / "flat.jsonl")
+    return oq.write(ds, tmp_path / "trees.jsonl", form="trees").read_bytes().splitlines(keepends=True)
+
+
+# --------------------------------------------------------------------------- one line, never a traceback
+
+
+@pytest.fixture
+def files(tmp_path):
+    f = {
+        "folder": tmp_path,
+        "csv": tmp_path / "votes.csv",
+        "pretty": tmp_path / "pretty.json",
+        "nan": tmp_path / "nan.jsonl",
+        "array": tmp_path / "array.json",
+        "empty": tmp_path / "empty.jsonl",
+        "file": tmp_path / "a_file",
+    }
+    f["csv"].write_text("task,worker,label\n1,a,0\n1,b,1\n")
+    f["pretty"].write_text('{\n  "message_id": "m"\n}\n')
+    f["nan"].write_text(json.dumps(msg("m1")).replace('"rank": null', '"rank": NaN') + "\n")
+    f["array"].write_text(json.dumps([msg("m1")]))
+    f["empty"].write_text("")
+    f["file"].write_text("x")
+    return f
+
+
+CASES = [
+    (["info", "{folder}"], "is a folder"),
+    (["info", "{missing}"], "file not found"),
+    (["info", "{csv}"], "looks like a CSV"),
+    (["info", "--lenient", "{csv}"], "no record could be read"),
+    (["info", "{pretty}"], "pretty-printed JSON"),
+    (["info", "{nan}"], "field 'rank'"),
+    (["info", "{array}"], "JSON array"),
+    (["info", "{empty}"], "empty file"),
+    (["report", "--out", "{file}", "--quiet"], "is a file"),
+    (["skew", "--resamples", "0"], "must be 1 or more"),
+    (["noise-study", "--rates", "abc"], "comma-separated numbers"),
+    (["noise-study", "--rates", "0.7"], "[0, 0.5]"),
+    (["agreement", "--label", "nonexistent"], "is not in"),
+    (["agreement", "{csv}"], "--item, --annotator and --value"),
+    (["toxicity", "--checkpoint", "{missing}", "--config-dir", "{folder}"], "no such checkpoint"),
+    (["consensus", "{csv}"], "a rankings table has group, annotator, ranking"),
+]
+
+
+@pytest.mark.parametrize("argv,expected", CASES, ids=[" ".join(a) for a, _ in CASES])
+def test_user_errors_are_one_line_with_exit_2(argv, expected, files, tmp_path, capsys):
+    names = {**files, "missing": tmp_path / "nope.jsonl"}
+    try:
+        rc, _, err = run([a.format(**names) for a in argv], capsys)
+    except SystemExit as exc:  # argparse's own errors: usage plus one error line, exit 2
+        rc, err = exc.code, capsys.readouterr().err
+    assert rc == 2, err
+    assert expected in err
+    assert "Traceback" not in err
+    last = err.strip().splitlines()[-1]
+    assert last.startswith(("oasst-quality: error:", "oasst-quality ")), last
+
+
+def test_debug_shows_the_traceback(files, capsys):
+    rc, _, err = run(["info", files["folder"], "--debug"], capsys)
+    assert rc == 2 and "Traceback" in err and "is a folder" in err
+
+
+# --------------------------------------------------------------------------- lenient mode keeps everything
+
+
+def test_lenient_sets_aside_a_bad_date_and_keeps_the_rest(tmp_path, capsys):
+    path = tmp_path / "dates.jsonl"
+    path.write_text(jsonl([msg("p1", created_date="2023-13-45"), msg("p2", tree="t2"), msg("p3", tree="t3")]))
+    with pytest.raises(oq.SchemaError, match=r"line 1, field 'created_date'"):
+        oq.load(path)
+    ds = oq.load(path, lenient=True)
+    assert (ds.records_read, ds.records_loaded, len(ds.rejected)) == (3, 2, 1)
+    assert "2023-13-45" in ds.rejected["raw"].iloc[0]
+    rc, out, _ = run(["info", path, "--lenient"], capsys)
+    assert rc == 0 and "line 1, field 'created_date'" in out  # the CLI says which line, not just a count
+    rc, out, _ = run(["info", path, "--lenient", "--json"], capsys)
+    assert json.loads(out)["rejected"][0]["raw"].startswith('{"message_id": "p1"')
+
+
+def test_a_message_id_in_two_trees_sets_the_second_tree_aside_whole(tmp_path):
+    first = {"message_tree_id": "t1", "prompt": {**msg("p1"), "replies": [msg("a1", "p1", "assistant")]}}
+    reply = {**msg("a1", "q1", "assistant", tree="t2"), "replies": [msg("c1", "a1", tree="t2")]}
+    second = {"message_tree_id": "t2", "prompt": {**msg("q1", tree="t2"), "replies": [reply]}}
+    path = tmp_path / "dup.jsonl"
+    path.write_text(jsonl([first, second]))
+    for lenient in (False, True):
+        ds = oq.load(path, lenient=lenient)
+        assert ds.records_loaded + len(ds.rejected) == ds.records_read == 2
+        assert set(ds.messages["message_id"]) == {"p1", "a1"}  # c1 is not re-parented under t1's a1
+        row = ds.rejected.iloc[0]
+        assert row["kind"] == "duplicate_message" and row["line"] == 2 and '"c1"' in row["raw"]
+
+
+def test_validate_exit_codes_and_rejected_file(tmp_path, capsys):
+    clean = tmp_path / "clean.jsonl"
+    clean.write_text(jsonl([msg("p1"), msg("a1", "p1", "assistant")]))
+    assert run(["validate", clean], capsys)[0] == 0
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text(jsonl([msg("p1")]) + "{not json\n" + jsonl([msg("a1", "p1", "assistant")]))
+    out_file = tmp_path / "out" / "rejected.jsonl"
+    rc, out, _ = run(["validate", broken, "--json", "--rejected", out_file], capsys)
+    payload = json.loads(out)
+    assert rc == 1 and payload["records_rejected"] == 1 and payload["problems"] == {"parse_error": 1}
+    assert out_file.read_text() == "{not json\n"
+    assert run(["validate", tmp_path / "nothing.csv"], capsys)[0] == 2  # a missing file is a usage error
+
+
+def test_bom_and_parquet_timestamps_are_accepted(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    bom = tmp_path / "bom.jsonl"
+    bom.write_bytes(b"\xef\xbb\xbf" + b"".join(SAMPLE_LINES[:3]))
+    assert len(oq.load(bom)) == 3
+    ds = oq.load(bom)
+    records = [
+        {k: v for k, v in r.items() if k not in ("labels", "emojis", "detoxify")}
+        for r in json.loads(json.dumps([json.loads(line) for line in SAMPLE_LINES[:3]]))
+    ]
+    table = pa.Table.from_pylist(records)
+    dates = pa.array(ds.messages["created_date"].dt.tz_convert(None).to_numpy(), type=pa.timestamp("us", "UTC"))
+    table = table.set_column(table.schema.get_field_index("created_date"), "created_date", dates)
+    pq.write_table(table, tmp_path / "ts.parquet")
+    again = oq.load(tmp_path / "ts.parquet")
+    assert again.messages["created_date"].tolist() == ds.messages["created_date"].tolist()
+
+
+# --------------------------------------------------------------------------- hostile text and outputs
+
+
+def test_tex_in_labels_and_languages_renders_as_text(tmp_path):
+    hostile = "$\\foo{$"
+    labels = {hostile: {"value": 0.5, "count": 2}, "spam": {"value": 0.5, "count": 2}}
+    path = tmp_path / "tex.jsonl"
+    path.write_text(jsonl([msg("p1", lang=hostile), msg("a1", "p1", "assistant", lang=hostile, labels=labels)]))
+    report.build(oq.load(path), tmp_path / "r", n_resamples=10, quiet=True)
+    metrics = json.loads((tmp_path / "r" / "metrics.json").read_text())
+    assert not [k for k, v in metrics.items() if isinstance(v, dict) and v.get("computable") is False]
+
+
+def test_control_characters_never_reach_the_terminal(tmp_path, capsys):
+    path = tmp_path / "ansi.jsonl"
+    path.write_text(jsonl([msg("p1", lang="en\x1b[31mRED"), msg("a1", "p1", "assistant", lang="en\x1b[2J")]))
+    rc, out, _ = run(["info", path], capsys)
+    assert rc == 0 and "\x1b" not in out and "\\x1b[31mRED" in out
+
+
+def test_report_replaces_a_planted_symlink_instead_of_following_it(tmp_path):
+    target = tmp_path / "precious.txt"
+    target.write_text("keep me")
+    out = tmp_path / "report"
+    out.mkdir()
+    os.symlink(target, out / "metrics.json")
+    path = tmp_path / "small.jsonl"
+    path.write_bytes(b"".join(SAMPLE_LINES))
+    report.build(oq.load(path), out, n_resamples=10, quiet=True)
+    assert target.read_text() == "keep me"
+    assert not (out / "metrics.json").is_symlink() and json.loads((out / "metrics.json").read_text())["meta"]
+    assert sorted(p.name for p in out.iterdir()) == ["index.html", "metrics.json"]  # no temporary left
+
+
+# --------------------------------------------------------------------------- the report on every real export
+
+
+def _assert_report_degrades_cleanly(path, tmp_path, lenient=False):
+    ds = oq.load(path, lenient=lenient)
+    report.build(ds, tmp_path / "r", n_resamples=20, quiet=True)
+    metrics = json.loads((tmp_path / "r" / "metrics.json").read_text())
+    failed = {k: v["reason"] for k, v in metrics.items() if isinstance(v, dict) and "error" in v}
+    assert not failed  # sections may be not computable, with a reason, but none may crash
+    assert '<section id="structure">' in (tmp_path / "r" / "index.html").read_text()
+    return metrics
+
+
+@pytest.mark.parametrize(
+    "relative",
+    [
+        "oasst1_en_validation_turku/en-validation.jsonl.gz",
+        "oasst2_openpaws_filtered/oasst2_filtered.jsonl.gz",
+        "oasst_laion_en100_sample/en_100_tree.jsonl.gz",
+        "oasst_laion_en100_sample/en_100_message.jsonl.gz",
+    ],
+)
+def test_report_on_every_real_oasst_sample(relative, shared, tmp_path):
+    metrics = _assert_report_degrades_cleanly(shared / relative, tmp_path, lenient=True)
+    if relative.startswith("oasst_laion"):  # ranks, no labels: agreement has nothing to say, and says so
+        assert metrics["agreement"]["flags"] == {} and metrics["aggregation"]["labels"] == {}
+
+
+def _corrupt(lines: list[bytes], kind: str, where: int, arg: int) -> list[bytes]:
+    """One deliberate corruption of a JSON-lines export."""
+    lines = list(lines)
+    i = where % len(lines)
+    line = lines[i]
+    if kind == "truncate":
+        lines[i] = line[: arg % max(len(line), 1)] + b"\n"
+    elif kind == "flip":
+        b = bytearray(line)
+        b[arg % len(b)] ^= 0xFF
+        lines[i] = bytes(b)
+    elif kind == "type_swap":
+        for field in (b'"role": "', b'"rank": ', b'"labels": {', b'"message_id": "', b'"created_date": "'):
+            if field in line:
+                lines[i] = line.replace(field, field[: field.index(b":") + 2] + b'17, "x": ', 1)
+                break
+    elif kind == "deep":
+        depth = 600 + arg % 1500
+        lines[i] = (
+            b'{"message_tree_id": "deep", "prompt": ' + b'{"message_id": "d", "role": "prompter", "replies": [' * depth
+        )
+        lines[i] += b"]}" * depth + b"}\n"
+    elif kind == "duplicate":
+        lines.insert(i, lines[(i + 1) % len(lines)])
+    elif kind == "hostile":
+        hostile = ["\x1b[31m", "$\\foo{$", "<script>alert(1)</script>", "\u202e", "\x00", "{{ 7*7 }}"][arg % 6]
+        lines[i] = line.replace(b'"lang": "', b'"lang": "' + json.dumps(hostile)[1:-1].encode(), 1)
+    elif kind == "truncate_file":
+        lines = [*lines[:i], line[: len(line) // 2]]
+    return lines
+
+
+CORRUPTIONS = ["truncate", "flip", "type_swap", "deep", "duplicate", "hostile", "truncate_file"]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    trees=st.booleans(),
+    kinds=st.lists(st.sampled_from(CORRUPTIONS), min_size=1, max_size=3),
+    where=st.integers(0, 10_000),
+    arg=st.integers(0, 10_000),
+    gz=st.booleans(),
+    command=st.sampled_from(
+        [["info", "--lenient", "--json"], ["validate", "--json"], ["info"], ["skew", "--resamples", "5"]]
+    ),
+)
+def test_cli_on_corrupted_exports(tmp_path_factory, capsys, trees, kinds, where, arg, gz, command):
+    tmp = tmp_path_factory.mktemp("corrupt")
+    lines = _tree_lines(tmp) if trees else SAMPLE_LINES
+    for k, kind in enumerate(kinds):
+        lines = _corrupt(lines, kind, where + 7 * k, arg + 13 * k)
+    data = b"".join(lines)
+    path = tmp / ("bad.jsonl.gz" if gz else "bad.jsonl")
+    path.write_bytes(gzip.compress(data) if gz else data)
+    rc, out, err = run([command[0], path, *command[1:]], capsys)
+    assert rc in (0, 1, 2), err
+    assert "Traceback" not in err and "internal error" not in err
+    if rc == 2:
+        assert len(err.strip().splitlines()) == 1
+    if rc in (0, 1) and "--json" in command:
+        payload = json.loads(out)
+        if payload.get("records_read") is not None:
+            rejected = payload["records_rejected"] if "records_rejected" in payload else len(payload["rejected"])
+            assert payload["records_loaded"] + rejected == payload["records_read"]
+
+
+@pytest.mark.parametrize("kind", CORRUPTIONS)
+def test_report_on_each_corrupted_file(kind, tmp_path):
+    lines = _corrupt(_tree_lines(tmp_path), kind, 3, 5)
+    path = tmp_path / f"{kind}.jsonl"
+    path.write_bytes(b"".join(lines))
+    _assert_report_degrades_cleanly(path, tmp_path, lenient=True)
