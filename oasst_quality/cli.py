@@ -212,17 +212,7 @@ def cmd_agreement(args: argparse.Namespace) -> None:
         if t.empty:
             return f"{p['source']}: the export carries no labels, so there is no agreement to measure"
         shown = t[t["computable"]][
-            [
-                "label",
-                "n_pairable_messages",
-                "yes_share",
-                "alpha",
-                "alpha_low",
-                "alpha_high",
-                "fleiss_kappa",
-                "gwet_ac1",
-                "percent_agreement",
-            ]
+            ["label", *(c for c in ag.FLAG_AGREEMENT_COLUMNS if c not in ("n_votes", "n_inconsistent"))]
         ]
         shown = shown.rename(columns={"n_pairable_messages": "messages", "percent_agreement": "raw_agreement"})
         lines = [_table(shown.round(3), "flags (votes recovered exactly from value x count)")] if len(shown) else []

@@ -256,17 +256,15 @@ def test_bad_settings_and_values_are_named(model, message):
         model.fit(df)
 
 
-def _crowd_with_constant_annotators(seed: int, n: int = 100):
+def _crowd_with_constant_annotators(seed: int):
     """5-point scale, 10 annotators, 3 ratings per item; 3 annotators always give one fixed label."""
-    rng = np.random.default_rng(seed)
-    truth = rng.integers(0, 5, n)
-    const = dict(zip(rng.choice(10, 3, replace=False).tolist(), rng.integers(0, 5, 3).tolist()))
-    rows = []
-    for i in range(n):
-        for a in rng.choice(10, 3, replace=False).tolist():
-            step = rng.choice([-2, -1, 0, 1, 2], p=[0.1, 0.2, 0.4, 0.2, 0.1])
-            rows.append((i, a, const[a] if a in const else int(np.clip(truth[i] + step, 0, 4))))
-    return pd.DataFrame(rows, columns=["item", "annotator", "value"]), truth
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from ordinal_collapse import crowd
+
+    return crowd(seed)
 
 
 def test_ordinal_model_keeps_every_scale_point_with_constant_annotators():
