@@ -72,6 +72,16 @@ def require_columns(df: pd.DataFrame, item: str, annotator: str, value: str) -> 
         raise ColumnsError(missing, [str(c) for c in df.columns])
 
 
+def check_output_folder(out_dir: str | Path) -> Path:
+    """The output folder as a Path; a :class:`~oasst_quality.errors.UsageError` if a file has its name."""
+    from .errors import UsageError
+
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"{out} is a file; the output needs a folder (give another --out)")
+    return out
+
+
 def replace_into(out_dir: str | Path, files: Mapping[str, bytes | str]) -> Path:
     """Write ``files`` (name -> content) into ``out_dir`` atomically.
 
@@ -81,9 +91,7 @@ def replace_into(out_dir: str | Path, files: Mapping[str, bytes | str]) -> Path:
     """
     from .errors import UsageError
 
-    out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"{out} is a file; the output needs a folder (give another --out)")
+    out = check_output_folder(out_dir)
     try:
         out.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=".oasst-quality-", dir=out))

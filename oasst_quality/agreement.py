@@ -744,8 +744,7 @@ def label_agreement(
             percent_agreement=percent_agreement(r),
         )
         rows.append(row)
-    columns = ["label", "kind", "n_messages", "n_votes", "computable", "reason", *FLAG_AGREEMENT_COLUMNS[:1]]
-    columns += [c for c in FLAG_AGREEMENT_COLUMNS if c not in columns]
-    table = pd.DataFrame(rows, columns=columns)
+    columns = dict.fromkeys(["label", "kind", "n_messages", "n_votes", "computable", "reason", *FLAG_AGREEMENT_COLUMNS])
+    table = pd.DataFrame(rows, columns=list(columns))
     table["computable"] = table["computable"].astype(bool)
     return table

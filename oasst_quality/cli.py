@@ -7,18 +7,20 @@ itself is done by the public API.
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import re
 import sys
 import traceback
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from . import __version__
-from ._util import jsonable
-from .errors import ColumnsError, OasstQualityError, UsageError
+from ._util import jsonable, replace_into
+from .errors import ColumnsError, OasstQualityError, SchemaError, UsageError
 from .io import load, sample_path
 
 # C0 and C1 control characters other than newline and tab: shown escaped, never sent to the terminal
@@ -100,11 +102,6 @@ def cmd_info(args: argparse.Namespace) -> None:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     """Exit 0 when the file loads with no problem, 1 when it has problems (listed), 2 on usage errors."""
-    from pathlib import Path
-
-    from ._util import replace_into
-    from .errors import SchemaError
-
     path = args.path or str(sample_path())
     if not Path(path).is_file():  # nothing to validate: a usage error, not a finding
         raise UsageError(
@@ -505,8 +502,6 @@ def _toxicity_args(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_noise_study(args: argparse.Namespace) -> None:
-    from pathlib import Path
-
     from . import reward as rw
 
     ds = _load(args)
@@ -523,10 +518,6 @@ def cmd_noise_study(args: argparse.Namespace) -> None:
         agreement=args.agreement,
         max_length=args.max_length,
     )
-    import io
-
-    from ._util import replace_into
-
     out = Path(args.out)
     png = io.BytesIO()
     study.plot(png)

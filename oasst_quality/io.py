@@ -207,7 +207,7 @@ def _date(value: Any) -> datetime | None:
     if value is None or isinstance(value, datetime):
         return value
     try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00") if value.endswith("Z") else value)
+        return datetime.fromisoformat(value)  # Python >= 3.11 reads every ISO 8601 form, "Z" included
     except ValueError:
         raise _fail(f"not an ISO 8601 date: {value!r:.60}", "created_date") from None
 
@@ -481,9 +481,12 @@ def _build(path: Path, records: Iterator, lenient: bool) -> Dataset:
                 continue
             seen_trees[(tid, root)] = line
         ids = [m.id for m in msgs]
-        dup = next((mid for mid in ids if mid in seen_ids), None)
-        if dup is None and len(set(ids)) < len(ids):
-            dup = next(mid for mid, n in pd.Series(ids).value_counts().items() if n > 1)
+        dup, here = None, set()
+        for mid in ids:
+            if mid in seen_ids or mid in here:
+                dup = mid
+                break
+            here.add(mid)
         if dup is not None:
             # The whole record is set aside, raw: keeping part of a tree would re-parent its replies.
             first_line = seen_ids.get(dup, line)

@@ -144,10 +144,8 @@ def test_bom_and_parquet_timestamps_are_accepted(tmp_path):
     bom.write_bytes(b"\xef\xbb\xbf" + b"".join(SAMPLE_LINES[:3]))
     assert len(oq.load(bom)) == 3
     ds = oq.load(bom)
-    records = [
-        {k: v for k, v in r.items() if k not in ("labels", "emojis", "detoxify")}
-        for r in json.loads(json.dumps([json.loads(line) for line in SAMPLE_LINES[:3]]))
-    ]
+    drop = ("labels", "emojis", "detoxify")
+    records = [{k: v for k, v in json.loads(line).items() if k not in drop} for line in SAMPLE_LINES[:3]]
     table = pa.Table.from_pylist(records)
     dates = pa.array(ds.messages["created_date"].dt.tz_convert(None).to_numpy(), type=pa.timestamp("us", "UTC"))
     table = table.set_column(table.schema.get_field_index("created_date"), "created_date", dates)

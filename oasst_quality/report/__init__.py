@@ -21,8 +21,8 @@ from .. import aggregation as agg
 from .. import agreement as ag
 from .. import consensus as cs
 from .. import toxicity as tx
-from .._util import jsonable, replace_into
-from ..errors import OasstQualityError, UsageError
+from .._util import check_output_folder, jsonable, replace_into
+from ..errors import OasstQualityError
 from . import plots
 
 SCHEMA_VERSION = 1
@@ -139,32 +139,38 @@ def _toxicity(ds, figures: dict, n_resamples: int, seed: int) -> dict:
 def _sentences(m: dict) -> dict[str, list[str]]:
     """Two or three plain sentences per section, written from the numbers."""
     s: dict[str, list[str]] = {}
-    if _ok(m, "structure"):
-        _structure_sentences(m, s)
-    if _ok(m, "agreement") and m["agreement"]["flags"]:
-        _agreement_sentences(m, s)
-    if _ok(m, "aggregation"):
-        _aggregation_sentences(m, s)
-    if _ok(m, "consensus"):
-        c = m["consensus"]
-        s["consensus"] = [
-            f"{c['n_ranked_groups']:,} reply sets were ranked, giving {c['n_preference_pairs']:,} (chosen, rejected) "
-            "pairs for a reward model.",
-            "The public file holds only the merged ranking of each set, so cycle rates, ties and each ranker's "
-            "agreement with the consensus need per-ranker data (`oasst-quality consensus rankings.csv`).",
-        ]
-    if _ok(m, "skew"):
-        _skew_sentences(m, s)
-    if _ok(m, "noise_study"):
-        n = m["noise_study"]
-        s["noise_study"] = [
-            f"Trained on {n['n_train']:,} pairs and tested on {n['n_test']:,} clean pairs from other trees, the reward "
-            f"model reaches {n['fitted_clean_accuracy']:.3f} (fitted, no noise); each {n['noise']} flip rate p shrinks "
-            "the margin over chance by the factor 1 - 2p.",
-        ]
-    if _ok(m, "toxicity") and m["toxicity"].get("available"):
-        _toxicity_sentences(m, s)
+    writers = {
+        "structure": _structure_sentences,
+        "agreement": _agreement_sentences,
+        "aggregation": _aggregation_sentences,
+        "consensus": _consensus_sentences,
+        "skew": _skew_sentences,
+        "noise_study": _noise_sentences,
+        "toxicity": _toxicity_sentences,
+    }
+    for name, write in writers.items():
+        if name in m and m[name].get("computable", True) is not False:
+            write(m, s)
     return s
+
+
+def _consensus_sentences(m: dict, s: dict) -> None:
+    c = m["consensus"]
+    s["consensus"] = [
+        f"{c['n_ranked_groups']:,} reply sets were ranked, giving {c['n_preference_pairs']:,} (chosen, rejected) "
+        "pairs for a reward model.",
+        "The public file holds only the merged ranking of each set, so cycle rates, ties and each ranker's "
+        "agreement with the consensus need per-ranker data (`oasst-quality consensus rankings.csv`).",
+    ]
+
+
+def _noise_sentences(m: dict, s: dict) -> None:
+    n = m["noise_study"]
+    s["noise_study"] = [
+        f"Trained on {n['n_train']:,} pairs and tested on {n['n_test']:,} clean pairs from other trees, the reward "
+        f"model reaches {n['fitted_clean_accuracy']:.3f} (fitted, no noise); each {n['noise']} flip rate p shrinks "
+        "the margin over chance by the factor 1 - 2p.",
+    ]
 
 
 def _structure_sentences(m: dict, s: dict) -> None:
@@ -184,6 +190,8 @@ def _structure_sentences(m: dict, s: dict) -> None:
 
 def _agreement_sentences(m: dict, s: dict) -> None:
     flags = m["agreement"]["flags"]
+    if not flags:
+        return
     alphas = [v["alpha"] for v in flags.values() if v["alpha"] is not None]
     raw = [v["percent_agreement"] for v in flags.values()]
     if alphas:
@@ -242,6 +250,8 @@ def _skew_sentences(m: dict, s: dict) -> None:
 
 
 def _toxicity_sentences(m: dict, s: dict) -> None:
+    if not m["toxicity"].get("available"):
+        return
     rows = pd.DataFrame(m["toxicity"]["agreement"])
     main = rows[(rows["head"] == "toxicity") & (rows["label"] == "toxicity")] if len(rows) else rows
     if len(main):
@@ -336,10 +346,6 @@ def _section(step: Callable[[], Any]) -> dict:
         }
 
 
-def _ok(m: dict, name: str) -> bool:
-    return name in m and m[name].get("computable", True) is not False
-
-
 def build(
     dataset,
     out_dir: str | Path = "report",
@@ -353,9 +359,7 @@ def build(
 
     ``noise_study`` (a :class:`~oasst_quality.reward.NoiseStudyResult`) adds the noise-study section.
     """
-    out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"{out} is a file; the report needs a folder (give another --out)")
+    out = check_output_folder(out_dir)  # before minutes of computing, not after
     metrics, figures = compute(dataset, n_resamples=n_resamples, seed=seed, quiet=quiet, noise_study=noise_study)
     env = Environment(
         loader=PackageLoader("oasst_quality.report", "templates"),
