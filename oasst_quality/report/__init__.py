@@ -7,6 +7,7 @@ Jinja2 template with autoescaping, so text from the dataset shows as text and ru
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -166,11 +167,16 @@ def _consensus_sentences(m: dict, s: dict) -> None:
 
 def _noise_sentences(m: dict, s: dict) -> None:
     n = m["noise_study"]
+    low, high = n["clean_interval"]
+    how = "a head on the frozen encoder" if n["mode"] == "frozen" else "the fine-tuned encoder"
     s["noise_study"] = [
-        f"Trained on {n['n_train']:,} pairs and tested on {n['n_test']:,} clean pairs from other trees, the reward "
-        f"model reaches {n['fitted_clean_accuracy']:.3f} (fitted, no noise); each {n['noise']} flip rate p shrinks "
-        "the margin over chance by the factor 1 - 2p.",
+        f"Trained on {n['n_train']:,} pairs ({how}) and tested on {n['n_test']:,} clean pairs from other trees, the "
+        f"reward model reaches {n['fitted_clean_accuracy']:.3f} (fitted, no noise; clean runs "
+        f"{low:.3f}-{high:.3f}, {n['confidence']:.0%} interval over test trees); each {n['noise']} flip rate p "
+        "shrinks the margin over chance by the factor 1 - 2p.",
     ]
+    if n["warning"]:
+        s["noise_study"].append(f"Warning: {n['warning']}.")
 
 
 def _structure_sentences(m: dict, s: dict) -> None:
@@ -286,16 +292,10 @@ SECTIONS = ("structure", "agreement", "aggregation", "consensus", "skew", "toxic
 
 
 def _noise(study, figures: dict) -> dict:
-    figures["noise"] = plots.noise_curve(study.runs, study.curve, study.ceiling, study.noise)
-    return {
-        "noise": study.noise,
-        "n_train": study.n_train,
-        "n_test": study.n_test,
-        "runs": study.runs,
-        "fitted_clean_accuracy": study.clean_accuracy,
-        "agreement_ceiling": study.ceiling,
-        "pairs_per_second": study.pairs_per_second,
-    }
+    png = io.BytesIO()
+    study.plot(png)
+    figures["noise"] = plots.png_uri(png.getvalue())
+    return study.to_dict()
 
 
 def compute(

@@ -26,11 +26,16 @@ def _plain_text(plot):
     return draw
 
 
+def png_uri(data: bytes) -> str:
+    """A PNG as a data URI, for an <img> on a page that loads nothing else."""
+    return "data:image/png;base64," + base64.b64encode(data).decode("ascii")
+
+
 def _uri(fig) -> str:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
     plt.close(fig)
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+    return png_uri(buf.getvalue())
 
 
 @_plain_text
@@ -121,20 +126,4 @@ def group_means(table: pd.DataFrame, group: str, title: str) -> str:
     ax.set_xticks(x, table[group].astype(str))
     ax.set_ylabel("mean quality label")
     ax.set_title(title)
-    return _uri(fig)
-
-
-@_plain_text
-def noise_curve(runs: pd.DataFrame, curve, ceiling: float | None, noise: str) -> str:
-    fig, ax = plt.subplots(figsize=(5.2, 3.4))
-    ax.plot(runs["rate"], runs["accuracy"], "o", alpha=0.7, label="runs (clean test pairs)")
-    grid = np.linspace(0, max(float(runs["rate"].max()), 0.5), 50)
-    ax.plot(grid, curve(grid), "-", label="fitted 1/2 + (a0 - 1/2)(1 - 2p)")
-    if ceiling is not None:
-        ax.axhline(ceiling, ls="--", color="grey", label=f"agreement ceiling {ceiling:.2f}")
-    ax.axhline(0.5, ls=":", color="black", lw=0.8)
-    ax.set_xlabel(f"noise rate ({noise})")
-    ax.set_ylabel("pairwise accuracy")
-    ax.set_title("Reward-model accuracy against label noise")
-    ax.legend(fontsize=8)
     return _uri(fig)

@@ -56,3 +56,38 @@ def split_by_group(
     test_groups = set(rng.choice(groups, size=max(1, round(test_size * len(groups))), replace=False))
     is_test = pairs[group].isin(test_groups)
     return pairs[~is_test].reset_index(drop=True), pairs[is_test].reset_index(drop=True)
+
+
+def planted_pairs(texts, n: int, *, seed: int = 0, pairs_per_group: int = 4) -> pd.DataFrame:
+    """``n`` pairs with a planted, learnable difference, made from real texts.
+
+    The chosen reply is a real text; the rejected one is the same text with its words shuffled, so
+    the two share length and vocabulary and differ only in being language. The prompt is another
+    text. A reward model that reads can learn this; one that cannot stays at 1/2. For throughput
+    benchmarks and pipeline checks at any scale; not a measure of preference learning.
+    """
+    texts = [t for t in texts if isinstance(t, str) and len(t.split()) >= 4]
+    if len(texts) < 2:
+        raise ValueError("planted_pairs needs at least two texts of four or more words")
+    rng = np.random.default_rng(seed)
+    reply = rng.integers(0, len(texts), n)
+    prompt = (reply + rng.integers(1, len(texts), n)) % len(texts)
+    chosen = [texts[i] for i in reply]
+    rejected = []
+    for t in chosen:
+        words = t.split()
+        rejected.append(" ".join(words[i] for i in rng.permutation(len(words))))
+    group = [f"planted-{i // pairs_per_group}" for i in range(n)]
+    return pd.DataFrame(
+        {
+            "prompt": [texts[i] for i in prompt],
+            "chosen": chosen,
+            "rejected": rejected,
+            "group": group,
+            "parent": group,
+            "chosen_id": [f"c{i}" for i in range(n)],
+            "rejected_id": [f"r{i}" for i in range(n)],
+            "rank_chosen": 0,
+            "rank_rejected": 1,
+        }
+    )

@@ -25,7 +25,10 @@ def build(backbone: str | None = None):
     name = backbone or default_backbone()
     local = Path(name).is_dir()
     tokenizer = transformers.AutoTokenizer.from_pretrained(name, local_files_only=local)
-    encoder = transformers.AutoModel.from_pretrained(name, local_files_only=local)
+    try:  # PyTorch's fused scaled-dot-product attention where the architecture supports it
+        encoder = transformers.AutoModel.from_pretrained(name, local_files_only=local, attn_implementation="sdpa")
+    except (ValueError, ImportError):
+        encoder = transformers.AutoModel.from_pretrained(name, local_files_only=local)
 
     class RewardModel(torch.nn.Module):
         """Mean-pooled encoder states -> one scalar reward per (prompt, reply)."""
@@ -35,10 +38,15 @@ def build(backbone: str | None = None):
             self.encoder = encoder
             self.head = torch.nn.Linear(encoder.config.hidden_size, 1)
 
-        def forward(self, input_ids, attention_mask, **kw):
+        def embed(self, input_ids, attention_mask, **kw):
+            """Mean of the encoder's last states over the real (unpadded) tokens."""
             states = self.encoder(input_ids=input_ids, attention_mask=attention_mask, **kw).last_hidden_state
             mask = attention_mask.unsqueeze(-1).to(states.dtype)
-            pooled = (states * mask).sum(1) / mask.sum(1).clamp(min=1)
-            return self.head(pooled).squeeze(-1)
+            return (states * mask).sum(1) / mask.sum(1).clamp(min=1)
 
-    return RewardModel(encoder), tokenizer
+        def forward(self, input_ids, attention_mask, **kw):
+            return self.head(self.embed(input_ids, attention_mask, **kw)).squeeze(-1)
+
+    # float32 parameters whatever the checkpoint stores (transformers 5 keeps a file's dtype): on CUDA
+    # the loop runs them under bf16 autocast, which wants float32 master weights
+    return RewardModel(encoder).float(), tokenizer
