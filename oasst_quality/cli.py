@@ -156,24 +156,34 @@ def _is_table(path: str | None) -> bool:
     return bool(path) and str(path).lower().endswith((".csv", ".tsv", ".csv.gz", ".tsv.gz"))
 
 
-def _read_table(path: str, **kw) -> pd.DataFrame:
-    """A per-annotator (or per-ranker) CSV or TSV table."""
+def _votes(args: argparse.Namespace) -> pd.DataFrame:
+    """One label's votes from a per-annotator table (item, annotator, value columns)."""
+    from .annotations import read_votes
+
     try:
-        return pd.read_csv(path, sep="\t" if ".tsv" in path.lower() else ",", encoding="utf-8-sig", **kw)
-    except FileNotFoundError:
-        raise UsageError(f"{path}: file not found") from None
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError) as exc:
-        raise UsageError(f"{path}: not a readable CSV/TSV table ({str(exc).splitlines()[0][:160]})") from None
+        votes = read_votes(
+            args.path, item=args.item, annotator=args.annotator, value=args.value, lenient=args.lenient
+        ).votes
+    except SchemaError as exc:
+        if exc.detail.startswith("no "):  # a column it could not find
+            raise UsageError(f"{args.path}: {exc.detail}; name yours with --item, --annotator and --value") from None
+        raise
+    labels = sorted(votes["label"].unique())
+    chosen = args.label or (labels[0] if len(labels) == 1 else None)
+    if chosen not in labels:
+        which = f"label {args.label!r} is not in it" if args.label else "it holds several labels"
+        raise UsageError(f"{args.path}: {which} ({', '.join(labels) or 'none'}); choose one with --label")
+    return votes[votes["label"] == chosen]
 
 
 def cmd_agreement(args: argparse.Namespace) -> None:
     from . import agreement as ag
 
     if _is_table(args.path):  # per-annotator long table: item, annotator, value
-        df = _read_table(args.path)
-        r = ag.ratings(df, item=args.item, annotator=args.annotator, value=args.value)
+        df = _votes(args)
+        r = ag.ratings(df)
         ci = ag.bootstrap(r, "alpha", level=args.level, n_resamples=args.resamples, seed=args.seed)
-        loo = ag.annotator_agreement(df, args.level, item=args.item, annotator=args.annotator, value=args.value)
+        loo = ag.annotator_agreement(df, args.level)
         payload = {
             "source": args.path,
             "alpha": ci.to_dict(),
@@ -220,36 +230,13 @@ def cmd_agreement(args: argparse.Namespace) -> None:
     _emit(args, payload, text)
 
 
-def _parse_ranking(text: str) -> tuple:
-    """'a>b=c>d' -> ('a', frozenset({'b', 'c'}), 'd')."""
-    positions = []
-    for part in str(text).split(">"):
-        names = [n.strip() for n in part.split("=") if n.strip()]
-        if not names:
-            raise UsageError(f"ranking {text!r:.80} has an empty position; write it as a>b=c>d")
-        positions.append(names[0] if len(names) == 1 else frozenset(names))
-    return tuple(positions)
-
-
-def _read_rankings(path: str) -> pd.DataFrame:
-    """A per-ranker rankings table: group, annotator, ranking written a>b=c>d."""
-    table = _read_table(path, dtype=str)
-    missing = [c for c in ("group", "annotator", "ranking") if c not in table.columns]
-    if missing:
-        raise UsageError(
-            f"{path}: columns {missing} missing (it has {list(table.columns)}); "
-            "a rankings table has group, annotator, ranking (written a>b=c>d)"
-        )
-    table = table.dropna(subset=["ranking"])
-    table["ranking"] = table["ranking"].map(_parse_ranking)
-    return table
-
-
 def cmd_consensus(args: argparse.Namespace) -> None:
     from . import consensus as cs
 
     if _is_table(args.path):  # per-ranker rankings: group, annotator, ranking ('a>b=c>d')
-        table = _read_rankings(args.path)
+        from .annotations import read_rankings
+
+        table = read_rankings(args.path, lenient=args.lenient).rankings
         merged = (
             cs.consensus_ranks(table)
             if args.method == "ranked_pairs"
@@ -302,15 +289,14 @@ def cmd_aggregate(args: argparse.Namespace) -> None:
     from . import aggregation as agg
 
     if _is_table(args.path):  # per-annotator table
-        df = _read_table(args.path)
-        cols = dict(item=args.item, annotator=args.annotator, value=args.value)
-        model = agg.METHODS[args.method](**cols, random_state=args.seed).fit(df)
+        df = _votes(args)
+        model = agg.METHODS[args.method](random_state=args.seed).fit(df)
         payload = {
             "source": args.path,
             "method": args.method,
             "estimates": model.labels_.rename("estimate").reset_index().rename(columns={"index": "item"}),
             "annotator_reliability": model.annotator_reliability_.rename("reliability").reset_index(),
-            "flagged_annotators": agg.flag_annotators(df, **cols).reset_index().rename(columns={"index": "annotator"})
+            "flagged_annotators": agg.flag_annotators(df).reset_index().rename(columns={"index": "annotator"})
             if args.method not in ("mean", "median", "trimmed_mean", "zscore", "shrinkage")
             else None,
         }
@@ -509,6 +495,7 @@ def _toxicity_args(p: argparse.ArgumentParser) -> None:
 
 def cmd_noise_study(args: argparse.Namespace) -> None:
     from . import reward as rw
+    from .annotations import read_rankings
 
     ds = _load(args)
     pairs = rw.preference_data(ds)
@@ -522,7 +509,7 @@ def cmd_noise_study(args: argparse.Namespace) -> None:
         device=args.device,
         noise=args.noise,
         agreement=args.agreement,
-        rankings=_read_rankings(args.rankings) if args.rankings else None,
+        rankings=read_rankings(args.rankings, lenient=args.lenient).rankings if args.rankings else None,
         max_length=args.max_length,
         mode=args.mode,
         head=args.head,
@@ -629,6 +616,7 @@ def _aggregate_args(p: argparse.ArgumentParser) -> None:
         choices=list(METHODS),
         help="aggregation method for a per-annotator table (default dawid_skene)",
     )
+    p.add_argument("--label", help="the label to aggregate, when a per-annotator table holds several")
 
 
 def _consensus_args(p: argparse.ArgumentParser) -> None:
@@ -638,9 +626,10 @@ def _consensus_args(p: argparse.ArgumentParser) -> None:
 
 
 def _columns_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--item", default="item", help="item column of a per-annotator table")
-    p.add_argument("--annotator", default="annotator", help="annotator column of a per-annotator table")
-    p.add_argument("--value", default="value", help="value column of a per-annotator table")
+    found = "default: found by name"
+    p.add_argument("--item", help=f"item column of a per-annotator table ({found}: item, message_id, task)")
+    p.add_argument("--annotator", help=f"annotator column ({found}: annotator, worker, user_id)")
+    p.add_argument("--value", help=f"value column ({found}: value; else crowd-kit's label)")
     p.add_argument("--seed", type=int, default=0)
 
 

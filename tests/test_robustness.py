@@ -43,7 +43,9 @@ def files(tmp_path):
         "empty": tmp_path / "empty.jsonl",
         "file": tmp_path / "a_file",
     }
-    f["csv"].write_text("task,worker,label\n1,a,0\n1,b,1\n")
+    f["csv"].write_text("task,worker,label\n1,a,0\n1,b,1\n")  # crowd-kit's names: read as votes
+    f["odd"] = tmp_path / "odd.csv"
+    f["odd"].write_text("x,y,z\n1,a,0\n")
     f["pretty"].write_text('{\n  "message_id": "m"\n}\n')
     f["nan"].write_text(json.dumps(msg("m1")).replace('"rank": null', '"rank": NaN') + "\n")
     f["array"].write_text(json.dumps([msg("m1")]))
@@ -66,9 +68,10 @@ CASES = [
     (["noise-study", "--rates", "abc"], "comma-separated numbers"),
     (["noise-study", "--rates", "0.7"], "[0, 0.5]"),
     (["agreement", "--label", "nonexistent"], "is not in"),
-    (["agreement", "{csv}"], "--item, --annotator and --value"),
+    (["agreement", "{odd}"], "--item, --annotator and --value"),
+    (["agreement", "{csv}", "--label", "quality"], "choose one with --label"),
     (["toxicity", "--checkpoint", "{missing}", "--config-dir", "{folder}"], "no such checkpoint"),
-    (["consensus", "{csv}"], "a rankings table has group, annotator, ranking"),
+    (["consensus", "{csv}"], "a rankings table has group (or parent_id), annotator, ranking"),
 ]
 
 

@@ -1,0 +1,500 @@
+"""Per-annotator votes and rankings as two validated long tables.
+
+The public OASST releases keep only each message's mean label with its count and the merged ranks;
+curators who run a backend or a crowd project hold each annotator's answers. This module reads
+them into the two tables every analysis can take:
+
+* ``votes``: ``item, annotator, label, value, count, time``. One row per vote (``count`` 1); a row
+  with ``count`` > 1 is a published aggregate (a mean of ``count`` votes) that cannot be split.
+* ``rankings``: ``group, annotator, ranking, time``. ``ranking`` is a tuple of item ids, best
+  first, a tied position a frozenset.
+
+Sources: long tables (CSV, TSV, parquet or a DataFrame; crowd-kit's ``task, worker, label`` too),
+the Open-Assistant backend's per-user rows (``text_labels`` and ``message_reaction`` exported as
+JSON lines), and a Dataset's published aggregates (:func:`from_dataset`). A bad row raises
+:class:`~oasst_quality.errors.SchemaError` with the source, the line and the field; with
+``lenient=True`` it is set aside, raw, in :attr:`Annotations.rejected`. :func:`check_items`
+validates the tables against a Dataset's messages the same way.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .errors import SchemaError
+
+VOTE_COLUMNS = ("item", "annotator", "label", "value", "count", "time")
+RANKING_COLUMNS = ("group", "annotator", "ranking", "time")
+REJECTED_COLUMNS = ("source", "line", "field", "detail", "raw")
+
+# Column names recognized without being told, in order of preference.
+_ALIASES = {
+    "item": ("item", "message_id", "task", "item_id"),
+    "annotator": ("annotator", "worker", "user_id", "annotator_id", "completed_by"),
+    "time": ("time", "created_date", "timestamp"),
+    "group": ("group", "parent_id", "ranking_parent_id"),
+}
+
+
+def _empty(columns: Iterable[str]) -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
+
+
+@dataclass(frozen=True)
+class Annotations:
+    """Validated per-annotator ``votes`` and ``rankings``, and the rows set aside (``rejected``)."""
+
+    votes: pd.DataFrame = field(default_factory=lambda: _empty(VOTE_COLUMNS))
+    rankings: pd.DataFrame = field(default_factory=lambda: _empty(RANKING_COLUMNS))
+    rejected: pd.DataFrame = field(default_factory=lambda: _empty(REJECTED_COLUMNS))
+
+    def __or__(self, other: Annotations) -> Annotations:
+        """Both sources' rows together."""
+        return Annotations(*(_concat(getattr(self, n), getattr(other, n)) for n in ("votes", "rankings", "rejected")))
+
+    def summary(self) -> dict:
+        """Counts: votes, labels, annotators, ranked groups, rankings, rejected rows."""
+        v, r = self.votes, self.rankings
+        return {
+            "n_votes": int(v["count"].sum()) if len(v) else 0,
+            "n_vote_rows": len(v),
+            "labels": sorted(v["label"].unique().tolist()),
+            "n_annotators": int(pd.concat([v["annotator"], r["annotator"]]).dropna().nunique()),
+            "n_ranked_groups": int(r["group"].nunique()),
+            "n_rankings": len(r),
+            "n_rejected": len(self.rejected),
+        }
+
+
+def _concat(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
+    parts = [x for x in (a, b) if len(x)]
+    return pd.concat(parts, ignore_index=True) if parts else a.iloc[:0]
+
+
+# --------------------------------------------------------------------------- errors
+
+
+class _Rows:
+    """Collects the rows of one source that fail a check: raise at once, or set them aside."""
+
+    def __init__(self, source: str, lenient: bool, raw: list[str], lines: np.ndarray) -> None:
+        self.source, self.lenient, self.raw, self.lines = source, lenient, raw, lines
+        self.bad = np.zeros(len(raw), dtype=bool)
+        self.rejected: list[dict] = []
+
+    def fail(self, mask: np.ndarray, field_name: str, detail: str) -> None:
+        mask = np.asarray(mask, dtype=bool) & ~self.bad
+        if not mask.any():
+            return
+        first = int(np.flatnonzero(mask)[0])
+        if not self.lenient:
+            raise SchemaError(detail, path=self.source, line=int(self.lines[first]), field=field_name)
+        for i in np.flatnonzero(mask):
+            self.rejected.append(
+                dict(source=self.source, line=int(self.lines[i]), field=field_name, detail=detail, raw=self.raw[i])
+            )
+        self.bad |= mask
+
+    def frame(self) -> pd.DataFrame:
+        return pd.DataFrame(self.rejected, columns=list(REJECTED_COLUMNS))
+
+
+def _text(values: pd.Series) -> pd.Series:
+    """Ids as strings (numbers from CSV included), missing stays missing."""
+    return values.map(lambda v: None if _missing(v) else str(v), na_action=None).astype(object)
+
+
+def _missing(v: Any) -> bool:
+    return v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NA or (isinstance(v, str) and not v.strip())
+
+
+def _column(frame: pd.DataFrame, given: str | None, role: str, source: str, required: bool = True) -> str | None:
+    if given is not None:
+        if given not in frame.columns:
+            raise SchemaError(f"no column {given!r} (it has {list(frame.columns)})", path=source, field=given)
+        return given
+    for name in _ALIASES.get(role, (role,)):
+        if name in frame.columns:
+            return name
+    if required:
+        names = " or ".join(repr(n) for n in _ALIASES.get(role, (role,)))
+        raise SchemaError(
+            f"no {role} column: name one {names}, or say which (it has {list(frame.columns)})", path=source, field=role
+        )
+    return None
+
+
+def _table(source: str | Path | pd.DataFrame) -> tuple[pd.DataFrame, str, np.ndarray, list[str]]:
+    """(frame, source name, line of each row, raw text of each row) of a table or a file."""
+    if isinstance(source, pd.DataFrame):
+        frame = source.reset_index(drop=True)
+        name = "DataFrame"
+        lines = np.arange(len(frame)) + 1  # 1-based row numbers
+    else:
+        path = Path(source)
+        name = str(path)
+        if not path.is_file():
+            raise SchemaError("file not found" if not path.exists() else "is a folder; give a file", path=name)
+        lower = path.name.lower()
+        try:
+            if lower.endswith(".parquet"):
+                frame = pd.read_parquet(path)
+                lines = np.arange(len(frame)) + 1
+            elif lower.endswith((".jsonl", ".jsonl.gz", ".json")):
+                frame = pd.read_json(path, lines=not lower.endswith(".json"), dtype=False)
+                lines = np.arange(len(frame)) + 1
+            else:
+                sep = "\t" if ".tsv" in lower else ","
+                frame = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+                lines = np.arange(len(frame)) + 2  # line 1 is the header
+        except (ValueError, UnicodeDecodeError, OSError) as exc:
+            raise SchemaError(f"not a readable table ({str(exc).splitlines()[0][:160]})", path=name) from None
+    raw = [json.dumps(r, default=str, ensure_ascii=False) for r in frame.to_dict(orient="records")]
+    return frame, name, lines, raw
+
+
+# --------------------------------------------------------------------------- votes
+
+
+def read_votes(
+    source: str | Path | pd.DataFrame,
+    *,
+    item: str | None = None,
+    annotator: str | None = None,
+    label: str | None = None,
+    value: str | None = None,
+    time: str | None = None,
+    default_label: str = "label",
+    lenient: bool = False,
+) -> Annotations:
+    """Votes from a long table: one row per (item, annotator, label, value).
+
+    Columns are found by name (``item``/``message_id``/``task``, ``annotator``/``worker``/``user_id``,
+    ``label``, ``value``, ``time``/``created_date``) or named by keyword. A table without a ``value``
+    column is crowd-kit's ``task, worker, label``: its ``label`` holds the value, and the label's
+    name is ``default_label``. Values must be numbers (map text categories to codes first).
+    """
+    frame, name, lines, raw = _table(source)
+    value_col = value or ("value" if "value" in frame.columns else None)
+    if value_col is None:  # crowd-kit: the label column holds the answer
+        value_col = _column(frame, label, "label", name)
+        names = pd.Series(default_label, index=frame.index, dtype=object)
+    else:
+        if value_col not in frame.columns:
+            raise SchemaError(f"no column {value_col!r} (it has {list(frame.columns)})", path=name, field=value_col)
+        label_col = _column(frame, label, "label", name, required=False)
+        label_col = None if label_col == value_col else label_col  # crowd-kit's label named as the value
+        names = _text(frame[label_col]) if label_col else pd.Series(default_label, index=frame.index, dtype=object)
+    rows = _Rows(name, lenient, raw, lines)
+    items = _text(frame[_column(frame, item, "item", name)])
+    who = _text(frame[_column(frame, annotator, "annotator", name)])
+    numbers = pd.to_numeric(frame[value_col].replace("", np.nan), errors="coerce").astype(float)
+    rows.fail(items.isna().to_numpy(), "item", "missing item id")
+    rows.fail(who.isna().to_numpy(), "annotator", "missing annotator id")
+    rows.fail(names.isna().to_numpy(), "label", "missing label name")
+    rows.fail(~np.isfinite(numbers.to_numpy()), value_col, "value is not a number")
+    votes = pd.DataFrame(
+        {"item": items, "annotator": who, "label": names, "value": numbers, "count": 1, "time": _times(frame, time)}
+    )
+    return Annotations(votes=votes[~rows.bad].reset_index(drop=True), rejected=rows.frame())
+
+
+def _times(frame: pd.DataFrame, given: str | None) -> pd.Series:
+    col = _column(frame, given, "time", "", required=False) if given is None else given
+    if col is None or col not in frame.columns:
+        return pd.Series(pd.NaT, index=frame.index, dtype="datetime64[ns, UTC]")
+    return pd.to_datetime(frame[col].replace("", None), utc=True, errors="coerce", format="ISO8601")
+
+
+# --------------------------------------------------------------------------- rankings
+
+
+def parse_ranking(text: str) -> tuple:
+    """``"a>b=c>d"`` -> ``("a", frozenset({"b", "c"}), "d")``: best first, ``=`` ties."""
+    positions = []
+    for part in str(text).split(">"):
+        names = [n.strip() for n in part.split("=") if n.strip()]
+        if not names:
+            raise ValueError(f"ranking {text!r:.80} has an empty position; write it as a>b=c>d")
+        positions.append(names[0] if len(names) == 1 else frozenset(names))
+    return tuple(positions)
+
+
+def format_ranking(ranking: Iterable) -> str:
+    """The inverse of :func:`parse_ranking` (tied ids sorted)."""
+    return ">".join("=".join(sorted(map(str, p))) if isinstance(p, frozenset) else str(p) for p in ranking)
+
+
+def _as_ranking(value: Any) -> tuple:
+    if isinstance(value, str):
+        return parse_ranking(value)
+    if isinstance(value, (list, tuple, np.ndarray)):
+        out = tuple(frozenset(map(str, p)) if isinstance(p, (set, frozenset, list, tuple)) else str(p) for p in value)
+        if not out:
+            raise ValueError("empty ranking")
+        return out
+    raise ValueError(f"expected a ranking like a>b=c>d or a list of ids, got {type(value).__name__}")
+
+
+def _ranked_ids(ranking: tuple) -> list[str]:
+    return [c for p in ranking for c in (sorted(p) if isinstance(p, frozenset) else (p,))]
+
+
+def read_rankings(
+    source: str | Path | pd.DataFrame,
+    *,
+    group: str | None = None,
+    annotator: str | None = None,
+    ranking: str = "ranking",
+    time: str | None = None,
+    lenient: bool = False,
+) -> Annotations:
+    """Rankings from a long table: one row per (group, annotator, ranking).
+
+    ``group`` (or ``parent_id``) is the reply set, ``ranking`` the item ids best first, written
+    ``a>b=c>d`` (``=`` ties) or given as a list. An id named twice in one ranking is an error.
+    """
+    frame, name, lines, raw = _table(source)
+    if ranking not in frame.columns:
+        raise SchemaError(
+            f"no column {ranking!r} (it has {list(frame.columns)}); a rankings table has group (or parent_id), "
+            "annotator, ranking (written a>b=c>d)",
+            path=name,
+            field=ranking,
+        )
+    rows = _Rows(name, lenient, raw, lines)
+    groups = _text(frame[_column(frame, group, "group", name)])
+    who = _text(frame[_column(frame, annotator, "annotator", name)])
+    rows.fail(groups.isna().to_numpy(), "group", "missing group (parent) id")
+    rows.fail(who.isna().to_numpy(), "annotator", "missing annotator id")
+    parsed: list[tuple | None] = []
+    for i, value in enumerate(frame[ranking]):
+        try:
+            r = _as_ranking(value)
+            ids = _ranked_ids(r)
+            if len(set(ids)) < len(ids):
+                raise ValueError("an id appears twice in one ranking")
+            parsed.append(r)
+        except ValueError as exc:
+            parsed.append(None)
+            rows.fail(np.arange(len(frame)) == i, ranking, str(exc))
+    table = pd.DataFrame(
+        {"group": groups, "annotator": who, "ranking": pd.Series(parsed, dtype=object), "time": _times(frame, time)}
+    )
+    return Annotations(rankings=table[~rows.bad].reset_index(drop=True), rejected=rows.frame())
+
+
+# --------------------------------------------------------------------------- the Open-Assistant backend
+
+
+def _records(source: str | Path | Iterable[dict]) -> tuple[list[Any], str, list[str]]:
+    if isinstance(source, (str, Path)):
+        path = Path(source)
+        if not path.is_file():
+            raise SchemaError("file not found" if not path.exists() else "is a folder; give a file", path=str(path))
+        import gzip
+
+        opener = gzip.open if path.name.endswith(".gz") else open
+        with opener(path, "rt", encoding="utf-8-sig") as fh:
+            text_lines = [line.rstrip("\n") for line in fh]
+        records = []
+        for n, line in enumerate(text_lines, start=1):
+            try:
+                records.append(json.loads(line) if line.strip() else None)
+            except json.JSONDecodeError as exc:
+                records.append(SchemaError(f"broken JSON at column {exc.colno}: {exc.msg}", path=str(path), line=n))
+        return records, str(path), text_lines
+    records = list(source)
+    return records, "records", [json.dumps(r, default=str) for r in records]
+
+
+def from_backend(
+    text_labels: str | Path | Iterable[dict] | None = None,
+    reactions: str | Path | Iterable[dict] | None = None,
+    *,
+    lenient: bool = False,
+) -> Annotations:
+    """Votes and rankings from the Open-Assistant backend's per-user rows, exported as JSON lines.
+
+    ``text_labels``: rows of the ``text_labels`` table (``message_id``, ``user_id``, ``labels`` as
+    ``{name: value}``, ``created_date``): one vote per (row, label). ``reactions``: rows of
+    ``message_reaction`` whose payload is a ``RankingReactionPayload`` (``ranked_message_ids``
+    best first, ``ranking_parent_id``; the row's ``message_id`` is the parent too): one ranking
+    per row; other payload types are skipped, and a ranking marked ``not_rankable`` is kept.
+    """
+    out = Annotations()
+    if text_labels is not None:
+        out = out | _backend_labels(text_labels, lenient)
+    if reactions is not None:
+        out = out | _backend_rankings(reactions, lenient)
+    return out
+
+
+def _located(source: str, line: int, field_name: str | None, detail: str, raw: str, lenient: bool, bad: list) -> None:
+    if not lenient:
+        raise SchemaError(detail, path=source, line=line, field=field_name)
+    bad.append(dict(source=source, line=line, field=field_name, detail=detail, raw=raw))
+
+
+def _backend_labels(source, lenient: bool) -> Annotations:
+    records, name, raw = _records(source)
+    rows, bad = [], []
+    for n, rec in enumerate(records, start=1):
+        if rec is None:
+            continue
+        if isinstance(rec, SchemaError):
+            _located(name, n, None, rec.detail, raw[n - 1], lenient, bad)
+            continue
+        labels = rec.get("labels") if isinstance(rec, dict) else None
+        mid, uid = (rec.get("message_id"), rec.get("user_id")) if isinstance(rec, dict) else (None, None)
+        if not isinstance(labels, dict):
+            _located(name, n, "labels", "expected {name: value}", raw[n - 1], lenient, bad)
+        elif _missing(mid):
+            _located(name, n, "message_id", "missing message id", raw[n - 1], lenient, bad)
+        elif _missing(uid):
+            _located(name, n, "user_id", "missing user id", raw[n - 1], lenient, bad)
+        elif not all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in labels.values()
+        ):
+            culprit = next(k for k, v in labels.items() if not isinstance(v, (int, float)) or isinstance(v, bool))
+            _located(name, n, f"labels.{culprit}", "label value is not a number", raw[n - 1], lenient, bad)
+        else:
+            rows += [(str(mid), str(uid), str(k), float(v), rec.get("created_date")) for k, v in labels.items()]
+    frame = pd.DataFrame(rows, columns=["item", "annotator", "label", "value", "time"])
+    votes = frame.assign(count=1, time=pd.to_datetime(frame["time"], utc=True, errors="coerce", format="ISO8601"))
+    return Annotations(votes=votes[list(VOTE_COLUMNS)], rejected=pd.DataFrame(bad, columns=list(REJECTED_COLUMNS)))
+
+
+def _backend_rankings(source, lenient: bool) -> Annotations:
+    records, name, raw = _records(source)
+    rows, bad = [], []
+    for n, rec in enumerate(records, start=1):
+        if rec is None:
+            continue
+        if isinstance(rec, SchemaError):
+            _located(name, n, None, rec.detail, raw[n - 1], lenient, bad)
+            continue
+        payload = rec.get("payload") if isinstance(rec, dict) else None
+        if isinstance(payload, dict) and isinstance(payload.get("payload"), dict):
+            payload = payload["payload"]  # the backend's PayloadContainer wraps the payload once more
+        if not isinstance(payload, dict) or payload.get("type") not in (None, "message_ranking"):
+            continue  # ratings and other reactions carry no ranking
+        ids = payload.get("ranked_message_ids")
+        parent = payload.get("ranking_parent_id") or rec.get("message_id")
+        if not isinstance(ids, list) or not ids:
+            _located(name, n, "payload.ranked_message_ids", "expected a list of message ids", raw[n - 1], lenient, bad)
+        elif len(set(map(str, ids))) < len(ids):
+            _located(name, n, "payload.ranked_message_ids", "an id appears twice", raw[n - 1], lenient, bad)
+        elif _missing(parent):
+            _located(name, n, "payload.ranking_parent_id", "missing parent id", raw[n - 1], lenient, bad)
+        elif _missing(rec.get("user_id")):
+            _located(name, n, "user_id", "missing user id", raw[n - 1], lenient, bad)
+        else:
+            rows.append((str(parent), str(rec["user_id"]), tuple(map(str, ids)), rec.get("created_date")))
+    frame = pd.DataFrame(rows, columns=["group", "annotator", "ranking", "time"])
+    frame["time"] = pd.to_datetime(frame["time"], utc=True, errors="coerce", format="ISO8601")
+    return Annotations(rankings=frame, rejected=pd.DataFrame(bad, columns=list(REJECTED_COLUMNS)))
+
+
+# --------------------------------------------------------------------------- a Dataset's published aggregates
+
+
+def from_dataset(dataset) -> Annotations:
+    """The tables a public export allows: flags expanded exactly, Likert labels as aggregates.
+
+    A flag's ``value × count`` is its number of yes votes, so each flag becomes ``count`` single
+    votes (annotators unknown: None). A Likert label's mean does not determine its votes, so it
+    stays one row with its mean and ``count`` (> 1: not expandable). Rankings are the merged
+    consensus ranks, one per reply set, annotator None.
+    """
+    from .consensus import rankings_from_dataset
+    from .schema import label_kind
+
+    labels = dataset.labels[dataset.labels["count"].notna() & (dataset.labels["count"] > 0)]
+    count = labels["count"].to_numpy(dtype=np.int64)
+    yes = labels["value"].to_numpy(dtype=float) * count
+    flag = labels["label"].map(label_kind).eq("flag").to_numpy() & (np.abs(yes - np.round(yes)) < 1e-6)
+    f = labels[flag]
+    n_yes = np.round(yes[flag]).astype(np.int64)
+    reps = count[flag]
+    expanded = pd.DataFrame(
+        {
+            "item": np.repeat(f["message_id"].to_numpy(dtype=object), reps),
+            "annotator": None,
+            "label": np.repeat(f["label"].to_numpy(dtype=object), reps),
+            # within each message: n_yes ones, then zeros
+            "value": (np.arange(reps.sum()) - np.repeat(np.cumsum(reps) - reps, reps) < np.repeat(n_yes, reps)).astype(
+                float
+            ),
+            "count": 1,
+        }
+    )
+    kept = labels[~flag]
+    aggregates = pd.DataFrame(
+        {
+            "item": kept["message_id"].to_numpy(dtype=object),
+            "annotator": None,
+            "label": kept["label"].to_numpy(dtype=object),
+            "value": kept["value"].to_numpy(dtype=float),
+            "count": kept["count"].to_numpy(dtype=np.int64),
+        }
+    )
+    votes = _concat(expanded, aggregates).assign(time=pd.NaT)[list(VOTE_COLUMNS)]
+    ranks = rankings_from_dataset(dataset)
+    rankings = pd.DataFrame(
+        {"group": ranks["group"], "annotator": None, "ranking": ranks["ranking"].map(tuple), "time": pd.NaT}
+    )
+    return Annotations(votes=votes.reset_index(drop=True), rankings=rankings)
+
+
+def check_items(annotations: Annotations, dataset, *, lenient: bool = False) -> Annotations:
+    """Keep the rows whose items (votes) and groups and items (rankings) are messages of ``dataset``.
+
+    An unknown id is a :class:`~oasst_quality.errors.SchemaError` naming the row; with
+    ``lenient=True`` the row is set aside in ``rejected``, raw.
+    """
+    known = set(dataset.messages["message_id"])
+    v, r = annotations.votes, annotations.rankings
+    bad_votes = ~v["item"].isin(known).to_numpy()
+    bad_groups = ~r["group"].isin(known).to_numpy()
+    bad_items = np.array([not set(_ranked_ids(x)) <= known for x in r["ranking"]], dtype=bool)
+    problems = [
+        (v, bad_votes, "item", "item is not a message of the dataset"),
+        (r, bad_groups, "group", "group is not a message of the dataset"),
+        (r, bad_items & ~bad_groups, "ranking", "ranking names a message that is not in the dataset"),
+    ]
+    rejected = [annotations.rejected]
+    for frame, mask, field_name, detail in problems:
+        if not mask.any():
+            continue
+        if not lenient:
+            i = int(np.flatnonzero(mask)[0])
+            raise SchemaError(
+                f"{detail}: {frame.iloc[i][field_name]!r:.80}", path="annotations", line=i + 1, field=field_name
+            )
+        rejected.append(
+            pd.DataFrame(
+                {
+                    "source": "annotations",
+                    "line": np.flatnonzero(mask) + 1,
+                    "field": field_name,
+                    "detail": detail,
+                    "raw": [json.dumps(rec, default=str) for rec in frame[mask].to_dict(orient="records")],
+                }
+            )
+        )
+    return Annotations(
+        votes=v[~bad_votes].reset_index(drop=True),
+        rankings=r[~(bad_groups | bad_items)].reset_index(drop=True),
+        rejected=pd.concat([x for x in rejected if len(x)], ignore_index=True)
+        if any(len(x) for x in rejected)
+        else annotations.rejected,
+    )

@@ -1,0 +1,169 @@
+"""Per-annotator votes and rankings: every input form, located errors, lenient quarantine."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import oasst_quality as oq
+from oasst_quality import annotations as an
+from oasst_quality.errors import SchemaError
+from oasst_quality.schema import FLAG_LABELS
+
+
+def test_long_votes_csv_round_trips(tmp_path):
+    votes = pd.DataFrame(
+        {
+            "message_id": ["m1", "m1", "m2"],
+            "annotator": ["a", "b", "a"],
+            "label": ["quality", "quality", "spam"],
+            "value": [0.75, 0.5, 1.0],
+            "created_date": ["2023-02-05T14:23:50+00:00", "", "2023-02-06T10:00:00Z"],
+        }
+    )
+    for name in ("votes.csv", "votes.tsv", "votes.parquet"):
+        path = tmp_path / name
+        if name.endswith(".parquet"):
+            votes.to_parquet(path)
+        else:
+            votes.to_csv(path, sep="\t" if name.endswith(".tsv") else ",", index=False)
+        got = an.read_votes(path).votes
+        assert got[["item", "annotator", "label", "value"]].values.tolist() == [
+            ["m1", "a", "quality", 0.75],
+            ["m1", "b", "quality", 0.5],
+            ["m2", "a", "spam", 1.0],
+        ]
+        assert got["count"].tolist() == [1, 1, 1] and got["time"].isna().tolist() == [False, True, False]
+    assert an.read_votes(votes).votes["item"].tolist() == ["m1", "m1", "m2"]  # a DataFrame works as well
+
+
+def test_crowd_kit_columns_hold_the_value_in_label():
+    crowd = pd.DataFrame({"task": [1, 1, 2], "worker": ["w1", "w2", "w1"], "label": [0, 1, 1]})
+    votes = an.read_votes(crowd, default_label="relevant").votes
+    assert votes[["item", "annotator", "label", "value"]].values.tolist() == [
+        ["1", "w1", "relevant", 0.0],
+        ["1", "w2", "relevant", 1.0],
+        ["2", "w1", "relevant", 1.0],
+    ]
+
+
+def test_bad_vote_rows_are_located_or_set_aside(tmp_path):
+    path = tmp_path / "votes.csv"
+    path.write_text("item,annotator,label,value\nm1,a,quality,0.5\nm2,,quality,0.5\nm3,b,quality,high\n")
+    with pytest.raises(SchemaError, match=r"votes.csv, line 3, field 'annotator': missing annotator id"):
+        an.read_votes(path)
+    got = an.read_votes(path, lenient=True)
+    assert got.votes["item"].tolist() == ["m1"]
+    assert got.rejected[["line", "field"]].values.tolist() == [[3, "annotator"], [4, "value"]]
+    assert '"high"' in got.rejected["raw"].iloc[1]
+    with pytest.raises(SchemaError, match="no item column"):
+        an.read_votes(pd.DataFrame({"x": [1], "annotator": ["a"], "value": [1]}))
+
+
+def test_rankings_parse_ties_and_round_trip(tmp_path):
+    table = pd.DataFrame({"parent_id": ["p", "p"], "annotator": ["a", "b"], "ranking": ["x>y=z", "z>x>y"]})
+    got = an.read_rankings(table).rankings
+    assert got["group"].tolist() == ["p", "p"]
+    assert got["ranking"].tolist() == [("x", frozenset({"y", "z"})), ("z", "x", "y")]
+    assert [an.format_ranking(r) for r in got["ranking"]] == ["x>y=z", "z>x>y"]
+    path = tmp_path / "rankings.csv"
+    table.assign(ranking=["x>y>x", "z>x>y"]).to_csv(path, index=False)
+    with pytest.raises(SchemaError, match=r"line 2, field 'ranking': an id appears twice"):
+        an.read_rankings(path)
+    assert len(an.read_rankings(path, lenient=True).rankings) == 1
+
+
+def test_backend_rows(tmp_path):
+    labels = [
+        {"message_id": "m1", "user_id": "u1", "labels": {"spam": 0, "quality": 0.75}, "created_date": "2023-02-05"},
+        {"message_id": "m1", "user_id": "u2", "labels": {"spam": 1}},
+        {"message_id": "m2", "user_id": "u1", "labels": {"quality": "good"}},
+    ]
+    reactions = [
+        {
+            "message_id": "p",
+            "user_id": "u1",
+            "payload_type": "RankingReactionPayload",
+            "payload": {"type": "message_ranking", "ranking": [1, 0], "ranked_message_ids": ["m2", "m1"]},
+        },
+        {"message_id": "p", "user_id": "u2", "payload": {"payload": {"type": "message_rating", "rating": "+1"}}},
+        {
+            "message_id": "p",
+            "user_id": "u2",
+            "payload": {
+                "payload": {"type": "message_ranking", "ranked_message_ids": ["m1", "m2"], "ranking_parent_id": "p"}
+            },
+        },
+    ]
+    lp, rp = tmp_path / "text_labels.jsonl", tmp_path / "reactions.jsonl"
+    lp.write_text("".join(json.dumps(r) + "\n" for r in labels))
+    rp.write_text("".join(json.dumps(r) + "\n" for r in reactions))
+    with pytest.raises(SchemaError, match=r"text_labels.jsonl, line 3, field 'labels.quality'"):
+        an.from_backend(lp, rp)
+    got = an.from_backend(lp, rp, lenient=True)
+    assert sorted(got.votes[["item", "annotator", "label", "value"]].values.tolist()) == [
+        ["m1", "u1", "quality", 0.75],
+        ["m1", "u1", "spam", 0.0],
+        ["m1", "u2", "spam", 1.0],
+    ]
+    assert got.rankings[["group", "annotator"]].values.tolist() == [["p", "u1"], ["p", "u2"]]
+    assert got.rankings["ranking"].tolist() == [("m2", "m1"), ("m1", "m2")]  # the rating reaction is skipped
+    assert len(got.rejected) == 1 and got.summary()["n_annotators"] == 2
+
+
+def test_dataset_aggregates_expand_flags_exactly():
+    ds = oq.load_sample()
+    got = an.from_dataset(ds)
+    v = got.votes
+    flags = v[v["label"].isin(FLAG_LABELS)]
+    assert (flags["count"] == 1).all() and flags["annotator"].isna().all()
+    # every flag's yes votes and vote count come back exactly
+    per = flags.groupby(["item", "label"])["value"].agg(["sum", "size"])
+    src = ds.labels.set_index(["message_id", "label"]).loc[per.index]
+    assert np.allclose(per["sum"], src["value"] * src["count"]) and (per["size"] == src["count"]).all()
+    likert = v[v["label"] == "quality"]
+    assert (likert["count"] > 1).any() and likert["annotator"].isna().all()  # means of several votes stay whole
+    assert len(got.rankings) == 418 and got.rankings["annotator"].isna().all()
+    # the flag agreement computed from the expanded votes equals the value x count path
+    from oasst_quality import agreement as ag
+
+    spam = flags[flags["label"] == "spam"]
+    counts = spam.groupby("item")["value"].agg(["sum", "size"])
+    vc = np.column_stack([counts["size"] - counts["sum"], counts["sum"]])
+    table = ag.label_agreement(ds, labels=["spam"], n_resamples=10)
+    assert ag.fleiss_kappa(value_counts=vc) == pytest.approx(table["fleiss_kappa"].iloc[0])
+
+
+def test_check_items_against_the_messages():
+    ds = oq.load_sample()
+    mid = ds.messages["message_id"].iloc[0]
+    votes = an.read_votes(pd.DataFrame({"item": [mid, "nope"], "annotator": ["a", "a"], "value": [1, 0]}))
+    with pytest.raises(SchemaError, match="line 2, field 'item': item is not a message of the dataset"):
+        an.check_items(votes, ds)
+    kept = an.check_items(votes, ds, lenient=True)
+    assert kept.votes["item"].tolist() == [mid] and kept.rejected["detail"].tolist() == [
+        "item is not a message of the dataset"
+    ]
+
+
+def test_the_documented_example_files_read_as_described():
+    from pathlib import Path
+
+    examples = Path(__file__).resolve().parents[1] / "docs" / "examples"
+    votes = an.read_votes(examples / "votes.csv").votes
+    assert len(votes) == 4 and set(votes["label"]) == {"quality", "spam"} and votes["time"].notna().all()
+    assert an.read_votes(examples / "crowdkit.csv").votes["value"].tolist() == [1.0, 0.0, 1.0]
+    rankings = an.read_rankings(examples / "rankings.csv").rankings
+    assert rankings["ranking"].tolist() == [("r1", frozenset({"r2", "r3"})), ("r2", "r1", "r3")]
+    backend = an.from_backend(examples / "text_labels.jsonl", examples / "reactions.jsonl")
+    assert backend.summary() == {
+        "n_votes": 5,
+        "n_vote_rows": 5,
+        "labels": ["quality", "spam", "toxicity"],
+        "n_annotators": 2,
+        "n_ranked_groups": 1,
+        "n_rankings": 2,
+        "n_rejected": 0,
+    }
+    assert backend.rankings["ranking"].tolist() == [("r2", "r1", "r3"), ("r1", "r2", "r3")]
