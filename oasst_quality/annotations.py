@@ -328,7 +328,9 @@ def from_backend(
     ``{name: value}``, ``created_date``): one vote per (row, label). ``reactions``: rows of
     ``message_reaction`` whose payload is a ``RankingReactionPayload`` (``ranked_message_ids``
     best first, ``ranking_parent_id``; the row's ``message_id`` is the parent too): one ranking
-    per row; other payload types are skipped, and a ranking marked ``not_rankable`` is kept.
+    per row; other payload types are skipped, and a ranking marked ``not_rankable`` is kept. The
+    payload's ``ranking`` (indices into the replies as displayed) gives ``as_displayed``: True when
+    the ranker kept the order shown.
     """
     out = Annotations()
     if text_labels is not None:
@@ -398,8 +400,10 @@ def _backend_rankings(source, lenient: bool) -> Annotations:
         elif _missing(rec.get("user_id")):
             _located(name, n, "user_id", "missing user id", raw[n - 1], lenient, bad)
         else:
-            rows.append((str(parent), str(rec["user_id"]), tuple(map(str, ids)), rec.get("created_date")))
-    frame = pd.DataFrame(rows, columns=["group", "annotator", "ranking", "time"])
+            order = payload.get("ranking")
+            shown = order == list(range(len(ids))) if isinstance(order, list) else None
+            rows.append((str(parent), str(rec["user_id"]), tuple(map(str, ids)), rec.get("created_date"), shown))
+    frame = pd.DataFrame(rows, columns=["group", "annotator", "ranking", "time", "as_displayed"])
     frame["time"] = pd.to_datetime(frame["time"], utc=True, errors="coerce", format="ISO8601")
     return Annotations(rankings=frame, rejected=pd.DataFrame(bad, columns=list(REJECTED_COLUMNS)))
 
@@ -498,3 +502,22 @@ def check_items(annotations: Annotations, dataset, *, lenient: bool = False) -> 
         if any(len(x) for x in rejected)
         else annotations.rejected,
     )
+
+
+def read(path: str | Path, *, lenient: bool = False) -> Annotations:
+    """Votes or rankings from one file, whichever it holds.
+
+    JSON lines whose records carry ``labels`` are the backend's ``text_labels`` rows, and records
+    with a ``payload`` its reactions; any other file is a long table, read as rankings when it has
+    a ``ranking`` column and as votes otherwise.
+    """
+    p = Path(path)
+    if p.name.lower().endswith((".jsonl", ".jsonl.gz")) and p.is_file():
+        records, _, _ = _records(p)
+        first = next((r for r in records if isinstance(r, dict)), {})
+        if "labels" in first:
+            return from_backend(text_labels=p, lenient=lenient)
+        if "payload" in first:
+            return from_backend(reactions=p, lenient=lenient)
+    frame, _, _, _ = _table(p)
+    return read_rankings(p, lenient=lenient) if "ranking" in frame.columns else read_votes(p, lenient=lenient)

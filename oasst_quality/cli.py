@@ -56,7 +56,45 @@ def _table(rows: dict | pd.DataFrame, title: str = "") -> str:
 
 
 def _load(args: argparse.Namespace):
-    return load(args.path or sample_path(), lenient=args.lenient)
+    ds = load(args.path or sample_path(), lenient=args.lenient)
+    for name in ("annotations", "rankings"):
+        if getattr(args, name, None):
+            from .annotations import read
+
+            ds = ds.with_annotations(read(getattr(args, name), lenient=args.lenient), lenient=args.lenient)
+    return ds
+
+
+def _add_per_annotator(args: argparse.Namespace, ds, payload: dict, text: Callable[[dict], str]):
+    """Add the per-annotator summary when votes or rankings are attached (the report's, shared)."""
+    if ds.annotations is None:
+        return payload, text
+    from .consensus import rankings_from_dataset
+    from .per_annotator import summarize
+
+    summary = summarize(
+        ds.annotations,
+        export_rankings=rankings_from_dataset(ds),
+        n_resamples=getattr(args, "resamples", 1000),
+        seed=getattr(args, "seed", 0),
+    )
+
+    def with_summary(p: dict) -> str:
+        a = p["per_annotator"]
+        out = text(p).rstrip() + "\n\nper-annotator data: " + ", ".join(f"{k} {v}" for k, v in a["summary"].items())
+        out += "\n"
+        if "labels" in a and len(a["labels"]):
+            cols = [
+                c
+                for c in ("label", "level", "n_items", "n_annotators", "alpha", "alpha_low", "alpha_high")
+                if c in a["labels"]
+            ]
+            out += _table(a["labels"][cols].round(3), "agreement per label (single votes)")
+        if "rankings" in a and a["rankings"].get("vs_export"):
+            out += _table(a["rankings"]["vs_export"], "consensus of the raw rankings against the export's ranks")
+        return out + _table(a["suspects"], "annotators who look like noise")
+
+    return payload | {"per_annotator": summary}, with_summary
 
 
 def _rejected_text(ds, limit: int = 10) -> str:
@@ -227,7 +265,7 @@ def cmd_agreement(args: argparse.Namespace) -> None:
         lines += [f"not computable: {labels}: {reason}" for reason, labels in reasons.items()]
         return "\n".join(lines)
 
-    _emit(args, payload, text)
+    _emit(args, *_add_per_annotator(args, ds, payload, text))
 
 
 def cmd_consensus(args: argparse.Namespace) -> None:
@@ -282,6 +320,8 @@ def cmd_consensus(args: argparse.Namespace) -> None:
             f"preference pairs\n" + _table(p["group_sizes"], "replies per ranked group") + p["note"]
         )
 
+    if "diagnostics" not in payload:
+        payload, text = _add_per_annotator(args, ds, payload, text)
     _emit(args, payload, text)
 
 
@@ -312,7 +352,7 @@ def cmd_aggregate(args: argparse.Namespace) -> None:
         return
     ds = _load(args)
     post = agg.oasst_posteriors(ds)
-    if post.empty:
+    if post.empty and ds.annotations is None:
         raise UsageError(f"{ds.source}: the export carries no labels, so there is nothing to aggregate")
     summary = (
         post.assign(width=post["high"] - post["low"])
@@ -337,7 +377,7 @@ def cmd_aggregate(args: argparse.Namespace) -> None:
             "genuine spike at 'none'; read it as an upper bound."
         )
 
-    _emit(args, payload, text)
+    _emit(args, *_add_per_annotator(args, ds, payload, text))
 
 
 def cmd_language(args: argparse.Namespace) -> None:
@@ -495,7 +535,7 @@ def _toxicity_args(p: argparse.ArgumentParser) -> None:
 
 def cmd_noise_study(args: argparse.Namespace) -> None:
     from . import reward as rw
-    from .annotations import read_rankings
+    from .annotations import read
 
     ds = _load(args)
     pairs = rw.preference_data(ds)
@@ -509,7 +549,7 @@ def cmd_noise_study(args: argparse.Namespace) -> None:
         device=args.device,
         noise=args.noise,
         agreement=args.agreement,
-        rankings=read_rankings(args.rankings, lenient=args.lenient).rankings if args.rankings else None,
+        rankings=read(args.rankings, lenient=args.lenient).rankings if args.rankings else None,
         max_length=args.max_length,
         mode=args.mode,
         head=args.head,
@@ -661,6 +701,19 @@ COMMANDS: dict[str, tuple[Callable[[argparse.Namespace], int | None], str]] = {
 }
 
 
+def _annotation_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--annotations",
+        metavar="FILE",
+        help="per-annotator votes: a table (message_id, annotator, label, value) or the backend's text_labels rows",
+    )
+    p.add_argument(
+        "--rankings",
+        metavar="FILE",
+        help="per-ranker rankings: a table (parent_id, annotator, ranking a>b=c>d) or the backend's reactions",
+    )
+
+
 def _validate_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--rejected", metavar="FILE", help="write every record set aside, raw, one per line")
     p.add_argument("--max-rows", type=_positive, default=20, help="problem rows to list (default 20)")
@@ -684,10 +737,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 EXTRA_ARGS: dict[str, Sequence[Callable[[argparse.ArgumentParser], Any]]] = {
     "validate": [_validate_args],
-    "agreement": [_agreement_args, _columns_args],
-    "consensus": [_consensus_args],
-    "aggregate": [_aggregate_args, _columns_args],
-    "report": [_report_args],
+    "agreement": [_agreement_args, _columns_args, _annotation_args],
+    "consensus": [_consensus_args, _annotation_args],
+    "aggregate": [_aggregate_args, _columns_args, _annotation_args],
+    "report": [_report_args, _annotation_args],
     "language": [_language_args],
     "skew": [_skew_args],
     "toxicity": [_toxicity_args],

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from .schema import MESSAGE_COLUMNS
+
+if TYPE_CHECKING:
+    from .annotations import Annotations
 
 PROBLEM_COLUMNS = ["kind", "message_id", "tree_id", "file", "line", "field", "detail", "raw"]
 
@@ -37,6 +41,8 @@ class Dataset:
     problems
         One row per problem: ``kind, message_id, tree_id, file, line, field, detail, raw``. ``raw``
         holds the input line of a record that was not loaded.
+    annotations
+        Per-annotator votes and rankings attached with :meth:`with_annotations` (None if none).
     """
 
     messages: pd.DataFrame
@@ -48,6 +54,7 @@ class Dataset:
     form: str = "messages"
     records_read: int = 0
     records_loaded: int = 0
+    annotations: Annotations | None = None
 
     @classmethod
     def from_tables(
@@ -90,6 +97,20 @@ class Dataset:
             records_read=n if records_read is None else records_read,
             records_loaded=n if records_loaded is None else records_loaded,
         )
+
+    def with_annotations(self, annotations: Annotations, *, lenient: bool = False) -> Dataset:
+        """This dataset with per-annotator votes and rankings attached, checked against its messages.
+
+        Rows naming an unknown message raise :class:`~oasst_quality.errors.SchemaError`; with
+        ``lenient=True`` they are set aside in ``annotations.rejected``. The report and the CLI's
+        ``--annotations``/``--rankings`` use what is attached here.
+        """
+        from .annotations import check_items
+
+        attached = check_items(annotations, self, lenient=lenient)
+        if self.annotations is not None:
+            attached = self.annotations | attached
+        return replace(self, annotations=attached)
 
     @cached_property
     def forest(self):

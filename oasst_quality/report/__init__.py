@@ -147,12 +147,36 @@ def _sentences(m: dict) -> dict[str, list[str]]:
         "consensus": _consensus_sentences,
         "skew": _skew_sentences,
         "noise_study": _noise_sentences,
+        "annotators": _annotator_sentences,
         "toxicity": _toxicity_sentences,
     }
     for name, write in writers.items():
         if name in m and m[name].get("computable", True) is not False:
             write(m, s)
     return s
+
+
+def _annotator_sentences(m: dict, s: dict) -> None:
+    a = m["annotators"]
+    n = a["summary"]
+    out = [
+        f"Per-annotator data: {n['n_votes']:,} votes on {len(n['labels'])} labels and {n['n_rankings']:,} rankings "
+        f"of {n['n_ranked_groups']:,} reply sets by {n['n_annotators']:,} annotators"
+        + (f"; {n['n_rejected']:,} rows set aside." if n["n_rejected"] else ".")
+    ]
+    suspects = a["suspects"]
+    if suspects:
+        names = sorted({r["annotator"] for r in suspects})
+        out.append(
+            f"{len(names)} annotator(s) look like noise ({', '.join(names[:8])}): see the table for the evidence."
+        )
+    vs = a.get("rankings", {}).get("vs_export")
+    if vs and vs["share_identical"] is not None:
+        out.append(
+            f"Ranked pairs on the raw rankings gives the export's order in {vs['share_identical']:.0%} of "
+            f"{vs['n_groups']:,} reply sets (mean Kendall tau {vs['mean_tau']:.2f})."
+        )
+    s["annotators"] = out
 
 
 def _consensus_sentences(m: dict, s: dict) -> None:
@@ -291,6 +315,12 @@ def _not_computable_sentence(reasons: dict[str, str]) -> str:
 SECTIONS = ("structure", "agreement", "aggregation", "consensus", "skew", "toxicity")
 
 
+def _annotators(ds, n_resamples: int, seed: int) -> dict:
+    from ..per_annotator import summarize
+
+    return summarize(ds.annotations, export_rankings=cs.rankings_from_dataset(ds), n_resamples=n_resamples, seed=seed)
+
+
 def _noise(study, figures: dict) -> dict:
     png = io.BytesIO()
     study.plot(png)
@@ -323,6 +353,8 @@ def compute(
             "source": dataset.source,
         }
     }
+    if dataset.annotations is not None:
+        steps["annotators"] = lambda: _annotators(dataset, n_resamples, seed)
     if noise_study is not None:
         steps["noise_study"] = lambda: _noise(noise_study, figures)
     for name in tqdm(list(steps), desc="report", disable=quiet, unit="section"):
