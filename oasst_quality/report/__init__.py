@@ -398,6 +398,7 @@ def build(
         autoescape=select_autoescape(default=True, default_for_string=True),
     )
     env.filters["num"] = _num
+    env.filters["pvalue"] = _pvalue
     html = env.get_template("report.html.j2").render(m=metrics, fig=figures)
     replace_into(out, {"metrics.json": json.dumps(metrics, indent=2, allow_nan=False), "index.html": html})
     return out / "index.html"
@@ -413,3 +414,10 @@ def _num(value: Any, digits: int = 3) -> str:
     if isinstance(value, float):
         return f"{value:,.{digits}f}"
     return str(value)
+
+
+def _pvalue(value: Any) -> str:
+    """A p-value as a reader wants it: 4 decimals, and "< 0.0001" rather than 0.0000."""
+    if value is None:
+        return "–"
+    return "< 0.0001" if value < 1e-4 else f"{value:.4f}"
