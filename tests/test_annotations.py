@@ -167,3 +167,22 @@ def test_the_documented_example_files_read_as_described():
         "n_rejected": 0,
     }
     assert backend.rankings["ranking"].tolist() == [("r2", "r1", "r3"), ("r1", "r2", "r3")]
+
+
+def test_dialog_sets_through_the_votes_path(shared):
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import dialog_sets
+
+    kappas = dialog_sets.pandalm_kappas(dialog_sets.pandalm().votes)
+    assert {k: round(v, 2) for k, v in kappas.items()} == {
+        "annotator1-annotator2": 0.85,
+        "annotator1-annotator3": 0.88,
+        "annotator2-annotator3": 0.86,
+    }
+    fed = dialog_sets.fed()
+    assert len(fed.rejected) == 167 and fed.rejected["raw"].str.contains("N/A").all()  # the free-text ratings
+    usr = dialog_sets.usr().votes
+    assert usr.groupby("item")["annotator"].nunique().eq(3).all() and usr["annotator"].nunique() == 4
