@@ -73,15 +73,13 @@ def main() -> None:
             r = ag.ratings(data.votes)
             ci = ag.bootstrap(r, "alpha", level="nominal", n_resamples=1000, seed=0)
             table = table.assign(level="nominal", alpha=ci.estimate, alpha_low=ci.low, alpha_high=ci.high)
-        print(
-            f"\n{name}: {len(data.votes):,} votes, {data.votes['item'].nunique():,} items, {len(data.rejected)} set aside"
-        )
+        items, aside = data.votes["item"].nunique(), len(data.rejected)
+        print(f"\n{name}: {len(data.votes):,} votes, {items:,} items, {aside} set aside")
         print("| quality | level | items | votes | alpha [95% CI] |")
         print("|---|---|---|---|---|")
         for r in table.itertuples():
-            print(
-                f"| {r.label} | {r.level} | {r.n_items:,} | {r.n_votes:,} | {r.alpha:.3f} [{r.alpha_low:.3f}, {r.alpha_high:.3f}] |"
-            )
+            alpha = f"{r.alpha:.3f} [{r.alpha_low:.3f}, {r.alpha_high:.3f}]"
+            print(f"| {r.label} | {r.level} | {r.n_items:,} | {r.n_votes:,} | {alpha} |")
         if nominal:
             print("Cohen's kappa:", {k: round(v, 3) for k, v in pandalm_kappas(data.votes).items()})
 
