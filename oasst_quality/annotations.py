@@ -11,7 +11,8 @@ them into the two tables every analysis can take:
 
 Sources: long tables (CSV, TSV, parquet or a DataFrame; crowd-kit's ``task, worker, label`` too),
 the Open-Assistant backend's per-user rows (``text_labels`` and ``message_reaction`` exported as
-JSON lines), and a Dataset's published aggregates (:func:`from_dataset`). A bad row raises
+JSON lines), Label Studio JSON exports (:func:`from_label_studio`), and a Dataset's published
+aggregates (:func:`from_dataset`). A bad row raises
 :class:`~oasst_quality.errors.SchemaError` with the source, the line and the field; with
 ``lenient=True`` it is set aside, raw, in :attr:`Annotations.rejected`. :func:`check_items`
 validates the tables against a Dataset's messages the same way.
@@ -408,6 +409,101 @@ def _backend_rankings(source, lenient: bool) -> Annotations:
     return Annotations(rankings=frame, rejected=pd.DataFrame(bad, columns=list(REJECTED_COLUMNS)))
 
 
+# --------------------------------------------------------------------------- Label Studio
+
+_YES_NO = {"yes": 1.0, "no": 0.0, "true": 1.0, "false": 0.0}
+
+
+def from_label_studio(
+    source: str | Path | list[dict],
+    *,
+    item_field: str = "message_id",
+    choice_values: dict[str, float] | None = None,
+    lenient: bool = False,
+) -> Annotations:
+    """Votes and rankings from a Label Studio JSON export (the list of tasks with ``annotations``).
+
+    Each annotation's ``completed_by`` (an id, or an object with ``id``) is the annotator, and the
+    task's ``data[item_field]`` (else the task ``id``) the item. Result types:
+
+    * ``choices``: a vote under the control's name (``from_name``); a choice becomes a number by
+      ``choice_values``, else yes/no/true/false as 1/0, else the choice text read as a number;
+    * ``rating``: a vote with the rating as given (rescale it yourself if the scale should be 0-1);
+    * ``pairwise``: a vote of 0 (left selected) or 1 (right);
+    * ``ranker`` without buckets: a ranking of the list item ids in the order saved, grouped by the
+      item. Bucketed rankers are not orders and are set aside.
+
+    Cancelled annotations are skipped; other result types (regions, text areas) are ignored.
+    """
+    if isinstance(source, (str, Path)):
+        path = Path(source)
+        if not path.is_file():
+            raise SchemaError("file not found" if not path.exists() else "is a folder; give a file", path=str(path))
+        try:
+            tasks = json.loads(path.read_text(encoding="utf-8-sig"))
+        except json.JSONDecodeError as exc:
+            raise SchemaError(
+                f"broken JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}", path=str(path)
+            ) from None
+        name = str(path)
+    else:
+        tasks, name = list(source), "tasks"
+    if not isinstance(tasks, list):
+        raise SchemaError("a Label Studio export is a JSON list of tasks", path=name)
+    mapping = {k.lower(): float(v) for k, v in (choice_values or {}).items()}
+    votes, rankings, bad = [], [], []
+    for t, task in enumerate(tasks, start=1):
+        where = f"task {t}"
+        if not isinstance(task, dict):
+            _located(name, t, None, f"{where} is not an object", json.dumps(task, default=str), lenient, bad)
+            continue
+        data = task.get("data") or {}
+        item = data.get(item_field, task.get("id"))
+        for annotation in task.get("annotations") or []:
+            if annotation.get("was_cancelled"):
+                continue
+            who = annotation.get("completed_by")
+            who = who.get("id", who.get("email")) if isinstance(who, dict) else who
+            when = annotation.get("created_at")
+            for result in annotation.get("result") or []:
+                kind, control, value = result.get("type"), result.get("from_name"), result.get("value") or {}
+                raw = json.dumps(result, default=str)
+                try:
+                    if _missing(item) or _missing(who):
+                        raise ValueError("missing item id or completed_by")
+                    if kind == "choices":
+                        chosen = value.get("choices") or []
+                        if len(chosen) != 1:
+                            raise ValueError(f"expected one choice, got {len(chosen)}")
+                        text = str(chosen[0]).strip().lower()
+                        number = mapping.get(text, _YES_NO.get(text))
+                        votes.append(
+                            (str(item), str(who), str(control), number if number is not None else float(text), when)
+                        )
+                    elif kind == "rating":
+                        votes.append((str(item), str(who), str(control), float(value["rating"]), when))
+                    elif kind == "pairwise":
+                        side = {"left": 0.0, "right": 1.0}[value["selected"]]
+                        votes.append((str(item), str(who), str(control), side, when))
+                    elif kind == "ranker":
+                        order = value.get("ranker") or {}
+                        if len(order) != 1:
+                            raise ValueError("a bucketed ranker is not an order")
+                        ids = tuple(map(str, next(iter(order.values()))))
+                        rankings.append((str(item), str(who), ids, when))
+                except (ValueError, KeyError, TypeError) as exc:
+                    _located(name, t, f"{where}.{control}", f"unreadable {kind} result ({exc})", raw, lenient, bad)
+    vote_frame = pd.DataFrame(votes, columns=["item", "annotator", "label", "value", "time"])
+    vote_frame = vote_frame.assign(count=1, time=pd.to_datetime(vote_frame["time"], utc=True, errors="coerce"))
+    ranking_frame = pd.DataFrame(rankings, columns=["group", "annotator", "ranking", "time"])
+    ranking_frame["time"] = pd.to_datetime(ranking_frame["time"], utc=True, errors="coerce")
+    return Annotations(
+        votes=vote_frame[list(VOTE_COLUMNS)],
+        rankings=ranking_frame,
+        rejected=pd.DataFrame(bad, columns=list(REJECTED_COLUMNS)),
+    )
+
+
 # --------------------------------------------------------------------------- a Dataset's published aggregates
 
 
@@ -507,11 +603,13 @@ def check_items(annotations: Annotations, dataset, *, lenient: bool = False) -> 
 def read(path: str | Path, *, lenient: bool = False) -> Annotations:
     """Votes or rankings from one file, whichever it holds.
 
-    JSON lines whose records carry ``labels`` are the backend's ``text_labels`` rows, and records
-    with a ``payload`` its reactions; any other file is a long table, read as rankings when it has
-    a ``ranking`` column and as votes otherwise.
+    A ``.json`` file is a Label Studio export; JSON lines whose records carry ``labels`` are the
+    backend's ``text_labels`` rows, and records with a ``payload`` its reactions; any other file is
+    a long table, read as rankings when it has a ``ranking`` column and as votes otherwise.
     """
     p = Path(path)
+    if p.name.lower().endswith(".json") and p.is_file():  # a Label Studio export: a list of tasks
+        return from_label_studio(p, lenient=lenient)
     if p.name.lower().endswith((".jsonl", ".jsonl.gz")) and p.is_file():
         records, _, _ = _records(p)
         first = next((r for r in records if isinstance(r, dict)), {})

@@ -186,3 +186,26 @@ def test_dialog_sets_through_the_votes_path(shared):
     assert len(fed.rejected) == 167 and fed.rejected["raw"].str.contains("N/A").all()  # the free-text ratings
     usr = dialog_sets.usr().votes
     assert usr.groupby("item")["annotator"].nunique().eq(3).all() and usr["annotator"].nunique() == 4
+
+
+def test_label_studio_export(tmp_path):
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "docs" / "examples" / "label_studio.json"
+    got = an.read(path)  # a .json file is read as a Label Studio export
+    mid = "6ab24d72-0181-4594-a9cd-deaf170242fb"
+    assert sorted(got.votes[["item", "annotator", "label", "value"]].values.tolist()) == [
+        [mid, "10", "quality", 4.0],
+        [mid, "10", "spam", 0.0],
+        [mid, "11", "better", 1.0],
+        [mid, "11", "quality", 3.0],
+        [mid, "11", "spam", 1.0],
+    ]  # the cancelled annotation is skipped
+    assert got.rankings[["group", "annotator", "ranking"]].values.tolist() == [[mid, "10", ("r2", "r1", "r3")]]
+    tasks = json.loads(path.read_text())
+    tasks[0]["annotations"][0]["result"][0]["value"] = {"choices": ["Maybe"]}
+    with pytest.raises(SchemaError, match=r"line 1, field 'task 1.spam': unreadable choices result"):
+        an.from_label_studio(tasks)
+    lenient = an.from_label_studio(tasks, lenient=True)
+    assert len(lenient.rejected) == 1 and len(lenient.votes) == 4
+    assert an.from_label_studio(tasks, choice_values={"maybe": 0.5}).votes["value"].tolist()[0] == 0.5
