@@ -9,7 +9,7 @@ vectorized: ratings are arrays, and sums over an item's or an annotator's rating
 products, never pandas group-bys.
 
 For OASST's published aggregates (mean and count per label), :func:`oasst_posteriors` gives each
-message's posterior mean and credible interval, and :func:`default_zero_bias` tests for the
+message's posterior mean and posterior interval, and :func:`default_zero_bias` tests for the
 backend's habit of storing unanswered Likert labels as 0.
 
 References
@@ -77,7 +77,7 @@ def _code(df: pd.DataFrame, item: str, annotator: str, value: str) -> _Coded:
 
 
 class Aggregator:
-    """Base class: column names, ``random_state``, and the fit/predict plumbing.
+    """Base class: column names, ``seed``, and the fit/predict plumbing.
 
     ``_bounds`` lists (parameter, low, high), the closed interval each numeric parameter must lie
     in; ``fit`` checks them (as scikit-learn does), so a bad setting fails with its name instead
@@ -87,9 +87,9 @@ class Aggregator:
     _bounds: tuple[tuple[str, float, float], ...] = ()
 
     def __init__(
-        self, *, item: str = "item", annotator: str = "annotator", value: str = "value", random_state: int = 0
+        self, *, item: str = "item", annotator: str = "annotator", value: str = "value", seed: int = 0
     ) -> None:
-        self.item, self.annotator, self.value, self.random_state = item, annotator, value, random_state
+        self.item, self.annotator, self.value, self.seed = item, annotator, value, seed
 
     def _fit(self, c: _Coded) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -121,7 +121,7 @@ class _Categorical(Aggregator):
     def _finish(self, c: _Coded, probas: np.ndarray) -> None:
         self.classes_ = c.classes
         self.probas_ = pd.DataFrame(probas, index=c.items, columns=c.classes)
-        rng = np.random.default_rng(self.random_state)
+        rng = np.random.default_rng(self.seed)
         # ties between equally probable classes are broken at random, reproducibly
         noisy = probas + rng.random(probas.shape) * 1e-12 * (probas == probas.max(axis=1, keepdims=True))
         self.labels_ = pd.Series(c.classes[noisy.argmax(axis=1)], index=c.items, name="label")
@@ -134,7 +134,7 @@ def _vote_shares(c: _Coded) -> np.ndarray:
 
 
 class MajorityVote(_Categorical):
-    """The most frequent value per item (ties broken at random with ``random_state``).
+    """The most frequent value per item (ties broken at random with ``seed``).
 
     Reliability: each annotator's share of labels equal to the majority.
     """
@@ -263,20 +263,20 @@ def fit_beta_prior(successes: np.ndarray, trials: np.ndarray) -> tuple[float, fl
 
 
 class BayesianShrinkage(_Numeric):
-    """Posterior means with credible intervals, shrunk toward the label's prior (empirical Bayes).
+    """Posterior means with equal-tailed posterior intervals, shrunk toward the label's prior (empirical Bayes).
 
     ``kind="flag"``: 0/1 votes, Beta-binomial (the Beta prior fitted by marginal likelihood).
     ``kind="likert"``: values on a bounded scale (default the OASST grid 0, .25, .5, .75, 1);
     each vote is Binomial(steps, p_item) with p_item ~ Beta (fitted likewise), so an item with one
     vote is pulled toward the label's typical value and one with many votes stays near its mean.
-    ``intervals_`` holds the ``credible`` equal-tailed posterior interval per item.
+    ``intervals_`` holds the equal-tailed posterior interval with probability ``confidence`` per item.
     """
 
-    _bounds = (("credible", 1e-9, 1 - 1e-9),)
+    _bounds = (("confidence", 1e-9, 1 - 1e-9),)
 
-    def __init__(self, kind: str = "likert", *, grid: np.ndarray = LIKERT_GRID, credible: float = 0.95, **kw):
+    def __init__(self, kind: str = "likert", *, grid: np.ndarray = LIKERT_GRID, confidence: float = 0.95, **kw):
         super().__init__(**kw)
-        self.kind, self.grid, self.credible = kind, np.asarray(grid, float), credible
+        self.kind, self.grid, self.confidence = kind, np.asarray(grid, float), confidence
 
     def _check_values(self, c: _Coded) -> None:
         if self.kind not in ("flag", "likert"):
@@ -302,7 +302,7 @@ class BayesianShrinkage(_Numeric):
         n = np.bincount(c.item, minlength=c.n_items) * steps
         a, b = fit_beta_prior(s, n)
         post_a, post_b = a + s, b + n - s
-        tail = (1 - self.credible) / 2
+        tail = (1 - self.confidence) / 2
         lo, hi = stats.beta.ppf(tail, post_a, post_b), stats.beta.ppf(1 - tail, post_a, post_b)
         scale = (lambda x: x) if self.kind == "flag" else (lambda x: self.grid[0] + x * (self.grid[-1] - self.grid[0]))
         self.prior_ = (a, b)
@@ -472,7 +472,7 @@ class MACE(_Categorical):
 
     def _fit(self, c: _Coded) -> None:
         K, A = c.classes.size, c.n_annotators
-        rng = np.random.default_rng(self.random_state)
+        rng = np.random.default_rng(self.seed)
         theta = np.full(A, 0.8) + rng.uniform(-0.05, 0.05, A)
         xi = np.full((A, K), 1.0 / K)
         by_item, by_ann = c.by_item(), c.by_annotator()
@@ -556,8 +556,8 @@ def _grid_sums(labels: pd.DataFrame, steps: int) -> pd.DataFrame:
     return rows[np.abs(s - np.round(s)) < 1e-6]
 
 
-def oasst_posteriors(dataset, *, labels: list[str] | None = None, credible: float = 0.95) -> pd.DataFrame:
-    """Each message's posterior mean and credible interval per label, from OASST's (value, count).
+def oasst_posteriors(dataset, *, labels: list[str] | None = None, confidence: float = 0.95) -> pd.DataFrame:
+    """Each message's posterior mean and ``confidence`` posterior interval per label, from OASST's (value, count).
 
     Flags: votes are 0/1, ``value × count`` yes votes, Beta-binomial with an empirical-Bayes prior.
     Likert labels: the sum of votes in grid steps (``value × count × 4``) is Binomial(4 × count,
@@ -567,7 +567,7 @@ def oasst_posteriors(dataset, *, labels: list[str] | None = None, credible: floa
     by_label = dict(tuple(dataset.labels.groupby("label", sort=False)))
     names = labels or [n for n in (*FLAG_LABELS, *LIKERT_LABELS) if n in by_label]
     out = []
-    tail = (1 - credible) / 2
+    tail = (1 - confidence) / 2
     for name in names:
         steps = 1 if name in FLAG_LABELS else LIKERT_GRID.size - 1
         rows = _grid_sums(by_label.get(name, dataset.labels.iloc[:0]), steps)
@@ -596,6 +596,28 @@ def oasst_posteriors(dataset, *, labels: list[str] | None = None, credible: floa
         )
     columns = ["message_id", "label", "kind", "count", "value", "posterior_mean", "low", "high", "single_vote"]
     return pd.concat(out, ignore_index=True) if out else pd.DataFrame(columns=columns)
+
+
+def posterior_summary(dataset, *, confidence: float = 0.95) -> pd.DataFrame:
+    """Per label, what :func:`oasst_posteriors` says about the whole export: ``kind``, ``n_messages``,
+    ``single_vote_share``, ``mean_posterior`` and the mean interval width, overall and on
+    single-vote messages (the CLI's ``aggregate`` and the report show this table)."""
+    post = oasst_posteriors(dataset, confidence=confidence)
+    post = post.assign(
+        width=post["high"] - post["low"], single_width=(post["high"] - post["low"]).where(post["single_vote"])
+    )
+    return (
+        post.groupby("label")
+        .agg(
+            kind=("kind", "first"),
+            n_messages=("message_id", "size"),
+            single_vote_share=("single_vote", "mean"),
+            mean_posterior=("posterior_mean", "mean"),
+            mean_interval_width=("width", "mean"),
+            mean_interval_width_single_vote=("single_width", "mean"),
+        )
+        .reset_index()
+    )
 
 
 def _zib_logpmf(s: np.ndarray, n: np.ndarray, steps: int, pi: float, a: float, b: float) -> np.ndarray:

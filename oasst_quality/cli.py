@@ -292,16 +292,11 @@ def cmd_consensus(args: argparse.Namespace) -> None:
         payload = {"source": args.path, "method": args.method, "consensus": merged, "diagnostics": diag}
     else:
         ds = _load(args)
-        rankings = cs.rankings_from_dataset(ds)
-        pairs = cs.preference_pairs(rankings)
-        sizes = rankings["ranking"].map(len).value_counts().sort_index()
         payload = {
             "source": ds.source,
             "note": "public releases carry only the merged consensus ranks, one ranking per group: "
             "per-ranker diagnostics need per-ranker data (a CSV with group, annotator, ranking)",
-            "n_ranked_groups": len(rankings),
-            "group_sizes": {int(k): int(v) for k, v in sizes.items()},
-            "n_preference_pairs": len(pairs),
+            **cs.ranking_summary(ds),
         }
 
     def text(p: dict) -> str:
@@ -330,7 +325,7 @@ def cmd_aggregate(args: argparse.Namespace) -> None:
 
     if _is_table(args.path):  # per-annotator table
         df = _votes(args)
-        model = agg.METHODS[args.method](random_state=args.seed).fit(df)
+        model = agg.METHODS[args.method](seed=args.seed).fit(df)
         payload = {
             "source": args.path,
             "method": args.method,
@@ -351,21 +346,9 @@ def cmd_aggregate(args: argparse.Namespace) -> None:
         _emit(args, payload, text)
         return
     ds = _load(args)
-    post = agg.oasst_posteriors(ds)
-    if post.empty and ds.annotations is None:
+    summary = agg.posterior_summary(ds)
+    if summary.empty and ds.annotations is None:
         raise UsageError(f"{ds.source}: the export carries no labels, so there is nothing to aggregate")
-    summary = (
-        post.assign(width=post["high"] - post["low"])
-        .groupby("label")
-        .agg(
-            kind=("kind", "first"),
-            n_messages=("message_id", "size"),
-            single_vote_share=("single_vote", "mean"),
-            mean_posterior=("posterior_mean", "mean"),
-            mean_interval_width=("width", "mean"),
-        )
-        .reset_index()
-    )
     zeros = agg.default_zero_bias(ds)
     payload = {"source": ds.source, "posteriors": summary, "default_zero_bias": zeros}
 

@@ -476,6 +476,17 @@ def rankings_from_dataset(dataset) -> pd.DataFrame:
     return table[table["ranking"].map(len) >= 2].reset_index(drop=True)
 
 
+def ranking_summary(dataset) -> dict:
+    """The export's ranked reply sets: how many, their sizes, and the preference pairs they imply."""
+    rankings = rankings_from_dataset(dataset)
+    sizes = rankings["ranking"].map(len).value_counts().sort_index()
+    return {
+        "n_ranked_groups": len(rankings),
+        "group_sizes": {int(k): int(v) for k, v in sizes.items()},
+        "n_preference_pairs": len(preference_pairs(rankings)),
+    }
+
+
 def preference_pairs(rankings: pd.DataFrame, *, group: str = "group", ranking: str = "ranking") -> pd.DataFrame:
     """Every (chosen, rejected) pair implied by each ranking: the input a reward model trains on.
 

@@ -161,12 +161,12 @@ def test_dawid_skene_equals_crowdkit_at_equal_iterations():
 def test_invariant_to_renaming_and_seeded(cls):
     confusions = np.array([[[0.8, 0.2], [0.3, 0.7]]] * 6)
     df, _ = _simulate(confusions=confusions, n_items=200, per_item=3, seed=7)
-    base = cls(random_state=3).fit_predict(df)
-    again = cls(random_state=3).fit_predict(df)
+    base = cls(seed=3).fit_predict(df)
+    again = cls(seed=3).fit_predict(df)
     pd.testing.assert_series_equal(base, again)
     renamed = df.assign(item="x" + df["item"].astype(str), annotator=df["annotator"].map(lambda a: f"w{9 - a}"))
     renamed = renamed.sample(frac=1, random_state=0)  # row order must not matter either
-    other = cls(random_state=3).fit_predict(renamed)
+    other = cls(seed=3).fit_predict(renamed)
     other.index = other.index.str[1:].astype(int)
     pd.testing.assert_series_equal(base.sort_index(), other.sort_index(), check_names=False, atol=1e-8)
 
@@ -244,7 +244,7 @@ def test_default_zero_bias_recovers_planted_rate():
         (agg.DawidSkene(n_iter=0), "n_iter must lie in"),
         (agg.MACE(smoothing=0.0), "smoothing must lie in"),
         (agg.TrimmedMean(0.5), "proportion must lie in"),
-        (agg.BayesianShrinkage("flag", credible=1.0), "credible must lie in"),
+        (agg.BayesianShrinkage("flag", confidence=1.0), "confidence must lie in"),
         (agg.BayesianShrinkage("stars"), "kind must be 'flag' or 'likert'"),
         (agg.BayesianShrinkage("flag"), "column 'value' must be 0 or 1; 1 values are not"),
         (agg.BayesianShrinkage("likert"), r"must be within \[0.0, 1.0\]"),

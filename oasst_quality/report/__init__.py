@@ -64,21 +64,11 @@ def _agreement(ds, figures: dict, n_resamples: int, seed: int) -> dict:
 
 
 def _aggregation(ds, figures: dict) -> dict:
-    post = agg.oasst_posteriors(ds)
-    out: dict[str, Any] = {"labels": {}, "default_zero": {}}
-    if len(post):
-        post = post.assign(width=post["high"] - post["low"])
-        for label, g in post.groupby("label"):
-            out["labels"][label] = {
-                "kind": g["kind"].iloc[0],
-                "n_messages": len(g),
-                "single_vote_share": float(g["single_vote"].mean()),
-                "mean_posterior": float(g["posterior_mean"].mean()),
-                "mean_interval_width": float(g["width"].mean()),
-                "mean_interval_width_single_vote": float(g.loc[g["single_vote"], "width"].mean())
-                if g["single_vote"].any()
-                else None,
-            }
+    labels = agg.posterior_summary(ds)
+    out: dict[str, Any] = {
+        "labels": {r["label"]: {k: r[k] for k in labels.columns if k != "label"} for _, r in labels.iterrows()},
+        "default_zero": {},
+    }
     zeros = agg.default_zero_bias(ds)
     if len(zeros):
         figures["zero_bias"] = plots.zero_bias(zeros)
@@ -89,14 +79,7 @@ def _aggregation(ds, figures: dict) -> dict:
 
 
 def _consensus(ds) -> dict:
-    rankings = cs.rankings_from_dataset(ds)
-    sizes = rankings["ranking"].map(len).value_counts().sort_index()
-    return {
-        "n_ranked_groups": len(rankings),
-        "group_sizes": {int(k): int(v) for k, v in sizes.items()},
-        "n_preference_pairs": len(cs.preference_pairs(rankings)),
-        "per_ranker_data": False,
-    }
+    return cs.ranking_summary(ds) | {"per_ranker_data": False}
 
 
 def _skew(ds, figures: dict, n_resamples: int, seed: int) -> dict:
