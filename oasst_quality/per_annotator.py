@@ -99,9 +99,15 @@ def annotator_models(votes: pd.DataFrame) -> pd.DataFrame:
 
 
 def _tau(reference: tuple, ballot: tuple) -> float:
-    """Kendall tau-b of a ballot (ties allowed) against a strict reference order, on the shared ids."""
-    ref = [c for p in reference for c in (sorted(p) if isinstance(p, frozenset) else (p,))]
-    lv = levels([ballot], ref)[0].astype(float)
+    """Kendall tau-b of a ballot (ties allowed) against a reference order, on the ids both name."""
+    named = {c for p in ballot for c in (p if isinstance(p, frozenset) else (p,))}
+    ref = [c for p in reference for c in (sorted(p) if isinstance(p, frozenset) else (p,)) if c in named]
+    shared = set(ref)
+    kept = [frozenset(p & shared) if isinstance(p, frozenset) else p for p in ballot]
+    kept = [p for p in kept if (p if isinstance(p, frozenset) else p in shared)]
+    if len(ref) < 2:
+        return float("nan")
+    lv = levels([tuple(kept)], ref)[0].astype(float)
     s = np.sign(lv[None, :] - lv[:, None])[np.triu_indices(len(ref), 1)]
     n, ties = s.size, int((s == 0).sum())
     return float(s.sum() / np.sqrt(n * (n - ties))) if n > ties else float("nan")

@@ -112,3 +112,15 @@ def test_unknown_message_ids_in_annotations(tmp_path, capsys):
     assert main(["agreement", "--annotations", str(path)]) == 2
     assert "item is not a message of the dataset" in capsys.readouterr().err
     assert main(["agreement", "--annotations", str(path), "--lenient", "--resamples", "20"]) == 0
+
+
+def test_rankings_over_different_reply_sets_are_compared_on_shared_ids():
+    # a ranker who saw one more reply, and an export that ranked only two of three
+    table = pd.DataFrame(
+        {"group": ["p"] * 3, "annotator": ["a", "b", "c"], "ranking": [("x", "y", "z"), ("x", "y"), ("x", "z", "y")]}
+    )
+    export = pd.DataFrame({"group": ["p"], "ranking": [("x", "y")]})
+    checks = pa.ranking_checks(table, export)
+    assert checks["vs_export"]["mean_tau"] == pytest.approx(1.0)
+    assert set(checks["rankers"]["annotator"]) == {"a", "b", "c"}
+    assert pa._tau(("x", "y", "z"), ("z", frozenset({"x", "y"}))) == pytest.approx(-2 / np.sqrt(3 * 2))
