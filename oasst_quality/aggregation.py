@@ -654,13 +654,26 @@ def default_zero_bias(dataset, *, labels: list[str] | None = None) -> pd.DataFra
     message and compared with π = 0 by a likelihood-ratio test (boundary: half chi-square(1)).
     Reports the observed and the no-default expected share of all-zero messages, π, the test, the
     expected number of defaulted votes and the messages likely touched (posterior probability of at
-    least one defaulted vote above 0.5). Flags are 0/1 votes, where a default 0 cannot be told
-    from a genuine "no" by counts alone, so they are not tested.
+    least one defaulted vote above 0.5; :func:`default_zero_messages` lists them). Flags are 0/1
+    votes, where a default 0 cannot be told from a genuine "no" by counts alone, so they are not tested.
     """
+    return pd.DataFrame([row for row, _ in _zero_fits(dataset, labels)], columns=_ZERO_BIAS_COLUMNS)
+
+
+def default_zero_messages(dataset, *, labels: list[str] | None = None, alpha: float = 0.01) -> pd.DataFrame:
+    """Per message and Likert label whose default-to-zero test is significant at ``alpha``: the
+    posterior probability ``p_defaulted`` that at least one of its votes is a stored default, with
+    its ``count`` and ``value``. An upper bound, as for :func:`default_zero_bias`."""
+    parts = [msgs for row, msgs in _zero_fits(dataset, labels) if row["p_value"] < alpha]
+    columns = ["message_id", "label", "count", "value", "p_defaulted"]
+    return pd.concat(parts, ignore_index=True)[columns] if parts else pd.DataFrame(columns=columns)
+
+
+def _zero_fits(dataset, labels: list[str] | None):
+    """For each testable Likert label: (its summary row, its messages with ``p_defaulted``)."""
     by_label = dict(tuple(dataset.labels.groupby("label", sort=False)))
     names = labels or [n for n in LIKERT_LABELS if n in by_label]
     steps = LIKERT_GRID.size - 1
-    rows = []
     for name in names:
         data = _grid_sums(by_label.get(name, dataset.labels.iloc[:0]), steps)
         data = data[data["n"] >= 1]
@@ -697,21 +710,21 @@ def default_zero_bias(dataset, *, labels: list[str] | None = None) -> pd.DataFra
         # posterior probability that a message has at least one defaulted vote
         p_none = np.exp(_zib_logpmf(s, n, steps, 1e-12, a, b) + n * np.log1p(-pi) - _zib_logpmf(s, n, steps, pi, a, b))
         touched = 1 - np.clip(p_none, 0, 1)
-        rows.append(
-            {
-                "label": name,
-                "n_messages": int(w.sum()),
-                "n_votes": int((w * n).sum()),
-                "all_zero_share": float(observed),
-                "all_zero_expected_without_default": expected_share,
-                "default_rate": pi,
-                "lr_statistic": float(lr),
-                "p_value": float(p_value),
-                "expected_defaulted_votes": float(pi * (w * n).sum()),
-                "messages_likely_touched": int(w[touched > 0.5].sum()),
-            }
-        )
-    return pd.DataFrame(rows, columns=_ZERO_BIAS_COLUMNS)
+        row = {
+            "label": name,
+            "n_messages": int(w.sum()),
+            "n_votes": int((w * n).sum()),
+            "all_zero_share": float(observed),
+            "all_zero_expected_without_default": expected_share,
+            "default_rate": pi,
+            "lr_statistic": float(lr),
+            "p_value": float(p_value),
+            "expected_defaulted_votes": float(pi * (w * n).sum()),
+            "messages_likely_touched": int(w[touched > 0.5].sum()),
+        }
+        per = grouped.assign(p_defaulted=touched)[["n", "s", "p_defaulted"]]
+        messages = data.merge(per, on=["n", "s"]).assign(count=lambda d: d["n"])
+        yield row, messages[["message_id", "label", "count", "value", "p_defaulted"]]
 
 
 _ZERO_BIAS_COLUMNS = [

@@ -363,6 +363,37 @@ def cmd_aggregate(args: argparse.Namespace) -> None:
     _emit(args, *_add_per_annotator(args, ds, payload, text))
 
 
+def cmd_flags(args: argparse.Namespace) -> None:
+    from .flags import curation_flags
+    from .report import flag_files
+
+    ds = _load(args)
+    languages = None
+    if args.language:
+        from .language import mismatches
+
+        languages = mismatches(ds, backend=args.backend, seed=args.seed)
+    table = curation_flags(ds, languages=languages)
+    written = None
+    if args.out:
+        out = Path(args.out)
+        files = flag_files(table)
+        name = "flags.parquet" if out.suffix == ".parquet" else "flags.csv"
+        replace_into(out.parent if str(out.parent) else ".", {out.name: files[name]})
+        written = str(out)
+    counts = table.groupby(["kind", "severity"], observed=True).size().reset_index(name="n")
+    payload = {"source": ds.source, "n_flags": len(table), "by_kind": counts, "written": written}
+    if args.json and not args.out:
+        payload["flags"] = table
+
+    def text(p: dict) -> str:
+        out = _table(p["by_kind"], f"{p['n_flags']} flags on {table['message_id'].nunique()} messages")
+        out += _table(table.head(15)[["message_id", "kind", "severity", "evidence"]], "most severe first (first 15)")
+        return out + (f"wrote {p['written']}" if p["written"] else "write them all with --out flags.csv (or .parquet)")
+
+    _emit(args, payload, text)
+
+
 def cmd_language(args: argparse.Namespace) -> None:
     from . import language as lg
 
@@ -670,6 +701,7 @@ def _agreement_args(p: argparse.ArgumentParser) -> None:
 COMMANDS: dict[str, tuple[Callable[[argparse.Namespace], int | None], str]] = {
     "info": (cmd_info, "structure of an export: trees, roles, languages, problems"),
     "validate": (cmd_validate, "check an export for pipelines: exit 0 clean, 1 problems found, 2 usage error"),
+    "flags": (cmd_flags, "the curation table: one row per (message, issue), to filter a dataset with one join"),
     "agreement": (cmd_agreement, "inter-annotator agreement per label (or of a per-annotator CSV/TSV table)"),
     "consensus": (
         cmd_consensus,
@@ -697,6 +729,15 @@ def _annotation_args(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _flags_args(p: argparse.ArgumentParser) -> None:
+    from .language import BACKENDS
+
+    p.add_argument("--out", metavar="FILE", help="write the whole table: FILE.csv or FILE.parquet")
+    p.add_argument("--language", action="store_true", help="add language mismatches (needs the language extra)")
+    p.add_argument("--backend", choices=list(BACKENDS), help="language-ID backend (default: cascade)")
+    p.add_argument("--seed", type=int, default=0)
+
+
 def _validate_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--rejected", metavar="FILE", help="write every record set aside, raw, one per line")
     p.add_argument("--max-rows", type=_positive, default=20, help="problem rows to list (default 20)")
@@ -720,6 +761,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 EXTRA_ARGS: dict[str, Sequence[Callable[[argparse.ArgumentParser], Any]]] = {
     "validate": [_validate_args],
+    "flags": [_flags_args, _annotation_args],
     "agreement": [_agreement_args, _columns_args, _annotation_args],
     "consensus": [_consensus_args, _annotation_args],
     "aggregate": [_aggregate_args, _columns_args, _annotation_args],

@@ -536,6 +536,43 @@ def _kendall_tau(order: Sequence, ballot_levels: np.ndarray, index: dict) -> flo
     return float(s.sum() / np.sqrt(n * (n - ties))) if n > ties else float("nan")  # tau-b against a strict order
 
 
+def group_diagnostics(
+    rankings: pd.DataFrame, *, group: str = "group", ranking: str = "ranking", seeds: Sequence[int] = (0, 1, 2, 3, 4)
+) -> pd.DataFrame:
+    """Per reply set: ``condorcet_cycle`` (its strict majority relation has a cycle),
+    ``zero_margin_pairs`` (candidate pairs with a tied margin), ``n_pairs``, and
+    ``tie_break_sensitive`` (the ranked-pairs order changes under another tie-break: the ``seeds``), and
+    ``consensus`` (the ranked-pairs order with OASST's tie-break)."""
+    keys, profiles = _group_levels(rankings, group, ranking)
+    if not profiles:
+        return pd.DataFrame(
+            columns=[group, "condorcet_cycle", "zero_margin_pairs", "n_pairs", "tie_break_sensitive", "consensus"]
+        )
+    lv, weights, valid, _ = _pad_profiles(profiles)
+    margins = _margins_from_levels(lv, weights)
+    C = lv.shape[2]
+    pair = valid[:, :, None] & valid[:, None, :] & ~np.eye(C, dtype=bool)
+    beats = (margins > 0) & pair
+    closure = beats.copy()
+    for _ in range(max(C - 1, 1).bit_length() + 1):  # transitive closure by repeated squaring
+        closure = closure | np.einsum("eab,ebc->eac", closure, closure) > 0
+    base = ranked_pairs_many(profiles, tie_break="oasst")
+    changed = np.zeros(len(profiles), dtype=bool)
+    for seed in seeds:
+        other = ranked_pairs_many(profiles, tie_break=seed)
+        changed |= np.array([a != b for a, b in zip(base, other)])
+    return pd.DataFrame(
+        {
+            group: keys,
+            "condorcet_cycle": closure[:, np.arange(C), np.arange(C)].any(axis=1),
+            "zero_margin_pairs": (((margins == 0) & pair).sum(axis=(1, 2)) // 2).astype(int),
+            "n_pairs": (pair.sum(axis=(1, 2)) // 2).astype(int),
+            "tie_break_sensitive": changed,
+            "consensus": [tuple(o) for o in base],
+        }
+    )
+
+
 def diagnostics(
     rankings: pd.DataFrame,
     *,
@@ -551,27 +588,12 @@ def diagnostics(
     pair) and ``zero_margin_pair_rate`` (share of candidate pairs tied); ``tie_break_sensitivity``
     (share of groups whose consensus changes under another tie-break order: the given seeds) and
     ``rankers``: a DataFrame of each ranker's mean Kendall tau-b with the consensus and how many
-    rankings it rests on.
+    rankings it rests on. :func:`group_diagnostics` gives the same per group.
     """
-    keys, profiles = _group_levels(rankings, group, ranking)
-    lv, weights, valid, _ = _pad_profiles(profiles)
-    margins = _margins_from_levels(lv, weights)
-    C = lv.shape[2]
-    pair = valid[:, :, None] & valid[:, None, :] & ~np.eye(C, dtype=bool)
-    beats = (margins > 0) & pair
-    closure = beats.copy()
-    for _ in range(max(C - 1, 1).bit_length() + 1):  # transitive closure by repeated squaring
-        closure = closure | np.einsum("eab,ebc->eac", closure, closure) > 0
-    cyclic = closure[:, np.arange(C), np.arange(C)].any(axis=1)
-    tied = (margins == 0) & pair
-    base = ranked_pairs_many(profiles, tie_break="oasst")
-    changed = np.zeros(len(profiles), dtype=bool)
-    for seed in seeds:
-        other = ranked_pairs_many(profiles, tie_break=seed)
-        changed |= np.array([a != b for a, b in zip(base, other)])
+    per = group_diagnostics(rankings, group=group, ranking=ranking, seeds=seeds)
     taus = []
     if annotator in rankings.columns:
-        order_of = dict(zip(keys, base))
+        order_of = dict(zip(per[group], per["consensus"]))
         for key, who, ballot in zip(rankings[group], rankings[annotator], rankings[ranking]):
             cons = order_of[key]
             index = {c: i for i, c in enumerate(cons)}
@@ -586,12 +608,12 @@ def diagnostics(
         if taus
         else pd.DataFrame(columns=["annotator", "mean_tau", "n_rankings"])
     )
-    n_pairs = pair.sum() / 2
+    n, n_pairs = len(per), int(per["n_pairs"].sum()) if len(per) else 0
     return {
-        "n_groups": len(profiles),
-        "condorcet_cycle_rate": float(cyclic.mean()) if len(profiles) else float("nan"),
-        "zero_margin_rate": float(tied.any(axis=(1, 2)).mean()) if len(profiles) else float("nan"),
-        "zero_margin_pair_rate": float(tied.sum() / 2 / n_pairs) if n_pairs else float("nan"),
-        "tie_break_sensitivity": float(changed.mean()) if len(profiles) else float("nan"),
+        "n_groups": n,
+        "condorcet_cycle_rate": float(per["condorcet_cycle"].mean()) if n else float("nan"),
+        "zero_margin_rate": float((per["zero_margin_pairs"] > 0).mean()) if n else float("nan"),
+        "zero_margin_pair_rate": float(per["zero_margin_pairs"].sum() / n_pairs) if n_pairs else float("nan"),
+        "tie_break_sensitivity": float(per["tie_break_sensitive"].mean()) if n else float("nan"),
         "rankers": rankers,
     }

@@ -188,7 +188,12 @@ def test_report_replaces_a_planted_symlink_instead_of_following_it(tmp_path):
     report.build(oq.load(path), out, n_resamples=10, quiet=True)
     assert target.read_text() == "keep me"
     assert not (out / "metrics.json").is_symlink() and json.loads((out / "metrics.json").read_text())["meta"]
-    assert sorted(p.name for p in out.iterdir()) == ["index.html", "metrics.json"]  # no temporary left
+    assert sorted(p.name for p in out.iterdir()) == [
+        "flags.csv",
+        "flags.parquet",
+        "index.html",
+        "metrics.json",
+    ]  # no temporary left
 
 
 # --------------------------------------------------------------------------- the report on every real export

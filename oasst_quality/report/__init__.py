@@ -298,6 +298,29 @@ def _not_computable_sentence(reasons: dict[str, str]) -> str:
 SECTIONS = ("structure", "agreement", "aggregation", "consensus", "skew", "toxicity")
 
 
+def _flags(ds, annotators: dict | None, tables: dict) -> dict:
+    """The curation table (written beside the report) in counts, with the first examples of each kind."""
+    from ..flags import curation_flags
+
+    usable = annotators if annotators and annotators.get("computable", True) is not False else None
+    table = curation_flags(ds, annotators=usable)
+    tables["flags"] = table
+    text = ds.messages.set_index("message_id")["text"]
+    examples = {}
+    for kind, g in table.groupby("kind", sort=False):
+        top = g.head(5)
+        snippets = text.reindex(top["message_id"]).fillna("").str.slice(0, 160).to_numpy()
+        examples[kind] = top.assign(text=snippets)[["message_id", "severity", "label", "evidence", "text"]]
+    counts = table.groupby(["kind", "severity"], observed=True).size().reset_index(name="n")
+    return {
+        "n_flags": len(table),
+        "n_messages": int(table["message_id"].nunique()),
+        "by_kind": counts,
+        "examples": examples,
+        "files": ["flags.parquet", "flags.csv"],
+    }
+
+
 def _annotators(ds, n_resamples: int, seed: int) -> dict:
     from ..per_annotator import summarize
 
@@ -312,13 +335,21 @@ def _noise(study, figures: dict) -> dict:
 
 
 def compute(
-    dataset, *, n_resamples: int = 1000, seed: int = 0, quiet: bool = False, noise_study=None
+    dataset,
+    *,
+    n_resamples: int = 1000,
+    seed: int = 0,
+    quiet: bool = False,
+    noise_study=None,
+    tables: dict | None = None,
 ) -> tuple[dict, dict]:
     """All metrics (a JSON-ready dict) and the figures (name -> PNG data URI).
 
     ``noise_study``: a :class:`~oasst_quality.reward.NoiseStudyResult` to add as a section.
+    ``tables``: a dict that receives the full tables behind the page (``"flags"``: the curation table).
     """
     figures: dict[str, str] = {}
+    tables = {} if tables is None else tables
     steps: dict[str, Callable[[], Any]] = {
         "structure": lambda: _structure(dataset, figures),
         "agreement": lambda: _agreement(dataset, figures, n_resamples, seed),
@@ -338,6 +369,7 @@ def compute(
     }
     if dataset.annotations is not None:
         steps["annotators"] = lambda: _annotators(dataset, n_resamples, seed)
+    steps["flags"] = lambda: _flags(dataset, metrics.get("annotators"), tables)
     if noise_study is not None:
         steps["noise_study"] = lambda: _noise(noise_study, figures)
     for name in tqdm(list(steps), desc="report", disable=quiet, unit="section"):
@@ -370,12 +402,16 @@ def build(
     quiet: bool = False,
     noise_study=None,
 ) -> Path:
-    """Write ``index.html`` and ``metrics.json`` for ``dataset`` into ``out_dir``; return the HTML path.
+    """Write ``index.html``, ``metrics.json`` and the curation table (``flags.parquet``, ``flags.csv``)
+    for ``dataset`` into ``out_dir``; return the HTML path.
 
     ``noise_study`` (a :class:`~oasst_quality.reward.NoiseStudyResult`) adds the noise-study section.
     """
     out = check_output_folder(out_dir)  # before minutes of computing, not after
-    metrics, figures = compute(dataset, n_resamples=n_resamples, seed=seed, quiet=quiet, noise_study=noise_study)
+    tables: dict[str, pd.DataFrame] = {}
+    metrics, figures = compute(
+        dataset, n_resamples=n_resamples, seed=seed, quiet=quiet, noise_study=noise_study, tables=tables
+    )
     env = Environment(
         loader=PackageLoader("oasst_quality.report", "templates"),
         autoescape=select_autoescape(default=True, default_for_string=True),
@@ -383,8 +419,18 @@ def build(
     env.filters["num"] = _num
     env.filters["pvalue"] = _pvalue
     html = env.get_template("report.html.j2").render(m=metrics, fig=figures)
-    replace_into(out, {"metrics.json": json.dumps(metrics, indent=2, allow_nan=False), "index.html": html})
+    files: dict[str, bytes | str] = {"metrics.json": json.dumps(metrics, indent=2, allow_nan=False), "index.html": html}
+    if "flags" in tables:
+        files |= flag_files(tables["flags"])
+    replace_into(out, files)
     return out / "index.html"
+
+
+def flag_files(table: pd.DataFrame) -> dict[str, bytes]:
+    """The curation table as ``flags.parquet`` and ``flags.csv`` (bytes), to write beside a report."""
+    buf = io.BytesIO()
+    table.astype({"severity": str}).to_parquet(buf, index=False)
+    return {"flags.parquet": buf.getvalue(), "flags.csv": table.to_csv(index=False).encode("utf-8")}
 
 
 def _num(value: Any, digits: int = 3) -> str:

@@ -1,0 +1,189 @@
+"""The curation table: one row per (message, issue), to filter a dataset with one join.
+
+:func:`curation_flags` gathers what the analyses found about single messages into one long table,
+``message_id, kind, severity, evidence`` (plus ``label`` where the issue is about one label):
+
+=========================== ======== ==============================================================
+kind                        severity what it means
+=========================== ======== ==============================================================
+structural_problem          varies   an orphan, a cycle, a duplicate, a role or rank problem
+toxic_by_model_not_humans   medium   Detoxify scores it toxic (>= 0.5); the human toxicity mean <= 0.25
+toxic_by_humans_not_model   medium   humans call it toxic (mean >= 0.75); Detoxify scores < 0.1
+default_zero_suspect        low      a Likert label likely holds a stored default 0 (p >= 0.5)
+single_vote_label           low      a label's value rests on one vote
+low_confidence_label        low      a Likert label's 95 % posterior interval is wider than 0.5
+language_mismatch           medium   the detected language differs from the declared one
+cyclic_ranking              medium   the raw rankings of the reply set (its parent) have a cycle
+tie_broken_ranking          low      the reply set's consensus depends on the tie-break
+suspect_annotator           medium   a suspect annotator voted on it or ranked its replies
+=========================== ======== ==============================================================
+
+The language rows need a detection table (:func:`oasst_quality.language.mismatches`), and the
+ranking and annotator rows need per-annotator data attached (:meth:`Dataset.with_annotations`).
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from . import aggregation as agg
+
+FLAG_COLUMNS = ["message_id", "kind", "severity", "label", "evidence"]
+SEVERITIES = ("high", "medium", "low")
+
+_STRUCTURAL_SEVERITY = {
+    "cycle": "high",
+    "duplicate_message": "high",
+    "orphan": "medium",
+    "multiple_roots": "medium",
+    "role_alternation": "medium",
+    "tree_id_mismatch": "medium",
+}
+
+
+def _rows(message_id, kind: str, severity, evidence, label=None) -> pd.DataFrame:
+    return pd.DataFrame(
+        {"message_id": message_id, "kind": kind, "severity": severity, "label": label, "evidence": evidence}
+    )
+
+
+def curation_flags(dataset, *, languages: pd.DataFrame | None = None, annotators: dict | None = None) -> pd.DataFrame:
+    """Every flagged (message, issue) of ``dataset``, most severe first.
+
+    ``languages``: the table of :func:`oasst_quality.language.mismatches`, for the language rows.
+    ``annotators``: a :func:`oasst_quality.per_annotator.summarize` result, if one was computed
+    already (else it is computed when annotations are attached).
+    """
+    parts = [_structural(dataset), *_labels(dataset), _toxicity(dataset)]
+    if languages is not None:
+        parts.append(_language(languages))
+    if dataset.annotations is not None:
+        parts += _annotations(dataset, annotators)
+    parts = [p for p in parts if len(p)]
+    if not parts:
+        return pd.DataFrame(columns=FLAG_COLUMNS)
+    table = pd.concat(parts, ignore_index=True)[FLAG_COLUMNS]
+    table["severity"] = pd.Categorical(table["severity"], categories=list(SEVERITIES), ordered=True)
+    return table.sort_values(["severity", "kind", "message_id"], kind="stable").reset_index(drop=True)
+
+
+def _structural(ds) -> pd.DataFrame:
+    p = ds.problems[ds.problems["message_id"].notna()]
+    return _rows(
+        p["message_id"].to_numpy(),
+        "structural_problem",
+        p["kind"].map(_STRUCTURAL_SEVERITY).fillna("low").to_numpy(),
+        (p["kind"] + ": " + p["detail"].astype(str)).to_numpy(),
+    )
+
+
+def _labels(ds) -> list[pd.DataFrame]:
+    post = agg.oasst_posteriors(ds)
+    one = post["single_vote"].astype(bool)  # an empty table's columns are untyped
+    single = post.loc[one]
+    wide = post.loc[(post["kind"] == "likert") & ~one & (post["high"].astype(float) - post["low"].astype(float) > 0.5)]
+    zeros = agg.default_zero_messages(ds)
+    zeros = zeros[zeros["p_defaulted"] >= 0.5]
+    return [
+        _rows(
+            single["message_id"].to_numpy(),
+            "single_vote_label",
+            "low",
+            [f"{lab} = {v:.2f} from one vote" for lab, v in zip(single["label"], single["value"])],
+            single["label"].to_numpy(),
+        ),
+        _rows(
+            wide["message_id"].to_numpy(),
+            "low_confidence_label",
+            "low",
+            [
+                f"{lab}: mean {v:.2f} of {n} votes, 95% posterior {lo:.2f}-{hi:.2f}"
+                for lab, v, n, lo, hi in zip(wide["label"], wide["value"], wide["count"], wide["low"], wide["high"])
+            ],
+            wide["label"].to_numpy(),
+        ),
+        _rows(
+            zeros["message_id"].to_numpy(),
+            "default_zero_suspect",
+            "low",
+            [
+                f"{lab}: mean {v:.2f} of {n} votes; P(a stored default 0) = {p:.2f} (an upper bound)"
+                for lab, v, n, p in zip(zeros["label"], zeros["value"], zeros["count"], zeros["p_defaulted"])
+            ],
+            zeros["label"].to_numpy(),
+        ),
+    ]
+
+
+def _toxicity(ds) -> pd.DataFrame:
+    scores = ds.detoxify[ds.detoxify["head"] == "toxicity"].set_index("message_id")["score"]
+    human = ds.labels[(ds.labels["label"] == "toxicity") & (ds.labels["count"] >= 2)].set_index("message_id")
+    both = human.join(scores.rename("score"), how="inner")
+    model_only = both[(both["score"] >= 0.5) & (both["value"] <= 0.25)]
+    human_only = both[(both["value"] >= 0.75) & (both["score"] < 0.1)]
+    return pd.concat(
+        [
+            _rows(
+                t.index.to_numpy(),
+                kind,
+                "medium",
+                [
+                    f"Detoxify toxicity {score:.2f}; human toxicity {v:.2f} ({n} votes)"
+                    for score, v, n in zip(t["score"], t["value"], t["count"])
+                ],
+                "toxicity",
+            )
+            for kind, t in (("toxic_by_model_not_humans", model_only), ("toxic_by_humans_not_model", human_only))
+        ],
+        ignore_index=True,
+    )
+
+
+def _language(table: pd.DataFrame) -> pd.DataFrame:
+    m = table[table["mismatch"]]
+    return _rows(
+        m["message_id"].to_numpy(),
+        "language_mismatch",
+        "medium",
+        [f"declared {d}, detected {t} ({c:.2f})" for d, t, c in zip(m["declared"], m["detected"], m["confidence"])],
+    )
+
+
+def _annotations(ds, summary: dict | None) -> list[pd.DataFrame]:
+    from .consensus import group_diagnostics, rankings_from_dataset
+    from .per_annotator import summarize
+
+    if summary is None:
+        summary = summarize(ds.annotations, export_rankings=rankings_from_dataset(ds), n_resamples=200)
+    parts = []
+    rankings = ds.annotations.rankings
+    if len(rankings):
+        per = group_diagnostics(rankings)
+        cyclic, tied = per[per["condorcet_cycle"]], per[~per["condorcet_cycle"] & per["tie_break_sensitive"]]
+        parts.append(
+            _rows(
+                cyclic["group"].to_numpy(),
+                "cyclic_ranking",
+                "medium",
+                "the raw rankings of its replies have a majority cycle",
+            )
+        )
+        parts.append(
+            _rows(
+                tied["group"].to_numpy(),
+                "tie_broken_ranking",
+                "low",
+                "the consensus of its replies depends on the tie-break",
+            )
+        )
+    suspects = pd.DataFrame(summary["suspects"])  # a DataFrame, or its records from metrics.json
+    if len(suspects):
+        rule = suspects.groupby("annotator")["rule"].agg(lambda r: ", ".join(sorted(set(r))))
+        votes = ds.annotations.votes
+        voted = votes[votes["annotator"].isin(rule.index)].drop_duplicates(["item", "annotator"])
+        ranked = rankings[rankings["annotator"].isin(rule.index)].drop_duplicates(["group", "annotator"])
+        for ids, who in ((voted["item"], voted["annotator"]), (ranked["group"], ranked["annotator"])):
+            parts.append(
+                _rows(ids.to_numpy(), "suspect_annotator", "medium", [f"{a} ({rule[a]}) annotated it" for a in who])
+            )
+    return parts
