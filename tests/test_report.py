@@ -74,6 +74,9 @@ def test_renders_in_headless_chromium(built, tmp_path):
     ]
     dom = subprocess.run(cmd, capture_output=True, text=True, timeout=120).stdout
     assert "<title>oasst_quality report</title>" in dom  # no payload ran
+    body = dom[dom.index("<body>") :]
+    assert body.index('<section id="findings">') < body.index("<section", body.index('<section id="findings">') + 1)
+    assert re.search(r'<li class="sev-(high|medium)">.*?<a href="#agreement">evidence</a>', body)
     assert "pwned</title>" not in dom
     for section in SECTIONS:
         assert f'<section id="{section}">' in dom, section
@@ -82,3 +85,19 @@ def test_renders_in_headless_chromium(built, tmp_path):
     assert "before &lt;script&gt;document.title='pwned'&lt;/script&gt; after" in dom
     assert "&lt;img src=x onerror=" in dom
     assert f"{metrics['structure']['forest']['n_messages']:,}" in dom
+
+
+def test_findings_come_first_ranked_with_numbers_and_links(built):
+    html, metrics = built
+    findings = metrics["findings"]
+    assert 5 <= len(findings) <= 10
+    order = ["high", "medium", "low", "info"]
+    assert [order.index(f["severity"]) for f in findings] == sorted(order.index(f["severity"]) for f in findings)
+    page = html.read_text()
+    body = page[page.index("<body>") :]
+    assert body.index('<section id="findings">') < body.index('<section id="structure">')
+    for f in findings:
+        assert f'<section id="{f["section"]}">' in page  # each links to its evidence
+        assert re.search(r"\d", f["text"])  # and says its number
+    assert any("95% CI" in f["text"] for f in findings)
+    assert not metrics["meta"]["source"].startswith("/")  # no machine path in a shared report

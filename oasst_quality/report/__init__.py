@@ -29,8 +29,14 @@ from . import plots
 SCHEMA_VERSION = 1
 
 
+def _shown(source: str | None) -> str | None:
+    """The input as a shared report should show it: as given when relative, else its file name
+    (an absolute path tells readers about the machine, not the data)."""
+    return source if source is None or not Path(source).is_absolute() else Path(source).name
+
+
 def _structure(ds, figures: dict) -> dict:
-    summary = ds.summary()
+    summary = ds.summary() | {"source": _shown(ds.source)}
     stats = summary["forest"]
     figures["depth"] = plots.bars(stats["depth_counts"], "Messages by depth (0 = root)", "depth")
     figures["branching"] = plots.bars(
@@ -364,7 +370,7 @@ def compute(
             "oasst_quality": __version__,
             "n_resamples": n_resamples,
             "seed": seed,
-            "source": dataset.source,
+            "source": _shown(dataset.source),
         }
     }
     if dataset.annotations is not None:
@@ -376,7 +382,142 @@ def compute(
         metrics[name] = _section(steps[name])
     metrics = jsonable(metrics)
     metrics["summary"] = _sentences(metrics)
+    metrics["findings"] = _findings(metrics)
     return metrics, figures
+
+
+_RANK = {"high": 0, "medium": 1, "low": 2, "info": 3}
+
+
+def _findings(m: dict) -> list[dict]:
+    """The most important findings, most severe first: one sentence each, with its number, interval
+    and n, and the section that holds the evidence. Built from the metrics alone."""
+    out: list[dict] = []
+
+    def add(severity: str, section: str, text: str) -> None:
+        out.append({"severity": severity, "section": section, "text": text})
+
+    def ok(name: str) -> bool:
+        return name in m and m[name].get("computable", True) is not False
+
+    if ok("noise_study") and m["noise_study"].get("warning"):
+        add("high", "noise_study", "The reward model learned nothing measurable: " + m["noise_study"]["warning"] + ".")
+    if ok("annotators"):
+        a = m["annotators"]
+        names = sorted({r["annotator"] for r in a["suspects"]})
+        if names:
+            add(
+                "high",
+                "annotators",
+                f"{len(names)} of {a['summary']['n_annotators']} annotators look like noise "
+                f"({', '.join(names[:5])}{', ...' if len(names) > 5 else ''}); their rules and evidence are listed.",
+            )
+        vs = a.get("rankings", {}).get("vs_export")
+        if vs and vs.get("share_identical") is not None and vs["share_identical"] < 0.9:
+            add(
+                "medium",
+                "annotators",
+                f"Ranked pairs on the raw rankings reproduces the export's order in only "
+                f"{vs['share_identical']:.0%} of {vs['n_groups']:,} reply sets "
+                f"(mean Kendall tau {vs['mean_tau']:.2f}).",
+            )
+    if ok("agreement") and m["agreement"]["flags"]:
+        # flags with at least 10 yes votes: below that alpha is not measured at all (the table shows them)
+        flags = {
+            k: v
+            for k, v in m["agreement"]["flags"].items()
+            if v.get("alpha") is not None and v["yes_share"] * v["n_votes"] >= 10
+        }
+        if flags:
+            name, f = min(flags.items(), key=lambda kv: kv[1]["alpha"])
+            severity = "high" if f["alpha"] < 0.4 else "medium" if f["alpha"] < 0.667 else "low"
+            add(
+                severity,
+                "agreement",
+                f"Annotators barely agree on the '{name}' flag: Krippendorff's alpha "
+                f"{_r2(f['alpha'])} (95% CI {_r2(f['alpha_low'])} to {_r2(f['alpha_high'])}, "
+                f"{f['n_pairable_messages']:,} messages with two or more votes), though they give the same answer "
+                "most of the time "
+                f"({f['percent_agreement']:.0%}): the flag is rare.",
+            )
+        likert = [k for k, v in m["agreement"]["not_computable"].items() if "not published" in v]
+        if likert:
+            add(
+                "medium",
+                "agreement",
+                f"Agreement on the {len(likert)} Likert labels ({', '.join(likert[:3])}, ...) "
+                "cannot be measured from this export: it keeps only each message's mean; per-annotator votes "
+                "(--annotations) would measure it.",
+            )
+    if ok("aggregation"):
+        zeros = {k: v for k, v in m["aggregation"]["default_zero"].items() if v["p_value"] < 0.01}
+        if zeros:
+            name, z = max(zeros.items(), key=lambda kv: kv[1]["default_rate"])
+            add(
+                "medium",
+                "aggregation",
+                f"{len(zeros)} Likert labels hold more zeros than a smooth model allows, "
+                f"most of all {name}: up to {z['default_rate']:.0%} of its {z['n_votes']:,} votes may be stored "
+                "defaults (an upper bound: genuine 'none' answers count too).",
+            )
+        q = m["aggregation"]["labels"].get("quality")
+        if q and q["single_vote_share"] > 0.2:
+            add(
+                "low",
+                "aggregation",
+                f"{q['single_vote_share']:.0%} of the {q['n_messages']:,} quality scores rest on one vote.",
+            )
+    if ok("structure") and m["structure"]["problems"]:
+        probs = m["structure"]["problems"]
+        serious = {k: v for k, v in probs.items() if k in ("cycle", "duplicate_message", "orphan", "multiple_roots")}
+        add(
+            "medium" if serious else "low",
+            "structure",
+            f"{sum(probs.values()):,} structural problems in "
+            f"{m['structure']['forest']['n_messages']:,} messages ("
+            + ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in probs.items())
+            + "); they usually mean a filtered export.",
+        )
+    if ok("skew"):
+        lang = m["skew"]["language"]
+        e = lang["effective_languages"]
+        if lang["n_languages"] > 1:
+            add(
+                "info",
+                "skew",
+                f"{lang['n_languages']} languages, but effectively {e['estimate']:.1f} "
+                f"(95% CI {e['low']:.1f}-{e['high']:.1f}); the top one holds "
+                f"{lang['top_language_share']:.0%} of the messages.",
+            )
+        c = m["skew"]["contributors"]
+        if c.get("n_contributors"):
+            add(
+                "info",
+                "skew",
+                f"The top 1% of {c['n_contributors']:,} contributors wrote {c['top_1pct_share']:.0%} of "
+                f"the messages (Gini {c['gini']['estimate']:.2f}, "
+                f"95% CI {c['gini']['low']:.2f}-{c['gini']['high']:.2f}).",
+            )
+    if ok("toxicity") and m["toxicity"].get("available"):
+        rows = [r for r in m["toxicity"]["agreement"] if r["head"] == "toxicity" and r["label"] == "toxicity"]
+        if rows and rows[0]["auc"] is not None:
+            r = rows[0]
+            add(
+                "low",
+                "toxicity",
+                f"Detoxify separates the {r['n_positive']:,} messages humans call toxic with ROC-AUC "
+                f"{r['auc']:.2f} (95% CI {r['auc_low']:.2f}-{r['auc_high']:.2f}, n = {r['n']:,}).",
+            )
+    if ok("flags") and m["flags"]["n_flags"]:
+        serious = sum(r["n"] for r in m["flags"]["by_kind"] if r["severity"] in ("high", "medium"))
+        add(
+            "medium" if serious else "low",
+            "flags",
+            f"{m['flags']['n_flags']:,} flags on {m['flags']['n_messages']:,} "
+            f"messages, {serious:,} of them of medium or high severity: flags.csv lists each with its evidence.",
+        )
+    out.sort(key=lambda f: _RANK[f["severity"]])
+    return out[:10]
 
 
 def _section(step: Callable[[], Any]) -> dict:
@@ -450,3 +591,9 @@ def _pvalue(value: Any) -> str:
     if value is None:
         return "–"
     return "< 0.0001" if value < 1e-4 else f"{value:.4f}"
+
+
+def _r2(x: float) -> str:
+    """Two decimals, without the "-0.00" that rounding a tiny negative number prints."""
+    text = f"{x:.2f}"
+    return "0.00" if text == "-0.00" else text
