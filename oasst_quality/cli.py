@@ -743,12 +743,40 @@ def _validate_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-rows", type=_positive, default=20, help="problem rows to list (default 20)")
 
 
+EXAMPLES: dict[str, str] = {
+    "info": "oasst-quality info 2023-04-12_oasst_ready.trees.jsonl.gz --lenient",
+    "validate": "oasst-quality validate export.jsonl.gz --rejected rejected.jsonl && echo clean",
+    "flags": "oasst-quality flags export.jsonl.gz --out flags.csv",
+    "agreement": "oasst-quality agreement export.jsonl.gz --label spam\n"
+    "  oasst-quality agreement votes.csv --level interval",
+    "consensus": "oasst-quality consensus export.jsonl.gz\n  oasst-quality consensus rankings.csv --method schulze",
+    "aggregate": "oasst-quality aggregate export.jsonl.gz\n  oasst-quality aggregate votes.csv --method mace",
+    "language": "oasst-quality language export.jsonl.gz --backend py3langid",
+    "skew": "oasst-quality skew export.jsonl.gz --resamples 200",
+    "toxicity": "oasst-quality toxicity export.jsonl.gz --checkpoint model.ckpt --config-dir bert-base/",
+    "noise-study": "oasst-quality noise-study export.jsonl.gz --rates 0,0.1,0.2,0.3 --seeds 5",
+    "report": "oasst-quality report export.jsonl.gz --out report/ --annotations votes.csv --rankings rankings.csv",
+}
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="oasst-quality", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="oasst-quality",
+        description="Data-quality analytics for OASST-style conversation datasets: one command per analysis, "
+        "each with --json. Without PATH a command runs on the bundled sample.",
+        epilog="example:\n  oasst-quality report export.jsonl.gz --out report/",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     for name, (func, help_text) in COMMANDS.items():
-        p = sub.add_parser(name, help=help_text, description=help_text)
+        p = sub.add_parser(
+            name,
+            help=help_text,
+            description=help_text,
+            epilog=f"example:\n  {EXAMPLES[name]}",
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
         p.add_argument("path", nargs="?", help="OASST export (default: the bundled sample)")
         p.add_argument("--lenient", action="store_true", help="skip unreadable records and report them")
         p.add_argument("--json", action="store_true", help="print JSON instead of text")

@@ -123,3 +123,14 @@ def test_language_command(capsys, shared):
 def test_skew_command(capsys):
     out = json.loads(run(capsys, "skew", "--json"))
     assert out["contributors"]["n_contributors"] == 1058 and out["language"]["n_languages"] == 1
+
+
+def test_help_has_an_example_per_command_and_no_markup(capsys):
+    from oasst_quality.cli import COMMANDS
+
+    for name in [None, *COMMANDS]:
+        with pytest.raises(SystemExit):
+            main(["--help"] if name is None else [name, "--help"])
+        text = capsys.readouterr().out
+        assert "example:" in text and "oasst-quality" in text.split("example:")[1], name
+        assert "``" not in text and ":func:" not in text, name
