@@ -398,7 +398,7 @@ def cmd_language(args: argparse.Namespace) -> None:
     from . import language as lg
 
     ds = _load(args)
-    table = lg.mismatches(ds, backend=args.backend, seed=args.seed)
+    table = lg.mismatches(ds, backend=args.backend, seed=args.seed, progress=not args.quiet and not args.json)
     flagged = table[table["mismatch"]].merge(ds.messages[["message_id", "text"]], on="message_id")
     flagged["text"] = flagged["text"].str.slice(0, 120)
     payload = {
@@ -488,6 +488,7 @@ def _language_args(p: argparse.ArgumentParser) -> None:
 
     p.add_argument("--backend", choices=list(BACKENDS), help="language-ID backend (default: cascade)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def cmd_toxicity(args: argparse.Namespace) -> None:
