@@ -141,10 +141,8 @@ def cmd_info(args: argparse.Namespace) -> None:
 def cmd_validate(args: argparse.Namespace) -> int:
     """Exit 0 when the file loads with no problem, 1 when it has problems (listed), 2 on usage errors."""
     path = args.path or str(sample_path())
-    if not Path(path).is_file():  # nothing to validate: a usage error, not a finding
-        raise UsageError(
-            f"{path}: " + ("is a folder; give an export file" if Path(path).is_dir() else "file not found")
-        )
+    if not Path(path).exists():  # nothing to validate: a usage error, not a finding
+        raise UsageError(f"{path}: file not found")
     try:
         ds = load(path, lenient=True)
     except SchemaError as exc:  # nothing at all could be read: that is a finding, not a usage error

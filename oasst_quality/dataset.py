@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from functools import cached_property
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -111,6 +112,23 @@ class Dataset:
         if self.annotations is not None:
             attached = self.annotations | attached
         return replace(self, annotations=attached)
+
+    def to_parquet(self, path) -> Path:
+        """The messages as one parquet file in the Hugging Face layout (``load`` reads it back equal)."""
+        from .io import write
+
+        return write(self, path, form="messages")
+
+    def to_hf(self):
+        """The messages as a Hugging Face ``datasets.Dataset`` in the oasst1/oasst2 layout (needs
+        the ``datasets`` package; ``load`` takes it back)."""
+        try:
+            import datasets
+        except ImportError:
+            raise ImportError("to_hf needs the datasets package: pip install datasets") from None
+        from .io import _message_records
+
+        return datasets.Dataset.from_list(_message_records(self, "hf"))
 
     @cached_property
     def forest(self):

@@ -59,8 +59,6 @@ def load_sample(*, lenient: bool = False) -> Dataset:
 
 def _open(path: Path) -> tuple[BinaryIO, bytes]:
     """Open a (possibly gzip-compressed) file; return the stream and its first bytes."""
-    if path.is_dir():
-        raise FormatError("is a folder; give an export file (.jsonl, .jsonl.gz or .parquet)", path=path)
     try:
         fh: BinaryIO = open(path, "rb")
     except FileNotFoundError:
@@ -171,6 +169,34 @@ def _iter_json_lines(path: Path, fh: BinaryIO) -> Iterator[tuple[int, bytes, Any
         raise FormatError("empty file: no records", path=path)
 
 
+def _iter_parquet_shards(folder: Path) -> Iterator[tuple[int, bytes, Any, tuple | None]]:
+    """Rows of every parquet shard under ``folder`` (the hub's layout), numbered across them."""
+    shards = sorted(folder.rglob("*.parquet"))
+    if not shards:
+        raise FormatError(
+            "is a folder without .parquet shards; give an export file (.jsonl, .jsonl.gz or .parquet) "
+            "or a folder of the hub's parquet shards",
+            path=folder,
+        )
+    number = 0
+    for shard in shards:
+        for _, blob, row, error in _iter_parquet(shard):
+            number += 1
+            yield number, blob, row, error
+
+
+def _typed_row(row: dict) -> dict:
+    """A row of a typed table (parquet, a datasets.Dataset) with pandas' stand-ins undone: a
+    nullable integer column stored as floats gives back its integers, and NaN means missing."""
+    for key, value in row.items():
+        if type(value) is float:
+            if math.isnan(value):
+                row[key] = None
+            elif key in _INT_FIELDS and value.is_integer():
+                row[key] = int(value)
+    return row
+
+
 def _iter_parquet(path: Path) -> Iterator[tuple[int, bytes, Any, tuple | None]]:
     import pyarrow.parquet as pq
 
@@ -179,7 +205,7 @@ def _iter_parquet(path: Path) -> Iterator[tuple[int, bytes, Any, tuple | None]]:
     except Exception as exc:  # pyarrow raises several unrelated types
         raise FormatError(f"unreadable parquet file ({exc})", path=path) from None
     for number, row in enumerate(table.to_pylist(), start=1):
-        yield number, b"", row, None
+        yield number, b"", _typed_row(row), None
 
 
 # --------------------------------------------------------------------------- validation
@@ -396,13 +422,16 @@ def _record(obj: Any) -> tuple[str, list[_Message], str | None]:
 # --------------------------------------------------------------------------- load
 
 
-def load(path: str | Path, *, lenient: bool = False) -> Dataset:
+def load(path: str | Path | Any, *, lenient: bool = False) -> Dataset:
     """Load an OASST export (trees or messages; ``.jsonl``, ``.jsonl.gz`` or ``.parquet``).
 
     Parameters
     ----------
     path
-        The export file. The form is detected from the content, not the name.
+        The export file (the form is detected from the content, not the name); a folder of parquet
+        shards in the Hugging Face hub's layout (``data/train-*.parquet``, ...; read in sorted
+        order, rows numbered across them); or a Hugging Face ``datasets.Dataset`` or
+        ``DatasetDict`` in the oasst1/oasst2 layout (splits in their order; rows numbered across them).
     lenient
         If False (default), the first record that cannot be read raises
         :class:`~oasst_quality.errors.SchemaError` with the file, line and field. If True, such
@@ -414,9 +443,36 @@ def load(path: str | Path, *, lenient: bool = False) -> Dataset:
     Dataset
         Messages, labels, emojis, detoxify scores, problems and the forest of conversation trees.
     """
+    if _is_hf(path):
+        with gc_paused():
+            return _build(Path(_hf_name(path)), _hf_rows(path), lenient)
     path = Path(path)
     with gc_paused():
+        if path.is_dir():
+            return _build(path, _iter_parquet_shards(path), lenient)
         return _load(path, lenient)
+
+
+def _is_hf(obj: Any) -> bool:
+    """A datasets.Dataset (or DatasetDict) without importing datasets: it has features."""
+    if hasattr(obj, "features") and hasattr(obj, "to_list"):
+        return True
+    return isinstance(obj, dict) and bool(obj) and all(hasattr(v, "features") for v in obj.values())
+
+
+def _hf_name(obj: Any) -> str:
+    if isinstance(obj, dict):
+        return "DatasetDict(" + ", ".join(f"{k}: {len(v)} rows" for k, v in obj.items()) + ")"
+    return f"Dataset({len(obj)} rows)"
+
+
+def _hf_rows(obj: Any) -> Iterator[tuple[int, bytes, Any, tuple | None]]:
+    splits = obj.values() if isinstance(obj, dict) else [obj]
+    number = 0
+    for split in splits:
+        for row in split.to_list():
+            number += 1
+            yield number, b"", _typed_row(row), None
 
 
 def _load(path: Path, lenient: bool) -> Dataset:
