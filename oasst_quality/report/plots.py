@@ -10,6 +10,7 @@ import matplotlib
 
 matplotlib.use("Agg")  # headless; chosen before pyplot is imported
 import matplotlib.pyplot as plt
+import matplotlib.ticker
 import numpy as np
 import pandas as pd
 
@@ -105,6 +106,8 @@ def calibration(table: pd.DataFrame) -> str:
     fig, ax = plt.subplots(figsize=(4.6, 3.6))
     ax.plot(table["mean_score"], table["human_positive_share"], "o-", color="#4c72b0")
     ax.set_xscale("symlog", linthresh=1e-3)
+    # plain tick text: the default log formatter writes mathtext, which plain-text rendering would show raw
+    ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda x, _: f"{x:g}"))
     ax.set_xlabel("mean Detoxify toxicity score (decile bins)")
     ax.set_ylabel("share labelled toxic by humans (mean >= .5)")
     ax.set_title("Calibration against the human toxicity label")
