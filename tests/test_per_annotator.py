@@ -102,8 +102,12 @@ def test_report_and_cli_carry_the_per_annotator_section(planted, tmp_path, capsy
     assert '<section id="annotators">' in page and "copies_displayed_order" in page
     capsys.readouterr()
     assert main(["consensus", "--rankings", str(rp), "--json"]) == 0
-    payload = json.loads(capsys.readouterr().out)
+    output = capsys.readouterr().out
+    payload = json.loads(output)
     assert payload["per_annotator"]["rankings"]["vs_export"]["n_groups"] == 418
+    from test_schema import _check
+
+    _check("consensus", output)  # per_annotator included
 
 
 def test_unknown_message_ids_in_annotations(tmp_path, capsys):

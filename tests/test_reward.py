@@ -152,7 +152,11 @@ def test_cli_noise_study_on_sample(tiny_backbone, tmp_path, capsys):
         )
         == 0
     )
-    result = json.loads(capsys.readouterr().out)
+    output = capsys.readouterr().out
+    result = json.loads(output)
+    from test_schema import _check
+
+    _check("noise-study", output)
     assert [r["rate"] for r in result["runs"]] == [0.0, 0.3] and result["n_train"] == 24
     assert (out / "runs.csv").exists() and (out / "accuracy_vs_noise.png").stat().st_size > 1000
 
