@@ -199,7 +199,9 @@ def _structure_sentences(m: dict, s: dict) -> None:
         f"{f['n_messages']:,} messages in {f['n_trees']:,} trees, {f['n_threads']:,} root-to-leaf threads; "
         f"{f['n_ranked_sibling_groups']:,} reply sets carry rankings.",
         (
-            "Structural problems: " + ", ".join(f"{v} {k}" for k, v in probs.items()) + "; none of them stops loading, "
+            "Structural problems: "
+            + ", ".join(f"{v} {k.replace('_', ' ')}{'s' if v != 1 else ''}" for k, v in probs.items())
+            + "; none of them stops loading, "
             "but orphans and rank gaps usually mean the export was filtered (a language subset, deleted messages)."
         )
         if probs
@@ -215,8 +217,9 @@ def _agreement_sentences(m: dict, s: dict) -> None:
     raw = [v["percent_agreement"] for v in flags.values()]
     if alphas:
         s["agreement"] = [
-            f"Raw agreement on the flags is {min(raw):.0%}-{max(raw):.0%}, but Krippendorff's alpha is only "
-            f"{min(alphas):.2f}-{max(alphas):.2f}: the flags are rare, so two labellers agree by chance almost always "
+            f"Raw agreement on the flags ranges from {min(raw):.0%} to {max(raw):.0%}, but Krippendorff's alpha only "
+            f"from {_r2(min(alphas))} to {_r2(max(alphas))}: the flags are rare, so two labellers agree by chance "
+            "almost always "
             "(Gwet's AC1, which discounts chance differently, stays high).",
             "Wide intervals mark flags with only a handful of 'yes' votes: their agreement is barely measured.",
             _not_computable_sentence(m["agreement"]["not_computable"]),

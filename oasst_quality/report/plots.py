@@ -68,7 +68,7 @@ def intervals(
     )
     if extra is not None:
         ax.plot(table[extra], y, "s", color="#dd8452", label=extra)
-        ax.legend(loc="lower right", fontsize=8)
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)  # outside: never over a marker
     ax.set_yticks(y, table[label])
     ax.axvline(0, color="grey", lw=0.8)
     ax.set_title(title)
