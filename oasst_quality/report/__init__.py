@@ -240,10 +240,15 @@ def _aggregation_sentences(m: dict, s: dict) -> None:
         high = {k: v for k, v in zeros.items() if v["p_value"] < 0.01}
         s.setdefault("aggregation", []).append(
             (
-                "Zeros beyond a smooth model are significant for "
-                + ", ".join(f"{k} ({v['default_rate']:.0%} of votes)" for k, v in high.items())
-                + ". Unanswered labels stored as 0 inflate this, and so does a genuine spike "
-                "at 'none': treat the rate as an upper bound before trusting low means."
+                "The test for stored default zeros is significant for "
+                + ", ".join(
+                    f"{k} (all-zero messages {v['all_zero_share']:.1%} against "
+                    f"{v['all_zero_expected_without_default']:.1%} without defaults)"
+                    for k, v in high.items()
+                )
+                + ". The fitted default rate (the table's upper bound) trades off against the model's spread and "
+                "counts genuine 'none' answers too: read the excess of all-zero messages, not the rate, as the size "
+                "of the problem."
             )
             if high
             else "No label shows more all-zero messages than a model without default zeros predicts."
@@ -455,13 +460,15 @@ def _findings(m: dict) -> list[dict]:
     if ok("aggregation"):
         zeros = {k: v for k, v in m["aggregation"]["default_zero"].items() if v["p_value"] < 0.01}
         if zeros:
-            name, z = max(zeros.items(), key=lambda kv: kv[1]["default_rate"])
+            name, z = max(zeros.items(), key=lambda kv: _excess(kv[1]))
+            excess = _excess(z)
             add(
-                "medium",
+                "medium" if excess > 0.05 else "low",
                 "aggregation",
-                f"{len(zeros)} Likert labels hold more zeros than a smooth model allows, "
-                f"most of all {name}: up to {z['default_rate']:.0%} of its {z['n_votes']:,} votes may be stored "
-                "defaults (an upper bound: genuine 'none' answers count too).",
+                f"{len(zeros)} Likert labels test positive for stored default zeros (p < 0.01), but their all-zero "
+                f"messages exceed a model without defaults by at most {excess:.1%} of messages ({name}: "
+                f"{z['all_zero_share']:.1%} against {z['all_zero_expected_without_default']:.1%}); the fitted default "
+                "rates are upper bounds.",
             )
         q = m["aggregation"]["labels"].get("quality")
         if q and q["single_vote_share"] > 0.2:
@@ -601,3 +608,8 @@ def _r2(x: float) -> str:
     """Two decimals, without the "-0.00" that rounding a tiny negative number prints."""
     text = f"{x:.2f}"
     return "0.00" if text == "-0.00" else text
+
+
+def _excess(row: dict) -> float:
+    """All-zero messages beyond what a model without stored defaults expects (a share of messages)."""
+    return row["all_zero_share"] - row["all_zero_expected_without_default"]
