@@ -30,7 +30,7 @@ import pandas as pd
 import scipy.sparse as sp
 from scipy import optimize, special, stats
 
-from ._util import require_columns
+from ._util import require_columns, unique_rows
 from .schema import FLAG_LABELS, LIKERT_GRID, LIKERT_LABELS
 
 # --------------------------------------------------------------------------- coded ratings
@@ -250,7 +250,8 @@ def fit_beta_prior(successes: np.ndarray, trials: np.ndarray) -> tuple[float, fl
     if p in (0.0, 1.0):  # no variation: the likelihood has no maximum; use Jeffreys' prior
         return 0.5, 0.5
     # the likelihood depends on (s, n) only: sum over the distinct pairs, weighted by how often they occur
-    (s, n), w = np.unique(np.vstack([s, n]), axis=1, return_counts=True)
+    first, _, w = unique_rows(np.column_stack([s, n]))
+    s, n = s[first], n[first]
 
     def nll(theta):
         a, b = np.exp(theta)
@@ -576,9 +577,10 @@ def oasst_posteriors(dataset, *, labels: list[str] | None = None, confidence: fl
         trials = rows["n"].to_numpy() * steps
         a, b = fit_beta_prior(rows["s"].to_numpy(), trials)
         # posteriors depend on (s, trials) only: take quantiles once per distinct pair
-        (s_u, t_u), inverse = np.unique(np.vstack([rows["s"].to_numpy(), trials]), axis=1, return_inverse=True)
+        s_all = rows["s"].to_numpy()
+        first, inverse, _ = unique_rows(np.column_stack([s_all, trials]))
+        s_u, t_u = s_all[first], trials[first]
         pa, pb = a + s_u, b + t_u - s_u
-        inverse = inverse.ravel()
         out.append(
             pd.DataFrame(
                 {

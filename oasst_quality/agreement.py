@@ -33,7 +33,7 @@ import pandas as pd
 import scipy.sparse as sp
 from scipy.stats import rankdata
 
-from ._util import percentile_interval, require_columns
+from ._util import percentile_interval, require_columns, unique_rows
 from .errors import NotComputableError
 
 Level = Literal["nominal", "ordinal", "interval", "ratio"] | Callable[..., np.ndarray]
@@ -447,7 +447,7 @@ def _patterns(counts: sp.csr_matrix, max_cells: int = 50_000_000) -> tuple[np.nd
     """
     if counts.shape[0] * counts.shape[1] > max_cells:
         return None, np.empty(0)
-    _, first, freq = np.unique(counts.toarray(), axis=0, return_index=True, return_counts=True)
+    first, _, freq = unique_rows(counts.toarray())
     if first.size > counts.shape[0] // 4:
         return None, np.empty(0)
     return first, freq.astype(float)

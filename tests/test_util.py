@@ -1,0 +1,16 @@
+import numpy as np
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from oasst_quality._util import unique_rows
+
+
+@given(
+    arrays(np.float64, st.tuples(st.integers(1, 60), st.integers(1, 4)), elements=st.integers(0, 6).map(float))
+    | arrays(np.float64, st.tuples(st.integers(1, 30), st.integers(1, 3)), elements=st.floats(-3, 3, width=16))
+)
+def test_unique_rows_equals_numpy_unique_along_rows(a):
+    first, inverse, counts = unique_rows(a)
+    _, first2, inverse2, counts2 = np.unique(a, axis=0, return_index=True, return_inverse=True, return_counts=True)
+    assert (first == first2).all() and (inverse == inverse2.ravel()).all() and (counts == counts2).all()
