@@ -347,15 +347,23 @@ def _located(source: str, line: int, field_name: str | None, detail: str, raw: s
     bad.append(dict(source=source, line=line, field=field_name, detail=detail, raw=raw))
 
 
+def _parsed(records: list, name: str, raw: list[str], lenient: bool, bad: list):
+    """(line, record) of each non-blank line; an unparsable line is located (or set aside) here."""
+    for n, rec in enumerate(records, start=1):
+        if isinstance(rec, SchemaError):
+            _located(name, n, None, rec.detail, raw[n - 1], lenient, bad)
+        elif rec is not None:
+            yield n, rec
+
+
+def _number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
 def _backend_labels(source, lenient: bool) -> Annotations:
     records, name, raw = _records(source)
     rows, bad = [], []
-    for n, rec in enumerate(records, start=1):
-        if rec is None:
-            continue
-        if isinstance(rec, SchemaError):
-            _located(name, n, None, rec.detail, raw[n - 1], lenient, bad)
-            continue
+    for n, rec in _parsed(records, name, raw, lenient, bad):
         labels = rec.get("labels") if isinstance(rec, dict) else None
         mid, uid = (rec.get("message_id"), rec.get("user_id")) if isinstance(rec, dict) else (None, None)
         if not isinstance(labels, dict):
@@ -364,10 +372,8 @@ def _backend_labels(source, lenient: bool) -> Annotations:
             _located(name, n, "message_id", "missing message id", raw[n - 1], lenient, bad)
         elif _missing(uid):
             _located(name, n, "user_id", "missing user id", raw[n - 1], lenient, bad)
-        elif not all(
-            isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in labels.values()
-        ):
-            culprit = next(k for k, v in labels.items() if not isinstance(v, (int, float)) or isinstance(v, bool))
+        elif not all(map(_number, labels.values())):
+            culprit = next(k for k, v in labels.items() if not _number(v))
             _located(name, n, f"labels.{culprit}", "label value is not a number", raw[n - 1], lenient, bad)
         else:
             rows += [(str(mid), str(uid), str(k), float(v), rec.get("created_date")) for k, v in labels.items()]
@@ -379,12 +385,7 @@ def _backend_labels(source, lenient: bool) -> Annotations:
 def _backend_rankings(source, lenient: bool) -> Annotations:
     records, name, raw = _records(source)
     rows, bad = [], []
-    for n, rec in enumerate(records, start=1):
-        if rec is None:
-            continue
-        if isinstance(rec, SchemaError):
-            _located(name, n, None, rec.detail, raw[n - 1], lenient, bad)
-            continue
+    for n, rec in _parsed(records, name, raw, lenient, bad):
         payload = rec.get("payload") if isinstance(rec, dict) else None
         if isinstance(payload, dict) and isinstance(payload.get("payload"), dict):
             payload = payload["payload"]  # the backend's PayloadContainer wraps the payload once more
