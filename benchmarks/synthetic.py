@@ -4,9 +4,9 @@ Tree shapes (parent links, roles, ranks, so depth and branching) are resampled f
 ``ready_for_export`` trees of the bundled sample; prompt-only trees make up the rest, in the
 proportion that gives oasst1's full size (161,443 messages in 66,497 trees). Languages follow the
 multilingual OASST2 sample's mix; texts, labels and Detoxify scores are resampled per role from
-the real messages; contributors follow a Zipf law over 13,500 volunteers.
+the real messages; contributors follow a Zipf law over 13,500 volunteers (``--users``).
 
-    python benchmarks/synthetic.py OUT.jsonl [--messages 161443 --trees 66497 --seed 0]
+    python benchmarks/synthetic.py OUT.jsonl [--messages 161443 --trees 66497 --seed 0 --users 13500]
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ def _shapes(ds: oq.Dataset) -> list[dict]:
     return shapes
 
 
-def generate(n_messages: int = N_MESSAGES, n_trees: int = N_TREES, seed: int = 0) -> list[dict]:
+def generate(n_messages: int = N_MESSAGES, n_trees: int = N_TREES, seed: int = 0, n_users: int = N_USERS) -> list[dict]:
     rng = np.random.default_rng(seed)
     ds = oq.load_sample()
     shapes = _shapes(ds)
@@ -72,8 +72,8 @@ def generate(n_messages: int = N_MESSAGES, n_trees: int = N_TREES, seed: int = 0
     detox_pool = ds.detoxify.groupby("message_id").agg(list)
     pools = {role: msgs.index[msgs["role"] == role].to_numpy() for role in ("prompter", "assistant")}
     texts = msgs["text"].to_dict()
-    user_weights = 1.0 / np.arange(1, N_USERS + 1) ** 1.1
-    users = [str(uuid.UUID(int=int(x))) for x in rng.integers(0, 2**63, size=N_USERS)]
+    user_weights = 1.0 / np.arange(1, n_users + 1) ** 1.1
+    users = [str(uuid.UUID(int=int(x))) for x in rng.integers(0, 2**63, size=n_users)]
 
     out: list[dict] = []
     tree_shapes = [(shapes[p], sizes[p]) for p in picks[:-1]] + [(shapes[picks[-1]], int(last_size))]
@@ -81,7 +81,7 @@ def generate(n_messages: int = N_MESSAGES, n_trees: int = N_TREES, seed: int = 0
         n_trees - n_full
     )
     tree_langs = rng.choice(len(langs), size=n_trees, p=lang_p)
-    user_idx = rng.choice(N_USERS, size=n_messages, p=user_weights / user_weights.sum())
+    user_idx = rng.choice(n_users, size=n_messages, p=user_weights / user_weights.sum())
     k = 0
     for t, (shape, size) in enumerate(tree_shapes):
         ids = [str(uuid.UUID(int=int(x))) for x in rng.integers(0, 2**63, size=size)]
@@ -132,8 +132,9 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=N_MESSAGES)
     parser.add_argument("--trees", type=int, default=N_TREES)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--users", type=int, default=N_USERS, help="contributor pool (Zipf-distributed work)")
     a = parser.parse_args()
-    records = generate(a.messages, a.trees, a.seed)
+    records = generate(a.messages, a.trees, a.seed, a.users)
     write(a.out, records)
     print(f"wrote {len(records)} messages in {len({r['message_tree_id'] for r in records})} trees to {a.out}")
 

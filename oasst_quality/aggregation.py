@@ -241,16 +241,21 @@ class ZScoreMean(_Numeric):
 # --------------------------------------------------------------------------- Bayesian shrinkage
 
 
-def fit_beta_prior(successes: np.ndarray, trials: np.ndarray) -> tuple[float, float]:
-    """Beta(a, b) prior for item rates by maximum marginal (beta-binomial) likelihood."""
+def fit_beta_prior(successes: np.ndarray, trials: np.ndarray, weights: np.ndarray | None = None) -> tuple[float, float]:
+    """Beta(a, b) prior for item rates by maximum marginal (beta-binomial) likelihood.
+
+    ``weights``: how many items share each (successes, trials) row (default one each).
+    """
     s, n = np.asarray(successes, float), np.asarray(trials, float)
+    w = np.ones_like(s) if weights is None else np.asarray(weights, float)
     keep = n > 0
-    s, n = s[keep], n[keep]
-    p = s.sum() / n.sum()
+    s, n, w = s[keep], n[keep], w[keep]
+    p = (w * s).sum() / (w * n).sum()
     if p in (0.0, 1.0):  # no variation: the likelihood has no maximum; use Jeffreys' prior
         return 0.5, 0.5
     # the likelihood depends on (s, n) only: sum over the distinct pairs, weighted by how often they occur
-    first, _, w = unique_rows(np.column_stack([s, n]))
+    first, inverse, _ = unique_rows(np.column_stack([s, n]))
+    w = np.bincount(inverse, weights=w, minlength=first.size)
     s, n = s[first], n[first]
 
     def nll(theta):
@@ -548,6 +553,10 @@ def flag_annotators(df: pd.DataFrame, *, threshold: float = 0.5, min_ratings: in
 # --------------------------------------------------------------------------- OASST aggregates
 
 
+def _steps(name: str) -> int:
+    return 1 if name in FLAG_LABELS else LIKERT_GRID.size - 1
+
+
 def _grid_sums(labels: pd.DataFrame, steps: int) -> pd.DataFrame:
     """Per message: n votes and S = Σ votes in grid steps (dropping rows where S is not whole)."""
     rows = labels[labels["count"].notna() & (labels["count"] > 0)].copy()
@@ -557,25 +566,69 @@ def _grid_sums(labels: pd.DataFrame, steps: int) -> pd.DataFrame:
     return rows[np.abs(s - np.round(s)) < 1e-6]
 
 
-def oasst_posteriors(dataset, *, labels: list[str] | None = None, confidence: float = 0.95) -> pd.DataFrame:
+def grid_patterns(labels: pd.DataFrame, by_label: dict | None = None) -> dict[str, dict[tuple[int, int], int]]:
+    """Per catalog label, how many messages had each (n votes, S = Σ votes in grid steps).
+
+    Everything the OASST-aggregate models fit (the beta prior, the default-to-zero test) and the
+    posterior summary depend on these counts only, so partitions merge by adding them.
+    ``by_label``: the table already grouped by label, to group it once per report.
+    """
+    by_label = dict(tuple(labels.groupby("label", sort=False))) if by_label is None else by_label
+    out = {}
+    for name in (*FLAG_LABELS, *LIKERT_LABELS):
+        if name not in by_label:
+            continue
+        rows = _grid_sums(by_label[name], _steps(name))
+        keys = np.column_stack([rows["n"].to_numpy(np.int64), rows["s"].to_numpy(np.int64)])
+        first, _, freq = unique_rows(keys) if len(keys) else (np.empty(0, int), None, np.empty(0, int))
+        out[name] = {(int(k[0]), int(k[1])): int(f) for k, f in zip(keys[first], freq)}
+    return out
+
+
+def _pattern_arrays(patterns: dict[tuple[int, int], int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(n, s, w) of a pattern count, in sorted order."""
+    keys = sorted(patterns)
+    arr = np.array(keys, dtype=float).reshape(-1, 2)
+    return arr[:, 0], arr[:, 1], np.array([patterns[k] for k in keys], dtype=float)
+
+
+def beta_priors(patterns: dict[str, dict]) -> dict[str, tuple[float, float]]:
+    """Each label's empirical-Bayes Beta prior, fitted on :func:`grid_patterns`."""
+    out = {}
+    for name, pat in patterns.items():
+        if pat:
+            n, s, w = _pattern_arrays(pat)
+            out[name] = fit_beta_prior(s, n * _steps(name), w)
+    return out
+
+
+def oasst_posteriors(
+    dataset,
+    *,
+    labels: list[str] | None = None,
+    confidence: float = 0.95,
+    priors: dict[str, tuple[float, float]] | None = None,
+) -> pd.DataFrame:
     """Each message's posterior mean and ``confidence`` posterior interval per label, from OASST's (value, count).
 
     Flags: votes are 0/1, ``value × count`` yes votes, Beta-binomial with an empirical-Bayes prior.
     Likert labels: the sum of votes in grid steps (``value × count × 4``) is Binomial(4 × count,
     p) with p ~ Beta fitted on all messages of the label. A message resting on one vote gets a wide
     interval and is pulled toward the label's typical value (``single_vote`` marks them).
+    ``priors``: fitted on the whole dataset (:func:`beta_priors`) when ``dataset`` is one partition of it.
     """
     by_label = dict(tuple(dataset.labels.groupby("label", sort=False)))
+    priors = beta_priors(grid_patterns(dataset.labels, by_label)) if priors is None else priors
     names = labels or [n for n in (*FLAG_LABELS, *LIKERT_LABELS) if n in by_label]
     out = []
     tail = (1 - confidence) / 2
     for name in names:
-        steps = 1 if name in FLAG_LABELS else LIKERT_GRID.size - 1
+        steps = _steps(name)
         rows = _grid_sums(by_label.get(name, dataset.labels.iloc[:0]), steps)
-        if rows.empty:
+        if rows.empty or name not in priors:
             continue
         trials = rows["n"].to_numpy() * steps
-        a, b = fit_beta_prior(rows["s"].to_numpy(), trials)
+        a, b = priors[name]
         # posteriors depend on (s, trials) only: take quantiles once per distinct pair
         s_all = rows["s"].to_numpy()
         first, inverse, _ = unique_rows(np.column_stack([s_all, trials]))
@@ -604,22 +657,36 @@ def posterior_summary(dataset, *, confidence: float = 0.95) -> pd.DataFrame:
     """Per label, what :func:`oasst_posteriors` says about the whole export: ``kind``, ``n_messages``,
     ``single_vote_share``, ``mean_posterior`` and the mean interval width, overall and on
     single-vote messages (the CLI's ``aggregate`` and the report show this table)."""
-    post = oasst_posteriors(dataset, confidence=confidence)
-    post = post.assign(
-        width=post["high"] - post["low"], single_width=(post["high"] - post["low"]).where(post["single_vote"])
-    )
-    return (
-        post.groupby("label")
-        .agg(
-            kind=("kind", "first"),
-            n_messages=("message_id", "size"),
-            single_vote_share=("single_vote", "mean"),
-            mean_posterior=("posterior_mean", "mean"),
-            mean_interval_width=("width", "mean"),
-            mean_interval_width_single_vote=("single_width", "mean"),
+    return summary_from_patterns(grid_patterns(dataset.labels), confidence=confidence)
+
+
+def summary_from_patterns(
+    patterns: dict[str, dict], *, confidence: float = 0.95, priors: dict[str, tuple[float, float]] | None = None
+) -> pd.DataFrame:
+    """:func:`posterior_summary` from :func:`grid_patterns` (merged over any partitions);
+    ``priors``: :func:`beta_priors` of them, if fitted already."""
+    priors = beta_priors(patterns) if priors is None else priors
+    tail = (1 - confidence) / 2
+    rows = []
+    for name in sorted(priors):
+        n, s, w = _pattern_arrays(patterns[name])
+        a, b = priors[name]
+        pa, pb = a + s, b + n * _steps(name) - s
+        width = stats.beta.ppf(1 - tail, pa, pb) - stats.beta.ppf(tail, pa, pb)
+        one = n == 1
+        rows.append(
+            {
+                "label": name,
+                "kind": "flag" if _steps(name) == 1 else "likert",
+                "n_messages": int(w.sum()),
+                "single_vote_share": float(w[one].sum() / w.sum()),
+                "mean_posterior": float((w * pa / (pa + pb)).sum() / w.sum()),
+                "mean_interval_width": float((w * width).sum() / w.sum()),
+                "mean_interval_width_single_vote": float((w * width)[one].sum() / w[one].sum()) if one.any() else None,
+            }
         )
-        .reset_index()
-    )
+    columns = ["label", "kind", "n_messages", "single_vote_share", "mean_posterior", "mean_interval_width"]
+    return pd.DataFrame(rows, columns=[*columns, "mean_interval_width_single_vote"])
 
 
 def _zib_logpmf(s: np.ndarray, n: np.ndarray, steps: int, pi: float, a: float, b: float) -> np.ndarray:
@@ -659,74 +726,108 @@ def default_zero_bias(dataset, *, labels: list[str] | None = None) -> pd.DataFra
     least one defaulted vote above 0.5; :func:`default_zero_messages` lists them). Flags are 0/1
     votes, where a default 0 cannot be told from a genuine "no" by counts alone, so they are not tested.
     """
-    return pd.DataFrame([row for row, _ in _zero_fits(dataset, labels)], columns=_ZERO_BIAS_COLUMNS)
+    return zero_bias_from_patterns(grid_patterns(dataset.labels), labels=labels)[0]
 
 
-def default_zero_messages(dataset, *, labels: list[str] | None = None, alpha: float = 0.01) -> pd.DataFrame:
+@dataclass(frozen=True)
+class LabelFits:
+    """The label models fitted on a whole dataset, for scoring its messages partition by partition:
+    each label's Beta prior and the default-to-zero fits (:func:`zero_bias_from_patterns`)."""
+
+    priors: dict[str, tuple[float, float]]
+    zero_bias: tuple[pd.DataFrame, dict[str, pd.DataFrame]]
+
+
+def label_fits(patterns: dict[str, dict]) -> LabelFits:
+    """:class:`LabelFits` from :func:`grid_patterns` (merged over any partitions)."""
+    return LabelFits(beta_priors(patterns), zero_bias_from_patterns(patterns))
+
+
+def zero_bias_from_patterns(
+    patterns: dict[str, dict], *, labels: list[str] | None = None
+) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
+    """:func:`default_zero_bias` from :func:`grid_patterns`, and per label the posterior probability
+    ``p_defaulted`` of each (``n``, ``s``) pattern (for :func:`default_zero_messages`)."""
+    rows, per_pattern = [], {}
+    for name in labels or [n for n in LIKERT_LABELS if n in patterns]:
+        fit = _zero_fit(patterns.get(name, {}), name)
+        if fit is not None:
+            rows.append(fit[0])
+            per_pattern[name] = fit[1]
+    return pd.DataFrame(rows, columns=_ZERO_BIAS_COLUMNS), per_pattern
+
+
+def default_zero_messages(
+    dataset,
+    *,
+    labels: list[str] | None = None,
+    alpha: float = 0.01,
+    fits: tuple[pd.DataFrame, dict[str, pd.DataFrame]] | None = None,
+) -> pd.DataFrame:
     """Per message and Likert label whose default-to-zero test is significant at ``alpha``: the
     posterior probability ``p_defaulted`` that at least one of its votes is a stored default, with
-    its ``count`` and ``value``. An upper bound, as for :func:`default_zero_bias`."""
-    parts = [msgs for row, msgs in _zero_fits(dataset, labels) if row["p_value"] < alpha]
+    its ``count`` and ``value``. An upper bound, as for :func:`default_zero_bias`.
+    ``fits``: :func:`zero_bias_from_patterns` on the whole dataset when ``dataset`` is one partition of it."""
+    table, per_pattern = zero_bias_from_patterns(grid_patterns(dataset.labels), labels=labels) if fits is None else fits
     columns = ["message_id", "label", "count", "value", "p_defaulted"]
-    return pd.concat(parts, ignore_index=True)[columns] if parts else pd.DataFrame(columns=columns)
-
-
-def _zero_fits(dataset, labels: list[str] | None):
-    """For each testable Likert label: (its summary row, its messages with ``p_defaulted``)."""
-    by_label = dict(tuple(dataset.labels.groupby("label", sort=False)))
-    names = labels or [n for n in LIKERT_LABELS if n in by_label]
+    parts = []
     steps = LIKERT_GRID.size - 1
-    for name in names:
-        data = _grid_sums(by_label.get(name, dataset.labels.iloc[:0]), steps)
-        data = data[data["n"] >= 1]
-        if len(data) < 20:
-            continue
-        grouped = data.groupby(["n", "s"]).size().reset_index(name="w")
-        n, s, w = grouped["n"].to_numpy(), grouped["s"].to_numpy(), grouped["w"].to_numpy(float)
+    for name in table.loc[table["p_value"] < alpha, "label"]:
+        data = _grid_sums(dataset.labels[dataset.labels["label"] == name], steps)
+        parts.append(data.merge(per_pattern[name], on=["n", "s"]).assign(count=lambda d: d["n"])[columns])
+    parts = [p for p in parts if len(p)]
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)
 
-        def nll(theta, with_default=True, s=s, n=n, w=w):
-            pi = special.expit(theta[0]) if with_default else 1e-12
-            a, b = np.exp(theta[-2:])
-            return -(w * _zib_logpmf(s, n, steps, pi, a, b)).sum()
 
-        null = optimize.minimize(lambda t: nll(np.r_[0.0, t], False), np.log([1.0, 2.0]), method="Nelder-Mead")
-        full = min(
-            (
-                optimize.minimize(
-                    nll,
-                    np.r_[special.logit(p0), null.x],
-                    method="Nelder-Mead",
-                    options={"maxiter": 2000, "xatol": 1e-6, "fatol": 1e-8},
-                )
-                for p0 in (0.02, 0.2)
-            ),
-            key=lambda r: r.fun,
-        )
-        pi = float(special.expit(full.x[0]))
-        a, b = np.exp(full.x[1:])
-        a0, b0 = np.exp(null.x)
-        lr = max(2 * (null.fun - full.fun), 0.0)
-        p_value = 0.5 * stats.chi2.sf(lr, 1) if lr > 0 else 1.0
-        observed = w[s == 0].sum() / w.sum()
-        expected_share = float((np.exp(_zib_logpmf(np.zeros_like(n), n, steps, 1e-12, a0, b0)) * w).sum() / w.sum())
-        # posterior probability that a message has at least one defaulted vote
-        p_none = np.exp(_zib_logpmf(s, n, steps, 1e-12, a, b) + n * np.log1p(-pi) - _zib_logpmf(s, n, steps, pi, a, b))
-        touched = 1 - np.clip(p_none, 0, 1)
-        row = {
-            "label": name,
-            "n_messages": int(w.sum()),
-            "n_votes": int((w * n).sum()),
-            "all_zero_share": float(observed),
-            "all_zero_expected_without_default": expected_share,
-            "default_rate": pi,
-            "lr_statistic": float(lr),
-            "p_value": float(p_value),
-            "expected_defaulted_votes": float(pi * (w * n).sum()),
-            "messages_likely_touched": int(w[touched > 0.5].sum()),
-        }
-        per = grouped.assign(p_defaulted=touched)[["n", "s", "p_defaulted"]]
-        messages = data.merge(per, on=["n", "s"]).assign(count=lambda d: d["n"])
-        yield row, messages[["message_id", "label", "count", "value", "p_defaulted"]]
+def _zero_fit(patterns: dict[tuple[int, int], int], name: str) -> tuple[dict, pd.DataFrame] | None:
+    """One Likert label's default-to-zero fit: (its summary row, ``p_defaulted`` per (n, s)), or None
+    below 20 messages."""
+    steps = LIKERT_GRID.size - 1
+    n, s, w = _pattern_arrays({k: v for k, v in patterns.items() if k[0] >= 1})
+    if w.sum() < 20:
+        return None
+
+    def nll(theta, with_default=True):
+        pi = special.expit(theta[0]) if with_default else 1e-12
+        a, b = np.exp(theta[-2:])
+        return -(w * _zib_logpmf(s, n, steps, pi, a, b)).sum()
+
+    null = optimize.minimize(lambda t: nll(np.r_[0.0, t], False), np.log([1.0, 2.0]), method="Nelder-Mead")
+    full = min(
+        (
+            optimize.minimize(
+                nll,
+                np.r_[special.logit(p0), null.x],
+                method="Nelder-Mead",
+                options={"maxiter": 2000, "xatol": 1e-6, "fatol": 1e-8},
+            )
+            for p0 in (0.02, 0.2)
+        ),
+        key=lambda r: r.fun,
+    )
+    pi = float(special.expit(full.x[0]))
+    a, b = np.exp(full.x[1:])
+    a0, b0 = np.exp(null.x)
+    lr = max(2 * (null.fun - full.fun), 0.0)
+    p_value = 0.5 * stats.chi2.sf(lr, 1) if lr > 0 else 1.0
+    observed = w[s == 0].sum() / w.sum()
+    expected_share = float((np.exp(_zib_logpmf(np.zeros_like(n), n, steps, 1e-12, a0, b0)) * w).sum() / w.sum())
+    # posterior probability that a message has at least one defaulted vote
+    p_none = np.exp(_zib_logpmf(s, n, steps, 1e-12, a, b) + n * np.log1p(-pi) - _zib_logpmf(s, n, steps, pi, a, b))
+    touched = 1 - np.clip(p_none, 0, 1)
+    row = {
+        "label": name,
+        "n_messages": int(w.sum()),
+        "n_votes": int((w * n).sum()),
+        "all_zero_share": float(observed),
+        "all_zero_expected_without_default": expected_share,
+        "default_rate": pi,
+        "lr_statistic": float(lr),
+        "p_value": float(p_value),
+        "expected_defaulted_votes": float(pi * (w * n).sum()),
+        "messages_likely_touched": int(w[touched > 0.5].sum()),
+    }
+    return row, pd.DataFrame({"n": n.astype(int), "s": s, "p_defaulted": touched})
 
 
 _ZERO_BIAS_COLUMNS = [

@@ -680,6 +680,32 @@ FLAG_AGREEMENT_COLUMNS = (
 )
 
 
+def flag_vote_patterns(labels: pd.DataFrame, by_label: dict | None = None) -> dict[str, dict]:
+    """What :func:`label_agreement` needs from a label table, as counts that add across partitions.
+
+    Per label: ``n_messages``, ``n_votes``, ``n_inconsistent`` and, for flags, ``patterns``: how
+    many messages had each (no, yes) vote count. Flag agreement and its item bootstrap depend on
+    these patterns only, so partitions of whole messages merge exactly (:func:`oasst_quality.partials.add`).
+    ``by_label``: the table already grouped by label, to group it once per report.
+    """
+    from .schema import label_kind
+
+    by_label = dict(tuple(labels.groupby("label", sort=False))) if by_label is None else by_label
+    out = {}
+    for name, sub in by_label.items():
+        row = {"n_messages": len(sub), "n_votes": int(sub["count"].fillna(0).sum())}
+        if label_kind(name) == "flag":
+            counts, _, inconsistent = flag_value_counts(sub, name)
+            keys = counts.astype(np.int64)
+            first, _, freq = unique_rows(keys) if len(keys) else (np.empty(0, int), None, np.empty(0, int))
+            row |= {
+                "n_inconsistent": inconsistent,
+                "patterns": {(int(k[0]), int(k[1])): int(f) for k, f in zip(keys[first], freq)},
+            }
+        out[str(name)] = row
+    return out
+
+
 def label_agreement(
     dataset,
     *,
@@ -696,16 +722,32 @@ def label_agreement(
     and count, which do not determine the individual votes (a mean of .5 from two votes may be
     0 and 1 or .5 and .5): their agreement is reported as not computable, with the reason.
     """
+    return agreement_from_patterns(
+        flag_vote_patterns(dataset.labels), labels=labels, n_resamples=n_resamples, confidence=confidence, seed=seed
+    )
+
+
+def agreement_from_patterns(
+    stats: dict[str, dict],
+    *,
+    labels: list[str] | None = None,
+    n_resamples: int = 1000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """:func:`label_agreement` from :func:`flag_vote_patterns` (merged over any partitions).
+
+    The vote-count rows are rebuilt in the patterns' sorted order, so the estimate and the seeded
+    bootstrap do not depend on how the data was partitioned.
+    """
     from .schema import label_kind
 
-    table = dataset.labels
-    by_label = dict(tuple(table.groupby("label", sort=False)))
-    names = labels or sorted(by_label)
+    names = labels or sorted(stats)
     rows = []
     for name in names:
         kind = label_kind(name)
-        sub = by_label.get(name, table.iloc[:0])
-        row = {"label": name, "kind": kind, "n_messages": len(sub), "n_votes": int(sub["count"].fillna(0).sum())}
+        st = stats.get(name, {"n_messages": 0, "n_votes": 0, "n_inconsistent": 0, "patterns": {}})
+        row = {"label": name, "kind": kind, "n_messages": st["n_messages"], "n_votes": st["n_votes"]}
         if kind != "flag":
             row.update(
                 computable=False,
@@ -718,9 +760,10 @@ def label_agreement(
             )
             rows.append(row)
             continue
-        counts, _, inconsistent = flag_value_counts(sub, name)
+        keys = sorted(st["patterns"])
+        counts = np.repeat(np.array(keys, dtype=float).reshape(-1, 2), [st["patterns"][k] for k in keys], axis=0)
         pairable = counts.sum(axis=1) >= 2
-        row.update(n_pairable_messages=int(pairable.sum()), n_inconsistent=inconsistent)
+        row.update(n_pairable_messages=int(pairable.sum()), n_inconsistent=st["n_inconsistent"])
         if pairable.sum() == 0 or (counts[pairable].sum(axis=0) == 0).any():
             row.update(
                 computable=False,

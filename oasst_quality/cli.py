@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import logging
 import re
 import sys
 import traceback
@@ -633,6 +634,15 @@ def _noise_study_args(p: argparse.ArgumentParser) -> None:
 def cmd_report(args: argparse.Namespace) -> None:
     from . import report
 
+    paths = args.path or [str(sample_path())]
+    if args.engine == "dask":
+        html = _report_on_dask(args, paths)
+        payload = {"html": str(html), "metrics": str(html.parent / "metrics.json")}
+        _emit(args, payload, lambda p: f"wrote {p['html']} and {p['metrics']}")
+        return
+    if len(paths) > 1:
+        raise UsageError("several exports are read together with --engine dask; give one export, or add --engine dask")
+    args.path = paths[0]
     ds = _load(args)
     study = None
     if args.noise_study:
@@ -650,8 +660,30 @@ def cmd_report(args: argparse.Namespace) -> None:
     _emit(args, payload, lambda p: f"wrote {p['html']} and {p['metrics']}")
 
 
+def _report_on_dask(args: argparse.Namespace, paths: list[str]) -> Path:
+    from . import report, scale
+
+    unsupported = [f"--{n.replace('_', '-')}" for n in ("annotations", "rankings", "noise_study") if getattr(args, n)]
+    if unsupported:
+        raise UsageError(f"{', '.join(unsupported)} run with the in-memory engine only; leave out --engine dask")
+    logging.getLogger("distributed").setLevel(logging.CRITICAL)  # its shutdown chatter is not the curator's concern
+    with scale.cluster(args.scheduler, workers=args.workers) as client:
+        parts = scale.partition(paths, client, lenient=args.lenient)
+        return report.build(parts, args.out, n_resamples=args.resamples, seed=args.seed, quiet=args.quiet)
+
+
 def _report_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default="report", help="output folder (default: report/)")
+    p.add_argument(
+        "--engine",
+        choices=["memory", "dask"],
+        default="memory",
+        help="memory (default): one process; dask: partitions of whole trees on a Dask cluster (the dask extra)",
+    )
+    p.add_argument("--scheduler", metavar="ADDRESS", help="with --engine dask: an existing scheduler (tcp://host:8786)")
+    p.add_argument(
+        "--workers", type=_positive, default=2, help="with --engine dask: local worker processes (default 2)"
+    )
     p.add_argument("--resamples", type=_positive, default=1000, help="bootstrap resamples (default 1000)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -754,7 +786,8 @@ EXAMPLES: dict[str, str] = {
     "skew": "oasst-quality skew export.jsonl.gz --resamples 200",
     "toxicity": "oasst-quality toxicity export.jsonl.gz --checkpoint model.ckpt --config-dir bert-base/",
     "noise-study": "oasst-quality noise-study export.jsonl.gz --rates 0,0.1,0.2,0.3 --seeds 5",
-    "report": "oasst-quality report export.jsonl.gz --out report/ --annotations votes.csv --rankings rankings.csv",
+    "report": "oasst-quality report export.jsonl.gz --out report/ --annotations votes.csv --rankings rankings.csv\n"
+    "  oasst-quality report shards/ more.jsonl --engine dask --workers 4 --out report/",
 }
 
 
@@ -776,7 +809,10 @@ def build_parser() -> argparse.ArgumentParser:
             epilog=f"example:\n  {EXAMPLES[name]}",
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
-        p.add_argument("path", nargs="?", help="OASST export (default: the bundled sample)")
+        if name == "report":
+            p.add_argument("path", nargs="*", help="OASST export(s) (default: the bundled sample; several with dask)")
+        else:
+            p.add_argument("path", nargs="?", help="OASST export (default: the bundled sample)")
         p.add_argument("--lenient", action="store_true", help="skip unreadable records and report them")
         p.add_argument("--json", action="store_true", help="print JSON instead of text")
         p.add_argument("--debug", action="store_true", help="on an error, show the Python traceback")

@@ -40,6 +40,17 @@ class SchemaError(OasstQualityError, ValueError):
         prefix = ", ".join(where)
         super().__init__(f"{prefix}: {detail}" if prefix else detail)
 
+    def __reduce__(self):
+        # the location travels too when the error crosses processes (a Dask worker's load)
+        return _restore, (type(self), self.args, self.__dict__)
+
+
+def _restore(cls: type, args: tuple, state: dict) -> Exception:
+    err = Exception.__new__(cls)
+    Exception.__init__(err, *args)
+    err.__dict__.update(state)
+    return err
+
 
 class FormatError(SchemaError):
     """The file as a whole is not an OASST export (empty, truncated, a JSON array, not UTF-8...)."""

@@ -47,14 +47,22 @@ def _rows(message_id, kind: str, severity, evidence, label=None) -> pd.DataFrame
     )
 
 
-def curation_flags(dataset, *, languages: pd.DataFrame | None = None, annotators: dict | None = None) -> pd.DataFrame:
+def curation_flags(
+    dataset,
+    *,
+    languages: pd.DataFrame | None = None,
+    annotators: dict | None = None,
+    fits: agg.LabelFits | None = None,
+) -> pd.DataFrame:
     """Every flagged (message, issue) of ``dataset``, most severe first.
 
     ``languages``: the table of :func:`oasst_quality.language.mismatches`, for the language rows.
     ``annotators``: a :func:`oasst_quality.per_annotator.summarize` result, if one was computed
     already (else it is computed when annotations are attached).
+    ``fits``: :func:`oasst_quality.aggregation.label_fits` of the whole dataset when ``dataset``
+    is one partition of it, so that the label models are fitted on all of it.
     """
-    parts = [_structural(dataset), *_labels(dataset), _toxicity(dataset)]
+    parts = [_structural(dataset), *_labels(dataset, fits), _toxicity(dataset)]
     if languages is not None:
         parts.append(_language(languages))
     if dataset.annotations is not None:
@@ -64,7 +72,15 @@ def curation_flags(dataset, *, languages: pd.DataFrame | None = None, annotators
         return pd.DataFrame(columns=FLAG_COLUMNS)
     table = pd.concat(parts, ignore_index=True)[FLAG_COLUMNS]
     table["severity"] = pd.Categorical(table["severity"], categories=list(SEVERITIES), ordered=True)
-    return table.sort_values(["severity", "kind", "message_id"], kind="stable").reset_index(drop=True)
+    return sort_flags(table)
+
+
+def sort_flags(table: pd.DataFrame) -> pd.DataFrame:
+    """Most severe first, then by kind, message, label and evidence: one order whatever the input's
+    order or partitions (the Dask engine concatenates the tables of its partitions)."""
+    return table.sort_values(
+        ["severity", "kind", "message_id", "label", "evidence"], kind="stable", na_position="first"
+    ).reset_index(drop=True)
 
 
 def _structural(ds) -> pd.DataFrame:
@@ -77,12 +93,13 @@ def _structural(ds) -> pd.DataFrame:
     )
 
 
-def _labels(ds) -> list[pd.DataFrame]:
-    post = agg.oasst_posteriors(ds)
+def _labels(ds, fits: agg.LabelFits | None) -> list[pd.DataFrame]:
+    fits = agg.label_fits(agg.grid_patterns(ds.labels)) if fits is None else fits
+    post = agg.oasst_posteriors(ds, priors=fits.priors)
     one = post["single_vote"].astype(bool)  # an empty table's columns are untyped
     single = post.loc[one]
     wide = post.loc[(post["kind"] == "likert") & ~one & (post["high"].astype(float) - post["low"].astype(float) > 0.5)]
-    zeros = agg.default_zero_messages(ds)
+    zeros = agg.default_zero_messages(ds, fits=fits.zero_bias)
     zeros = zeros[zeros["p_defaulted"] >= 0.5]
     return [
         _rows(

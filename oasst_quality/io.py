@@ -483,7 +483,12 @@ def _load(path: Path, lenient: bool) -> Dataset:
         return _build(path, _iter_json_lines(path, fh), lenient)
 
 
-def _build(path: Path, records: Iterator, lenient: bool) -> Dataset:
+def _build(path: Path, records: Iterator, lenient: bool, *, partial: bool = False) -> Dataset:
+    """A Dataset from (line, raw line, parsed object or None, (error, field) or None) records.
+
+    ``partial``: the records are one partition of ``path`` (the Dask engine), where reading none
+    of them is no error by itself.
+    """
     col = _Collector()
     problems: list[dict] = []
     seen_trees: dict[tuple[str, str], int] = {}
@@ -561,7 +566,7 @@ def _build(path: Path, records: Iterator, lenient: bool) -> Dataset:
         col.add(msgs, line)
         n_loaded += 1
 
-    if lenient and n_read and not n_loaded:
+    if lenient and n_read and not n_loaded and not partial:
         first = problems[0]
         raise FormatError(
             f"no record could be read (first problem, line {first['line']}: {first['detail']})", path=path

@@ -162,26 +162,65 @@ def bootstrap_units(counts, statistic, *, n_resamples: int = 1000, confidence: f
 # --------------------------------------------------------------------------- datasets
 
 
+def tallies(dataset, *, label: str = "quality") -> dict:
+    """The counts behind the dataset measures of this module, which add across partitions.
+
+    ``lang``: messages per language; ``users``: per contributor, messages and the sum, sum of
+    squares and number of ``label`` values on their messages (a frame indexed by ``user_id``);
+    ``lang_values``: the same sums per language; ``no_user``: those of messages without a user id.
+    """
+    m = dataset.messages[["message_id", "lang", "user_id"]]
+    values = dataset.labels.loc[dataset.labels["label"] == label, ["message_id", "value"]]
+    joined = m.merge(values, on="message_id", how="left")
+    v = joined["value"].astype(float)
+    parts = pd.DataFrame(
+        {"n_messages": 1.0, "n": v.notna().astype(float), "sum": v.fillna(0), "sumsq": v.fillna(0) ** 2}
+    )
+    users = parts.groupby(joined["user_id"].to_numpy()).sum()
+    users.index.name = "user_id"
+    langs = parts.groupby(joined["lang"].fillna("unknown").to_numpy()).sum()
+    return {
+        "lang": {str(k): int(c) for k, c in langs["n_messages"].items()},
+        "users": users,
+        "lang_values": langs.drop(columns="n_messages"),
+        "no_user": parts[joined["user_id"].isna().to_numpy()].sum(),
+    }
+
+
+def _by_count(counts: dict[str, int] | pd.Series) -> pd.Series:
+    """Counts most first, ties by key: one canonical order, so that seeded bootstraps do not depend
+    on the order the data came in."""
+    series = pd.Series(counts, dtype=float)
+    order = np.lexsort((series.index.astype(str), -series.to_numpy()))
+    return series.iloc[order]
+
+
 def contributor_concentration(dataset, *, n_resamples: int = 1000, seed: int = 0) -> dict:
-    """How concentrated the work is: messages and label votes per contributor (``user_id``).
+    """How concentrated the work is: messages per contributor (``user_id``).
 
     Returns counts, Gini with a bootstrap interval over contributors, the share of the top 1 % and
     top 10 contributors, the effective number of contributors, and the Lorenz curve.
     """
-    per_user = dataset.messages["user_id"].dropna().value_counts()
+    return concentration_from_tallies(tallies(dataset), n_resamples=n_resamples, seed=seed)
+
+
+def concentration_from_tallies(t: dict, *, n_resamples: int = 1000, seed: int = 0) -> dict:
+    """:func:`contributor_concentration` from :func:`tallies` (merged over any partitions)."""
+    per_user = _by_count(t["users"]["n_messages"])
     if per_user.empty:
         return {"n_contributors": 0, "note": "the export carries no user_id"}
-    g = bootstrap_units(per_user.to_numpy(), gini, n_resamples=n_resamples, seed=seed)
-    x, y = lorenz_curve(per_user.to_numpy())
+    x = per_user.to_numpy()
+    g = bootstrap_units(x, gini, n_resamples=n_resamples, seed=seed)
+    lx, ly = lorenz_curve(x)
     return {
         "n_contributors": int(per_user.size),
-        "n_messages": int(per_user.sum()),
+        "n_messages": int(x.sum()),
         "gini": g.to_dict(),
-        "top_1pct_share": top_share(per_user.to_numpy(), 0.01),
-        "top_10_share": top_share(per_user.to_numpy(), 10),
-        "effective_contributors": effective_number(per_user.to_numpy()),
-        "max_messages_by_one": int(per_user.iloc[0]),
-        "lorenz": {"x": x.tolist(), "y": y.tolist()},
+        "top_1pct_share": top_share(x, 0.01),
+        "top_10_share": top_share(x, 10),
+        "effective_contributors": effective_number(x),
+        "max_messages_by_one": int(x[0]),
+        "lorenz": {"x": lx.tolist(), "y": ly.tolist()},
     }
 
 
@@ -189,6 +228,14 @@ def language_skew(dataset, *, reference: pd.Series | None = None, n_resamples: i
     """Language mix of the messages: counts, entropy and effective number with intervals, top share,
     and, given a reference distribution (e.g. speakers or a target mix), JSD and a chi-square test."""
     counts = dataset.messages["lang"].fillna("unknown").value_counts()
+    return language_from_counts(counts.to_dict(), reference=reference, n_resamples=n_resamples, seed=seed)
+
+
+def language_from_counts(
+    counts: dict[str, int], *, reference: pd.Series | None = None, n_resamples: int = 1000, seed: int = 0
+) -> dict:
+    """:func:`language_skew` from messages per language (merged over any partitions)."""
+    counts = _by_count(counts).astype(int)
     out = {
         "counts": {str(k): int(v) for k, v in counts.items()},
         "n_languages": int(counts.size),
@@ -218,36 +265,61 @@ def demographic_skew(observed: pd.Series, reference: pd.Series = OASST_SURVEY_GE
     }
 
 
+def contributor_deciles(per_user: pd.Series) -> pd.Series:
+    """Each contributor's decile of the messages, 1 = most prolific: contributors sorted by how many
+    messages they wrote (ties by id), each placed whole at the middle of their share of the messages."""
+    ordered = _by_count(per_user)
+    end = ordered.cumsum()
+    middle = (end - ordered / 2) / ordered.sum()
+    return pd.Series(np.ceil(middle.to_numpy() * 10).clip(1, 10).astype(int), index=ordered.index)
+
+
 def quality_by_group(dataset, *, label: str = "quality", by: str = "lang", min_messages: int = 20) -> pd.DataFrame:
-    """Mean of a label per group (language, or ``"contributor_decile"``) with a normal 95 % interval."""
-    m = dataset.messages[["message_id", "lang", "user_id"]].copy()
+    """Mean of a label per group (language, or ``"contributor_decile"``: see :func:`contributor_deciles`)
+    with a normal 95 % interval."""
+    return groups_from_tallies(tallies(dataset, label=label), by=by, min_messages=min_messages)
+
+
+def groups_from_tallies(t: dict, *, by: str = "lang", min_messages: int = 20) -> pd.DataFrame:
+    """:func:`quality_by_group` from :func:`tallies` (merged over any partitions)."""
     if by == "contributor_decile":
-        per_user = m["user_id"].map(m["user_id"].value_counts())
-        ranks = per_user.rank(method="first", ascending=False, pct=True)
-        m["contributor_decile"] = np.ceil(ranks * 10).clip(1, 10).astype("Int64")
-    values = dataset.labels[dataset.labels["label"] == label][["message_id", "value"]]
-    joined = values.merge(m, on="message_id")
-    g = joined.groupby(by)["value"]
-    out = pd.DataFrame({"n": g.size(), "mean": g.mean(), "sd": g.std()})
+        users = t["users"]
+        sums = users[["n", "sum", "sumsq"]].groupby(contributor_deciles(users["n_messages"]).reindex(users.index)).sum()
+    elif by == "lang":
+        sums = t["lang_values"].sort_index()
+    else:
+        raise ValueError(f"by must be 'lang' or 'contributor_decile', got {by!r}")
+    sums = sums[sums["n"] > 0]
+    n = sums["n"]
+    mean = sums["sum"] / n
+    sd = np.sqrt(((sums["sumsq"] - n * mean**2) / (n - 1)).clip(lower=0)).where(n > 1)
+    out = pd.DataFrame({"n": n.astype(int), "mean": mean, "sd": sd})
     out["low"] = out["mean"] - 1.96 * out["sd"] / np.sqrt(out["n"])
     out["high"] = out["mean"] + 1.96 * out["sd"] / np.sqrt(out["n"])
+    out.index.name = by
     return out[out["n"] >= min_messages].reset_index()
 
 
 def without_top_contributors(dataset, *, label: str = "quality", top: float = 0.01) -> dict:
     """How the label's mean moves when the most prolific ``top`` fraction of contributors is left out."""
-    m = dataset.messages
-    per_user = m["user_id"].value_counts()
-    n_top = max(1, int(np.ceil(top * per_user.size))) if per_user.size else 0
-    prolific = set(per_user.index[:n_top])
-    values = dataset.labels[dataset.labels["label"] == label].merge(m[["message_id", "user_id"]], on="message_id")
-    rest = values[~values["user_id"].isin(prolific)]
+    return without_top_from_tallies(tallies(dataset, label=label), label=label, top=top)
+
+
+def without_top_from_tallies(t: dict, *, label: str = "quality", top: float = 0.01) -> dict:
+    """:func:`without_top_contributors` from :func:`tallies` (merged over any partitions)."""
+    users = t["users"].loc[_by_count(t["users"]["n_messages"]).index]
+    n_top = max(1, int(np.ceil(top * len(users)))) if len(users) else 0
+    rest = users.iloc[n_top:]
+    total = users.sum() + t["no_user"].reindex(users.columns, fill_value=0)
+    rest_sum = rest[["n", "sum"]].sum() + t["no_user"].reindex(["n", "sum"], fill_value=0)
     return {
         "label": label,
         "n_top_contributors": n_top,
-        "share_of_messages_by_them": float(m["user_id"].isin(prolific).mean()),
-        "mean_all": float(values["value"].mean()) if len(values) else float("nan"),
-        "mean_without_top": float(rest["value"].mean()) if len(rest) else float("nan"),
+        "share_of_messages_by_them": float(users["n_messages"].iloc[:n_top].sum() / total["n_messages"])
+        if total["n_messages"]
+        else float("nan"),
+        "mean_all": float(total["sum"] / total["n"]) if total["n"] else float("nan"),
+        "mean_without_top": float(rest_sum["sum"] / rest_sum["n"]) if rest_sum["n"] else float("nan"),
     }
 
 
@@ -265,8 +337,7 @@ def agreement_by_group(
 
     m = dataset.messages[["message_id", "lang", "user_id"]].copy()
     if by == "contributor_decile":
-        per_user = m["user_id"].map(m["user_id"].value_counts())
-        m[by] = np.ceil(per_user.rank(method="first", ascending=False, pct=True) * 10).clip(1, 10).astype("Int64")
+        m[by] = m["user_id"].map(contributor_deciles(m["user_id"].value_counts())).astype("Int64")
     counts, ids, _ = ag.flag_value_counts(dataset.labels, label)
     group = m.set_index("message_id")[by].reindex(ids).to_numpy()
     rows = []

@@ -272,13 +272,15 @@ def _interval(estimate: float, samples: np.ndarray, confidence: float) -> tuple[
     return float(estimate), low, high
 
 
-def _pairs(dataset, scores: pd.DataFrame | None) -> tuple[pd.DataFrame, pd.DataFrame]:
+def comparison_tables(dataset, scores: pd.DataFrame | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(model scores, human label means), each one row per message sorted by id: everything the
+    comparisons below read. Tables of partitions concatenate (the Dask engine does that)."""
     scores = export_scores(dataset) if scores is None else scores
     # only the labels some head is compared with: the full table is millions of rows at OASST scale
     wanted = {label for labels in HEAD_LABELS.values() for label in labels}
     rows = dataset.labels[dataset.labels["label"].isin(wanted)]
     human = rows.pivot_table(index="message_id", columns="label", values="value")
-    return scores, human
+    return scores.sort_index(), human.sort_index()
 
 
 def agreement_with_labels(
@@ -306,8 +308,36 @@ def agreement_with_labels(
     (:func:`export_scores`); pass :func:`score_texts` output to judge a model you ran.
     ``by_language=True`` adds a row per language with at least ``min_messages`` messages.
     """
-    scores, human = _pairs(dataset, scores)
-    langs = dataset.messages.set_index("message_id")["lang"]
+    langs = dataset.messages.set_index("message_id")["lang"] if by_language else None
+    return agreement_from_tables(
+        *comparison_tables(dataset, scores),
+        langs=langs,
+        threshold=threshold,
+        n_resamples=n_resamples,
+        confidence=confidence,
+        seed=seed,
+        min_messages=min_messages,
+        chunk=chunk,
+        max_bootstrap=max_bootstrap,
+    )
+
+
+def agreement_from_tables(
+    scores: pd.DataFrame,
+    human: pd.DataFrame,
+    *,
+    langs: pd.Series | None = None,
+    threshold: float = 0.5,
+    n_resamples: int = 1000,
+    confidence: float = 0.95,
+    seed: int = 0,
+    min_messages: int = 30,
+    chunk: int = 50,
+    max_bootstrap: int = 20_000,
+) -> pd.DataFrame:
+    """:func:`agreement_with_labels` from :func:`comparison_tables`; ``langs`` (language per message
+    id) adds the rows per language."""
+    by_language = langs is not None
     rng = np.random.default_rng(seed)
     rows = []
     for head, labels in HEAD_LABELS.items():
@@ -380,7 +410,20 @@ def calibration(
 ) -> pd.DataFrame:
     """Model score against human judgement in quantile bins of the score: mean score, mean human
     value, and the share of messages the humans label positive (mean >= ``threshold``)."""
-    scores, human = _pairs(dataset, scores)
+    tables = comparison_tables(dataset, scores)
+    return calibration_from_tables(*tables, head=head, label=label, bins=bins, threshold=threshold)
+
+
+def calibration_from_tables(
+    scores: pd.DataFrame,
+    human: pd.DataFrame,
+    *,
+    head: str = "toxicity",
+    label: str = "toxicity",
+    bins: int = 10,
+    threshold: float = 0.5,
+) -> pd.DataFrame:
+    """:func:`calibration` from :func:`comparison_tables`."""
     both = pd.concat([scores[head].rename("score"), human[label].rename("human")], axis=1, join="inner").dropna()
     both["bin"] = pd.qcut(both["score"].rank(method="first"), q=min(bins, len(both)), labels=False)
     g = both.groupby("bin")
@@ -400,11 +443,17 @@ def disagreements(
     dataset, *, head: str = "toxicity", label: str = "toxicity", k: int = 10, scores: pd.DataFrame | None = None
 ) -> pd.DataFrame:
     """The messages where model and humans disagree most: largest gap between score rank and human rank."""
-    scores, human = _pairs(dataset, scores)
+    top = largest_gaps(*comparison_tables(dataset, scores), head=head, label=label, k=k)
+    texts = dataset.messages.set_index("message_id")[["lang", "text"]]
+    return top.join(texts).reset_index(names="message_id")
+
+
+def largest_gaps(
+    scores: pd.DataFrame, human: pd.DataFrame, *, head: str = "toxicity", label: str = "toxicity", k: int = 10
+) -> pd.DataFrame:
+    """:func:`disagreements` from :func:`comparison_tables`, without the texts (ties by message id)."""
     both = pd.concat([scores[head].rename("score"), human[label].rename("human")], axis=1, join="inner").dropna()
     gap = both["score"].rank(pct=True) - both["human"].rank(pct=True)
     both["gap"] = gap
     both["direction"] = np.where(gap > 0, "model higher", "humans higher")
-    top = both.reindex(gap.abs().sort_values(ascending=False).index[:k])
-    texts = dataset.messages.set_index("message_id")[["lang", "text"]]
-    return top.join(texts).reset_index(names="message_id")
+    return both.reindex(gap.abs().sort_values(ascending=False, kind="stable").index[:k])

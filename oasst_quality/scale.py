@@ -1,0 +1,323 @@
+"""Past one machine: the report's statistics on a Dask cluster, from exports partitioned by tree.
+
+:func:`partition` reads one or more exports on the cluster's workers: each file is cut into
+chunks (byte ranges of a JSON-lines file, row groups of a parquet file, one chunk per gzip file),
+every record goes to the partition its tree id hashes to, so a tree and its reply sets never
+split, and the partitions stay on the workers as raw records (compact; no worker holds the whole
+export). :meth:`Partitioned.map_reduce` builds each partition's Dataset where it lives, applies a
+function of :mod:`oasst_quality.partials` to it and adds the results up in a tree.
+:func:`oasst_quality.report.compute` takes a :class:`Partitioned` as it takes a Dataset.
+
+Needs the ``dask`` extra (``pip install "oasst_quality[dask]"``); the core never imports it.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+import warnings
+import zlib
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from . import io as _io
+from . import partials
+from ._util import gc_paused
+from .errors import FormatError, UsageError
+
+BLOCKSIZE = 64 * 2**20  # bytes of JSON lines per chunk, and roughly per partition
+
+
+def _dask():
+    try:
+        import distributed
+    except ImportError:
+        raise UsageError('the Dask engine needs the dask extra: pip install "oasst_quality[dask]"') from None
+    return distributed
+
+
+@contextmanager
+def cluster(scheduler: str | None = None, *, workers: int = 2, memory_limit: str | None = None) -> Iterator[Any]:
+    """A ``distributed.Client``: on the scheduler at ``scheduler`` (``tcp://host:8786``), or on a
+    local cluster of ``workers`` single-threaded processes (closed on exit)."""
+    distributed = _dask()
+    if scheduler:
+        with distributed.Client(scheduler, timeout="20s") as client:
+            yield client
+        return
+    with warnings.catch_warnings():
+        # its health endpoints take another port when a second local cluster runs: nothing to act on
+        warnings.filterwarnings("ignore", message="Port .* is already in use")
+        local = distributed.LocalCluster(
+            n_workers=workers,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            memory_limit=memory_limit or "auto",
+            silence_logs=logging.CRITICAL,
+        )
+    with local, distributed.Client(local) as client:
+        yield client
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A piece of one source that one task reads: ``kind`` is ``lines`` (bytes ``start``-``end``
+    of a JSON-lines file, its first line numbered ``first``), ``stream`` (a whole gzip file) or
+    ``rows`` (row groups of a parquet file, its first row numbered ``first``)."""
+
+    source: int
+    path: str
+    kind: str
+    start: int = 0
+    end: int = 0
+    first: int = 1
+    groups: tuple[int, ...] = ()
+
+
+def _sources(paths: Sequence[str | Path]) -> list[tuple[Path, list[Path]]]:
+    """Each input as (the path errors name, the files it reads)."""
+    out = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            shards = sorted(p.rglob("*.parquet"))
+            if not shards:
+                raise FormatError("is a folder without .parquet shards", path=p)
+            out.append((p, shards))
+        elif not p.exists():
+            raise FormatError("file not found", path=p)
+        else:
+            out.append((p, [p]))
+    return out
+
+
+def _magic(path: Path) -> bytes:
+    with open(path, "rb") as fh:
+        return fh.read(4)
+
+
+def plan(paths: Sequence[str | Path], *, blocksize: int = BLOCKSIZE) -> list[Chunk]:
+    """The chunks that read ``paths``; line numbers of JSON-lines chunks come from one pass that
+    counts newlines (about a second per GB)."""
+    import pyarrow.parquet as pq
+
+    chunks: list[Chunk] = []
+    for i, (source, files) in enumerate(_sources(paths)):
+        row = 1
+        for f in files:
+            magic = _magic(f)
+            if magic == b"PAR1":
+                meta = pq.ParquetFile(f).metadata
+                part: list[int] = []
+                size = 0
+                for g in range(meta.num_row_groups):
+                    part.append(g)
+                    size += meta.row_group(g).total_byte_size
+                    if size >= blocksize or g == meta.num_row_groups - 1:
+                        chunks.append(Chunk(i, str(f), "rows", first=row, groups=tuple(part)))
+                        row += sum(meta.row_group(k).num_rows for k in part)
+                        part, size = [], 0
+            elif magic[:2] == b"\x1f\x8b":
+                chunks.append(Chunk(i, str(source), "stream"))
+            else:
+                chunks += _line_chunks(i, f, blocksize)
+    return chunks
+
+
+def _line_chunks(source: int, path: Path, blocksize: int) -> list[Chunk]:
+    out, start, pos, line, lines_in = [], 0, 0, 1, 0
+    with open(path, "rb") as fh:
+        while block := fh.read(blocksize):
+            cut = block.rfind(b"\n")
+            lines_in += block.count(b"\n")
+            pos += len(block)
+            if cut >= 0:
+                end = pos - len(block) + cut + 1
+                out.append(Chunk(source, str(path), "lines", start, end, line))
+                start, line, lines_in = end, line + lines_in, 0
+                fh.seek(end)
+                pos = end
+    if pos > start:
+        out.append(Chunk(source, str(path), "lines", start, pos, line))
+    if not out:
+        raise FormatError("empty file: no records", path=path)
+    return out
+
+
+def _records(chunk: Chunk, *, parse: bool = True) -> Iterator[tuple[int, bytes, Any, tuple | None]]:
+    """The chunk's records as the loader reads them: (line, raw line, object or None, error);
+    ``parse=False`` leaves JSON lines unparsed (object and error None)."""
+    path = Path(chunk.path)
+    if chunk.kind == "stream":
+        fh, _ = _io._open(path)
+        with fh:
+            yield from _io._iter_json_lines(path, fh)
+        return
+    if chunk.kind == "rows":
+        import pyarrow.parquet as pq
+
+        rows = pq.ParquetFile(path).read_row_groups(list(chunk.groups)).to_pylist()
+        for number, row in enumerate(rows, start=chunk.first):
+            yield number, b"", _io._typed_row(row), None
+        return
+    with open(path, "rb") as fh:
+        fh.seek(chunk.start)
+        data = fh.read(chunk.end - chunk.start)
+    for number, line in enumerate(data.splitlines(keepends=True), start=chunk.first):
+        if number == 1 and line.startswith(b"\xef\xbb\xbf"):  # a UTF-8 byte-order mark
+            line = line[3:]
+        if line.strip():
+            yield (number, line, *_parsed(line, number)) if parse else (number, line, None, None)
+
+
+def _parsed(line: bytes, number: int) -> tuple[Any, tuple | None]:
+    obj, error, field = _io._parse(line, number)
+    return obj, (error, field) if error is not None else None
+
+
+# A JSON string cannot hold an unescaped quote, so this pattern only matches a key: every message
+# of a tree record carries the same tree id, and a flat message its own.
+_TREE_ID = re.compile(rb'"message_tree_id"\s*:\s*"([^"\\]+)"')
+
+
+def _tree_key(obj: Any, line: int) -> str:
+    if isinstance(obj, dict):
+        key = obj.get("message_tree_id") or obj.get("message_id")
+        if isinstance(key, str):
+            return key
+    return f"line {line}"  # unreadable: rejected (or reported) wherever it lands
+
+
+def _split(chunk: Chunk, n: int) -> list[list[tuple]]:
+    """The chunk's records, by the partition their tree id hashes to (a stable hash: every
+    process must agree). Lines travel raw and are parsed again where the partition is built."""
+    buckets: list[list[tuple]] = [[] for _ in range(n)]
+    for line, blob, obj, error in _records(chunk, parse=False):
+        found = _TREE_ID.search(blob) if blob else None
+        if found:
+            key = found.group(1)
+        else:  # no tree id to read off the line: parse it (a "replies" tree, a bad line, a parquet row)
+            key = _tree_key(obj if not blob else _parsed(blob, line)[0], line).encode()
+        b = zlib.crc32(key) % n
+        buckets[b].append((chunk.source, line, blob) if blob else (chunk.source, line, obj, error))
+    return buckets
+
+
+def _take(buckets: list[list[tuple]], b: int) -> list[tuple]:
+    return buckets[b]
+
+
+def _join(*parts: list[tuple]) -> list[tuple]:
+    return [r for part in parts for r in part]
+
+
+def _datasets(records: list[tuple], sources: list[str], lenient: bool) -> list:
+    """The partition's Dataset per source, from its raw records (in line order within a source)."""
+    by_source: dict[int, list[tuple]] = {}
+    for r in records:
+        by_source.setdefault(r[0], []).append(r)
+    out = []
+    for i, rows in sorted(by_source.items()):
+        rows.sort(key=lambda r: r[1])
+
+        def items(rows=rows):
+            for r in rows:
+                yield (r[1], r[2], *_parsed(r[2], r[1])) if len(r) == 3 else (r[1], b"", r[2], r[3])
+
+        with gc_paused():
+            out.append(_io._build(Path(sources[i]), items(), lenient, partial=True))
+    return out
+
+
+def _apply(records: list[tuple], sources: list[str], lenient: bool, fn: Callable, args: tuple) -> Any:
+    result = None
+    for ds in _datasets(records, sources, lenient):
+        part = fn(ds, *args)
+        result = part if result is None else partials.add(result, part)
+    return result
+
+
+def _count(records: list[tuple]) -> int:
+    return len(records)
+
+
+class Partitioned:
+    """An export spread over a Dask cluster in partitions of whole trees (see :func:`partition`)."""
+
+    annotations = None  # per-annotator tables are joined in memory; see docs/scale.md
+
+    def __init__(self, client, parts: list, sources: list[str], lenient: bool, source: str) -> None:
+        self.client = client
+        self.parts = parts
+        self.sources = sources
+        self.lenient = lenient
+        self.source = source
+
+    def __len__(self) -> int:
+        return len(self.parts)
+
+    def map_reduce(self, fn: Callable, *args) -> Any:
+        """``fn(dataset, *args)`` on every partition's Dataset, merged by :func:`oasst_quality.partials.add`."""
+        return self.submit(fn, *args).result()
+
+    def submit(self, fn: Callable, *args) -> _Pending:
+        """Start :meth:`map_reduce` on the cluster; its ``result()`` waits for it (the client can
+        work meanwhile)."""
+        return _Pending(
+            [self.client.submit(_apply, p, self.sources, self.lenient, fn, args, pure=False) for p in self.parts]
+        )
+
+
+class _Pending:
+    def __init__(self, futures: list) -> None:
+        self.futures = futures
+
+    def result(self) -> Any:
+        """The partitions' results merged on the client in partition order (so the sums are the same
+        on every run), each released from its worker as soon as it is merged."""
+        result = None
+        for future in self.futures:
+            part = future.result()
+            future.release()
+            result = part if result is None else partials.add(result, part)
+        return result
+
+
+def partition(
+    paths: str | Path | Sequence[str | Path],
+    client,
+    *,
+    lenient: bool = False,
+    n_partitions: int | None = None,
+    blocksize: int = BLOCKSIZE,
+) -> Partitioned:
+    """Read ``paths`` (export files or folders of parquet shards) on ``client``'s cluster into
+    partitions of whole trees, kept on the workers.
+
+    ``n_partitions`` defaults to one per ``blocksize`` of input, and at least two per worker.
+    Errors name the file and line as :func:`oasst_quality.load` does; a tree id that repeats
+    across partitions cannot be seen, but a repeated tree (same id) lands in one partition and is
+    caught there.
+    """
+    paths = [paths] if isinstance(paths, str | Path) else list(paths)
+    if not paths:
+        raise UsageError("give at least one export")
+    chunks = plan(paths, blocksize=blocksize)
+    size = sum(Path(f).stat().st_size for _, files in _sources(paths) for f in files)
+    workers = max(1, len(client.scheduler_info()["workers"]))
+    n = n_partitions or max(2 * workers, math.ceil(size / blocksize))
+    split = [client.submit(_split, c, n, pure=False) for c in chunks]
+    parts = [
+        client.submit(_join, *[client.submit(_take, s, b, pure=False) for s in split], pure=False) for b in range(n)
+    ]
+    counts = client.gather([client.submit(_count, p, pure=False) for p in parts])
+    del split  # the chunks' buckets are released once every partition holds its records
+    if not sum(counts):
+        raise FormatError("empty input: no records", path=", ".join(map(str, paths)))
+    sources = [str(s) for s, _ in _sources(paths)]
+    shown = sources[0] if len(sources) == 1 else ", ".join(sources)
+    return Partitioned(client, [p for p, k in zip(parts, counts) if k], sources, lenient, shown)

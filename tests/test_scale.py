@@ -1,0 +1,136 @@
+"""The Dask engine: the same metrics as the in-memory report, on a LocalCluster of 2 worker processes."""
+
+import json
+import math
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+import oasst_quality as oq
+from oasst_quality import cli, partials, report, scale
+from oasst_quality.errors import SchemaError
+from oasst_quality.io import _iter_json_lines, _open
+
+pytest.importorskip("distributed")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+
+
+@pytest.fixture(scope="module")
+def client():
+    with scale.cluster(workers=2) as c:
+        yield c
+
+
+def assert_same(a, b, path=""):
+    """Every number equal to 1e-9, everything else exactly."""
+    if isinstance(a, dict):
+        assert isinstance(b, dict) and a.keys() == b.keys(), path
+        for k in a:
+            assert_same(a[k], b[k], f"{path}/{k}")
+    elif isinstance(a, list):
+        assert isinstance(b, list) and len(a) == len(b), path
+        for i, (x, y) in enumerate(zip(a, b)):
+            assert_same(x, y, f"{path}[{i}]")
+    elif isinstance(a, float) or isinstance(b, float):
+        assert a is not None and b is not None and math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-9), (path, a, b)
+    else:
+        assert a == b, (path, a, b)
+
+
+def both(path, client, *, lenient=False, **kw):
+    """(in-memory metrics and flags, Dask metrics and flags) of one export."""
+    mem_tables, dask_tables = {}, {}
+    mem, _ = report.compute(oq.load(path, lenient=lenient), quiet=True, n_resamples=200, tables=mem_tables)
+    parts = scale.partition(path, client, lenient=lenient, **kw)
+    dask, _ = report.compute(parts, quiet=True, n_resamples=200, tables=dask_tables)
+    return (mem, mem_tables["flags"]), (dask, dask_tables["flags"]), parts
+
+
+def test_bundled_sample_same_metrics_and_flags(client):
+    (mem, mem_flags), (dask, dask_flags), parts = both(oq.io.sample_path(), client, n_partitions=5)
+    assert len(parts) == 5  # trees hashed over partitions: each partition's statistics differ
+    assert_same(mem, dask)
+    pd.testing.assert_frame_equal(mem_flags, dask_flags)
+    assert mem["structure"]["forest"]["n_messages"] == len(oq.load_sample())
+
+
+@pytest.mark.slow
+def test_synthetic_100k_same_metrics(client, tmp_path):
+    import synthetic
+
+    path = synthetic.write(tmp_path / "syn.jsonl", synthetic.generate(100_000, 41_000, seed=3))
+    (mem, mem_flags), (dask, dask_flags), parts = both(path, client, blocksize=16 * 2**20)
+    assert mem["structure"]["forest"]["n_messages"] == 100_000
+    assert len(parts) >= 8  # several byte-range chunks, hashed by tree
+    assert_same(mem, dask)
+    assert len(mem_flags) == len(dask_flags) and mem_flags.equals(dask_flags)
+
+
+def _broken(tmp_path) -> Path:
+    lines = oq.io.sample_path().read_bytes()
+    import gzip
+
+    rows = gzip.decompress(lines).splitlines(keepends=True)[:60]
+    rows[41] = b'{"message_tree_id": "x", "prompt": {"message_id": "m", "role": "robot", "text": "t"}}\n'
+    rows[17] = b"{not json\n"
+    path = tmp_path / "broken.jsonl"
+    path.write_bytes(b"".join(rows))
+    return path
+
+
+def test_strict_errors_name_the_line_and_lenient_keeps_the_same_counts(client, tmp_path):
+    path = _broken(tmp_path)
+    with pytest.raises(SchemaError) as mem_err:
+        oq.load(path)
+    with pytest.raises(SchemaError) as dask_err:
+        report.compute(scale.partition(path, client, blocksize=4096), quiet=True)
+    assert dask_err.value.path == str(path) and dask_err.value.line in (18, 42)
+    assert mem_err.value.line == 18
+    (mem, _), (dask, _), _ = both(path, client, lenient=True, blocksize=4096)
+    assert dask["structure"]["records_read"] == 60 and dask["structure"]["records_loaded"] == 58
+    assert_same(mem, dask)
+
+
+def test_line_chunks_read_every_record_once_with_its_number(tmp_path):
+    path = tmp_path / "lines.jsonl"
+    path.write_bytes(b"".join(b'{"n": %d, "pad": "%s"}\n' % (i, b"x" * (i % 97)) for i in range(3000)) + b"\n\n")
+    chunks = scale.plan([path], blocksize=1000)
+    assert len(chunks) > 50
+    fh, _ = _open(path)
+    with fh:
+        whole = [(n, obj) for n, _, obj, _ in _iter_json_lines(path, fh)]
+    pieces = [(n, obj) for c in chunks for n, _, obj, _ in scale._records(c)]
+    assert pieces == whole
+
+
+def test_parquet_shards_and_several_inputs(client, tmp_path):
+    folder = tmp_path / "hub" / "data"
+    folder.mkdir(parents=True)
+    ds = oq.load_sample()
+    ds.to_parquet(tmp_path / "all.parquet")
+    table = pq.read_table(tmp_path / "all.parquet")
+    half = table.num_rows // 2
+    pq.write_table(table.slice(0, half), folder / "train-00000.parquet", row_group_size=300)
+    pq.write_table(table.slice(half), folder / "train-00001.parquet", row_group_size=300)
+    (mem, _), (dask, _), _ = both(tmp_path / "hub", client, blocksize=2**14)
+    assert_same(mem, dask)
+    parts = scale.partition([tmp_path / "hub", oq.io.sample_path()], client)
+    stats = parts.map_reduce(partials.first_pass)
+    assert stats["structure"]["forest"]["n_messages"] == 2 * len(ds)
+
+
+def test_cli_report_on_dask_writes_the_in_memory_report(tmp_path, capsys):
+    assert cli.main(["report", "--out", str(tmp_path / "mem"), "--quiet", "--resamples", "50"]) == 0
+    argv = ["report", "--engine", "dask", "--workers", "2", "--out", str(tmp_path / "dask"), "--quiet"]
+    assert cli.main([*argv, "--resamples", "50"]) == 0
+    mem, dask = (json.loads((tmp_path / d / "metrics.json").read_text()) for d in ("mem", "dask"))
+    assert_same(mem, dask)
+    assert (tmp_path / "mem" / "flags.csv").read_bytes() == (tmp_path / "dask" / "flags.csv").read_bytes()
+    capsys.readouterr()
+    assert cli.main(["report", "a.jsonl", "b.jsonl", "--out", str(tmp_path / "x")]) == 2
+    assert "--engine dask" in capsys.readouterr().err
+    assert cli.main([*argv, "--noise-study"]) == 2
+    assert "in-memory engine only" in capsys.readouterr().err
