@@ -37,6 +37,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ._util import percentile_interval
+from .errors import NotComputableError
+
 Ballot = Sequence[Any]
 TieBreak = str | Sequence[Hashable] | int | None
 
@@ -474,6 +477,60 @@ def rankings_from_dataset(dataset) -> pd.DataFrame:
         }
     )
     return table[table["ranking"].map(len) >= 2].reset_index(drop=True)
+
+
+def _agreement_counts(rankings: pd.DataFrame, group: str, ranking: str) -> tuple[np.ndarray, np.ndarray]:
+    """Per reply set with two or more rankings: (agreeing, all) pairs of rankers over pairs of replies."""
+    agree, total = [], []
+    for _, g in rankings.groupby(group, sort=True):
+        ballots = list(g[ranking])
+        if len(ballots) < 2:
+            continue
+        lv = levels(ballots, _candidates(ballots, None))
+        a = (lv[:, :, None] < lv[:, None, :]).sum(axis=0)  # [i, j]: rankers putting i above j
+        iu = np.triu_indices(lv.shape[1], 1)
+        a, b = a[iu], a.T[iu]
+        same = a * (a - 1) / 2 + b * (b - 1) / 2
+        agree.append(float(same.sum()))
+        total.append(float((same + a * b).sum()))
+    return np.array(agree), np.array(total)
+
+
+def pairwise_agreement(
+    rankings: pd.DataFrame,
+    *,
+    group: str = "group",
+    ranking: str = "ranking",
+    n_resamples: int = 1000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> dict:
+    """How often two rankers order a pair of replies the same way (ties left out), with a bootstrap
+    interval over reply sets.
+
+    For every reply set and every pair of its replies, with a rankers preferring one and b the
+    other, a(a − 1)/2 + b(b − 1)/2 ranker pairs agree and a·b disagree; the estimate pools them over
+    the sets. It is the convention of the published human-human bands without ties
+    (:data:`oasst_quality.references.PAIRWISE_AGREEMENT`). Rankings are sequences, best first, tied
+    positions as sets. Raises NotComputableError when no set has two rankers who order a pair.
+    """
+    agree, total = _agreement_counts(rankings, group, ranking)
+    keep = total > 0
+    agree, total = agree[keep], total[keep]
+    if not keep.any():
+        raise NotComputableError("no reply set was ranked by two or more rankers who order some pair")
+    rng = np.random.default_rng(seed)
+    f = rng.multinomial(agree.size, np.full(agree.size, 1 / agree.size), size=n_resamples)
+    low, high, _ = percentile_interval((f @ agree) / (f @ total), confidence)
+    return {
+        "estimate": float(agree.sum() / total.sum()),
+        "low": low,
+        "high": high,
+        "confidence": confidence,
+        "n_sets": int(agree.size),
+        "n_comparisons": int(total.sum()),
+        "method": "pairs of rankers on pairs of replies, ties left out; percentile bootstrap over reply sets",
+    }
 
 
 def ranking_summary(dataset) -> dict:

@@ -27,7 +27,7 @@ from scipy import stats
 
 from . import aggregation as agg
 from . import agreement as ag
-from .consensus import consensus_ranks, levels, ranked_pairs_many
+from .consensus import consensus_ranks, levels, pairwise_agreement, ranked_pairs_many
 from .errors import NotComputableError
 from .schema import label_kind
 
@@ -113,18 +113,25 @@ def _tau(reference: tuple, ballot: tuple) -> float:
     return float(s.sum() / np.sqrt(n * (n - ties))) if n > ties else float("nan")
 
 
-def ranking_checks(rankings: pd.DataFrame, export: pd.DataFrame | None = None) -> dict:
+def ranking_checks(
+    rankings: pd.DataFrame, export: pd.DataFrame | None = None, *, n_resamples: int = 1000, seed: int = 0
+) -> dict:
     """The raw rankings' consensus against the export's ranks, and each ranker against the others.
 
     Each ranking is compared with the ranked-pairs consensus of the *other* rankings of its set
     (leaving the ranker out, so that their own ballot cannot make them agree). Under a ranker who
     orders k replies at random, tau has mean 0 and variance 2(2k + 5) / (9k(k − 1)); the one-sided
     p-value of "no better than chance" sums the ranker's taus against that null (normal
-    approximation).
+    approximation). ``pairwise_agreement`` is how often two rankers order a pair of replies alike
+    (:func:`oasst_quality.consensus.pairwise_agreement`), the convention of the published bands.
     """
     table = rankings.reset_index(drop=True)
     merged = consensus_ranks(table)
     out: dict = {"n_groups": len(merged), "n_rankings": len(table)}
+    try:
+        out["pairwise_agreement"] = pairwise_agreement(table, n_resamples=n_resamples, seed=seed)
+    except NotComputableError as exc:
+        out["pairwise_agreement"] = {"computable": False, "reason": str(exc)}
     if export is not None and len(export):
         ref = dict(zip(export["group"], export["ranking"].map(tuple)))
         both = merged[merged["group"].isin(ref)]
@@ -223,7 +230,7 @@ def summarize(
         out["annotators"] = models
     rankers = None
     if len(rankings):
-        checks = ranking_checks(rankings, export_rankings)
+        checks = ranking_checks(rankings, export_rankings, n_resamples=n_resamples, seed=seed)
         rankers = checks["rankers"]
         out["rankings"] = checks
     out["suspects"] = suspects(models, rankers, rankings if len(rankings) else None)

@@ -14,6 +14,7 @@ from pref_voting.profiles_with_ties import ProfileWithTies
 import oasst_quality as oq
 from oasst_quality import consensus as cs
 from oasst_quality import testing as qt
+from oasst_quality.errors import NotComputableError
 
 # --------------------------------------------------------------------------- worked examples
 
@@ -344,3 +345,23 @@ def test_kemeny_young_is_optimal(n, seed):
         return sum(m.loc[x, y] for x, y in itertools.combinations(order, 2))
 
     assert score(best) == max(score(p) for p in itertools.permutations(cands))
+
+
+def test_pairwise_agreement_by_hand_with_a_bootstrap_over_reply_sets():
+    # set 1: pairs (x, y) and (x, z) agreed by all three rankers (3 ranker pairs each), (y, z) 2 against 1
+    # (1 agreeing ranker pair, 2 disagreeing): 7 of 9; set 2: two rankers who agree on its one pair: 1 of 1
+    table = pd.DataFrame(
+        {
+            "group": [1, 1, 1, 2, 2, 3],
+            "annotator": list("abcabc"),
+            "ranking": [tuple("xyz"), tuple("xzy"), tuple("xyz"), tuple("uv"), tuple("uv"), ("w",)],
+        }
+    )
+    q = cs.pairwise_agreement(table, n_resamples=400, seed=1)
+    assert q["estimate"] == pytest.approx(8 / 10)
+    assert (q["n_sets"], q["n_comparisons"]) == (2, 10)
+    # resampling two sets: the interval runs between their own rates, 7/9 and 1
+    assert 7 / 9 - 1e-12 <= q["low"] <= q["estimate"] <= q["high"] <= 1
+    assert q == cs.pairwise_agreement(table, n_resamples=400, seed=1)
+    with pytest.raises(NotComputableError):
+        cs.pairwise_agreement(table[table["group"] == 3])

@@ -100,6 +100,10 @@ def test_report_and_cli_carry_the_per_annotator_section(planted, tmp_path, capsy
     assert "annotators" in metrics["summary"]
     page = (out / "index.html").read_text()
     assert '<section id="annotators">' in page and "copies_displayed_order" in page
+    q = metrics["annotators"]["rankings"]["pairwise_agreement"]
+    assert q["low"] <= q["estimate"] <= q["high"] and q["n_sets"] == 418
+    assert any("order a pair of replies the same way" in f["text"] for f in metrics["findings"])
+    assert "from the per-ranker rankings: two rankers order a pair" in page
     capsys.readouterr()
     assert main(["consensus", "--rankings", str(rp), "--json"]) == 0
     output = capsys.readouterr().out

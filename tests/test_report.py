@@ -35,6 +35,9 @@ def test_metrics_json_has_every_section(built):
     assert "quality" in metrics["agreement"]["not_computable"]
     assert metrics["consensus"]["n_preference_pairs"] == 1026
     assert metrics["toxicity"]["source"] == "export"
+    bands = metrics["consensus"]["reference_bands"]
+    assert {b["agreement"] for b in bands} >= {0.81, 0.63, 0.726, 0.773, 0.65, 0.87}
+    assert all(b["source"] and b["convention"] and b["ties"] for b in bands)
     for name in SECTIONS:
         assert metrics["summary"].get(name), name
 
@@ -45,6 +48,8 @@ def test_html_escapes_dataset_text(built):
     assert "<script" not in page.lower()
     assert "<img src=x" not in page  # the tag survives only as escaped text
     assert "&lt;script&gt;document.title=" in page
+    assert 'id="reference-bands"' in page and "81.0%" in page and "72.6% ± 1.5%" in page
+    assert "needs per-ranker rankings" in page  # the export alone cannot measure its own agreement
 
 
 def _chromium():

@@ -67,30 +67,8 @@ def likert_noise_pairs(pairs: pd.DataFrame, quality: pd.Series, sd: float, *, se
 
 
 def rankings_agreement(rankings: pd.DataFrame, *, group: str = "group", ranking: str = "ranking") -> float:
-    """Pairwise agreement q between rankers, measured on per-ranker rankings of the same reply sets.
+    """Pairwise agreement q between rankers, measured on per-ranker rankings of the same reply sets:
+    the estimate of :func:`oasst_quality.consensus.pairwise_agreement` (ties left out)."""
+    from ..consensus import pairwise_agreement
 
-    For every reply set and every pair of its replies, with a rankers preferring one and b the other
-    (ties left out), a(a − 1)/2 + b(b − 1)/2 ranker pairs agree and a·b disagree; q is agreeing
-    over all such ranker pairs, pooled over the sets. Rankings are sequences, best first, with
-    tied positions as sets (the form of :func:`oasst_quality.consensus.consensus_ranks`).
-    """
-    from ..consensus import levels
-    from ..errors import NotComputableError
-
-    agree = total = 0.0
-    for _, g in rankings.groupby(group, sort=False):
-        ballots = list(g[ranking])
-        if len(ballots) < 2:
-            continue
-        candidates = list(
-            dict.fromkeys(c for b in ballots for p in b for c in (p if isinstance(p, frozenset) else (p,)))
-        )
-        lv = levels(ballots, candidates)
-        a = (lv[:, :, None] < lv[:, None, :]).sum(axis=0)  # [i, j]: rankers putting i above j
-        iu = np.triu_indices(len(candidates), 1)
-        a, b = a[iu], a.T[iu]
-        agree += float((a * (a - 1) / 2 + b * (b - 1) / 2).sum())
-        total += float((a * (a - 1) / 2 + b * (b - 1) / 2 + a * b).sum())
-    if not total:
-        raise NotComputableError("no reply set was ranked by two or more rankers who order some pair")
-    return agree / total
+    return pairwise_agreement(rankings, group=group, ranking=ranking, n_resamples=1)["estimate"]
