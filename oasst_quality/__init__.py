@@ -7,6 +7,7 @@ the other modules.
 
 from .dataset import Dataset
 from .errors import FormatError, NotComputableError, OasstQualityError, SchemaError
+from .estimate import Estimate
 from .forest import Forest, ForestStats
 from .io import load, load_sample, sample_path, write
 
@@ -14,6 +15,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Dataset",
+    "Estimate",
     "Forest",
     "ForestStats",
     "FormatError",

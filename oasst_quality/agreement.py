@@ -35,6 +35,7 @@ from scipy.stats import rankdata
 
 from ._util import percentile_interval, require_columns, unique_rows
 from .errors import NotComputableError
+from .estimate import Estimate
 
 Level = Literal["nominal", "ordinal", "interval", "ratio"] | Callable[..., np.ndarray]
 
@@ -219,14 +220,18 @@ def krippendorff_alpha(data=None, level: Level = "interval", **kw) -> float:
     Returns
     -------
     float
-        Alpha; NaN when there is no variation to compare against (fewer than two distinct
-        pairable values). Items with a single value are not pairable and are ignored; an
-        annotator's repeated values for the same item count as separate values.
+        Alpha. Items with a single value are not pairable and are ignored; an annotator's
+        repeated values for the same item count as separate values. Raises
+        :class:`~oasst_quality.errors.NotComputableError` when nothing is pairable or there is no
+        variation to compare against (fewer than two distinct pairable values).
     """
     c = coincidence_matrix(data, **kw)
     if c.n_pairable == 0:
         raise NotComputableError("no item has two or more values: alpha needs pairable values")
-    return alpha_from_coincidences(c.o, c.values, level)
+    alpha = alpha_from_coincidences(c.o, c.values, level)
+    if np.isnan(alpha):
+        raise NotComputableError("every pairable value is the same: no variation to compare against")
+    return alpha
 
 
 # --------------------------------------------------------------------------- kappa family
@@ -287,7 +292,9 @@ def _kappa(data, kw, weights, chance) -> float:
     w = _weights(r.values, weights)
     per_item, pairable, shares = _agreement_parts(table, totals, w)
     pa, pe = per_item.sum() / pairable.sum(), chance(shares.mean(axis=0), w)
-    return float((pa - pe) / (1 - pe)) if pe < 1 else float("nan")
+    if pe >= 1:
+        raise NotComputableError("chance agreement is 1: the coefficient is undefined")
+    return float((pa - pe) / (1 - pe))
 
 
 def percent_agreement(data=None, **kw) -> float:
@@ -342,7 +349,9 @@ def cohen_kappa(a, b, *, weights: str | None = None) -> float:
     dis = {None: (diff > 0).astype(float), "linear": diff, "quadratic": diff**2}[weights]
     expected = np.outer(table.sum(axis=1), table.sum(axis=0))
     denom = (dis * expected).sum()
-    return float(1 - (dis * table).sum() / denom) if denom > 0 else float("nan")
+    if denom <= 0:
+        raise NotComputableError("both raters used one and the same category: chance agreement is 1")
+    return float(1 - (dis * table).sum() / denom)
 
 
 # --------------------------------------------------------------------------- rankings
@@ -368,7 +377,9 @@ def kendalls_w(scores: np.ndarray, *, ties: bool = True) -> float:
             _, t = np.unique(row, return_counts=True)
             correction += (t**3 - t).sum()
     denom = m**2 * (n**3 - n) - m * correction
-    return float(12 * s / denom) if denom > 0 else float("nan")
+    if denom <= 0:
+        raise NotComputableError("every rater tied every object: W is undefined")
+    return float(12 * s / denom)
 
 
 def pairwise_rank_agreement(scores: np.ndarray) -> float:
@@ -387,29 +398,12 @@ def pairwise_rank_agreement(scores: np.ndarray) -> float:
     comparable = strict.astype(float) @ strict.T.astype(float)
     ia = np.triu_indices(x.shape[0], 1)
     total = comparable[ia].sum()
-    return float(agree[ia].sum() / total) if total > 0 else float("nan")
+    if total <= 0:
+        raise NotComputableError("no two raters both order any pair of objects strictly")
+    return float(agree[ia].sum() / total)
 
 
 # --------------------------------------------------------------------------- intervals
-
-
-@dataclass(frozen=True)
-class Interval:
-    """A bootstrap estimate: the statistic on the data, its percentile interval, and what it rests on."""
-
-    statistic: str
-    estimate: float
-    low: float
-    high: float
-    confidence: float
-    n_resamples: int  # resamples where the statistic was defined
-    cluster: str
-    n_items: int
-    n_annotators: int
-    n_ratings: int
-
-    def to_dict(self) -> dict:
-        return {k: getattr(self, k) for k in self.__dataclass_fields__}
 
 
 def _pair_contributions(counts: sp.csr_matrix) -> tuple[sp.csr_matrix, np.ndarray]:
@@ -453,9 +447,10 @@ def _patterns(counts: sp.csr_matrix, max_cells: int = 50_000_000) -> tuple[np.nd
     return first, freq.astype(float)
 
 
-def _percentile(estimate: float, samples: np.ndarray, confidence: float, **info) -> Interval:
-    low, high, n = percentile_interval(samples, confidence)
-    return Interval(estimate=float(estimate), low=low, high=high, confidence=confidence, n_resamples=n, **info)
+def _percentile(estimate: float, samples: np.ndarray, confidence: float, n: int, **details) -> Estimate:
+    low, high, used = percentile_interval(samples, confidence)
+    method = f"percentile bootstrap over {details['cluster']}"
+    return Estimate(float(estimate), low, high, confidence, n, method, details | {"n_resamples": used})
 
 
 def bootstrap(
@@ -470,7 +465,7 @@ def bootstrap(
     seed: int = 0,
     chunk: int = 64,
     **kw,
-) -> Interval:
+) -> Estimate:
     """Seeded bootstrap interval for an agreement statistic.
 
     ``statistic`` is ``"alpha"`` (at ``level``), ``"fleiss_kappa"``, ``"gwet_ac1"``, ``"gwet_ac2"``
@@ -478,7 +473,9 @@ def bootstrap(
     replacement, vectorized: alpha is linear in per-item coincidence contributions, so a chunk of
     resamples is one sparse product. ``cluster="annotators"`` resamples annotators (each drawn
     annotator brings all their ratings), for data where annotators, not items, are the worry; it
-    recomputes the statistic per resample and is slower. Returns the percentile interval.
+    recomputes the statistic per resample and is slower. Returns the percentile interval as an
+    :class:`~oasst_quality.estimate.Estimate` whose ``n`` is the number of items and whose details
+    name the ``statistic`` and ``cluster``, the annotators and ratings, and the resamples used.
     """
     r = _as_ratings(data, kw)
     if statistic not in ("alpha", "fleiss_kappa", "gwet_ac1", "gwet_ac2", "percent_agreement"):
@@ -487,7 +484,7 @@ def bootstrap(
     info = dict(
         statistic=statistic if statistic != "alpha" else f"alpha_{getattr(level, '__name__', level)}",
         cluster=cluster,
-        n_items=r.n_items,
+        n=r.n_items,
         n_annotators=r.n_annotators,
         n_ratings=int(r.item.size),
     )

@@ -233,7 +233,7 @@ def cmd_agreement(args: argparse.Namespace) -> None:
         def text(p: dict) -> str:
             a = p["alpha"]
             return (
-                f"{p['source']}: {a['n_ratings']} ratings of {a['n_items']} items by {a['n_annotators']} annotators\n"
+                f"{p['source']}: {a['n_ratings']} ratings of {a['n']} items by {a['n_annotators']} annotators\n"
                 f"{a['statistic']} = {a['estimate']:.4f} [{a['low']:.4f}, {a['high']:.4f}] "
                 f"({a['confidence']:.0%} bootstrap over {a['cluster']}, {a['n_resamples']} resamples)\n"
                 f"Gwet's AC1 = {p['gwet_ac1']:.4f}; percent agreement = {p['percent_agreement']:.4f}\n"

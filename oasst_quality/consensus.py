@@ -39,6 +39,7 @@ import pandas as pd
 
 from ._util import percentile_interval
 from .errors import NotComputableError
+from .estimate import Estimate
 
 Ballot = Sequence[Any]
 TieBreak = str | Sequence[Hashable] | int | None
@@ -504,9 +505,9 @@ def pairwise_agreement(
     n_resamples: int = 1000,
     confidence: float = 0.95,
     seed: int = 0,
-) -> dict:
+) -> Estimate:
     """How often two rankers order a pair of replies the same way (ties left out), with a bootstrap
-    interval over reply sets.
+    interval over reply sets (``n``: the ranker-pair comparisons; details: ``n_sets``).
 
     For every reply set and every pair of its replies, with a rankers preferring one and b the
     other, a(a − 1)/2 + b(b − 1)/2 ranker pairs agree and a·b disagree; the estimate pools them over
@@ -521,16 +522,10 @@ def pairwise_agreement(
         raise NotComputableError("no reply set was ranked by two or more rankers who order some pair")
     rng = np.random.default_rng(seed)
     f = rng.multinomial(agree.size, np.full(agree.size, 1 / agree.size), size=n_resamples)
-    low, high, _ = percentile_interval((f @ agree) / (f @ total), confidence)
-    return {
-        "estimate": float(agree.sum() / total.sum()),
-        "low": low,
-        "high": high,
-        "confidence": confidence,
-        "n_sets": int(agree.size),
-        "n_comparisons": int(total.sum()),
-        "method": "pairs of rankers on pairs of replies, ties left out; percentile bootstrap over reply sets",
-    }
+    low, high, used = percentile_interval((f @ agree) / (f @ total), confidence)
+    method = "pairs of rankers on pairs of replies, ties left out; percentile bootstrap over reply sets"
+    details = {"n_sets": int(agree.size), "n_resamples": used}
+    return Estimate(float(agree.sum() / total.sum()), low, high, confidence, int(total.sum()), method, details)
 
 
 def ranking_summary(dataset) -> dict:
@@ -645,8 +640,11 @@ def diagnostics(
     pair) and ``zero_margin_pair_rate`` (share of candidate pairs tied); ``tie_break_sensitivity``
     (share of groups whose consensus changes under another tie-break order: the given seeds) and
     ``rankers``: a DataFrame of each ranker's mean Kendall tau-b with the consensus and how many
-    rankings it rests on. :func:`group_diagnostics` gives the same per group.
+    rankings it rests on. :func:`group_diagnostics` gives the same per group. Raises
+    NotComputableError for a table without rankings.
     """
+    if not len(rankings):
+        raise NotComputableError("no rankings to diagnose")
     per = group_diagnostics(rankings, group=group, ranking=ranking, seeds=seeds)
     taus = []
     if annotator in rankings.columns:
@@ -665,12 +663,12 @@ def diagnostics(
         if taus
         else pd.DataFrame(columns=["annotator", "mean_tau", "n_rankings"])
     )
-    n, n_pairs = len(per), int(per["n_pairs"].sum()) if len(per) else 0
+    n_pairs = int(per["n_pairs"].sum())
     return {
-        "n_groups": n,
-        "condorcet_cycle_rate": float(per["condorcet_cycle"].mean()) if n else float("nan"),
-        "zero_margin_rate": float((per["zero_margin_pairs"] > 0).mean()) if n else float("nan"),
-        "zero_margin_pair_rate": float(per["zero_margin_pairs"].sum() / n_pairs) if n_pairs else float("nan"),
-        "tie_break_sensitivity": float(per["tie_break_sensitive"].mean()) if n else float("nan"),
+        "n_groups": len(per),
+        "condorcet_cycle_rate": float(per["condorcet_cycle"].mean()),
+        "zero_margin_rate": float((per["zero_margin_pairs"] > 0).mean()),
+        "zero_margin_pair_rate": float(per["zero_margin_pairs"].sum() / n_pairs) if n_pairs else None,
+        "tie_break_sensitivity": float(per["tie_break_sensitive"].mean()),
         "rankers": rankers,
     }

@@ -129,7 +129,7 @@ def ranking_checks(
     merged = consensus_ranks(table)
     out: dict = {"n_groups": len(merged), "n_rankings": len(table)}
     try:
-        out["pairwise_agreement"] = pairwise_agreement(table, n_resamples=n_resamples, seed=seed)
+        out["pairwise_agreement"] = pairwise_agreement(table, n_resamples=n_resamples, seed=seed).to_dict()
     except NotComputableError as exc:
         out["pairwise_agreement"] = {"computable": False, "reason": str(exc)}
     if export is not None and len(export):

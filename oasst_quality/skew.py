@@ -22,6 +22,7 @@ import pandas as pd
 from scipy import stats
 
 from ._util import percentile_interval
+from .estimate import Estimate
 
 #: The OASST paper's contributor survey (share of respondents who gave a gender).
 OASST_SURVEY_GENDER = pd.Series({"male": 0.891, "female": 0.109})
@@ -119,19 +120,6 @@ def chi_square_test(observed, reference) -> GoodnessOfFit:
     return GoodnessOfFit(float(res.statistic), float(res.pvalue), int(keep.sum() - 1), round(total))
 
 
-@dataclass(frozen=True)
-class Estimate:
-    """A statistic with its seeded bootstrap percentile interval."""
-
-    estimate: float
-    low: float
-    high: float
-    n_resamples: int
-
-    def to_dict(self) -> dict:
-        return {k: getattr(self, k) for k in self.__dataclass_fields__}
-
-
 def bootstrap_statistic(
     counts, statistic, *, n_resamples: int = 1000, confidence: float = 0.95, seed: int = 0
 ) -> Estimate:
@@ -145,8 +133,9 @@ def bootstrap_statistic(
     rng = np.random.default_rng(seed)
     samples = rng.multinomial(int(x.sum()), x / x.sum(), size=n_resamples)
     values = np.array([statistic(s) for s in samples])
-    low, high, n = percentile_interval(values, confidence)
-    return Estimate(float(statistic(x)), low, high, n)
+    low, high, used = percentile_interval(values, confidence)
+    method = "percentile bootstrap, counted units drawn multinomially"
+    return Estimate(float(statistic(x)), low, high, confidence, int(x.sum()), method, {"n_resamples": used})
 
 
 def bootstrap_units(counts, statistic, *, n_resamples: int = 1000, confidence: float = 0.95, seed: int = 0) -> Estimate:
@@ -155,8 +144,9 @@ def bootstrap_units(counts, statistic, *, n_resamples: int = 1000, confidence: f
     rng = np.random.default_rng(seed)
     idx = rng.integers(0, x.size, size=(n_resamples, x.size))
     values = np.array([statistic(x[i]) for i in idx])
-    low, high, n = percentile_interval(values, confidence)
-    return Estimate(float(statistic(x)), low, high, n)
+    low, high, used = percentile_interval(values, confidence)
+    method = "percentile bootstrap over units"
+    return Estimate(float(statistic(x)), low, high, confidence, int(x.size), method, {"n_resamples": used})
 
 
 # --------------------------------------------------------------------------- datasets

@@ -206,9 +206,10 @@ def test_bootstrap_is_seeded_and_matches_naive_resampling():
     assert (a.low, a.high) == pytest.approx(tuple(tail), abs=1e-12)
     for stat in ("fleiss_kappa", "gwet_ac1", "gwet_ac2", "percent_agreement"):
         ci = ag.bootstrap(m, stat, n_resamples=200, seed=1)
-        assert ci.low <= ci.estimate <= ci.high and ci.n_resamples == 200
+        assert ci.low <= ci.estimate <= ci.high and ci.details["n_resamples"] == 200
     clustered = ag.bootstrap(_long(m), "alpha", level="nominal", cluster="annotators", n_resamples=50, seed=2)
-    assert clustered.cluster == "annotators" and clustered.low <= clustered.high
+    assert clustered.details["cluster"] == "annotators" and "annotators" in clustered.method
+    assert clustered.low <= clustered.high
 
 
 @given(reliability(), st.sampled_from(LEVELS))
@@ -300,4 +301,4 @@ def test_single_rated_items_count_in_the_chance_shares():
     assert ag.percent_agreement(m) == pytest.approx(2 / 3)  # observed agreement: pairable items only
     # the bootstrap resamples every rated item and agrees with the point estimate's definition
     ci = ag.bootstrap(m, "fleiss_kappa", n_resamples=50, seed=1)
-    assert ci.estimate == pytest.approx(ag.fleiss_kappa(m)) and ci.n_items == 4
+    assert ci.estimate == pytest.approx(ag.fleiss_kappa(m)) and ci.n == 4

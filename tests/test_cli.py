@@ -43,7 +43,7 @@ def test_agreement_table(capsys, tmp_path):
             "--json",
         )
     )
-    assert out["alpha"]["n_items"] == 3 and out["alpha"]["statistic"] == "alpha_nominal"
+    assert out["alpha"]["n"] == 3 and out["alpha"]["statistic"] == "alpha_nominal"
 
 
 def test_bad_file_exits_2(capsys, tmp_path):

@@ -358,10 +358,10 @@ def test_pairwise_agreement_by_hand_with_a_bootstrap_over_reply_sets():
         }
     )
     q = cs.pairwise_agreement(table, n_resamples=400, seed=1)
-    assert q["estimate"] == pytest.approx(8 / 10)
-    assert (q["n_sets"], q["n_comparisons"]) == (2, 10)
+    assert q.estimate == pytest.approx(8 / 10)
+    assert (q.details["n_sets"], q.n) == (2, 10)
     # resampling two sets: the interval runs between their own rates, 7/9 and 1
-    assert 7 / 9 - 1e-12 <= q["low"] <= q["estimate"] <= q["high"] <= 1
+    assert 7 / 9 - 1e-12 <= q.low <= q.estimate <= q.high <= 1
     assert q == cs.pairwise_agreement(table, n_resamples=400, seed=1)
     with pytest.raises(NotComputableError):
         cs.pairwise_agreement(table[table["group"] == 3])

@@ -491,7 +491,7 @@ def _findings(m: dict) -> list[dict]:
                 "medium" if q["high"] < 0.65 else "info",
                 "annotators",
                 f"Two rankers order a pair of replies the same way {q['estimate']:.0%} of the time "
-                f"(95% CI {q['low']:.0%}-{q['high']:.0%}, {q['n_comparisons']:,} comparisons in {q['n_sets']:,} "
+                f"(95% CI {q['low']:.0%}-{q['high']:.0%}, {q['n']:,} comparisons in {q['n_sets']:,} "
                 "reply sets, ties left out); published human-human agreement on pairwise preferences runs from 65% "
                 "to 87% (MT-Bench experts: 81% without ties), under conventions listed in the consensus section.",
             )

@@ -71,4 +71,4 @@ def rankings_agreement(rankings: pd.DataFrame, *, group: str = "group", ranking:
     the estimate of :func:`oasst_quality.consensus.pairwise_agreement` (ties left out)."""
     from ..consensus import pairwise_agreement
 
-    return pairwise_agreement(rankings, group=group, ranking=ranking, n_resamples=1)["estimate"]
+    return pairwise_agreement(rankings, group=group, ranking=ranking, n_resamples=1).estimate

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import kendalltau
 
+from ..errors import NotComputableError
 from . import model as model_lib
 
 
@@ -207,7 +208,8 @@ def pairwise_accuracy(result: TrainResult, pairs: pd.DataFrame, **kw) -> float:
 
 
 def ranking_tau(result: TrainResult, pairs: pd.DataFrame, **kw) -> float:
-    """Mean Kendall tau between the model's ranking and the consensus ranking of each reply set."""
+    """Mean Kendall tau between the model's ranking and the consensus ranking of each reply set
+    (NotComputableError when no set has two replies with a defined tau)."""
     taus = []
     for _, g in pairs.groupby("parent"):
         ids = pd.unique(np.concatenate([g["chosen_id"], g["rejected_id"]]))
@@ -221,4 +223,6 @@ def ranking_tau(result: TrainResult, pairs: pd.DataFrame, **kw) -> float:
         tau = kendalltau(-rank.to_numpy(), rewards).statistic
         if not np.isnan(tau):
             taus.append(tau)
-    return float(np.mean(taus)) if taus else float("nan")
+    if not taus:
+        raise NotComputableError("no reply set with two or more replies to rank")
+    return float(np.mean(taus))

@@ -1,0 +1,41 @@
+"""The one result type for a number with its interval, shared by every analysis.
+
+A function that returns a single number returns a float, or raises
+:class:`~oasst_quality.errors.NotComputableError` when the data cannot give it (never NaN); one
+that returns a number with its uncertainty returns an :class:`Estimate`; one that returns a table
+says per row whether it could compute it, in ``computable`` and ``reason`` columns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A statistic, its ``confidence`` interval (``low``, ``high``), the ``n`` units it rests on
+    (items, messages, contributors, comparisons: ``details`` says which where it matters) and the
+    ``method`` that made the interval. ``details`` holds what else the method reports (for a
+    bootstrap: ``n_resamples``, the resamples where the statistic was defined)."""
+
+    estimate: float
+    low: float
+    high: float
+    confidence: float
+    n: int
+    method: str
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        """Flat and JSON-ready: the fields, then the details."""
+        return {
+            "estimate": self.estimate,
+            "low": self.low,
+            "high": self.high,
+            "confidence": self.confidence,
+            "n": self.n,
+            "method": self.method,
+            **self.details,
+        }
