@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 import oasst_quality as oq
-from oasst_quality.consensus import rankings_from_dataset
+from oasst_quality import adapter
 from oasst_quality.schema import LIKERT_GRID, label_kind
 
 HONEST_LABELLERS = [f"lab-{i}" for i in range(1, 7)]
@@ -56,7 +56,7 @@ def generate(dataset=None, *, seed: int = 0, swap: float = 0.05) -> tuple[list[d
             text_labels.append({"message_id": mid, "user_id": str(who), "labels": labels})
     rankers = [*HONEST_RANKERS, "rev-1", "lazy-1"]
     reactions = []
-    for group, ranking in zip(*rankings_from_dataset(ds)[["group", "ranking"]].to_numpy().T):
+    for group, ranking in zip(*adapter.rankings(ds)[["group", "ranking"]].to_numpy().T):
         order = list(ranking)
         for who in rng.choice(rankers, 3, replace=False):
             shown = [order[i] for i in rng.permutation(len(order))]  # the order the task displayed

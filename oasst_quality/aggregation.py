@@ -30,6 +30,7 @@ import pandas as pd
 import scipy.sparse as sp
 from scipy import optimize, special, stats
 
+from . import adapter
 from ._util import require_columns, unique_rows
 from .schema import FLAG_LABELS, LIKERT_GRID, LIKERT_LABELS
 
@@ -566,14 +567,15 @@ def _grid_sums(labels: pd.DataFrame, steps: int) -> pd.DataFrame:
     return rows[np.abs(s - np.round(s)) < 1e-6]
 
 
-def grid_patterns(labels: pd.DataFrame, by_label: dict | None = None) -> dict[str, dict[tuple[int, int], int]]:
-    """Per catalog label, how many messages had each (n votes, S = Σ votes in grid steps).
+def grid_patterns(labels, by_label: dict | None = None) -> dict[str, dict[tuple[int, int], int]]:
+    """Per catalog label, how many messages had each (n votes, S = Σ votes in grid steps), from a
+    labels table ``item, label, value, count`` or a Dataset's (:func:`oasst_quality.adapter.labels`).
 
     Everything the OASST-aggregate models fit (the beta prior, the default-to-zero test) and the
     posterior summary depend on these counts only, so partitions merge by adding them.
     ``by_label``: the table already grouped by label, to group it once per report.
     """
-    by_label = dict(tuple(labels.groupby("label", sort=False))) if by_label is None else by_label
+    by_label = dict(tuple(adapter.labels(labels).groupby("label", sort=False))) if by_label is None else by_label
     out = {}
     for name in (*FLAG_LABELS, *LIKERT_LABELS):
         if name not in by_label:
@@ -617,14 +619,15 @@ def oasst_posteriors(
     interval and is pulled toward the label's typical value (``single_vote`` marks them).
     ``priors``: fitted on the whole dataset (:func:`beta_priors`) when ``dataset`` is one partition of it.
     """
-    by_label = dict(tuple(dataset.labels.groupby("label", sort=False)))
-    priors = beta_priors(grid_patterns(dataset.labels, by_label)) if priors is None else priors
+    table = adapter.labels(dataset)
+    by_label = dict(tuple(table.groupby("label", sort=False)))
+    priors = beta_priors(grid_patterns(table, by_label)) if priors is None else priors
     names = labels or [n for n in (*FLAG_LABELS, *LIKERT_LABELS) if n in by_label]
     out = []
     tail = (1 - confidence) / 2
     for name in names:
         steps = _steps(name)
-        rows = _grid_sums(by_label.get(name, dataset.labels.iloc[:0]), steps)
+        rows = _grid_sums(by_label.get(name, table.iloc[:0]), steps)
         if rows.empty or name not in priors:
             continue
         trials = rows["n"].to_numpy() * steps
@@ -637,7 +640,7 @@ def oasst_posteriors(
         out.append(
             pd.DataFrame(
                 {
-                    "message_id": rows["message_id"].to_numpy(),
+                    "message_id": rows["item"].to_numpy(),
                     "label": name,
                     "kind": "flag" if steps == 1 else "likert",
                     "count": rows["n"].to_numpy(),
@@ -657,7 +660,7 @@ def posterior_summary(dataset, *, confidence: float = 0.95) -> pd.DataFrame:
     """Per label, what :func:`oasst_posteriors` says about the whole export: ``kind``, ``n_messages``,
     ``single_vote_share``, ``mean_posterior`` and the mean interval width, overall and on
     single-vote messages (the CLI's ``aggregate`` and the report show this table)."""
-    return summary_from_patterns(grid_patterns(dataset.labels), confidence=confidence)
+    return summary_from_patterns(grid_patterns(dataset), confidence=confidence)
 
 
 def summary_from_patterns(
@@ -726,7 +729,7 @@ def default_zero_bias(dataset, *, labels: list[str] | None = None) -> pd.DataFra
     least one defaulted vote above 0.5; :func:`default_zero_messages` lists them). Flags are 0/1
     votes, where a default 0 cannot be told from a genuine "no" by counts alone, so they are not tested.
     """
-    return zero_bias_from_patterns(grid_patterns(dataset.labels), labels=labels)[0]
+    return zero_bias_from_patterns(grid_patterns(dataset), labels=labels)[0]
 
 
 @dataclass(frozen=True)
@@ -768,12 +771,13 @@ def default_zero_messages(
     posterior probability ``p_defaulted`` that at least one of its votes is a stored default, with
     its ``count`` and ``value``. An upper bound, as for :func:`default_zero_bias`.
     ``fits``: :func:`zero_bias_from_patterns` on the whole dataset when ``dataset`` is one partition of it."""
-    table, per_pattern = zero_bias_from_patterns(grid_patterns(dataset.labels), labels=labels) if fits is None else fits
+    labels_table = adapter.labels(dataset)
+    table, per_pattern = zero_bias_from_patterns(grid_patterns(labels_table), labels=labels) if fits is None else fits
     columns = ["message_id", "label", "count", "value", "p_defaulted"]
     parts = []
     steps = LIKERT_GRID.size - 1
     for name in table.loc[table["p_value"] < alpha, "label"]:
-        data = _grid_sums(dataset.labels[dataset.labels["label"] == name], steps)
+        data = _grid_sums(labels_table[labels_table["label"] == name], steps).rename(columns={"item": "message_id"})
         parts.append(data.merge(per_pattern[name], on=["n", "s"]).assign(count=lambda d: d["n"])[columns])
     parts = [p for p in parts if len(p)]
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)

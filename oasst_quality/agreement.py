@@ -33,6 +33,7 @@ import pandas as pd
 import scipy.sparse as sp
 from scipy.stats import rankdata
 
+from . import adapter
 from ._util import percentile_interval, require_columns, unique_rows
 from .errors import NotComputableError
 from .estimate import Estimate
@@ -648,10 +649,11 @@ def item_disagreement(data=None, level: Level = "interval", **kw) -> pd.DataFram
 
 
 def flag_value_counts(labels: pd.DataFrame, label: str) -> tuple[np.ndarray, pd.Index, int]:
-    """Items x (no, yes) vote counts of a 0/1 flag from OASST's aggregated (value, count) pairs.
+    """Items x (no, yes) vote counts of a 0/1 flag from aggregated (value, count) pairs: a labels
+    table ``item, label, value, count`` (:func:`oasst_quality.adapter.labels`).
 
     For a flag, ``value`` is the mean of 0/1 votes, so ``value × count`` is the number of yes votes.
-    Returns the counts, the message ids, and how many rows were inconsistent (``value × count``
+    Returns the counts, the item ids, and how many rows were inconsistent (``value × count``
     not an integer) and therefore left out.
     """
     rows = labels[(labels["label"] == label) & labels["count"].notna()]
@@ -659,7 +661,7 @@ def flag_value_counts(labels: pd.DataFrame, label: str) -> tuple[np.ndarray, pd.
     yes = rows["value"].to_numpy(dtype=float) * count
     consistent = np.abs(yes - np.round(yes)) < 1e-6
     yes, count = np.round(yes[consistent]), count[consistent]
-    return np.column_stack([count - yes, yes]), pd.Index(rows["message_id"][consistent]), int((~consistent).sum())
+    return np.column_stack([count - yes, yes]), pd.Index(rows["item"][consistent]), int((~consistent).sum())
 
 
 #: The numeric columns of :func:`label_agreement` for a computable flag, in display order.
@@ -677,8 +679,9 @@ FLAG_AGREEMENT_COLUMNS = (
 )
 
 
-def flag_vote_patterns(labels: pd.DataFrame, by_label: dict | None = None) -> dict[str, dict]:
-    """What :func:`label_agreement` needs from a label table, as counts that add across partitions.
+def flag_vote_patterns(labels, by_label: dict | None = None) -> dict[str, dict]:
+    """What :func:`label_agreement` needs from a labels table (or a Dataset's: see
+    :func:`oasst_quality.adapter.labels`), as counts that add across partitions.
 
     Per label: ``n_messages``, ``n_votes``, ``n_inconsistent`` and, for flags, ``patterns``: how
     many messages had each (no, yes) vote count. Flag agreement and its item bootstrap depend on
@@ -687,7 +690,7 @@ def flag_vote_patterns(labels: pd.DataFrame, by_label: dict | None = None) -> di
     """
     from .schema import label_kind
 
-    by_label = dict(tuple(labels.groupby("label", sort=False))) if by_label is None else by_label
+    by_label = dict(tuple(adapter.labels(labels).groupby("label", sort=False))) if by_label is None else by_label
     out = {}
     for name, sub in by_label.items():
         row = {"n_messages": len(sub), "n_votes": int(sub["count"].fillna(0).sum())}
@@ -720,7 +723,7 @@ def label_agreement(
     0 and 1 or .5 and .5): their agreement is reported as not computable, with the reason.
     """
     return agreement_from_patterns(
-        flag_vote_patterns(dataset.labels), labels=labels, n_resamples=n_resamples, confidence=confidence, seed=seed
+        flag_vote_patterns(dataset), labels=labels, n_resamples=n_resamples, confidence=confidence, seed=seed
     )
 
 

@@ -516,10 +516,12 @@ def from_dataset(dataset) -> Annotations:
     stays one row with its mean and ``count`` (> 1: not expandable). Rankings are the merged
     consensus ranks, one per reply set, annotator None.
     """
-    from .consensus import rankings_from_dataset
+    from .adapter import labels as label_table
+    from .adapter import rankings as ranking_table
     from .schema import label_kind
 
-    labels = dataset.labels[dataset.labels["count"].notna() & (dataset.labels["count"] > 0)]
+    labels = label_table(dataset)
+    labels = labels[labels["count"].notna() & (labels["count"] > 0)]
     count = labels["count"].to_numpy(dtype=np.int64)
     yes = labels["value"].to_numpy(dtype=float) * count
     flag = labels["label"].map(label_kind).eq("flag").to_numpy() & (np.abs(yes - np.round(yes)) < 1e-6)
@@ -528,7 +530,7 @@ def from_dataset(dataset) -> Annotations:
     reps = count[flag]
     expanded = pd.DataFrame(
         {
-            "item": np.repeat(f["message_id"].to_numpy(dtype=object), reps),
+            "item": np.repeat(f["item"].to_numpy(dtype=object), reps),
             "annotator": None,
             "label": np.repeat(f["label"].to_numpy(dtype=object), reps),
             # within each message: n_yes ones, then zeros
@@ -541,7 +543,7 @@ def from_dataset(dataset) -> Annotations:
     kept = labels[~flag]
     aggregates = pd.DataFrame(
         {
-            "item": kept["message_id"].to_numpy(dtype=object),
+            "item": kept["item"].to_numpy(dtype=object),
             "annotator": None,
             "label": kept["label"].to_numpy(dtype=object),
             "value": kept["value"].to_numpy(dtype=float),
@@ -549,7 +551,7 @@ def from_dataset(dataset) -> Annotations:
         }
     )
     votes = _concat(expanded, aggregates).assign(time=pd.NaT)[list(VOTE_COLUMNS)]
-    ranks = rankings_from_dataset(dataset)
+    ranks = ranking_table(dataset)
     rankings = pd.DataFrame(
         {"group": ranks["group"], "annotator": None, "ranking": ranks["ranking"].map(tuple), "time": pd.NaT}
     )

@@ -70,12 +70,12 @@ def _add_per_annotator(args: argparse.Namespace, ds, payload: dict, text: Callab
     """Add the per-annotator summary when votes or rankings are attached (the report's, shared)."""
     if ds.annotations is None:
         return payload, text
-    from .consensus import rankings_from_dataset
+    from .adapter import rankings as export_rankings
     from .per_annotator import summarize
 
     summary = summarize(
         ds.annotations,
-        export_rankings=rankings_from_dataset(ds),
+        export_rankings=export_rankings(ds),
         n_resamples=getattr(args, "resamples", 1000),
         seed=getattr(args, "seed", 0),
     )

@@ -458,28 +458,6 @@ def consensus(ballots, method: str = "ranked_pairs", **kw) -> list:
 # --------------------------------------------------------------------------- datasets
 
 
-def rankings_from_dataset(dataset) -> pd.DataFrame:
-    """The public release's consensus rankings as a long ranking table.
-
-    One row per sibling group with two or more ranked replies: ``group`` (the parent message id),
-    ``tree_id``, ``annotator`` (None: the release carries only the merged consensus) and
-    ``ranking`` (reply ids, best first). Unranked siblings are left out.
-    """
-    m = dataset.messages
-    ranked = m[m["rank"].notna() & m["parent_id"].notna()]
-    ranked = ranked.sort_values(["parent_id", "rank"], kind="stable")
-    groups = ranked.groupby("parent_id", sort=False)
-    table = pd.DataFrame(
-        {
-            "group": list(groups.groups),
-            "tree_id": groups["message_tree_id"].first().to_numpy(),
-            "annotator": None,
-            "ranking": [tuple(ids) for ids in groups["message_id"].agg(list)],
-        }
-    )
-    return table[table["ranking"].map(len) >= 2].reset_index(drop=True)
-
-
 def _agreement_counts(rankings: pd.DataFrame, group: str, ranking: str) -> tuple[np.ndarray, np.ndarray]:
     """Per reply set with two or more rankings: (agreeing, all) pairs of rankers over pairs of replies."""
     agree, total = [], []
@@ -528,9 +506,12 @@ def pairwise_agreement(
     return Estimate(float(agree.sum() / total.sum()), low, high, confidence, int(total.sum()), method, details)
 
 
-def ranking_summary(dataset) -> dict:
-    """The export's ranked reply sets: how many, their sizes, and the preference pairs they imply."""
-    rankings = rankings_from_dataset(dataset)
+def ranking_summary(data) -> dict:
+    """Ranked reply sets (a Dataset's merged ranks, or any ranking table): how many, their sizes,
+    and the preference pairs they imply."""
+    from .adapter import rankings as ranking_table
+
+    rankings = ranking_table(data)
     sizes = rankings["ranking"].map(len).value_counts().sort_index()
     return {
         "n_ranked_groups": len(rankings),
@@ -542,10 +523,10 @@ def ranking_summary(dataset) -> dict:
 def preference_pairs(rankings: pd.DataFrame, *, group: str = "group", ranking: str = "ranking") -> pd.DataFrame:
     """Every (chosen, rejected) pair implied by each ranking: the input a reward model trains on.
 
-    Columns: the group columns of ``rankings`` (``group`` and, if present, ``tree_id`` and
+    Columns: the group columns of ``rankings`` (``group`` and, if present, ``tree`` and
     ``annotator``), ``chosen``, ``rejected``, ``rank_chosen``, ``rank_rejected`` (positions, 0 = best).
     """
-    keep = [c for c in (group, "tree_id", "annotator") if c in rankings.columns]
+    keep = [c for c in (group, "tree", "annotator") if c in rankings.columns]
     rows = []
     for values, order in zip(rankings[keep].itertuples(index=False, name=None), rankings[ranking]):
         for i in range(len(order)):

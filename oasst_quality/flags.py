@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from . import adapter
 from . import aggregation as agg
 
 FLAG_COLUMNS = ["message_id", "kind", "severity", "label", "evidence"]
@@ -84,7 +85,7 @@ def sort_flags(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def _structural(ds) -> pd.DataFrame:
-    p = ds.problems[ds.problems["message_id"].notna()]
+    p = ds.problems[ds.problems["message_id"].notna()]  # the loader's problems table (Dataset.problems)
     return _rows(
         p["message_id"].to_numpy(),
         "structural_problem",
@@ -94,7 +95,7 @@ def _structural(ds) -> pd.DataFrame:
 
 
 def _labels(ds, fits: agg.LabelFits | None) -> list[pd.DataFrame]:
-    fits = agg.label_fits(agg.grid_patterns(ds.labels)) if fits is None else fits
+    fits = agg.label_fits(agg.grid_patterns(ds)) if fits is None else fits
     post = agg.oasst_posteriors(ds, priors=fits.priors)
     one = post["single_vote"].astype(bool)  # an empty table's columns are untyped
     single = post.loc[one]
@@ -133,8 +134,9 @@ def _labels(ds, fits: agg.LabelFits | None) -> list[pd.DataFrame]:
 
 
 def _toxicity(ds) -> pd.DataFrame:
-    scores = ds.detoxify[ds.detoxify["head"] == "toxicity"].set_index("message_id")["score"]
-    human = ds.labels[(ds.labels["label"] == "toxicity") & (ds.labels["count"] >= 2)].set_index("message_id")
+    scores, labels = adapter.scores(ds), adapter.labels(ds)
+    scores = scores[scores["head"] == "toxicity"].set_index("item")["score"]
+    human = labels[(labels["label"] == "toxicity") & (labels["count"] >= 2)].set_index("item")
     both = human.join(scores.rename("score"), how="inner")
     model_only = both[(both["score"] >= 0.5) & (both["value"] <= 0.25)]
     human_only = both[(both["value"] >= 0.75) & (both["score"] < 0.1)]
@@ -167,11 +169,11 @@ def _language(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def _annotations(ds, summary: dict | None) -> list[pd.DataFrame]:
-    from .consensus import group_diagnostics, rankings_from_dataset
+    from .consensus import group_diagnostics
     from .per_annotator import summarize
 
     if summary is None:
-        summary = summarize(ds.annotations, export_rankings=rankings_from_dataset(ds), n_resamples=200)
+        summary = summarize(ds.annotations, export_rankings=adapter.rankings(ds), n_resamples=200)
     parts = []
     rankings = ds.annotations.rankings
     if len(rankings):

@@ -19,6 +19,8 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
+from . import adapter
+
 BACKENDS = ("cascade", "py3langid", "lingua", "langdetect")
 DEFAULT_BACKEND = "cascade"
 
@@ -201,7 +203,7 @@ def mismatches(
     counted as mismatches, so the cascade's second stage runs on decidable texts only, choosing
     among the declared languages and the first stage's guesses).
     """
-    m = dataset.messages
+    m = adapter.messages(dataset)
     texts = np.asarray(m["text"].fillna("").tolist(), dtype=object)
     ok = decidable(list(texts), min_words=min_words)
     det = pd.DataFrame({"lang": pd.Series([None] * len(texts), dtype=object), "confidence": np.zeros(len(texts))})
@@ -215,7 +217,7 @@ def mismatches(
     declared = m["lang"].map(normalize_code).to_numpy(dtype=object)
     return pd.DataFrame(
         {
-            "message_id": m["message_id"].to_numpy(),
+            "message_id": m["item"].to_numpy(),
             "declared": m["lang"].to_numpy(dtype=object),
             "detected": det["lang"].to_numpy(dtype=object),
             "confidence": det["confidence"].to_numpy(),

@@ -19,10 +19,10 @@ from typing import Any
 
 import pandas as pd
 
+from . import adapter, skew
 from . import aggregation as agg
 from . import agreement as ag
 from . import consensus as cs
-from . import skew
 from . import toxicity as tx
 from .errors import OasstQualityError
 
@@ -97,14 +97,15 @@ def structure_from_partial(stats: dict) -> dict:
 
 def first_pass(ds) -> dict:
     """One partition's statistics for every section of :data:`FIRST_PASS`."""
-    by_label = dict(tuple(ds.labels.groupby("label", sort=False)))  # grouped once, shared by two sections
+    labels = adapter.labels(ds)
+    by_label = dict(tuple(labels.groupby("label", sort=False)))  # grouped once, shared by two sections
     steps = {
         "structure": lambda: _structure(ds),
-        "agreement": lambda: ag.flag_vote_patterns(ds.labels, by_label),
-        "aggregation": lambda: agg.grid_patterns(ds.labels, by_label),
+        "agreement": lambda: ag.flag_vote_patterns(labels, by_label),
+        "aggregation": lambda: agg.grid_patterns(labels, by_label),
         "consensus": lambda: cs.ranking_summary(ds),
         "skew": lambda: skew.tallies(ds),
-        "toxicity": lambda: [tx.comparison_tables(ds)] if not ds.detoxify.empty else [],
+        "toxicity": lambda: [tx.comparison_tables(ds)] if not adapter.scores(ds).empty else [],
     }
     return {name: guarded(step) for name, step in steps.items()}
 
@@ -125,11 +126,11 @@ def second_pass(ds, fits, text_ids: list, annotators: dict | None = None) -> dic
 
     def flags() -> dict:
         table = curation_flags(ds, annotators=annotators, fits=fits)
-        text = ds.messages.set_index("message_id")["text"]
+        text = adapter.messages(ds).set_index("item")["text"]
         top = table.groupby("kind", sort=False, observed=True).head(_EXAMPLES)
         snippets = text.reindex(top["message_id"]).fillna("").str.slice(0, 160).to_numpy()
         return {"table": [table], "examples": [top.assign(text=snippets)]}
 
-    m = ds.messages
-    texts = m.loc[m["message_id"].isin(text_ids), ["message_id", "lang", "text"]]
+    m = adapter.messages(ds)
+    texts = m.loc[m["item"].isin(text_ids), ["item", "lang", "text"]].rename(columns={"item": "message_id"})
     return {"flags": guarded(flags), "texts": [texts]}

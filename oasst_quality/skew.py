@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from . import adapter
 from ._util import percentile_interval
 from .estimate import Estimate
 
@@ -153,27 +154,28 @@ def bootstrap_units(counts, statistic, *, n_resamples: int = 1000, confidence: f
 
 
 def tallies(dataset, *, label: str = "quality") -> dict:
-    """The counts behind the dataset measures of this module, which add across partitions.
+    """The counts behind the dataset measures of this module, which add across partitions, from a
+    Dataset (the messages and labels tables of :mod:`oasst_quality.adapter`).
 
     ``lang``: messages per language; ``users``: per contributor, messages and the sum, sum of
-    squares and number of ``label`` values on their messages (a frame indexed by ``user_id``);
+    squares and number of ``label`` values on their messages (a frame indexed by ``author``);
     ``lang_values``: the same sums per language; ``no_user``: those of messages without a user id.
     """
-    m = dataset.messages[["message_id", "lang", "user_id"]]
-    values = dataset.labels.loc[dataset.labels["label"] == label, ["message_id", "value"]]
-    joined = m.merge(values, on="message_id", how="left")
+    m = adapter.messages(dataset)[["item", "lang", "author"]]
+    labels = adapter.labels(dataset)
+    joined = m.merge(labels.loc[labels["label"] == label, ["item", "value"]], on="item", how="left")
     v = joined["value"].astype(float)
     parts = pd.DataFrame(
         {"n_messages": 1.0, "n": v.notna().astype(float), "sum": v.fillna(0), "sumsq": v.fillna(0) ** 2}
     )
-    users = parts.groupby(joined["user_id"].to_numpy()).sum()
-    users.index.name = "user_id"
+    users = parts.groupby(joined["author"].to_numpy()).sum()
+    users.index.name = "author"
     langs = parts.groupby(joined["lang"].fillna("unknown").to_numpy()).sum()
     return {
         "lang": {str(k): int(c) for k, c in langs["n_messages"].items()},
         "users": users,
         "lang_values": langs.drop(columns="n_messages"),
-        "no_user": parts[joined["user_id"].isna().to_numpy()].sum(),
+        "no_user": parts[joined["author"].isna().to_numpy()].sum(),
     }
 
 
@@ -186,7 +188,7 @@ def _by_count(counts: dict[str, int] | pd.Series) -> pd.Series:
 
 
 def contributor_concentration(dataset, *, n_resamples: int = 1000, seed: int = 0) -> dict:
-    """How concentrated the work is: messages per contributor (``user_id``).
+    """How concentrated the work is: messages per contributor (the messages' ``author``).
 
     Returns counts, Gini with a bootstrap interval over contributors, the share of the top 1 % and
     top 10 contributors, the effective number of contributors, and the Lorenz curve.
@@ -217,7 +219,7 @@ def concentration_from_tallies(t: dict, *, n_resamples: int = 1000, seed: int = 
 def language_skew(dataset, *, reference: pd.Series | None = None, n_resamples: int = 1000, seed: int = 0) -> dict:
     """Language mix of the messages: counts, entropy and effective number with intervals, top share,
     and, given a reference distribution (e.g. speakers or a target mix), JSD and a chi-square test."""
-    counts = dataset.messages["lang"].fillna("unknown").value_counts()
+    counts = adapter.messages(dataset)["lang"].fillna("unknown").value_counts()
     return language_from_counts(counts.to_dict(), reference=reference, n_resamples=n_resamples, seed=seed)
 
 
@@ -325,11 +327,11 @@ def agreement_by_group(
     """
     from . import agreement as ag
 
-    m = dataset.messages[["message_id", "lang", "user_id"]].copy()
+    m = adapter.messages(dataset)[["item", "lang", "author"]].copy()
     if by == "contributor_decile":
-        m[by] = m["user_id"].map(contributor_deciles(m["user_id"].value_counts())).astype("Int64")
-    counts, ids, _ = ag.flag_value_counts(dataset.labels, label)
-    group = m.set_index("message_id")[by].reindex(ids).to_numpy()
+        m[by] = m["author"].map(contributor_deciles(m["author"].value_counts())).astype("Int64")
+    counts, ids, _ = ag.flag_value_counts(adapter.labels(dataset), label)
+    group = m.set_index("item")[by].reindex(ids).to_numpy()
     rows = []
     for key in pd.unique(group[pd.notna(group)]):
         sub = counts[group == key]

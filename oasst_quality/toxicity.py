@@ -27,6 +27,7 @@ from scipy import stats
 from scipy.stats import rankdata
 from tqdm.auto import tqdm
 
+from . import adapter
 from ._util import percentile_interval
 from .errors import OasstQualityError, UsageError
 
@@ -203,7 +204,7 @@ def dataset_scores(dataset, *, prefer_export: bool = True, **score_kw) -> pd.Dat
     for :func:`score_texts`) scores the messages that have none, or every message when
     ``prefer_export=False``. With no model given, only the export's scores are returned.
     """
-    have = export_scores(dataset) if prefer_export and not dataset.detoxify.empty else None
+    have = export_scores(dataset) if prefer_export and not adapter.scores(dataset).empty else None
     if not score_kw:
         if have is None:
             raise OasstQualityError(
@@ -211,17 +212,17 @@ def dataset_scores(dataset, *, prefer_export: bool = True, **score_kw) -> pd.Dat
                 "config_dir=, or model_type=) to score the texts"
             )
         return have
-    m = dataset.messages
-    todo = m if have is None else m[~m["message_id"].isin(have.index)]
+    m = adapter.messages(dataset)
+    todo = m if have is None else m[~m["item"].isin(have.index)]
     scored = score_texts(todo["text"].tolist(), **score_kw)
-    scored.index = pd.Index(todo["message_id"], name="message_id")
+    scored.index = pd.Index(todo["item"], name="message_id")
     return scored if have is None else pd.concat([have, scored])
 
 
 def export_scores(dataset) -> pd.DataFrame:
     """The export's Detoxify scores, one row per message and one column per head, plus ``source``."""
-    wide = dataset.detoxify.pivot(index="message_id", columns="head", values="score")
-    wide.columns.name = None
+    wide = adapter.scores(dataset).pivot(index="item", columns="head", values="score")
+    wide.index.name, wide.columns.name = "message_id", None
     wide["source"] = "export"
     return wide
 
@@ -278,8 +279,9 @@ def comparison_tables(dataset, scores: pd.DataFrame | None = None) -> tuple[pd.D
     scores = export_scores(dataset) if scores is None else scores
     # only the labels some head is compared with: the full table is millions of rows at OASST scale
     wanted = {label for labels in HEAD_LABELS.values() for label in labels}
-    rows = dataset.labels[dataset.labels["label"].isin(wanted)]
-    human = rows.pivot_table(index="message_id", columns="label", values="value")
+    labels = adapter.labels(dataset)
+    human = labels[labels["label"].isin(wanted)].pivot_table(index="item", columns="label", values="value")
+    human.index.name = "message_id"
     return scores.sort_index(), human.sort_index()
 
 
@@ -308,7 +310,7 @@ def agreement_with_labels(
     (:func:`export_scores`); pass :func:`score_texts` output to judge a model you ran.
     ``by_language=True`` adds a row per language with at least ``min_messages`` messages.
     """
-    langs = dataset.messages.set_index("message_id")["lang"] if by_language else None
+    langs = adapter.messages(dataset).set_index("item")["lang"] if by_language else None
     return agreement_from_tables(
         *comparison_tables(dataset, scores),
         langs=langs,
@@ -444,7 +446,7 @@ def disagreements(
 ) -> pd.DataFrame:
     """The messages where model and humans disagree most: largest gap between score rank and human rank."""
     top = largest_gaps(*comparison_tables(dataset, scores), head=head, label=label, k=k)
-    texts = dataset.messages.set_index("message_id")[["lang", "text"]]
+    texts = adapter.messages(dataset).set_index("item")[["lang", "text"]]
     return top.join(texts).reset_index(names="message_id")
 
 

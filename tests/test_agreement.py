@@ -12,6 +12,7 @@ from hypothesis.extra.numpy import arrays
 from statsmodels.stats import inter_rater as sm
 
 import oasst_quality as oq
+from oasst_quality import adapter
 from oasst_quality import agreement as ag
 from oasst_quality.errors import NotComputableError
 
@@ -243,7 +244,7 @@ def test_label_agreement_on_sample():
     assert table.loc["spam", "computable"]
     assert table.loc["spam", "alpha_low"] <= table.loc["spam", "alpha"] <= table.loc["spam", "alpha_high"]
     # the flag's alpha equals alpha on the explicit long table of 0/1 votes it implies
-    counts, ids, _ = ag.flag_value_counts(ds.labels, "spam")
+    counts, ids, _ = ag.flag_value_counts(adapter.labels(ds), "spam")
     votes = pd.DataFrame(
         {
             "item": np.repeat(np.arange(len(ids)).repeat(2), counts.ravel().astype(int)),

@@ -12,6 +12,7 @@ from pref_voting.profiles import Profile
 from pref_voting.profiles_with_ties import ProfileWithTies
 
 import oasst_quality as oq
+from oasst_quality import adapter
 from oasst_quality import consensus as cs
 from oasst_quality import testing as qt
 from oasst_quality.errors import NotComputableError
@@ -302,7 +303,7 @@ def test_checkers_find_known_counterexamples():
 
 def test_rankings_and_pairs_from_sample():
     ds = oq.load_sample()
-    rankings = cs.rankings_from_dataset(ds)
+    rankings = adapter.rankings(ds)
     assert len(rankings) == 418  # sibling groups with >= 2 ranked replies
     pairs = cs.preference_pairs(rankings)
     assert len(pairs) == sum(len(r) * (len(r) - 1) // 2 for r in rankings["ranking"])

@@ -9,10 +9,10 @@ import pandas as pd
 import pytest
 
 import oasst_quality as oq
+from oasst_quality import adapter
 from oasst_quality import annotations as an
 from oasst_quality import per_annotator as pa
 from oasst_quality.cli import main
-from oasst_quality.consensus import rankings_from_dataset
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 import planted_export
@@ -27,7 +27,7 @@ def planted():
 
 def test_the_planted_annotators_are_found_and_only_they(planted):
     ds, _, _ = planted
-    s = pa.summarize(ds.annotations, export_rankings=rankings_from_dataset(ds), n_resamples=100)
+    s = pa.summarize(ds.annotations, export_rankings=adapter.rankings(ds), n_resamples=100)
     found = set(zip(s["suspects"]["annotator"], s["suspects"]["rule"]))
     planted_pairs = set(planted_export.PLANTED.items())
     flagged, truth = {a for a, _ in found}, set(planted_export.PLANTED)
@@ -52,10 +52,10 @@ def test_consensus_of_honest_rankers_equals_the_exports_ranks(planted):
     honest_only = r.groupby("group")["annotator"].agg(lambda a: set(a) <= set(planted_export.HONEST_RANKERS))
     honest = r[r["group"].isin(honest_only[honest_only].index)]
     assert honest["group"].nunique() > 50
-    checks = pa.ranking_checks(honest, rankings_from_dataset(ds))
+    checks = pa.ranking_checks(honest, adapter.rankings(ds))
     assert checks["vs_export"]["share_identical"] == 1.0 and checks["vs_export"]["mean_tau"] == pytest.approx(1.0)
     # with the reversed and the lazy ranker in the sets, the merged order drifts from the export
-    assert pa.ranking_checks(r, rankings_from_dataset(ds))["vs_export"]["share_identical"] < 0.95
+    assert pa.ranking_checks(r, adapter.rankings(ds))["vs_export"]["share_identical"] < 0.95
 
 
 def test_chance_test_for_rankers():

@@ -5,7 +5,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import oasst_quality as oq
-from oasst_quality import skew
+from oasst_quality import adapter, skew
 
 positive = st.lists(st.integers(1, 1000), min_size=1, max_size=40)
 
@@ -102,7 +102,7 @@ def test_agreement_by_group(shared):
     by_lang = skew.agreement_by_group(ds, label="spam", n_resamples=100).set_index("lang")
     assert {"en", "es"} <= set(by_lang.index)
     # each group's alpha equals alpha on that group's messages alone
-    counts, ids, _ = ag.flag_value_counts(ds.labels, "spam")
+    counts, ids, _ = ag.flag_value_counts(adapter.labels(ds), "spam")
     lang = ds.messages.set_index("message_id")["lang"].reindex(ids).to_numpy()
     en = counts[(lang == "en") & (counts.sum(axis=1) >= 2)]
     assert by_lang.loc["en", "alpha"] == pytest.approx(ag.krippendorff_alpha(value_counts=en, level="nominal"))

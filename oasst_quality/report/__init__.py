@@ -17,10 +17,9 @@ import pandas as pd
 from jinja2 import Environment, PackageLoader, select_autoescape
 from tqdm.auto import tqdm
 
-from .. import __version__, partials, skew
+from .. import __version__, adapter, partials, skew
 from .. import aggregation as agg
 from .. import agreement as ag
-from .. import consensus as cs
 from .. import toxicity as tx
 from .._util import check_output_folder, jsonable, replace_into
 from ..errors import FormatError
@@ -353,7 +352,7 @@ def _flags(stats: dict, tables: dict) -> dict:
 def _annotators(ds, n_resamples: int, seed: int) -> dict:
     from ..per_annotator import summarize
 
-    return summarize(ds.annotations, export_rankings=cs.rankings_from_dataset(ds), n_resamples=n_resamples, seed=seed)
+    return summarize(ds.annotations, export_rankings=adapter.rankings(ds), n_resamples=n_resamples, seed=seed)
 
 
 def _noise(study, figures: dict) -> dict:

@@ -5,13 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..consensus import preference_pairs, rankings_from_dataset
+from .. import adapter
+from ..consensus import preference_pairs
 
 
 def _thread_text(messages: pd.DataFrame, parent_ids: pd.Series, max_chars: int) -> list[str]:
     """The conversation up to (and including) each parent, oldest first, as 'role: text' lines."""
-    by_id = messages.set_index("message_id")
-    parent_of, role, text = by_id["parent_id"].to_dict(), by_id["role"].astype(str).to_dict(), by_id["text"].to_dict()
+    by_id = messages.set_index("item")
+    parent_of, role, text = by_id["parent"].to_dict(), by_id["role"].astype(str).to_dict(), by_id["text"].to_dict()
     out = []
     for pid in parent_ids:
         turns, node = [], pid
@@ -23,21 +24,22 @@ def _thread_text(messages: pd.DataFrame, parent_ids: pd.Series, max_chars: int) 
 
 
 def preference_data(dataset, *, max_prompt_chars: int = 2000) -> pd.DataFrame:
-    """One row per (chosen, rejected) pair implied by the dataset's consensus ranks.
+    """One row per (chosen, rejected) pair implied by the dataset's consensus ranks (the messages
+    and rankings tables of :mod:`oasst_quality.adapter`).
 
     Columns: ``prompt`` (the thread up to the parent), ``chosen``, ``rejected`` (reply texts),
     ``group`` (the tree id), ``parent``, ``chosen_id``, ``rejected_id``, ``rank_chosen``,
     ``rank_rejected``.
     """
-    rankings = rankings_from_dataset(dataset)
-    pairs = preference_pairs(rankings)
-    text = dataset.messages.set_index("message_id")["text"]
+    messages = adapter.messages(dataset)
+    pairs = preference_pairs(adapter.rankings(dataset))
+    text = messages.set_index("item")["text"]
     return pd.DataFrame(
         {
-            "prompt": _thread_text(dataset.messages, pairs["group"], max_prompt_chars),
+            "prompt": _thread_text(messages, pairs["group"], max_prompt_chars),
             "chosen": text.reindex(pairs["chosen"]).fillna("").to_numpy(),
             "rejected": text.reindex(pairs["rejected"]).fillna("").to_numpy(),
-            "group": pairs["tree_id"].to_numpy(),
+            "group": pairs["tree"].to_numpy(),
             "parent": pairs["group"].to_numpy(),
             "chosen_id": pairs["chosen"].to_numpy(),
             "rejected_id": pairs["rejected"].to_numpy(),

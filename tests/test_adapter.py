@@ -1,0 +1,36 @@
+"""The adapter's tables: their columns, and the analyses giving the same on a table as on a Dataset."""
+
+import pandas as pd
+
+import oasst_quality as oq
+from oasst_quality import adapter
+from oasst_quality import aggregation as agg
+from oasst_quality import agreement as ag
+from oasst_quality import consensus as cs
+
+
+def test_tables_have_the_generic_columns():
+    ds = oq.load_sample()
+    assert list(adapter.labels(ds).columns[:4]) == ["item", "label", "value", "count"]
+    assert tuple(adapter.messages(ds).columns) == adapter.MESSAGE_COLUMNS
+    assert {"item", "head", "score"} <= set(adapter.scores(ds).columns)
+    r = adapter.rankings(ds)
+    assert list(r.columns) == ["group", "tree", "annotator", "ranking"] and (r["ranking"].map(len) >= 2).all()
+    # every ranked reply is a message of the set's tree, best first by the export's rank
+    m = ds.messages.set_index("message_id")
+    first = r.iloc[0]
+    ranks = m.loc[list(first["ranking"]), "rank"].tolist()
+    assert ranks == sorted(ranks) and set(m.loc[list(first["ranking"]), "message_tree_id"]) == {first["tree"]}
+
+
+def test_label_analyses_take_a_table_in_place_of_a_dataset():
+    ds = oq.load_sample()
+    # a table from elsewhere: the same numbers under the generic names, rows shuffled
+    table = ds.labels.rename(columns={"message_id": "item"}).sample(frac=1, random_state=3).reset_index(drop=True)
+    pd.testing.assert_frame_equal(ag.label_agreement(ds, n_resamples=50), ag.label_agreement(table, n_resamples=50))
+    pd.testing.assert_frame_equal(agg.posterior_summary(ds), agg.posterior_summary(table))
+    pd.testing.assert_frame_equal(agg.default_zero_bias(ds), agg.default_zero_bias(table))
+    post = agg.oasst_posteriors(table).sort_values(["label", "message_id"]).reset_index(drop=True)
+    expected = agg.oasst_posteriors(ds).sort_values(["label", "message_id"]).reset_index(drop=True)
+    pd.testing.assert_frame_equal(post, expected)
+    assert cs.ranking_summary(adapter.rankings(ds)) == cs.ranking_summary(ds)
