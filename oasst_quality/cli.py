@@ -427,17 +427,7 @@ def cmd_skew(args: argparse.Namespace) -> None:
     from . import skew
 
     ds = _load(args)
-    conc = skew.contributor_concentration(ds, n_resamples=args.resamples, seed=args.seed)
-    payload = {
-        "source": ds.source,
-        "language": skew.language_skew(ds, n_resamples=args.resamples, seed=args.seed),
-        "contributors": conc,
-        "quality_by_language": skew.quality_by_group(ds, by="lang"),
-        "quality_by_contributor_decile": skew.quality_by_group(ds, by="contributor_decile")
-        if conc.get("n_contributors")
-        else None,
-        "without_top_1pct": skew.without_top_contributors(ds) if conc.get("n_contributors") else None,
-    }
+    payload = {"source": ds.source} | skew.summary(ds, n_resamples=args.resamples, seed=args.seed)
 
     def text(p: dict) -> str:
         lang, c = p["language"], p["contributors"]

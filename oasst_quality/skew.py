@@ -257,6 +257,26 @@ def demographic_skew(observed: pd.Series, reference: pd.Series = OASST_SURVEY_GE
     }
 
 
+def summary(dataset, *, n_resamples: int = 1000, seed: int = 0) -> dict:
+    """Every dataset measure of this module at once (the CLI's ``skew`` and the report show it)."""
+    return summary_from_tallies(tallies(dataset), n_resamples=n_resamples, seed=seed)
+
+
+def summary_from_tallies(t: dict, *, n_resamples: int = 1000, seed: int = 0) -> dict:
+    """:func:`summary` from :func:`tallies` (merged over any partitions): ``language``,
+    ``contributors`` (with the Lorenz curve), ``quality_by_language``, and with contributor ids
+    ``quality_by_contributor_decile`` and ``without_top_1pct`` (else None)."""
+    conc = concentration_from_tallies(t, n_resamples=n_resamples, seed=seed)
+    known = bool(conc.get("n_contributors"))
+    return {
+        "language": language_from_counts(t["lang"], n_resamples=n_resamples, seed=seed),
+        "contributors": conc,
+        "quality_by_language": groups_from_tallies(t, by="lang"),
+        "quality_by_contributor_decile": groups_from_tallies(t, by="contributor_decile") if known else None,
+        "without_top_1pct": without_top_from_tallies(t) if known else None,
+    }
+
+
 def contributor_deciles(per_user: pd.Series) -> pd.Series:
     """Each contributor's decile of the messages, 1 = most prolific: contributors sorted by how many
     messages they wrote (ties by id), each placed whole at the middle of their share of the messages."""

@@ -94,23 +94,20 @@ def _consensus(stats: dict) -> dict:
 
 
 def _skew(t: dict, figures: dict, n_resamples: int, seed: int) -> dict:
-    out: dict[str, Any] = {"language": skew.language_from_counts(t["lang"], n_resamples=n_resamples, seed=seed)}
-    conc = skew.concentration_from_tallies(t, n_resamples=n_resamples, seed=seed)
+    out = skew.summary_from_tallies(t, n_resamples=n_resamples, seed=seed)
+    conc = out["contributors"]
     if conc.get("n_contributors"):
-        lor = conc.pop("lorenz")
+        lor = conc.pop("lorenz")  # drawn, not listed
         figures["lorenz"] = plots.lorenz(lor["x"], lor["y"], conc["gini"]["estimate"])
-        out["without_top_1pct"] = skew.without_top_from_tallies(t)
-        deciles = skew.groups_from_tallies(t, by="contributor_decile")
-        if len(deciles):
-            figures["quality_by_decile"] = plots.group_means(
-                deciles, "contributor_decile", "Quality by contributor decile (1 = most prolific; 95% CI)"
-            )
-            out["quality_by_contributor_decile"] = deciles
-    out["contributors"] = conc
-    by_lang = skew.groups_from_tallies(t, by="lang")
-    if len(by_lang) > 1:
-        figures["quality_by_lang"] = plots.group_means(by_lang, "lang", "Quality by language (95% CI)")
-    out["quality_by_language"] = by_lang
+    deciles = out["quality_by_contributor_decile"]
+    if deciles is not None and len(deciles):
+        figures["quality_by_decile"] = plots.group_means(
+            deciles, "contributor_decile", "Quality by contributor decile (1 = most prolific; 95% CI)"
+        )
+    if len(out["quality_by_language"]) > 1:
+        figures["quality_by_lang"] = plots.group_means(
+            out["quality_by_language"], "lang", "Quality by language (95% CI)"
+        )
     return out
 
 
