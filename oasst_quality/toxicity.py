@@ -384,6 +384,9 @@ def agreement_from_tables(
 
 
 def _row(head, label, lang, g, positive, rho, auc, interval, scores) -> dict:
+    both_sides = bool(positive.any() and (~positive).any())
+    constant = bool(np.isnan(rho[0]))  # every score, or every human mean, is the same
+    reasons = [r for r, bad in ((_ONE_SIDED, not both_sides), (_CONSTANT, constant)) if bad]
     return {
         "head": head,
         "label": label,
@@ -398,7 +401,13 @@ def _row(head, label, lang, g, positive, rho, auc, interval, scores) -> dict:
         "auc_high": auc[2],
         "interval": interval,
         "source": scores["source"].iloc[0] if "source" in scores else "given",
+        "computable": not reasons,
+        "reason": "; ".join(reasons),
     }
+
+
+_ONE_SIDED = "every message is on one side of the threshold: ROC-AUC is undefined"
+_CONSTANT = "the scores or the human means do not vary: Spearman is undefined"
 
 
 def calibration(

@@ -2,6 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from helpers import tiny_bert
+from scipy import stats
 
 import oasst_quality as oq
 from oasst_quality import toxicity as tx
@@ -178,3 +179,11 @@ def test_cli_toxicity_offline_checkpoint(tiny, capsys, tmp_path):
     out = json.loads(capsys.readouterr().out)
     assert set(out["score_sources"]) == {f"checkpoint:{checkpoint}"}
     assert {row["head"] for row in out["agreement"]} >= {"toxicity"}
+
+
+def test_a_row_that_cannot_give_its_auc_says_why():
+    scores = pd.DataFrame({"toxicity": [0.1, 0.2, 0.3, 0.4]}, index=pd.Index(list("abcd"), name="message_id"))
+    human = pd.DataFrame({"toxicity": [0.0, 0.25, 0.0, 0.25]}, index=scores.index)  # nobody above 0.5
+    row = tx.agreement_from_tables(scores, human, n_resamples=20).iloc[0]
+    assert not row["computable"] and "ROC-AUC is undefined" in row["reason"] and np.isnan(row["auc"])
+    assert row["spearman"] == pytest.approx(stats.spearmanr([0.1, 0.2, 0.3, 0.4], [0.0, 0.25, 0.0, 0.25]).statistic)
