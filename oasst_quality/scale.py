@@ -103,10 +103,14 @@ def _magic(path: Path) -> bytes:
 def plan(paths: Sequence[str | Path], *, blocksize: int = BLOCKSIZE) -> list[Chunk]:
     """The chunks that read ``paths``; line numbers of JSON-lines chunks come from one pass that
     counts newlines (about a second per GB)."""
+    return _plan(_sources(paths), blocksize)
+
+
+def _plan(sources: list[tuple[Path, list[Path]]], blocksize: int) -> list[Chunk]:
     import pyarrow.parquet as pq
 
     chunks: list[Chunk] = []
-    for i, (source, files) in enumerate(_sources(paths)):
+    for i, (source, files) in enumerate(sources):
         row = 1
         for f in files:
             magic = _magic(f)
@@ -299,15 +303,16 @@ def partition(
     partitions of whole trees, kept on the workers.
 
     ``n_partitions`` defaults to one per ``blocksize`` of input, and at least two per worker.
-    Errors name the file and line as :func:`oasst_quality.load` does; a tree id that repeats
-    across partitions cannot be seen, but a repeated tree (same id) lands in one partition and is
-    caught there.
+    Errors name the file and line as :func:`oasst_quality.load` does. A repeated tree lands in
+    one partition (its copies share a tree id) and is caught there; a message id that two
+    different trees use is not seen when the trees fall in different partitions.
     """
     paths = [paths] if isinstance(paths, str | Path) else list(paths)
     if not paths:
         raise UsageError("give at least one export")
-    chunks = plan(paths, blocksize=blocksize)
-    size = sum(Path(f).stat().st_size for _, files in _sources(paths) for f in files)
+    found = _sources(paths)
+    chunks = _plan(found, blocksize)
+    size = sum(f.stat().st_size for _, files in found for f in files)
     workers = max(1, len(client.scheduler_info()["workers"]))
     n = n_partitions or max(2 * workers, math.ceil(size / blocksize))
     split = [client.submit(_split, c, n, pure=False) for c in chunks]
@@ -318,6 +323,6 @@ def partition(
     del split  # the chunks' buckets are released once every partition holds its records
     if not sum(counts):
         raise FormatError("empty input: no records", path=", ".join(map(str, paths)))
-    sources = [str(s) for s, _ in _sources(paths)]
+    sources = [str(s) for s, _ in found]
     shown = sources[0] if len(sources) == 1 else ", ".join(sources)
     return Partitioned(client, [p for p, k in zip(parts, counts) if k], sources, lenient, shown)
