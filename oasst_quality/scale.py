@@ -326,3 +326,35 @@ def partition(
     sources = [str(s) for s, _ in found]
     shown = sources[0] if len(sources) == 1 else ", ".join(sources)
     return Partitioned(client, [p for p, k in zip(parts, counts) if k], sources, lenient, shown)
+
+
+def from_frame(frame, client, *, lenient: bool = False, n_partitions: int | None = None) -> Partitioned:
+    """Partitions of whole trees from a Dask (or pandas) DataFrame of messages in the hub's flat
+    layout (one row per message; ``message_tree_id`` among its columns, e.g.
+    ``dask.dataframe.read_parquet`` of the hub's shards), shuffled by tree on the cluster and kept
+    there. Rows are numbered from 1 in the frame's order, and errors name the row.
+    """
+    import dask.dataframe as dd
+
+    if not isinstance(frame, dd.DataFrame):
+        frame = dd.from_pandas(frame, npartitions=max(1, len(frame) // 50_000))
+    if "message_tree_id" not in frame.columns:
+        raise UsageError(f"the frame has no message_tree_id column (it has {', '.join(map(str, frame.columns))})")
+    workers = max(1, len(client.scheduler_info()["workers"]))
+    numbered = frame.assign(_row=1)
+    numbered = numbered.assign(_row=numbered["_row"].cumsum())
+    shuffled = numbered.shuffle("message_tree_id", npartitions=n_partitions or max(2 * workers, frame.npartitions))
+    parts = [client.submit(_frame_records, p, pure=False) for p in client.compute(shuffled.to_delayed())]
+    counts = client.gather([client.submit(_count, p, pure=False) for p in parts])
+    if not sum(counts):
+        raise FormatError("empty input: no records", path="the DataFrame")
+    return Partitioned(client, [p for p, k in zip(parts, counts) if k], ["DataFrame"], lenient, "DataFrame")
+
+
+def _frame_records(frame) -> list[tuple]:
+    """A pandas partition as loader records (source 0, row number, row, no error), through Arrow
+    so that every value is a plain Python object, as the parquet reader gives them."""
+    import pyarrow as pa
+
+    rows = pa.Table.from_pandas(frame, preserve_index=False).to_pylist()
+    return [(0, row.pop("_row"), _io._typed_row(row), None) for row in rows]

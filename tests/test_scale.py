@@ -120,6 +120,14 @@ def test_parquet_shards_and_several_inputs(client, tmp_path):
     parts = scale.partition([tmp_path / "hub", oq.io.sample_path()], client)
     stats = parts.map_reduce(partials.first_pass)
     assert stats["structure"]["forest"]["n_messages"] == 2 * len(ds)
+    # a Dask DataFrame of the same shards, shuffled by tree on the cluster: the same numbers
+    import dask.dataframe as dd
+
+    frame = scale.from_frame(dd.read_parquet(folder), client, n_partitions=3)
+    from_frame, _ = report.compute(frame, quiet=True, n_resamples=200)
+    for m in (mem, from_frame):
+        m["meta"].pop("source"), m["structure"].pop("source")
+    assert_same(mem, from_frame)
 
 
 def test_cli_report_on_dask_writes_the_in_memory_report(tmp_path, capsys):
