@@ -254,7 +254,7 @@ class Partitioned:
 
     annotations = None  # per-annotator tables are joined in memory; see docs/scale.md
 
-    def __init__(self, client, parts: list, sources: list[str], lenient: bool, source: str) -> None:
+    def __init__(self, client, parts: list, sources: list[str], lenient: bool, source: str | list[str]) -> None:
         self.client = client
         self.parts = parts
         self.sources = sources
@@ -324,8 +324,8 @@ def partition(
     if not sum(counts):
         raise FormatError("empty input: no records", path=", ".join(map(str, paths)))
     sources = [str(s) for s, _ in found]
-    shown = sources[0] if len(sources) == 1 else ", ".join(sources)
-    return Partitioned(client, [p for p, k in zip(parts, counts) if k], sources, lenient, shown)
+    source = sources[0] if len(sources) == 1 else sources
+    return Partitioned(client, [p for p, k in zip(parts, counts) if k], sources, lenient, source)
 
 
 def from_frame(frame, client, *, lenient: bool = False, n_partitions: int | None = None) -> Partitioned:

@@ -30,9 +30,11 @@ from . import plots
 SCHEMA_VERSION = 1
 
 
-def _shown(source: str | None) -> str | None:
+def _shown(source: str | list[str] | None) -> str | None:
     """The input as a shared report should show it: as given when relative, else its file name
-    (an absolute path tells readers about the machine, not the data)."""
+    (an absolute path tells readers about the machine, not the data); several inputs joined."""
+    if isinstance(source, list):
+        return ", ".join(map(_shown, source))
     return source if source is None or not Path(source).is_absolute() else Path(source).name
 
 
@@ -408,7 +410,8 @@ def compute(
         stats["aggregation"] = fits
     read = stats["structure"]
     if not isinstance(read, partials.Failed) and read["records_read"] and not read["records_loaded"]:
-        raise FormatError("no record could be read (run `oasst-quality validate` on it to see why)", path=data.source)
+        where = ", ".join(data.source) if isinstance(data.source, list) else data.source
+        raise FormatError("no record could be read (run `oasst-quality validate` on it to see why)", path=where)
     finalize: dict[str, Callable[[Any], Any]] = {
         "structure": lambda st: _structure(st, data.source, figures),
         "agreement": lambda st: _agreement(st, figures, n_resamples, seed),
