@@ -107,6 +107,15 @@ def replace_into(out_dir: str | Path, files: Mapping[str, bytes | str]) -> Path:
     return out
 
 
+def row_counts(keys: np.ndarray) -> dict[tuple[int, ...], int]:
+    """How often each distinct row of a 2-D array of non-negative integers occurs, as {row: count}
+    (the pattern tables that partitions of a dataset add up)."""
+    if not len(keys):
+        return {}
+    first, _, freq = unique_rows(keys)
+    return {tuple(int(v) for v in row): int(f) for row, f in zip(keys[first], freq)}
+
+
 def unique_rows(a: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(index of each distinct row's first occurrence, inverse, counts) of a 2-D array.
 

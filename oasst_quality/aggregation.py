@@ -31,7 +31,7 @@ import scipy.sparse as sp
 from scipy import optimize, special, stats
 
 from . import adapter
-from ._util import require_columns, unique_rows
+from ._util import require_columns, row_counts, unique_rows
 from .schema import FLAG_LABELS, LIKERT_GRID, LIKERT_LABELS
 
 # --------------------------------------------------------------------------- coded ratings
@@ -581,9 +581,7 @@ def grid_patterns(labels, by_label: dict | None = None) -> dict[str, dict[tuple[
         if name not in by_label:
             continue
         rows = _grid_sums(by_label[name], _steps(name))
-        keys = np.column_stack([rows["n"].to_numpy(np.int64), rows["s"].to_numpy(np.int64)])
-        first, _, freq = unique_rows(keys) if len(keys) else (np.empty(0, int), None, np.empty(0, int))
-        out[name] = {(int(k[0]), int(k[1])): int(f) for k, f in zip(keys[first], freq)}
+        out[name] = row_counts(np.column_stack([rows["n"].to_numpy(np.int64), rows["s"].to_numpy(np.int64)]))
     return out
 
 

@@ -34,7 +34,7 @@ import scipy.sparse as sp
 from scipy.stats import rankdata
 
 from . import adapter
-from ._util import percentile_interval, require_columns, unique_rows
+from ._util import percentile_interval, require_columns, row_counts, unique_rows
 from .errors import NotComputableError
 from .estimate import Estimate
 
@@ -696,12 +696,7 @@ def flag_vote_patterns(labels, by_label: dict | None = None) -> dict[str, dict]:
         row = {"n_messages": len(sub), "n_votes": int(sub["count"].fillna(0).sum())}
         if label_kind(name) == "flag":
             counts, _, inconsistent = flag_value_counts(sub, name)
-            keys = counts.astype(np.int64)
-            first, _, freq = unique_rows(keys) if len(keys) else (np.empty(0, int), None, np.empty(0, int))
-            row |= {
-                "n_inconsistent": inconsistent,
-                "patterns": {(int(k[0]), int(k[1])): int(f) for k, f in zip(keys[first], freq)},
-            }
+            row |= {"n_inconsistent": inconsistent, "patterns": row_counts(counts.astype(np.int64))}
         out[str(name)] = row
     return out
 

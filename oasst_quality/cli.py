@@ -345,11 +345,12 @@ def cmd_aggregate(args: argparse.Namespace) -> None:
         _emit(args, payload, text)
         return
     ds = _load(args)
-    summary = agg.posterior_summary(ds)
+    patterns = agg.grid_patterns(ds)
+    fits = agg.label_fits(patterns)  # the priors and the default-to-zero fits, once for both tables
+    summary = agg.summary_from_patterns(patterns, priors=fits.priors)
     if summary.empty and ds.annotations is None:
         raise UsageError(f"{ds.source}: the export carries no labels, so there is nothing to aggregate")
-    zeros = agg.default_zero_bias(ds)
-    payload = {"source": ds.source, "posteriors": summary, "default_zero_bias": zeros}
+    payload = {"source": ds.source, "posteriors": summary, "default_zero_bias": fits.zero_bias[0]}
 
     def text(p: dict) -> str:
         return (

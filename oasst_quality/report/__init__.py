@@ -113,11 +113,12 @@ def _skew(t: dict, figures: dict, n_resamples: int, seed: int) -> dict:
     return out
 
 
-def _toxicity(parts: list, figures: dict, n_resamples: int, seed: int) -> dict:
-    """The toxicity section; its ``disagreements`` get their texts after the second pass."""
-    if not parts:
+def _toxicity(tables: tuple | None, figures: dict, n_resamples: int, seed: int) -> dict:
+    """The toxicity section from the merged (scores, human) tables; its ``disagreements`` get their
+    texts after the second pass."""
+    if tables is None:
         return {"available": False, "note": "the export carries no Detoxify scores; run score_texts for a model"}
-    scores, human = partials.toxicity_tables(parts)
+    scores, human = tables
     table = tx.agreement_from_tables(scores, human, n_resamples=n_resamples, seed=seed)
     cal = tx.calibration_from_tables(scores, human)
     figures["calibration"] = plots.calibration(cal)
@@ -130,11 +131,9 @@ def _toxicity(parts: list, figures: dict, n_resamples: int, seed: int) -> dict:
     }
 
 
-def _gaps(parts: list) -> pd.DataFrame | None:
+def _gaps(tables: tuple | None) -> pd.DataFrame | None:
     """The toxicity section's largest model-human gaps (their texts come with the second pass)."""
-    if isinstance(parts, partials.Failed) or not parts:
-        return None
-    return tx.largest_gaps(*partials.toxicity_tables(parts), k=8).reset_index(names="message_id")
+    return None if tables is None else tx.largest_gaps(*tables, k=8).reset_index(names="message_id")
 
 
 def _with_texts(worst: pd.DataFrame, texts: pd.DataFrame) -> pd.DataFrame:
@@ -433,7 +432,11 @@ def compute(
     if data.annotations is not None:  # before the flags, which list the suspects' messages
         annotators = _section(None, lambda _: _annotators(data.dataset, n_resamples, seed))
     usable = annotators if annotators and annotators.get("computable", True) is not False else None
-    gaps = partials.guarded(lambda: _gaps(stats["toxicity"]))
+    if not isinstance(stats["toxicity"], partials.Failed):  # merged once, read by the section and the gaps
+        parts = stats["toxicity"]
+        stats["toxicity"] = partials.guarded(lambda: partials.toxicity_tables(parts) if parts else None)
+    merged = None if isinstance(stats["toxicity"], partials.Failed) else stats["toxicity"]
+    gaps = partials.guarded(lambda: _gaps(merged))
     text_ids = gaps["message_id"].tolist() if isinstance(gaps, pd.DataFrame) else []
     # the second pass runs on the workers while the client finalizes the first
     pending = data.submit(partials.second_pass, None if isinstance(fits, partials.Failed) else fits, text_ids, usable)
@@ -606,9 +609,7 @@ def _findings(m: dict) -> list[dict]:
 
 def _section(stats: Any, finalize: Callable[[Any], Any]) -> dict:
     """One section's metrics from its merged statistics, or why it could not be computed."""
-    if isinstance(stats, partials.Failed):
-        return {"computable": False, "reason": stats.reason} | ({"error": stats.error} if stats.error else {})
-    out = partials.guarded(lambda: finalize(stats))
+    out = stats if isinstance(stats, partials.Failed) else partials.guarded(lambda: finalize(stats))
     if isinstance(out, partials.Failed):
         return {"computable": False, "reason": out.reason} | ({"error": out.error} if out.error else {})
     return out
