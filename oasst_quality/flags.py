@@ -26,8 +26,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from . import adapter
-from . import aggregation as agg
+from . import adapter, published
 
 FLAG_COLUMNS = ["message_id", "kind", "severity", "label", "evidence"]
 SEVERITIES = ("high", "medium", "low")
@@ -53,14 +52,14 @@ def curation_flags(
     *,
     languages: pd.DataFrame | None = None,
     annotators: dict | None = None,
-    fits: agg.LabelFits | None = None,
+    fits: published.LabelFits | None = None,
 ) -> pd.DataFrame:
     """Every flagged (message, issue) of ``dataset``, most severe first.
 
     ``languages``: the table of :func:`oasst_quality.language.mismatches`, for the language rows.
     ``annotators``: a :func:`oasst_quality.per_annotator.summarize` result, if one was computed
     already (else it is computed when annotations are attached).
-    ``fits``: :func:`oasst_quality.aggregation.label_fits` of the whole dataset when ``dataset``
+    ``fits``: :func:`oasst_quality.published.label_fits` of the whole dataset when ``dataset``
     is one partition of it, so that the label models are fitted on all of it.
     """
     parts = [_structural(dataset), *_labels(dataset, fits), _toxicity(dataset)]
@@ -94,13 +93,13 @@ def _structural(ds) -> pd.DataFrame:
     )
 
 
-def _labels(ds, fits: agg.LabelFits | None) -> list[pd.DataFrame]:
-    fits = agg.label_fits(agg.grid_patterns(ds)) if fits is None else fits
-    post = agg.oasst_posteriors(ds, priors=fits.priors)
+def _labels(ds, fits: published.LabelFits | None) -> list[pd.DataFrame]:
+    fits = published.label_fits(published.grid_patterns(ds)) if fits is None else fits
+    post = published.oasst_posteriors(ds, priors=fits.priors)
     one = post["single_vote"].astype(bool)  # an empty table's columns are untyped
     single = post.loc[one]
     wide = post.loc[(post["kind"] == "likert") & ~one & (post["high"].astype(float) - post["low"].astype(float) > 0.5)]
-    zeros = agg.default_zero_messages(ds, fits=fits.zero_bias)
+    zeros = published.default_zero_messages(ds, fits=fits.zero_bias)
     zeros = zeros[zeros["p_defaulted"] >= 0.5]
     return [
         _rows(

@@ -19,9 +19,7 @@ from typing import Any
 
 import pandas as pd
 
-from . import adapter, skew
-from . import aggregation as agg
-from . import agreement as ag
+from . import adapter, published, skew
 from . import consensus as cs
 from . import toxicity as tx
 from .errors import OasstQualityError
@@ -101,8 +99,8 @@ def first_pass(ds) -> dict:
     by_label = dict(tuple(labels.groupby("label", sort=False)))  # grouped once, shared by two sections
     steps = {
         "structure": lambda: _structure(ds),
-        "agreement": lambda: ag.flag_vote_patterns(labels, by_label),
-        "aggregation": lambda: agg.grid_patterns(labels, by_label),
+        "agreement": lambda: published.flag_vote_patterns(labels, by_label),
+        "aggregation": lambda: published.grid_patterns(labels, by_label),
         "consensus": lambda: cs.ranking_summary(ds),
         "skew": lambda: skew.tallies(ds),
         "toxicity": lambda: [tx.comparison_tables(ds)] if not adapter.scores(ds).empty else [],
@@ -120,7 +118,7 @@ def toxicity_tables(parts: list[tuple[pd.DataFrame, pd.DataFrame]]) -> tuple[pd.
 
 def second_pass(ds, fits, text_ids: list, annotators: dict | None = None) -> dict:
     """One partition's flagged messages (with the label models ``fits`` of the whole dataset: see
-    :func:`oasst_quality.aggregation.label_fits`), text snippets for the first of each kind, and the
+    :func:`oasst_quality.published.label_fits`), text snippets for the first of each kind, and the
     texts of ``text_ids``."""
     from .flags import curation_flags
 

@@ -127,11 +127,12 @@ def test_dataset_aggregates_expand_flags_exactly():
     assert len(got.rankings) == 418 and got.rankings["annotator"].isna().all()
     # the flag agreement computed from the expanded votes equals the value x count path
     from oasst_quality import agreement as ag
+    from oasst_quality import published
 
     spam = flags[flags["label"] == "spam"]
     counts = spam.groupby("item")["value"].agg(["sum", "size"])
     vc = np.column_stack([counts["size"] - counts["sum"], counts["sum"]])
-    table = ag.label_agreement(ds, labels=["spam"], n_resamples=10)
+    table = published.agreement_from_labels(ds, labels=["spam"], n_resamples=10)
     assert ag.fleiss_kappa(value_counts=vc) == pytest.approx(table["fleiss_kappa"].iloc[0])
 
 

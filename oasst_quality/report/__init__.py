@@ -17,9 +17,7 @@ import pandas as pd
 from jinja2 import Environment, PackageLoader, select_autoescape
 from tqdm.auto import tqdm
 
-from .. import __version__, adapter, partials, skew
-from .. import aggregation as agg
-from .. import agreement as ag
+from .. import __version__, adapter, partials, published, skew
 from .. import toxicity as tx
 from .._util import check_output_folder, jsonable, replace_into
 from ..errors import FormatError
@@ -50,7 +48,7 @@ def _structure(stats: dict, source: str | None, figures: dict) -> dict:
 
 
 def _agreement(stats: dict, figures: dict, n_resamples: int, seed: int) -> dict:
-    table = ag.agreement_from_patterns(stats, n_resamples=n_resamples, seed=seed)
+    table = published.agreement_from_patterns(stats, n_resamples=n_resamples, seed=seed)
     flags = table[table["computable"]].copy()
     if len(flags):
         figures["agreement"] = plots.intervals(
@@ -63,7 +61,7 @@ def _agreement(stats: dict, figures: dict, n_resamples: int, seed: int) -> dict:
             "alpha (nominal)",
             extra="gwet_ac1",
         )
-    cols = ag.FLAG_AGREEMENT_COLUMNS
+    cols = published.FLAG_AGREEMENT_COLUMNS
     counts = ("n_pairable_messages", "n_votes", "n_inconsistent")
     return {
         "flags": {r["label"]: {c: int(r[c]) if c in counts else r[c] for c in cols} for _, r in flags.iterrows()},
@@ -72,8 +70,8 @@ def _agreement(stats: dict, figures: dict, n_resamples: int, seed: int) -> dict:
     }
 
 
-def _aggregation(patterns: dict, fits: agg.LabelFits, figures: dict) -> dict:
-    labels = agg.summary_from_patterns(patterns, priors=fits.priors)
+def _aggregation(patterns: dict, fits: published.LabelFits, figures: dict) -> dict:
+    labels = published.summary_from_patterns(patterns, priors=fits.priors)
     out: dict[str, Any] = {
         "labels": {r["label"]: {k: r[k] for k in labels.columns if k != "label"} for _, r in labels.iterrows()},
         "default_zero": {},
@@ -404,7 +402,11 @@ def compute(
     stats = data.map_reduce(partials.first_pass)
     progress.update()
     patterns = stats["aggregation"]
-    fits = partials.guarded(lambda: agg.label_fits(patterns)) if not isinstance(patterns, partials.Failed) else patterns
+    fits = (
+        partials.guarded(lambda: published.label_fits(patterns))
+        if not isinstance(patterns, partials.Failed)
+        else patterns
+    )
     if isinstance(fits, partials.Failed):
         stats["aggregation"] = fits
     read = stats["structure"]
