@@ -518,15 +518,16 @@ def from_dataset(dataset) -> Annotations:
     """
     from .adapter import labels as label_table
     from .adapter import rankings as ranking_table
+    from .coding import whole_votes
     from .schema import label_kind
 
     labels = label_table(dataset)
     labels = labels[labels["count"].notna() & (labels["count"] > 0)]
     count = labels["count"].to_numpy(dtype=np.int64)
-    yes = labels["value"].to_numpy(dtype=float) * count
-    flag = labels["label"].map(label_kind).eq("flag").to_numpy() & (np.abs(yes - np.round(yes)) < 1e-6)
+    yes, whole = whole_votes(labels["value"].to_numpy(dtype=float), count)
+    flag = labels["label"].map(label_kind).eq("flag").to_numpy() & whole
     f = labels[flag]
-    n_yes = np.round(yes[flag]).astype(np.int64)
+    n_yes = yes[flag].astype(np.int64)
     reps = count[flag]
     expanded = pd.DataFrame(
         {
