@@ -63,6 +63,13 @@ def percentile_interval(samples: np.ndarray, confidence: float) -> tuple[float, 
     return float(low), float(high), int(ok.size)
 
 
+def torch_device(device: str | None) -> str:
+    """The device asked for, else ``"cuda"`` when torch sees a GPU, else ``"cpu"`` (torch imported here, lazily)."""
+    import torch
+
+    return device or ("cuda" if torch.cuda.is_available() else "cpu")
+
+
 def require_columns(df: pd.DataFrame, item: str, annotator: str, value: str) -> None:
     """Raise :class:`~oasst_quality.errors.ColumnsError` naming the missing columns."""
     from .errors import ColumnsError

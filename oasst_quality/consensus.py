@@ -561,12 +561,24 @@ def consensus_ranks(
     )
 
 
-def _kendall_tau(order: Sequence, ballot_levels: np.ndarray, index: dict) -> float:
-    pos = np.array([ballot_levels[index[c]] for c in order], dtype=float)
-    s = np.sign(pos[None, :] - pos[:, None])[np.triu_indices(len(order), 1)]  # +1: agrees with consensus
-    n = s.size
-    ties = (s == 0).sum()
-    return float(s.sum() / np.sqrt(n * (n - ties))) if n > ties else float("nan")  # tau-b against a strict order
+def _kendall_tau(reference: Sequence, ballot: Ballot) -> float:
+    """Kendall's tau-b of a ballot (ties allowed) against a reference order, on the ids both name.
+
+    A tied position of the reference is read in sorted order, so the reference is strict and
+    tau-b is (concordant − discordant) / sqrt(pairs × (pairs − pairs the ballot ties)), as
+    ``scipy.stats.kendalltau``. NaN where undefined (fewer than two shared ids, or every shared
+    pair tied): the callers average it over many rankings, skipping those.
+    """
+    named = {c for p in ballot for c in _position_members(p)}
+    ref = [c for p in reference for c in (sorted(p) if _is_group(p) else (p,)) if c in named]
+    if len(ref) < 2:
+        return float("nan")
+    shared = set(ref)
+    kept = [g for g in ([c for c in _position_members(p) if c in shared] for p in ballot) if g]
+    lv = levels([kept], ref)[0].astype(float)
+    s = np.sign(lv[None, :] - lv[:, None])[np.triu_indices(len(ref), 1)]  # +1: agrees with the reference
+    n, ties = s.size, int((s == 0).sum())
+    return float(s.sum() / np.sqrt(n * (n - ties))) if n > ties else float("nan")
 
 
 def group_diagnostics(
@@ -631,9 +643,7 @@ def diagnostics(
     if annotator in rankings.columns:
         order_of = dict(zip(per[group], per["consensus"]))
         for key, who, ballot in zip(rankings[group], rankings[annotator], rankings[ranking]):
-            cons = order_of[key]
-            index = {c: i for i, c in enumerate(cons)}
-            taus.append((who, _kendall_tau(cons, levels([ballot], cons)[0], index)))
+            taus.append((who, _kendall_tau(order_of[key], ballot)))
     rankers = (
         (
             pd.DataFrame(taus, columns=["annotator", "tau"])

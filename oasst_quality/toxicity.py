@@ -28,7 +28,7 @@ from scipy.stats import rankdata
 from tqdm.auto import tqdm
 
 from . import adapter
-from ._util import percentile_interval
+from ._util import percentile_interval, torch_device
 from .errors import OasstQualityError, UsageError
 
 #: Detoxify heads and the human OASST labels that measure the same thing.
@@ -99,12 +99,6 @@ def load_checkpoint(path, *, device: str = "cpu") -> dict:
     }
 
 
-def _device(device: str | None) -> str:
-    import torch
-
-    return device or ("cuda" if torch.cuda.is_available() else "cpu")
-
-
 def _local_model(checkpoint, config_dir, device: str):
     """Build the transformers model from a local config and load the checkpoint's weights ourselves.
 
@@ -169,7 +163,7 @@ def score_texts(
     """
     import torch
 
-    dev = _device(device)
+    dev = torch_device(device)
     if checkpoint is not None:
         if config_dir is None:
             raise UsageError("an offline checkpoint needs config_dir (transformers config and tokenizer)")

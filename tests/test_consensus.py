@@ -10,6 +10,7 @@ from pref_voting.margin_based_methods import ranked_pairs as pv_ranked_pairs
 from pref_voting.margin_based_methods import ranked_pairs_tb
 from pref_voting.profiles import Profile
 from pref_voting.profiles_with_ties import ProfileWithTies
+from scipy import stats
 
 import oasst_quality as oq
 from oasst_quality import adapter
@@ -329,9 +330,20 @@ def test_consensus_ranks_and_diagnostics():
 
 def test_kendall_tau_of_identical_and_reversed():
     order = list("abcd")
-    idx = {c: i for i, c in enumerate(order)}
-    assert cs._kendall_tau(order, cs.levels([order], order)[0], idx) == pytest.approx(1.0)
-    assert cs._kendall_tau(order, cs.levels([order[::-1]], order)[0], idx) == pytest.approx(-1.0)
+    assert cs._kendall_tau(order, order) == pytest.approx(1.0)
+    assert cs._kendall_tau(order, order[::-1]) == pytest.approx(-1.0)
+    assert np.isnan(cs._kendall_tau(order, ["a"])) and np.isnan(cs._kendall_tau(order, [set(order)]))
+
+
+@given(st.integers(2, 7), st.integers(0, 10_000))
+def test_kendall_tau_is_scipys_tau_b(n, seed):
+    rng = np.random.default_rng(seed)
+    reference = [f"c{i}" for i in rng.permutation(n)]
+    level = rng.integers(0, n, n)  # the ballot: equal levels are tied positions
+    ballot = [{f"c{i}" for i in np.flatnonzero(level == v)} for v in np.unique(level)]
+    expected = stats.kendalltau(np.arange(n), [level[int(c[1:])] for c in reference], variant="b").statistic
+    got = cs._kendall_tau(reference, ballot)
+    assert (np.isnan(got) and np.isnan(expected)) or got == pytest.approx(expected, abs=1e-12)
 
 
 @given(st.integers(2, 6), st.integers(0, 10_000))
