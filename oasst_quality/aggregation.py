@@ -261,7 +261,7 @@ class BayesianShrinkage(_Numeric):
         if bad.any():
             raise UsageError(
                 f"BayesianShrinkage({self.kind!r}): column {self.value!r} must be {allowed}; "
-                f"{int(bad.sum())} values are not (first: {c.value[bad][0]!r})"
+                f"{int(bad.sum())} values are not (first: {c.value[bad][0]:g})"
             )
 
     def _fit(self, c: Ratings) -> None:
