@@ -108,7 +108,7 @@ class Dataset:
         """
         from .annotations import check_items
 
-        attached = check_items(annotations, self, lenient=lenient)
+        attached = check_items(annotations, self.messages["message_id"], lenient=lenient)
         if self.annotations is not None:
             attached = self.annotations | attached
         return replace(self, annotations=attached)
