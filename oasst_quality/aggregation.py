@@ -512,27 +512,3 @@ def flag_annotators(df: pd.DataFrame, *, threshold: float = 0.5, min_ratings: in
     )
     out["flagged"] = (out["mace_competence"] < threshold) & (out["n_ratings"] >= min_ratings)
     return out.sort_values("mace_competence")
-
-
-#: Names that moved to :mod:`oasst_quality.published`, still importable from here for now.
-_MOVED = (
-    "grid_patterns",
-    "beta_priors",
-    "oasst_posteriors",
-    "posterior_summary",
-    "summary_from_patterns",
-    "default_zero_bias",
-    "LabelFits",
-    "label_fits",
-    "zero_bias_from_patterns",
-    "default_zero_messages",
-)
-
-
-def __getattr__(name: str):
-    """The names moved to :mod:`oasst_quality.published`, looked up there (lazily: it imports this module)."""
-    if name in _MOVED:
-        from . import published
-
-        return getattr(published, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -602,22 +602,3 @@ def item_disagreement(data=None, level: Level = "interval", **kw) -> pd.DataFram
             "relative": per_pair / expected if expected > 0 else np.nan,
         }
     )
-
-
-#: Names that moved to :mod:`oasst_quality.published`, still importable from here for now.
-_MOVED = {
-    "flag_value_counts": "flag_value_counts",
-    "FLAG_AGREEMENT_COLUMNS": "FLAG_AGREEMENT_COLUMNS",
-    "flag_vote_patterns": "flag_vote_patterns",
-    "label_agreement": "agreement_from_labels",
-    "agreement_from_patterns": "agreement_from_patterns",
-}
-
-
-def __getattr__(name: str):
-    """The names moved to :mod:`oasst_quality.published`, looked up there (lazily: it imports this module)."""
-    if name in _MOVED:
-        from . import published
-
-        return getattr(published, _MOVED[name])
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

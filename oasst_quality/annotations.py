@@ -11,8 +11,8 @@ them into the two tables every analysis can take:
 
 Sources: long tables (CSV, TSV, parquet or a DataFrame; crowd-kit's ``task, worker, label`` too),
 the Open-Assistant backend's per-user rows (``text_labels`` and ``message_reaction`` exported as
-JSON lines), Label Studio JSON exports (:func:`from_label_studio`), and a Dataset's published
-aggregates (:func:`from_dataset`). A bad row raises
+JSON lines) and Label Studio JSON exports (:func:`from_label_studio`); a Dataset's published
+aggregates in the same tables come from :func:`oasst_quality.adapter.annotations`. A bad row raises
 :class:`~oasst_quality.errors.SchemaError` with the source, the line and the field; with
 ``lenient=True`` it is set aside, raw, in :attr:`Annotations.rejected`. :func:`check_items`
 validates the tables against a Dataset's messages the same way.
@@ -505,67 +505,17 @@ def from_label_studio(
     )
 
 
-# --------------------------------------------------------------------------- a Dataset's published aggregates
+# --------------------------------------------------------------------------- against a Dataset
 
 
-def from_dataset(dataset) -> Annotations:
-    """The tables a public export allows: flags expanded exactly, Likert labels as aggregates.
-
-    A flag's ``value × count`` is its number of yes votes, so each flag becomes ``count`` single
-    votes (annotators unknown: None). A Likert label's mean does not determine its votes, so it
-    stays one row with its mean and ``count`` (> 1: not expandable). Rankings are the merged
-    consensus ranks, one per reply set, annotator None.
-    """
-    from .adapter import labels as label_table
-    from .adapter import rankings as ranking_table
-    from .coding import whole_votes
-    from .schema import label_kind
-
-    labels = label_table(dataset)
-    labels = labels[labels["count"].notna() & (labels["count"] > 0)]
-    count = labels["count"].to_numpy(dtype=np.int64)
-    yes, whole = whole_votes(labels["value"].to_numpy(dtype=float), count)
-    flag = labels["label"].map(label_kind).eq("flag").to_numpy() & whole
-    f = labels[flag]
-    n_yes = yes[flag].astype(np.int64)
-    reps = count[flag]
-    expanded = pd.DataFrame(
-        {
-            "item": np.repeat(f["item"].to_numpy(dtype=object), reps),
-            "annotator": None,
-            "label": np.repeat(f["label"].to_numpy(dtype=object), reps),
-            # within each message: n_yes ones, then zeros
-            "value": (np.arange(reps.sum()) - np.repeat(np.cumsum(reps) - reps, reps) < np.repeat(n_yes, reps)).astype(
-                float
-            ),
-            "count": 1,
-        }
-    )
-    kept = labels[~flag]
-    aggregates = pd.DataFrame(
-        {
-            "item": kept["item"].to_numpy(dtype=object),
-            "annotator": None,
-            "label": kept["label"].to_numpy(dtype=object),
-            "value": kept["value"].to_numpy(dtype=float),
-            "count": kept["count"].to_numpy(dtype=np.int64),
-        }
-    )
-    votes = _concat(expanded, aggregates).assign(time=pd.NaT)[list(VOTE_COLUMNS)]
-    ranks = ranking_table(dataset)
-    rankings = pd.DataFrame(
-        {"group": ranks["group"], "annotator": None, "ranking": ranks["ranking"].map(tuple), "time": pd.NaT}
-    )
-    return Annotations(votes=votes.reset_index(drop=True), rankings=rankings)
-
-
-def check_items(annotations: Annotations, dataset, *, lenient: bool = False) -> Annotations:
-    """Keep the rows whose items (votes) and groups and items (rankings) are messages of ``dataset``.
+def check_items(annotations: Annotations, message_ids: pd.Series, *, lenient: bool = False) -> Annotations:
+    """Keep the rows whose items (votes) and groups and items (rankings) are in ``message_ids`` (the
+    dataset's messages).
 
     An unknown id is a :class:`~oasst_quality.errors.SchemaError` naming the row; with
     ``lenient=True`` the row is set aside in ``rejected``, raw.
     """
-    known = set(dataset.messages["message_id"])
+    known = set(message_ids)
     v, r = annotations.votes, annotations.rankings
     bad_votes = ~v["item"].isin(known).to_numpy()
     bad_groups = ~r["group"].isin(known).to_numpy()

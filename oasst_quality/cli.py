@@ -366,8 +366,7 @@ def cmd_aggregate(args: argparse.Namespace) -> None:
 
 
 def cmd_flags(args: argparse.Namespace) -> None:
-    from .flags import curation_flags
-    from .report import flag_files
+    from .flags import curation_flags, flag_files
 
     ds = _load(args)
     languages = None

@@ -1,5 +1,4 @@
-"""The one encoded-votes type that the agreement and aggregation modules share, and the rule that
-turns a published mean and count into whole votes.
+"""The one encoded-votes type that the agreement and aggregation modules share.
 
 Sort order: items and annotators are numbered in the sorted order of their ids (pandas' sort,
 which also orders ids of mixed types), values in sorted order. The codes, and so every seeded
@@ -114,12 +113,3 @@ def code_values(vals: np.ndarray, value_domain: np.ndarray | None = None) -> tup
         if (codes >= domain.size).any() or not np.array_equal(domain[np.minimum(codes, domain.size - 1)], vals):
             raise UsageError("value_domain must be sorted and contain every value in the data")
     return domain, codes.ravel()
-
-
-def whole_votes(value: np.ndarray, count: np.ndarray, steps: int = 1) -> tuple[np.ndarray, np.ndarray]:
-    """The sum of a message's votes in grid steps, ``value × count × steps``, rounded, and whether it
-    is a whole number (to 1e-6): a published mean that is not one cannot come from ``count`` votes
-    on the grid. For a 0/1 flag (``steps`` 1) the sum is the number of yes votes."""
-    total = np.asarray(value, dtype=float) * np.asarray(count, dtype=float) * steps
-    rounded = np.round(total)
-    return rounded, np.abs(total - rounded) < 1e-6

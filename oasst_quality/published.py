@@ -19,9 +19,9 @@ from scipy import optimize, special, stats
 
 from . import adapter
 from ._util import row_counts, unique_rows
+from .adapter import whole_votes
 from .aggregation import fit_beta_prior
 from .agreement import bootstrap, fleiss_kappa, gwet_ac1, percent_agreement, ratings
-from .coding import whole_votes
 from .schema import FLAG_LABELS, LIKERT_GRID, LIKERT_LABELS
 
 # --------------------------------------------------------------------------- flag agreement from counts

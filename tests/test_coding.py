@@ -1,4 +1,4 @@
-"""The shared encoded-votes type: its sort order, and the whole-votes rule of published means."""
+"""The shared encoded-votes type (its sort order), and the whole-votes rule of published means."""
 
 import numpy as np
 import pandas as pd
@@ -6,7 +6,8 @@ import pytest
 
 from oasst_quality import aggregation as agg
 from oasst_quality import agreement as ag
-from oasst_quality.coding import encode, whole_votes
+from oasst_quality.adapter import whole_votes
+from oasst_quality.coding import encode
 
 VOTES = pd.DataFrame(
     {

@@ -73,13 +73,3 @@ def test_default_zero_bias_recovers_planted_rate():
     assert planted["p_value"] < 1e-6
     clean = published.default_zero_bias(_likert_dataset(0.0, seed=1)).iloc[0]
     assert clean["default_rate"] < 0.05 and clean["p_value"] > 0.01
-
-
-def test_moved_names_are_still_found_where_they_were():
-    from oasst_quality import aggregation as agg
-
-    assert ag.label_agreement is published.agreement_from_labels
-    assert ag.flag_vote_patterns is published.flag_vote_patterns
-    assert agg.label_fits is published.label_fits and agg.LabelFits is published.LabelFits
-    with pytest.raises(AttributeError, match="no attribute 'bootstrap'"):
-        agg.bootstrap  # noqa: B018 - a name that never lived in aggregation
