@@ -33,7 +33,7 @@ import pandas as pd
 import scipy.sparse as sp
 from scipy.stats import rankdata
 
-from ._util import percentile_interval, unique_rows
+from ._util import bootstrap_interval, unique_rows
 from .coding import Ratings, code_values, encode
 from .errors import NotComputableError, UsageError
 from .estimate import Estimate
@@ -416,7 +416,7 @@ def _patterns(counts: sp.csr_matrix, max_cells: int = 50_000_000) -> tuple[np.nd
 
 
 def _percentile(estimate: float, samples: np.ndarray, confidence: float, n: int, **details) -> Estimate:
-    low, high, used = percentile_interval(samples, confidence)
+    low, high, used = bootstrap_interval(samples, confidence)
     method = f"percentile bootstrap over {details['cluster']}"
     return Estimate(float(estimate), low, high, confidence, n, method, details | {"n_resamples": used})
 
@@ -444,6 +444,7 @@ def bootstrap(
     recomputes the statistic per resample and is slower. Returns the percentile interval as an
     :class:`~oasst_quality.estimate.Estimate` whose ``n`` is the number of items and whose details
     name the ``statistic`` and ``cluster``, the annotators and ratings, and the resamples used.
+    Raises NotComputableError when the statistic is undefined on the data or on every resample.
     """
     r = _as_ratings(data, kw)
     if statistic not in ("alpha", "fleiss_kappa", "gwet_ac1", "gwet_ac2", "percent_agreement"):

@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ._util import percentile_interval
+from ._util import bootstrap_interval
 from .errors import NotComputableError, UsageError
 from .estimate import Estimate
 
@@ -519,7 +519,7 @@ def pairwise_agreement(
         raise NotComputableError("no reply set was ranked by two or more rankers who order some pair")
     rng = np.random.default_rng(seed)
     f = rng.multinomial(agree.size, np.full(agree.size, 1 / agree.size), size=n_resamples)
-    low, high, used = percentile_interval((f @ agree) / (f @ total), confidence)
+    low, high, used = bootstrap_interval((f @ agree) / (f @ total), confidence)
     method = "pairs of rankers on pairs of replies, ties left out; percentile bootstrap over reply sets"
     details = {"n_sets": int(agree.size), "n_resamples": used}
     return Estimate(float(agree.sum() / total.sum()), low, high, confidence, int(total.sum()), method, details)

@@ -22,7 +22,7 @@ import pandas as pd
 from scipy import stats
 
 from . import adapter
-from ._util import percentile_interval
+from ._util import bootstrap_interval
 from .errors import NotComputableError, UsageError
 from .estimate import Estimate
 
@@ -135,7 +135,7 @@ def bootstrap_statistic(
     rng = np.random.default_rng(seed)
     samples = rng.multinomial(int(x.sum()), x / x.sum(), size=n_resamples)
     values = np.array([statistic(s) for s in samples])
-    low, high, used = percentile_interval(values, confidence)
+    low, high, used = bootstrap_interval(values, confidence)
     method = "percentile bootstrap, counted units drawn multinomially"
     return Estimate(float(statistic(x)), low, high, confidence, int(x.sum()), method, {"n_resamples": used})
 
@@ -146,7 +146,7 @@ def bootstrap_units(counts, statistic, *, n_resamples: int = 1000, confidence: f
     rng = np.random.default_rng(seed)
     idx = rng.integers(0, x.size, size=(n_resamples, x.size))
     values = np.array([statistic(x[i]) for i in idx])
-    low, high, used = percentile_interval(values, confidence)
+    low, high, used = bootstrap_interval(values, confidence)
     method = "percentile bootstrap over units"
     return Estimate(float(statistic(x)), low, high, confidence, int(x.size), method, {"n_resamples": used})
 

@@ -30,7 +30,7 @@ from scipy.stats import rankdata
 from tqdm.auto import tqdm
 
 from . import adapter
-from ._util import percentile_interval, torch_device
+from ._util import bootstrap_interval, torch_device
 from .errors import NotComputableError, OasstQualityError, UsageError
 from .estimate import Estimate
 
@@ -279,9 +279,7 @@ def _bootstrapped(estimate: float, samples: np.ndarray, confidence: float, n: in
     """The estimate with the percentile interval of its resamples; ``undefined``: why, when it is NaN."""
     if np.isnan(estimate):
         raise NotComputableError(undefined)
-    low, high, used = percentile_interval(samples, confidence)
-    if not used:
-        raise NotComputableError("no resample gave a defined value")
+    low, high, used = bootstrap_interval(samples, confidence)
     method = "percentile bootstrap over messages"
     return Estimate(float(estimate), low, high, confidence, n, method, {"n_resamples": used})
 
