@@ -84,6 +84,8 @@ def _align(p, q) -> tuple[np.ndarray, np.ndarray]:
     p, q = _counts(p), _counts(q)
     if p.shape != q.shape:
         raise UsageError("the two distributions must have the same categories")
+    if not (p.sum() and q.sum()):
+        raise NotComputableError("a distribution with no counts has no shares to compare")
     return p / p.sum(), q / q.sum()
 
 

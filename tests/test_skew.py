@@ -128,3 +128,8 @@ def test_without_top_says_when_no_mean_is_left():
     t["users"] = users.assign(n=[2.0, 1.0], sum=[1.5, 0.25])
     moved = skew.without_top_from_tallies(t)
     assert (moved["share_of_messages_by_them"], moved["mean_all"], moved["mean_without_top"]) == (0.75, 1.75 / 3, 0.25)
+
+
+def test_an_empty_distribution_has_no_divergence():
+    with pytest.raises(NotComputableError, match="no counts"):
+        skew.jensen_shannon([0, 0], [1, 2])
