@@ -106,3 +106,18 @@ def test_findings_come_first_ranked_with_numbers_and_links(built):
         assert re.search(r"\d", f["text"])  # and says its number
     assert any("95% CI" in f["text"] for f in findings)
     assert not metrics["meta"]["source"].startswith("/")  # no machine path in a shared report
+
+
+def test_every_section_of_the_registry_has_its_template_and_a_link(built):
+    from importlib.resources import files
+
+    from oasst_quality.report import sections
+
+    html, metrics = built
+    page = html.read_text()
+    templates = files("oasst_quality.report") / "templates" / "sections"
+    for s in sections.SECTIONS:
+        assert (templates / f"{s.name}.html.j2").is_file(), s.name
+        if s.name in metrics:
+            assert f'<a href="#{s.name}">{s.nav}</a>' in page and f'<section id="{s.name}">' in page
+    assert "annotators" not in metrics and "noise_study" not in metrics  # a section with nothing to say is left out
