@@ -208,7 +208,7 @@ def _votes(args: argparse.Namespace) -> pd.DataFrame:
 
 
 def cmd_agreement(args: argparse.Namespace) -> None:
-    from . import agreement as ag
+    from . import published
 
     if _is_table(args.path):  # per-annotator long table: item, annotator, value
         payload = {"source": args.path} | summaries.votes_agreement(
@@ -238,7 +238,7 @@ def cmd_agreement(args: argparse.Namespace) -> None:
         if t.empty:
             return f"{p['source']}: the export carries no labels, so there is no agreement to measure"
         shown = t[t["computable"]][
-            ["label", *(c for c in ag.FLAG_AGREEMENT_COLUMNS if c not in ("n_votes", "n_inconsistent"))]
+            ["label", *(c for c in published.FLAG_AGREEMENT_COLUMNS if c not in ("n_votes", "n_inconsistent"))]
         ]
         shown = shown.rename(columns={"n_pairable_messages": "messages", "percent_agreement": "raw_agreement"})
         lines = [_table(shown.round(3), "flags (votes recovered exactly from value x count)")] if len(shown) else []

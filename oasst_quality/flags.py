@@ -29,8 +29,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from . import adapter
-from . import aggregation as agg
+from . import adapter, published
 
 if TYPE_CHECKING:
     from .annotations import Annotations
@@ -61,7 +60,7 @@ def curation_flags(
     languages: pd.DataFrame | None = None,
     annotations: Annotations | None = None,
     annotators: dict | None = None,
-    fits: agg.LabelFits | None = None,
+    fits: published.LabelFits | None = None,
 ) -> pd.DataFrame:
     """Every flagged (message, issue) of a Dataset or its tables (:func:`oasst_quality.adapter.tables`),
     most severe first.
@@ -71,7 +70,7 @@ def curation_flags(
     ``languages``: the table of :func:`oasst_quality.language.mismatches`, for the language rows.
     ``annotators``: a :func:`oasst_quality.per_annotator.summarize` result, if one was computed
     already (else it is computed when annotations are attached).
-    ``fits``: :func:`oasst_quality.aggregation.label_fits` of the whole dataset when ``data``
+    ``fits``: :func:`oasst_quality.published.label_fits` of the whole dataset when ``data``
     is one partition of it, so that the label models are fitted on all of it.
     """
     if not isinstance(data, adapter.Tables):
@@ -108,13 +107,13 @@ def _structural(problems: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def _labels(labels: pd.DataFrame, fits: agg.LabelFits | None) -> list[pd.DataFrame]:
-    fits = agg.label_fits(agg.grid_patterns(labels)) if fits is None else fits
-    post = agg.oasst_posteriors(labels, priors=fits.priors)
+def _labels(labels: pd.DataFrame, fits: published.LabelFits | None) -> list[pd.DataFrame]:
+    fits = published.label_fits(published.grid_patterns(labels)) if fits is None else fits
+    post = published.oasst_posteriors(labels, priors=fits.priors)
     one = post["single_vote"].astype(bool)  # an empty table's columns are untyped
     single = post.loc[one]
     wide = post.loc[(post["kind"] == "likert") & ~one & (post["high"].astype(float) - post["low"].astype(float) > 0.5)]
-    zeros = agg.default_zero_messages(labels, fits=fits.zero_bias)
+    zeros = published.default_zero_messages(labels, fits=fits.zero_bias)
     zeros = zeros[zeros["p_defaulted"] >= 0.5]
     return [
         _rows(

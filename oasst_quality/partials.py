@@ -21,10 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from . import aggregation as agg
-from . import agreement as ag
 from . import consensus as cs
-from . import skew
+from . import published, skew
 from . import toxicity as tx
 from .adapter import Tables
 from .errors import OasstQualityError
@@ -105,13 +103,13 @@ def structure_from_partial(stats: dict) -> dict:
 
 
 def agreement_partial(ds: Dataset, t: Tables) -> dict:
-    """The flags' vote patterns (:func:`oasst_quality.agreement.flag_vote_patterns`)."""
-    return ag.flag_vote_patterns(t.labels, t.labels_by_name)
+    """The flags' vote patterns (:func:`oasst_quality.published.flag_vote_patterns`)."""
+    return published.flag_vote_patterns(t.labels, t.labels_by_name)
 
 
 def aggregation_partial(ds: Dataset, t: Tables) -> dict:
-    """The labels' (votes, value) patterns (:func:`oasst_quality.aggregation.grid_patterns`)."""
-    return agg.grid_patterns(t.labels, t.labels_by_name)
+    """The labels' (votes, value) patterns (:func:`oasst_quality.published.grid_patterns`)."""
+    return published.grid_patterns(t.labels, t.labels_by_name)
 
 
 def consensus_partial(ds: Dataset, t: Tables) -> dict:
@@ -154,7 +152,7 @@ def annotators_merge(a: tuple | None, b: tuple | None) -> tuple | None:
 
 def second_pass(ds: Dataset, t: Tables, fits, text_ids: list, annotators: dict | None = None) -> dict:
     """One partition's flagged messages (with the label models ``fits`` of the whole dataset: see
-    :func:`oasst_quality.aggregation.label_fits`), text snippets for the first of each kind, and the
+    :func:`oasst_quality.published.label_fits`), text snippets for the first of each kind, and the
     texts of ``text_ids``."""
     from .flags import curation_flags
 

@@ -40,7 +40,7 @@ def _single_votes(votes: pd.DataFrame) -> pd.DataFrame:
     return votes[(votes["count"] == 1) & votes["annotator"].notna()]
 
 
-def label_agreement(votes: pd.DataFrame, *, n_resamples: int = 1000, seed: int = 0) -> pd.DataFrame:
+def agreement_from_votes(votes: pd.DataFrame, *, n_resamples: int = 1000, seed: int = 0) -> pd.DataFrame:
     """Agreement per label from single votes: alpha with its interval, and the kappa that applies."""
     rows = []
     for label, sub in _single_votes(votes).groupby("label", sort=True):
@@ -226,7 +226,7 @@ def summarize(
     out: dict = {"summary": annotations.summary()}
     models = annotator_models(votes) if len(votes) else pd.DataFrame()
     if len(votes):
-        out["labels"] = label_agreement(votes, n_resamples=n_resamples, seed=seed)
+        out["labels"] = agreement_from_votes(votes, n_resamples=n_resamples, seed=seed)
         out["annotators"] = models
     rankers = None
     if len(rankings):

@@ -26,9 +26,10 @@ from pathlib import Path
 from typing import Any
 
 from . import adapter, partials
-from . import io as _io
 from ._util import gc_paused
 from .errors import FormatError, UsageError
+from .io import records as rec
+from .io.tables import build
 
 BLOCKSIZE = 64 * 2**20  # bytes of JSON lines per chunk, and roughly per partition
 
@@ -153,21 +154,20 @@ def _line_chunks(source: int, path: Path, blocksize: int) -> list[Chunk]:
     return out
 
 
-def _records(chunk: Chunk, *, parse: bool = True) -> Iterator[tuple[int, bytes, Any, tuple | None]]:
-    """The chunk's records as the loader reads them: (line, raw line, object or None, error);
-    ``parse=False`` leaves JSON lines unparsed (object and error None)."""
+def _records(chunk: Chunk, *, parse: bool = True) -> Iterator[rec.Record]:
+    """The chunk's records as the loader reads them; ``parse=False`` leaves JSON lines unparsed
+    (value and error None)."""
     path = Path(chunk.path)
     if chunk.kind == "stream":
-        fh, _ = _io._open(path)
+        fh, _ = rec.open_export(path)
         with fh:
-            yield from _io._iter_json_lines(path, fh)
+            yield from rec.json_lines(path, fh)
         return
     if chunk.kind == "rows":
         import pyarrow.parquet as pq
 
         rows = pq.ParquetFile(path).read_row_groups(list(chunk.groups)).to_pylist()
-        for number, row in enumerate(rows, start=chunk.first):
-            yield number, b"", _io._typed_row(row), None
+        yield from rec.typed_rows(rows, chunk.path, chunk.first)
         return
     with open(path, "rb") as fh:
         fh.seek(chunk.start)
@@ -176,12 +176,7 @@ def _records(chunk: Chunk, *, parse: bool = True) -> Iterator[tuple[int, bytes, 
         if number == 1 and line.startswith(b"\xef\xbb\xbf"):  # a UTF-8 byte-order mark
             line = line[3:]
         if line.strip():
-            yield (number, line, *_parsed(line, number)) if parse else (number, line, None, None)
-
-
-def _parsed(line: bytes, number: int) -> tuple[Any, tuple | None]:
-    obj, error, field = _io._parse(line, number)
-    return obj, (error, field) if error is not None else None
+            yield rec.parse_line(line, number, chunk.path) if parse else rec.Record(chunk.path, number, line, None)
 
 
 # A JSON string cannot hold an unescaped quote, so this pattern only matches a key: every message
@@ -201,12 +196,12 @@ def _split(chunk: Chunk, n: int) -> list[list[tuple]]:
     """The chunk's records, by the partition their tree id hashes to (a stable hash: every
     process must agree). Lines travel raw and are parsed again where the partition is built."""
     buckets: list[list[tuple]] = [[] for _ in range(n)]
-    for line, blob, obj, error in _records(chunk, parse=False):
+    for _, line, blob, obj, error in _records(chunk, parse=False):
         found = _TREE_ID.search(blob) if blob else None
         if found:
             key = found.group(1)
         else:  # no tree id to read off the line: parse it (a "replies" tree, a bad line, a parquet row)
-            key = _tree_key(obj if not blob else _parsed(blob, line)[0], line).encode()
+            key = _tree_key(obj if not blob else rec.parse(blob, line)[0], line).encode()
         b = zlib.crc32(key) % n
         buckets[b].append((chunk.source, line, blob) if blob else (chunk.source, line, obj, error))
     return buckets
@@ -230,12 +225,12 @@ def _datasets(records: list[tuple], sources: list[str], lenient: bool) -> list:
     for i, rows in sorted(by_source.items()):
         rows.sort(key=lambda r: r[1])
 
-        def items(rows=rows):
+        def items(rows=rows, name=sources[i]):
             for r in rows:
-                yield (r[1], r[2], *_parsed(r[2], r[1])) if len(r) == 3 else (r[1], b"", r[2], r[3])
+                yield rec.parse_line(r[2], r[1], name) if len(r) == 3 else rec.Record(name, r[1], b"", r[2], r[3])
 
         with gc_paused():
-            ds = _io._build(Path(sources[i]), items(), lenient, partial=True)
+            ds = build(items(), sources[i], lenient=lenient, partial=True)
         out.append((ds, adapter.tables(ds)))
     return out
 
@@ -365,4 +360,4 @@ def _frame_records(frame) -> list[tuple]:
     import pyarrow as pa
 
     rows = pa.Table.from_pandas(frame, preserve_index=False).to_pylist()
-    return [(0, row.pop("_row"), _io._typed_row(row), None) for row in rows]
+    return [(0, row.pop("_row"), rec.typed_row(row), None) for row in rows]

@@ -92,23 +92,23 @@ def per_annotator(annotations: Annotations, t: Tables, *, n_resamples: int = 100
 
 def labels_agreement(t: Tables, *, label: str | None = None, n_resamples: int = 1000, seed: int = 0) -> dict:
     """Agreement per label from the published (value, count) pairs (one ``label`` or all)."""
-    from . import agreement as ag
+    from . import published
 
     present = sorted(t.labels["label"].unique())
     if label is not None and label not in present:
         raise UsageError(f"label {label!r} is not in the export (it has: {', '.join(present) or 'no labels'})")
     labels = [label] if label else None
-    return {"labels": ag.label_agreement(t.labels, labels=labels, n_resamples=n_resamples, seed=seed)}
+    return {"labels": published.agreement_from_labels(t.labels, labels=labels, n_resamples=n_resamples, seed=seed)}
 
 
 def labels_aggregate(t: Tables) -> dict:
     """Posterior means per label (empirical Bayes, 95% intervals) and the default-to-zero test."""
-    from . import aggregation as agg
+    from . import published
 
-    patterns = agg.grid_patterns(t.labels)
-    fits = agg.label_fits(patterns)  # the priors and the default-to-zero fits, once for both tables
+    patterns = published.grid_patterns(t.labels)
+    fits = published.label_fits(patterns)  # the priors and the default-to-zero fits, once for both tables
     return {
-        "posteriors": agg.summary_from_patterns(patterns, priors=fits.priors),
+        "posteriors": published.summary_from_patterns(patterns, priors=fits.priors),
         "default_zero_bias": fits.zero_bias[0],
     }
 

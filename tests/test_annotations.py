@@ -128,11 +128,12 @@ def test_dataset_aggregates_expand_flags_exactly():
     assert len(got.rankings) == 418 and got.rankings["annotator"].isna().all()
     # the flag agreement computed from the expanded votes equals the value x count path
     from oasst_quality import agreement as ag
+    from oasst_quality import published
 
     spam = flags[flags["label"] == "spam"]
     counts = spam.groupby("item")["value"].agg(["sum", "size"])
     vc = np.column_stack([counts["size"] - counts["sum"], counts["sum"]])
-    table = ag.label_agreement(ds, labels=["spam"], n_resamples=10)
+    table = published.agreement_from_labels(ds, labels=["spam"], n_resamples=10)
     assert ag.fleiss_kappa(value_counts=vc) == pytest.approx(table["fleiss_kappa"].iloc[0])
 
 
@@ -141,8 +142,8 @@ def test_check_items_against_the_messages():
     mid = ds.messages["message_id"].iloc[0]
     votes = an.read_votes(pd.DataFrame({"item": [mid, "nope"], "annotator": ["a", "a"], "value": [1, 0]}))
     with pytest.raises(SchemaError, match="line 2, field 'item': item is not a message of the dataset"):
-        an.check_items(votes, ds)
-    kept = an.check_items(votes, ds, lenient=True)
+        an.check_items(votes, ds.messages["message_id"])
+    kept = an.check_items(votes, ds.messages["message_id"], lenient=True)
     assert kept.votes["item"].tolist() == [mid] and kept.rejected["detail"].tolist() == [
         "item is not a message of the dataset"
     ]

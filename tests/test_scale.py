@@ -12,7 +12,7 @@ import pytest
 import oasst_quality as oq
 from oasst_quality import cli, report, scale
 from oasst_quality.errors import SchemaError
-from oasst_quality.io import _iter_json_lines, _open
+from oasst_quality.io import records
 from oasst_quality.report import sections
 
 pytest.importorskip("distributed")
@@ -100,10 +100,8 @@ def test_line_chunks_read_every_record_once_with_its_number(tmp_path):
     path.write_bytes(b"".join(b'{"n": %d, "pad": "%s"}\n' % (i, b"x" * (i % 97)) for i in range(3000)) + b"\n\n")
     chunks = scale.plan([path], blocksize=1000)
     assert len(chunks) > 50
-    fh, _ = _open(path)
-    with fh:
-        whole = [(n, obj) for n, _, obj, _ in _iter_json_lines(path, fh)]
-    pieces = [(n, obj) for c in chunks for n, _, obj, _ in scale._records(c)]
+    whole = [(r.line, r.value) for r in records.read(path)]
+    pieces = [(r.line, r.value) for c in chunks for r in scale._records(c)]
     assert pieces == whole
 
 

@@ -17,8 +17,7 @@ from typing import Any
 import pandas as pd
 from tqdm.auto import tqdm
 
-from .. import __version__, partials
-from .. import aggregation as agg
+from .. import __version__, partials, published
 from .._util import check_output_folder, jsonable, replace_into
 from ..dataset import Dataset
 from ..engine import Engine, InMemory
@@ -71,7 +70,7 @@ def compute(
         raise FormatError("no record could be read (run `oasst-quality validate` on it to see why)", path=where)
     patterns = stats["aggregation"]
     failed = isinstance(patterns, partials.Failed)
-    ctx.fits = patterns if failed else partials.guarded(lambda: agg.label_fits(patterns))
+    ctx.fits = patterns if failed else partials.guarded(lambda: published.label_fits(patterns))
     if isinstance(ctx.fits, partials.Failed):
         stats["aggregation"] = ctx.fits
     merged = None if isinstance(stats["toxicity"], partials.Failed) else stats["toxicity"]

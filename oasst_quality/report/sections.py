@@ -21,9 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from .. import adapter, partials, skew
-from .. import aggregation as agg
-from .. import agreement as ag
+from .. import adapter, partials, published, skew
 from .. import toxicity as tx
 from ..flags import sort_flags
 from ..references import PAIRWISE_AGREEMENT
@@ -43,8 +41,8 @@ class Context:
     seed: int
     figures: dict[str, str] = field(default_factory=dict)
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
-    #: the label models of the whole dataset (:func:`oasst_quality.aggregation.label_fits`), or why not
-    fits: agg.LabelFits | partials.Failed | None = None
+    #: the label models of the whole dataset (:func:`oasst_quality.published.label_fits`), or why not
+    fits: published.LabelFits | partials.Failed | None = None
     #: a :class:`~oasst_quality.reward.NoiseStudyResult` to show, if one was run
     noise_study: Any = None
 
@@ -93,7 +91,7 @@ def _structure(stats: dict, ctx: Context) -> dict:
 
 
 def _agreement(stats: dict, ctx: Context) -> dict:
-    table = ag.agreement_from_patterns(stats, n_resamples=ctx.n_resamples, seed=ctx.seed)
+    table = published.agreement_from_patterns(stats, n_resamples=ctx.n_resamples, seed=ctx.seed)
     flags = table[table["computable"]].copy()
     if len(flags):
         ctx.figures["agreement"] = plots.intervals(
@@ -106,7 +104,7 @@ def _agreement(stats: dict, ctx: Context) -> dict:
             "alpha (nominal)",
             extra="gwet_ac1",
         )
-    cols = ag.FLAG_AGREEMENT_COLUMNS
+    cols = published.FLAG_AGREEMENT_COLUMNS
     counts = ("n_pairable_messages", "n_votes", "n_inconsistent")
     return {
         "flags": {r["label"]: {c: int(r[c]) if c in counts else r[c] for c in cols} for _, r in flags.iterrows()},
@@ -117,7 +115,7 @@ def _agreement(stats: dict, ctx: Context) -> dict:
 
 def _aggregation(patterns: dict, ctx: Context) -> dict:
     fits = ctx.fits
-    labels = agg.summary_from_patterns(patterns, priors=fits.priors)
+    labels = published.summary_from_patterns(patterns, priors=fits.priors)
     out: dict[str, Any] = {
         "labels": {r["label"]: {k: r[k] for k in labels.columns if k != "label"} for _, r in labels.iterrows()},
         "default_zero": {},
