@@ -481,6 +481,8 @@ METHODS: dict[str, type[Aggregator]] = {
     "mace": MACE,
     "ordinal_ds": OrdinalDawidSkene,
 }
+#: The methods that treat values as categories (they give class probabilities).
+CATEGORICAL_METHODS = frozenset(name for name, cls in METHODS.items() if issubclass(cls, _Categorical))
 
 
 def flag_annotators(df: pd.DataFrame, *, threshold: float = 0.5, min_ratings: int = 10, **columns) -> pd.DataFrame:

@@ -158,7 +158,7 @@ def bootstrap_units(counts, statistic, *, n_resamples: int = 1000, confidence: f
 
 def tallies(dataset, *, label: str = "quality") -> dict:
     """The counts behind the dataset measures of this module, which add across partitions, from a
-    Dataset (the messages and labels tables of :mod:`oasst_quality.adapter`).
+    Dataset or its :class:`~oasst_quality.adapter.Tables` (the messages and labels tables).
 
     ``lang``: messages per language; ``users``: per contributor, messages and the sum, sum of
     squares and number of ``label`` values on their messages (a frame indexed by ``author``);

@@ -295,7 +295,8 @@ def _attempt(reasons: list[str], compute: Callable[..., Estimate], *args) -> Est
 
 def comparison_tables(dataset, scores: pd.DataFrame | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(model scores, human label means), each one row per message sorted by id: everything the
-    comparisons below read. Tables of partitions concatenate (the Dask engine does that)."""
+    comparisons below read, from a Dataset or its :class:`~oasst_quality.adapter.Tables` (the scores
+    and labels tables). Tables of partitions concatenate (the Dask engine does that)."""
     scores = export_scores(dataset) if scores is None else scores
     # only the labels some head is compared with: the full table is millions of rows at OASST scale
     wanted = {label for labels in HEAD_LABELS.values() for label in labels}
