@@ -577,6 +577,7 @@ def _noise_study_args(p: argparse.ArgumentParser) -> None:
 
 def cmd_report(args: argparse.Namespace) -> None:
     from . import report
+    from .engine import InMemory
 
     paths = args.path or [str(sample_path())]
     if args.engine == "dask":
@@ -587,19 +588,21 @@ def cmd_report(args: argparse.Namespace) -> None:
     if len(paths) > 1:
         raise UsageError("several exports are read together with --engine dask; give one export, or add --engine dask")
     args.path = paths[0]
-    ds = _load(args)
+    engine = InMemory(_load(args))  # the Dataset's tables, built once for the study and the report
     study = None
     if args.noise_study:
         from . import reward as rw
 
         study = rw.noise_study(
-            rw.preference_data(tables(ds)),
+            rw.preference_data(engine.tables),
             seeds=range(3),
             max_pairs=args.max_pairs,
             backbone=args.backbone,
             progress=not args.quiet,
         )
-    html = report.build(ds, args.out, n_resamples=args.resamples, seed=args.seed, quiet=args.quiet, noise_study=study)
+    html = report.build(
+        engine, args.out, n_resamples=args.resamples, seed=args.seed, quiet=args.quiet, noise_study=study
+    )
     payload = {"html": str(html), "metrics": str(html.parent / "metrics.json")}
     _emit(args, payload, lambda p: f"wrote {p['html']} and {p['metrics']}")
 
