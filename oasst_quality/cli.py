@@ -50,7 +50,10 @@ def _cell(value: Any) -> Any:
 
 
 def _table(rows: dict | pd.DataFrame, title: str = "") -> str:
-    frame = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(list(rows.items()), columns=["name", "value"])
+    if not isinstance(rows, pd.DataFrame):  # name -> value: a count stays a count beside a share
+        shown = [(k, f"{v:.6f}" if isinstance(v, float) and not v.is_integer() else _cell(v)) for k, v in rows.items()]
+        rows = pd.DataFrame([(k, str(v)) for k, v in shown], columns=["name", "value"])
+    frame = rows
     frame = frame.map(_cell) if len(frame) else frame
     body = frame.to_string(index=False) if len(frame) else "(none)"
     return f"{title}\n{body}\n" if title else body + "\n"
