@@ -65,7 +65,8 @@ def _load(args: argparse.Namespace):
         if getattr(args, name, None):
             from .annotations import read
 
-            ds = ds.with_annotations(read(getattr(args, name), lenient=args.lenient), lenient=args.lenient)
+            path = getattr(args, name)
+            ds = ds.with_annotations(read(path, lenient=args.lenient), lenient=args.lenient, source=path)
     return ds
 
 
