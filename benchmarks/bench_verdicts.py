@@ -1,0 +1,131 @@
+"""Suspect-annotator verdicts measured: planted crowds (precision and recall per rule) and real crowds with gold.
+
+    python benchmarks/bench_verdicts.py            # both tables
+    python benchmarks/bench_verdicts.py gold       # the real gold sets only
+    python benchmarks/bench_verdicts.py planted    # the planted crowds only
+
+Gold sets (``crowd_data.SETS`` plus MS and ZenCrowd): per set, the annotators, the suspects, and
+the median accuracy on gold items of the suspects and of the others (annotators with at least 5
+gold-scored votes). Planted crowds (``planted_crowds``): per rule and votes per annotator, the
+mean over seeds of the suspects' precision and the planted annotators' recall.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import crowd_data
+import planted_crowds
+
+from oasst_quality.verdicts.annotators import vote_verdicts
+
+
+def _extra_sets() -> dict:
+    base = crowd_data.SHARED / "crowd_activecrowd_toolkit"
+    out = {}
+    for name, file in (
+        ("MS (ActiveCrowd)", "MS.csv"),
+        ("ZenCrowd_us (ActiveCrowd)", "ZenCrowd_us.csv.gz"),
+        ("ZenCrowd_in (ActiveCrowd)", "ZenCrowd_in.csv.gz"),
+    ):
+        if (base / file).exists():
+            out[name] = (lambda f=file: crowd_data._activecrowd(f), "nominal")
+    return out
+
+
+def gold_table() -> pd.DataFrame:
+    rows = []
+    sets = {**crowd_data.SETS, **_extra_sets()}
+    for name, (reader, scale) in sets.items():
+        votes, gold = reader()
+        gold = gold[gold.notna() & (gold >= 0) if pd.api.types.is_numeric_dtype(gold) else gold.notna()]
+        t = time.perf_counter()
+        out = vote_verdicts(votes, levels=scale).set_index("annotator")
+        seconds = time.perf_counter() - t
+        scored = votes[votes["item"].isin(gold.index)]
+        right = scored["value"].to_numpy() == gold.reindex(scored["item"]).to_numpy()
+        acc = pd.Series(right).groupby(scored["annotator"].to_numpy()).agg(["mean", "size"])
+        acc = acc[acc["size"] >= 5]["mean"]
+        sus = out.index[out["verdict"] == "suspect"]
+        a_s, a_o = acc.reindex(sus).dropna(), acc.drop(sus, errors="ignore")
+        rows.append(
+            {
+                "set": name,
+                "level": scale,
+                "annotators": len(out),
+                "suspects": len(sus),
+                "share": len(sus) / len(out),
+                "ok": int((out["verdict"] == "ok").sum()),
+                "insufficient": int((out["verdict"] == "insufficient data").sum()),
+                "gold_acc_suspects": a_s.median() if len(a_s) else np.nan,
+                "gold_acc_others": a_o.median(),
+                "n_scored_suspects": len(a_s),
+                "seconds": seconds,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+PLANTED = [
+    # (name, votes kwargs, level)
+    ("uniform spam, binary acc 0.75", {"bad": {"spam": 10}, "k": 2, "accuracy": 0.75}, "nominal", "random_answering"),
+    (
+        "constant mid, 5-point acc 0.6",
+        {"bad": {"constant": 10}, "k": 5, "ordered": True, "accuracy": 0.6},
+        "ordinal",
+        "constant_answering",
+    ),
+    (
+        "reversed, 5-point acc 0.6",
+        {"bad": {"reversed": 10}, "k": 5, "ordered": True, "accuracy": 0.6},
+        "ordinal",
+        "reversed_scale",
+    ),
+]
+
+
+def planted_table(seeds: range = range(5), votes_per_item: float = 15) -> pd.DataFrame:
+    rows = []
+    for name, kw, level, rule in PLANTED:
+        for n_votes in (10, 20, 50):
+            prec, rec, honest_flagged = [], [], []
+            for seed in seeds:
+                v, planted = planted_crowds.votes(
+                    votes_per_honest=n_votes, votes_per_bad=n_votes, votes_per_item=votes_per_item, seed=seed, **kw
+                )
+                out = vote_verdicts(v, levels=level)
+                sus = out[out["verdict"] == "suspect"]
+                hit = sus["annotator"].isin(list(planted)) & (sus["rule"] == rule)
+                prec.append(hit.mean() if len(sus) else np.nan)
+                rec.append(hit.sum() / len(planted))
+                honest_flagged.append(int((~sus["annotator"].isin(list(planted))).sum()))
+            rows.append(
+                {
+                    "crowd": name,
+                    "rule": rule,
+                    "votes_each": n_votes,
+                    "precision": np.nanmean(prec),
+                    "recall": np.mean(rec),
+                    "honest_flagged_mean": np.mean(honest_flagged),
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def main() -> None:
+    what = sys.argv[1] if len(sys.argv) > 1 else "both"
+    pd.set_option("display.width", 200)
+    if what in ("both", "gold"):
+        print(gold_table().round(3).to_string(index=False))
+    if what in ("both", "planted"):
+        print(planted_table().round(3).to_string(index=False))
+
+
+if __name__ == "__main__":
+    main()
