@@ -630,3 +630,53 @@ def ranking_verdicts(
     out["rule"] = np.where(verdict == "ok", "", rule)
     out["evidence"] = evidence
     return out[RANKER_COLUMNS]
+
+
+# --------------------------------------------------------------------------- the shared summary
+
+
+def summary(
+    votes: pd.DataFrame | None = None,
+    rankings: pd.DataFrame | None = None,
+    *,
+    levels: str | Mapping[str, str] | None = None,
+    fdr: float = FDR,
+    min_bayes_factor: float = MIN_BAYES_FACTOR,
+) -> dict:
+    """What the CLI's ``annotators`` command, the report's annotator section and the flags table share.
+
+    ``annotators``: one row per annotator and source (``votes`` or ``rankings``): ``annotator,
+    source, n_votes, reliability, low, high, verdict, rule, evidence`` (``n_votes``: votes or
+    rankings); ``suspects``: the rows with verdict ``suspect``; ``levels``: the level each label
+    was read at and whether it was declared; ``rules``: the thresholds.
+    """
+    parts = []
+    out: dict = {"levels": {}}
+    if votes is not None and len(votes):
+        single = votes[votes["count"].fillna(1) == 1] if "count" in votes.columns else votes
+        single = single[single["annotator"].notna()]
+        if len(single):
+            lv = levels_for(single, levels)
+            out["levels"] = {
+                k: {"level": v, "declared": (levels.get(k) if isinstance(levels, Mapping) else levels) is not None}
+                for k, v in lv.items()
+            }
+            t = vote_verdicts(single, levels=lv, fdr=fdr, min_bayes_factor=min_bayes_factor)
+            parts.append(t.assign(source="votes"))
+    if rankings is not None and len(rankings):
+        t = ranking_verdicts(rankings, fdr=fdr, min_bayes_factor=min_bayes_factor)
+        parts.append(t.rename(columns={"n_rankings": "n_votes"}).assign(source="rankings"))
+    columns = ["annotator", "source", "n_votes", "reliability", "low", "high", "verdict", "rule", "evidence"]
+    table = pd.concat([p[columns] for p in parts], ignore_index=True) if parts else pd.DataFrame(columns=columns)
+    out["annotators"] = table
+    out["suspects"] = table[table["verdict"] == "suspect"].reset_index(drop=True)
+    out["rules"] = {
+        "fdr": fdr,
+        "min_bayes_factor": min_bayes_factor,
+        "theta_floor": THETA_FLOOR,
+        "constant_share": CONSTANT_SHARE,
+        "ok_below": OK_BELOW,
+        "min_compared": MIN_COMPARED,
+        "copy_share": COPY_SHARE,
+    }
+    return out
