@@ -3,6 +3,7 @@
     python benchmarks/bench_verdicts.py            # both tables
     python benchmarks/bench_verdicts.py gold       # the real gold sets only
     python benchmarks/bench_verdicts.py planted    # the planted crowds only
+    python benchmarks/bench_verdicts.py flags      # default_zero_suspect on planted OASST-like labels
 
 Gold sets (``crowd_data.SETS`` plus MS and ZenCrowd): per set, the annotators, the suspects, and
 the median accuracy on gold items of the suspects and of the others (annotators with at least 5
@@ -118,6 +119,50 @@ def planted_table(seeds: range = range(5), votes_per_item: float = 15) -> pd.Dat
     return pd.DataFrame(rows)
 
 
+def planted_labels(n=2000, pi=0.05, a=2.0, b=2.0, seed=0) -> tuple[pd.DataFrame, pd.Series]:
+    """An OASST-like Likert label (1-5 votes per message, votes Binomial(4, p) / 4 with p ~ Beta(a, b)),
+    each vote replaced by a stored 0 with probability ``pi``; the truth: messages with a replaced vote."""
+    rng = np.random.default_rng(seed)
+    nv = rng.choice([1, 2, 3, 4, 5], n, p=[0.08, 0.2, 0.5, 0.15, 0.07])
+    p = rng.beta(a, b, n)
+    item = np.repeat(np.arange(n), nv)
+    default = rng.random(item.size) < pi
+    votes = np.where(default, 0.0, rng.binomial(4, p[item]) / 4)
+    ids = [f"m{i}" for i in range(n)]
+    table = pd.DataFrame({"item": ids, "label": "creativity", "value": np.bincount(item, votes, n) / nv, "count": nv})
+    return table, pd.Series(np.bincount(item, default, n) > 0, index=ids)
+
+
+def default_zero_table(seeds: range = range(4)) -> pd.DataFrame:
+    """Precision of ``default_zero_suspect`` (capped at the all-zero excess) against the old rule (p >= 0.5)."""
+    from oasst_quality import aggregation as agg
+    from oasst_quality import flags
+
+    rows = []
+    for a, b in ((2, 2), (1, 3), (3, 2)):
+        for pi in (0.0, 0.05, 0.1, 0.2):
+            new = old = new_hit = old_hit = 0
+            for seed in seeds:
+                lab, truth = planted_labels(pi=pi, a=a, b=b, seed=seed)
+                fits = agg.label_fits(agg.grid_patterns(lab))
+                f = flags._default_zeros(lab, fits)
+                z = agg.default_zero_messages(lab, fits=fits.zero_bias)
+                z = z[z["p_defaulted"] >= 0.5]
+                new, new_hit = new + len(f), new_hit + int(truth.reindex(f["message_id"]).sum())
+                old, old_hit = old + len(z), old_hit + int(truth.reindex(z["message_id"]).sum())
+            rows.append(
+                {
+                    "prior": f"Beta({a}, {b})",
+                    "default_rate": pi,
+                    "flags": new,
+                    "precision": new_hit / new if new else np.nan,
+                    "old_flags": old,
+                    "old_precision": old_hit / old if old else np.nan,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
 def main() -> None:
     what = sys.argv[1] if len(sys.argv) > 1 else "both"
     pd.set_option("display.width", 200)
@@ -125,6 +170,8 @@ def main() -> None:
         print(gold_table().round(3).to_string(index=False))
     if what in ("both", "planted"):
         print(planted_table().round(3).to_string(index=False))
+    if what in ("both", "flags"):
+        print(default_zero_table().round(3).to_string(index=False))
 
 
 if __name__ == "__main__":
