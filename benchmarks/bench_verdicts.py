@@ -135,8 +135,8 @@ def planted_labels(n=2000, pi=0.05, a=2.0, b=2.0, seed=0) -> tuple[pd.DataFrame,
 
 def default_zero_table(seeds: range = range(4)) -> pd.DataFrame:
     """Precision of ``default_zero_suspect`` (capped at the all-zero excess) against the old rule (p >= 0.5)."""
-    from oasst_quality import aggregation as agg
     from oasst_quality import flags
+    from oasst_quality import published as agg
 
     rows = []
     for a, b in ((2, 2), (1, 3), (3, 2)):

@@ -125,7 +125,9 @@ def unique_rows(a: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """
     a = np.asarray(a)
     if a.ndim != 2:
-        raise ValueError("unique_rows needs a 2-D array")
+        from .errors import UsageError
+
+        raise UsageError("unique_rows needs a 2-D array")
     if a.size and np.issubdtype(a.dtype, np.number) and (a >= 0).all() and (a == np.round(a)).all():
         base = int(a.max()) + 1
         if base ** a.shape[1] < 2**62:

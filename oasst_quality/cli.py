@@ -215,6 +215,7 @@ def _votes(args: argparse.Namespace) -> pd.DataFrame:
 
 def cmd_agreement(args: argparse.Namespace) -> None:
     from . import agreement as ag
+    from . import published
 
     if _is_table(args.path):  # per-annotator long table: item, annotator, value
         df = _votes(args)
@@ -246,7 +247,7 @@ def cmd_agreement(args: argparse.Namespace) -> None:
     present = sorted(ds.labels["label"].unique())
     if args.label and args.label not in present:
         raise UsageError(f"label {args.label!r} is not in {ds.source} (it has: {', '.join(present) or 'no labels'})")
-    table = ag.label_agreement(
+    table = published.agreement_from_labels(
         ds, labels=[args.label] if args.label else None, n_resamples=args.resamples, seed=args.seed
     )
     payload = {"source": ds.source, "labels": table}
@@ -256,7 +257,7 @@ def cmd_agreement(args: argparse.Namespace) -> None:
         if t.empty:
             return f"{p['source']}: the export carries no labels, so there is no agreement to measure"
         shown = t[t["computable"]][
-            ["label", *(c for c in ag.FLAG_AGREEMENT_COLUMNS if c not in ("n_votes", "n_inconsistent"))]
+            ["label", *(c for c in published.FLAG_AGREEMENT_COLUMNS if c not in ("n_votes", "n_inconsistent"))]
         ]
         shown = shown.rename(columns={"n_pairable_messages": "messages", "percent_agreement": "raw_agreement"})
         lines = [_table(shown.round(3), "flags (votes recovered exactly from value x count)")] if len(shown) else []
@@ -321,6 +322,7 @@ def cmd_consensus(args: argparse.Namespace) -> None:
 
 def cmd_aggregate(args: argparse.Namespace) -> None:
     from . import aggregation as agg
+    from . import published
 
     if _is_table(args.path):  # per-annotator table
         df = _votes(args)
@@ -345,9 +347,9 @@ def cmd_aggregate(args: argparse.Namespace) -> None:
         _emit(args, payload, text)
         return
     ds = _load(args)
-    patterns = agg.grid_patterns(ds)
-    fits = agg.label_fits(patterns)  # the priors and the default-to-zero fits, once for both tables
-    summary = agg.summary_from_patterns(patterns, priors=fits.priors)
+    patterns = published.grid_patterns(ds)
+    fits = published.label_fits(patterns)  # the priors and the default-to-zero fits, once for both tables
+    summary = published.summary_from_patterns(patterns, priors=fits.priors)
     if summary.empty and ds.annotations is None:
         raise UsageError(f"{ds.source}: the export carries no labels, so there is nothing to aggregate")
     payload = {"source": ds.source, "posteriors": summary, "default_zero_bias": fits.zero_bias[0]}
@@ -364,8 +366,7 @@ def cmd_aggregate(args: argparse.Namespace) -> None:
 
 
 def cmd_flags(args: argparse.Namespace) -> None:
-    from .flags import curation_flags
-    from .report import flag_files
+    from .flags import curation_flags, flag_files
 
     ds = _load(args)
     languages = None

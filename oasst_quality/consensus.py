@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 
 from ._util import percentile_interval
-from .errors import NotComputableError
+from .errors import NotComputableError, UsageError
 from .estimate import Estimate
 
 Ballot = Sequence[Any]
@@ -81,7 +81,7 @@ def levels(ballots: Sequence[Ballot], candidates: Sequence[Hashable]) -> np.ndar
     try:
         codes = [index[c] for c in cols]
     except KeyError as exc:
-        raise ValueError(f"a ballot names {exc.args[0]!r}, which is not among the candidates") from None
+        raise UsageError(f"a ballot names {exc.args[0]!r}, which is not among the candidates") from None
     out[rows, codes] = lvls
     return out
 
@@ -115,13 +115,13 @@ def _tie_order(n: int, tie_break: TieBreak, candidates: Sequence[Hashable] | Non
     if tie_break is None or (isinstance(tie_break, str) and tie_break in ("oasst", "sorted")):
         return np.arange(n)
     if isinstance(tie_break, str) and tie_break.startswith("random"):
-        raise ValueError("use tie_break=<int seed> (or 'random' with seed=) for a seeded random order")
+        raise UsageError("use tie_break=<int seed> (or 'random' with seed=) for a seeded random order")
     if isinstance(tie_break, (int, np.integer)):
         return np.random.default_rng(int(tie_break)).permutation(n)
     order = list(tie_break)
     cands = list(candidates) if candidates is not None else list(range(n))
     if sorted(map(str, order)) != sorted(map(str, cands)) or len(order) != n:
-        raise ValueError("a tie-break order must list every candidate exactly once")
+        raise UsageError("a tie-break order must list every candidate exactly once")
     pos = np.empty(n, dtype=np.int64)
     index = {c: i for i, c in enumerate(cands)}
     for p, c in enumerate(order):
@@ -368,7 +368,7 @@ def ranked_pairs_many(
     elif tie_break in (None, "oasst", "sorted"):
         tb = np.broadcast_to(np.arange(C), (E, C))
     else:
-        raise ValueError("ranked_pairs_many takes tie_break='oasst' or an integer seed")
+        raise UsageError("ranked_pairs_many takes tie_break='oasst' or an integer seed")
     margins = _margins_from_levels(lv, weights)
     orders = _ranked_pairs_batch(margins, valid, tb)
     if cand_lists is None:
@@ -428,7 +428,7 @@ def kemeny_young(ballots, *, candidates=None, tie_break: TieBreak = "oasst", wei
     cands, lv, w, tb = _prepare(ballots, candidates, tie_break, weights)
     n = len(cands)
     if n > max_candidates:
-        raise ValueError(f"exact Kemeny-Young enumerates {n}! orders; at most {max_candidates} candidates")
+        raise UsageError(f"exact Kemeny-Young enumerates {n}! orders; at most {max_candidates} candidates")
     margins = _margins_from_levels(lv, w)
     by_tb = np.argsort(tb)
     perms = np.array(list(permutations(by_tb)))  # lexicographic in tie-break order
@@ -451,7 +451,7 @@ METHODS = {
 def consensus(ballots, method: str = "ranked_pairs", **kw) -> list:
     """The consensus order by ``method`` (``ranked_pairs``, ``schulze``, ``copeland``, ``borda``, ``kemeny_young``)."""
     if method not in METHODS:
-        raise ValueError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
+        raise UsageError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
     return METHODS[method](ballots, **kw)
 
 

@@ -35,7 +35,7 @@ def _single_votes(votes: pd.DataFrame) -> pd.DataFrame:
     return votes[(votes["count"] == 1) & votes["annotator"].notna()]
 
 
-def label_agreement(
+def agreement_from_votes(
     votes: pd.DataFrame, *, levels: str | dict | None = None, n_resamples: int = 1000, seed: int = 0
 ) -> pd.DataFrame:
     """Agreement per label from single votes: alpha at the label's level (``levels``: declared, one
@@ -172,7 +172,7 @@ def summarize(
     votes, rankings = annotations.votes, annotations.rankings
     out: dict = {"summary": annotations.summary()}
     if len(votes):
-        out["labels"] = label_agreement(votes, levels=levels, n_resamples=n_resamples, seed=seed)
+        out["labels"] = agreement_from_votes(votes, levels=levels, n_resamples=n_resamples, seed=seed)
         out["annotators"] = annotator_models(votes, levels=levels)
     if len(rankings):
         out["rankings"] = ranking_checks(rankings, export_rankings, n_resamples=n_resamples, seed=seed)

@@ -23,6 +23,7 @@ from scipy import stats
 
 from . import adapter
 from ._util import percentile_interval
+from .errors import UsageError
 from .estimate import Estimate
 
 #: The OASST paper's contributor survey (share of respondents who gave a gender).
@@ -32,7 +33,7 @@ OASST_SURVEY_GENDER = pd.Series({"male": 0.891, "female": 0.109})
 def _counts(counts) -> np.ndarray:
     x = np.asarray(counts, dtype=float)
     if x.ndim != 1 or (x < 0).any():
-        raise ValueError("counts must be a 1-D array of non-negative numbers")
+        raise UsageError("counts must be a 1-D array of non-negative numbers")
     return x
 
 
@@ -82,7 +83,7 @@ def _align(p, q) -> tuple[np.ndarray, np.ndarray]:
         p, q = p.reindex(index, fill_value=0).to_numpy(), q.reindex(index, fill_value=0).to_numpy()
     p, q = _counts(p), _counts(q)
     if p.shape != q.shape:
-        raise ValueError("the two distributions must have the same categories")
+        raise UsageError("the two distributions must have the same categories")
     return p / p.sum(), q / q.sum()
 
 
@@ -116,7 +117,7 @@ def chi_square_test(observed, reference) -> GoodnessOfFit:
     o = o * total
     keep = ref > 0
     if (o[~keep] > 0).any():
-        raise ValueError("observed counts in a category the reference gives zero share")
+        raise UsageError("observed counts in a category the reference gives zero share")
     res = stats.chisquare(o[keep], ref[keep] * total)
     return GoodnessOfFit(float(res.statistic), float(res.pvalue), int(keep.sum() - 1), round(total))
 
@@ -300,7 +301,7 @@ def groups_from_tallies(t: dict, *, by: str = "lang", min_messages: int = 20) ->
     elif by == "lang":
         sums = t["lang_values"].sort_index()
     else:
-        raise ValueError(f"by must be 'lang' or 'contributor_decile', got {by!r}")
+        raise UsageError(f"by must be 'lang' or 'contributor_decile', got {by!r}")
     sums = sums[sums["n"] > 0]
     n = sums["n"]
     mean = sums["sum"] / n
@@ -342,15 +343,16 @@ def agreement_by_group(
 
     ``by``: ``"lang"`` or ``"contributor_decile"`` (deciles of the message authors by how many
     messages they wrote, 1 = most prolific). Votes come from the export's (value, count), as in
-    :func:`oasst_quality.agreement.label_agreement`; groups with fewer than ``min_messages``
+    :func:`oasst_quality.published.agreement_from_labels`; groups with fewer than ``min_messages``
     messages with two or more votes, or with no variation, are left out.
     """
     from . import agreement as ag
+    from .published import flag_value_counts
 
     m = adapter.messages(dataset)[["item", "lang", "author"]].copy()
     if by == "contributor_decile":
         m[by] = m["author"].map(contributor_deciles(m["author"].value_counts())).astype("Int64")
-    counts, ids, _ = ag.flag_value_counts(adapter.labels(dataset), label)
+    counts, ids, _ = flag_value_counts(adapter.labels(dataset), label)
     group = m.set_index("item")[by].reindex(ids).to_numpy()
     rows = []
     for key in pd.unique(group[pd.notna(group)]):

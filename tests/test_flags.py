@@ -10,7 +10,7 @@ import oasst_quality as oq
 from oasst_quality import annotations as an
 from oasst_quality import report
 from oasst_quality.cli import main
-from oasst_quality.flags import FLAG_COLUMNS, curation_flags
+from oasst_quality.flags import FLAG_COLUMNS, curation_flags, flag_files
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 import planted_export
@@ -67,7 +67,7 @@ def test_every_kind_appears_on_a_dataset_with_planted_problems():
 def test_flags_round_trip_and_the_report_writes_them(tmp_path, capsys):
     ds = oq.load_sample()
     table = curation_flags(ds)
-    files = report.flag_files(table)
+    files = flag_files(table)
     (tmp_path / "f.parquet").write_bytes(files["flags.parquet"])
     (tmp_path / "f.csv").write_bytes(files["flags.csv"])
     expected = table.astype({"severity": str})
@@ -90,7 +90,7 @@ def test_flags_round_trip_and_the_report_writes_them(tmp_path, capsys):
 
 
 def test_label_rows_are_summarised_and_default_zeros_stay_within_the_excess():
-    from oasst_quality import aggregation as agg
+    from oasst_quality import published
     from oasst_quality.flags import label_summary
 
     ds = oq.load_sample()
@@ -102,7 +102,7 @@ def test_label_rows_are_summarised_and_default_zeros_stay_within_the_excess():
     summary = label_summary(ds).set_index("label")
     single = every[every["kind"] == "single_vote_label"].groupby("label").size()
     assert (summary.loc[single.index, "single_vote"] == single).all()
-    zero = agg.default_zero_bias(ds).set_index("label")
+    zero = published.default_zero_bias(ds).set_index("label")
     excess = (zero["all_zero_share"] - zero["all_zero_expected_without_default"]).clip(lower=0) * zero["n_messages"]
     flagged = table[table["kind"] == "default_zero_suspect"].groupby("label").size()
     assert len(flagged) and (flagged <= excess.reindex(flagged.index)).all()

@@ -97,12 +97,13 @@ def test_demographic_skew_against_oasst_survey():
 
 def test_agreement_by_group(shared):
     from oasst_quality import agreement as ag
+    from oasst_quality.published import flag_value_counts
 
     ds = oq.load(shared / "oasst2_openpaws_filtered" / "oasst2_filtered.jsonl.gz", lenient=True)
     by_lang = skew.agreement_by_group(ds, label="spam", n_resamples=100).set_index("lang")
     assert {"en", "es"} <= set(by_lang.index)
     # each group's alpha equals alpha on that group's messages alone
-    counts, ids, _ = ag.flag_value_counts(adapter.labels(ds), "spam")
+    counts, ids, _ = flag_value_counts(adapter.labels(ds), "spam")
     lang = ds.messages.set_index("message_id")["lang"].reindex(ids).to_numpy()
     en = counts[(lang == "en") & (counts.sum(axis=1) >= 2)]
     assert by_lang.loc["en", "alpha"] == pytest.approx(ag.krippendorff_alpha(value_counts=en, level="nominal"))

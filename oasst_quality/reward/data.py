@@ -7,6 +7,7 @@ import pandas as pd
 
 from .. import adapter
 from ..consensus import preference_pairs
+from ..errors import UsageError
 
 
 def _thread_text(messages: pd.DataFrame, parent_ids: pd.Series, max_chars: int) -> list[str]:
@@ -70,7 +71,7 @@ def planted_pairs(texts, n: int, *, seed: int = 0, pairs_per_group: int = 4) -> 
     """
     texts = [t for t in texts if isinstance(t, str) and len(t.split()) >= 4]
     if len(texts) < 2:
-        raise ValueError("planted_pairs needs at least two texts of four or more words")
+        raise UsageError("planted_pairs needs at least two texts of four or more words")
     rng = np.random.default_rng(seed)
     reply = rng.integers(0, len(texts), n)
     prompt = (reply + rng.integers(1, len(texts), n)) % len(texts)
