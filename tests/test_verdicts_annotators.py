@@ -145,3 +145,25 @@ def test_levels_declared_or_inferred():
         va.levels_for(votes, "ratio")
     with pytest.raises(UsageError):
         va.vote_verdicts(votes, fdr=0)
+
+
+def test_the_annotators_command_on_a_planted_backend_export(tmp_path, capsys):
+    import json
+
+    import planted_export
+
+    import oasst_quality as oq
+    from oasst_quality.cli import main
+
+    labels, reactions = planted_export.generate(oq.load_sample(), swap=0.0)
+    lp, rp = tmp_path / "text_labels.jsonl", tmp_path / "reactions.jsonl"
+    lp.write_text("".join(json.dumps(r) + "\n" for r in labels))
+    rp.write_text("".join(json.dumps(r) + "\n" for r in reactions))
+    assert main(["annotators", str(lp), "--rankings", str(rp), "--json"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    found = {(r["annotator"], r["rule"]) for r in payload["suspects"]}
+    assert found == set(planted_export.PLANTED.items())
+    assert {r["verdict"] for r in payload["annotators"] if r["annotator"].startswith(("lab-", "rank-"))} == {"ok"}
+    assert payload["levels"]["quality"] == {"level": "interval", "declared": False}
+    assert main(["annotators", str(lp), "--level", "ordinal", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["levels"]["quality"]["declared"] is True
