@@ -6,9 +6,10 @@
     python benchmarks/bench_verdicts.py flags      # default_zero_suspect on planted OASST-like labels
 
 Gold sets (``crowd_data.SETS`` plus MS and ZenCrowd): per set, the annotators, the suspects, and
-the median accuracy on gold items of the suspects and of the others (annotators with at least 5
-gold-scored votes). Planted crowds (``planted_crowds``): per rule and votes per annotator, the
-mean over seeds of the suspects' precision and the planted annotators' recall.
+the median accuracy on gold items (on an interval scale the correlation with gold) of the suspects
+and of the others (annotators with at least 5 gold-scored votes). Planted crowds
+(``planted_crowds``): per rule and votes per annotator, the mean over seeds of the suspects'
+precision and the planted annotators' recall.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import crowd_data
 import planted_crowds
 
-from oasst_quality.verdicts.annotators import vote_verdicts
+from oasst_quality.verdicts.annotators import ranking_verdicts, vote_verdicts
 
 
 def _extra_sets() -> dict:
@@ -50,8 +51,13 @@ def gold_table() -> pd.DataFrame:
         out = vote_verdicts(votes, levels=scale).set_index("annotator")
         seconds = time.perf_counter() - t
         scored = votes[votes["item"].isin(gold.index)]
-        right = scored["value"].to_numpy() == gold.reindex(scored["item"]).to_numpy()
-        acc = pd.Series(right).groupby(scored["annotator"].to_numpy()).agg(["mean", "size"])
+        g = gold.reindex(scored["item"]).to_numpy()
+        who = scored["annotator"].to_numpy()
+        if scale == "interval":  # on an interval scale: each annotator's correlation with gold (higher is better)
+            pair = pd.DataFrame({"a": who, "x": scored["value"].to_numpy(float), "g": g.astype(float)})
+            acc = pair.groupby("a").apply(lambda d: pd.Series({"mean": d["x"].corr(d["g"]), "size": len(d)}))
+        else:
+            acc = pd.Series(scored["value"].to_numpy() == g).groupby(who).agg(["mean", "size"])
         acc = acc[acc["size"] >= 5]["mean"]
         sus = out.index[out["verdict"] == "suspect"]
         a_s, a_o = acc.reindex(sus).dropna(), acc.drop(sus, errors="ignore")
@@ -64,8 +70,9 @@ def gold_table() -> pd.DataFrame:
                 "share": len(sus) / len(out),
                 "ok": int((out["verdict"] == "ok").sum()),
                 "insufficient": int((out["verdict"] == "insufficient data").sum()),
-                "gold_acc_suspects": a_s.median() if len(a_s) else np.nan,
-                "gold_acc_others": a_o.median(),
+                "gold": "correlation" if scale == "interval" else "accuracy",
+                "gold_suspects": a_s.median() if len(a_s) else np.nan,
+                "gold_others": a_o.median(),
                 "n_scored_suspects": len(a_s),
                 "seconds": seconds,
             }
@@ -91,31 +98,57 @@ PLANTED = [
 ]
 
 
+RANKERS = [
+    ("rankers at chance, 4 replies", {"bad": {"chance": 10}}, "rankings_at_chance"),
+    ("reversed rankers, 4 replies", {"bad": {"reversed": 10}}, "reversed_rankings"),
+    ("copiers of the displayed order", {"bad": {"copier": 10}}, "copies_displayed_order"),
+]
+
+
+def _scores(out: pd.DataFrame, planted: dict, rule: str) -> tuple[float, float, int]:
+    sus = out[out["verdict"] == "suspect"]
+    hit = sus["annotator"].isin(list(planted)) & (sus["rule"] == rule)
+    return (
+        (hit.mean() if len(sus) else np.nan),
+        hit.sum() / len(planted),
+        int((~sus["annotator"].isin(list(planted))).sum()),
+    )
+
+
 def planted_table(seeds: range = range(5), votes_per_item: float = 15) -> pd.DataFrame:
+    """Per rule and votes (or rankings) per annotator, 200 honest and 10 planted annotators: mean over
+    seeds of the suspects' precision (suspects that are planted and named by the rule) and recall."""
     rows = []
-    for name, kw, level, rule in PLANTED:
-        for n_votes in (10, 20, 50):
-            prec, rec, honest_flagged = [], [], []
+    for n_votes in (10, 20, 50):
+        for name, kw, level, rule in PLANTED:
+            res = []
             for seed in seeds:
                 v, planted = planted_crowds.votes(
                     votes_per_honest=n_votes, votes_per_bad=n_votes, votes_per_item=votes_per_item, seed=seed, **kw
                 )
-                out = vote_verdicts(v, levels=level)
-                sus = out[out["verdict"] == "suspect"]
-                hit = sus["annotator"].isin(list(planted)) & (sus["rule"] == rule)
-                prec.append(hit.mean() if len(sus) else np.nan)
-                rec.append(hit.sum() / len(planted))
-                honest_flagged.append(int((~sus["annotator"].isin(list(planted))).sum()))
-            rows.append(
-                {
-                    "crowd": name,
-                    "rule": rule,
-                    "votes_each": n_votes,
-                    "precision": np.nanmean(prec),
-                    "recall": np.mean(rec),
-                    "honest_flagged_mean": np.mean(honest_flagged),
-                }
-            )
+                res.append(_scores(vote_verdicts(v, levels=level), planted, rule))
+            rows.append((name, rule, n_votes, *np.nanmean(np.array(res, dtype=float), axis=0)))
+        for name, kw, rule in RANKERS:
+            res = []
+            for seed in seeds:
+                t, planted = planted_crowds.rankings(
+                    rankings_per_honest=n_votes, rankings_per_bad=n_votes, seed=seed, **kw
+                )
+                res.append(_scores(ranking_verdicts(t), planted, rule))
+            rows.append((name, rule, n_votes, *np.nanmean(np.array(res, dtype=float), axis=0)))
+    columns = ["crowd", "rule", "per_annotator", "precision", "recall", "honest_flagged"]
+    return pd.DataFrame(rows, columns=columns).sort_values(["rule", "per_annotator"], kind="stable")
+
+
+def issue_crowd(seeds: range = range(10)) -> pd.DataFrame:
+    """The issue's crowd: 200 honest (accuracy 0.75, ~20 votes) and 10 uniform spammers (50 votes)."""
+    rows = []
+    for seed in seeds:
+        v, planted = planted_crowds.votes(votes_per_item=15, seed=seed)
+        out = vote_verdicts(v)
+        sus = out[out["verdict"] == "suspect"]
+        spam = sus["annotator"].isin(list(planted))
+        rows.append({"seed": seed, "honest_flagged": int((~spam).sum()), "spammers_flagged": int(spam.sum())})
     return pd.DataFrame(rows)
 
 
@@ -169,6 +202,7 @@ def main() -> None:
     if what in ("both", "gold"):
         print(gold_table().round(3).to_string(index=False))
     if what in ("both", "planted"):
+        print(issue_crowd().to_string(index=False))
         print(planted_table().round(3).to_string(index=False))
     if what in ("both", "flags"):
         print(default_zero_table().round(3).to_string(index=False))
