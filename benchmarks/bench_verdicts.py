@@ -4,6 +4,7 @@
     python benchmarks/bench_verdicts.py gold       # the real gold sets only
     python benchmarks/bench_verdicts.py planted    # the planted crowds only
     python benchmarks/bench_verdicts.py flags      # default_zero_suspect on planted OASST-like labels
+    python benchmarks/bench_verdicts.py trec       # TREC's verdicts against chance on gold
 
 Gold sets (``crowd_data.SETS`` plus MS and ZenCrowd): per set, the annotators, the suspects, and
 the median accuracy on gold items (on an interval scale the correlation with gold) of the suspects
@@ -196,6 +197,45 @@ def default_zero_table(seeds: range = range(4)) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def trec_chance() -> pd.DataFrame:
+    """TREC's verdicts against chance on gold: per verdict, workers with >= 10 gold-scored votes,
+    how many beat the accuracy their own label rates would score on their gold items (one-sided
+    binomial, p < 0.05), the median margin over that chance level; and the same medians for the
+    workers with more than 100 compared votes."""
+    from scipy import stats
+
+    votes, gold, scale = crowd_data.load("TREC RF10 relevance")
+    out = vote_verdicts(votes, levels=scale).set_index("annotator")
+    sc = votes[votes["item"].isin(gold.index)].assign(g=lambda d: gold.reindex(d["item"]).to_numpy())
+    rows = []
+    for a, sub in sc.groupby("annotator"):
+        own = sub["value"].value_counts(normalize=True)
+        shares = sub["g"].value_counts(normalize=True)
+        chance = float(sum(own.get(k, 0) * shares.get(k, 0) for k in shares.index))
+        right = int((sub["value"] == sub["g"]).sum())
+        p = stats.binomtest(right, len(sub), chance, alternative="greater").pvalue
+        rows.append((a, len(sub), right / len(sub), chance, p))
+    g = pd.DataFrame(rows, columns=["annotator", "n_gold", "acc", "chance", "p"]).set_index("annotator")
+    out = out.join(g)
+    table = []
+    for verdict, sub in out.groupby("verdict"):
+        scored = sub[sub["n_gold"] >= 10]
+        heavy = sub[sub["n_compared"] > 100]
+        table.append(
+            {
+                "verdict": verdict,
+                "workers": len(sub),
+                "scored_10": len(scored),
+                "beat_chance": int((scored["p"] < 0.05).sum()),
+                "median_margin": (scored["acc"] - scored["chance"]).median(),
+                "heavy": len(heavy),
+                "heavy_acc": heavy["acc"].median(),
+                "heavy_chance": heavy["chance"].median(),
+            }
+        )
+    return pd.DataFrame(table)
+
+
 def main() -> None:
     what = sys.argv[1] if len(sys.argv) > 1 else "both"
     pd.set_option("display.width", 200)
@@ -204,6 +244,8 @@ def main() -> None:
     if what in ("both", "planted"):
         print(issue_crowd().to_string(index=False))
         print(planted_table().round(3).to_string(index=False))
+    if what == "trec":
+        print(trec_chance().round(3).to_string(index=False))
     if what in ("both", "flags"):
         print(default_zero_table().round(3).to_string(index=False))
 
