@@ -417,15 +417,9 @@ RANKER_COLUMNS = [
 
 def _ballot_levels(rankings: pd.DataFrame, group: str, ranking: str):
     """Long rows (ranking row, group code, candidate code within the group, level) of every named reply."""
-    rows, cands, lvls = [], [], []
-    for r, ballot in enumerate(rankings[ranking]):
-        for level, position in enumerate(ballot):
-            members = position if isinstance(position, (set, frozenset, list, tuple)) else (position,)
-            for c in members:
-                rows.append(r)
-                cands.append(c)
-                lvls.append(level)
-    rows, lvls = np.asarray(rows, dtype=np.int64), np.asarray(lvls, dtype=np.int64)
+    from ..consensus import ballot_rows
+
+    rows, cands, lvls = ballot_rows(rankings[ranking])
     g_code, _ = pd.factorize(rankings[group].to_numpy())
     g_row = g_code[rows]
     key = pd.MultiIndex.from_arrays([g_row, pd.Index(cands, dtype=object)])
