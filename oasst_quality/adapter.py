@@ -135,6 +135,15 @@ def _rankings(m: pd.DataFrame) -> pd.DataFrame:
     return table[table["ranking"].map(len) >= 2].reset_index(drop=True)
 
 
+def whole_votes(value: np.ndarray, count: np.ndarray, steps: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """The sum of a message's votes in grid steps, ``value × count × steps``, rounded, and whether it
+    is a whole number (to 1e-6): a published mean that is not one cannot come from ``count`` votes
+    on the grid. For a 0/1 flag (``steps`` 1) the sum is the number of yes votes."""
+    total = np.asarray(value, dtype=float) * np.asarray(count, dtype=float) * steps
+    rounded = np.round(total)
+    return rounded, np.abs(total - rounded) < 1e-6
+
+
 def annotations(data: Dataset | Tables) -> Annotations:
     """The per-annotator tables a public export allows: flags expanded exactly, Likert labels as
     aggregates.
@@ -150,10 +159,10 @@ def annotations(data: Dataset | Tables) -> Annotations:
     table = labels(data)
     table = table[table["count"].notna() & (table["count"] > 0)]
     count = table["count"].to_numpy(dtype=np.int64)
-    yes = table["value"].to_numpy(dtype=float) * count
-    flag = table["label"].map(label_kind).eq("flag").to_numpy() & (np.abs(yes - np.round(yes)) < 1e-6)
+    yes, whole = whole_votes(table["value"].to_numpy(dtype=float), count)
+    flag = table["label"].map(label_kind).eq("flag").to_numpy() & whole
     f = table[flag]
-    n_yes = np.round(yes[flag]).astype(np.int64)
+    n_yes = yes[flag].astype(np.int64)
     reps = count[flag]
     expanded = pd.DataFrame(
         {

@@ -23,58 +23,23 @@ Casella, G. (1985). An introduction to empirical Bayes data analysis. Am. Stat. 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 from scipy import optimize, special, stats
 
-from ._util import require_columns, unique_rows
-from .errors import UsageError
+from ._util import unique_rows
+from .coding import Ratings, encode
+from .errors import NotComputableError, UsageError
 from .schema import LIKERT_GRID
 
-# --------------------------------------------------------------------------- coded ratings
 
-
-@dataclass(frozen=True)
-class _Coded:
-    item: np.ndarray
-    annotator: np.ndarray
-    value: np.ndarray  # raw values (float)
-    code: np.ndarray  # index into classes
-    items: pd.Index
-    annotators: pd.Index
-    classes: np.ndarray
-
-    @property
-    def n_items(self) -> int:
-        return len(self.items)
-
-    @property
-    def n_annotators(self) -> int:
-        return len(self.annotators)
-
-    def by_item(self) -> sp.csr_matrix:
-        """Items x ratings incidence: a product with it sums per item."""
-        n = self.item.size
-        return sp.csr_matrix((np.ones(n), (self.item, np.arange(n))), shape=(self.n_items, n))
-
-    def by_annotator(self) -> sp.csr_matrix:
-        n = self.item.size
-        return sp.csr_matrix((np.ones(n), (self.annotator, np.arange(n))), shape=(self.n_annotators, n))
-
-
-def _code(df: pd.DataFrame, item: str, annotator: str, value: str) -> _Coded:
-    require_columns(df, item, annotator, value)
-    df = df[df[value].notna()]
-    if df.empty:
-        raise UsageError("no annotations to aggregate")
-    item_codes, items = pd.factorize(df[item], sort=True)
-    ann_codes, annotators = pd.factorize(df[annotator], sort=True)
-    classes, codes = np.unique(df[value].to_numpy(), return_inverse=True)
-    values = df[value].to_numpy(dtype=float) if np.issubdtype(classes.dtype, np.number) else codes.astype(float)
-    return _Coded(item_codes, ann_codes, values, codes.ravel(), items, annotators, classes)
+def _code(df: pd.DataFrame, item: str, annotator: str, value: str) -> Ratings:
+    """The estimators' :class:`~oasst_quality.coding.Ratings` of a long table (items and annotators sorted)."""
+    c = encode(df, item=item, annotator=annotator, value=value)
+    if not c.item.size:
+        raise NotComputableError("no annotations to aggregate")
+    return c
 
 
 class Aggregator:
@@ -92,7 +57,7 @@ class Aggregator:
     ) -> None:
         self.item, self.annotator, self.value, self.seed = item, annotator, value, seed
 
-    def _fit(self, c: _Coded) -> None:  # pragma: no cover - abstract
+    def _fit(self, c: Ratings) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
 
     def fit(self, df: pd.DataFrame) -> Aggregator:
@@ -108,10 +73,10 @@ class Aggregator:
     def fit_predict(self, df: pd.DataFrame) -> pd.Series:
         return self.fit(df).labels_
 
-    def _check_values(self, c: _Coded) -> None:
+    def _check_values(self, c: Ratings) -> None:
         """Raise when the values do not suit the estimator (most take any values)."""
 
-    def _set_reliability(self, values: np.ndarray, c: _Coded) -> None:
+    def _set_reliability(self, values: np.ndarray, c: Ratings) -> None:
         self.annotator_reliability_ = pd.Series(values, index=c.annotators, name="reliability")
 
 
@@ -119,17 +84,17 @@ class _Categorical(Aggregator):
     def fit_predict_proba(self, df: pd.DataFrame) -> pd.DataFrame:
         return self.fit(df).probas_
 
-    def _finish(self, c: _Coded, probas: np.ndarray) -> None:
-        self.classes_ = c.classes
-        self.probas_ = pd.DataFrame(probas, index=c.items, columns=c.classes)
+    def _finish(self, c: Ratings, probas: np.ndarray) -> None:
+        self.classes_ = c.values
+        self.probas_ = pd.DataFrame(probas, index=c.items, columns=c.values)
         rng = np.random.default_rng(self.seed)
         # ties between equally probable classes are broken at random, reproducibly
         noisy = probas + rng.random(probas.shape) * 1e-12 * (probas == probas.max(axis=1, keepdims=True))
-        self.labels_ = pd.Series(c.classes[noisy.argmax(axis=1)], index=c.items, name="label")
+        self.labels_ = pd.Series(c.values[noisy.argmax(axis=1)], index=c.items, name="label")
 
 
-def _vote_shares(c: _Coded) -> np.ndarray:
-    K = c.classes.size
+def _vote_shares(c: Ratings) -> np.ndarray:
+    K = c.values.size
     counts = np.bincount(c.item * K + c.code, minlength=c.n_items * K).reshape(c.n_items, K).astype(float)
     return counts / counts.sum(axis=1, keepdims=True)
 
@@ -140,10 +105,10 @@ class MajorityVote(_Categorical):
     Reliability: each annotator's share of labels equal to the majority.
     """
 
-    def _fit(self, c: _Coded) -> None:
+    def _fit(self, c: Ratings) -> None:
         shares = _vote_shares(c)
         self._finish(c, shares)
-        winner = np.searchsorted(c.classes, self.labels_.to_numpy())
+        winner = np.searchsorted(c.values, self.labels_.to_numpy())
         agree = (c.code == winner[c.item]).astype(float)
         self._set_reliability(c.by_annotator() @ agree / np.bincount(c.annotator, minlength=c.n_annotators), c)
 
@@ -151,7 +116,7 @@ class MajorityVote(_Categorical):
 # --------------------------------------------------------------------------- numeric aggregates
 
 
-def _loo_correlation(c: _Coded, values: np.ndarray) -> np.ndarray:
+def _loo_correlation(c: Ratings, values: np.ndarray) -> np.ndarray:
     """Each annotator's Pearson correlation with the mean of the others on the same items."""
     sums = np.bincount(c.item, values, minlength=c.n_items)
     counts = np.bincount(c.item, minlength=c.n_items)
@@ -171,7 +136,7 @@ def _loo_correlation(c: _Coded, values: np.ndarray) -> np.ndarray:
     return out
 
 
-def _sorted_within_items(c: _Coded, values: np.ndarray):
+def _sorted_within_items(c: Ratings, values: np.ndarray):
     order = np.lexsort((values, c.item))
     counts = np.bincount(c.item, minlength=c.n_items)
     starts = np.cumsum(counts) - counts
@@ -180,7 +145,7 @@ def _sorted_within_items(c: _Coded, values: np.ndarray):
 
 
 class _Numeric(Aggregator):
-    def _finish(self, c: _Coded, estimate: np.ndarray, values: np.ndarray | None = None) -> None:
+    def _finish(self, c: Ratings, estimate: np.ndarray, values: np.ndarray | None = None) -> None:
         self.labels_ = pd.Series(estimate, index=c.items, name="estimate")
         self._set_reliability(_loo_correlation(c, c.value if values is None else values), c)
 
@@ -188,14 +153,14 @@ class _Numeric(Aggregator):
 class Mean(_Numeric):
     """The mean value per item. Reliability: correlation with the other annotators' mean."""
 
-    def _fit(self, c: _Coded) -> None:
+    def _fit(self, c: Ratings) -> None:
         self._finish(c, np.bincount(c.item, c.value, c.n_items) / np.bincount(c.item, minlength=c.n_items))
 
 
 class Median(_Numeric):
     """The median value per item."""
 
-    def _fit(self, c: _Coded) -> None:
+    def _fit(self, c: Ratings) -> None:
         order, counts, rank = _sorted_within_items(c, c.value)
         v, it = c.value[order], c.item[order]
         middle = (rank == (counts[it] - 1) // 2) | (rank == counts[it] // 2)
@@ -211,7 +176,7 @@ class TrimmedMean(_Numeric):
         super().__init__(**kw)
         self.proportion = proportion
 
-    def _fit(self, c: _Coded) -> None:
+    def _fit(self, c: Ratings) -> None:
         order, counts, rank = _sorted_within_items(c, c.value)
         v, it = c.value[order], c.item[order]
         cut = np.floor(self.proportion * counts[it]).astype(int)
@@ -227,7 +192,7 @@ class ZScoreMean(_Numeric):
     habits; item means of z are then rescaled with the overall mean and standard deviation.
     """
 
-    def _fit(self, c: _Coded) -> None:
+    def _fit(self, c: Ratings) -> None:
         n = np.bincount(c.annotator, minlength=c.n_annotators)
         mean = np.bincount(c.annotator, c.value, c.n_annotators) / n
         var = np.bincount(c.annotator, (c.value - mean[c.annotator]) ** 2, c.n_annotators) / n
@@ -285,7 +250,7 @@ class BayesianShrinkage(_Numeric):
         super().__init__(**kw)
         self.kind, self.grid, self.confidence = kind, np.asarray(grid, float), confidence
 
-    def _check_values(self, c: _Coded) -> None:
+    def _check_values(self, c: Ratings) -> None:
         if self.kind not in ("flag", "likert"):
             raise UsageError(f"BayesianShrinkage: kind must be 'flag' or 'likert', got {self.kind!r}")
         if self.kind == "flag":
@@ -296,10 +261,10 @@ class BayesianShrinkage(_Numeric):
         if bad.any():
             raise UsageError(
                 f"BayesianShrinkage({self.kind!r}): column {self.value!r} must be {allowed}; "
-                f"{int(bad.sum())} values are not (first: {c.value[bad][0]!r})"
+                f"{int(bad.sum())} values are not (first: {c.value[bad][0]:g})"
             )
 
-    def _fit(self, c: _Coded) -> None:
+    def _fit(self, c: Ratings) -> None:
         if self.kind == "flag":
             steps, points = 1, c.value
         else:
@@ -367,8 +332,8 @@ class DawidSkene(_Categorical):
         every cell and ``diagonal`` more where the label is the truth."""
         return self.smoothing + self.diagonal * np.eye(counts.shape[1])
 
-    def _fit(self, c: _Coded) -> None:
-        K, A = c.classes.size, c.n_annotators
+    def _fit(self, c: Ratings) -> None:
+        K, A = c.values.size, c.n_annotators
         # M[(a, l), i]: how often annotator a gave label l to item i (duplicates sum)
         m = sp.csr_matrix((np.ones(c.item.size), (c.annotator * K + c.code, c.item)), shape=(A * K, c.n_items))
         m_t = m.T.tocsr()
@@ -405,7 +370,7 @@ class DawidSkene(_Categorical):
                 break
             last = elbo
         pi = post.mean(axis=0)
-        self.priors_ = pd.Series(pi, index=c.classes)
+        self.priors_ = pd.Series(pi, index=c.values)
         self.confusions_ = conf.transpose(0, 2, 1)  # [a, true k, label l]
         self._finish(c, post)
         self._set_reliability(np.einsum("k,akk->a", pi, self.confusions_), c)
@@ -473,16 +438,14 @@ class OrdinalDawidSkene(DawidSkene):
         self._hyper = optimize.minimize(neg_evidence, self._hyper, method="L-BFGS-B", bounds=[(-5, 10), (-8, 8)]).x
         return np.exp(self._hyper[0]) * _ordinal_kernel(K, special.expit(self._hyper[1]))
 
-    def _fit(self, c: _Coded) -> None:
-        K = c.classes.size
+    def _fit(self, c: Ratings) -> None:
+        K = c.values.size
         self._hyper = np.array([np.log(K), 0.0])  # s = K, ρ = 1/2
         super()._fit(c)
         self.prior_strength_, self.prior_decay_ = float(np.exp(self._hyper[0])), float(special.expit(self._hyper[1]))
         post = self.probas_.to_numpy()
-        self.labels_ = pd.Series(
-            c.classes[(np.cumsum(post, axis=1) >= 0.5).argmax(axis=1)], index=c.items, name="label"
-        )
-        x = c.classes.astype(float) if np.issubdtype(c.classes.dtype, np.number) else np.arange(K, dtype=float)
+        self.labels_ = pd.Series(c.values[(np.cumsum(post, axis=1) >= 0.5).argmax(axis=1)], index=c.items, name="label")
+        x = c.values.astype(float) if np.issubdtype(c.values.dtype, np.number) else np.arange(K, dtype=float)
         self.posterior_mean_ = pd.Series(post @ x, index=c.items)
         err = np.arange(K)[None, :] - np.arange(K)[:, None]  # [k, l]: l − k in steps
         pi = self.priors_.to_numpy()
@@ -504,8 +467,8 @@ class MACE(_Categorical):
         super().__init__(**kw)
         self.n_iter, self.tol, self.smoothing = n_iter, tol, smoothing
 
-    def _fit(self, c: _Coded) -> None:
-        K, A = c.classes.size, c.n_annotators
+    def _fit(self, c: Ratings) -> None:
+        K, A = c.values.size, c.n_annotators
         rng = np.random.default_rng(self.seed)
         theta = np.full(A, 0.8) + rng.uniform(-0.05, 0.05, A)
         xi = np.full((A, K), 1.0 / K)
@@ -545,6 +508,8 @@ METHODS: dict[str, type[Aggregator]] = {
     "mace": MACE,
     "ordinal_ds": OrdinalDawidSkene,
 }
+#: The methods that treat values as categories (they give class probabilities).
+CATEGORICAL_METHODS = frozenset(name for name, cls in METHODS.items() if issubclass(cls, _Categorical))
 
 
 def flag_annotators(df: pd.DataFrame, *, threshold: float = 0.5, min_ratings: int = 10, **columns) -> pd.DataFrame:
@@ -560,7 +525,7 @@ def flag_annotators(df: pd.DataFrame, *, threshold: float = 0.5, min_ratings: in
     c = _code(df, mace.item, mace.annotator, mace.value)
     n = np.bincount(c.annotator, minlength=c.n_annotators)
     top = (
-        sp.csr_matrix((np.ones(c.code.size), (c.annotator, c.code)), shape=(c.n_annotators, c.classes.size))
+        sp.csr_matrix((np.ones(c.code.size), (c.annotator, c.code)), shape=(c.n_annotators, c.values.size))
         .toarray()
         .max(axis=1)
         / n

@@ -33,7 +33,8 @@ import pandas as pd
 import scipy.sparse as sp
 from scipy.stats import rankdata
 
-from ._util import percentile_interval, require_columns, unique_rows
+from ._util import bootstrap_interval, unique_rows
+from .coding import Ratings, code_values, encode
 from .errors import NotComputableError, UsageError
 from .estimate import Estimate
 
@@ -41,24 +42,6 @@ Level = Literal["nominal", "ordinal", "interval", "ratio"] | Callable[..., np.nd
 
 
 # --------------------------------------------------------------------------- input
-
-
-@dataclass(frozen=True)
-class Ratings:
-    """Annotations reduced to codes: one entry per rating (item, annotator, value code)."""
-
-    item: np.ndarray  # int codes
-    annotator: np.ndarray  # int codes (-1 when unknown, e.g. value counts)
-    code: np.ndarray  # index into ``values``
-    values: np.ndarray  # sorted distinct values
-    n_items: int
-    n_annotators: int
-
-    @property
-    def counts(self) -> sp.csr_matrix:
-        """Items x values matrix of how many annotators gave each value to each item."""
-        ones = np.ones(self.item.size, dtype=np.float64)
-        return sp.csr_matrix((ones, (self.item, self.code)), shape=(self.n_items, self.values.size))
 
 
 def ratings(
@@ -70,7 +53,8 @@ def ratings(
     annotator: str = "annotator",
     value: str = "value",
 ) -> Ratings:
-    """Reduce any accepted input form to :class:`Ratings` (missing values dropped)."""
+    """Reduce any accepted input form to :class:`~oasst_quality.coding.Ratings` (missing values
+    dropped; a long table's items and annotators in sorted order, see :mod:`oasst_quality.coding`)."""
     if value_counts is not None:
         counts = np.asarray(value_counts)
         if counts.ndim != 2 or (counts < 0).any() or not np.allclose(counts, np.round(counts)):
@@ -92,31 +76,15 @@ def ratings(
             0,
         )
     if isinstance(data, pd.DataFrame):
-        require_columns(data, item, annotator, value)
-        frame = data[data[value].notna()]
-        item_codes, item_index = pd.factorize(frame[item], sort=False)
-        ann_codes, ann_index = pd.factorize(frame[annotator], sort=False)
-        vals = frame[value].to_numpy()
-        n_items, n_annotators = len(item_index), len(ann_index)
-    else:
-        if data is None:
-            raise UsageError("give data (a long DataFrame or a reliability matrix) or value_counts")
-        matrix = np.asarray(data, dtype=float)
-        if matrix.ndim != 2:
-            raise UsageError("a reliability matrix must be 2-D: annotators x items")
-        ann_codes, item_codes = np.nonzero(~np.isnan(matrix))
-        vals = matrix[ann_codes, item_codes]
-        n_annotators, n_items = matrix.shape
-    try:
-        domain, codes = np.unique(vals, return_inverse=True)
-    except TypeError as exc:
-        raise UsageError(f"values must be mutually comparable: {exc}") from None
-    if value_domain is not None:
-        domain = np.asarray(value_domain)
-        codes = np.searchsorted(domain, vals)
-        if (codes >= domain.size).any() or not np.array_equal(domain[np.minimum(codes, domain.size - 1)], vals):
-            raise UsageError("value_domain must be sorted and contain every value in the data")
-    return Ratings(np.asarray(item_codes), np.asarray(ann_codes), codes.ravel(), domain, n_items, n_annotators)
+        return encode(data, item=item, annotator=annotator, value=value, value_domain=value_domain)
+    if data is None:
+        raise UsageError("give data (a long DataFrame or a reliability matrix) or value_counts")
+    matrix = np.asarray(data, dtype=float)
+    if matrix.ndim != 2:
+        raise UsageError("a reliability matrix must be 2-D: annotators x items")
+    ann_codes, item_codes = np.nonzero(~np.isnan(matrix))
+    domain, codes = code_values(matrix[ann_codes, item_codes], value_domain)
+    return Ratings(item_codes, ann_codes, codes, domain, matrix.shape[1], matrix.shape[0])
 
 
 def _as_ratings(data, kw) -> Ratings:
@@ -448,7 +416,7 @@ def _patterns(counts: sp.csr_matrix, max_cells: int = 50_000_000) -> tuple[np.nd
 
 
 def _percentile(estimate: float, samples: np.ndarray, confidence: float, n: int, **details) -> Estimate:
-    low, high, used = percentile_interval(samples, confidence)
+    low, high, used = bootstrap_interval(samples, confidence)
     method = f"percentile bootstrap over {details['cluster']}"
     return Estimate(float(estimate), low, high, confidence, n, method, details | {"n_resamples": used})
 
@@ -476,6 +444,7 @@ def bootstrap(
     recomputes the statistic per resample and is slower. Returns the percentile interval as an
     :class:`~oasst_quality.estimate.Estimate` whose ``n`` is the number of items and whose details
     name the ``statistic`` and ``cluster``, the annotators and ratings, and the resamples used.
+    Raises NotComputableError when the statistic is undefined on the data or on every resample.
     """
     r = _as_ratings(data, kw)
     if statistic not in ("alpha", "fleiss_kappa", "gwet_ac1", "gwet_ac2", "percent_agreement"):
@@ -509,7 +478,7 @@ def bootstrap(
         for b in range(n_resamples):
             drawn = rng.integers(0, r.n_annotators, size=r.n_annotators)
             idx = order[np.concatenate([np.arange(starts[a], starts[a] + sizes[a]) for a in drawn])]
-            resampled = Ratings(r.item[idx], r.annotator[idx], r.code[idx], r.values, r.n_items, r.n_annotators)
+            resampled = r.take(idx)
             try:
                 samples[b] = compute(resampled)
             except NotComputableError:
@@ -563,10 +532,6 @@ def annotator_agreement(data=None, level: Level = "interval", *, max_dense: int 
     coincidence contributions of the items they rated, so each (annotator, item) group's change is
     computed at once and summed per annotator.
     """
-    if isinstance(data, pd.DataFrame):
-        names = pd.factorize(data.loc[data[kw.get("value", "value")].notna(), kw.get("annotator", "annotator")])[1]
-    else:
-        names = None
     r = _as_ratings(data, kw)
     if r.n_annotators == 0:
         raise NotComputableError("leave-one-annotator-out needs annotator ids")
@@ -588,12 +553,12 @@ def annotator_agreement(data=None, level: Level = "interval", *, max_dense: int 
         o = np.empty((r.n_annotators, V, V))
         for a in range(r.n_annotators):
             keep = r.annotator != a
-            sub = Ratings(r.item[keep], r.annotator[keep], r.code[keep], r.values, r.n_items, r.n_annotators)
+            sub = r.take(keep)
             o[a] = coincidence_matrix(sub).o
     without = alpha_from_coincidences(o, r.values, level)
     return pd.DataFrame(
         {
-            "annotator": names if names is not None else np.arange(r.n_annotators),
+            "annotator": r.annotators if r.annotators is not None else np.arange(r.n_annotators),
             "n_ratings": np.bincount(r.annotator, minlength=r.n_annotators),
             "alpha_without": without,
             "delta": without - alpha,
@@ -619,10 +584,6 @@ def item_disagreement(data=None, level: Level = "interval", **kw) -> pd.DataFram
     ``relative`` divides it by the expected δ² between two values drawn at random from all pairable
     values (Krippendorff's D_e): 0 means full agreement, about 1 chance level, above 1 worse.
     """
-    if isinstance(data, pd.DataFrame):
-        index = pd.factorize(data.loc[data[kw.get("value", "value")].notna(), kw.get("item", "item")])[1]
-    else:
-        index = None
     r = _as_ratings(data, kw)
     counts = r.counts
     c = coincidence_matrix(r)
@@ -636,7 +597,7 @@ def item_disagreement(data=None, level: Level = "interval", **kw) -> pd.DataFram
         per_pair = np.where(m >= 2, within / (m * (m - 1)), np.nan)
     return pd.DataFrame(
         {
-            "item": index if index is not None else np.arange(r.n_items),
+            "item": r.items if r.items is not None else np.arange(r.n_items),
             "n_values": m.astype(int),
             "disagreement": per_pair,
             "relative": per_pair / expected if expected > 0 else np.nan,

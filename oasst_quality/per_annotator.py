@@ -25,7 +25,8 @@ import pandas as pd
 
 from . import aggregation as agg
 from . import agreement as ag
-from .consensus import consensus_ranks, levels, pairwise_agreement
+from .consensus import _kendall_tau as _tau
+from .consensus import consensus_ranks, pairwise_agreement
 from .errors import NotComputableError
 from .schema import label_kind
 
@@ -107,21 +108,6 @@ def annotator_models(votes: pd.DataFrame, *, levels: str | dict | None = None) -
             frame["ordinal_mae_steps"] = ordinal.annotator_mae_.reindex(frame["annotator"]).to_numpy()
         out.append(frame)
     return pd.concat(out, ignore_index=True) if out else pd.DataFrame()
-
-
-def _tau(reference: tuple, ballot: tuple) -> float:
-    """Kendall tau-b of a ballot (ties allowed) against a reference order, on the ids both name."""
-    named = {c for p in ballot for c in (p if isinstance(p, frozenset) else (p,))}
-    ref = [c for p in reference for c in (sorted(p) if isinstance(p, frozenset) else (p,)) if c in named]
-    shared = set(ref)
-    kept = [frozenset(p & shared) if isinstance(p, frozenset) else p for p in ballot]
-    kept = [p for p in kept if (p if isinstance(p, frozenset) else p in shared)]
-    if len(ref) < 2:
-        return float("nan")
-    lv = levels([tuple(kept)], ref)[0].astype(float)
-    s = np.sign(lv[None, :] - lv[:, None])[np.triu_indices(len(ref), 1)]
-    n, ties = s.size, int((s == 0).sum())
-    return float(s.sum() / np.sqrt(n * (n - ties))) if n > ties else float("nan")
 
 
 def ranking_checks(

@@ -19,6 +19,7 @@ from scipy import optimize, special, stats
 
 from . import adapter
 from ._util import row_counts, unique_rows
+from .adapter import whole_votes
 from .aggregation import fit_beta_prior
 from .agreement import bootstrap, fleiss_kappa, gwet_ac1, percent_agreement, ratings
 from .schema import FLAG_LABELS, LIKERT_GRID, LIKERT_LABELS
@@ -36,9 +37,8 @@ def flag_value_counts(labels: pd.DataFrame, label: str) -> tuple[np.ndarray, pd.
     """
     rows = labels[(labels["label"] == label) & labels["count"].notna()]
     count = rows["count"].to_numpy(dtype=float)
-    yes = rows["value"].to_numpy(dtype=float) * count
-    consistent = np.abs(yes - np.round(yes)) < 1e-6
-    yes, count = np.round(yes[consistent]), count[consistent]
+    yes, consistent = whole_votes(rows["value"].to_numpy(dtype=float), count)
+    yes, count = yes[consistent], count[consistent]
     return np.column_stack([count - yes, yes]), pd.Index(rows["item"][consistent]), int((~consistent).sum())
 
 
@@ -177,9 +177,8 @@ def _grid_sums(labels: pd.DataFrame, steps: int) -> pd.DataFrame:
     """Per message: n votes and S = Σ votes in grid steps (dropping rows where S is not whole)."""
     rows = labels[labels["count"].notna() & (labels["count"] > 0)].copy()
     rows["n"] = rows["count"].astype(int)
-    s = rows["value"].to_numpy(float) * rows["n"].to_numpy() * steps
-    rows["s"] = np.round(s)
-    return rows[np.abs(s - np.round(s)) < 1e-6]
+    rows["s"], whole = whole_votes(rows["value"].to_numpy(float), rows["n"].to_numpy(), steps)
+    return rows[whole]
 
 
 def grid_patterns(labels, by_label: dict | None = None) -> dict[str, dict[tuple[int, int], int]]:

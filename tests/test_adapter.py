@@ -34,3 +34,21 @@ def test_label_analyses_take_a_table_in_place_of_a_dataset():
     expected = published.oasst_posteriors(ds).sort_values(["label", "message_id"]).reset_index(drop=True)
     pd.testing.assert_frame_equal(post, expected)
     assert cs.ranking_summary(adapter.rankings(ds)) == cs.ranking_summary(ds)
+
+
+def test_analyses_that_read_two_tables_take_the_tables_once_built():
+    from oasst_quality import reward, skew
+    from oasst_quality import toxicity as tx
+
+    ds = oq.load_sample()
+    t = adapter.tables(ds)
+    assert isinstance(t, adapter.Tables) and list(t.problems.columns[:3]) == ["kind", "item", "tree"]
+    pd.testing.assert_frame_equal(t.rankings, adapter.rankings(ds))
+    assert adapter.labels(t) is t.labels and adapter.messages(t) is t.messages  # no renaming on the way
+    a, b = skew.tallies(t), skew.tallies(ds)
+    assert a["lang"] == b["lang"]
+    pd.testing.assert_frame_equal(a["users"], b["users"])
+    for x, y in zip(tx.comparison_tables(t), tx.comparison_tables(ds)):
+        pd.testing.assert_frame_equal(x, y)
+    pd.testing.assert_frame_equal(reward.preference_data(t), reward.preference_data(ds))
+    pd.testing.assert_frame_equal(adapter.annotations(t).votes, adapter.annotations(ds).votes)

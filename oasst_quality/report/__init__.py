@@ -77,6 +77,7 @@ def compute(
     gaps = partials.guarded(lambda: toxicity_gaps(merged))
     text_ids = gaps["message_id"].tolist() if isinstance(gaps, pd.DataFrame) else []
     results = {_FLAGS_READ: finalize(BY_NAME[_FLAGS_READ], stats[_FLAGS_READ], ctx)}
+    progress.update()
     suspects = results[_FLAGS_READ]
     usable = suspects if suspects and suspects.get("computable", True) is not False else None
     # the second pass runs on the workers while the client finalizes the first

@@ -25,8 +25,8 @@ def _thread_text(messages: pd.DataFrame, parent_ids: pd.Series, max_chars: int) 
 
 
 def preference_data(dataset, *, max_prompt_chars: int = 2000) -> pd.DataFrame:
-    """One row per (chosen, rejected) pair implied by the dataset's consensus ranks (the messages
-    and rankings tables of :mod:`oasst_quality.adapter`).
+    """One row per (chosen, rejected) pair implied by the dataset's consensus ranks, from a Dataset
+    or its :class:`~oasst_quality.adapter.Tables` (the messages and rankings tables).
 
     Columns: ``prompt`` (the thread up to the parent), ``chosen``, ``rejected`` (reply texts),
     ``group`` (the tree id), ``parent``, ``chosen_id``, ``rejected_id``, ``rank_chosen``,

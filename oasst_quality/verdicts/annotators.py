@@ -138,6 +138,7 @@ def _classes(values: pd.Series, level: str) -> tuple[np.ndarray, np.ndarray]:
 def _vote_scores(votes: pd.DataFrame, levels: dict, annotators: pd.Index, cols: tuple[str, str, str, str]):
     """Per compared vote: annotator code, h (honest), r (reversed), x (own share), and per label the spread."""
     from .. import aggregation as agg
+    from ..coding import Ratings
 
     item, annotator, label, value = cols
     parts = []
@@ -147,17 +148,18 @@ def _vote_scores(votes: pd.DataFrame, levels: dict, annotators: pd.Index, cols: 
         K = names.size
         if K < 2:
             continue
-        items, item_code = np.unique(sub[item].to_numpy(), return_inverse=True)
+        item_code, items = pd.factorize(sub[item])
         ann = annotators.get_indexer(sub[annotator])
         local, ann_code = np.unique(ann, return_inverse=True)
-        c = agg._Coded(
-            item_code.ravel(),
+        c = Ratings(
+            np.asarray(item_code),
             ann_code.ravel(),
-            code.astype(float),
-            code,
+            np.asarray(code),
+            np.arange(K),
+            len(items),
+            local.size,
             pd.Index(items),
             pd.Index(local),
-            np.arange(K),
         )
         model = agg.DawidSkene()
         model._fit(c)
