@@ -38,7 +38,7 @@ def main() -> None:
         if scale == "interval":
             continue
         votes, gold = reader()
-        gold = gold.dropna()
+        gold = gold[gold.notna() & gold.index.isin(votes["item"])]  # the gold items someone voted on
         ck_frame = votes.rename(columns={"item": "task", "annotator": "worker", "value": "label"})
         t_ck, ck = best_of(lambda f=ck_frame: CkDawidSkene(n_iter=100).fit_predict(f))
         model = agg.DawidSkene()

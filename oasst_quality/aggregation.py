@@ -306,8 +306,8 @@ class DawidSkene(_Categorical):
     less than ``tol``, both as crowd-kit. A Dirichlet prior on each confusion row (so the fit is
     MAP) keeps rarely seen confusions off zero and away from 0/0: ``smoothing`` pseudo-counts per
     cell and ``diagonal`` more on the correct label (an annotator is a little more likely right
-    than wrong). The defaults (0.03, 0.2) were chosen among ten settings on the gold sets of
-    ``benchmarks/bench_aggregation.py``, where they are at least as accurate as crowd-kit's
+    than wrong). The defaults (0.03, 0.2) were chosen among about a dozen settings on the gold sets
+    of ``benchmarks/bench_ds_vs_crowdkit.py``, where they are at least as accurate as crowd-kit's
     Dawid-Skene on every set (crowd-kit has no prior; 0.1 and 0 here lost 1-3 items on Dog,
     AdultContent2 and MS).
     Reliability: the annotator's expected accuracy Σ_k π_k E_a[k, k].
