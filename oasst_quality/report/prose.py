@@ -390,20 +390,27 @@ def annotators_findings(m: dict) -> list[dict]:
             finding(
                 "high",
                 "annotators",
-                f"{len(names)} of {a['summary']['n_annotators']} annotators look like noise "
-                f"({', '.join(names[:5])}{', ...' if len(names) > 5 else ''}); their rules and evidence are listed.",
+                f"{len(names)} of {a['summary']['n_annotators']} annotators show evidence of random, constant or "
+                f"reversed answering, at chance or copying the displayed order ({', '.join(names[:5])}"
+                f"{', ...' if len(names) > 5 else ''}; false discovery rate 10 %); rules and evidence are listed.",
             )
         )
     q = a.get("rankings", {}).get("pairwise_agreement", {})
+    qt = a.get("rankings", {}).get("pairwise_agreement_with_ties", {})
     if q.get("estimate") is not None:
+        ties = (
+            f", {qt['estimate']:.0%} with ties counted (MT-Bench experts: 63%)"
+            if qt.get("estimate") is not None
+            else ""
+        )
         out.append(
             finding(
                 "medium" if q["high"] < 0.65 else "info",
                 "annotators",
-                f"Two rankers order a pair of replies the same way {q['estimate']:.0%} of the time "
-                f"(95% CI {q['low']:.0%}-{q['high']:.0%}, {q['n']:,} comparisons in {q['n_sets']:,} "
-                "reply sets, ties left out); published human-human agreement on pairwise preferences runs from 65% "
-                "to 87% (MT-Bench experts: 81% without ties), under conventions listed in the consensus section.",
+                f"Two rankers judge a pair of replies alike {q['estimate']:.0%} of the time with ties left out "
+                f"(95% CI {q['low']:.0%}-{q['high']:.0%}, {q['n']:,} pairs of votes in {q['n_sets']:,} reply sets; "
+                f"MT-Bench experts: 81%){ties}; these are all pairs of replies of each ranking, not single "
+                "pairwise judgments, so read the bands as a guide, not a test.",
             )
         )
     vs = a.get("rankings", {}).get("vs_export")
