@@ -141,7 +141,9 @@ def test_check_items_against_the_messages():
     ds = oq.load_sample()
     mid = ds.messages["message_id"].iloc[0]
     votes = an.read_votes(pd.DataFrame({"item": [mid, "nope"], "annotator": ["a", "a"], "value": [1, 0]}))
-    with pytest.raises(SchemaError, match="field 'item': row 2 of its votes table: item is not a message of the dataset"):
+    with pytest.raises(
+        SchemaError, match="field 'item': row 2 of its votes table: item is not a message of the dataset"
+    ):
         an.check_items(votes, ds.messages["message_id"])
     kept = an.check_items(votes, ds.messages["message_id"], lenient=True)
     assert kept.votes["item"].tolist() == [mid] and kept.rejected["detail"].tolist() == [
