@@ -134,11 +134,12 @@ def ranking_checks(
         ref = dict(zip(export["group"], export["ranking"].map(tuple)))
         both = merged[merged["group"].isin(ref)]
         same = [tuple(c) == ref[g] for g, c in zip(both["group"], both["consensus"])]
-        taus = [_tau(ref[g], tuple(c)) for g, c in zip(both["group"], both["consensus"])]
+        taus = np.array([_tau(ref[g], tuple(c)) for g, c in zip(both["group"], both["consensus"])], dtype=float)
+        defined = taus[np.isfinite(taus)]  # tau needs two replies that are not tied in both orders
         out["vs_export"] = {
             "n_groups": len(both),
             "share_identical": float(np.mean(same)) if same else None,
-            "mean_tau": float(np.nanmean(taus)) if taus else None,
+            "mean_tau": float(defined.mean()) if len(defined) else None,
         }
     out["rankers"] = ranking_verdicts(table) if "annotator" in table.columns else pd.DataFrame()
     return out
