@@ -183,7 +183,7 @@ def default_zero_table(seeds: range = range(4)) -> pd.DataFrame:
                 z = agg.default_zero_messages(lab, fits=fits.zero_bias)
                 z = z[z["p_defaulted"] >= 0.5]
                 new, new_hit = new + len(f), new_hit + int(truth.reindex(f["message_id"]).sum())
-                old, old_hit = old + len(z), old_hit + int(truth.reindex(z["message_id"]).sum())
+                old, old_hit = old + len(z), old_hit + int(truth.reindex(z["item"]).sum())
             rows.append(
                 {
                     "prior": f"Beta({a}, {b})",

@@ -509,7 +509,7 @@ def cmd_toxicity(args: argparse.Namespace) -> None:
         "score_sources": scores["source"].value_counts().to_dict(),
         "agreement": table,
         "calibration": tx.calibration(t, scores=scores),
-        "disagreements": tx.disagreements(t, scores=scores, k=10),
+        "disagreements": tx.disagreements(t, scores=scores, k=10).rename(columns={"item": "message_id"}),
     }
 
     def text(p: dict) -> str:

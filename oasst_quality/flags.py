@@ -126,14 +126,14 @@ def _labels(labels: pd.DataFrame, fits: published.LabelFits | None, all_rows: bo
     return [
         *parts,
         _rows(
-            single["message_id"].to_numpy(),
+            single["item"].to_numpy(),
             "single_vote_label",
             "low",
             [f"{lab} = {v:.2f} from one vote" for lab, v in zip(single["label"], single["value"])],
             single["label"].to_numpy(),
         ),
         _rows(
-            wide["message_id"].to_numpy(),
+            wide["item"].to_numpy(),
             "low_confidence_label",
             "low",
             [
@@ -175,7 +175,7 @@ def _default_zeros(labels: pd.DataFrame, fits: published.LabelFits) -> pd.DataFr
         return _rows([], "default_zero_suspect", "low", [])
     zeros = pd.concat(kept, ignore_index=True)
     return _rows(
-        zeros["message_id"].to_numpy(),
+        zeros["item"].to_numpy(),
         "default_zero_suspect",
         "low",
         [
@@ -218,7 +218,7 @@ def label_summary(
     out = (
         post.assign(one=one, wide=wide)
         .groupby(["label", "kind"], sort=True)
-        .agg(n_messages=("message_id", "size"), single_vote=("one", "sum"), wide_interval=("wide", "sum"))
+        .agg(n_messages=("item", "size"), single_vote=("one", "sum"), wide_interval=("wide", "sum"))
         .reset_index()
     )
     out["single_vote_share"] = out["single_vote"] / out["n_messages"]
@@ -254,7 +254,7 @@ def _toxicity(t: adapter.Tables) -> pd.DataFrame:
 def _language(table: pd.DataFrame) -> pd.DataFrame:
     m = table[table["mismatch"]]
     return _rows(
-        m["message_id"].to_numpy(),
+        m["item"].to_numpy(),
         "language_mismatch",
         "medium",
         [f"declared {d}, detected {t} ({c:.2f})" for d, t, c in zip(m["declared"], m["detected"], m["confidence"])],

@@ -199,7 +199,7 @@ def mismatches(
 ) -> pd.DataFrame:
     """Declared (``lang``) against detected language, one row per message.
 
-    Columns: ``message_id``, ``declared``, ``detected``, ``confidence``, ``decidable`` (long enough
+    Columns: ``item``, ``declared``, ``detected``, ``confidence``, ``decidable`` (long enough
     and not mostly code) and ``mismatch`` (decidable and different; undecidable texts are never
     counted as mismatches, so the cascade's second stage runs on decidable texts only, choosing
     among the declared languages and the first stage's guesses).
@@ -218,7 +218,7 @@ def mismatches(
     declared = m["lang"].map(normalize_code).to_numpy(dtype=object)
     return pd.DataFrame(
         {
-            "message_id": m["item"].to_numpy(),
+            "item": m["item"].to_numpy(),
             "declared": m["lang"].to_numpy(dtype=object),
             "detected": det["lang"].to_numpy(dtype=object),
             "confidence": det["confidence"].to_numpy(),

@@ -252,7 +252,7 @@ def oasst_posteriors(
         out.append(
             pd.DataFrame(
                 {
-                    "message_id": rows["item"].to_numpy(),
+                    "item": rows["item"].to_numpy(),
                     "label": name,
                     "kind": "flag" if steps == 1 else "likert",
                     "count": rows["n"].to_numpy(),
@@ -264,7 +264,7 @@ def oasst_posteriors(
                 }
             )
         )
-    columns = ["message_id", "label", "kind", "count", "value", "posterior_mean", "low", "high", "single_vote"]
+    columns = ["item", "label", "kind", "count", "value", "posterior_mean", "low", "high", "single_vote"]
     return pd.concat(out, ignore_index=True) if out else pd.DataFrame(columns=columns)
 
 
@@ -385,11 +385,11 @@ def default_zero_messages(
     ``fits``: :func:`zero_bias_from_patterns` on the whole dataset when ``dataset`` is one partition of it."""
     labels_table = adapter.labels(dataset)
     table, per_pattern = zero_bias_from_patterns(grid_patterns(labels_table), labels=labels) if fits is None else fits
-    columns = ["message_id", "label", "count", "value", "p_defaulted"]
+    columns = ["item", "label", "count", "value", "p_defaulted"]
     parts = []
     steps = LIKERT_GRID.size - 1
     for name in table.loc[table["p_value"] < alpha, "label"]:
-        data = _grid_sums(labels_table[labels_table["label"] == name], steps).rename(columns={"item": "message_id"})
+        data = _grid_sums(labels_table[labels_table["label"] == name], steps)
         parts.append(data.merge(per_pattern[name], on=["n", "s"]).assign(count=lambda d: d["n"])[columns])
     parts = [p for p in parts if len(p)]
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)

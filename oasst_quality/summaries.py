@@ -128,9 +128,9 @@ def language_mismatches(t: Tables, *, backend: str | None = None, seed: int = 0,
     from . import language as lg
 
     table = lg.mismatches(t.messages, backend=backend, seed=seed, progress=progress)
-    texts = t.messages[["item", "text"]].rename(columns={"item": "message_id"})
-    flagged = table[table["mismatch"]].merge(texts, on="message_id")
+    flagged = table[table["mismatch"]].merge(t.messages[["item", "text"]], on="item")
     flagged["text"] = flagged["text"].str.slice(0, 120)
+    flagged = flagged.rename(columns={"item": "message_id"})  # OASST's name, at the edge
     return {
         "backend": backend or lg.DEFAULT_BACKEND,
         "n_decidable": int(table["decidable"].sum()),

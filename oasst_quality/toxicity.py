@@ -212,14 +212,14 @@ def dataset_scores(dataset, *, prefer_export: bool = True, **score_kw) -> pd.Dat
     m = adapter.messages(dataset)
     todo = m if have is None else m[~m["item"].isin(have.index)]
     scored = score_texts(todo["text"].tolist(), **score_kw)
-    scored.index = pd.Index(todo["item"], name="message_id")
+    scored.index = pd.Index(todo["item"], name="item")
     return scored if have is None else pd.concat([have, scored])
 
 
 def export_scores(dataset) -> pd.DataFrame:
     """The export's Detoxify scores, one row per message and one column per head, plus ``source``."""
     wide = adapter.scores(dataset).pivot(index="item", columns="head", values="score")
-    wide.index.name, wide.columns.name = "message_id", None
+    wide.index.name, wide.columns.name = "item", None
     wide["source"] = "export"
     return wide
 
@@ -302,7 +302,7 @@ def comparison_tables(dataset, scores: pd.DataFrame | None = None) -> tuple[pd.D
     wanted = {label for labels in HEAD_LABELS.values() for label in labels}
     labels = adapter.labels(dataset)
     human = labels[labels["label"].isin(wanted)].pivot_table(index="item", columns="label", values="value")
-    human.index.name = "message_id"
+    human.index.name = "item"
     return scores.sort_index(), human.sort_index()
 
 
@@ -480,7 +480,7 @@ def disagreements(
     """The messages where model and humans disagree most: largest gap between score rank and human rank."""
     top = largest_gaps(*comparison_tables(dataset, scores), head=head, label=label, k=k)
     texts = adapter.messages(dataset).set_index("item")[["lang", "text"]]
-    return top.join(texts).reset_index(names="message_id")
+    return top.join(texts).reset_index(names="item")
 
 
 def largest_gaps(

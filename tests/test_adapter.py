@@ -30,8 +30,8 @@ def test_label_analyses_take_a_table_in_place_of_a_dataset():
     )
     pd.testing.assert_frame_equal(published.posterior_summary(ds), published.posterior_summary(table))
     pd.testing.assert_frame_equal(published.default_zero_bias(ds), published.default_zero_bias(table))
-    post = published.oasst_posteriors(table).sort_values(["label", "message_id"]).reset_index(drop=True)
-    expected = published.oasst_posteriors(ds).sort_values(["label", "message_id"]).reset_index(drop=True)
+    post = published.oasst_posteriors(table).sort_values(["label", "item"]).reset_index(drop=True)
+    expected = published.oasst_posteriors(ds).sort_values(["label", "item"]).reset_index(drop=True)
     pd.testing.assert_frame_equal(post, expected)
     assert cs.ranking_summary(adapter.rankings(ds)) == cs.ranking_summary(ds)
 

@@ -41,7 +41,7 @@ def test_every_kind_appears_on_a_dataset_with_planted_problems():
     ds = _planted()
     mid = ds.messages["message_id"].iloc[0]
     languages = pd.DataFrame(
-        {"message_id": [mid], "declared": ["en"], "detected": ["de"], "confidence": [0.99], "mismatch": [True]}
+        {"item": [mid], "declared": ["en"], "detected": ["de"], "confidence": [0.99], "mismatch": [True]}
     )
     table = curation_flags(ds, languages=languages, all_rows=True)
     assert list(table.columns) == FLAG_COLUMNS

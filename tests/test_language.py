@@ -89,7 +89,7 @@ def test_mismatches_and_table():
             ("e", "en", "x = 1\ny = 2\nprint(x + y)\nreturn y"),
         ]
     )
-    t = lg.mismatches(ds).set_index("message_id")
+    t = lg.mismatches(ds).set_index("item")
     assert t["mismatch"].to_dict() == {"a": True, "b": False, "c": False, "d": False, "e": False}
     assert not t.loc["c", "decidable"] and not t.loc["e", "decidable"]
     table = lg.mismatch_table(lg.mismatches(ds)).set_index("declared")
@@ -101,7 +101,7 @@ def test_known_real_mismatch_flagged(shared):
     t = lg.mismatches(ds)
     flagged = t[t["mismatch"]]
     # an English message declared Spanish, read by eye (docs/language.md)
-    assert flagged["message_id"].str.startswith("92aa6ae6").any()
+    assert flagged["item"].str.startswith("92aa6ae6").any()
     assert np.isclose(flagged["mismatch"].sum() / t["decidable"].sum(), 23 / 1376, atol=0.01)
 
 

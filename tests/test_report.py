@@ -17,7 +17,7 @@ PAYLOADS = ["<script>document.title='pwned'</script>", "<img src=x onerror=\"doc
 def built(tmp_path_factory):
     ds = oq.load_sample()
     # plant markup in the texts the report shows: the messages where model and humans disagree most
-    ids = tx.disagreements(ds, k=2)["message_id"].tolist()
+    ids = tx.disagreements(ds, k=2)["item"].tolist()
     text = ds.messages["text"].copy()
     for mid, payload in zip(ids, PAYLOADS):
         text[ds.messages["message_id"] == mid] = f"before {payload} after"
