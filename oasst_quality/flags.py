@@ -151,26 +151,31 @@ def _default_zeros(labels: pd.DataFrame, fits: published.LabelFits) -> pd.DataFr
     The default-to-zero model's per-message probability is an upper bound (it credits every zero
     the label's Beta prior cannot explain to the default), so it alone flagged nearly every message.
     Here a label whose test is significant gets at most E = (observed − expected all-zero share) ×
-    its messages flags (E scaled to the messages of ``labels`` when it is one partition): the messages
-    with the highest probability, a block of equal probabilities only where it fits whole.
+    its messages flags: the messages with the highest probability, a block of equal probabilities
+    (one vote pattern) only where it fits whole. The threshold is set on the whole dataset's vote
+    patterns (``fits.patterns``), so a partition flags exactly its share of the whole's rows.
     """
     zeros = published.default_zero_messages(labels, fits=fits.zero_bias)
     table = fits.zero_bias[0].set_index("label") if len(fits.zero_bias[0]) else None
     if table is None or zeros.empty:
         return _rows([], "default_zero_suspect", "low", [])
+    # fits without their patterns: this table's (exact when it is the whole dataset)
+    patterns = fits.patterns if fits.patterns is not None else published.grid_patterns(labels)
     kept = []
     for name, z in zeros.groupby("label", sort=True):
         row = table.loc[name]
-        here = labels.loc[labels["label"] == name, "item"].nunique()
-        excess = max(row["all_zero_share"] - row["all_zero_expected_without_default"], 0.0) * here
-        p = z["p_defaulted"].to_numpy(float)
-        # the largest threshold block that fits: count of messages with p >= t must stay <= excess
+        excess = max(row["all_zero_share"] - row["all_zero_expected_without_default"], 0.0) * row["n_messages"]
+        per_pattern = fits.zero_bias[1][name]
+        counts = patterns.get(name, {})
+        weight = np.array([counts.get((int(n), int(s)), 0) for n, s in zip(per_pattern["n"], per_pattern["s"])])
+        p = per_pattern["p_defaulted"].to_numpy(float)
+        # the lowest probability whose block of messages with p >= it still fits within the excess
         levels_desc = np.unique(p)[::-1]
-        counts = np.array([(p >= t).sum() for t in levels_desc])
-        fits_whole = levels_desc[counts <= excess]
+        total = np.array([weight[p >= t].sum() for t in levels_desc])
+        fits_whole = levels_desc[total <= excess]
         if fits_whole.size:
-            chosen = z[p >= fits_whole.min()]
-            kept.append(chosen.assign(excess=excess, n_label=here))
+            chosen = z[z["p_defaulted"].to_numpy(float) >= fits_whole.min()]
+            kept.append(chosen.assign(excess=excess))
     if not kept:
         return _rows([], "default_zero_suspect", "low", [])
     zeros = pd.concat(kept, ignore_index=True)

@@ -351,11 +351,13 @@ class LabelFits:
 
     priors: dict[str, tuple[float, float]]
     zero_bias: tuple[pd.DataFrame, dict[str, pd.DataFrame]]
+    #: the :func:`grid_patterns` they were fitted on (the flags' default-zero cap counts messages with them)
+    patterns: dict[str, dict] | None = None
 
 
 def label_fits(patterns: dict[str, dict]) -> LabelFits:
     """:class:`LabelFits` from :func:`grid_patterns` (merged over any partitions)."""
-    return LabelFits(beta_priors(patterns), zero_bias_from_patterns(patterns))
+    return LabelFits(beta_priors(patterns), zero_bias_from_patterns(patterns), patterns)
 
 
 def zero_bias_from_patterns(
