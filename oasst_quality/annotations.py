@@ -11,8 +11,8 @@ them into the two tables every analysis can take:
 
 Sources: long tables (CSV, TSV, parquet or a DataFrame; crowd-kit's ``task, worker, label`` too),
 the Open-Assistant backend's per-user rows (``text_labels`` and ``message_reaction`` exported as
-JSON lines), Label Studio JSON exports (:func:`from_label_studio`), and a Dataset's published
-aggregates (:func:`from_dataset`). A bad row raises
+JSON lines) and Label Studio JSON exports (:func:`from_label_studio`); a Dataset's published
+aggregates in the same tables come from :func:`oasst_quality.adapter.annotations`. A bad row raises
 :class:`~oasst_quality.errors.SchemaError` with the source, the line and the field; with
 ``lenient=True`` it is set aside, raw, in :attr:`Annotations.rejected`. :func:`check_items`
 validates the tables against a Dataset's messages the same way.
@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .errors import SchemaError
+from .errors import SchemaError, UsageError
 
 VOTE_COLUMNS = ("item", "annotator", "label", "value", "count", "time")
 RANKING_COLUMNS = ("group", "annotator", "ranking", "time")
@@ -224,7 +224,7 @@ def parse_ranking(text: str) -> tuple:
     for part in str(text).split(">"):
         names = [n.strip() for n in part.split("=") if n.strip()]
         if not names:
-            raise ValueError(f"ranking {text!r:.80} has an empty position; write it as a>b=c>d")
+            raise UsageError(f"ranking {text!r:.80} has an empty position; write it as a>b=c>d")
         positions.append(names[0] if len(names) == 1 else frozenset(names))
     return tuple(positions)
 
@@ -240,9 +240,9 @@ def _as_ranking(value: Any) -> tuple:
     if isinstance(value, (list, tuple, np.ndarray)):
         out = tuple(frozenset(map(str, p)) if isinstance(p, (set, frozenset, list, tuple)) else str(p) for p in value)
         if not out:
-            raise ValueError("empty ranking")
+            raise UsageError("empty ranking")
         return out
-    raise ValueError(f"expected a ranking like a>b=c>d or a list of ids, got {type(value).__name__}")
+    raise UsageError(f"expected a ranking like a>b=c>d or a list of ids, got {type(value).__name__}")
 
 
 def _ranked_ids(ranking: tuple) -> list[str]:
@@ -282,7 +282,7 @@ def read_rankings(
             r = _as_ranking(value)
             ids = _ranked_ids(r)
             if len(set(ids)) < len(ids):
-                raise ValueError("an id appears twice in one ranking")
+                raise UsageError("an id appears twice in one ranking")
             parsed.append(r)
         except ValueError as exc:
             parsed.append(None)
@@ -471,11 +471,11 @@ def from_label_studio(
                 raw = json.dumps(result, default=str)
                 try:
                     if _missing(item) or _missing(who):
-                        raise ValueError("missing item id or completed_by")
+                        raise UsageError("missing item id or completed_by")
                     if kind == "choices":
                         chosen = value.get("choices") or []
                         if len(chosen) != 1:
-                            raise ValueError(f"expected one choice, got {len(chosen)}")
+                            raise UsageError(f"expected one choice, got {len(chosen)}")
                         text = str(chosen[0]).strip().lower()
                         number = mapping.get(text, _YES_NO.get(text))
                         votes.append(
@@ -489,7 +489,7 @@ def from_label_studio(
                     elif kind == "ranker":
                         order = value.get("ranker") or {}
                         if len(order) != 1:
-                            raise ValueError("a bucketed ranker is not an order")
+                            raise UsageError("a bucketed ranker is not an order")
                         ids = tuple(map(str, next(iter(order.values()))))
                         rankings.append((str(item), str(who), ids, when))
                 except (ValueError, KeyError, TypeError) as exc:
@@ -505,66 +505,17 @@ def from_label_studio(
     )
 
 
-# --------------------------------------------------------------------------- a Dataset's published aggregates
+# --------------------------------------------------------------------------- against a Dataset
 
 
-def from_dataset(dataset) -> Annotations:
-    """The tables a public export allows: flags expanded exactly, Likert labels as aggregates.
-
-    A flag's ``value × count`` is its number of yes votes, so each flag becomes ``count`` single
-    votes (annotators unknown: None). A Likert label's mean does not determine its votes, so it
-    stays one row with its mean and ``count`` (> 1: not expandable). Rankings are the merged
-    consensus ranks, one per reply set, annotator None.
-    """
-    from .adapter import labels as label_table
-    from .adapter import rankings as ranking_table
-    from .schema import label_kind
-
-    labels = label_table(dataset)
-    labels = labels[labels["count"].notna() & (labels["count"] > 0)]
-    count = labels["count"].to_numpy(dtype=np.int64)
-    yes = labels["value"].to_numpy(dtype=float) * count
-    flag = labels["label"].map(label_kind).eq("flag").to_numpy() & (np.abs(yes - np.round(yes)) < 1e-6)
-    f = labels[flag]
-    n_yes = np.round(yes[flag]).astype(np.int64)
-    reps = count[flag]
-    expanded = pd.DataFrame(
-        {
-            "item": np.repeat(f["item"].to_numpy(dtype=object), reps),
-            "annotator": None,
-            "label": np.repeat(f["label"].to_numpy(dtype=object), reps),
-            # within each message: n_yes ones, then zeros
-            "value": (np.arange(reps.sum()) - np.repeat(np.cumsum(reps) - reps, reps) < np.repeat(n_yes, reps)).astype(
-                float
-            ),
-            "count": 1,
-        }
-    )
-    kept = labels[~flag]
-    aggregates = pd.DataFrame(
-        {
-            "item": kept["item"].to_numpy(dtype=object),
-            "annotator": None,
-            "label": kept["label"].to_numpy(dtype=object),
-            "value": kept["value"].to_numpy(dtype=float),
-            "count": kept["count"].to_numpy(dtype=np.int64),
-        }
-    )
-    votes = _concat(expanded, aggregates).assign(time=pd.NaT)[list(VOTE_COLUMNS)]
-    ranks = ranking_table(dataset)
-    rankings = pd.DataFrame(
-        {"group": ranks["group"], "annotator": None, "ranking": ranks["ranking"].map(tuple), "time": pd.NaT}
-    )
-    return Annotations(votes=votes.reset_index(drop=True), rankings=rankings)
-
-
-def check_items(annotations: Annotations, dataset, *, lenient: bool = False) -> Annotations:
-    """Keep the rows whose items (votes) and groups and items (rankings) are messages of ``dataset``.
+def check_items(annotations: Annotations, message_ids: pd.Series, *, lenient: bool = False) -> Annotations:
+    """Keep the rows whose items (votes) and groups and items (rankings) are in ``message_ids`` (the
+    dataset's messages).
 
     An unknown id is a :class:`~oasst_quality.errors.SchemaError` naming the row; with
     ``lenient=True`` the row is set aside in ``rejected``, raw.
     """
-    known = set(dataset.messages["message_id"])
+    known = set(message_ids)
     v, r = annotations.votes, annotations.rankings
     bad_votes = ~v["item"].isin(known).to_numpy()
     bad_groups = ~r["group"].isin(known).to_numpy()

@@ -17,7 +17,9 @@ y). A pair is locked unless it would close a cycle. Zero margins are considered 
 one direction of every pair gets locked and the locked relation is a total order; the result is
 that order (equivalently: repeatedly take the first source in T order). With T = the sorted
 candidate ids this is exactly the OASST backend's rule (``tie_break="oasst"``) and pref_voting's
-``ranked_pairs_tb``.
+``ranked_pairs_tb``. ``tie_break="random"`` with ``seed=`` draws T at random: the seed fixes the
+order of an election's sorted candidates, so :func:`ranked_pairs` and :func:`ranked_pairs_many`
+give one election the same order from the same seed.
 
 References
 ----------
@@ -37,12 +39,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ._util import percentile_interval
-from .errors import NotComputableError
+from ._util import bootstrap_interval
+from .errors import NotComputableError, UsageError
 from .estimate import Estimate
 
 Ballot = Sequence[Any]
-TieBreak = str | Sequence[Hashable] | int | None
+TieBreak = str | Sequence[Hashable] | None
 
 
 # --------------------------------------------------------------------------- ballots -> levels
@@ -81,7 +83,7 @@ def levels(ballots: Sequence[Ballot], candidates: Sequence[Hashable]) -> np.ndar
     try:
         codes = [index[c] for c in cols]
     except KeyError as exc:
-        raise ValueError(f"a ballot names {exc.args[0]!r}, which is not among the candidates") from None
+        raise UsageError(f"a ballot names {exc.args[0]!r}, which is not among the candidates") from None
     out[rows, codes] = lvls
     return out
 
@@ -110,18 +112,28 @@ def margin_matrix(
 # --------------------------------------------------------------------------- ranked pairs core
 
 
-def _tie_order(n: int, tie_break: TieBreak, candidates: Sequence[Hashable] | None = None) -> np.ndarray:
+def _random_positions(seed: int, n: int) -> np.ndarray:
+    """Position of each of n candidates in a seeded random order. The first k of n candidates are
+    ordered as k candidates alone would be (the draws are a prefix of the same stream), so a padded
+    batch of elections gets each election's own order."""
+    return np.argsort(np.argsort(np.random.default_rng(seed).random(n), kind="stable"), kind="stable")
+
+
+_TIE_BREAKS = "tie_break is 'oasst' (sorted ids), 'random' (with seed=) or an order of every candidate"
+
+
+def _tie_order(n: int, tie_break: TieBreak, candidates: Sequence[Hashable] | None = None, seed: int = 0) -> np.ndarray:
     """Position of each candidate index in the tie-break order T."""
     if tie_break is None or (isinstance(tie_break, str) and tie_break in ("oasst", "sorted")):
         return np.arange(n)
-    if isinstance(tie_break, str) and tie_break.startswith("random"):
-        raise ValueError("use tie_break=<int seed> (or 'random' with seed=) for a seeded random order")
-    if isinstance(tie_break, (int, np.integer)):
-        return np.random.default_rng(int(tie_break)).permutation(n)
+    if isinstance(tie_break, str) and tie_break == "random":
+        return _random_positions(seed, n)
+    if isinstance(tie_break, (str, int, np.integer)):
+        raise UsageError(f"{_TIE_BREAKS}, got {tie_break!r}")
     order = list(tie_break)
     cands = list(candidates) if candidates is not None else list(range(n))
     if sorted(map(str, order)) != sorted(map(str, cands)) or len(order) != n:
-        raise ValueError("a tie-break order must list every candidate exactly once")
+        raise UsageError("a tie-break order must list every candidate exactly once")
     pos = np.empty(n, dtype=np.int64)
     index = {c: i for i, c in enumerate(cands)}
     for p, c in enumerate(order):
@@ -259,6 +271,7 @@ def ranked_pairs(
     *,
     candidates: Sequence[Hashable] | None = None,
     tie_break: TieBreak = "oasst",
+    seed: int = 0,
     weights: Sequence[float] | None = None,
 ) -> list:
     """The full ranked-pairs consensus order, best first.
@@ -273,7 +286,9 @@ def ranked_pairs(
         sorted).
     tie_break
         How equal margins are ordered: ``"oasst"`` (the OASST backend: sorted candidate ids), an
-        explicit order of all candidates, or an integer seed for a random order.
+        explicit order of all candidates, or ``"random"``: a random order drawn with ``seed``.
+    seed
+        The seed of ``tie_break="random"`` (the same order as :func:`ranked_pairs_many` draws).
     weights
         Multiplicity of each ballot.
     """
@@ -282,7 +297,7 @@ def ranked_pairs(
         return []
     w = None if weights is None else np.asarray(weights, dtype=float)
     margins = _margins_from_levels(levels(ballots, cands), w)[None]
-    tb = _tie_order(len(cands), tie_break, cands)[None]
+    tb = _tie_order(len(cands), tie_break, cands, seed)[None]
     order = _ranked_pairs_batch(margins, np.ones((1, len(cands)), dtype=bool), tb)[0]
     return [cands[i] for i in order]
 
@@ -341,6 +356,7 @@ def ranked_pairs_many(
     profiles: Sequence[Sequence[Ballot]] | np.ndarray,
     *,
     tie_break: TieBreak = "oasst",
+    seed: int = 0,
     weights: np.ndarray | None = None,
     n_candidates: np.ndarray | None = None,
 ) -> list[list] | np.ndarray:
@@ -352,7 +368,8 @@ def ranked_pairs_many(
     an (elections x candidates) array of candidate indices, best first. With an array,
     ``weights`` (elections x ballots) can switch padding ballots off (weight 0) and
     ``n_candidates`` (elections,) marks trailing padding candidates; padding comes last.
-    ``tie_break`` is ``"oasst"`` or an integer seed (one random order per election).
+    ``tie_break`` is ``"oasst"`` or ``"random"`` with ``seed``: each election gets the order
+    :func:`ranked_pairs` draws for it from that seed.
     """
     if isinstance(profiles, np.ndarray):
         lv = profiles
@@ -363,12 +380,12 @@ def ranked_pairs_many(
     else:
         lv, weights, valid, cand_lists = _pad_profiles(profiles)
         E, _, C = lv.shape
-    if isinstance(tie_break, (int, np.integer)) and not isinstance(tie_break, bool):
-        tb = np.argsort(np.random.default_rng(int(tie_break)).random((E, C)), axis=1).argsort(axis=1)
-    elif tie_break in (None, "oasst", "sorted"):
+    if isinstance(tie_break, str) and tie_break == "random":
+        tb = np.broadcast_to(_random_positions(seed, C), (E, C))
+    elif tie_break is None or (isinstance(tie_break, str) and tie_break in ("oasst", "sorted")):
         tb = np.broadcast_to(np.arange(C), (E, C))
     else:
-        raise ValueError("ranked_pairs_many takes tie_break='oasst' or an integer seed")
+        raise UsageError(f"ranked_pairs_many takes tie_break='oasst' or 'random' (with seed=), got {tie_break!r}")
     margins = _margins_from_levels(lv, weights)
     orders = _ranked_pairs_batch(margins, valid, tb)
     if cand_lists is None:
@@ -379,11 +396,11 @@ def ranked_pairs_many(
 # --------------------------------------------------------------------------- comparison methods
 
 
-def _prepare(ballots, candidates, tie_break, weights):
+def _prepare(ballots, candidates, tie_break, seed, weights):
     cands = _candidates(ballots, candidates)
     w = None if weights is None else np.asarray(weights, dtype=float)
     lv = levels(ballots, cands)
-    return cands, lv, w, _tie_order(len(cands), tie_break, cands)
+    return cands, lv, w, _tie_order(len(cands), tie_break, cands, seed)
 
 
 def _order_by(scores: np.ndarray, tb: np.ndarray, cands: list) -> list:
@@ -391,23 +408,23 @@ def _order_by(scores: np.ndarray, tb: np.ndarray, cands: list) -> list:
     return [cands[i] for i in np.lexsort((tb, -scores))]
 
 
-def borda(ballots, *, candidates=None, tie_break: TieBreak = "oasst", weights=None) -> list:
+def borda(ballots, *, candidates=None, tie_break: TieBreak = "oasst", seed: int = 0, weights=None) -> list:
     """Borda count: a candidate scores one point per candidate below it on each ballot, half per tie."""
-    cands, lv, w, tb = _prepare(ballots, candidates, tie_break, weights)
+    cands, lv, w, tb = _prepare(ballots, candidates, tie_break, seed, weights)
     margins = _margins_from_levels(lv, w)
     return _order_by(margins.sum(axis=1), tb, cands)  # rank-equivalent to Borda with half points for ties
 
 
-def copeland(ballots, *, candidates=None, tie_break: TieBreak = "oasst", weights=None) -> list:
+def copeland(ballots, *, candidates=None, tie_break: TieBreak = "oasst", seed: int = 0, weights=None) -> list:
     """Copeland: pairwise wins minus pairwise losses."""
-    cands, lv, w, tb = _prepare(ballots, candidates, tie_break, weights)
+    cands, lv, w, tb = _prepare(ballots, candidates, tie_break, seed, weights)
     margins = _margins_from_levels(lv, w)
     return _order_by(np.sign(margins).sum(axis=1), tb, cands)
 
 
-def schulze(ballots, *, candidates=None, tie_break: TieBreak = "oasst", weights=None) -> list:
+def schulze(ballots, *, candidates=None, tie_break: TieBreak = "oasst", seed: int = 0, weights=None) -> list:
     """Schulze (beatpath) with winning votes: widest paths over d(x, y) where x beats y."""
-    cands, lv, w, tb = _prepare(ballots, candidates, tie_break, weights)
+    cands, lv, w, tb = _prepare(ballots, candidates, tie_break, seed, weights)
     wins = (np.sign(lv[:, None, :] - lv[:, :, None]) > 0).astype(float)  # B x C x C: x above y
     if w is not None:
         wins = wins * w[:, None, None]
@@ -419,16 +436,18 @@ def schulze(ballots, *, candidates=None, tie_break: TieBreak = "oasst", weights=
     return _order_by((p > p.T).sum(axis=1).astype(float), tb, cands)
 
 
-def kemeny_young(ballots, *, candidates=None, tie_break: TieBreak = "oasst", weights=None, max_candidates=8) -> list:
+def kemeny_young(
+    ballots, *, candidates=None, tie_break: TieBreak = "oasst", seed: int = 0, weights=None, max_candidates=8
+) -> list:
     """Kemeny-Young: the order with the most pairwise agreement with the ballots (exact, by enumeration).
 
     Among equally good orders, the first in lexicographic tie-break order wins. Enumerates all
     C! orders, so it refuses more than ``max_candidates`` candidates.
     """
-    cands, lv, w, tb = _prepare(ballots, candidates, tie_break, weights)
+    cands, lv, w, tb = _prepare(ballots, candidates, tie_break, seed, weights)
     n = len(cands)
     if n > max_candidates:
-        raise ValueError(f"exact Kemeny-Young enumerates {n}! orders; at most {max_candidates} candidates")
+        raise UsageError(f"exact Kemeny-Young enumerates {n}! orders; at most {max_candidates} candidates")
     margins = _margins_from_levels(lv, w)
     by_tb = np.argsort(tb)
     perms = np.array(list(permutations(by_tb)))  # lexicographic in tie-break order
@@ -451,7 +470,7 @@ METHODS = {
 def consensus(ballots, method: str = "ranked_pairs", **kw) -> list:
     """The consensus order by ``method`` (``ranked_pairs``, ``schulze``, ``copeland``, ``borda``, ``kemeny_young``)."""
     if method not in METHODS:
-        raise ValueError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
+        raise UsageError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
     return METHODS[method](ballots, **kw)
 
 
@@ -500,7 +519,7 @@ def pairwise_agreement(
         raise NotComputableError("no reply set was ranked by two or more rankers who order some pair")
     rng = np.random.default_rng(seed)
     f = rng.multinomial(agree.size, np.full(agree.size, 1 / agree.size), size=n_resamples)
-    low, high, used = percentile_interval((f @ agree) / (f @ total), confidence)
+    low, high, used = bootstrap_interval((f @ agree) / (f @ total), confidence)
     method = "pairs of rankers on pairs of replies, ties left out; percentile bootstrap over reply sets"
     details = {"n_sets": int(agree.size), "n_resamples": used}
     return Estimate(float(agree.sum() / total.sum()), low, high, confidence, int(total.sum()), method, details)
@@ -561,12 +580,24 @@ def consensus_ranks(
     )
 
 
-def _kendall_tau(order: Sequence, ballot_levels: np.ndarray, index: dict) -> float:
-    pos = np.array([ballot_levels[index[c]] for c in order], dtype=float)
-    s = np.sign(pos[None, :] - pos[:, None])[np.triu_indices(len(order), 1)]  # +1: agrees with consensus
-    n = s.size
-    ties = (s == 0).sum()
-    return float(s.sum() / np.sqrt(n * (n - ties))) if n > ties else float("nan")  # tau-b against a strict order
+def _kendall_tau(reference: Sequence, ballot: Ballot) -> float:
+    """Kendall's tau-b of a ballot (ties allowed) against a reference order, on the ids both name.
+
+    A tied position of the reference is read in sorted order, so the reference is strict and
+    tau-b is (concordant − discordant) / sqrt(pairs × (pairs − pairs the ballot ties)), as
+    ``scipy.stats.kendalltau``. NaN where undefined (fewer than two shared ids, or every shared
+    pair tied): the callers average it over many rankings, skipping those.
+    """
+    named = {c for p in ballot for c in _position_members(p)}
+    ref = [c for p in reference for c in (sorted(p) if _is_group(p) else (p,)) if c in named]
+    if len(ref) < 2:
+        return float("nan")
+    shared = set(ref)
+    kept = [g for g in ([c for c in _position_members(p) if c in shared] for p in ballot) if g]
+    lv = levels([kept], ref)[0].astype(float)
+    s = np.sign(lv[None, :] - lv[:, None])[np.triu_indices(len(ref), 1)]  # +1: agrees with the reference
+    n, ties = s.size, int((s == 0).sum())
+    return float(s.sum() / np.sqrt(n * (n - ties))) if n > ties else float("nan")
 
 
 def group_diagnostics(
@@ -574,7 +605,8 @@ def group_diagnostics(
 ) -> pd.DataFrame:
     """Per reply set: ``condorcet_cycle`` (its strict majority relation has a cycle),
     ``zero_margin_pairs`` (candidate pairs with a tied margin), ``n_pairs``, and
-    ``tie_break_sensitive`` (the ranked-pairs order changes under another tie-break: the ``seeds``), and
+    ``tie_break_sensitive`` (the ranked-pairs order changes under a random tie-break drawn with one
+    of the ``seeds``), and
     ``consensus`` (the ranked-pairs order with OASST's tie-break)."""
     keys, profiles = _group_levels(rankings, group, ranking)
     if not profiles:
@@ -592,7 +624,7 @@ def group_diagnostics(
     base = ranked_pairs_many(profiles, tie_break="oasst")
     changed = np.zeros(len(profiles), dtype=bool)
     for seed in seeds:
-        other = ranked_pairs_many(profiles, tie_break=seed)
+        other = ranked_pairs_many(profiles, tie_break="random", seed=seed)
         changed |= np.array([a != b for a, b in zip(base, other)])
     return pd.DataFrame(
         {
@@ -619,7 +651,7 @@ def diagnostics(
     Returns a dict with ``n_groups``; ``condorcet_cycle_rate`` (share of groups whose strict
     majority relation has a cycle); ``zero_margin_rate`` (share of groups with at least one tied
     pair) and ``zero_margin_pair_rate`` (share of candidate pairs tied); ``tie_break_sensitivity``
-    (share of groups whose consensus changes under another tie-break order: the given seeds) and
+    (share of groups whose consensus changes under a random tie-break drawn with one of the given seeds) and
     ``rankers``: a DataFrame of each ranker's mean Kendall tau-b with the consensus and how many
     rankings it rests on. :func:`group_diagnostics` gives the same per group. Raises
     NotComputableError for a table without rankings.
@@ -631,9 +663,7 @@ def diagnostics(
     if annotator in rankings.columns:
         order_of = dict(zip(per[group], per["consensus"]))
         for key, who, ballot in zip(rankings[group], rankings[annotator], rankings[ranking]):
-            cons = order_of[key]
-            index = {c: i for i, c in enumerate(cons)}
-            taus.append((who, _kendall_tau(cons, levels([ballot], cons)[0], index)))
+            taus.append((who, _kendall_tau(order_of[key], ballot)))
     rankers = (
         (
             pd.DataFrame(taus, columns=["annotator", "tau"])

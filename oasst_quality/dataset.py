@@ -108,14 +108,14 @@ class Dataset:
         """
         from .annotations import check_items
 
-        attached = check_items(annotations, self, lenient=lenient)
+        attached = check_items(annotations, self.messages["message_id"], lenient=lenient)
         if self.annotations is not None:
             attached = self.annotations | attached
         return replace(self, annotations=attached)
 
     def to_parquet(self, path) -> Path:
         """The messages as one parquet file in the Hugging Face layout (``load`` reads it back equal)."""
-        from .io import write
+        from .io.writers import write
 
         return write(self, path, form="messages")
 
@@ -126,9 +126,9 @@ class Dataset:
             import datasets
         except ImportError:
             raise ImportError("to_hf needs the datasets package: pip install datasets") from None
-        from .io import _message_records
+        from .io.writers import message_records
 
-        return datasets.Dataset.from_list(_message_records(self, "hf"))
+        return datasets.Dataset.from_list(message_records(self, "hf"))
 
     @cached_property
     def forest(self):

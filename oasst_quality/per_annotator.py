@@ -27,7 +27,8 @@ from scipy import stats
 
 from . import aggregation as agg
 from . import agreement as ag
-from .consensus import consensus_ranks, levels, pairwise_agreement, ranked_pairs_many
+from .consensus import _kendall_tau as _tau
+from .consensus import consensus_ranks, pairwise_agreement, ranked_pairs_many
 from .errors import NotComputableError
 from .schema import label_kind
 
@@ -40,7 +41,7 @@ def _single_votes(votes: pd.DataFrame) -> pd.DataFrame:
     return votes[(votes["count"] == 1) & votes["annotator"].notna()]
 
 
-def label_agreement(votes: pd.DataFrame, *, n_resamples: int = 1000, seed: int = 0) -> pd.DataFrame:
+def agreement_from_votes(votes: pd.DataFrame, *, n_resamples: int = 1000, seed: int = 0) -> pd.DataFrame:
     """Agreement per label from single votes: alpha with its interval, and the kappa that applies."""
     rows = []
     for label, sub in _single_votes(votes).groupby("label", sort=True):
@@ -96,21 +97,6 @@ def annotator_models(votes: pd.DataFrame) -> pd.DataFrame:
             frame["ordinal_mae_steps"] = ordinal.annotator_mae_.reindex(frame["annotator"]).to_numpy()
         out.append(frame)
     return pd.concat(out, ignore_index=True) if out else pd.DataFrame()
-
-
-def _tau(reference: tuple, ballot: tuple) -> float:
-    """Kendall tau-b of a ballot (ties allowed) against a reference order, on the ids both name."""
-    named = {c for p in ballot for c in (p if isinstance(p, frozenset) else (p,))}
-    ref = [c for p in reference for c in (sorted(p) if isinstance(p, frozenset) else (p,)) if c in named]
-    shared = set(ref)
-    kept = [frozenset(p & shared) if isinstance(p, frozenset) else p for p in ballot]
-    kept = [p for p in kept if (p if isinstance(p, frozenset) else p in shared)]
-    if len(ref) < 2:
-        return float("nan")
-    lv = levels([tuple(kept)], ref)[0].astype(float)
-    s = np.sign(lv[None, :] - lv[:, None])[np.triu_indices(len(ref), 1)]
-    n, ties = s.size, int((s == 0).sum())
-    return float(s.sum() / np.sqrt(n * (n - ties))) if n > ties else float("nan")
 
 
 def ranking_checks(
@@ -226,7 +212,7 @@ def summarize(
     out: dict = {"summary": annotations.summary()}
     models = annotator_models(votes) if len(votes) else pd.DataFrame()
     if len(votes):
-        out["labels"] = label_agreement(votes, n_resamples=n_resamples, seed=seed)
+        out["labels"] = agreement_from_votes(votes, n_resamples=n_resamples, seed=seed)
         out["annotators"] = models
     rankers = None
     if len(rankings):

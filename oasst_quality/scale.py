@@ -4,8 +4,9 @@
 chunks (byte ranges of a JSON-lines file, row groups of a parquet file, one chunk per gzip file),
 every record goes to the partition its tree id hashes to, so a tree and its reply sets never
 split, and the partitions stay on the workers as raw records (compact; no worker holds the whole
-export). :meth:`Partitioned.map_reduce` builds each partition's Dataset where it lives, applies a
-function of :mod:`oasst_quality.partials` to it and adds the results up in a tree.
+export). :class:`Partitioned` is an :class:`~oasst_quality.engine.Engine`: it builds each
+partition's Dataset once where it lives and keeps it for every pass; :meth:`Partitioned.map_reduce`
+applies a function of :mod:`oasst_quality.partials` to each and merges the results.
 :func:`oasst_quality.report.compute` takes a :class:`Partitioned` as it takes a Dataset.
 
 Needs the ``dask`` extra (``pip install "oasst_quality[dask]"``); the core never imports it.
@@ -24,10 +25,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import io as _io
-from . import partials
+from . import adapter, partials
 from ._util import gc_paused
 from .errors import FormatError, UsageError
+from .io import records as rec
+from .io.tables import build
 
 BLOCKSIZE = 64 * 2**20  # bytes of JSON lines per chunk, and roughly per partition
 
@@ -152,21 +154,20 @@ def _line_chunks(source: int, path: Path, blocksize: int) -> list[Chunk]:
     return out
 
 
-def _records(chunk: Chunk, *, parse: bool = True) -> Iterator[tuple[int, bytes, Any, tuple | None]]:
-    """The chunk's records as the loader reads them: (line, raw line, object or None, error);
-    ``parse=False`` leaves JSON lines unparsed (object and error None)."""
+def _records(chunk: Chunk, *, parse: bool = True) -> Iterator[rec.Record]:
+    """The chunk's records as the loader reads them; ``parse=False`` leaves JSON lines unparsed
+    (value and error None)."""
     path = Path(chunk.path)
     if chunk.kind == "stream":
-        fh, _ = _io._open(path)
+        fh, _ = rec.open_export(path)
         with fh:
-            yield from _io._iter_json_lines(path, fh)
+            yield from rec.json_lines(path, fh)
         return
     if chunk.kind == "rows":
         import pyarrow.parquet as pq
 
         rows = pq.ParquetFile(path).read_row_groups(list(chunk.groups)).to_pylist()
-        for number, row in enumerate(rows, start=chunk.first):
-            yield number, b"", _io._typed_row(row), None
+        yield from rec.typed_rows(rows, chunk.path, chunk.first)
         return
     with open(path, "rb") as fh:
         fh.seek(chunk.start)
@@ -175,12 +176,7 @@ def _records(chunk: Chunk, *, parse: bool = True) -> Iterator[tuple[int, bytes, 
         if number == 1 and line.startswith(b"\xef\xbb\xbf"):  # a UTF-8 byte-order mark
             line = line[3:]
         if line.strip():
-            yield (number, line, *_parsed(line, number)) if parse else (number, line, None, None)
-
-
-def _parsed(line: bytes, number: int) -> tuple[Any, tuple | None]:
-    obj, error, field = _io._parse(line, number)
-    return obj, (error, field) if error is not None else None
+            yield rec.parse_line(line, number, chunk.path) if parse else rec.Record(chunk.path, number, line, None)
 
 
 # A JSON string cannot hold an unescaped quote, so this pattern only matches a key: every message
@@ -200,12 +196,12 @@ def _split(chunk: Chunk, n: int) -> list[list[tuple]]:
     """The chunk's records, by the partition their tree id hashes to (a stable hash: every
     process must agree). Lines travel raw and are parsed again where the partition is built."""
     buckets: list[list[tuple]] = [[] for _ in range(n)]
-    for line, blob, obj, error in _records(chunk, parse=False):
+    for _, line, blob, obj, error in _records(chunk, parse=False):
         found = _TREE_ID.search(blob) if blob else None
         if found:
             key = found.group(1)
         else:  # no tree id to read off the line: parse it (a "replies" tree, a bad line, a parquet row)
-            key = _tree_key(obj if not blob else _parsed(blob, line)[0], line).encode()
+            key = _tree_key(obj if not blob else rec.parse(blob, line)[0], line).encode()
         b = zlib.crc32(key) % n
         buckets[b].append((chunk.source, line, blob) if blob else (chunk.source, line, obj, error))
     return buckets
@@ -220,7 +216,8 @@ def _join(*parts: list[tuple]) -> list[tuple]:
 
 
 def _datasets(records: list[tuple], sources: list[str], lenient: bool) -> list:
-    """The partition's Dataset per source, from its raw records (in line order within a source)."""
+    """The partition's Dataset per source, from its raw records (in line order within a source),
+    each with its tables (:func:`oasst_quality.adapter.tables`)."""
     by_source: dict[int, list[tuple]] = {}
     for r in records:
         by_source.setdefault(r[0], []).append(r)
@@ -228,20 +225,21 @@ def _datasets(records: list[tuple], sources: list[str], lenient: bool) -> list:
     for i, rows in sorted(by_source.items()):
         rows.sort(key=lambda r: r[1])
 
-        def items(rows=rows):
+        def items(rows=rows, name=sources[i]):
             for r in rows:
-                yield (r[1], r[2], *_parsed(r[2], r[1])) if len(r) == 3 else (r[1], b"", r[2], r[3])
+                yield rec.parse_line(r[2], r[1], name) if len(r) == 3 else rec.Record(name, r[1], b"", r[2], r[3])
 
         with gc_paused():
-            out.append(_io._build(Path(sources[i]), items(), lenient, partial=True))
+            ds = build(items(), sources[i], lenient=lenient, partial=True)
+        out.append((ds, adapter.tables(ds)))
     return out
 
 
-def _apply(records: list[tuple], sources: list[str], lenient: bool, fn: Callable, args: tuple) -> Any:
+def _apply(datasets: list, fn: Callable, args: tuple, merge: Callable) -> Any:
     result = None
-    for ds in _datasets(records, sources, lenient):
-        part = fn(ds, *args)
-        result = part if result is None else partials.add(result, part)
+    for ds, t in datasets:
+        part = fn(ds, t, *args)
+        result = part if result is None else merge(result, part)
     return result
 
 
@@ -250,13 +248,18 @@ def _count(records: list[tuple]) -> int:
 
 
 class Partitioned:
-    """An export spread over a Dask cluster in partitions of whole trees (see :func:`partition`)."""
+    """An export spread over a Dask cluster in partitions of whole trees (see :func:`partition`): an
+    :class:`~oasst_quality.engine.Engine`.
 
-    annotations = None  # per-annotator tables are joined in memory; see docs/scale.md
+    Each partition's Datasets and their tables (:func:`oasst_quality.adapter.tables`) are built
+    once, on the worker that holds its records (which are then released), and stay there for every
+    pass; Dask spills them to disk when a worker runs short of memory. Per-annotator tables are
+    joined in memory only (see docs/scale.md).
+    """
 
     def __init__(self, client, parts: list, sources: list[str], lenient: bool, source: str | list[str]) -> None:
         self.client = client
-        self.parts = parts
+        self.parts = [client.submit(_datasets, p, sources, lenient, pure=False) for p in parts]
         self.sources = sources
         self.lenient = lenient
         self.source = source
@@ -264,21 +267,21 @@ class Partitioned:
     def __len__(self) -> int:
         return len(self.parts)
 
-    def map_reduce(self, fn: Callable, *args) -> Any:
-        """``fn(dataset, *args)`` on every partition's Dataset, merged by :func:`oasst_quality.partials.add`."""
-        return self.submit(fn, *args).result()
+    def map_reduce(self, fn: Callable, *args, merge: Callable[[Any, Any], Any] = partials.add) -> Any:
+        """``fn(dataset, tables, *args)`` on every partition's Dataset, merged by ``merge``."""
+        return self.submit(fn, *args, merge=merge).result()
 
-    def submit(self, fn: Callable, *args) -> _Pending:
+    def submit(self, fn: Callable, *args, merge: Callable[[Any, Any], Any] = partials.add) -> _Pending:
         """Start :meth:`map_reduce` on the cluster; its ``result()`` waits for it (the client can
         work meanwhile)."""
-        return _Pending(
-            [self.client.submit(_apply, p, self.sources, self.lenient, fn, args, pure=False) for p in self.parts]
-        )
+        futures = [self.client.submit(_apply, p, fn, args, merge, pure=False) for p in self.parts]
+        return _Pending(futures, merge)
 
 
 class _Pending:
-    def __init__(self, futures: list) -> None:
+    def __init__(self, futures: list, merge: Callable[[Any, Any], Any]) -> None:
         self.futures = futures
+        self.merge = merge
 
     def result(self) -> Any:
         """The partitions' results merged on the client in partition order (so the sums are the same
@@ -287,7 +290,7 @@ class _Pending:
         for future in self.futures:
             part = future.result()
             future.release()
-            result = part if result is None else partials.add(result, part)
+            result = part if result is None else self.merge(result, part)
         return result
 
 
@@ -357,4 +360,4 @@ def _frame_records(frame) -> list[tuple]:
     import pyarrow as pa
 
     rows = pa.Table.from_pandas(frame, preserve_index=False).to_pylist()
-    return [(0, row.pop("_row"), _io._typed_row(row), None) for row in rows]
+    return [(0, row.pop("_row"), rec.typed_row(row), None) for row in rows]

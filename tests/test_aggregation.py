@@ -3,9 +3,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-import oasst_quality as oq
 from oasst_quality import aggregation as agg
-from oasst_quality.dataset import Dataset
 
 
 def table(rows):
@@ -188,53 +186,6 @@ def test_beta_binomial_shrinkage():
     assert est["m4"] == pytest.approx((a + 5) / (a + b + 5))
     width = model.intervals_["high"] - model.intervals_["low"]
     assert width["single"] > width["m4"]
-
-
-def test_oasst_posteriors_on_sample():
-    post = agg.oasst_posteriors(oq.load_sample())
-    q = post[post["label"] == "quality"]
-    assert (q["low"] <= q["posterior_mean"]).all() and (q["posterior_mean"] <= q["high"]).all()
-    single = q[q["single_vote"]]
-    many = q[q["count"] >= 3]
-    assert (single["high"] - single["low"]).mean() > (many["high"] - many["low"]).mean()
-    spam = post[post["label"] == "spam"]
-    assert spam["posterior_mean"].between(0, 1).all()
-
-
-def _likert_dataset(pi, n_messages=1500, seed=0):
-    rng = np.random.default_rng(seed)
-    p = rng.beta(2, 3, n_messages)
-    counts = rng.integers(1, 6, n_messages)
-    values = []
-    for pm, n in zip(p, counts):
-        votes = rng.binomial(4, pm, n) * (rng.random(n) >= pi)
-        values.append(votes.mean() / 4)
-    labels = pd.DataFrame(
-        {
-            "message_id": [f"m{i}" for i in range(n_messages)],
-            "label": "humor",
-            "value": values,
-            "count": pd.array(counts, dtype="Int64"),
-        }
-    )
-    messages = pd.DataFrame(
-        {
-            "message_id": labels["message_id"],
-            "parent_id": None,
-            "message_tree_id": "t",
-            "role": "prompter",
-            "rank": pd.array([None] * n_messages, dtype="Int64"),
-        }
-    )
-    return Dataset.from_tables(messages, labels=labels)
-
-
-def test_default_zero_bias_recovers_planted_rate():
-    planted = agg.default_zero_bias(_likert_dataset(0.25)).iloc[0]
-    assert planted["default_rate"] == pytest.approx(0.25, abs=0.06)
-    assert planted["p_value"] < 1e-6
-    clean = agg.default_zero_bias(_likert_dataset(0.0, seed=1)).iloc[0]
-    assert clean["default_rate"] < 0.05 and clean["p_value"] > 0.01
 
 
 @pytest.mark.parametrize(

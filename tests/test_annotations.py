@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 import oasst_quality as oq
+from oasst_quality import adapter
 from oasst_quality import annotations as an
 from oasst_quality.errors import SchemaError
 from oasst_quality.schema import FLAG_LABELS
@@ -114,7 +115,7 @@ def test_backend_rows(tmp_path):
 
 def test_dataset_aggregates_expand_flags_exactly():
     ds = oq.load_sample()
-    got = an.from_dataset(ds)
+    got = adapter.annotations(ds)
     v = got.votes
     flags = v[v["label"].isin(FLAG_LABELS)]
     assert (flags["count"] == 1).all() and flags["annotator"].isna().all()
@@ -127,11 +128,12 @@ def test_dataset_aggregates_expand_flags_exactly():
     assert len(got.rankings) == 418 and got.rankings["annotator"].isna().all()
     # the flag agreement computed from the expanded votes equals the value x count path
     from oasst_quality import agreement as ag
+    from oasst_quality import published
 
     spam = flags[flags["label"] == "spam"]
     counts = spam.groupby("item")["value"].agg(["sum", "size"])
     vc = np.column_stack([counts["size"] - counts["sum"], counts["sum"]])
-    table = ag.label_agreement(ds, labels=["spam"], n_resamples=10)
+    table = published.agreement_from_labels(ds, labels=["spam"], n_resamples=10)
     assert ag.fleiss_kappa(value_counts=vc) == pytest.approx(table["fleiss_kappa"].iloc[0])
 
 
@@ -140,8 +142,8 @@ def test_check_items_against_the_messages():
     mid = ds.messages["message_id"].iloc[0]
     votes = an.read_votes(pd.DataFrame({"item": [mid, "nope"], "annotator": ["a", "a"], "value": [1, 0]}))
     with pytest.raises(SchemaError, match="line 2, field 'item': item is not a message of the dataset"):
-        an.check_items(votes, ds)
-    kept = an.check_items(votes, ds, lenient=True)
+        an.check_items(votes, ds.messages["message_id"])
+    kept = an.check_items(votes, ds.messages["message_id"], lenient=True)
     assert kept.votes["item"].tolist() == [mid] and kept.rejected["detail"].tolist() == [
         "item is not a message of the dataset"
     ]

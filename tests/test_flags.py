@@ -10,7 +10,7 @@ import oasst_quality as oq
 from oasst_quality import annotations as an
 from oasst_quality import report
 from oasst_quality.cli import main
-from oasst_quality.flags import FLAG_COLUMNS, curation_flags
+from oasst_quality.flags import FLAG_COLUMNS, curation_flags, flag_files
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 import planted_export
@@ -67,7 +67,7 @@ def test_every_kind_appears_on_a_dataset_with_planted_problems():
 def test_flags_round_trip_and_the_report_writes_them(tmp_path, capsys):
     ds = oq.load_sample()
     table = curation_flags(ds)
-    files = report.flag_files(table)
+    files = flag_files(table)
     (tmp_path / "f.parquet").write_bytes(files["flags.parquet"])
     (tmp_path / "f.csv").write_bytes(files["flags.csv"])
     expected = table.astype({"severity": str})

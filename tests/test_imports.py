@@ -11,3 +11,50 @@ def test_core_import_stays_light():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def _import_graph() -> dict[str, set[str]]:
+    """Module -> the oasst_quality modules it imports, at module level or inside a function (a lazy
+    import is an edge too); imports under ``if TYPE_CHECKING:`` never run and are left out."""
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1] / "oasst_quality"
+    names = {}
+    for path in root.rglob("*.py"):
+        parts = ["oasst_quality", *path.relative_to(root).with_suffix("").parts]
+        is_package = parts[-1] == "__init__"
+        names[".".join(parts[:-1] if is_package else parts)] = (path, is_package)
+    graph: dict[str, set[str]] = {}
+    for module, (path, is_package) in names.items():
+        package = module if is_package else module.rpartition(".")[0]
+        edges = graph.setdefault(module, set())
+        skipped: set[int] = set()
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+                skipped |= {id(n) for n in ast.walk(node)}
+        for node in ast.walk(tree):
+            if id(node) in skipped:
+                continue
+            if isinstance(node, ast.Import):
+                targets = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
+                    base = ".".join([*anchor, *([base] if base else [])])
+                targets = [f"{base}.{a.name}" if f"{base}.{a.name}" in names else base for a in node.names]
+            else:
+                continue
+            edges |= {t for t in targets if t in names and t != module}
+    return graph
+
+
+def test_the_import_graph_has_no_cycle():
+    import networkx as nx
+
+    graph = nx.DiGraph([(a, b) for a, targets in _import_graph().items() for b in targets])
+    assert len(graph) > 20  # the graph was read
+    cycles = sorted(sorted(c) for c in nx.simple_cycles(graph))
+    assert not cycles, cycles

@@ -38,7 +38,7 @@ def test_the_planted_annotators_are_found_and_only_they(planted):
 
 def test_likert_alpha_per_label_with_intervals(planted):
     ds, _, _ = planted
-    table = pa.label_agreement(ds.annotations.votes, n_resamples=100)
+    table = pa.agreement_from_votes(ds.annotations.votes, n_resamples=100)
     quality = table.set_index("label").loc["quality"]
     assert quality["level"] == "interval" and quality["n_annotators"] == 8
     assert quality["alpha_low"] < quality["alpha"] < quality["alpha_high"] and quality["alpha"] > 0.1

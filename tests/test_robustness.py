@@ -44,6 +44,10 @@ def files(tmp_path):
         "file": tmp_path / "a_file",
     }
     f["csv"].write_text("task,worker,label\n1,a,0\n1,b,1\n")  # crowd-kit's names: read as votes
+    f["nine"] = tmp_path / "rankings.csv"  # one reply set of nine candidates, ranked twice
+    f["nine"].write_text("group,annotator,ranking\np,r1,a>b>c>d>e>f>g>h>i\np,r2,i>h>g>f>e>d>c>b>a\n")
+    f["stars"] = tmp_path / "stars.csv"  # 1-5 stars: not on the 0-1 scale shrinkage models
+    f["stars"].write_text("item,annotator,value\n1,a,4\n1,b,5\n2,a,2\n2,b,3\n")
     f["odd"] = tmp_path / "odd.csv"
     f["odd"].write_text("x,y,z\n1,a,0\n")
     f["pretty"].write_text('{\n  "message_id": "m"\n}\n')
@@ -72,6 +76,8 @@ CASES = [
     (["agreement", "{csv}", "--label", "quality"], "choose one with --label"),
     (["toxicity", "--checkpoint", "{missing}", "--config-dir", "{folder}"], "no such checkpoint"),
     (["consensus", "{csv}"], "a rankings table has group (or parent_id), annotator, ranking"),
+    (["consensus", "{nine}", "--method", "kemeny_young"], "at most 8 candidates"),
+    (["aggregate", "{stars}", "--method", "shrinkage"], "must be within [0.0, 1.0]"),
 ]
 
 

@@ -10,9 +10,10 @@ import pyarrow.parquet as pq
 import pytest
 
 import oasst_quality as oq
-from oasst_quality import cli, partials, report, scale
+from oasst_quality import cli, report, scale
 from oasst_quality.errors import SchemaError
-from oasst_quality.io import _iter_json_lines, _open
+from oasst_quality.io import records
+from oasst_quality.report import sections
 
 pytest.importorskip("distributed")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
@@ -99,10 +100,8 @@ def test_line_chunks_read_every_record_once_with_its_number(tmp_path):
     path.write_bytes(b"".join(b'{"n": %d, "pad": "%s"}\n' % (i, b"x" * (i % 97)) for i in range(3000)) + b"\n\n")
     chunks = scale.plan([path], blocksize=1000)
     assert len(chunks) > 50
-    fh, _ = _open(path)
-    with fh:
-        whole = [(n, obj) for n, _, obj, _ in _iter_json_lines(path, fh)]
-    pieces = [(n, obj) for c in chunks for n, _, obj, _ in scale._records(c)]
+    whole = [(r.line, r.value) for r in records.read(path)]
+    pieces = [(r.line, r.value) for c in chunks for r in scale._records(c)]
     assert pieces == whole
 
 
@@ -118,9 +117,9 @@ def test_parquet_shards_and_several_inputs(client, tmp_path):
     (mem, _), (dask, _), _ = both(tmp_path / "hub", client, blocksize=2**14)
     assert_same(mem, dask)
     parts = scale.partition([tmp_path / "hub", oq.io.sample_path()], client)
-    stats = parts.map_reduce(partials.first_pass)
+    stats = parts.map_reduce(sections.first_pass, merge=sections.merge)
     assert stats["structure"]["forest"]["n_messages"] == 2 * len(ds)
-    assert report._shown(parts.source) == f"hub, {oq.io.sample_path().name}"  # file names, not the machine's paths
+    assert sections.shown(parts.source) == f"hub, {oq.io.sample_path().name}"  # file names, not the machine's paths
     # a Dask DataFrame of the same shards, shuffled by tree on the cluster: the same numbers
     import dask.dataframe as dd
 

@@ -1,0 +1,215 @@
+"""The OASST schema check of one record: a parsed line (a tree or a message) into validated messages.
+
+:func:`record_messages` raises :class:`~oasst_quality.errors.SchemaError` with the field (the
+caller adds the file and line); it builds no table and knows nothing of files.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import pandas as pd
+
+from ..errors import SchemaError
+from ..schema import KNOWN_FIELDS, ROLES
+
+STR_FIELDS = ("parent_id", "lang", "text", "user_id", "created_date", "model_name", "tree_state")
+BOOL_FIELDS = ("review_result", "deleted", "synthetic")
+INT_FIELDS = ("review_count", "rank")
+
+# Exact types (a JSON true is not a count, and 1 is not a string); None means absent.
+_NONE = type(None)
+_TYPED = {
+    **{f: ({str, _NONE}, "a string") for f in STR_FIELDS},
+    "created_date": ({str, _NONE, datetime, pd.Timestamp}, "an ISO 8601 date string"),
+    **{f: ({bool, _NONE}, "true/false") for f in BOOL_FIELDS},
+    **{f: ({int, _NONE}, "an integer") for f in INT_FIELDS},
+}
+_NUMBER = frozenset({int, float})
+_STR = frozenset({str})
+_COUNT = frozenset({int, _NONE})
+
+
+def _fail(detail: str, field: str | None = None) -> SchemaError:
+    return SchemaError(detail, field=field)
+
+
+def _date(value: Any) -> datetime | None:
+    """An ISO 8601 string (or a parquet timestamp) as a datetime; checked per record so that
+    lenient mode can set aside the one record with a bad date."""
+    if value is None or isinstance(value, datetime):
+        return value
+    try:
+        return datetime.fromisoformat(value)  # Python >= 3.11 reads every ISO 8601 form, "Z" included
+    except ValueError:
+        raise _fail(f"not an ISO 8601 date: {value!r:.60}", "created_date") from None
+
+
+def _type_name(value: Any) -> str:
+    return f"{type(value).__name__} {value!r:.60}"
+
+
+def _check_number(value: Any, field: str) -> float:
+    if type(value) not in _NUMBER:
+        raise _fail(f"expected a number, got {_type_name(value)}", field)
+    return value
+
+
+def _labels(obj: Any) -> tuple[list, list, list]:
+    """Both label forms -> (names, values, counts); values must lie in [0, 1]."""
+    if obj is None:
+        return [], [], []
+    if type(obj) is not dict:
+        raise _fail(f"expected an object, got {type(obj).__name__}", "labels")
+    names = obj.get("name")
+    if type(names) is list:  # Hugging Face parallel arrays
+        values, counts = obj.get("value"), obj.get("count")
+        if type(values) is not list or type(counts) is not list or not (len(names) == len(values) == len(counts)):
+            raise _fail("parallel arrays name/value/count must be lists of equal length", "labels")
+    else:  # raw export: {name: {value, count}}
+        names, values, counts = list(obj), [], []
+        for name, entry in obj.items():
+            if type(entry) is not dict:
+                raise _fail(f"expected {{value, count}}, got {entry!r:.60}", f"labels.{name}")
+            values.append(entry.get("value"))
+            counts.append(entry.get("count"))
+    # Fast path: type sets and ranges at C speed; the slow loop below only names the culprit.
+    if (
+        set(map(type, names)) <= _STR
+        and set(map(type, values)) <= _NUMBER
+        and set(map(type, counts)) <= _COUNT
+        and (not values or (min(values) >= 0.0 and max(values) <= 1.0))
+        and all(c is None or c >= 0 for c in counts)
+    ):
+        return names, values, counts
+    for name, value, count in zip(names, values, counts):
+        if type(name) is not str:
+            raise _fail(f"label name must be a string, got {name!r:.60}", "labels")
+        v = _check_number(value, f"labels.{name}.value")
+        if not 0.0 <= v <= 1.0:
+            raise _fail(f"label value {v} outside [0, 1]", f"labels.{name}.value")
+        if count is not None and (type(count) is not int or count < 0):
+            raise _fail(f"count must be a non-negative integer, got {count!r:.60}", f"labels.{name}.count")
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _emojis(obj: Any) -> tuple[list, list]:
+    if obj is None:
+        return [], []
+    if type(obj) is not dict:
+        raise _fail(f"expected an object, got {type(obj).__name__}", "emojis")
+    names = obj.get("name")
+    if type(names) is list:
+        counts = obj.get("count")
+        if type(counts) is not list or len(counts) != len(names):
+            raise _fail("parallel arrays name/count must be lists of equal length", "emojis")
+    else:
+        names, counts = list(obj), list(obj.values())
+    for name, count in zip(names, counts):
+        if type(count) is not int or count < 0:
+            raise _fail(f"count must be a non-negative integer, got {count!r:.60}", f"emojis.{name}")
+    return names, counts
+
+
+def _detoxify(obj: Any) -> tuple[list, list]:
+    if obj is None:
+        return [], []
+    if type(obj) is not dict:
+        raise _fail(f"expected an object, got {type(obj).__name__}", "detoxify")
+    heads, scores = list(obj), list(obj.values())
+    if not set(map(type, scores)) <= _NUMBER:
+        for head, score in obj.items():
+            _check_number(score, f"detoxify.{head}")
+    return heads, scores
+
+
+class Message:
+    """A validated message: its typed fields, extra fields, and its labels, emojis and scores."""
+
+    __slots__ = ("detox", "emojis", "extra", "fields", "id", "labels")
+
+    def __init__(self, fields: dict, extra: dict, labels: tuple, emojis: tuple, detox: tuple) -> None:
+        self.fields, self.extra, self.labels, self.emojis, self.detox = fields, extra, labels, emojis, detox
+        self.id: str = fields["message_id"]
+
+
+def _message(rec: Any, *, tree_id: str | None, tree_state: str | None, parent: str | None, nested: bool) -> Message:
+    if type(rec) is not dict:
+        raise _fail(f"a message must be a JSON object, got {type(rec).__name__}")
+    mid = rec.get("message_id")
+    if type(mid) is not str or not mid:
+        raise _fail("missing or empty message id", "message_id")
+    get = rec.get
+    fields: dict[str, Any] = {f: get(f) for f in _TYPED}
+    for f, value in fields.items():
+        if type(value) not in _TYPED[f][0]:
+            raise _fail(f"expected {_TYPED[f][1]} or null, got {_type_name(value)}", f)
+    fields["message_id"] = mid
+    fields["created_date"] = _date(rec.get("created_date"))
+    if fields["rank"] is not None and fields["rank"] < 0:
+        raise _fail(f"rank must be >= 0, got {fields['rank']}", "rank")
+    role = get("role")
+    if role not in ROLES:
+        raise _fail(f"unknown role {role!r:.40}; expected one of {', '.join(ROLES)}", "role")
+    fields["role"] = role
+    own_tree = get("message_tree_id")
+    if own_tree is not None and type(own_tree) is not str:
+        raise _fail(f"expected a string or null, got {_type_name(own_tree)}", "message_tree_id")
+    if nested:
+        if fields["parent_id"] is None:
+            fields["parent_id"] = parent
+        elif parent is not None and fields["parent_id"] != parent:
+            raise _fail(
+                f"parent_id {fields['parent_id']!r} differs from the message it is nested under ({parent!r})",
+                "parent_id",
+            )
+        # A nested message whose own tree id contradicts its tree keeps it: forest reports the mismatch.
+        fields["message_tree_id"] = own_tree or tree_id
+        fields["tree_state"] = fields["tree_state"] or tree_state
+    else:
+        if own_tree is None:
+            raise _fail("missing message tree id", "message_tree_id")
+        fields["message_tree_id"] = own_tree
+    extra = {k: v for k, v in rec.items() if k not in KNOWN_FIELDS}
+    return Message(fields, extra, _labels(get("labels")), _emojis(get("emojis")), _detoxify(get("detoxify")))
+
+
+def _flatten(root: dict, *, tree_id: str | None, tree_state: str | None) -> list[Message]:
+    """Depth-first list of validated messages of a nested tree."""
+    out, stack = [], [(root, None)]
+    while stack:
+        rec, parent = stack.pop()
+        msg = _message(rec, tree_id=tree_id, tree_state=tree_state, parent=parent, nested=True)
+        out.append(msg)
+        replies = rec.get("replies")
+        if replies is None:
+            continue
+        if type(replies) is not list:
+            raise _fail(f"expected a list of messages, got {type(replies).__name__}", "replies")
+        stack.extend((child, msg.id) for child in reversed(replies))
+    return out
+
+
+def record_messages(obj: Any) -> tuple[str, list[Message], str | None]:
+    """Validate one parsed record: (form ``trees`` or ``messages``, its messages, root id of a tree record)."""
+    if type(obj) is not dict:
+        raise _fail(f"each line must be a JSON object, got {type(obj).__name__}")
+    if "prompt" in obj:
+        tree_id = obj.get("message_tree_id")
+        if type(tree_id) is not str or not tree_id:
+            raise _fail("missing or empty tree id", "message_tree_id")
+        state = obj.get("tree_state")
+        if state is not None and type(state) is not str:
+            raise _fail(f"expected a string or null, got {_type_name(state)}", "tree_state")
+        prompt = obj["prompt"]
+        if type(prompt) is not dict:
+            raise _fail(f"expected the root message object, got {type(prompt).__name__}", "prompt")
+        msgs = _flatten(prompt, tree_id=tree_id, tree_state=state)
+        # Wrapper fields other than the tree's own (e.g. 'origin') belong to the root message.
+        msgs[0].extra.update({k: v for k, v in obj.items() if k not in ("message_tree_id", "tree_state", "prompt")})
+        return "trees", msgs, msgs[0].id
+    if "replies" in obj:
+        msgs = _flatten(obj, tree_id=obj.get("message_tree_id") or obj.get("message_id"), tree_state=None)
+        return "trees", msgs, msgs[0].id
+    return "messages", [_message(obj, tree_id=None, tree_state=None, parent=None, nested=False)], None
