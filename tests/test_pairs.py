@@ -201,3 +201,40 @@ def test_planted_export_alone(planted):
     v = vp.flip_model(planted.pairs, quality=planted.quality, n_resamples=5)
     assert vp.detection(planted.flipped, v.table["p_flipped"])["auroc"] >= 0.63
     assert not v.noise_rate.details["from_votes"]
+
+
+# --------------------------------------------------------------------------- CLI
+
+
+def test_cli_pairs_json_matches_the_schema_and_writes_trl(tmp_path, capsys):
+    import json
+    from importlib import resources
+
+    jsonschema = pytest.importorskip("jsonschema")
+    from oasst_quality.cli import main
+
+    schema = json.loads((resources.files("oasst_quality") / "schemas" / "cli.json").read_text())
+    out = tmp_path / "pairs.csv"
+    assert main(["pairs", "--json", "--out", str(out), "--format", "trl"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    jsonschema.validate(payload, {**schema, "$ref": "#/$defs/pairs"})
+    trl = pd.read_csv(out)
+    assert list(trl.columns) == ["prompt", "chosen", "rejected", "label_confidence"]
+    assert len(trl) == payload["n_pairs"] == 1026
+    assert trl["label_confidence"].between(0, 1).all()
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--format", "trl"], "give --out"),
+        (["--out", "x.txt"], ".parquet or a .csv"),
+        (["--folds", "1"], "at least 2 folds"),
+    ],
+)
+def test_cli_pairs_usage_errors(argv, message, capsys):
+    from oasst_quality.cli import main
+
+    assert main(["pairs", *argv]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1

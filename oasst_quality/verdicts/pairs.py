@@ -241,6 +241,8 @@ class PairVerdicts:
     pairs: pd.DataFrame
     iterations: int
     rule: str
+    embeddings: tuple | None = None
+    evidence: dict | None = None
 
     @property
     def n_pairs(self) -> int:
@@ -744,8 +746,25 @@ def cleaning_table(
 # --------------------------------------------------------------------------- from a dataset
 
 
+def _all_pairs(datasets) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """Pairs and reply quality of one or several Datasets (or their Tables); a pair two share is kept once."""
+    from .. import adapter
+    from ..reward import preference_data
+
+    parts, quality = [], []
+    for ds in datasets:
+        parts.append(preference_data(ds))
+        labels = adapter.labels(ds)
+        if len(labels):
+            quality.append(reply_quality(labels))
+    pairs = pd.concat(parts, ignore_index=True)
+    pairs = pairs[~pairs.duplicated(["chosen_id", "rejected_id"])].reset_index(drop=True)
+    q = pd.concat(quality) if quality else None
+    return pairs, (q[~q.index.duplicated()] if q is not None else None)
+
+
 def suspect_pairs(
-    dataset,
+    data,
     *,
     rankings: pd.DataFrame | None = None,
     margins: bool = False,
@@ -757,25 +776,51 @@ def suspect_pairs(
     n_resamples: int = 100,
     seed: int = 0,
 ) -> PairVerdicts:
-    """``p_flipped`` for every pair the dataset's ranks imply, from the evidence it has: per-ranker
-    ``rankings`` (``group, annotator, ranking``) when given, the replies' Likert quality when labelled,
-    and, with ``margins=True``, reward margins cross-fitted by tree (``folds``, an ``ensemble`` per
-    fold; the frozen ``backbone`` embeds each pair once, or pass ``embeddings``)."""
-    from .. import adapter
-    from ..reward import preference_data
-
+    """``p_flipped`` for every pair the ranks of ``data`` (a Dataset, its Tables, or a list of them)
+    imply, from the evidence it has: per-ranker ``rankings`` (``group, annotator, ranking``) when
+    given, the replies' Likert quality when labelled, and, with ``margins=True``, reward margins
+    cross-fitted by tree (``folds``, an ``ensemble`` of heads per fold; the frozen ``backbone`` embeds
+    each pair once, or pass ``embeddings`` of ``verdicts.pairs``' rows). The embeddings used are
+    kept in ``verdicts.embeddings`` for :func:`cleaning_table`."""
     if folds < 2:
         raise UsageError(f"folds must be at least 2, got {folds}")
-    pairs = preference_data(dataset)
+    pairs, quality = _all_pairs(data if isinstance(data, (list, tuple)) else [data])
     if not len(pairs):
         raise NotComputableError("no preference pairs: the data has no reply set with two or more ranked replies")
     votes = ranker_votes(pairs, rankings) if rankings is not None and len(rankings) else None
-    labels = adapter.labels(dataset)
-    quality = reply_quality(labels) if len(labels) else None
-    m = None
+    m, emb = None, None
     if margins or embeddings is not None:
         from ..reward.margins import cross_fitted_margins, pair_embeddings
 
-        chosen, rejected = embeddings or pair_embeddings(pairs, backbone=backbone, max_length=max_length)
-        m = cross_fitted_margins(chosen, rejected, pairs["group"], folds=folds, ensemble=ensemble, seed=seed)
-    return flip_model(pairs, votes=votes, quality=quality, margins=m, n_resamples=n_resamples, seed=seed)
+        emb = embeddings or pair_embeddings(pairs, backbone=backbone, max_length=max_length)
+        m = cross_fitted_margins(emb[0], emb[1], pairs["group"], folds=folds, ensemble=ensemble, seed=seed)
+    verdicts = flip_model(pairs, votes=votes, quality=quality, margins=m, n_resamples=n_resamples, seed=seed)
+    verdicts.embeddings = emb
+    verdicts.evidence = {"votes": votes, "quality": quality, "margins": m}
+    return verdicts
+
+
+def summary(verdicts: PairVerdicts, *, cleaning: bool = True, top: int = 10, seed: int = 0) -> dict:
+    """What the CLI and the report show: counts, the noise rate, what each source learned, the
+    self-check (10 % flips planted in these pairs), the cleaning table (when the verdicts carry
+    embeddings and ``cleaning``), and the ``top`` suspects with their evidence."""
+    ev = getattr(verdicts, "evidence", {}) or {}
+    check = self_check(
+        verdicts.pairs, votes=ev.get("votes"), quality=ev.get("quality"), margins=ev.get("margins"), seed=seed
+    )
+    out = {
+        "n_pairs": verdicts.n_pairs,
+        "n_suspect": int((verdicts.table["p_flipped"] >= 0.5).sum()),
+        "noise_rate": verdicts.noise_rate.to_dict(),
+        "sources": verdicts.sources,
+        "rule": verdicts.rule,
+        "self_check": check.to_dict(orient="records"),
+        "cleaning": None,
+        "top_suspects": verdicts.suspects(0.0).head(top).to_dict(orient="records"),
+    }
+    emb = getattr(verdicts, "embeddings", None)
+    if cleaning and emb is not None:
+        out["cleaning"] = cleaning_table(verdicts, emb[0], emb[1], seeds=(seed, seed + 1, seed + 2)).to_dict(
+            orient="records"
+        )
+    return out
