@@ -514,10 +514,12 @@ def cmd_noise_study(args: argparse.Namespace) -> None:
                 f"({p['n_train']} train / {p['n_test']} test pairs, split by tree; "
                 f"{p['confidence']:.0%} intervals over test trees)",
             )
-            + f"fitted clean accuracy {p['fitted_clean_accuracy']:.3f}; clean runs pooled {low:.3f}-{high:.3f}; "
+            + _table(pd.DataFrame(p["by_rate"]).round(3), "mean over seeds (interval over seeds and test trees)")
+            + f"clean accuracy {p['fitted_clean_accuracy']:.3f} ({low:.3f}-{high:.3f}); "
             f"ceiling {f'{ceiling:.3f}' if ceiling is not None else 'n/a (give --agreement or --rankings)'}; "
             f"{p['pairs_per_second']:,.0f} training pairs/s\n"
             + (f"warning: {p['warning']}\n" if p["warning"] else "")
+            + (f"{p['ceiling_assumptions']}\n" if p["ceiling_assumptions"] else "")
             + "wrote "
             + ", ".join(p["written"])
         )
@@ -622,7 +624,15 @@ def cmd_report(args: argparse.Namespace) -> None:
             backbone=args.backbone,
             progress=not args.quiet,
         )
-    html = report.build(ds, args.out, n_resamples=args.resamples, seed=args.seed, quiet=args.quiet, noise_study=study)
+    verdicts = None
+    if args.pairs:
+        from .verdicts.pairs import suspect_pairs
+
+        rankings = ds.annotations.rankings if ds.annotations is not None else None
+        verdicts = suspect_pairs(ds, rankings=rankings, seed=args.seed)
+    html = report.build(
+        ds, args.out, n_resamples=args.resamples, seed=args.seed, quiet=args.quiet, noise_study=study, pairs=verdicts
+    )
     payload = {"html": str(html), "metrics": str(html.parent / "metrics.json")}
     _emit(args, payload, lambda p: f"wrote {p['html']} and {p['metrics']}")
 
@@ -630,7 +640,9 @@ def cmd_report(args: argparse.Namespace) -> None:
 def _report_on_dask(args: argparse.Namespace, paths: list[str]) -> Path:
     from . import report, scale
 
-    unsupported = [f"--{n.replace('_', '-')}" for n in ("annotations", "rankings", "noise_study") if getattr(args, n)]
+    unsupported = [
+        f"--{n.replace('_', '-')}" for n in ("annotations", "rankings", "noise_study", "pairs") if getattr(args, n)
+    ]
     if unsupported:
         raise UsageError(f"{', '.join(unsupported)} run with the in-memory engine only; leave out --engine dask")
     logging.getLogger("distributed").setLevel(logging.CRITICAL)  # its shutdown chatter is not the curator's concern
@@ -652,6 +664,7 @@ def _report_args(p: argparse.ArgumentParser) -> None:
         "--workers", type=_positive, default=2, help="with --engine dask: local worker processes (default 2)"
     )
     p.add_argument("--noise-study", action="store_true", help="add the reward-model noise study (minutes on a CPU)")
+    p.add_argument("--pairs", action="store_true", help="add the suspect preference pairs (oasst-quality pairs)")
     p.add_argument("--max-pairs", type=_positive, help="training pairs for the noise study (default all)")
     p.add_argument("--backbone", help="reward-model backbone for the noise study (default all-MiniLM-L6-v2)")
 

@@ -238,3 +238,31 @@ def test_cli_pairs_usage_errors(argv, message, capsys):
     assert main(["pairs", *argv]) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
+
+
+def test_preference_flags_and_the_report_section():
+    pairs, votes, _, _ = _voted_world()
+    v = vp.flip_model(pairs, votes=votes, n_resamples=5, export_from_votes=False)
+    flags = vp.preference_flags(v)
+    suspect = v.table["p_flipped"] >= 0.5
+    assert len(flags) == suspect.sum() > 0
+    assert set(flags["kind"]) == {"suspect_preference"}
+    assert set(flags["message_id"]) == set(v.table.loc[suspect, "chosen"])
+    assert (flags["severity"] == "medium").sum() == (v.table["p_flipped"] >= 0.8).sum()
+    assert flags["evidence"].str.contains("ranked above").all()
+    section = vp.report_section(v, top=5)
+    assert len(section["top_suspects"]) == 5 and section["cleaning"] is None
+    assert section["top_suspects"]["p_flipped"].is_monotonic_decreasing
+
+
+def test_report_with_pairs_adds_the_section_and_flags(tmp_path):
+    from oasst_quality import report
+
+    ds = oq.load_sample()
+    v = vp.suspect_pairs(ds, n_resamples=5)
+    tables = {}
+    metrics, _ = report.compute(ds, n_resamples=20, quiet=True, pairs=v, tables=tables)
+    assert metrics["pairs"]["n_pairs"] == 1026
+    kinds = set(tables["flags"]["kind"])
+    assert ("suspect_preference" in kinds) == bool(metrics["pairs"]["n_suspect"])
+    assert "pairs" in metrics["summary"]

@@ -380,7 +380,8 @@ def flip_model(
         "p_flipped = P(the pair's order is wrong | votes, Likert quality, reward margin) under a latent-flip "
         "model fitted by EM; a pair is suspect when p_flipped >= 0.5"
     )
-    return PairVerdicts(table[list(TABLE_COLUMNS)], noise, summary, rankers, pairs, iterations, rule)
+    evidence = {"votes": votes, "quality": quality, "margins": margins, "export_from_votes": export_from_votes}
+    return PairVerdicts(table[list(TABLE_COLUMNS)], noise, summary, rankers, pairs, iterations, rule, evidence=evidence)
 
 
 def _posterior(pairs, votes, quality, margins, gap, max_iter=200, from_votes=True):
@@ -796,7 +797,6 @@ def suspect_pairs(
         m = cross_fitted_margins(emb[0], emb[1], pairs["group"], folds=folds, ensemble=ensemble, seed=seed)
     verdicts = flip_model(pairs, votes=votes, quality=quality, margins=m, n_resamples=n_resamples, seed=seed)
     verdicts.embeddings = emb
-    verdicts.evidence = {"votes": votes, "quality": quality, "margins": m}
     return verdicts
 
 
@@ -804,10 +804,7 @@ def summary(verdicts: PairVerdicts, *, cleaning: bool = True, top: int = 10, see
     """What the CLI and the report show: counts, the noise rate, what each source learned, the
     self-check (10 % flips planted in these pairs), the cleaning table (when the verdicts carry
     embeddings and ``cleaning``), and the ``top`` suspects with their evidence."""
-    ev = getattr(verdicts, "evidence", {}) or {}
-    check = self_check(
-        verdicts.pairs, votes=ev.get("votes"), quality=ev.get("quality"), margins=ev.get("margins"), seed=seed
-    )
+    check = self_check(verdicts.pairs, **(verdicts.evidence or {}), seed=seed)
     out = {
         "n_pairs": verdicts.n_pairs,
         "n_suspect": int((verdicts.table["p_flipped"] >= 0.5).sum()),
@@ -823,4 +820,58 @@ def summary(verdicts: PairVerdicts, *, cleaning: bool = True, top: int = 10, see
         out["cleaning"] = cleaning_table(verdicts, emb[0], emb[1], seeds=(seed, seed + 1, seed + 2)).to_dict(
             orient="records"
         )
+    return out
+
+
+def preference_flags(verdicts: PairVerdicts, *, threshold: float = 0.5) -> pd.DataFrame:
+    """``suspect_preference`` rows for the curation table (``message_id, kind, severity, label,
+    evidence``): one per pair with p_flipped >= ``threshold``, on the reply ranked above its pair,
+    severity medium from p_flipped 0.8 on, else low; the evidence names the other reply, p_flipped,
+    the votes and the quality of both."""
+    t = verdicts.suspects(threshold)
+    if not len(t):
+        return pd.DataFrame(columns=["message_id", "kind", "severity", "label", "evidence"])
+    votes = np.where(
+        t["votes_for"] + t["votes_against"] > 0,
+        "votes " + t["votes_for"].astype(str) + " for / " + t["votes_against"].astype(str) + " against; ",
+        "",
+    )
+    quality = np.where(
+        t["quality_chosen"].notna() & t["quality_rejected"].notna(),
+        "quality "
+        + t["quality_chosen"].round(2).astype(str)
+        + " vs "
+        + t["quality_rejected"].round(2).astype(str)
+        + "; ",
+        "",
+    )
+    evidence = (
+        "ranked above "
+        + t["rejected"].astype(str)
+        + " but p_flipped "
+        + t["p_flipped"].round(2).astype(str)
+        + " ("
+        + votes
+        + quality
+        + t["evidence"].astype(str)
+        + ")"
+    )
+    return pd.DataFrame(
+        {
+            "message_id": t["chosen"].to_numpy(),
+            "kind": "suspect_preference",
+            "severity": np.where(t["p_flipped"] >= 0.8, "medium", "low"),
+            "label": None,
+            "evidence": evidence.to_numpy(),
+        }
+    )
+
+
+def report_section(verdicts: PairVerdicts, *, seed: int = 0, top: int = 10) -> dict:
+    """The report's preference-pairs section: :func:`summary` with its tables as frames, and the flags."""
+    out = summary(verdicts, seed=seed, top=top)
+    out["self_check"] = pd.DataFrame(out["self_check"])
+    out["cleaning"] = pd.DataFrame(out["cleaning"]) if out["cleaning"] else None
+    out["top_suspects"] = pd.DataFrame(out["top_suspects"])
+    out["flags"] = preference_flags(verdicts)
     return out
