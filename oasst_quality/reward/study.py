@@ -12,7 +12,8 @@ import numpy as np
 import pandas as pd
 
 from .._util import percentile_interval
-from ..errors import UsageError
+from ..errors import NotComputableError, UsageError
+from ..estimate import Estimate
 from .data import split_by_group
 from .noise import accuracy_from_agreement, flip_close, flip_uniform, rankings_agreement, spam_annotators
 from .train import _device, pair_correct, train_reward_model
@@ -62,6 +63,22 @@ class NoiseStudyResult:
     by_rate: pd.DataFrame = field(default_factory=pd.DataFrame)
     seed_warnings: list = field(default_factory=list)
 
+    @property
+    def clean(self) -> Estimate:
+        """The measured clean accuracy (rate 0, mean over seeds) with its interval over seeds and test trees."""
+        if not np.isfinite(self.clean_interval).all():
+            raise NotComputableError("the study ran no rate-0 (clean) run")
+        row = self.by_rate[self.by_rate["rate"] == 0.0]
+        n_seeds = int(row["n_seeds"].iloc[0]) if len(row) else 0
+        return Estimate(
+            self.clean_accuracy,
+            *self.clean_interval,
+            self.confidence,
+            self.n_test,
+            "mean over seeds of the clean test accuracy; percentile bootstrap over seeds and test trees",
+            {"n_seeds": n_seeds},
+        )
+
     def curve(self, rates) -> np.ndarray:
         """The decreasing fit, interpolated between the measured rates."""
         if not len(self.by_rate):
@@ -77,6 +94,7 @@ class NoiseStudyResult:
             "runs": self.runs.to_dict(orient="records"),
             "fitted_clean_accuracy": self.clean_accuracy,
             "clean_interval": list(self.clean_interval),
+            "clean": self.clean.to_dict() if np.isfinite(self.clean_interval).all() else None,
             "confidence": self.confidence,
             "warning": self.warning,
             "seed_warnings": self.seed_warnings,
@@ -251,12 +269,7 @@ def noise_study(
             "about noise (more pairs, more epochs, or fine-tuning on a GPU)"
         )
     clean_runs = table[table["rate"] == 0.0]
-    seed_warnings = [
-        f"seed {int(r.seed)}: clean accuracy {r.accuracy:.3f}, interval {r.accuracy_low:.3f}-{r.accuracy_high:.3f} "
-        "includes 0.5"
-        for r in clean_runs.itertuples()
-        if r.accuracy_low <= 0.5
-    ]
+    seed_warnings = _seed_warnings(table)
     if seed_warnings and not warnings:
         warnings.append(f"{len(seed_warnings)} of {len(clean_runs)} seeds learned nothing measurable on their own")
     if clean and clean_interval[1] - clean_interval[0] <= 0:
@@ -280,6 +293,17 @@ def noise_study(
         by_rate=by_rate,
         seed_warnings=seed_warnings,
     )
+
+
+def _seed_warnings(runs: pd.DataFrame) -> list[str]:
+    """One line per seed whose own clean run's interval includes 1/2."""
+    clean = runs[runs["rate"] == 0.0]
+    return [
+        f"seed {int(r.seed)}: clean accuracy {r.accuracy:.3f}, interval {r.accuracy_low:.3f}-{r.accuracy_high:.3f} "
+        "includes 0.5"
+        for r in clean.itertuples()
+        if r.accuracy_low <= 0.5
+    ]
 
 
 def _by_rate(table: pd.DataFrame, per_run: dict, boot: _TreeBootstrap) -> pd.DataFrame:
