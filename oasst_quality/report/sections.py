@@ -362,7 +362,9 @@ def summaries(m: dict) -> dict[str, list[str]]:
     out = {}
     for s in SECTIONS:
         if s.sentences is not None and _computed(m, s.name):
-            sentences = s.sentences(m)
+            sentences = partials.guarded(lambda s=s: s.sentences(m))
+            if isinstance(sentences, partials.Failed):  # the numbers stand; only their sentences are missing
+                sentences = [f"The sentences for this section could not be written: {sentences.reason}."]
             if sentences:
                 out[s.name] = sentences
     return out
@@ -371,7 +373,14 @@ def summaries(m: dict) -> dict[str, list[str]]:
 def findings(m: dict, *, limit: int = 10) -> list[dict]:
     """The most important findings, most severe first: one sentence each, with its number, interval
     and n, and the section that holds the evidence. Built from the metrics alone."""
-    out = [f for s in SECTIONS if s.findings is not None and _computed(m, s.name) for f in s.findings(m)]
+    out = []
+    for s in SECTIONS:
+        if s.findings is not None and _computed(m, s.name):
+            found = partials.guarded(lambda s=s: s.findings(m))
+            if isinstance(found, partials.Failed):  # said, not dropped: the section's numbers still stand
+                why = f"The findings of this section could not be written: {found.reason}."
+                found = [prose.finding("info", s.name, why)]
+            out += found
     out.sort(key=lambda f: prose.SEVERITY_RANK[f["severity"]])
     return out[:limit]
 

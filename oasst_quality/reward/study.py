@@ -212,6 +212,8 @@ def noise_study(
 
     if noise not in NOISES:
         raise UsageError(f"noise must be one of {sorted(NOISES)}, got {noise!r}")
+    if agreement is not None and not 0.5 <= agreement <= 1:
+        raise UsageError(f"pairwise agreement lies in [0.5, 1] (0.5 is chance), got {agreement}")
     dev = _device(device)
     mode = mode or ("finetune" if dev.startswith("cuda") else "frozen")
     if mode not in MODES:
