@@ -266,3 +266,25 @@ def test_report_with_pairs_adds_the_section_and_flags(tmp_path):
     kinds = set(tables["flags"]["kind"])
     assert ("suspect_preference" in kinds) == bool(metrics["pairs"]["n_suspect"])
     assert "pairs" in metrics["summary"]
+
+
+def test_cli_pairs_with_rankings_uses_the_votes(tmp_path, capsys):
+    import json
+
+    from oasst_quality import adapter
+    from oasst_quality.annotations import format_ranking
+    from oasst_quality.cli import main
+
+    per, _ = vp.plant_rankers(adapter.rankings(oq.load_sample()), seed=1)
+    file = tmp_path / "rankings.csv"
+    per.assign(parent_id=per["group"], ranking=per["ranking"].map(format_ranking))[
+        ["parent_id", "annotator", "ranking"]
+    ].to_csv(file, index=False)
+    out = tmp_path / "pairs.parquet"
+    assert main(["pairs", "--rankings", str(file), "--out", str(out), "--json"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert "votes" in payload["sources"] and payload["noise_rate"]["from_votes"]
+    assert {c["source"] for c in payload["self_check"]} == {"votes", "quality", "all"}
+    table = pd.read_parquet(out)
+    assert list(table.columns) == list(vp.TABLE_COLUMNS)
+    assert (table["votes_for"] + table["votes_against"] > 0).mean() > 0.9

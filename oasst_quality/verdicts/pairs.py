@@ -739,7 +739,8 @@ def cleaning_table(
             "basis": basis,
         }
         if truth is not None:
-            row["true_noise"] = float(np.where(flip, ~t, t)[keep].mean())
+            wrong = np.where(flip, ~t, t)[keep]
+            row["true_noise"] = float(np.average(wrong, weights=None if weights is None else weights[keep]))
         out.append(row)
     return pd.DataFrame(out)
 
