@@ -421,6 +421,8 @@ def _rates(text: str) -> list[float]:
         raise argparse.ArgumentTypeError(f"expected comma-separated numbers like 0,0.1,0.2, got {text!r}") from None
     if not all(0.0 <= r <= 0.5 for r in rates):
         raise argparse.ArgumentTypeError(f"noise rates lie in [0, 0.5] (0.5 is a coin flip), got {text!r}")
+    if 0.0 not in rates:
+        raise argparse.ArgumentTypeError(f"include 0: the clean accuracy is measured at rate 0, got {text!r}")
     return rates
 
 

@@ -350,3 +350,10 @@ def test_study_warns_per_seed():
     from oasst_quality.reward.study import _seed_warnings
 
     assert _seed_warnings(runs) == ["seed 1: clean accuracy 0.520, interval 0.450-0.600 includes 0.5"]
+
+
+def test_study_needs_the_clean_rate():
+    from oasst_quality.errors import UsageError
+
+    with pytest.raises(UsageError, match="include 0"):
+        rw.noise_study(synthetic_pairs(20), rates=(0.1, 0.2))

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from .._util import percentile_interval
-from ..errors import NotComputableError, UsageError
+from ..errors import UsageError
 from ..estimate import Estimate
 from .data import split_by_group
 from .noise import accuracy_from_agreement, flip_close, flip_uniform, rankings_agreement, spam_annotators
@@ -43,8 +43,9 @@ class NoiseStudyResult:
     decreasing (isotonic) fit through the means. ``clean_accuracy`` is the measured mean at rate 0.
     The ceiling a = (1 + sqrt(2q − 1))/2 that a measured pairwise agreement q implies comes with its
     assumptions (:data:`CEILING_ASSUMPTIONS`). ``warning`` is set when the clean interval includes
-    1/2 (the model learned nothing measurable), when a seed's own clean run does, or when the
-    interval has zero width; ``seed_warnings`` lists the seeds."""
+    1/2 (the model learned nothing measurable) or when a seed's own clean run does (``seed_warnings``
+    lists them). An interval that the bootstrap leaves with zero width (every test pair right) is
+    replaced by the Wilson score interval over the test pairs."""
 
     runs: pd.DataFrame
     clean_accuracy: float
@@ -56,7 +57,7 @@ class NoiseStudyResult:
     n_test: int
     pairs_per_second: float
     mode: str = "finetune"
-    clean_interval: tuple[float, float] = (float("nan"), float("nan"))
+    clean_interval: tuple[float, float] = (0.0, 1.0)
     confidence: float = 0.95
     warning: str | None = None
     timing: dict = field(default_factory=dict)
@@ -66,8 +67,6 @@ class NoiseStudyResult:
     @property
     def clean(self) -> Estimate:
         """The measured clean accuracy (rate 0, mean over seeds) with its interval over seeds and test trees."""
-        if not np.isfinite(self.clean_interval).all():
-            raise NotComputableError("the study ran no rate-0 (clean) run")
         row = self.by_rate[self.by_rate["rate"] == 0.0]
         n_seeds = int(row["n_seeds"].iloc[0]) if len(row) else 0
         return Estimate(
@@ -94,7 +93,7 @@ class NoiseStudyResult:
             "runs": self.runs.to_dict(orient="records"),
             "fitted_clean_accuracy": self.clean_accuracy,
             "clean_interval": list(self.clean_interval),
-            "clean": self.clean.to_dict() if np.isfinite(self.clean_interval).all() else None,
+            "clean": self.clean.to_dict(),
             "confidence": self.confidence,
             "warning": self.warning,
             "seed_warnings": self.seed_warnings,
@@ -162,7 +161,20 @@ class _TreeBootstrap:
     def interval(self, correct: np.ndarray) -> tuple[float, float]:
         per_tree = np.bincount(self.codes, weights=correct, minlength=self.weights.shape[1])
         low, high, _ = percentile_interval(self.weights @ per_tree / self.pairs, self.confidence)
-        return low, high
+        return self._not_flat(low, high, float(np.mean(correct)))
+
+    def _not_flat(self, low: float, high: float, accuracy: float) -> tuple[float, float]:
+        """A bootstrap interval of zero width (every resample scores the same, as when every test pair
+        is right) says nothing about the spread: the Wilson score interval over the test pairs then."""
+        if high > low:
+            return low, high
+        from scipy.stats import norm
+
+        n, z = self.codes.size, norm.ppf(0.5 + self.confidence / 2)
+        centre = (accuracy + z**2 / (2 * n)) / (1 + z**2 / n)
+        half = z / (1 + z**2 / n) * np.sqrt(accuracy * (1 - accuracy) / n + z**2 / (4 * n**2))
+        # at accuracy 0 or 1 the Wilson bound equals it; rounding must not leave it outside
+        return float(min(centre - half, accuracy)), float(min(max(centre + half, accuracy), 1.0))
 
     def over_seeds(self, correct: np.ndarray, seed: int = 0) -> tuple[float, float]:
         """Interval for the mean over seeds of ``correct`` (seeds x test pairs): each resample draws the
@@ -173,7 +185,7 @@ class _TreeBootstrap:
         per_tree = np.stack([np.bincount(self.codes, weights=c, minlength=self.weights.shape[1]) for c in correct])
         stats = np.einsum("bs,st,bt->b", seed_weights, per_tree, self.weights) / self.pairs
         low, high, _ = percentile_interval(stats, self.confidence)
-        return low, high
+        return self._not_flat(low, high, float(correct.mean()))
 
 
 def noise_study(
@@ -212,6 +224,8 @@ def noise_study(
 
     if noise not in NOISES:
         raise UsageError(f"noise must be one of {sorted(NOISES)}, got {noise!r}")
+    if 0.0 not in {float(r) for r in rates}:
+        raise UsageError(f"the study measures the clean accuracy at rate 0: include 0 in the rates (got {list(rates)})")
     if agreement is not None and not 0.5 <= agreement <= 1:
         raise UsageError(f"pairwise agreement lies in [0.5, 1] (0.5 is chance), got {agreement}")
     dev = _device(device)
@@ -257,11 +271,8 @@ def noise_study(
     table = pd.DataFrame(rows)
     by_rate = _by_rate(table, per_run, boot)
     clean_row = by_rate[by_rate["rate"] == 0.0]
-    if len(clean_row):
-        a0 = float(clean_row["accuracy"].iloc[0])
-        clean_interval = (float(clean_row["accuracy_low"].iloc[0]), float(clean_row["accuracy_high"].iloc[0]))
-    else:
-        a0, clean_interval = float(by_rate["monotone_fit"].iloc[0]), (float("nan"), float("nan"))
+    a0 = float(clean_row["accuracy"].iloc[0])  # rate 0 is always run
+    clean_interval = (float(clean_row["accuracy_low"].iloc[0]), float(clean_row["accuracy_high"].iloc[0]))
     slope = float(np.polyfit(table["rate"], table["accuracy"], 1)[0]) if table["rate"].nunique() > 1 else 0.0
     warnings = []
     if clean and clean_interval[0] <= 0.5:
@@ -274,8 +285,6 @@ def noise_study(
     seed_warnings = _seed_warnings(table)
     if seed_warnings and not warnings:
         warnings.append(f"{len(seed_warnings)} of {len(clean_runs)} seeds learned nothing measurable on their own")
-    if clean and clean_interval[1] - clean_interval[0] <= 0:
-        warnings.append("the clean interval has zero width: too few test trees or seeds to measure its spread")
     warning = "; ".join(warnings) or None
     return NoiseStudyResult(
         runs=table,
