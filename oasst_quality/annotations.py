@@ -508,12 +508,15 @@ def from_label_studio(
 # --------------------------------------------------------------------------- against a Dataset
 
 
-def check_items(annotations: Annotations, message_ids: pd.Series, *, lenient: bool = False) -> Annotations:
+def check_items(
+    annotations: Annotations, message_ids: pd.Series, *, lenient: bool = False, source: str = "annotations"
+) -> Annotations:
     """Keep the rows whose items (votes) and groups and items (rankings) are in ``message_ids`` (the
     dataset's messages).
 
-    An unknown id is a :class:`~oasst_quality.errors.SchemaError` naming the row; with
-    ``lenient=True`` the row is set aside in ``rejected``, raw.
+    An unknown id is a :class:`~oasst_quality.errors.SchemaError` naming ``source`` (the file the
+    annotations came from), the row of the votes or rankings table and the id; with ``lenient=True``
+    the row is set aside in ``rejected``, raw.
     """
     known = set(message_ids)
     v, r = annotations.votes, annotations.rankings
@@ -521,23 +524,26 @@ def check_items(annotations: Annotations, message_ids: pd.Series, *, lenient: bo
     bad_groups = ~r["group"].isin(known).to_numpy()
     bad_items = np.array([not set(_ranked_ids(x)) <= known for x in r["ranking"]], dtype=bool)
     problems = [
-        (v, bad_votes, "item", "item is not a message of the dataset"),
-        (r, bad_groups, "group", "group is not a message of the dataset"),
-        (r, bad_items & ~bad_groups, "ranking", "ranking names a message that is not in the dataset"),
+        (v, bad_votes, "item", "votes", "item is not a message of the dataset"),
+        (r, bad_groups, "group", "rankings", "group is not a message of the dataset"),
+        (r, bad_items & ~bad_groups, "ranking", "rankings", "ranking names a message that is not in the dataset"),
     ]
     rejected = [annotations.rejected]
-    for frame, mask, field_name, detail in problems:
+    for frame, mask, field_name, table, detail in problems:
         if not mask.any():
             continue
         if not lenient:
             i = int(np.flatnonzero(mask)[0])
             raise SchemaError(
-                f"{detail}: {frame.iloc[i][field_name]!r:.80}", path="annotations", line=i + 1, field=field_name
+                f"row {i + 1} of its {table} table: {detail}: {frame.iloc[i][field_name]!r:.80} "
+                "(check that the annotations belong to this export, or use --lenient to set such rows aside)",
+                path=source,
+                field=field_name,
             )
         rejected.append(
             pd.DataFrame(
                 {
-                    "source": "annotations",
+                    "source": source,
                     "line": np.flatnonzero(mask) + 1,
                     "field": field_name,
                     "detail": detail,

@@ -50,7 +50,10 @@ def _cell(value: Any) -> Any:
 
 
 def _table(rows: dict | pd.DataFrame, title: str = "") -> str:
-    frame = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(list(rows.items()), columns=["name", "value"])
+    if not isinstance(rows, pd.DataFrame):  # name -> value: a count stays a count beside a share
+        shown = [(k, f"{v:.6f}" if isinstance(v, float) and not v.is_integer() else _cell(v)) for k, v in rows.items()]
+        rows = pd.DataFrame([(k, str(v)) for k, v in shown], columns=["name", "value"])
+    frame = rows
     frame = frame.map(_cell) if len(frame) else frame
     body = frame.to_string(index=False) if len(frame) else "(none)"
     return f"{title}\n{body}\n" if title else body + "\n"
@@ -62,7 +65,8 @@ def _load(args: argparse.Namespace):
         if getattr(args, name, None):
             from .annotations import read
 
-            ds = ds.with_annotations(read(getattr(args, name), lenient=args.lenient), lenient=args.lenient)
+            path = getattr(args, name)
+            ds = ds.with_annotations(read(path, lenient=args.lenient), lenient=args.lenient, source=path)
     return ds
 
 
@@ -328,7 +332,7 @@ def cmd_flags(args: argparse.Namespace) -> None:
         from .language import mismatches
 
         languages = mismatches(ds, backend=args.backend, seed=args.seed)
-    table = curation_flags(ds, languages=languages)
+    table = curation_flags(ds, languages=languages, all_rows=args.all)
     written = None
     if out is not None:
         files = flag_files(table)
@@ -337,13 +341,55 @@ def cmd_flags(args: argparse.Namespace) -> None:
         written = str(out)
     counts = summaries.flags_summary(table)
     payload = {"source": ds.source, "n_flags": counts["n_flags"], "by_kind": counts["by_kind"], "written": written}
+    if not args.all:
+        from .flags import label_summary
+
+        payload["per_label"] = label_summary(ds)
     if args.json and not args.out:
         payload["flags"] = table
 
     def text(p: dict) -> str:
         out = _table(p["by_kind"], f"{p['n_flags']} flags on {counts['n_messages']} messages")
         out += _table(table.head(15)[["message_id", "kind", "severity", "evidence"]], "most severe first (first 15)")
+        if "per_label" in p:
+            out += _table(
+                p["per_label"].round(3),
+                "labels resting on one vote or with a wide interval, per label (every row with --all)",
+            )
         return out + (f"wrote {p['written']}" if p["written"] else "write them all with --out flags.csv (or .parquet)")
+
+    _emit(args, payload, text)
+
+
+def cmd_annotators(args: argparse.Namespace) -> None:
+    from .annotations import Annotations, read
+    from .verdicts.annotators import summary
+
+    if not args.path and not args.rankings:
+        raise UsageError("give a votes table (VOTES) or --rankings FILE, or both")
+    found = Annotations()
+    for source in (args.path, args.rankings):
+        if source:
+            found = found | read(source, lenient=args.lenient)
+    out = summary(
+        found.votes if len(found.votes) else None,
+        found.rankings if len(found.rankings) else None,
+        levels=args.level,
+        fdr=args.fdr,
+    )
+    payload = {"source": [s for s in (args.path, args.rankings) if s], **out}
+
+    def text(p: dict) -> str:
+        t = p["annotators"]
+        counts = t.groupby(["source", "verdict"]).size().reset_index(name="n") if len(t) else t
+        levels = ", ".join(f"{k} {v['level']}" for k, v in p["levels"].items())
+        head = f"levels: {levels}\n" if levels else ""
+        shown = p["suspects"][["annotator", "source", "n_votes", "rule", "evidence"]]
+        return (
+            head
+            + _table(counts, "verdicts")
+            + _table(shown, f"suspects (false discovery rate {p['rules']['fdr']:.0%})")
+        )
 
     _emit(args, payload, text)
 
@@ -739,6 +785,10 @@ COMMANDS: dict[str, tuple[Callable[[argparse.Namespace], int | None], str]] = {
     "validate": (cmd_validate, "check an export for pipelines: exit 0 clean, 1 problems found, 2 usage error"),
     "flags": (cmd_flags, "the curation table: one row per (message, issue), to filter a dataset with one join"),
     "agreement": (cmd_agreement, "inter-annotator agreement per label (or of a per-annotator CSV/TSV table)"),
+    "annotators": (
+        cmd_annotators,
+        "each annotator's reliability and verdict (ok, suspect, insufficient data) from a votes table or rankings",
+    ),
     "consensus": (
         cmd_consensus,
         "ranked groups and preference pairs; consensus and diagnostics of per-ranker rankings",
@@ -772,6 +822,23 @@ def _flags_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", metavar="FILE", help="write the whole table: FILE.csv or FILE.parquet")
     p.add_argument("--language", action="store_true", help="add language mismatches (needs the language extra)")
     p.add_argument("--backend", choices=list(BACKENDS), help="language-ID backend (default: cascade)")
+    p.add_argument(
+        "--all", action="store_true", help="list single-vote and wide-interval labels on every row (else per label)"
+    )
+
+
+def _annotators_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--rankings",
+        metavar="FILE",
+        help="per-ranker rankings: a table (parent_id, annotator, ranking a>b=c>d) or the backend's reactions",
+    )
+    p.add_argument(
+        "--level",
+        choices=["nominal", "ordinal", "interval"],
+        help="level of measurement of every label (default: inferred per label: codes nominal, Likert interval)",
+    )
+    p.add_argument("--fdr", type=float, default=0.1, help="false discovery rate of the suspects (default 0.1)")
 
 
 def _validate_args(p: argparse.ArgumentParser) -> None:
@@ -785,6 +852,8 @@ EXAMPLES: dict[str, str] = {
     "flags": "oasst-quality flags export.jsonl.gz --out flags.csv",
     "agreement": "oasst-quality agreement export.jsonl.gz --label spam\n"
     "  oasst-quality agreement votes.csv --level interval",
+    "annotators": "oasst-quality annotators votes.csv --rankings rankings.csv --json\n"
+    "  oasst-quality annotators text_labels.jsonl --level ordinal",
     "consensus": "oasst-quality consensus export.jsonl.gz\n  oasst-quality consensus rankings.csv --method schulze",
     "aggregate": "oasst-quality aggregate export.jsonl.gz\n  oasst-quality aggregate votes.csv --method mace",
     "language": "oasst-quality language export.jsonl.gz --backend py3langid",
@@ -832,6 +901,13 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("path", nargs="*", help="OASST export(s) (default: the bundled sample; several with dask)")
         elif name == "pairs":
             p.add_argument("path", nargs="*", help="OASST export(s) (default: the bundled sample)")
+        elif name == "annotators":
+            p.add_argument(
+                "path",
+                nargs="?",
+                metavar="VOTES",
+                help="per-annotator votes: a table or the backend's text_labels rows",
+            )
         else:
             p.add_argument("path", nargs="?", help="OASST export (default: the bundled sample)")
         p.add_argument("--lenient", action="store_true", help="skip unreadable records and report them")
@@ -868,6 +944,7 @@ SHARED_ARGS: tuple[tuple[tuple[str, ...], dict[str, Any], frozenset[str]], ...] 
 EXTRA_ARGS: dict[str, Sequence[Callable[[argparse.ArgumentParser], Any]]] = {
     "validate": [_validate_args],
     "flags": [_flags_args, _annotation_args],
+    "annotators": [_annotators_args],
     "agreement": [_agreement_args, _columns_args, _annotation_args],
     "consensus": [_consensus_args, _annotation_args],
     "aggregate": [_aggregate_args, _columns_args, _annotation_args],

@@ -477,21 +477,74 @@ def consensus(ballots, method: str = "ranked_pairs", **kw) -> list:
 # --------------------------------------------------------------------------- datasets
 
 
-def _agreement_counts(rankings: pd.DataFrame, group: str, ranking: str) -> tuple[np.ndarray, np.ndarray]:
-    """Per reply set with two or more rankings: (agreeing, all) pairs of rankers over pairs of replies."""
-    agree, total = [], []
-    for _, g in rankings.groupby(group, sort=True):
-        ballots = list(g[ranking])
-        if len(ballots) < 2:
-            continue
-        lv = levels(ballots, _candidates(ballots, None))
-        a = (lv[:, :, None] < lv[:, None, :]).sum(axis=0)  # [i, j]: rankers putting i above j
-        iu = np.triu_indices(lv.shape[1], 1)
-        a, b = a[iu], a.T[iu]
-        same = a * (a - 1) / 2 + b * (b - 1) / 2
-        agree.append(float(same.sum()))
-        total.append(float((same + a * b).sum()))
-    return np.array(agree), np.array(total)
+def ballot_rows(ballots: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every named candidate of every ballot as (ballot position in ``ballots``, candidate, level),
+    levels 0 = best and equal for a tied position; two pandas explodes, no Python loop per vote."""
+    positions = pd.Series(ballots.to_numpy(), dtype=object).explode()
+    level = positions.groupby(level=0).cumcount().to_numpy()
+    long = pd.DataFrame({"c": positions.to_numpy(), "lvl": level, "row": positions.index.to_numpy()}).explode("c")
+    long = long[long["c"].notna()]
+    return long["row"].to_numpy(np.int64), long["c"].to_numpy(), long["lvl"].to_numpy(np.int64)
+
+
+def _pair_votes(
+    rankings: pd.DataFrame, group: str, ranking: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per (reply set, pair of replies): how many rankings put the first above the second (a), the
+    second above the first (b), or tie them (t), counting only rankings that name both replies, and
+    the set of each pair. A reply a ranking leaves out casts no vote on its pairs."""
+    rows, cands, lvls = ballot_rows(rankings[ranking])
+    if not rows.size:
+        empty = np.zeros(0)
+        return empty, empty, empty, np.zeros(0, dtype=np.int64)
+    lvls = lvls.astype(float)
+    g_code = pd.factorize(rankings[group].to_numpy())[0]
+    # a reply's index within its set, in first-seen order (no ordering of ids)
+    pair_code, uniq = pd.factorize(pd.MultiIndex.from_arrays([g_code[rows], pd.Index(cands, dtype=object)]))
+    first = np.asarray(uniq.get_level_values(0))
+    sizes = np.bincount(first, minlength=g_code.max() + 1)
+    order = np.argsort(first, kind="stable")
+    within = np.empty(first.size, dtype=np.int64)
+    within[order] = np.arange(first.size) - (np.cumsum(sizes) - sizes)[first[order]]
+    cand = within[pair_code]
+    out_a, out_b, out_t, out_g = [], [], [], []
+    row_size = sizes[g_code]
+    for C in np.unique(row_size[row_size >= 2]):  # one array per set size
+        sel = np.flatnonzero(row_size == C)
+        local = np.full(len(rankings), -1, dtype=np.int64)
+        local[sel] = np.arange(sel.size)
+        m = local[rows] >= 0
+        lv = np.full((sel.size, C), np.nan)
+        lv[local[rows[m]], cand[m]] = lvls[m]
+        d = lv[:, None, :] - lv[:, :, None]  # > 0 where the row reply is above the column reply
+        sets, inv = np.unique(g_code[sel], return_inverse=True)
+        counts = np.zeros((3, sets.size, C, C))
+        for k, hit in enumerate((d > 0, d < 0, d == 0)):  # NaN (a reply not named) is none of them
+            np.add.at(counts[k], inv, hit.astype(float))
+        iu = np.triu_indices(C, 1)
+        out_a.append(counts[0][:, iu[0], iu[1]].ravel())
+        out_b.append(counts[1][:, iu[0], iu[1]].ravel())
+        out_t.append(counts[2][:, iu[0], iu[1]].ravel())
+        out_g.append(np.repeat(sets, iu[0].size))
+    if not out_a:
+        empty = np.zeros(0)
+        return empty, empty, empty, np.zeros(0, dtype=np.int64)
+    return np.concatenate(out_a), np.concatenate(out_b), np.concatenate(out_t), np.concatenate(out_g)
+
+
+def _agreement_counts(rankings: pd.DataFrame, group: str, ranking: str, ties: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Per reply set: (agreeing, all) pairs of rankers over its pairs of replies, FastChat's human-human way."""
+    a, b, t, g = _pair_votes(rankings, group, ranking)
+
+    def pairs(n):
+        return n * (n - 1) / 2
+
+    if ties:
+        agree, total = pairs(a) + pairs(b) + pairs(t), pairs(a + b + t)
+    else:
+        agree, total = pairs(a) + pairs(b), pairs(a + b)
+    n_sets = int(g.max()) + 1 if g.size else 0
+    return np.bincount(g, agree, n_sets), np.bincount(g, total, n_sets)
 
 
 def pairwise_agreement(
@@ -499,29 +552,40 @@ def pairwise_agreement(
     *,
     group: str = "group",
     ranking: str = "ranking",
+    ties: bool = False,
     n_resamples: int = 1000,
     confidence: float = 0.95,
     seed: int = 0,
 ) -> Estimate:
-    """How often two rankers order a pair of replies the same way (ties left out), with a bootstrap
-    interval over reply sets (``n``: the ranker-pair comparisons; details: ``n_sets``).
+    """How often two rankers judge a pair of replies alike, under the convention of FastChat's
+    human-human agreement (``compute_agreement.py``), with a bootstrap interval over reply sets.
 
-    For every reply set and every pair of its replies, with a rankers preferring one and b the
-    other, a(a − 1)/2 + b(b − 1)/2 ranker pairs agree and a·b disagree; the estimate pools them over
-    the sets. It is the convention of the published human-human bands without ties
-    (:data:`oasst_quality.references.PAIRWISE_AGREEMENT`). Rankings are sequences, best first, tied
-    positions as sets. Raises NotComputableError when no set has two rankers who order a pair.
+    Each pair of replies of a set is one comparison; every ranking that names both replies casts a
+    vote on it (the first above, the second above, or a tie; a reply the ranking leaves out casts
+    none: it is not "ranked last"). Every pair of votes on a comparison counts once: with
+    ``ties=True`` all of them, a tie agreeing with a tie; with ``ties=False`` (default) pairs where
+    either vote is a tie are left out. The population is all pairs of replies of each ranking
+    (``details['pair_population']``), not single pairwise judgments as in MT-Bench, so compare
+    with a published band only under the same tie convention and read the population difference.
+    ``n``: the pairs of votes; ``details``: ``n_sets``, ``ties``. Raises NotComputableError when
+    no two rankings share a pair of replies.
     """
-    agree, total = _agreement_counts(rankings, group, ranking)
+    agree, total = _agreement_counts(rankings, group, ranking, ties)
     keep = total > 0
     agree, total = agree[keep], total[keep]
     if not keep.any():
-        raise NotComputableError("no reply set was ranked by two or more rankers who order some pair")
+        raise NotComputableError("no two rankings order the same pair of replies: no comparison to count")
     rng = np.random.default_rng(seed)
     f = rng.multinomial(agree.size, np.full(agree.size, 1 / agree.size), size=n_resamples)
     low, high, used = bootstrap_interval((f @ agree) / (f @ total), confidence)
-    method = "pairs of rankers on pairs of replies, ties left out; percentile bootstrap over reply sets"
-    details = {"n_sets": int(agree.size), "n_resamples": used}
+    convention = "ties counted (a tie agrees with a tie)" if ties else "pairs of votes with a tie left out"
+    method = f"pairs of votes on each pair of replies, {convention}; percentile bootstrap over reply sets"
+    details = {
+        "n_sets": int(agree.size),
+        "n_resamples": used,
+        "ties": "counted" if ties else "left out",
+        "pair_population": "all pairs of replies of each ranking; replies a ranking leaves out make no vote",
+    }
     return Estimate(float(agree.sum() / total.sum()), low, high, confidence, int(total.sum()), method, details)
 
 

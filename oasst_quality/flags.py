@@ -9,15 +9,19 @@ kind                        severity what it means
 structural_problem          varies   an orphan, a cycle, a duplicate, a role or rank problem
 toxic_by_model_not_humans   medium   Detoxify scores it toxic (>= 0.5); the human toxicity mean <= 0.25
 toxic_by_humans_not_model   medium   humans call it toxic (mean >= 0.75); Detoxify scores < 0.1
-default_zero_suspect        low      a Likert label likely holds a stored default 0 (p >= 0.5)
-single_vote_label           low      a label's value rests on one vote
+default_zero_suspect        low      a Likert label likely holds a stored default 0: the most likely
+                                     messages, no more than the label's all-zero excess
+single_vote_label           low      a label's value rests on one vote (``all_rows`` only)
 low_confidence_label        low      a Likert label's 95 % posterior interval is wider than 0.5
+                                     (``all_rows`` only)
 language_mismatch           medium   the detected language differs from the declared one
 cyclic_ranking              medium   the raw rankings of the reply set (its parent) have a cycle
 tie_broken_ranking          low      the reply set's consensus depends on the tie-break
 suspect_annotator           medium   a suspect annotator voted on it or ranked its replies
 =========================== ======== ==============================================================
 
+Single-vote and wide-interval labels concern most messages of an OASST export, so they are
+summarised per label (:func:`label_summary`) and listed per row only with ``all_rows=True``.
 The language rows need a detection table (:func:`oasst_quality.language.mismatches`), and the
 ranking and annotator rows need per-annotator data attached (:meth:`Dataset.with_annotations`).
 :func:`flag_files` gives the table as the files written beside a report or by ``oasst-quality flags``.
@@ -27,6 +31,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pandas as pd
 
 from . import adapter, published
@@ -61,6 +66,7 @@ def curation_flags(
     annotations: Annotations | None = None,
     annotators: dict | None = None,
     fits: published.LabelFits | None = None,
+    all_rows: bool = False,
 ) -> pd.DataFrame:
     """Every flagged (message, issue) of a Dataset or its tables (:func:`oasst_quality.adapter.tables`),
     most severe first.
@@ -72,11 +78,12 @@ def curation_flags(
     already (else it is computed when annotations are attached).
     ``fits``: :func:`oasst_quality.published.label_fits` of the whole dataset when ``data``
     is one partition of it, so that the label models are fitted on all of it.
+    ``all_rows``: list single-vote and wide-interval labels on every row (else :func:`label_summary`).
     """
     if not isinstance(data, adapter.Tables):
         annotations = data.annotations if annotations is None else annotations
         data = adapter.tables(data)
-    parts = [_structural(data.problems), *_labels(data.labels, fits), _toxicity(data)]
+    parts = [_structural(data.problems), *_labels(data.labels, fits, all_rows), _toxicity(data)]
     if languages is not None:
         parts.append(_language(languages))
     if annotations is not None:
@@ -107,15 +114,17 @@ def _structural(problems: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def _labels(labels: pd.DataFrame, fits: published.LabelFits | None) -> list[pd.DataFrame]:
+def _labels(labels: pd.DataFrame, fits: published.LabelFits | None, all_rows: bool = False) -> list[pd.DataFrame]:
     fits = published.label_fits(published.grid_patterns(labels)) if fits is None else fits
+    parts = [_default_zeros(labels, fits)]
+    if not all_rows:
+        return parts
     post = published.oasst_posteriors(labels, priors=fits.priors)
     one = post["single_vote"].astype(bool)  # an empty table's columns are untyped
     single = post.loc[one]
     wide = post.loc[(post["kind"] == "likert") & ~one & (post["high"].astype(float) - post["low"].astype(float) > 0.5)]
-    zeros = published.default_zero_messages(labels, fits=fits.zero_bias)
-    zeros = zeros[zeros["p_defaulted"] >= 0.5]
     return [
+        *parts,
         _rows(
             single["message_id"].to_numpy(),
             "single_vote_label",
@@ -133,17 +142,88 @@ def _labels(labels: pd.DataFrame, fits: published.LabelFits | None) -> list[pd.D
             ],
             wide["label"].to_numpy(),
         ),
-        _rows(
-            zeros["message_id"].to_numpy(),
-            "default_zero_suspect",
-            "low",
-            [
-                f"{lab}: mean {v:.2f} of {n} votes; P(a stored default 0) = {p:.2f} (an upper bound)"
-                for lab, v, n, p in zip(zeros["label"], zeros["value"], zeros["count"], zeros["p_defaulted"])
-            ],
-            zeros["label"].to_numpy(),
-        ),
     ]
+
+
+def _default_zeros(labels: pd.DataFrame, fits: published.LabelFits) -> pd.DataFrame:
+    """The messages most likely to hold a stored default 0, no more per label than its all-zero excess.
+
+    The default-to-zero model's per-message probability is an upper bound (it credits every zero
+    the label's Beta prior cannot explain to the default), so it alone flagged nearly every message.
+    Here a label whose test is significant gets at most E = (observed − expected all-zero share) ×
+    its messages flags (E scaled to the messages of ``labels`` when it is one partition): the messages
+    with the highest probability, a block of equal probabilities only where it fits whole.
+    """
+    zeros = published.default_zero_messages(labels, fits=fits.zero_bias)
+    table = fits.zero_bias[0].set_index("label") if len(fits.zero_bias[0]) else None
+    if table is None or zeros.empty:
+        return _rows([], "default_zero_suspect", "low", [])
+    kept = []
+    for name, z in zeros.groupby("label", sort=True):
+        row = table.loc[name]
+        here = labels.loc[labels["label"] == name, "item"].nunique()
+        excess = max(row["all_zero_share"] - row["all_zero_expected_without_default"], 0.0) * here
+        p = z["p_defaulted"].to_numpy(float)
+        # the largest threshold block that fits: count of messages with p >= t must stay <= excess
+        levels_desc = np.unique(p)[::-1]
+        counts = np.array([(p >= t).sum() for t in levels_desc])
+        fits_whole = levels_desc[counts <= excess]
+        if fits_whole.size:
+            chosen = z[p >= fits_whole.min()]
+            kept.append(chosen.assign(excess=excess, n_label=here))
+    if not kept:
+        return _rows([], "default_zero_suspect", "low", [])
+    zeros = pd.concat(kept, ignore_index=True)
+    return _rows(
+        zeros["message_id"].to_numpy(),
+        "default_zero_suspect",
+        "low",
+        [
+            f"{lab}: mean {v:.2f} of {n} votes; P(a stored default 0) = {p:.2f}; one of the {e:.0f} messages "
+            f"the label's all-zero excess allows"
+            for lab, v, n, p, e in zip(
+                zeros["label"], zeros["value"], zeros["count"], zeros["p_defaulted"], zeros["excess"]
+            )
+        ],
+        zeros["label"].to_numpy(),
+    )
+
+
+def label_summary(
+    data: Dataset | adapter.Tables | pd.DataFrame, *, fits: published.LabelFits | None = None
+) -> pd.DataFrame:
+    """Per label: how many messages rest on one vote and how many Likert labels have a 95 % posterior
+    interval wider than 0.5 (``label, kind, n_messages, single_vote, wide_interval`` and their shares),
+    what ``curation_flags`` lists row by row only with ``all_rows=True``."""
+    labels = (
+        data
+        if isinstance(data, pd.DataFrame)
+        else (data if isinstance(data, adapter.Tables) else adapter.tables(data)).labels
+    )
+    fits = published.label_fits(published.grid_patterns(labels)) if fits is None else fits
+    post = published.oasst_posteriors(labels, priors=fits.priors)
+    columns = [
+        "label",
+        "kind",
+        "n_messages",
+        "single_vote",
+        "single_vote_share",
+        "wide_interval",
+        "wide_interval_share",
+    ]
+    if post.empty:
+        return pd.DataFrame(columns=columns)
+    one = post["single_vote"].astype(bool)
+    wide = (post["kind"] == "likert") & ~one & (post["high"].astype(float) - post["low"].astype(float) > 0.5)
+    out = (
+        post.assign(one=one, wide=wide)
+        .groupby(["label", "kind"], sort=True)
+        .agg(n_messages=("message_id", "size"), single_vote=("one", "sum"), wide_interval=("wide", "sum"))
+        .reset_index()
+    )
+    out["single_vote_share"] = out["single_vote"] / out["n_messages"]
+    out["wide_interval_share"] = out["wide_interval"] / out["n_messages"]
+    return out[columns]
 
 
 def _toxicity(t: adapter.Tables) -> pd.DataFrame:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 
 from .adapter import Tables
@@ -140,11 +141,16 @@ def language_mismatches(t: Tables, *, backend: str | None = None, seed: int = 0,
 
 
 def flags_summary(table: pd.DataFrame) -> dict:
-    """The curation table in counts: flags, messages, and flags per (kind, severity)."""
+    """The curation table in counts: flags, messages, and flags per (kind, severity), most severe first."""
+    from .flags import SEVERITIES
+
+    counts = table.groupby(["kind", "severity"], observed=True).size().reset_index(name="n")
+    rank = counts["severity"].map({s: i for i, s in enumerate(SEVERITIES)}).astype(int)
+    order = np.lexsort((counts["kind"].astype(str).to_numpy(), -counts["n"].to_numpy(), rank.to_numpy()))
     return {
         "n_flags": len(table),
         "n_messages": int(table["message_id"].nunique()),
-        "by_kind": table.groupby(["kind", "severity"], observed=True).size().reset_index(name="n"),
+        "by_kind": counts.iloc[order].reset_index(drop=True),
     }
 
 

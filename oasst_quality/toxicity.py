@@ -250,9 +250,9 @@ def _weighted_auc(score: np.ndarray, positive: np.ndarray, f: np.ndarray) -> np.
 def _analytic_spearman(x: np.ndarray, y: np.ndarray, confidence: float) -> Estimate:
     """Spearman's rho with a Fisher-z interval (Bonett & Wright 2000 standard error)."""
     n = x.size
-    rho = stats.spearmanr(x, y).statistic
-    if np.isnan(rho):
+    if np.ptp(x) == 0 or np.ptp(y) == 0:
         raise NotComputableError(_CONSTANT)
+    rho = stats.spearmanr(x, y).statistic
     z = stats.norm.ppf(0.5 + confidence / 2)
     se = np.sqrt((1 + rho**2 / 2) / (n - 3))
     low, high = float(np.tanh(np.arctanh(rho) - z * se)), float(np.tanh(np.arctanh(rho) + z * se))

@@ -134,13 +134,14 @@ def test_dawid_skene_equals_crowdkit_at_equal_iterations():
     good = np.array([[0.85, 0.1, 0.05], [0.1, 0.8, 0.1], [0.05, 0.15, 0.8]])
     confusions = np.array([good] * 5 + [np.full((3, 3), 1 / 3)] * 2)
     df, _ = _simulate(confusions=confusions, n_items=300, per_item=3, seed=5)
-    ours = agg.DawidSkene(smoothing=0.0, n_iter=15, tol=-np.inf).fit(df)
     ck = df.rename(columns={"item": "task", "annotator": "worker", "value": "label"})
-    theirs = CkDawidSkene(n_iter=15, tol=-np.inf).fit(ck)
-    assert ours.n_iter_ == len(theirs.loss_history_) == 15
-    got = ours.probas_.to_numpy()
-    want = theirs.probas_.reindex(index=ours.probas_.index, columns=ours.classes_).to_numpy()
-    assert np.abs(got - want).max() < 1e-9
+    for n_iter, tol in ((15, -np.inf), (100, 1e-5)):  # and with both early stops: the same stopping rule
+        ours = agg.DawidSkene(smoothing=0.0, diagonal=0.0, n_iter=n_iter, tol=tol).fit(df)
+        theirs = CkDawidSkene(n_iter=n_iter, tol=tol).fit(ck)
+        assert ours.n_iter_ == len(theirs.loss_history_)
+        got = ours.probas_.to_numpy()
+        want = theirs.probas_.reindex(index=ours.probas_.index, columns=ours.classes_).to_numpy()
+        assert np.abs(got - want).max() < 1e-9
 
 
 @pytest.mark.parametrize(

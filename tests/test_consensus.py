@@ -402,3 +402,75 @@ def test_pairwise_agreement_by_hand_with_a_bootstrap_over_reply_sets():
     assert q == cs.pairwise_agreement(table, n_resamples=400, seed=1)
     with pytest.raises(NotComputableError):
         cs.pairwise_agreement(table[table["group"] == 3])
+
+
+def _fastchat_human_human(table: pd.DataFrame, ties: bool) -> tuple[int, int]:
+    """A direct transcription of FastChat's human-human count: per comparison (a pair of replies of a
+    set), every pair of votes; a vote is 'first', 'second' or 'tie'; ``ban`` drops ties when not counted."""
+    votes: dict = {}
+    for g, ballot in zip(table["group"], table["ranking"]):
+        level = {}
+        for pos, p in enumerate(ballot):
+            for c in p if isinstance(p, frozenset) else (p,):
+                level[c] = pos
+        names = sorted(level, key=str)
+        for i, x in enumerate(names):
+            for y in names[i + 1 :]:
+                v = "tie" if level[x] == level[y] else ("first" if level[x] < level[y] else "second")
+                votes.setdefault((g, x, y), []).append(v)
+    agree = total = 0
+    for vs in votes.values():
+        for i in range(len(vs) - 1):
+            for j in range(i + 1, len(vs)):
+                if not ties and "tie" in (vs[i], vs[j]):
+                    continue
+                total += 1
+                agree += vs[i] == vs[j]
+    return agree, total
+
+
+def test_pairwise_agreement_leaves_unranked_replies_out_and_counts_ties_as_fastchat():
+    # b did not see z: (x, y) 1 agreeing pair of 3, (x, z) and (y, z) 1 of 1 each: 3 / 5 (ranking z last gave 7 / 9)
+    table = pd.DataFrame({"group": 1, "annotator": list("abc"), "ranking": [tuple("xyz"), tuple("xy"), tuple("yxz")]})
+    assert cs.pairwise_agreement(table, n_resamples=10).estimate == pytest.approx(3 / 5)
+    # ties: a ties y and z; with ties (y, z) is a tie against an order (disagree), without it is left out
+    tied = pd.DataFrame({"group": 1, "annotator": list("ab"), "ranking": [("x", frozenset("yz")), tuple("xyz")]})
+    with_ties = cs.pairwise_agreement(tied, ties=True, n_resamples=10)
+    without = cs.pairwise_agreement(tied, ties=False, n_resamples=10)
+    assert (with_ties.estimate, with_ties.n) == (pytest.approx(2 / 3), 3)
+    assert (without.estimate, without.n) == (1.0, 2)
+    assert with_ties.details["ties"] == "counted" and "all pairs" in with_ties.details["pair_population"]
+
+
+def test_pairwise_agreement_is_not_computable_without_a_shared_pair():
+    disjoint = pd.DataFrame({"group": 1, "annotator": list("ab"), "ranking": [tuple("xy"), tuple("zw")]})
+    with pytest.raises(NotComputableError):
+        cs.pairwise_agreement(disjoint)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 3), st.permutations(list("abcde")), st.integers(1, 5), st.booleans()),
+        min_size=2,
+        max_size=14,
+    ),
+    st.booleans(),
+)
+def test_pairwise_agreement_equals_a_direct_fastchat_count(rows, ties):
+    ballots = []
+    for g, perm, k, tie in rows:
+        named = list(perm[:k])
+        if tie and k >= 3:  # tie the last two named replies
+            ballot = (*named[:-2], frozenset(named[-2:]))
+        else:
+            ballot = tuple(named)
+        ballots.append((g, ballot))
+    table = pd.DataFrame(ballots, columns=["group", "ranking"]).assign(annotator="r")
+    agree, total = _fastchat_human_human(table, ties)
+    if total == 0:
+        with pytest.raises(NotComputableError):
+            cs.pairwise_agreement(table, ties=ties, n_resamples=5)
+    else:
+        q = cs.pairwise_agreement(table, ties=ties, n_resamples=5)
+        assert q.n == total and q.estimate == pytest.approx(agree / total)

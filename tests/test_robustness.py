@@ -6,7 +6,7 @@ import os
 
 import pytest
 from helpers import jsonl, msg
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 import oasst_quality as oq
@@ -377,3 +377,64 @@ def test_no_input_ends_in_an_internal_error(argv, code, expected, awkward, capsy
         assert len(err.strip().splitlines()) == 1, err
         if expected:
             assert expected in err, err
+
+
+# --------------------------------------------------------------------------- corrupted votes, rankings and options
+
+# mostly valid, so that the commands get past the reader: one row in about six is hostile
+_IDS = st.one_of(*[st.sampled_from(["m1", "a1", "a2"])] * 5, st.sampled_from(["", "not-there", "x\x00y", "☃"]))
+_ANNOTATORS = st.one_of(*[st.sampled_from(["ann-1", "ann-2", "ann-3"])] * 5, st.sampled_from(["", "a,b", "\x00"]))
+_VALUES = st.one_of(
+    *[st.sampled_from(["0", "1", "0.5", "0.25", "0.75"])] * 5,
+    st.sampled_from(["-1", "7", "1e300", "nan", "inf", "", "yes", "0,5"]),
+    st.floats(allow_nan=True, allow_infinity=True).map(repr),
+)
+_RANKINGS = st.one_of(
+    *[st.sampled_from(["a1>a2", "a2>a1", "a1=a2"])] * 3,
+    st.sampled_from(["a1>a1", "a1", "", ">", "a1>>a2", "a1>x", "a1=a2>a3"]),
+)
+
+
+def _csv(rows: list[tuple], header: str) -> str:
+    return header + "\n" + "".join(",".join(f'"{c}"' for c in row) + "\n" for row in rows)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    votes=st.lists(st.tuples(_IDS, _ANNOTATORS, st.sampled_from(["spam", "quality", "odd"]), _VALUES), max_size=12),
+    rankings=st.lists(st.tuples(st.sampled_from(["m1", "a1", "nope"]), _ANNOTATORS, _RANKINGS), max_size=6),
+    command=st.sampled_from(
+        [
+            ["agreement", "{votes}", "--label", "quality"],
+            ["agreement", "{votes}", "--level", "interval", "--label", "spam"],
+            ["aggregate", "{votes}", "--label", "spam"],
+            ["consensus", "{rankings}"],
+            ["report", "{export}", "--annotations", "{votes}", "--rankings", "{rankings}", "--lenient"],
+            ["report", "{export}", "--rankings", "{rankings}"],
+        ]
+    ),
+    option=st.sampled_from([[], ["--seed", "x"], ["--resamples", "0"], ["--resamples", "3"], ["--json"]]),
+)
+def test_cli_on_corrupted_votes_rankings_and_options(tmp_path_factory, capsys, votes, rankings, command, option):
+    tmp = tmp_path_factory.mktemp("votes")
+    export = tmp / "export.jsonl"
+    export.write_text(jsonl([msg("m1"), msg("a1", "m1", "assistant"), msg("a2", "m1", "assistant")]))
+    (tmp / "votes.csv").write_text(_csv(votes, "message_id,annotator,label,value"))
+    (tmp / "rankings.csv").write_text(_csv(rankings, "parent_id,annotator,ranking"))
+    names = {"export": export, "votes": tmp / "votes.csv", "rankings": tmp / "rankings.csv"}
+    argv = [a.format(**names) for a in command] + option
+    if command[0] == "report":
+        argv += ["--out", str(tmp / "r"), "--quiet"]
+        if "--resamples" not in option:
+            argv += ["--resamples", "5"]
+    try:
+        rc, out, err = run(argv, capsys)
+    except SystemExit as exc:  # argparse: one line, exit 2
+        rc, out, err = exc.code, "", capsys.readouterr().err
+    event(f"{command[0]} exit {rc}")
+    assert rc in (0, 1, 2), err
+    assert "Traceback" not in err and "internal error" not in err, err
+    if rc == 2:
+        assert len(err.strip().splitlines()) == 1, err
+    if rc == 0 and "--json" in option:
+        json.loads(out)

@@ -39,13 +39,31 @@ def structure_sentences(m: dict) -> list[str]:
         f"{f['n_ranked_sibling_groups']:,} reply sets carry rankings.",
         (
             "Structural problems: "
-            + ", ".join(f"{v} {k.replace('_', ' ')}{'s' if v != 1 else ''}" for k, v in probs.items())
-            + "; none of them stops loading, "
-            "but orphans and rank gaps usually mean the export was filtered (a language subset, deleted messages)."
+            + "; ".join(
+                f"{v:,} {k.replace('_', ' ')}{'s' if v != 1 else ''} ({PROBLEM_MEANING.get(k, 'see the flags table')})"
+                for k, v in probs.items()
+            )
+            + ". None of them stops loading."
         )
         if probs
         else "No structural problems were found.",
     ]
+
+
+#: What each kind of structural problem usually means, for the sentence that counts them.
+PROBLEM_MEANING = {
+    "orphan": "a reply whose parent is missing: the export was filtered, to a language or without deleted messages",
+    "rank_gap": "ranks with a hole: a ranked reply was filtered out",
+    "rank_collision": "two replies with one rank: ranks were merged or copied",
+    "duplicate_message": "a message id seen twice: the second copy was set aside",
+    "duplicate_tree": "a tree seen twice: files or shards overlap; the second copy was set aside",
+    "cycle": "a message among its own ancestors: the ids are corrupt",
+    "multiple_roots": "a tree with more than one prompt at its root",
+    "role_alternation": "prompter and assistant do not alternate along a thread",
+    "tree_id_mismatch": "a message filed under another tree than its parent",
+    "parse_error": "a line that is not JSON, set aside",
+    "schema_error": "a record that does not fit the schema, set aside",
+}
 
 
 def structure_findings(m: dict) -> list[dict]:
@@ -60,7 +78,7 @@ def structure_findings(m: dict) -> list[dict]:
             f"{sum(probs.values()):,} structural problems in "
             f"{m['structure']['forest']['n_messages']:,} messages ("
             + ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in probs.items())
-            + "); they usually mean a filtered export.",
+            + "): the structure section says what each kind usually means.",
         )
     ]
 
@@ -70,9 +88,11 @@ def structure_findings(m: dict) -> list[dict]:
 
 def agreement_sentences(m: dict) -> list[str]:
     flags = m["agreement"]["flags"]
+    if not flags and not m["agreement"]["not_computable"]:
+        return ["The export carries no labels, so there is no agreement between labellers to measure."]
     alphas = [v["alpha"] for v in flags.values() if v["alpha"] is not None]
     if not alphas:
-        return []
+        return [_not_computable_sentence(m["agreement"]["not_computable"])]
     raw = [v["percent_agreement"] for v in flags.values()]
     return [
         f"Raw agreement on the flags ranges from {min(raw):.0%} to {max(raw):.0%}, but Krippendorff's alpha only "
@@ -124,15 +144,16 @@ def agreement_findings(m: dict) -> list[dict]:
                 f"({f['percent_agreement']:.0%}): the flag is rare.",
             )
         )
-    likert = [k for k, v in m["agreement"]["not_computable"].items() if "not published" in v]
-    if likert:
+    voted = set(m["annotators"]["summary"]["labels"]) if m.get("annotators", {}).get("summary") else set()
+    likert = [k for k, v in m["agreement"]["not_computable"].items() if "not published" in v and k not in voted]
+    if likert:  # labels the per-annotator votes given measure are in the annotators section instead
         out.append(
             finding(
                 "medium",
                 "agreement",
-                f"Agreement on the {len(likert)} Likert labels ({', '.join(likert[:3])}, ...) "
-                "cannot be measured from this export: it keeps only each message's mean; per-annotator votes "
-                "(--annotations) would measure it.",
+                f"Agreement on the {len(likert)} Likert labels ({', '.join(likert[:3])}"
+                f"{', ...' if len(likert) > 3 else ''}) cannot be measured from this export: it keeps only each "
+                "message's mean; per-annotator votes (--annotations) would measure it.",
             )
         )
     return out
@@ -144,6 +165,8 @@ def agreement_findings(m: dict) -> list[dict]:
 def aggregation_sentences(m: dict) -> list[str]:
     out = []
     lab = m["aggregation"]["labels"]
+    if not lab:
+        return ["The export carries no labels, so there is nothing to aggregate."]
     if lab.get("quality"):
         q = lab["quality"]
         out.append(
@@ -219,13 +242,15 @@ def consensus_sentences(m: dict) -> list[str]:
 def skew_sentences(m: dict) -> list[str]:
     lang = m["skew"]["language"]
     conc = m["skew"]["contributors"]
-    plural = "s" if lang["n_languages"] != 1 else ""
     eff = lang["effective_languages"]["estimate"]
-    out = [
-        f"{lang['n_languages']} language{plural}, effectively {eff:.1f} "
-        f"(95% CI {lang['effective_languages']['low']:.1f}-{lang['effective_languages']['high']:.1f}); the top "
-        f"language holds {lang['top_language_share']:.0%} of the messages."
-    ]
+    if lang["n_languages"] == 1:  # one language has no spread to estimate: no interval to show
+        out = [f"Every message is in one language ({', '.join(lang['counts'])})."]
+    else:
+        out = [
+            f"{lang['n_languages']} languages, effectively {eff:.1f} "
+            f"(95% CI {lang['effective_languages']['low']:.1f}-{lang['effective_languages']['high']:.1f}); the top "
+            f"language holds {lang['top_language_share']:.0%} of the messages."
+        ]
     if conc.get("n_contributors"):
         w = m["skew"]["without_top_1pct"]
         out.append(
@@ -274,7 +299,7 @@ def skew_findings(m: dict) -> list[dict]:
 
 def toxicity_sentences(m: dict) -> list[str]:
     if not m["toxicity"].get("available"):
-        return []
+        return []  # the section shows its note
     rows = pd.DataFrame(m["toxicity"]["agreement"])
     main = rows[(rows["head"] == "toxicity") & (rows["label"] == "toxicity")] if len(rows) else rows
     if not len(main):
@@ -365,20 +390,27 @@ def annotators_findings(m: dict) -> list[dict]:
             finding(
                 "high",
                 "annotators",
-                f"{len(names)} of {a['summary']['n_annotators']} annotators look like noise "
-                f"({', '.join(names[:5])}{', ...' if len(names) > 5 else ''}); their rules and evidence are listed.",
+                f"{len(names)} of {a['summary']['n_annotators']} annotators show evidence of random, constant or "
+                f"reversed answering, at chance or copying the displayed order ({', '.join(names[:5])}"
+                f"{', ...' if len(names) > 5 else ''}; false discovery rate 10 %); rules and evidence are listed.",
             )
         )
     q = a.get("rankings", {}).get("pairwise_agreement", {})
+    qt = a.get("rankings", {}).get("pairwise_agreement_with_ties", {})
     if q.get("estimate") is not None:
+        ties = (
+            f", {qt['estimate']:.0%} with ties counted (MT-Bench experts: 63%)"
+            if qt.get("estimate") is not None
+            else ""
+        )
         out.append(
             finding(
                 "medium" if q["high"] < 0.65 else "info",
                 "annotators",
-                f"Two rankers order a pair of replies the same way {q['estimate']:.0%} of the time "
-                f"(95% CI {q['low']:.0%}-{q['high']:.0%}, {q['n']:,} comparisons in {q['n_sets']:,} "
-                "reply sets, ties left out); published human-human agreement on pairwise preferences runs from 65% "
-                "to 87% (MT-Bench experts: 81% without ties), under conventions listed in the consensus section.",
+                f"Two rankers judge a pair of replies alike {q['estimate']:.0%} of the time with ties left out "
+                f"(95% CI {q['low']:.0%}-{q['high']:.0%}, {q['n']:,} pairs of votes in {q['n_sets']:,} reply sets; "
+                f"MT-Bench experts: 81%){ties}; these are all pairs of replies of each ranking, not single "
+                "pairwise judgments, so read the bands as a guide, not a test.",
             )
         )
     vs = a.get("rankings", {}).get("vs_export")

@@ -18,6 +18,7 @@ def html(metrics: dict, figures: dict[str, str]) -> str:
     env.filters["num"] = _num
     env.filters["pvalue"] = _pvalue
     env.filters["pct"] = _pct
+    env.globals["ci"] = _interval
     shown = [s for s in SECTIONS if s.name in metrics]
     return env.get_template("report.html.j2").render(m=metrics, fig=figures, sections=shown)
 
@@ -33,6 +34,14 @@ def _num(value: Any, digits: int = 3) -> str:
         text = f"{value:,.{digits}f}"
         return text[1:] if text.startswith("-") and not text.strip("-0.,") else text  # no "-0.000"
     return str(value)
+
+
+def _interval(low: Any, high: Any, digits: int = 3, *, pct: bool = False) -> str:
+    """An interval as "low – high", or one "–" when the data gave none (never "– – –")."""
+    if low is None or high is None:
+        return "–"
+    show = _pct if pct else (lambda v: _num(v, digits))
+    return f"{show(low)} – {show(high)}"
 
 
 def _pct(value: Any) -> str:

@@ -25,6 +25,7 @@ from .. import adapter, partials, published, skew
 from .. import toxicity as tx
 from ..flags import sort_flags
 from ..references import PAIRWISE_AGREEMENT
+from ..summaries import flags_summary
 from . import plots, prose
 
 if TYPE_CHECKING:
@@ -161,7 +162,11 @@ def _toxicity(tables: tuple | None, ctx: Context) -> dict:
     """The toxicity section from the merged (scores, human) tables; its ``disagreements`` get their
     texts after the second pass (:func:`toxicity_gaps`)."""
     if tables is None:
-        return {"available": False, "note": "the export carries no Detoxify scores; run score_texts for a model"}
+        return {
+            "available": False,
+            "note": "The export carries no Detoxify scores: `oasst-quality toxicity --rescore` scores its texts with a "
+            "local Detoxify checkpoint (the toxicity extra), offline.",
+        }
     scores, human = tables
     table = tx.agreement_from_tables(scores, human, n_resamples=ctx.n_resamples, seed=ctx.seed)
     cal = tx.calibration_from_tables(scores, human)
@@ -219,11 +224,7 @@ def _flags(stats: dict, ctx: Context) -> dict:
         kind: g.head(5)[["message_id", "severity", "label", "evidence", "text"]]
         for kind, g in shown_rows.groupby("kind", sort=False, observed=True)
     }
-    counts = table.groupby(["kind", "severity"], observed=True).size().reset_index(name="n")
-    return {
-        "n_flags": len(table),
-        "n_messages": int(table["message_id"].nunique()),
-        "by_kind": counts,
+    return flags_summary(table) | {
         "examples": examples,
         "files": ["flags.parquet", "flags.csv"],
     }
