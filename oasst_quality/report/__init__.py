@@ -50,6 +50,7 @@ def compute(
     quiet: bool = False,
     noise_study=None,
     tables: dict | None = None,
+    pairs=None,
 ) -> tuple[dict, dict]:
     """All metrics (a JSON-ready dict) and the figures (name -> PNG data URI).
 
@@ -58,9 +59,13 @@ def compute(
     (:mod:`oasst_quality.partials`), give the same numbers.
     ``noise_study``: a :class:`~oasst_quality.reward.NoiseStudyResult` to add as a section.
     ``tables``: a dict that receives the full tables behind the page (``"flags"``: the curation table).
+    ``pairs``: a :class:`~oasst_quality.verdicts.pairs.PairVerdicts` to add as the preference-pairs
+    section (its suspects join the curation table as ``suspect_preference`` rows).
     """
     engine = InMemory(dataset) if isinstance(dataset, Dataset) else dataset
-    ctx = Context(engine.source, n_resamples, seed, tables={} if tables is None else tables, noise_study=noise_study)
+    ctx = Context(
+        engine.source, n_resamples, seed, tables={} if tables is None else tables, noise_study=noise_study, pairs=pairs
+    )
     progress = tqdm(total=len(SECTIONS) + 2, desc="report", disable=quiet, unit="step")
     stats = engine.map_reduce(first_pass, merge=merge)
     progress.update()
@@ -121,11 +126,13 @@ def build(
     seed: int = 0,
     quiet: bool = False,
     noise_study=None,
+    pairs=None,
 ) -> Path:
     """Write ``index.html``, ``metrics.json`` and the curation table (``flags.parquet``, ``flags.csv``)
     for ``dataset`` into ``out_dir``; return the HTML path.
 
-    ``noise_study`` (a :class:`~oasst_quality.reward.NoiseStudyResult`) adds the noise-study section.
+    ``noise_study`` (a :class:`~oasst_quality.reward.NoiseStudyResult`) adds the noise-study section;
+    ``pairs`` (a :class:`~oasst_quality.verdicts.pairs.PairVerdicts`) the preference-pairs section.
     """
     from ..flags import flag_files
     from .render import html
@@ -133,7 +140,7 @@ def build(
     out = check_output_folder(out_dir)  # before minutes of computing, not after
     tables: dict[str, pd.DataFrame] = {}
     metrics, figures = compute(
-        dataset, n_resamples=n_resamples, seed=seed, quiet=quiet, noise_study=noise_study, tables=tables
+        dataset, n_resamples=n_resamples, seed=seed, quiet=quiet, noise_study=noise_study, tables=tables, pairs=pairs
     )
     files: dict[str, bytes | str] = {
         "metrics.json": json.dumps(metrics, indent=2, allow_nan=False),

@@ -46,6 +46,8 @@ class Context:
     fits: published.LabelFits | partials.Failed | None = None
     #: a :class:`~oasst_quality.reward.NoiseStudyResult` to show, if one was run
     noise_study: Any = None
+    #: a :class:`~oasst_quality.verdicts.pairs.PairVerdicts` to show, if the pairs were judged
+    pairs: Any = None
 
 
 @dataclass(frozen=True)
@@ -199,9 +201,23 @@ def _annotators(stats: tuple | None, ctx: Context) -> dict | None:
     return summarize(annotations, export_rankings=export_rankings, n_resamples=ctx.n_resamples, seed=ctx.seed)
 
 
+def _pairs(stats: None, ctx: Context) -> dict | None:
+    """Suspect preference pairs (finalized before the flags, which take its suspect_preference rows)."""
+    if ctx.pairs is None:
+        return None
+    from ..verdicts.pairs import report_section
+
+    out = report_section(ctx.pairs, seed=ctx.seed)
+    ctx.tables["pair_flags"] = out.pop("flags")
+    return out
+
+
 def _flags(stats: dict, ctx: Context) -> dict:
     """The curation table (written beside the report) in counts, with the first examples of each kind."""
-    table = sort_flags(pd.concat(stats["table"], ignore_index=True))
+    extra = ctx.tables.pop("pair_flags", None)
+    table = pd.concat([*stats["table"], *([extra] if extra is not None and len(extra) else [])], ignore_index=True)
+    table["severity"] = pd.Categorical(table["severity"], categories=["high", "medium", "low"], ordered=True)
+    table = sort_flags(table)
     ctx.tables["flags"] = table
     shown_rows = sort_flags(pd.concat(stats["examples"], ignore_index=True))
     examples = {
@@ -280,6 +296,14 @@ SECTIONS: tuple[Section, ...] = (
         merge=partials.toxicity_merge,
         sentences=prose.toxicity_sentences,
         findings=prose.toxicity_findings,
+    ),
+    Section(
+        "pairs",
+        "Preference pairs: which are wrong",
+        "Preference pairs",
+        _pairs,
+        sentences=prose.pairs_sentences,
+        findings=prose.pairs_findings,
     ),
     Section(
         "flags",

@@ -9,6 +9,7 @@ ceiling that a measured agreement implies. torch and transformers load only when
 
 from .data import planted_pairs, preference_data, split_by_group
 from .frozen import FrozenHead, embed_texts, train_head
+from .margins import cross_fitted_margins, pair_embeddings, tree_folds
 from .noise import (
     accuracy_from_agreement,
     flip_close,
@@ -25,12 +26,14 @@ __all__ = [
     "NoiseStudyResult",
     "TrainResult",
     "accuracy_from_agreement",
+    "cross_fitted_margins",
     "embed_texts",
     "flip_close",
     "flip_uniform",
     "likert_noise_pairs",
     "noise_study",
     "pair_correct",
+    "pair_embeddings",
     "pairwise_accuracy",
     "planted_pairs",
     "preference_data",
@@ -40,4 +43,5 @@ __all__ = [
     "split_by_group",
     "train_head",
     "train_reward_model",
+    "tree_folds",
 ]

@@ -55,6 +55,7 @@ class FrozenHead:
     scale: np.ndarray
     module: object
     losses: list[float]
+    l2: float = 0.0
 
     def reward(self, x: np.ndarray) -> np.ndarray:
         import torch
@@ -79,6 +80,7 @@ def train_head(
     steps: int = 200,
     hidden: int = 64,
     seed: int = 0,
+    weights: np.ndarray | None = None,
 ) -> FrozenHead:
     """Fit a head by the Bradley-Terry loss −log σ(f(chosen) − f(rejected)) + ``l2`` ||weights||².
 
@@ -86,16 +88,17 @@ def train_head(
     differences) or ``"mlp"`` (one hidden ReLU layer, full-batch Adam). Features are standardized
     with the training rows' mean and spread. ``l2=None`` picks the penalty from :data:`L2_GRID` by
     the held-out Bradley-Terry likelihood of ``folds``-fold cross-validation, split by ``groups``
-    (trees) when given, so that the choice never sees the test pairs. Seeded and deterministic.
+    (trees) when given, so that the choice never sees the test pairs. ``weights`` (one per pair,
+    e.g. 1 − p_flipped) weight each pair's loss. Seeded and deterministic.
     """
     if head not in ("linear", "mlp"):
         raise UsageError(f"head must be 'linear' or 'mlp', got {head!r}")
     if l2 is None:
-        l2 = _choose_l2(chosen, rejected, head, groups, folds, steps, hidden, seed)
-    return _fit(chosen, rejected, head, l2, steps, hidden, seed)
+        l2 = _choose_l2(chosen, rejected, head, groups, folds, steps, hidden, seed, weights)
+    return _fit(chosen, rejected, head, l2, steps, hidden, seed, weights)
 
 
-def _choose_l2(chosen, rejected, head, groups, folds, steps, hidden, seed) -> float:
+def _choose_l2(chosen, rejected, head, groups, folds, steps, hidden, seed, weights=None) -> float:
     keys = pd.factorize(groups)[0] if groups is not None else np.arange(len(chosen))
     fold_of = np.random.default_rng(seed).permutation(keys.max() + 1)[keys] % folds
     scores = []
@@ -105,14 +108,16 @@ def _choose_l2(chosen, rejected, head, groups, folds, steps, hidden, seed) -> fl
             held = fold_of == k
             if held.all() or not held.any():
                 continue
-            fitted = _fit(chosen[~held], rejected[~held], head, l2, steps, hidden, seed)
+            w = None if weights is None else weights[~held]
+            fitted = _fit(chosen[~held], rejected[~held], head, l2, steps, hidden, seed, w)
             diff = fitted.reward(chosen[held]) - fitted.reward(rejected[held])
-            loglik += float(-np.logaddexp(0.0, -diff).sum())
+            held_w = 1.0 if weights is None else weights[held]
+            loglik += float(-(held_w * np.logaddexp(0.0, -diff)).sum())
         scores.append(loglik)
     return L2_GRID[int(np.argmax(scores))]
 
 
-def _fit(chosen, rejected, head, l2, steps, hidden, seed) -> FrozenHead:
+def _fit(chosen, rejected, head, l2, steps, hidden, seed, sample_weights=None) -> FrozenHead:
     import torch
 
     both = np.concatenate([chosen, rejected])
@@ -130,8 +135,11 @@ def _fit(chosen, rejected, head, l2, steps, hidden, seed) -> FrozenHead:
     weights = [p for name, p in module.named_parameters() if "weight" in name]
     losses: list[float] = []
 
+    w = None if sample_weights is None else torch.from_numpy(np.asarray(sample_weights, dtype=np.float32))
+
     def objective():
-        loss = -torch.nn.functional.logsigmoid(module(c) - module(r)).mean()
+        per_pair = -torch.nn.functional.logsigmoid(module(c) - module(r)).squeeze(-1)
+        loss = per_pair.mean() if w is None else (per_pair * w).sum() / w.sum().clamp(min=1e-12)
         return loss + l2 * sum((w**2).sum() for w in weights), loss
 
     if head == "linear":
@@ -154,4 +162,4 @@ def _fit(chosen, rejected, head, l2, steps, hidden, seed) -> FrozenHead:
             optim.step()
             losses.append(loss.item())
     module.eval()
-    return FrozenHead(mean, scale, module, losses)
+    return FrozenHead(mean, scale, module, losses, float(l2))

@@ -13,6 +13,7 @@ import pandas as pd
 
 from .._util import percentile_interval
 from ..errors import UsageError
+from ..estimate import Estimate
 from .data import split_by_group
 from .noise import accuracy_from_agreement, flip_close, flip_uniform, rankings_agreement, spam_annotators
 from .train import _device, pair_correct, train_reward_model
@@ -21,13 +22,30 @@ NOISES = {"uniform": flip_uniform, "close": flip_close, "spam": spam_annotators}
 MODES = ("frozen", "finetune")
 
 
+#: What the ceiling assumes, said wherever it is shown.
+CEILING_ASSUMPTIONS = (
+    "the ceiling (1 + sqrt(2q - 1))/2 assumes every pair is equally hard and every annotator equally accurate, "
+    "and single-annotator test labels; pairs of unequal difficulty or consensus test labels move it"
+)
+#: What the monotone fit assumes.
+CURVE_ASSUMPTIONS = (
+    "the curve is a decreasing (isotonic) fit of the measured mean accuracies per rate: it assumes only that "
+    "more noise never helps, not a shape; the line 1/2 + (a0 - 1/2)(1 - 2p) describes a fixed model scored "
+    "against flipped labels, not a model trained on them, and is not used"
+)
+
+
 @dataclass
 class NoiseStudyResult:
     """``runs``: one row per (rate, seed) with the clean test ``accuracy`` and its bootstrap interval
-    over test trees; the fitted curve accuracy(p) = 1/2 + (a0 − 1/2)(1 − 2p) (label flips at rate p
-    shrink the learnable signal by 1 − 2p); and the ceiling a = (1 + sqrt(2q − 1))/2 that a measured
-    pairwise agreement q implies. ``warning`` is set when the clean accuracy's interval includes 1/2:
-    then the model learned nothing measurable and the curve says nothing about noise."""
+    over test trees. The headline is ``by_rate``: per rate the mean measured accuracy over seeds with
+    an interval that resamples both seeds and test trees (so training variability is in it), and a
+    decreasing (isotonic) fit through the means. ``clean_accuracy`` is the measured mean at rate 0.
+    The ceiling a = (1 + sqrt(2q − 1))/2 that a measured pairwise agreement q implies comes with its
+    assumptions (:data:`CEILING_ASSUMPTIONS`). ``warning`` is set when the clean interval includes
+    1/2 (the model learned nothing measurable) or when a seed's own clean run does (``seed_warnings``
+    lists them). An interval that the bootstrap leaves with zero width (every test pair right) is
+    replaced by the Wilson score interval over the test pairs."""
 
     runs: pd.DataFrame
     clean_accuracy: float
@@ -39,13 +57,32 @@ class NoiseStudyResult:
     n_test: int
     pairs_per_second: float
     mode: str = "finetune"
-    clean_interval: tuple[float, float] = (float("nan"), float("nan"))
+    clean_interval: tuple[float, float] = (0.0, 1.0)
     confidence: float = 0.95
     warning: str | None = None
     timing: dict = field(default_factory=dict)
+    by_rate: pd.DataFrame = field(default_factory=pd.DataFrame)
+    seed_warnings: list = field(default_factory=list)
+
+    @property
+    def clean(self) -> Estimate:
+        """The measured clean accuracy (rate 0, mean over seeds) with its interval over seeds and test trees."""
+        row = self.by_rate[self.by_rate["rate"] == 0.0]
+        n_seeds = int(row["n_seeds"].iloc[0]) if len(row) else 0
+        return Estimate(
+            self.clean_accuracy,
+            *self.clean_interval,
+            self.confidence,
+            self.n_test,
+            "mean over seeds of the clean test accuracy; percentile bootstrap over seeds and test trees",
+            {"n_seeds": n_seeds},
+        )
 
     def curve(self, rates) -> np.ndarray:
-        return 0.5 + (self.clean_accuracy - 0.5) * (1 - 2 * np.asarray(rates, dtype=float))
+        """The decreasing fit, interpolated between the measured rates."""
+        if not len(self.by_rate):
+            return np.full(np.shape(rates), self.clean_accuracy)
+        return np.interp(rates, self.by_rate["rate"], self.by_rate["monotone_fit"])
 
     def to_dict(self) -> dict:
         return {
@@ -56,8 +93,13 @@ class NoiseStudyResult:
             "runs": self.runs.to_dict(orient="records"),
             "fitted_clean_accuracy": self.clean_accuracy,
             "clean_interval": list(self.clean_interval),
+            "clean": self.clean.to_dict(),
             "confidence": self.confidence,
             "warning": self.warning,
+            "seed_warnings": self.seed_warnings,
+            "by_rate": self.by_rate.to_dict(orient="records"),
+            "curve_assumptions": CURVE_ASSUMPTIONS,
+            "ceiling_assumptions": CEILING_ASSUMPTIONS if self.ceiling is not None else None,
             "curve_slope": self.curve_slope,
             "agreement": self.agreement,
             "agreement_ceiling": self.ceiling,
@@ -77,19 +119,22 @@ class NoiseStudyResult:
 
         fig, ax = plt.subplots(figsize=(5.2, 3.6))
         r = self.runs
-        ax.errorbar(
-            r["rate"],
-            r["accuracy"],
-            yerr=[r["accuracy"] - r["accuracy_low"], r["accuracy_high"] - r["accuracy"]],
-            fmt="o",
-            alpha=0.6,
-            capsize=2,
-            label=f"runs (clean test pairs, {self.confidence:.0%} CI over trees)",
-        )
-        grid = np.linspace(0, max(self.runs["rate"].max(), 0.5), 50)
-        ax.plot(grid, self.curve(grid), "-", label="fitted 1/2 + (a0 - 1/2)(1 - 2p)")
+        ax.plot(r["rate"], r["accuracy"], ".", alpha=0.4, color="grey", label="runs (one per seed)")
+        b = self.by_rate
+        if len(b):
+            ax.errorbar(
+                b["rate"],
+                b["accuracy"],
+                yerr=[b["accuracy"] - b["accuracy_low"], b["accuracy_high"] - b["accuracy"]],
+                fmt="o",
+                capsize=3,
+                label=f"mean over seeds ({self.confidence:.0%} CI over seeds and test trees)",
+            )
+            ax.plot(b["rate"], b["monotone_fit"], "-", label="decreasing fit")
         if self.ceiling is not None:
-            ax.axhline(self.ceiling, ls="--", color="grey", label=f"agreement ceiling {self.ceiling:.2f}")
+            ax.axhline(
+                self.ceiling, ls="--", color="grey", label=f"agreement ceiling {self.ceiling:.2f} (equal difficulty)"
+            )
         ax.axhline(0.5, ls=":", color="black", lw=0.8)
         ax.set_xlabel(f"noise rate ({self.noise})")
         ax.set_ylabel("pairwise accuracy")
@@ -116,7 +161,31 @@ class _TreeBootstrap:
     def interval(self, correct: np.ndarray) -> tuple[float, float]:
         per_tree = np.bincount(self.codes, weights=correct, minlength=self.weights.shape[1])
         low, high, _ = percentile_interval(self.weights @ per_tree / self.pairs, self.confidence)
-        return low, high
+        return self._not_flat(low, high, float(np.mean(correct)))
+
+    def _not_flat(self, low: float, high: float, accuracy: float) -> tuple[float, float]:
+        """A bootstrap interval of zero width (every resample scores the same, as when every test pair
+        is right) says nothing about the spread: the Wilson score interval over the test pairs then."""
+        if high > low:
+            return low, high
+        from scipy.stats import norm
+
+        n, z = self.codes.size, norm.ppf(0.5 + self.confidence / 2)
+        centre = (accuracy + z**2 / (2 * n)) / (1 + z**2 / n)
+        half = z / (1 + z**2 / n) * np.sqrt(accuracy * (1 - accuracy) / n + z**2 / (4 * n**2))
+        # at accuracy 0 or 1 the Wilson bound equals it; rounding must not leave it outside
+        return float(min(centre - half, accuracy)), float(min(max(centre + half, accuracy), 1.0))
+
+    def over_seeds(self, correct: np.ndarray, seed: int = 0) -> tuple[float, float]:
+        """Interval for the mean over seeds of ``correct`` (seeds x test pairs): each resample draws the
+        seeds with replacement as well as the test trees, so training variability is in it."""
+        s = correct.shape[0]
+        draws = np.random.default_rng(seed).integers(0, s, size=(self.weights.shape[0], s))
+        seed_weights = np.stack([np.bincount(d, minlength=s) for d in draws]) / s  # resamples x seeds
+        per_tree = np.stack([np.bincount(self.codes, weights=c, minlength=self.weights.shape[1]) for c in correct])
+        stats = np.einsum("bs,st,bt->b", seed_weights, per_tree, self.weights) / self.pairs
+        low, high, _ = percentile_interval(stats, self.confidence)
+        return self._not_flat(low, high, float(correct.mean()))
 
 
 def noise_study(
@@ -155,6 +224,8 @@ def noise_study(
 
     if noise not in NOISES:
         raise UsageError(f"noise must be one of {sorted(NOISES)}, got {noise!r}")
+    if 0.0 not in {float(r) for r in rates}:
+        raise UsageError(f"the study measures the clean accuracy at rate 0: include 0 in the rates (got {list(rates)})")
     if agreement is not None and not 0.5 <= agreement <= 1:
         raise UsageError(f"pairwise agreement lies in [0.5, 1] (0.5 is chance), got {agreement}")
     dev = _device(device)
@@ -168,7 +239,7 @@ def noise_study(
         train = train.sample(max_pairs, random_state=0).reset_index(drop=True)
     boot = _TreeBootstrap(test["group"], n_resamples, confidence, seed=0)
     fit = _frozen_runner(train, test, backbone, max_length, dev, head) if mode == "frozen" else None
-    rows, speeds, clean = [], [], []
+    rows, speeds, clean, per_run = [], [], [], {}
     runs = [(seed, rate) for seed in seeds for rate in rates]
     for seed, rate in tqdm(runs, desc=f"noise study ({mode})", unit="run", disable=not progress):
         noisy = NOISES[noise](train, rate, seed=seed)
@@ -182,6 +253,7 @@ def noise_study(
             )
             correct, final_loss = pair_correct(result, test, max_length=max_length), result.losses[-1]
             speeds.append(result.pairs_per_second)
+        per_run[(float(rate), int(seed))] = np.asarray(correct, dtype=float)
         if rate == 0:
             clean.append(correct)
         low, high = boot.interval(correct)
@@ -197,21 +269,27 @@ def noise_study(
             }
         )
     table = pd.DataFrame(rows)
-    # least squares for a0 in accuracy = 1/2 + (a0 − 1/2)(1 − 2p)
-    x = 1 - 2 * table["rate"].to_numpy()
-    a0 = 0.5 + float((x * (table["accuracy"].to_numpy() - 0.5)).sum() / (x**2).sum())
-    clean_interval = boot.interval(np.mean(clean, axis=0)) if clean else (float("nan"), float("nan"))
-    warning = None
+    by_rate = _by_rate(table, per_run, boot)
+    clean_row = by_rate[by_rate["rate"] == 0.0]
+    a0 = float(clean_row["accuracy"].iloc[0])  # rate 0 is always run
+    clean_interval = (float(clean_row["accuracy_low"].iloc[0]), float(clean_row["accuracy_high"].iloc[0]))
+    slope = float(np.polyfit(table["rate"], table["accuracy"], 1)[0]) if table["rate"].nunique() > 1 else 0.0
+    warnings = []
     if clean and clean_interval[0] <= 0.5:
-        warning = (
+        warnings.append(
             f"the clean accuracy's {confidence:.0%} interval ({clean_interval[0]:.3f}-{clean_interval[1]:.3f}) "
             "includes 0.5: the model learned nothing measurable from these pairs, so the curve says nothing "
             "about noise (more pairs, more epochs, or fine-tuning on a GPU)"
         )
+    clean_runs = table[table["rate"] == 0.0]
+    seed_warnings = _seed_warnings(table)
+    if seed_warnings and not warnings:
+        warnings.append(f"{len(seed_warnings)} of {len(clean_runs)} seeds learned nothing measurable on their own")
+    warning = "; ".join(warnings) or None
     return NoiseStudyResult(
         runs=table,
         clean_accuracy=a0,
-        curve_slope=-2 * (a0 - 0.5),
+        curve_slope=slope,
         agreement=agreement,
         ceiling=accuracy_from_agreement(agreement) if agreement is not None else None,
         noise=noise,
@@ -223,7 +301,44 @@ def noise_study(
         confidence=confidence,
         warning=warning,
         timing=fit.timing if fit is not None else {},
+        by_rate=by_rate,
+        seed_warnings=seed_warnings,
     )
+
+
+def _seed_warnings(runs: pd.DataFrame) -> list[str]:
+    """One line per seed whose own clean run's interval includes 1/2."""
+    clean = runs[runs["rate"] == 0.0]
+    return [
+        f"seed {int(r.seed)}: clean accuracy {r.accuracy:.3f}, interval {r.accuracy_low:.3f}-{r.accuracy_high:.3f} "
+        "includes 0.5"
+        for r in clean.itertuples()
+        if r.accuracy_low <= 0.5
+    ]
+
+
+def _by_rate(table: pd.DataFrame, per_run: dict, boot: _TreeBootstrap) -> pd.DataFrame:
+    """Per rate: mean accuracy over seeds, its interval over seeds and test trees, and a decreasing fit."""
+    from sklearn.isotonic import IsotonicRegression
+
+    rows = []
+    for rate, runs in table.groupby("rate", sort=True):
+        correct = np.stack([per_run[(rate, seed)] for seed in runs["seed"]])
+        low, high = boot.over_seeds(correct, seed=0)
+        rows.append(
+            {
+                "rate": float(rate),
+                "n_seeds": len(runs),
+                "accuracy": float(correct.mean()),
+                "accuracy_low": low,
+                "accuracy_high": high,
+                "seed_sd": float(runs["accuracy"].std(ddof=1)) if len(runs) > 1 else 0.0,
+            }
+        )
+    out = pd.DataFrame(rows)
+    fit = IsotonicRegression(increasing=False).fit(out["rate"], out["accuracy"], sample_weight=out["n_seeds"])
+    out["monotone_fit"] = fit.predict(out["rate"])
+    return out
 
 
 class _frozen_runner:

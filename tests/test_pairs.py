@@ -1,0 +1,290 @@
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import oasst_quality as oq
+from oasst_quality.errors import NotComputableError, UsageError
+from oasst_quality.verdicts import pairs as vp
+
+SAMPLES = (
+    "oasst1_en_validation_turku/en-validation.jsonl.gz",
+    "oasst2_openpaws_filtered/oasst2_filtered.jsonl.gz",
+    "oasst_laion_en100_sample/en_100_tree.jsonl.gz",
+)
+
+
+def _pairs(rows):
+    return pd.DataFrame(
+        rows, columns=["group", "parent", "chosen_id", "rejected_id", "rank_chosen", "rank_rejected"]
+    ).assign(prompt="p", chosen="c", rejected="r")
+
+
+def test_ranker_votes_by_hand():
+    pairs = _pairs([("t", "g", "a", "b", 0, 1), ("t", "g", "a", "c", 0, 2), ("t", "g", "b", "c", 1, 2)])
+    rankings = pd.DataFrame(
+        {
+            "group": ["g", "g", "g"],
+            "annotator": ["x", "y", "z"],
+            "ranking": [("a", "b", "c"), ("c", "b", "a"), ("a", frozenset({"b", "c"}))],
+        }
+    )
+    votes = vp.ranker_votes(pairs, rankings)
+    got = {(int(p), w): int(a) for p, w, a in votes.itertuples(index=False)}
+    # x agrees everywhere, y disagrees everywhere, z ties b and c (no vote on pair 2)
+    assert got == {
+        **{(0, "x"): 1, (0, "y"): 0, (0, "z"): 1},
+        **{(1, "x"): 1, (1, "y"): 0, (1, "z"): 1},
+        **{(2, "x"): 1, (2, "y"): 0},
+    }
+
+
+def test_rankings_without_columns_is_a_usage_error():
+    with pytest.raises(UsageError, match="annotator"):
+        vp.ranker_votes(_pairs([("t", "g", "a", "b", 0, 1)]), pd.DataFrame({"group": ["g"], "ranking": [("a", "b")]}))
+
+
+def test_no_evidence_is_not_computable():
+    with pytest.raises(NotComputableError, match="no evidence"):
+        vp.flip_model(_pairs([("t", "g", "a", "b", 0, 1)]))
+
+
+@given(st.lists(st.floats(-6, 6), min_size=1, max_size=40))
+def test_rate_given_is_the_fixed_point(llr):
+    from scipy.special import expit, logit
+
+    llr = np.array(llr)
+    r = vp._rate_given(llr)
+    assert 1e-4 <= r <= 0.5
+    gap = expit(logit(r) + llr).mean() - r
+    # an interior root, or a bound where the fixed point lies beyond it
+    assert abs(gap) < 1e-6 or (r == 0.5 and gap >= 0) or (r == 1e-4 and gap <= 0)
+
+
+def _voted_world(n_sets=150, seed=0):
+    """Three-reply sets whose true order is a, b, c; five rankers of known accuracy vote on each pair
+    independently; the export reverses a known share of pairs, apart from the votes."""
+    rng = np.random.default_rng(seed)
+    acc = {"r1": 0.85, "r2": 0.8, "r3": 0.75, "r4": 0.5, "r5": 0.5}
+    rows, votes, flipped = [], [], []
+    for s in range(n_sets):
+        for i, j in ((0, 1), (0, 2), (1, 2)):
+            k = len(rows)
+            flip = rng.random() < 0.25
+            c, r = (f"{s}-{j}", f"{s}-{i}") if flip else (f"{s}-{i}", f"{s}-{j}")
+            rows.append((f"t{s}", f"g{s}", c, r, 0, j - i))
+            flipped.append(flip)
+            for who, a in acc.items():
+                right = rng.random() < a
+                votes.append((k, who, int(right != flip)))
+    return _pairs(rows), pd.DataFrame(votes, columns=["pair", "annotator", "agree"]), np.array(flipped), acc
+
+
+def test_votes_alone_learn_ranker_accuracy_and_find_flips():
+    pairs, votes, flipped, acc = _voted_world()
+    v = vp.flip_model(pairs, votes=votes, n_resamples=30, export_from_votes=False)
+    learned = v.rankers.set_index("annotator")["accuracy"]
+    for who, a in acc.items():
+        assert learned[who] == pytest.approx(a, abs=0.06), who
+    assert vp.detection(flipped, v.table["p_flipped"])["auroc"] > 0.9
+    assert abs(v.noise_rate.estimate - flipped.mean()) < 0.05
+    assert v.noise_rate.low <= flipped.mean() <= v.noise_rate.high
+    assert set(v.table.columns) == set(vp.TABLE_COLUMNS)
+    trl = v.to_trl()
+    assert np.allclose(trl["label_confidence"], 1 - v.table["p_flipped"])
+
+
+def test_a_pair_with_every_reliable_vote_against_is_suspect():
+    pairs, votes, _, _ = _voted_world()
+    v = vp.flip_model(pairs, votes=votes, n_resamples=10, export_from_votes=False)
+    against = votes[votes["annotator"].isin(["r1", "r2", "r3"])].groupby("pair")["agree"].sum() == 0
+    p = v.table["p_flipped"].to_numpy()
+    assert (p[against[against].index] > 0.9).all()
+
+
+def test_quality_alone_finds_flips_from_likert():
+    rng = np.random.default_rng(1)
+    n = 400
+    q_good, q_bad = rng.normal(0.7, 0.15, n), rng.normal(0.4, 0.15, n)
+    flip = rng.random(n) < 0.2
+    rows = []
+    for i in range(n):
+        c, r = (f"b{i}", f"g{i}") if flip[i] else (f"g{i}", f"b{i}")
+        rows.append((f"t{i}", f"g{i}", c, r, 0, 1))
+    ids = [*(f"g{i}" for i in range(n)), *(f"b{i}" for i in range(n))]
+    quality = pd.DataFrame({"value": np.r_[q_good, q_bad], "count": 3.0}, index=ids)
+    v = vp.flip_model(_pairs(rows), quality=quality, n_resamples=20)
+    assert vp.detection(flip, v.table["p_flipped"])["auroc"] > 0.85
+    assert abs(v.noise_rate.estimate - flip.mean()) < 0.08
+
+
+def test_self_check_reports_each_source():
+    pairs, votes, _, _ = _voted_world()
+    check = vp.self_check(pairs, votes=votes, rate=0.1, seed=3, export_from_votes=False)
+    assert list(check["source"]) == ["votes"]
+    assert check["auroc"].iloc[0] > 0.6  # planted flips over the pairs' own 25 % errors
+    with pytest.raises(UsageError):
+        vp.self_check(pairs, votes=votes, rate=0.6)
+
+
+def test_cleaning_by_dropping_planted_flips_raises_clean_accuracy():
+    """The frozen-encoder head on fixed embeddings: drop the pairs that are truly flipped and the
+    retrained head orders clean test pairs better."""
+    rng = np.random.default_rng(0)
+    n, d = 600, 16
+    w = rng.normal(size=d)
+    chosen, rejected = rng.normal(size=(n, d)), rng.normal(size=(n, d))
+    better = chosen @ w > rejected @ w
+    chosen, rejected = np.where(better[:, None], chosen, rejected), np.where(better[:, None], rejected, chosen)
+    flipped = rng.random(n) < 0.35
+    chosen, rejected = np.where(flipped[:, None], rejected, chosen), np.where(flipped[:, None], chosen, rejected)
+    pairs = _pairs([(f"t{i // 3}", f"g{i // 3}", f"c{i}", f"r{i}", 0, 1) for i in range(n)])
+    table = pd.DataFrame({"group": pairs["group"], "p_flipped": np.where(flipped, 0.9, 0.1)})
+    verdicts = vp.PairVerdicts(table, None, {}, None, pairs, 0, "")
+    out = vp.cleaning_table(
+        verdicts, chosen, rejected, truth=flipped, strategies=(("none", 0), ("drop", 0.35), ("weight", 1)), seeds=(0,)
+    )
+    none, drop, weight = out["accuracy"]
+    assert drop > none + 0.02
+    assert weight > none
+    assert out["gain_low"].iloc[1] > 0
+    assert out["true_noise"].iloc[1] < 0.05  # the planted flips are the dropped ones
+
+
+# --------------------------------------------------------------------------- real samples, planted
+
+
+@pytest.fixture(scope="module")
+def planted(shared):
+    datasets = [oq.load(shared / name, lenient=True) for name in SAMPLES]
+    return vp.planted_preferences(datasets, noise=1.0, reverse=0.1, seed=0)
+
+
+def test_planted_per_ranker_rankings(planted):
+    votes = vp.ranker_votes(planted.pairs, planted.rankings)
+    v = vp.flip_model(planted.pairs, votes=votes, quality=planted.quality, n_resamples=5, seed=0)
+    found = vp.detection(planted.flipped, v.table["p_flipped"])
+    assert found["auroc"] >= 0.83
+    assert abs(found["mean_p_flipped"] - found["true_share"]) <= 0.07
+    # the random rankers are found out
+    acc = v.rankers.set_index("annotator")["accuracy"]
+    assert acc[acc.index.str.startswith("random")].max() < acc[acc.index.str.startswith("honest")].min()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="known gap (issue #23): mean p_flipped overstates the planted share by 0.025 (0.205 vs 0.180), "
+    "more than the tree bootstrap's half-width; the pairwise vote model ignores what Borda's set-level order "
+    "adds beside each pair's own votes",
+)
+def test_planted_noise_interval_covers_truth(planted):
+    votes = vp.ranker_votes(planted.pairs, planted.rankings)
+    v = vp.flip_model(planted.pairs, votes=votes, quality=planted.quality, seed=0)
+    assert v.noise_rate.low <= planted.flipped.mean() <= v.noise_rate.high
+
+
+def _quintile_gap(p, truth):
+    qs = np.quantile(p, np.linspace(0, 1, 6))
+    b = np.clip(np.searchsorted(qs, p, side="right") - 1, 0, 4)
+    d = pd.DataFrame({"b": b, "p": p, "t": truth}).groupby("b").mean()
+    return float((d["p"] - d["t"]).abs().max())
+
+
+def test_planted_calibration(planted):
+    votes = vp.ranker_votes(planted.pairs, planted.rankings)
+    v = vp.flip_model(planted.pairs, votes=votes, quality=planted.quality, n_resamples=1)
+    assert _quintile_gap(v.table["p_flipped"].to_numpy(), planted.flipped) <= 0.1
+
+
+def test_planted_export_alone(planted):
+    v = vp.flip_model(planted.pairs, quality=planted.quality, n_resamples=5)
+    assert vp.detection(planted.flipped, v.table["p_flipped"])["auroc"] >= 0.63
+    assert not v.noise_rate.details["from_votes"]
+
+
+# --------------------------------------------------------------------------- CLI
+
+
+def test_cli_pairs_json_matches_the_schema_and_writes_trl(tmp_path, capsys):
+    import json
+    from importlib import resources
+
+    jsonschema = pytest.importorskip("jsonschema")
+    from oasst_quality.cli import main
+
+    schema = json.loads((resources.files("oasst_quality") / "schemas" / "cli.json").read_text())
+    out = tmp_path / "pairs.csv"
+    assert main(["pairs", "--json", "--out", str(out), "--format", "trl"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    jsonschema.validate(payload, {**schema, "$ref": "#/$defs/pairs"})
+    trl = pd.read_csv(out)
+    assert list(trl.columns) == ["prompt", "chosen", "rejected", "label_confidence"]
+    assert len(trl) == payload["n_pairs"] == 1026
+    assert trl["label_confidence"].between(0, 1).all()
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--format", "trl"], "give --out"),
+        (["--out", "x.txt"], ".parquet or a .csv"),
+        (["--folds", "1"], "at least 2 folds"),
+    ],
+)
+def test_cli_pairs_usage_errors(argv, message, capsys):
+    from oasst_quality.cli import main
+
+    assert main(["pairs", *argv]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+
+
+def test_preference_flags_and_the_report_section():
+    pairs, votes, _, _ = _voted_world()
+    v = vp.flip_model(pairs, votes=votes, n_resamples=5, export_from_votes=False)
+    flags = vp.preference_flags(v)
+    suspect = v.table["p_flipped"] >= 0.5
+    assert len(flags) == suspect.sum() > 0
+    assert set(flags["kind"]) == {"suspect_preference"}
+    assert set(flags["message_id"]) == set(v.table.loc[suspect, "chosen"])
+    assert (flags["severity"] == "medium").sum() == (v.table["p_flipped"] >= 0.8).sum()
+    assert flags["evidence"].str.contains("ranked above").all()
+    section = vp.report_section(v, top=5)
+    assert len(section["top_suspects"]) == 5 and section["cleaning"] is None
+    assert section["top_suspects"]["p_flipped"].is_monotonic_decreasing
+
+
+def test_report_with_pairs_adds_the_section_and_flags(tmp_path):
+    from oasst_quality import report
+
+    ds = oq.load_sample()
+    v = vp.suspect_pairs(ds, n_resamples=5)
+    tables = {}
+    metrics, _ = report.compute(ds, n_resamples=20, quiet=True, pairs=v, tables=tables)
+    assert metrics["pairs"]["n_pairs"] == 1026
+    kinds = set(tables["flags"]["kind"])
+    assert ("suspect_preference" in kinds) == bool(metrics["pairs"]["n_suspect"])
+    assert "pairs" in metrics["summary"]
+
+
+def test_cli_pairs_with_rankings_uses_the_votes(tmp_path, capsys):
+    import json
+
+    from oasst_quality import adapter
+    from oasst_quality.annotations import format_ranking
+    from oasst_quality.cli import main
+
+    per, _ = vp.plant_rankers(adapter.rankings(oq.load_sample()), seed=1)
+    file = tmp_path / "rankings.csv"
+    per.assign(parent_id=per["group"], ranking=per["ranking"].map(format_ranking))[
+        ["parent_id", "annotator", "ranking"]
+    ].to_csv(file, index=False)
+    out = tmp_path / "pairs.parquet"
+    assert main(["pairs", "--rankings", str(file), "--out", str(out), "--json"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert "votes" in payload["sources"] and payload["noise_rate"]["from_votes"]
+    assert {c["source"] for c in payload["self_check"]} == {"votes", "quality", "all"}
+    table = pd.read_parquet(out)
+    assert list(table.columns) == list(vp.TABLE_COLUMNS)
+    assert (table["votes_for"] + table["votes_against"] > 0).mean() > 0.9
