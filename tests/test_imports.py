@@ -58,3 +58,19 @@ def test_the_import_graph_has_no_cycle():
     assert len(graph) > 20  # the graph was read
     cycles = sorted(sorted(c) for c in nx.simple_cycles(graph))
     assert not cycles, cycles
+
+
+def test_analyses_never_reach_io_the_report_or_the_cli():
+    import networkx as nx
+
+    graph = nx.DiGraph([(a, b) for a, targets in _import_graph().items() for b in targets])
+
+    def room(module: str) -> str:
+        return module.split(".")[1] if "." in module else ""
+
+    generic = {"agreement", "aggregation", "coding", "consensus", "language", "published", "skew", "toxicity"}
+    analyses = [m for m in graph if room(m) in generic | {"per_annotator", "estimate", "verdicts", "reward"}]
+    assert len(analyses) > 12  # the modules were found
+    edge = {m for m in graph if room(m) in {"io", "report", "cli", "scale", "summaries"}}
+    reached = {a: sorted(nx.descendants(graph, a) & edge) for a in analyses}
+    assert not {a: r for a, r in reached.items() if r}, reached
