@@ -98,7 +98,9 @@ def curation_flags(
 
 def sort_flags(table: pd.DataFrame) -> pd.DataFrame:
     """Most severe first, then by kind, message, label and evidence: one order whatever the input's
-    order or partitions (the Dask engine concatenates the tables of its partitions)."""
+    order or partitions (the Dask engine concatenates the tables of its partitions; an empty
+    partition's table has no categories, so the severity order is set here, not inherited)."""
+    table = table.assign(severity=pd.Categorical(table["severity"], categories=list(SEVERITIES), ordered=True))
     return table.sort_values(
         ["severity", "kind", "message_id", "label", "evidence"], kind="stable", na_position="first"
     ).reset_index(drop=True)
