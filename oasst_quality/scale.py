@@ -96,6 +96,16 @@ def _sources(paths: Sequence[str | Path]) -> list[tuple[Path, list[Path]]]:
     return out
 
 
+def _names(paths: list[str]) -> list[str]:
+    """The inputs' names, a repeated one told apart (``a.jsonl (copy 2)``) so that every problem
+    says which copy it is in."""
+    out, times = [], {}
+    for p in paths:
+        times[p] = times.get(p, 0) + 1
+        out.append(p if times[p] == 1 else f"{p} (copy {times[p]})")
+    return out
+
+
 def _magic(path: Path) -> bytes:
     with open(path, "rb") as fh:
         return fh.read(4)
@@ -214,30 +224,70 @@ def _join(*parts: list[tuple]) -> list[tuple]:
     return [r for part in parts for r in part]
 
 
-def _datasets(records: list[tuple], sources: list[str], lenient: bool) -> list:
-    """The partition's Dataset per source, from its raw records (in line order within a source)."""
-    by_source: dict[int, list[tuple]] = {}
-    for r in records:
-        by_source.setdefault(r[0], []).append(r)
-    out = []
-    for i, rows in sorted(by_source.items()):
-        rows.sort(key=lambda r: r[1])
+def _dataset(records: list[tuple], sources: list[str], lenient: bool, seen: dict | None = None):
+    """The partition's Dataset from its raw records, in input order (source, then line), so that
+    a tree whose records sit in several files is one tree, and a record repeated across files is
+    a duplicate, as when the files are loaded one after the other.
 
-        def items(rows=rows, name=sources[i]):
-            for r in rows:
-                yield rec.parse_line(r[2], r[1], name) if len(r) == 3 else rec.Record(name, r[1], b"", r[2], r[3])
+    ``seen``: the message ids loaded first in other partitions (see :meth:`Partitioned.submit`);
+    it is filled with the ids loaded here.
+    """
+    records = sorted(records, key=lambda r: (r[0], r[1]))
+    present = list(dict.fromkeys(sources[r[0]] for r in records))
 
-        with gc_paused():
-            out.append(build(items(), sources[i], lenient=lenient, partial=True))
+    def items():
+        for r in records:
+            name = sources[r[0]]
+            yield rec.parse_line(r[2], r[1], name) if len(r) == 3 else rec.Record(name, r[1], b"", r[2], r[3])
+
+    with gc_paused():
+        return build(items(), ", ".join(present), lenient=lenient, partial=True, seen=seen)
+
+
+def _apply(records: list[tuple], sources: list[str], lenient: bool, foreign: dict | None, fn: Callable, args: tuple):
+    return fn(_dataset(records, sources, lenient, dict(foreign) if foreign else None), *args)
+
+
+def _apply_listing(records: list[tuple], sources: list[str], lenient: bool, fn: Callable, args: tuple):
+    """``fn``'s result on the partition, and the message ids it loaded with their (source index,
+    line): the first pass's check for ids that two partitions hold."""
+    import pandas as pd
+
+    seen: dict[str, tuple[str, int]] = {}
+    result = fn(_dataset(records, sources, lenient, seen), *args)
+    index = {name: i for i, name in enumerate(sources)}
+    where = list(seen.values())
+    ids = pd.DataFrame(
+        {
+            "id": pd.Series(list(seen), dtype=object),
+            "source": pd.array([index[w[0]] for w in where], dtype="int32"),
+            "line": pd.array([w[1] for w in where], dtype="int64"),
+        }
+    )
+    return result, ids
+
+
+def _foreign(listed: list, sources: list[str]) -> list[dict | None]:
+    """Per partition, the ids it holds that a record of another partition loaded first (the
+    earliest in input order keeps them, as when the whole input is loaded in memory)."""
+    import pandas as pd
+
+    frame = pd.concat([ids.assign(part=i) for i, ids in enumerate(listed)], ignore_index=True)
+    repeated = frame[frame["id"].duplicated(keep=False)]  # ids are unique within a partition
+    out: list[dict | None] = [None] * len(listed)
+    if repeated.empty:
+        return out
+    repeated = repeated.sort_values(["source", "line"], kind="stable")
+    for mid, group in repeated.groupby("id", sort=False):
+        first = group.iloc[0]
+        for part in group["part"].iloc[1:]:
+            out[part] = out[part] or {}
+            out[part][mid] = (sources[first["source"]], int(first["line"]))
     return out
 
 
-def _apply(records: list[tuple], sources: list[str], lenient: bool, fn: Callable, args: tuple) -> Any:
-    result = None
-    for ds in _datasets(records, sources, lenient):
-        part = fn(ds, *args)
-        result = part if result is None else partials.add(result, part)
-    return result
+def _item(pair: tuple, i: int) -> Any:
+    return pair[i]
 
 
 def _count(records: list[tuple]) -> int:
@@ -255,6 +305,7 @@ class Partitioned:
         self.sources = sources
         self.lenient = lenient
         self.source = source
+        self.foreign: list[dict | None] | None = None  # set by the first call: see submit
 
     def __len__(self) -> int:
         return len(self.parts)
@@ -265,10 +316,32 @@ class Partitioned:
 
     def submit(self, fn: Callable, *args) -> _Pending:
         """Start :meth:`map_reduce` on the cluster; its ``result()`` waits for it (the client can
-        work meanwhile)."""
-        return _Pending(
-            [self.client.submit(_apply, p, self.sources, self.lenient, fn, args, pure=False) for p in self.parts]
-        )
+        work meanwhile).
+
+        The first call also lists the message ids each partition loaded and waits for those lists:
+        an id that two partitions hold (two trees that share a message id) is a
+        ``duplicate_message`` as in memory, the record that comes later in input order set aside,
+        and the partitions that held a later copy are computed again (every later call sets their
+        copies aside from the start).
+        """
+        submit = self.client.submit
+        if self.foreign is not None:
+            return _Pending(
+                [
+                    submit(_apply, p, self.sources, self.lenient, f, fn, args, pure=False)
+                    for p, f in zip(self.parts, self.foreign)
+                ]
+            )
+        both = [submit(_apply_listing, p, self.sources, self.lenient, fn, args, pure=False) for p in self.parts]
+        results = [submit(_item, b, 0, pure=False) for b in both]
+        listed = self.client.gather([submit(_item, b, 1, pure=False) for b in both])
+        del both
+        self.foreign = _foreign(listed, self.sources)
+        for i, f in enumerate(self.foreign):
+            if f:
+                results[i].release()
+                results[i] = submit(_apply, self.parts[i], self.sources, self.lenient, f, fn, args, pure=False)
+        return _Pending(results)
 
 
 class _Pending:
@@ -318,7 +391,7 @@ def partition(
     del split  # the chunks' buckets are released once every partition holds its records
     if not sum(counts):
         raise FormatError("empty input: no records", path=", ".join(map(str, paths)))
-    sources = [str(s) for s, _ in found]
+    sources = _names([str(s) for s, _ in found])
     source = sources[0] if len(sources) == 1 else sources
     return Partitioned(client, [p for p, k in zip(parts, counts) if k], sources, lenient, source)
 
