@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 PROBLEM_COLUMNS = ["kind", "message_id", "tree_id", "file", "line", "field", "detail", "raw"]
 
 #: Problem kinds that stand for a whole input record left out of the Dataset.
-RECORD_KINDS = ("parse_error", "schema_error", "duplicate_tree")
+RECORD_KINDS = ("parse_error", "schema_error", "duplicate_label", "duplicate_tree")
 
 
 @dataclass(eq=False)

@@ -85,10 +85,7 @@ def _sources(paths: Sequence[str | Path]) -> list[tuple[Path, list[Path]]]:
     out = []
     for p in map(Path, paths):
         if p.is_dir():
-            shards = sorted(p.rglob("*.parquet"))
-            if not shards:
-                raise FormatError("is a folder without .parquet shards", path=p)
-            out.append((p, shards))
+            out.append((p, rec.shards(p)))
         elif not p.exists():
             raise FormatError("file not found", path=p)
         else:
@@ -127,6 +124,7 @@ def _plan(sources: list[tuple[Path, list[Path]]], blocksize: int) -> list[Chunk]
             magic = _magic(f)
             if magic == b"PAR1":
                 meta = pq.ParquetFile(f).metadata
+                rec.check_columns(meta.schema.to_arrow_schema().names, str(f), None)
                 part: list[int] = []
                 size = 0
                 for g in range(meta.num_row_groups):
