@@ -20,7 +20,7 @@ import pandas as pd
 
 from oasst_quality import agreement as ag
 from oasst_quality import annotations as an
-from oasst_quality.per_annotator import label_agreement
+from oasst_quality.per_annotator import agreement_from_votes
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
@@ -67,7 +67,7 @@ def pandalm_kappas(votes: pd.DataFrame) -> dict:
 def main() -> None:
     for name, read in (("FED", fed), ("USR", usr), ("PandaLM", pandalm)):
         data = read()
-        table = label_agreement(data.votes, n_resamples=1000, seed=0)
+        table = agreement_from_votes(data.votes, n_resamples=1000, seed=0)
         nominal = name == "PandaLM"  # 0/1/2 are categories there, not a scale
         if nominal:
             r = ag.ratings(data.votes)

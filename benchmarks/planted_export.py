@@ -29,7 +29,7 @@ HONEST_LABELLERS = [f"lab-{i}" for i in range(1, 7)]
 HONEST_RANKERS = [f"rank-{i}" for i in range(1, 5)]
 PLANTED = {
     "rand-1": "random_answering",
-    "zero-1": "always_zero",
+    "zero-1": "constant_answering",
     "rev-1": "reversed_rankings",
     "lazy-1": "copies_displayed_order",
 }

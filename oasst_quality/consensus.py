@@ -17,7 +17,9 @@ y). A pair is locked unless it would close a cycle. Zero margins are considered 
 one direction of every pair gets locked and the locked relation is a total order; the result is
 that order (equivalently: repeatedly take the first source in T order). With T = the sorted
 candidate ids this is exactly the OASST backend's rule (``tie_break="oasst"``) and pref_voting's
-``ranked_pairs_tb``.
+``ranked_pairs_tb``. ``tie_break="random"`` with ``seed=`` draws T at random: the seed fixes the
+order of an election's sorted candidates, so :func:`ranked_pairs` and :func:`ranked_pairs_many`
+give one election the same order from the same seed.
 
 References
 ----------
@@ -37,12 +39,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ._util import percentile_interval
-from .errors import NotComputableError
+from ._util import bootstrap_interval
+from .errors import NotComputableError, UsageError
 from .estimate import Estimate
 
 Ballot = Sequence[Any]
-TieBreak = str | Sequence[Hashable] | int | None
+TieBreak = str | Sequence[Hashable] | None
 
 
 # --------------------------------------------------------------------------- ballots -> levels
@@ -81,7 +83,7 @@ def levels(ballots: Sequence[Ballot], candidates: Sequence[Hashable]) -> np.ndar
     try:
         codes = [index[c] for c in cols]
     except KeyError as exc:
-        raise ValueError(f"a ballot names {exc.args[0]!r}, which is not among the candidates") from None
+        raise UsageError(f"a ballot names {exc.args[0]!r}, which is not among the candidates") from None
     out[rows, codes] = lvls
     return out
 
@@ -110,18 +112,28 @@ def margin_matrix(
 # --------------------------------------------------------------------------- ranked pairs core
 
 
-def _tie_order(n: int, tie_break: TieBreak, candidates: Sequence[Hashable] | None = None) -> np.ndarray:
+def _random_positions(seed: int, n: int) -> np.ndarray:
+    """Position of each of n candidates in a seeded random order. The first k of n candidates are
+    ordered as k candidates alone would be (the draws are a prefix of the same stream), so a padded
+    batch of elections gets each election's own order."""
+    return np.argsort(np.argsort(np.random.default_rng(seed).random(n), kind="stable"), kind="stable")
+
+
+_TIE_BREAKS = "tie_break is 'oasst' (sorted ids), 'random' (with seed=) or an order of every candidate"
+
+
+def _tie_order(n: int, tie_break: TieBreak, candidates: Sequence[Hashable] | None = None, seed: int = 0) -> np.ndarray:
     """Position of each candidate index in the tie-break order T."""
     if tie_break is None or (isinstance(tie_break, str) and tie_break in ("oasst", "sorted")):
         return np.arange(n)
-    if isinstance(tie_break, str) and tie_break.startswith("random"):
-        raise ValueError("use tie_break=<int seed> (or 'random' with seed=) for a seeded random order")
-    if isinstance(tie_break, (int, np.integer)):
-        return np.random.default_rng(int(tie_break)).permutation(n)
+    if isinstance(tie_break, str) and tie_break == "random":
+        return _random_positions(seed, n)
+    if isinstance(tie_break, (str, int, np.integer)):
+        raise UsageError(f"{_TIE_BREAKS}, got {tie_break!r}")
     order = list(tie_break)
     cands = list(candidates) if candidates is not None else list(range(n))
     if sorted(map(str, order)) != sorted(map(str, cands)) or len(order) != n:
-        raise ValueError("a tie-break order must list every candidate exactly once")
+        raise UsageError("a tie-break order must list every candidate exactly once")
     pos = np.empty(n, dtype=np.int64)
     index = {c: i for i, c in enumerate(cands)}
     for p, c in enumerate(order):
@@ -259,6 +271,7 @@ def ranked_pairs(
     *,
     candidates: Sequence[Hashable] | None = None,
     tie_break: TieBreak = "oasst",
+    seed: int = 0,
     weights: Sequence[float] | None = None,
 ) -> list:
     """The full ranked-pairs consensus order, best first.
@@ -273,7 +286,9 @@ def ranked_pairs(
         sorted).
     tie_break
         How equal margins are ordered: ``"oasst"`` (the OASST backend: sorted candidate ids), an
-        explicit order of all candidates, or an integer seed for a random order.
+        explicit order of all candidates, or ``"random"``: a random order drawn with ``seed``.
+    seed
+        The seed of ``tie_break="random"`` (the same order as :func:`ranked_pairs_many` draws).
     weights
         Multiplicity of each ballot.
     """
@@ -282,7 +297,7 @@ def ranked_pairs(
         return []
     w = None if weights is None else np.asarray(weights, dtype=float)
     margins = _margins_from_levels(levels(ballots, cands), w)[None]
-    tb = _tie_order(len(cands), tie_break, cands)[None]
+    tb = _tie_order(len(cands), tie_break, cands, seed)[None]
     order = _ranked_pairs_batch(margins, np.ones((1, len(cands)), dtype=bool), tb)[0]
     return [cands[i] for i in order]
 
@@ -341,6 +356,7 @@ def ranked_pairs_many(
     profiles: Sequence[Sequence[Ballot]] | np.ndarray,
     *,
     tie_break: TieBreak = "oasst",
+    seed: int = 0,
     weights: np.ndarray | None = None,
     n_candidates: np.ndarray | None = None,
 ) -> list[list] | np.ndarray:
@@ -352,7 +368,8 @@ def ranked_pairs_many(
     an (elections x candidates) array of candidate indices, best first. With an array,
     ``weights`` (elections x ballots) can switch padding ballots off (weight 0) and
     ``n_candidates`` (elections,) marks trailing padding candidates; padding comes last.
-    ``tie_break`` is ``"oasst"`` or an integer seed (one random order per election).
+    ``tie_break`` is ``"oasst"`` or ``"random"`` with ``seed``: each election gets the order
+    :func:`ranked_pairs` draws for it from that seed.
     """
     if isinstance(profiles, np.ndarray):
         lv = profiles
@@ -363,12 +380,12 @@ def ranked_pairs_many(
     else:
         lv, weights, valid, cand_lists = _pad_profiles(profiles)
         E, _, C = lv.shape
-    if isinstance(tie_break, (int, np.integer)) and not isinstance(tie_break, bool):
-        tb = np.argsort(np.random.default_rng(int(tie_break)).random((E, C)), axis=1).argsort(axis=1)
-    elif tie_break in (None, "oasst", "sorted"):
+    if isinstance(tie_break, str) and tie_break == "random":
+        tb = np.broadcast_to(_random_positions(seed, C), (E, C))
+    elif tie_break is None or (isinstance(tie_break, str) and tie_break in ("oasst", "sorted")):
         tb = np.broadcast_to(np.arange(C), (E, C))
     else:
-        raise ValueError("ranked_pairs_many takes tie_break='oasst' or an integer seed")
+        raise UsageError(f"ranked_pairs_many takes tie_break='oasst' or 'random' (with seed=), got {tie_break!r}")
     margins = _margins_from_levels(lv, weights)
     orders = _ranked_pairs_batch(margins, valid, tb)
     if cand_lists is None:
@@ -379,11 +396,11 @@ def ranked_pairs_many(
 # --------------------------------------------------------------------------- comparison methods
 
 
-def _prepare(ballots, candidates, tie_break, weights):
+def _prepare(ballots, candidates, tie_break, seed, weights):
     cands = _candidates(ballots, candidates)
     w = None if weights is None else np.asarray(weights, dtype=float)
     lv = levels(ballots, cands)
-    return cands, lv, w, _tie_order(len(cands), tie_break, cands)
+    return cands, lv, w, _tie_order(len(cands), tie_break, cands, seed)
 
 
 def _order_by(scores: np.ndarray, tb: np.ndarray, cands: list) -> list:
@@ -391,23 +408,23 @@ def _order_by(scores: np.ndarray, tb: np.ndarray, cands: list) -> list:
     return [cands[i] for i in np.lexsort((tb, -scores))]
 
 
-def borda(ballots, *, candidates=None, tie_break: TieBreak = "oasst", weights=None) -> list:
+def borda(ballots, *, candidates=None, tie_break: TieBreak = "oasst", seed: int = 0, weights=None) -> list:
     """Borda count: a candidate scores one point per candidate below it on each ballot, half per tie."""
-    cands, lv, w, tb = _prepare(ballots, candidates, tie_break, weights)
+    cands, lv, w, tb = _prepare(ballots, candidates, tie_break, seed, weights)
     margins = _margins_from_levels(lv, w)
     return _order_by(margins.sum(axis=1), tb, cands)  # rank-equivalent to Borda with half points for ties
 
 
-def copeland(ballots, *, candidates=None, tie_break: TieBreak = "oasst", weights=None) -> list:
+def copeland(ballots, *, candidates=None, tie_break: TieBreak = "oasst", seed: int = 0, weights=None) -> list:
     """Copeland: pairwise wins minus pairwise losses."""
-    cands, lv, w, tb = _prepare(ballots, candidates, tie_break, weights)
+    cands, lv, w, tb = _prepare(ballots, candidates, tie_break, seed, weights)
     margins = _margins_from_levels(lv, w)
     return _order_by(np.sign(margins).sum(axis=1), tb, cands)
 
 
-def schulze(ballots, *, candidates=None, tie_break: TieBreak = "oasst", weights=None) -> list:
+def schulze(ballots, *, candidates=None, tie_break: TieBreak = "oasst", seed: int = 0, weights=None) -> list:
     """Schulze (beatpath) with winning votes: widest paths over d(x, y) where x beats y."""
-    cands, lv, w, tb = _prepare(ballots, candidates, tie_break, weights)
+    cands, lv, w, tb = _prepare(ballots, candidates, tie_break, seed, weights)
     wins = (np.sign(lv[:, None, :] - lv[:, :, None]) > 0).astype(float)  # B x C x C: x above y
     if w is not None:
         wins = wins * w[:, None, None]
@@ -419,16 +436,18 @@ def schulze(ballots, *, candidates=None, tie_break: TieBreak = "oasst", weights=
     return _order_by((p > p.T).sum(axis=1).astype(float), tb, cands)
 
 
-def kemeny_young(ballots, *, candidates=None, tie_break: TieBreak = "oasst", weights=None, max_candidates=8) -> list:
+def kemeny_young(
+    ballots, *, candidates=None, tie_break: TieBreak = "oasst", seed: int = 0, weights=None, max_candidates=8
+) -> list:
     """Kemeny-Young: the order with the most pairwise agreement with the ballots (exact, by enumeration).
 
     Among equally good orders, the first in lexicographic tie-break order wins. Enumerates all
     C! orders, so it refuses more than ``max_candidates`` candidates.
     """
-    cands, lv, w, tb = _prepare(ballots, candidates, tie_break, weights)
+    cands, lv, w, tb = _prepare(ballots, candidates, tie_break, seed, weights)
     n = len(cands)
     if n > max_candidates:
-        raise ValueError(f"exact Kemeny-Young enumerates {n}! orders; at most {max_candidates} candidates")
+        raise UsageError(f"exact Kemeny-Young enumerates {n}! orders; at most {max_candidates} candidates")
     margins = _margins_from_levels(lv, w)
     by_tb = np.argsort(tb)
     perms = np.array(list(permutations(by_tb)))  # lexicographic in tie-break order
@@ -451,28 +470,81 @@ METHODS = {
 def consensus(ballots, method: str = "ranked_pairs", **kw) -> list:
     """The consensus order by ``method`` (``ranked_pairs``, ``schulze``, ``copeland``, ``borda``, ``kemeny_young``)."""
     if method not in METHODS:
-        raise ValueError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
+        raise UsageError(f"unknown method {method!r}; choose from {', '.join(METHODS)}")
     return METHODS[method](ballots, **kw)
 
 
 # --------------------------------------------------------------------------- datasets
 
 
-def _agreement_counts(rankings: pd.DataFrame, group: str, ranking: str) -> tuple[np.ndarray, np.ndarray]:
-    """Per reply set with two or more rankings: (agreeing, all) pairs of rankers over pairs of replies."""
-    agree, total = [], []
-    for _, g in rankings.groupby(group, sort=True):
-        ballots = list(g[ranking])
-        if len(ballots) < 2:
-            continue
-        lv = levels(ballots, _candidates(ballots, None))
-        a = (lv[:, :, None] < lv[:, None, :]).sum(axis=0)  # [i, j]: rankers putting i above j
-        iu = np.triu_indices(lv.shape[1], 1)
-        a, b = a[iu], a.T[iu]
-        same = a * (a - 1) / 2 + b * (b - 1) / 2
-        agree.append(float(same.sum()))
-        total.append(float((same + a * b).sum()))
-    return np.array(agree), np.array(total)
+def ballot_rows(ballots: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every named candidate of every ballot as (ballot position in ``ballots``, candidate, level),
+    levels 0 = best and equal for a tied position; two pandas explodes, no Python loop per vote."""
+    positions = pd.Series(ballots.to_numpy(), dtype=object).explode()
+    level = positions.groupby(level=0).cumcount().to_numpy()
+    long = pd.DataFrame({"c": positions.to_numpy(), "lvl": level, "row": positions.index.to_numpy()}).explode("c")
+    long = long[long["c"].notna()]
+    return long["row"].to_numpy(np.int64), long["c"].to_numpy(), long["lvl"].to_numpy(np.int64)
+
+
+def _pair_votes(
+    rankings: pd.DataFrame, group: str, ranking: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per (reply set, pair of replies): how many rankings put the first above the second (a), the
+    second above the first (b), or tie them (t), counting only rankings that name both replies, and
+    the set of each pair. A reply a ranking leaves out casts no vote on its pairs."""
+    rows, cands, lvls = ballot_rows(rankings[ranking])
+    if not rows.size:
+        empty = np.zeros(0)
+        return empty, empty, empty, np.zeros(0, dtype=np.int64)
+    lvls = lvls.astype(float)
+    g_code = pd.factorize(rankings[group].to_numpy())[0]
+    # a reply's index within its set, in first-seen order (no ordering of ids)
+    pair_code, uniq = pd.factorize(pd.MultiIndex.from_arrays([g_code[rows], pd.Index(cands, dtype=object)]))
+    first = np.asarray(uniq.get_level_values(0))
+    sizes = np.bincount(first, minlength=g_code.max() + 1)
+    order = np.argsort(first, kind="stable")
+    within = np.empty(first.size, dtype=np.int64)
+    within[order] = np.arange(first.size) - (np.cumsum(sizes) - sizes)[first[order]]
+    cand = within[pair_code]
+    out_a, out_b, out_t, out_g = [], [], [], []
+    row_size = sizes[g_code]
+    for C in np.unique(row_size[row_size >= 2]):  # one array per set size
+        sel = np.flatnonzero(row_size == C)
+        local = np.full(len(rankings), -1, dtype=np.int64)
+        local[sel] = np.arange(sel.size)
+        m = local[rows] >= 0
+        lv = np.full((sel.size, C), np.nan)
+        lv[local[rows[m]], cand[m]] = lvls[m]
+        d = lv[:, None, :] - lv[:, :, None]  # > 0 where the row reply is above the column reply
+        sets, inv = np.unique(g_code[sel], return_inverse=True)
+        counts = np.zeros((3, sets.size, C, C))
+        for k, hit in enumerate((d > 0, d < 0, d == 0)):  # NaN (a reply not named) is none of them
+            np.add.at(counts[k], inv, hit.astype(float))
+        iu = np.triu_indices(C, 1)
+        out_a.append(counts[0][:, iu[0], iu[1]].ravel())
+        out_b.append(counts[1][:, iu[0], iu[1]].ravel())
+        out_t.append(counts[2][:, iu[0], iu[1]].ravel())
+        out_g.append(np.repeat(sets, iu[0].size))
+    if not out_a:
+        empty = np.zeros(0)
+        return empty, empty, empty, np.zeros(0, dtype=np.int64)
+    return np.concatenate(out_a), np.concatenate(out_b), np.concatenate(out_t), np.concatenate(out_g)
+
+
+def _agreement_counts(rankings: pd.DataFrame, group: str, ranking: str, ties: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Per reply set: (agreeing, all) pairs of rankers over its pairs of replies, FastChat's human-human way."""
+    a, b, t, g = _pair_votes(rankings, group, ranking)
+
+    def pairs(n):
+        return n * (n - 1) / 2
+
+    if ties:
+        agree, total = pairs(a) + pairs(b) + pairs(t), pairs(a + b + t)
+    else:
+        agree, total = pairs(a) + pairs(b), pairs(a + b)
+    n_sets = int(g.max()) + 1 if g.size else 0
+    return np.bincount(g, agree, n_sets), np.bincount(g, total, n_sets)
 
 
 def pairwise_agreement(
@@ -480,29 +552,40 @@ def pairwise_agreement(
     *,
     group: str = "group",
     ranking: str = "ranking",
+    ties: bool = False,
     n_resamples: int = 1000,
     confidence: float = 0.95,
     seed: int = 0,
 ) -> Estimate:
-    """How often two rankers order a pair of replies the same way (ties left out), with a bootstrap
-    interval over reply sets (``n``: the ranker-pair comparisons; details: ``n_sets``).
+    """How often two rankers judge a pair of replies alike, under the convention of FastChat's
+    human-human agreement (``compute_agreement.py``), with a bootstrap interval over reply sets.
 
-    For every reply set and every pair of its replies, with a rankers preferring one and b the
-    other, a(a − 1)/2 + b(b − 1)/2 ranker pairs agree and a·b disagree; the estimate pools them over
-    the sets. It is the convention of the published human-human bands without ties
-    (:data:`oasst_quality.references.PAIRWISE_AGREEMENT`). Rankings are sequences, best first, tied
-    positions as sets. Raises NotComputableError when no set has two rankers who order a pair.
+    Each pair of replies of a set is one comparison; every ranking that names both replies casts a
+    vote on it (the first above, the second above, or a tie; a reply the ranking leaves out casts
+    none: it is not "ranked last"). Every pair of votes on a comparison counts once: with
+    ``ties=True`` all of them, a tie agreeing with a tie; with ``ties=False`` (default) pairs where
+    either vote is a tie are left out. The population is all pairs of replies of each ranking
+    (``details['pair_population']``), not single pairwise judgments as in MT-Bench, so compare
+    with a published band only under the same tie convention and read the population difference.
+    ``n``: the pairs of votes; ``details``: ``n_sets``, ``ties``. Raises NotComputableError when
+    no two rankings share a pair of replies.
     """
-    agree, total = _agreement_counts(rankings, group, ranking)
+    agree, total = _agreement_counts(rankings, group, ranking, ties)
     keep = total > 0
     agree, total = agree[keep], total[keep]
     if not keep.any():
-        raise NotComputableError("no reply set was ranked by two or more rankers who order some pair")
+        raise NotComputableError("no two rankings order the same pair of replies: no comparison to count")
     rng = np.random.default_rng(seed)
     f = rng.multinomial(agree.size, np.full(agree.size, 1 / agree.size), size=n_resamples)
-    low, high, used = percentile_interval((f @ agree) / (f @ total), confidence)
-    method = "pairs of rankers on pairs of replies, ties left out; percentile bootstrap over reply sets"
-    details = {"n_sets": int(agree.size), "n_resamples": used}
+    low, high, used = bootstrap_interval((f @ agree) / (f @ total), confidence)
+    convention = "ties counted (a tie agrees with a tie)" if ties else "pairs of votes with a tie left out"
+    method = f"pairs of votes on each pair of replies, {convention}; percentile bootstrap over reply sets"
+    details = {
+        "n_sets": int(agree.size),
+        "n_resamples": used,
+        "ties": "counted" if ties else "left out",
+        "pair_population": "all pairs of replies of each ranking; replies a ranking leaves out make no vote",
+    }
     return Estimate(float(agree.sum() / total.sum()), low, high, confidence, int(total.sum()), method, details)
 
 
@@ -561,12 +644,24 @@ def consensus_ranks(
     )
 
 
-def _kendall_tau(order: Sequence, ballot_levels: np.ndarray, index: dict) -> float:
-    pos = np.array([ballot_levels[index[c]] for c in order], dtype=float)
-    s = np.sign(pos[None, :] - pos[:, None])[np.triu_indices(len(order), 1)]  # +1: agrees with consensus
-    n = s.size
-    ties = (s == 0).sum()
-    return float(s.sum() / np.sqrt(n * (n - ties))) if n > ties else float("nan")  # tau-b against a strict order
+def _kendall_tau(reference: Sequence, ballot: Ballot) -> float:
+    """Kendall's tau-b of a ballot (ties allowed) against a reference order, on the ids both name.
+
+    A tied position of the reference is read in sorted order, so the reference is strict and
+    tau-b is (concordant − discordant) / sqrt(pairs × (pairs − pairs the ballot ties)), as
+    ``scipy.stats.kendalltau``. NaN where undefined (fewer than two shared ids, or every shared
+    pair tied): the callers average it over many rankings, skipping those.
+    """
+    named = {c for p in ballot for c in _position_members(p)}
+    ref = [c for p in reference for c in (sorted(p) if _is_group(p) else (p,)) if c in named]
+    if len(ref) < 2:
+        return float("nan")
+    shared = set(ref)
+    kept = [g for g in ([c for c in _position_members(p) if c in shared] for p in ballot) if g]
+    lv = levels([kept], ref)[0].astype(float)
+    s = np.sign(lv[None, :] - lv[:, None])[np.triu_indices(len(ref), 1)]  # +1: agrees with the reference
+    n, ties = s.size, int((s == 0).sum())
+    return float(s.sum() / np.sqrt(n * (n - ties))) if n > ties else float("nan")
 
 
 def group_diagnostics(
@@ -574,7 +669,8 @@ def group_diagnostics(
 ) -> pd.DataFrame:
     """Per reply set: ``condorcet_cycle`` (its strict majority relation has a cycle),
     ``zero_margin_pairs`` (candidate pairs with a tied margin), ``n_pairs``, and
-    ``tie_break_sensitive`` (the ranked-pairs order changes under another tie-break: the ``seeds``), and
+    ``tie_break_sensitive`` (the ranked-pairs order changes under a random tie-break drawn with one
+    of the ``seeds``), and
     ``consensus`` (the ranked-pairs order with OASST's tie-break)."""
     keys, profiles = _group_levels(rankings, group, ranking)
     if not profiles:
@@ -592,7 +688,7 @@ def group_diagnostics(
     base = ranked_pairs_many(profiles, tie_break="oasst")
     changed = np.zeros(len(profiles), dtype=bool)
     for seed in seeds:
-        other = ranked_pairs_many(profiles, tie_break=seed)
+        other = ranked_pairs_many(profiles, tie_break="random", seed=seed)
         changed |= np.array([a != b for a, b in zip(base, other)])
     return pd.DataFrame(
         {
@@ -619,7 +715,7 @@ def diagnostics(
     Returns a dict with ``n_groups``; ``condorcet_cycle_rate`` (share of groups whose strict
     majority relation has a cycle); ``zero_margin_rate`` (share of groups with at least one tied
     pair) and ``zero_margin_pair_rate`` (share of candidate pairs tied); ``tie_break_sensitivity``
-    (share of groups whose consensus changes under another tie-break order: the given seeds) and
+    (share of groups whose consensus changes under a random tie-break drawn with one of the given seeds) and
     ``rankers``: a DataFrame of each ranker's mean Kendall tau-b with the consensus and how many
     rankings it rests on. :func:`group_diagnostics` gives the same per group. Raises
     NotComputableError for a table without rankings.
@@ -631,9 +727,7 @@ def diagnostics(
     if annotator in rankings.columns:
         order_of = dict(zip(per[group], per["consensus"]))
         for key, who, ballot in zip(rankings[group], rankings[annotator], rankings[ranking]):
-            cons = order_of[key]
-            index = {c: i for i, c in enumerate(cons)}
-            taus.append((who, _kendall_tau(cons, levels([ballot], cons)[0], index)))
+            taus.append((who, _kendall_tau(order_of[key], ballot)))
     rankers = (
         (
             pd.DataFrame(taus, columns=["annotator", "tau"])

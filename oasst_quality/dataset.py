@@ -106,16 +106,18 @@ class Dataset:
             records_loaded=n if records_loaded is None else records_loaded,
         )
 
-    def with_annotations(self, annotations: Annotations, *, lenient: bool = False) -> Dataset:
+    def with_annotations(
+        self, annotations: Annotations, *, lenient: bool = False, source: str = "annotations"
+    ) -> Dataset:
         """This dataset with per-annotator votes and rankings attached, checked against its messages.
 
         Rows naming an unknown message raise :class:`~oasst_quality.errors.SchemaError`; with
         ``lenient=True`` they are set aside in ``annotations.rejected``. The report and the CLI's
-        ``--annotations``/``--rankings`` use what is attached here.
+        ``--annotations``/``--rankings`` use what is attached here; ``source`` names their file in errors.
         """
         from .annotations import check_items
 
-        attached = check_items(annotations, self, lenient=lenient)
+        attached = check_items(annotations, self.messages["message_id"], lenient=lenient, source=source)
         if self.annotations is not None:
             attached = self.annotations | attached
         return replace(self, annotations=attached)

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from . import adapter
+from .errors import UsageError
 
 BACKENDS = ("cascade", "py3langid", "lingua", "langdetect")
 DEFAULT_BACKEND = "cascade"
@@ -171,7 +172,7 @@ def detect_languages(
                 if second[j] is not None:
                     codes[i], conf[i] = second[j], second_conf[j]
     else:
-        raise ValueError(f"unknown backend {backend!r}; choose from {', '.join(BACKENDS)}")
+        raise UsageError(f"unknown backend {backend!r}; choose from {', '.join(BACKENDS)}")
     return pd.DataFrame({"lang": [normalize_code(c) for c in codes], "confidence": conf})
 
 

@@ -1,33 +1,36 @@
-"""The report's sections as partial -> merge -> finalize, over statistics that add across partitions.
+"""The report's statistics as partial -> merge -> finalize: each section's partial over one partition.
 
 A partition is a :class:`~oasst_quality.dataset.Dataset` of whole trees, so a reply set never
-splits. :func:`first_pass` reduces one partition to what the sections need: vote patterns per
-label, tallies per language and contributor, counts of the trees' shapes, and the rows the
-toxicity comparison reads; :func:`add` merges two partials. The sections' ``*_from_*`` functions
-in the analysis modules finalize the merged statistics; global fits (the label priors, the
-default-to-zero test) then go back to the partitions for :func:`second_pass`, which lists the
-flagged messages. The in-memory report is the one-partition case and the Dask engine
-(:mod:`oasst_quality.scale`) maps the same functions over many, so both give the same numbers:
-every seeded bootstrap draws from merged statistics in a canonical order, never from a partition's.
+splits, with its tables (:func:`oasst_quality.adapter.tables`, built once per partition by the engine).
+The ``*_partial`` functions reduce one partition to what a section needs (vote patterns per label,
+tallies per language and contributor, counts of the trees' shapes, the rows the toxicity comparison
+reads); :func:`add` merges two partials. The sections' ``*_from_*`` functions in the analysis
+modules finalize the merged statistics; global fits (the label priors, the default-to-zero test)
+then go back to the partitions for :func:`second_pass`, which lists the flagged messages. The
+in-memory report is the one-partition case and the Dask engine (:mod:`oasst_quality.scale`) maps
+the same functions over many (:mod:`oasst_quality.engine`), so both give the same numbers: every
+seeded bootstrap draws from merged statistics in a canonical order, never from a partition's.
+The sections that use them are listed in :mod:`oasst_quality.report.sections`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from . import adapter, skew
-from . import aggregation as agg
-from . import agreement as ag
 from . import consensus as cs
+from . import published, skew
 from . import toxicity as tx
+from .adapter import Tables
 from .errors import OasstQualityError
 
-#: Sections whose statistics come from :func:`first_pass`.
-FIRST_PASS = ("structure", "agreement", "aggregation", "consensus", "skew", "toxicity")
+if TYPE_CHECKING:
+    from .annotations import Annotations
+    from .dataset import Dataset
+
 _EXAMPLES = 5  # flagged messages shown per kind in the report
 
 
@@ -70,7 +73,11 @@ def guarded(step: Callable[[], Any]) -> Any:
         )
 
 
-def _structure(ds) -> dict:
+# --------------------------------------------------------------------------- first pass, per section
+
+
+def structure_partial(ds: Dataset, t: Tables) -> dict:
+    """The partition's summary (:meth:`Dataset.summary`) in counts that add."""
     summary = ds.summary()
     forest = {k: v for k, v in summary["forest"].items() if k != "max_depth"}  # from depth_counts at the end
     return {
@@ -95,42 +102,68 @@ def structure_from_partial(stats: dict) -> dict:
     }
 
 
-def first_pass(ds) -> dict:
-    """One partition's statistics for every section of :data:`FIRST_PASS`."""
-    labels = adapter.labels(ds)
-    by_label = dict(tuple(labels.groupby("label", sort=False)))  # grouped once, shared by two sections
-    steps = {
-        "structure": lambda: _structure(ds),
-        "agreement": lambda: ag.flag_vote_patterns(labels, by_label),
-        "aggregation": lambda: agg.grid_patterns(labels, by_label),
-        "consensus": lambda: cs.ranking_summary(ds),
-        "skew": lambda: skew.tallies(ds),
-        "toxicity": lambda: [tx.comparison_tables(ds)] if not adapter.scores(ds).empty else [],
-    }
-    return {name: guarded(step) for name, step in steps.items()}
+def agreement_partial(ds: Dataset, t: Tables) -> dict:
+    """The flags' vote patterns (:func:`oasst_quality.published.flag_vote_patterns`)."""
+    return published.flag_vote_patterns(t.labels, t.labels_by_name)
 
 
-def toxicity_tables(parts: list[tuple[pd.DataFrame, pd.DataFrame]]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The merged (scores, human) tables of :func:`oasst_quality.toxicity.comparison_tables`."""
-    return (
-        pd.concat([p[0] for p in parts]).sort_index(kind="stable"),
-        pd.concat([p[1] for p in parts]).sort_index(kind="stable"),
-    )
+def aggregation_partial(ds: Dataset, t: Tables) -> dict:
+    """The labels' (votes, value) patterns (:func:`oasst_quality.published.grid_patterns`)."""
+    return published.grid_patterns(t.labels, t.labels_by_name)
 
 
-def second_pass(ds, fits, text_ids: list, annotators: dict | None = None) -> dict:
+def consensus_partial(ds: Dataset, t: Tables) -> dict:
+    """Ranked reply sets and the preference pairs they imply."""
+    return cs.ranking_summary(t.rankings)
+
+
+def skew_partial(ds: Dataset, t: Tables) -> dict:
+    """Tallies per language and contributor (:func:`oasst_quality.skew.tallies`)."""
+    return skew.tallies(t)
+
+
+def toxicity_partial(ds: Dataset, t: Tables) -> tuple[pd.DataFrame, pd.DataFrame] | None:
+    """The (scores, human) tables of :func:`oasst_quality.toxicity.comparison_tables`; None when the
+    partition carries no model scores."""
+    return tx.comparison_tables(t) if not t.scores.empty else None
+
+
+def toxicity_merge(a: tuple | None, b: tuple | None) -> tuple | None:
+    """Two partitions' (scores, human) tables as one, sorted by message id (partition order on ties)."""
+    if a is None or b is None:
+        return b if a is None else a
+    return tuple(pd.concat([x, y]).sort_index(kind="stable") for x, y in zip(a, b))
+
+
+def annotators_partial(ds: Dataset, t: Tables) -> tuple[Annotations, pd.DataFrame] | None:
+    """The per-annotator tables attached to the partition, with the export's rankings (None if none)."""
+    return None if ds.annotations is None else (ds.annotations, t.rankings)
+
+
+def annotators_merge(a: tuple | None, b: tuple | None) -> tuple | None:
+    """Two partitions' per-annotator tables and export rankings together."""
+    if a is None or b is None:
+        return b if a is None else a
+    return a[0] | b[0], pd.concat([a[1], b[1]], ignore_index=True)
+
+
+# --------------------------------------------------------------------------- second pass
+
+
+def second_pass(ds: Dataset, t: Tables, fits, text_ids: list, annotators: dict | None = None) -> dict:
     """One partition's flagged messages (with the label models ``fits`` of the whole dataset: see
-    :func:`oasst_quality.aggregation.label_fits`), text snippets for the first of each kind, and the
+    :func:`oasst_quality.published.label_fits`), text snippets for the first of each kind, and the
     texts of ``text_ids``."""
     from .flags import curation_flags
 
+    m = t.messages
+
     def flags() -> dict:
-        table = curation_flags(ds, annotators=annotators, fits=fits)
-        text = adapter.messages(ds).set_index("item")["text"]
+        table = curation_flags(t, annotations=ds.annotations, annotators=annotators, fits=fits)
+        text = m.set_index("item")["text"]
         top = table.groupby("kind", sort=False, observed=True).head(_EXAMPLES)
         snippets = text.reindex(top["message_id"]).fillna("").str.slice(0, 160).to_numpy()
         return {"table": [table], "examples": [top.assign(text=snippets)]}
 
-    m = adapter.messages(ds)
     texts = m.loc[m["item"].isin(text_ids), ["item", "lang", "text"]].rename(columns={"item": "message_id"})
     return {"flags": guarded(flags), "texts": [texts]}

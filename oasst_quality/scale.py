@@ -4,8 +4,9 @@
 chunks (byte ranges of a JSON-lines file, row groups of a parquet file, one chunk per gzip file),
 every record goes to the partition its tree id hashes to, so a tree and its reply sets never
 split, and the partitions stay on the workers as raw records (compact; no worker holds the whole
-export). :meth:`Partitioned.map_reduce` builds each partition's Dataset where it lives, applies a
-function of :mod:`oasst_quality.partials` to it and adds the results up in a tree.
+export). :class:`Partitioned` is an :class:`~oasst_quality.engine.Engine`: it builds each
+partition's Dataset once where it lives and keeps it for every pass; :meth:`Partitioned.map_reduce`
+applies a function of :mod:`oasst_quality.partials` to each and merges the results.
 :func:`oasst_quality.report.compute` takes a :class:`Partitioned` as it takes a Dataset.
 
 Needs the ``dask`` extra (``pip install "oasst_quality[dask]"``); the core never imports it.
@@ -24,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import partials
+from . import adapter, partials
 from ._util import gc_paused
 from .errors import FormatError, UsageError
 from .io import records as rec
@@ -47,7 +48,13 @@ def cluster(scheduler: str | None = None, *, workers: int = 2, memory_limit: str
     local cluster of ``workers`` single-threaded processes (closed on exit)."""
     distributed = _dask()
     if scheduler:
-        with distributed.Client(scheduler, timeout="20s") as client:
+        try:
+            client = distributed.Client(scheduler, timeout="20s")
+        except (ValueError, OSError, TimeoutError) as exc:  # a malformed address, or nothing listening there
+            raise UsageError(
+                f"--scheduler {scheduler!r}: no Dask scheduler reached ({exc}); give its address, e.g. tcp://host:8786"
+            ) from None
+        with client:
             yield client
         return
     with warnings.catch_warnings():
@@ -222,14 +229,18 @@ def _join(*parts: list[tuple]) -> list[tuple]:
     return [r for part in parts for r in part]
 
 
-def _dataset(records: list[tuple], sources: list[str], lenient: bool, seen: dict | None = None):
-    """The partition's Dataset from its raw records, in input order (source, then line), so that
-    a tree whose records sit in several files is one tree, and a record repeated across files is
-    a duplicate, as when the files are loaded one after the other.
+def _built(records: list[tuple], sources: list[str], lenient: bool, foreign: dict | None = None):
+    """The partition's Dataset and its tables (:func:`oasst_quality.adapter.tables`), and the
+    message ids it loaded with their (source index, line).
 
-    ``seen``: the message ids loaded first in other partitions (see :meth:`Partitioned.submit`);
-    it is filled with the ids loaded here.
+    The records are read in input order (source, then line), whatever file each came from: a tree
+    whose records sit in several files is one tree, and a record repeated across files is a
+    duplicate, as when the files are loaded one after the other. ``foreign``: the message ids that
+    a record of another partition loaded first, with its (file, line); a record holding one is set
+    aside as a ``duplicate_message``.
     """
+    import pandas as pd
+
     records = sorted(records, key=lambda r: (r[0], r[1]))
     present = list(dict.fromkeys(sources[r[0]] for r in records))
 
@@ -238,31 +249,27 @@ def _dataset(records: list[tuple], sources: list[str], lenient: bool, seen: dict
             name = sources[r[0]]
             yield rec.parse_line(r[2], r[1], name) if len(r) == 3 else rec.Record(name, r[1], b"", r[2], r[3])
 
+    seen: dict[str, tuple[str, int]] = dict(foreign) if foreign else {}
     with gc_paused():
-        return build(items(), ", ".join(present), lenient=lenient, partial=True, seen=seen)
-
-
-def _apply(records: list[tuple], sources: list[str], lenient: bool, foreign: dict | None, fn: Callable, args: tuple):
-    return fn(_dataset(records, sources, lenient, dict(foreign) if foreign else None), *args)
-
-
-def _apply_listing(records: list[tuple], sources: list[str], lenient: bool, fn: Callable, args: tuple):
-    """``fn``'s result on the partition, and the message ids it loaded with their (source index,
-    line): the first pass's check for ids that two partitions hold."""
-    import pandas as pd
-
-    seen: dict[str, tuple[str, int]] = {}
-    result = fn(_dataset(records, sources, lenient, seen), *args)
+        ds = build(items(), ", ".join(present), lenient=lenient, partial=True, seen=seen)
     index = {name: i for i, name in enumerate(sources)}
-    where = list(seen.values())
+    loaded = [(mid, where) for mid, where in seen.items() if not foreign or mid not in foreign]
     ids = pd.DataFrame(
         {
-            "id": pd.Series(list(seen), dtype=object),
-            "source": pd.array([index[w[0]] for w in where], dtype="int32"),
-            "line": pd.array([w[1] for w in where], dtype="int64"),
+            "id": pd.Series([mid for mid, _ in loaded], dtype=object),
+            "source": pd.array([index[w[0]] for _, w in loaded], dtype="int32"),
+            "line": pd.array([w[1] for _, w in loaded], dtype="int64"),
         }
     )
-    return result, ids
+    return [(ds, adapter.tables(ds))], ids
+
+
+def _datasets(records: list[tuple], sources: list[str], lenient: bool, foreign: dict | None) -> list:
+    return _built(records, sources, lenient, foreign)[0]
+
+
+def _item(pair: tuple, i: int) -> Any:
+    return pair[i]
 
 
 def _foreign(listed: list, sources: list[str]) -> list[dict | None]:
@@ -284,8 +291,12 @@ def _foreign(listed: list, sources: list[str]) -> list[dict | None]:
     return out
 
 
-def _item(pair: tuple, i: int) -> Any:
-    return pair[i]
+def _apply(datasets: list, fn: Callable, args: tuple, merge: Callable) -> Any:
+    result = None
+    for ds, t in datasets:
+        part = fn(ds, t, *args)
+        result = part if result is None else merge(result, part)
+    return result
 
 
 def _count(records: list[tuple]) -> int:
@@ -293,58 +304,54 @@ def _count(records: list[tuple]) -> int:
 
 
 class Partitioned:
-    """An export spread over a Dask cluster in partitions of whole trees (see :func:`partition`)."""
+    """An export spread over a Dask cluster in partitions of whole trees (see :func:`partition`): an
+    :class:`~oasst_quality.engine.Engine`.
 
-    annotations = None  # per-annotator tables are joined in memory; see docs/scale.md
+    Each partition's Dataset and its tables (:func:`oasst_quality.adapter.tables`) are built
+    once, on the worker that holds its records (which are then released), and stay there for every
+    pass; Dask spills them to disk when a worker runs short of memory. Per-annotator tables are
+    joined in memory only (see docs/scale.md).
+
+    Building waits for each partition's list of the message ids it loaded: an id that two
+    partitions hold (two trees that share a message id) is a ``duplicate_message`` as in memory,
+    the record that comes later in input order set aside, and the partitions that held a later
+    copy are built again (``foreign`` keeps, per partition, the ids it set aside so).
+    """
 
     def __init__(self, client, parts: list, sources: list[str], lenient: bool, source: str | list[str]) -> None:
         self.client = client
-        self.parts = parts
         self.sources = sources
         self.lenient = lenient
         self.source = source
-        self.foreign: list[dict | None] | None = None  # set by the first call: see submit
+        built = [client.submit(_built, p, sources, lenient, pure=False) for p in parts]
+        listed = client.gather([client.submit(_item, b, 1, pure=False) for b in built])
+        self.foreign: list[dict | None] = _foreign(listed, sources)
+        self.parts = [
+            client.submit(_datasets, p, sources, lenient, f, pure=False)
+            if f
+            else client.submit(_item, b, 0, pure=False)
+            for p, b, f in zip(parts, built, self.foreign)
+        ]
+        del built  # each partition's ids are dropped with it; its Dataset and tables stay in self.parts
 
     def __len__(self) -> int:
         return len(self.parts)
 
-    def map_reduce(self, fn: Callable, *args) -> Any:
-        """``fn(dataset, *args)`` on every partition's Dataset, merged by :func:`oasst_quality.partials.add`."""
-        return self.submit(fn, *args).result()
+    def map_reduce(self, fn: Callable, *args, merge: Callable[[Any, Any], Any] = partials.add) -> Any:
+        """``fn(dataset, tables, *args)`` on every partition's Dataset, merged by ``merge``."""
+        return self.submit(fn, *args, merge=merge).result()
 
-    def submit(self, fn: Callable, *args) -> _Pending:
+    def submit(self, fn: Callable, *args, merge: Callable[[Any, Any], Any] = partials.add) -> _Pending:
         """Start :meth:`map_reduce` on the cluster; its ``result()`` waits for it (the client can
-        work meanwhile).
-
-        The first call also lists the message ids each partition loaded and waits for those lists:
-        an id that two partitions hold (two trees that share a message id) is a
-        ``duplicate_message`` as in memory, the record that comes later in input order set aside,
-        and the partitions that held a later copy are computed again (every later call sets their
-        copies aside from the start).
-        """
-        submit = self.client.submit
-        if self.foreign is not None:
-            return _Pending(
-                [
-                    submit(_apply, p, self.sources, self.lenient, f, fn, args, pure=False)
-                    for p, f in zip(self.parts, self.foreign)
-                ]
-            )
-        both = [submit(_apply_listing, p, self.sources, self.lenient, fn, args, pure=False) for p in self.parts]
-        results = [submit(_item, b, 0, pure=False) for b in both]
-        listed = self.client.gather([submit(_item, b, 1, pure=False) for b in both])
-        del both
-        self.foreign = _foreign(listed, self.sources)
-        for i, f in enumerate(self.foreign):
-            if f:
-                results[i].release()
-                results[i] = submit(_apply, self.parts[i], self.sources, self.lenient, f, fn, args, pure=False)
-        return _Pending(results)
+        work meanwhile)."""
+        futures = [self.client.submit(_apply, p, fn, args, merge, pure=False) for p in self.parts]
+        return _Pending(futures, merge)
 
 
 class _Pending:
-    def __init__(self, futures: list) -> None:
+    def __init__(self, futures: list, merge: Callable[[Any, Any], Any]) -> None:
         self.futures = futures
+        self.merge = merge
 
     def result(self) -> Any:
         """The partitions' results merged on the client in partition order (so the sums are the same
@@ -353,7 +360,7 @@ class _Pending:
         for future in self.futures:
             part = future.result()
             future.release()
-            result = part if result is None else partials.add(result, part)
+            result = part if result is None else self.merge(result, part)
         return result
 
 

@@ -22,7 +22,8 @@ import pandas as pd
 from scipy import stats
 
 from . import adapter
-from ._util import percentile_interval
+from ._util import bootstrap_interval
+from .errors import NotComputableError, UsageError
 from .estimate import Estimate
 
 #: The OASST paper's contributor survey (share of respondents who gave a gender).
@@ -32,7 +33,7 @@ OASST_SURVEY_GENDER = pd.Series({"male": 0.891, "female": 0.109})
 def _counts(counts) -> np.ndarray:
     x = np.asarray(counts, dtype=float)
     if x.ndim != 1 or (x < 0).any():
-        raise ValueError("counts must be a 1-D array of non-negative numbers")
+        raise UsageError("counts must be a 1-D array of non-negative numbers")
     return x
 
 
@@ -82,7 +83,9 @@ def _align(p, q) -> tuple[np.ndarray, np.ndarray]:
         p, q = p.reindex(index, fill_value=0).to_numpy(), q.reindex(index, fill_value=0).to_numpy()
     p, q = _counts(p), _counts(q)
     if p.shape != q.shape:
-        raise ValueError("the two distributions must have the same categories")
+        raise UsageError("the two distributions must have the same categories")
+    if not (p.sum() and q.sum()):
+        raise NotComputableError("a distribution with no counts has no shares to compare")
     return p / p.sum(), q / q.sum()
 
 
@@ -116,7 +119,7 @@ def chi_square_test(observed, reference) -> GoodnessOfFit:
     o = o * total
     keep = ref > 0
     if (o[~keep] > 0).any():
-        raise ValueError("observed counts in a category the reference gives zero share")
+        raise NotComputableError("observed counts in a category the reference gives zero share: chi-square is infinite")
     res = stats.chisquare(o[keep], ref[keep] * total)
     return GoodnessOfFit(float(res.statistic), float(res.pvalue), int(keep.sum() - 1), round(total))
 
@@ -134,7 +137,7 @@ def bootstrap_statistic(
     rng = np.random.default_rng(seed)
     samples = rng.multinomial(int(x.sum()), x / x.sum(), size=n_resamples)
     values = np.array([statistic(s) for s in samples])
-    low, high, used = percentile_interval(values, confidence)
+    low, high, used = bootstrap_interval(values, confidence)
     method = "percentile bootstrap, counted units drawn multinomially"
     return Estimate(float(statistic(x)), low, high, confidence, int(x.sum()), method, {"n_resamples": used})
 
@@ -145,7 +148,7 @@ def bootstrap_units(counts, statistic, *, n_resamples: int = 1000, confidence: f
     rng = np.random.default_rng(seed)
     idx = rng.integers(0, x.size, size=(n_resamples, x.size))
     values = np.array([statistic(x[i]) for i in idx])
-    low, high, used = percentile_interval(values, confidence)
+    low, high, used = bootstrap_interval(values, confidence)
     method = "percentile bootstrap over units"
     return Estimate(float(statistic(x)), low, high, confidence, int(x.size), method, {"n_resamples": used})
 
@@ -155,7 +158,7 @@ def bootstrap_units(counts, statistic, *, n_resamples: int = 1000, confidence: f
 
 def tallies(dataset, *, label: str = "quality") -> dict:
     """The counts behind the dataset measures of this module, which add across partitions, from a
-    Dataset (the messages and labels tables of :mod:`oasst_quality.adapter`).
+    Dataset or its :class:`~oasst_quality.adapter.Tables` (the messages and labels tables).
 
     ``lang``: messages per language; ``users``: per contributor, messages and the sum, sum of
     squares and number of ``label`` values on their messages (a frame indexed by ``author``);
@@ -265,15 +268,20 @@ def summary(dataset, *, n_resamples: int = 1000, seed: int = 0) -> dict:
 def summary_from_tallies(t: dict, *, n_resamples: int = 1000, seed: int = 0) -> dict:
     """:func:`summary` from :func:`tallies` (merged over any partitions): ``language``,
     ``contributors`` (with the Lorenz curve), ``quality_by_language``, and with contributor ids
-    ``quality_by_contributor_decile`` and ``without_top_1pct`` (else None)."""
+    ``quality_by_contributor_decile`` and ``without_top_1pct`` (else None; None too where the
+    label's votes cannot give the means)."""
     conc = concentration_from_tallies(t, n_resamples=n_resamples, seed=seed)
     known = bool(conc.get("n_contributors"))
+    try:
+        without_top = without_top_from_tallies(t) if known else None
+    except NotComputableError:
+        without_top = None
     return {
         "language": language_from_counts(t["lang"], n_resamples=n_resamples, seed=seed),
         "contributors": conc,
         "quality_by_language": groups_from_tallies(t, by="lang"),
         "quality_by_contributor_decile": groups_from_tallies(t, by="contributor_decile") if known else None,
-        "without_top_1pct": without_top_from_tallies(t) if known else None,
+        "without_top_1pct": without_top,
     }
 
 
@@ -300,7 +308,7 @@ def groups_from_tallies(t: dict, *, by: str = "lang", min_messages: int = 20) ->
     elif by == "lang":
         sums = t["lang_values"].sort_index()
     else:
-        raise ValueError(f"by must be 'lang' or 'contributor_decile', got {by!r}")
+        raise UsageError(f"by must be 'lang' or 'contributor_decile', got {by!r}")
     sums = sums[sums["n"] > 0]
     n = sums["n"]
     mean = sums["sum"] / n
@@ -318,20 +326,26 @@ def without_top_contributors(dataset, *, label: str = "quality", top: float = 0.
 
 
 def without_top_from_tallies(t: dict, *, label: str = "quality", top: float = 0.01) -> dict:
-    """:func:`without_top_contributors` from :func:`tallies` (merged over any partitions)."""
+    """:func:`without_top_contributors` from :func:`tallies` (merged over any partitions).
+
+    Raises NotComputableError when no message carries the label, or when every message that
+    does was written by the top contributors (no mean is left without them).
+    """
     users = t["users"].loc[_by_count(t["users"]["n_messages"]).index]
     n_top = max(1, int(np.ceil(top * len(users)))) if len(users) else 0
     rest = users.iloc[n_top:]
     total = users.sum() + t["no_user"].reindex(users.columns, fill_value=0)
     rest_sum = rest[["n", "sum"]].sum() + t["no_user"].reindex(["n", "sum"], fill_value=0)
+    if not total["n"]:
+        raise NotComputableError(f"no message carries the label {label!r}")
+    if not rest_sum["n"]:
+        raise NotComputableError(f"every message labelled {label!r} was written by the top {n_top} contributors")
     return {
         "label": label,
         "n_top_contributors": n_top,
-        "share_of_messages_by_them": float(users["n_messages"].iloc[:n_top].sum() / total["n_messages"])
-        if total["n_messages"]
-        else float("nan"),
-        "mean_all": float(total["sum"] / total["n"]) if total["n"] else float("nan"),
-        "mean_without_top": float(rest_sum["sum"] / rest_sum["n"]) if rest_sum["n"] else float("nan"),
+        "share_of_messages_by_them": float(users["n_messages"].iloc[:n_top].sum() / total["n_messages"]),
+        "mean_all": float(total["sum"] / total["n"]),
+        "mean_without_top": float(rest_sum["sum"] / rest_sum["n"]),
     }
 
 
@@ -342,15 +356,16 @@ def agreement_by_group(
 
     ``by``: ``"lang"`` or ``"contributor_decile"`` (deciles of the message authors by how many
     messages they wrote, 1 = most prolific). Votes come from the export's (value, count), as in
-    :func:`oasst_quality.agreement.label_agreement`; groups with fewer than ``min_messages``
+    :func:`oasst_quality.published.agreement_from_labels`; groups with fewer than ``min_messages``
     messages with two or more votes, or with no variation, are left out.
     """
     from . import agreement as ag
+    from .published import flag_value_counts
 
     m = adapter.messages(dataset)[["item", "lang", "author"]].copy()
     if by == "contributor_decile":
         m[by] = m["author"].map(contributor_deciles(m["author"].value_counts())).astype("Int64")
-    counts, ids, _ = ag.flag_value_counts(adapter.labels(dataset), label)
+    counts, ids, _ = flag_value_counts(adapter.labels(dataset), label)
     group = m.set_index("item")[by].reindex(ids).to_numpy()
     rows = []
     for key in pd.unique(group[pd.notna(group)]):

@@ -21,6 +21,8 @@ Hanley, J. A. & McNeil, B. J. (1982). The meaning and use of the area under a RO
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pandas as pd
 from scipy import stats
@@ -28,8 +30,9 @@ from scipy.stats import rankdata
 from tqdm.auto import tqdm
 
 from . import adapter
-from ._util import percentile_interval
-from .errors import OasstQualityError, UsageError
+from ._util import bootstrap_interval, torch_device
+from .errors import NotComputableError, OasstQualityError, UsageError
+from .estimate import Estimate
 
 #: Detoxify heads and the human OASST labels that measure the same thing.
 HEAD_LABELS: dict[str, tuple[str, ...]] = {
@@ -99,12 +102,6 @@ def load_checkpoint(path, *, device: str = "cpu") -> dict:
     }
 
 
-def _device(device: str | None) -> str:
-    import torch
-
-    return device or ("cuda" if torch.cuda.is_available() else "cpu")
-
-
 def _local_model(checkpoint, config_dir, device: str):
     """Build the transformers model from a local config and load the checkpoint's weights ourselves.
 
@@ -169,7 +166,7 @@ def score_texts(
     """
     import torch
 
-    dev = _device(device)
+    dev = torch_device(device)
     if checkpoint is not None:
         if config_dir is None:
             raise UsageError("an offline checkpoint needs config_dir (transformers config and tokenizer)")
@@ -250,32 +247,56 @@ def _weighted_auc(score: np.ndarray, positive: np.ndarray, f: np.ndarray) -> np.
         return wins / ((f * pos).sum(axis=1) * neg_by_score.sum(axis=1))
 
 
-def _analytic(x: np.ndarray, y: np.ndarray, positive: np.ndarray, confidence: float) -> tuple[tuple, tuple]:
-    """Spearman with a Fisher-z interval (Bonett & Wright 2000 SE) and AUC with DeLong's interval."""
-    z = stats.norm.ppf(0.5 + confidence / 2)
+def _analytic_spearman(x: np.ndarray, y: np.ndarray, confidence: float) -> Estimate:
+    """Spearman's rho with a Fisher-z interval (Bonett & Wright 2000 standard error)."""
     n = x.size
+    if np.ptp(x) == 0 or np.ptp(y) == 0:
+        raise NotComputableError(_CONSTANT)
     rho = stats.spearmanr(x, y).statistic
+    z = stats.norm.ppf(0.5 + confidence / 2)
     se = np.sqrt((1 + rho**2 / 2) / (n - 3))
-    rho_ci = (float(rho), float(np.tanh(np.arctanh(rho) - z * se)), float(np.tanh(np.arctanh(rho) + z * se)))
-    if not (positive.any() and (~positive).any()):
-        return rho_ci, (np.nan, np.nan, np.nan)
-    ranks = rankdata(x)
+    low, high = float(np.tanh(np.arctanh(rho) - z * se)), float(np.tanh(np.arctanh(rho) + z * se))
+    return Estimate(float(rho), low, high, confidence, n, "Fisher z, Bonett-Wright standard error")
+
+
+def _analytic_auc(x: np.ndarray, positive: np.ndarray, confidence: float) -> Estimate:
+    """ROC-AUC of the scores against the positive messages, with DeLong's interval."""
     n_p, n_n = positive.sum(), (~positive).sum()
+    if not (n_p and n_n):
+        raise NotComputableError(_ONE_SIDED)
+    if n_p < 2 or n_n < 2:
+        raise NotComputableError("one message on one side of the threshold: DeLong's interval is undefined")
+    z = stats.norm.ppf(0.5 + confidence / 2)
+    ranks = rankdata(x)
     auc = (ranks[positive].sum() - n_p * (n_p + 1) / 2) / (n_p * n_n)
     v10 = (ranks[positive] - rankdata(x[positive])) / n_n  # per positive: share of negatives below
     v01 = 1 - (ranks[~positive] - rankdata(x[~positive])) / n_p  # per negative: share of positives above
-    se_auc = np.sqrt(v10.var(ddof=1) / n_p + v01.var(ddof=1) / n_n) if n_p > 1 and n_n > 1 else np.nan
-    return rho_ci, (float(auc), float(auc - z * se_auc), float(auc + z * se_auc))
+    se_auc = np.sqrt(v10.var(ddof=1) / n_p + v01.var(ddof=1) / n_n)
+    return Estimate(float(auc), float(auc - z * se_auc), float(auc + z * se_auc), confidence, x.size, "DeLong")
 
 
-def _interval(estimate: float, samples: np.ndarray, confidence: float) -> tuple[float, float, float]:
-    low, high, _ = percentile_interval(samples, confidence)
-    return float(estimate), low, high
+def _bootstrapped(estimate: float, samples: np.ndarray, confidence: float, n: int, undefined: str) -> Estimate:
+    """The estimate with the percentile interval of its resamples; ``undefined``: why, when it is NaN."""
+    if np.isnan(estimate):
+        raise NotComputableError(undefined)
+    low, high, used = bootstrap_interval(samples, confidence)
+    method = "percentile bootstrap over messages"
+    return Estimate(float(estimate), low, high, confidence, n, method, {"n_resamples": used})
+
+
+def _attempt(reasons: list[str], compute: Callable[..., Estimate], *args) -> Estimate | None:
+    """``compute(*args)``, or None with the reason it could not be computed added to ``reasons``."""
+    try:
+        return compute(*args)
+    except NotComputableError as exc:
+        reasons.append(str(exc))
+        return None
 
 
 def comparison_tables(dataset, scores: pd.DataFrame | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(model scores, human label means), each one row per message sorted by id: everything the
-    comparisons below read. Tables of partitions concatenate (the Dask engine does that)."""
+    comparisons below read, from a Dataset or its :class:`~oasst_quality.adapter.Tables` (the scores
+    and labels tables). Tables of partitions concatenate (the Dask engine does that)."""
     scores = export_scores(dataset) if scores is None else scores
     # only the labels some head is compared with: the full table is millions of rows at OASST scale
     wanted = {label for labels in HEAD_LABELS.values() for label in labels}
@@ -359,9 +380,11 @@ def agreement_from_tables(
                     continue
                 x, y = g["score"].to_numpy(), g["human"].to_numpy()
                 positive = y >= threshold
+                reasons: list[str] = []
                 if len(g) > max_bootstrap:
-                    rho, auc = _analytic(x, y, positive, confidence)
-                    rows.append(_row(head, label, lang_name, g, positive, rho, auc, "analytic", scores))
+                    auc = _attempt(reasons, _analytic_auc, x, positive, confidence)
+                    rho = _attempt(reasons, _analytic_spearman, x, y, confidence)
+                    rows.append(_row(head, label, lang_name, g, positive, rho, auc, reasons, "analytic", scores))
                     continue
                 rx, ry = rankdata(x), rankdata(y)
                 has_both = positive.any() and (~positive).any()
@@ -373,32 +396,33 @@ def agreement_from_tables(
                     rho_s[start : start + size] = _weighted_spearman(rx, ry, f)
                     auc_s[start : start + size] = _weighted_auc(x, positive, f) if has_both else np.nan
                 ones = np.ones((1, len(g)))
-                rho = _interval(_weighted_spearman(rx, ry, ones)[0], rho_s, confidence)
-                auc = (
-                    _interval(_weighted_auc(x, positive, ones)[0], auc_s, confidence)
-                    if has_both
-                    else (np.nan, np.nan, np.nan)
-                )
-                rows.append(_row(head, label, lang_name, g, positive, rho, auc, "bootstrap", scores))
+                if not has_both:
+                    reasons.append(_ONE_SIDED)
+                    auc = None
+                else:
+                    auc_0 = _weighted_auc(x, positive, ones)[0]
+                    auc = _attempt(reasons, _bootstrapped, auc_0, auc_s, confidence, len(g), _ONE_SIDED)
+                rho_0 = _weighted_spearman(rx, ry, ones)[0]
+                rho = _attempt(reasons, _bootstrapped, rho_0, rho_s, confidence, len(g), _CONSTANT)
+                rows.append(_row(head, label, lang_name, g, positive, rho, auc, reasons, "bootstrap", scores))
     return pd.DataFrame(rows)
 
 
-def _row(head, label, lang, g, positive, rho, auc, interval, scores) -> dict:
-    both_sides = bool(positive.any() and (~positive).any())
-    constant = bool(np.isnan(rho[0]))  # every score, or every human mean, is the same
-    reasons = [r for r, bad in ((_ONE_SIDED, not both_sides), (_CONSTANT, constant)) if bad]
+def _row(head, label, lang, g, positive, rho: Estimate | None, auc: Estimate | None, reasons, interval, scores) -> dict:
+    """One table row; a statistic that could not be computed is empty there and its reason is given."""
+    nan = float("nan")
     return {
         "head": head,
         "label": label,
         "lang": lang,
         "n": len(g),
         "n_positive": int(positive.sum()),
-        "spearman": rho[0],
-        "spearman_low": rho[1],
-        "spearman_high": rho[2],
-        "auc": auc[0],
-        "auc_low": auc[1],
-        "auc_high": auc[2],
+        "spearman": rho.estimate if rho else nan,
+        "spearman_low": rho.low if rho else nan,
+        "spearman_high": rho.high if rho else nan,
+        "auc": auc.estimate if auc else nan,
+        "auc_low": auc.low if auc else nan,
+        "auc_high": auc.high if auc else nan,
         "interval": interval,
         "source": scores["source"].iloc[0] if "source" in scores else "given",
         "computable": not reasons,

@@ -3,9 +3,7 @@
 import pandas as pd
 
 import oasst_quality as oq
-from oasst_quality import adapter
-from oasst_quality import aggregation as agg
-from oasst_quality import agreement as ag
+from oasst_quality import adapter, published
 from oasst_quality import consensus as cs
 
 
@@ -27,10 +25,30 @@ def test_label_analyses_take_a_table_in_place_of_a_dataset():
     ds = oq.load_sample()
     # a table from elsewhere: the same numbers under the generic names, rows shuffled
     table = ds.labels.rename(columns={"message_id": "item"}).sample(frac=1, random_state=3).reset_index(drop=True)
-    pd.testing.assert_frame_equal(ag.label_agreement(ds, n_resamples=50), ag.label_agreement(table, n_resamples=50))
-    pd.testing.assert_frame_equal(agg.posterior_summary(ds), agg.posterior_summary(table))
-    pd.testing.assert_frame_equal(agg.default_zero_bias(ds), agg.default_zero_bias(table))
-    post = agg.oasst_posteriors(table).sort_values(["label", "message_id"]).reset_index(drop=True)
-    expected = agg.oasst_posteriors(ds).sort_values(["label", "message_id"]).reset_index(drop=True)
+    pd.testing.assert_frame_equal(
+        published.agreement_from_labels(ds, n_resamples=50), published.agreement_from_labels(table, n_resamples=50)
+    )
+    pd.testing.assert_frame_equal(published.posterior_summary(ds), published.posterior_summary(table))
+    pd.testing.assert_frame_equal(published.default_zero_bias(ds), published.default_zero_bias(table))
+    post = published.oasst_posteriors(table).sort_values(["label", "message_id"]).reset_index(drop=True)
+    expected = published.oasst_posteriors(ds).sort_values(["label", "message_id"]).reset_index(drop=True)
     pd.testing.assert_frame_equal(post, expected)
     assert cs.ranking_summary(adapter.rankings(ds)) == cs.ranking_summary(ds)
+
+
+def test_analyses_that_read_two_tables_take_the_tables_once_built():
+    from oasst_quality import reward, skew
+    from oasst_quality import toxicity as tx
+
+    ds = oq.load_sample()
+    t = adapter.tables(ds)
+    assert isinstance(t, adapter.Tables) and list(t.problems.columns[:3]) == ["kind", "item", "tree"]
+    pd.testing.assert_frame_equal(t.rankings, adapter.rankings(ds))
+    assert adapter.labels(t) is t.labels and adapter.messages(t) is t.messages  # no renaming on the way
+    a, b = skew.tallies(t), skew.tallies(ds)
+    assert a["lang"] == b["lang"]
+    pd.testing.assert_frame_equal(a["users"], b["users"])
+    for x, y in zip(tx.comparison_tables(t), tx.comparison_tables(ds)):
+        pd.testing.assert_frame_equal(x, y)
+    pd.testing.assert_frame_equal(reward.preference_data(t), reward.preference_data(ds))
+    pd.testing.assert_frame_equal(adapter.annotations(t).votes, adapter.annotations(ds).votes)

@@ -11,8 +11,6 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from statsmodels.stats import inter_rater as sm
 
-import oasst_quality as oq
-from oasst_quality import adapter
 from oasst_quality import agreement as ag
 from oasst_quality.errors import NotComputableError
 
@@ -232,27 +230,6 @@ def test_item_disagreement():
     assert d.loc[0, "disagreement"] == 0 and d.loc[0, "relative"] == 0
     assert d.loc[1, "disagreement"] == pytest.approx(16 * 4 / 6)  # pairs (1,5),(5,1),(5,1),(1,5) of 6
     assert d.loc[2, "n_values"] == 2
-
-
-# --------------------------------------------------------------------------- OASST exports
-
-
-def test_label_agreement_on_sample():
-    ds = oq.load_sample()
-    table = ag.label_agreement(ds, n_resamples=100).set_index("label")
-    assert not table.loc["quality", "computable"] and "not published" in table.loc["quality", "reason"]
-    assert table.loc["spam", "computable"]
-    assert table.loc["spam", "alpha_low"] <= table.loc["spam", "alpha"] <= table.loc["spam", "alpha_high"]
-    # the flag's alpha equals alpha on the explicit long table of 0/1 votes it implies
-    counts, ids, _ = ag.flag_value_counts(adapter.labels(ds), "spam")
-    votes = pd.DataFrame(
-        {
-            "item": np.repeat(np.arange(len(ids)).repeat(2), counts.ravel().astype(int)),
-            "annotator": 0,
-            "value": np.repeat(np.tile([0, 1], len(ids)), counts.ravel().astype(int)),
-        }
-    )
-    assert table.loc["spam", "alpha"] == pytest.approx(ag.krippendorff_alpha(votes, "nominal"), abs=1e-12)
 
 
 def test_column_names_by_keyword():

@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 import oasst_quality as oq
+from oasst_quality import adapter
 from oasst_quality import annotations as an
 from oasst_quality.errors import SchemaError, UsageError
 from oasst_quality.schema import FLAG_LABELS
@@ -114,7 +115,7 @@ def test_backend_rows(tmp_path):
 
 def test_dataset_aggregates_expand_flags_exactly():
     ds = oq.load_sample()
-    got = an.from_dataset(ds)
+    got = adapter.annotations(ds)
     v = got.votes
     flags = v[v["label"].isin(FLAG_LABELS)]
     assert (flags["count"] == 1).all() and flags["annotator"].isna().all()
@@ -127,11 +128,12 @@ def test_dataset_aggregates_expand_flags_exactly():
     assert len(got.rankings) == 418 and got.rankings["annotator"].isna().all()
     # the flag agreement computed from the expanded votes equals the value x count path
     from oasst_quality import agreement as ag
+    from oasst_quality import published
 
     spam = flags[flags["label"] == "spam"]
     counts = spam.groupby("item")["value"].agg(["sum", "size"])
     vc = np.column_stack([counts["size"] - counts["sum"], counts["sum"]])
-    table = ag.label_agreement(ds, labels=["spam"], n_resamples=10)
+    table = published.agreement_from_labels(ds, labels=["spam"], n_resamples=10)
     assert ag.fleiss_kappa(value_counts=vc) == pytest.approx(table["fleiss_kappa"].iloc[0])
 
 
@@ -139,23 +141,35 @@ def test_check_items_against_the_messages():
     ds = oq.load_sample()
     mid = ds.messages["message_id"].iloc[0]
     votes = an.read_votes(pd.DataFrame({"item": [mid, "nope"], "annotator": ["a", "a"], "value": [1, 0]}))
-    with pytest.raises(SchemaError, match="line 2, field 'item': item is not a message of the dataset"):
-        an.check_items(votes, ds)
-    kept = an.check_items(votes, ds, lenient=True)
+    with pytest.raises(
+        SchemaError, match="field 'item': row 2 of its votes table: item is not a message of the dataset"
+    ):
+        an.check_items(votes, ds.messages["message_id"])
+    kept = an.check_items(votes, ds.messages["message_id"], lenient=True)
     assert kept.votes["item"].tolist() == [mid] and kept.rejected["detail"].tolist() == [
         "item is not a message of the dataset"
     ]
+
+
+#: The prompt and its three ranked replies (of the bundled sample) that docs/examples/ annotate.
+EXAMPLE_PROMPT = "00353343-a4a5-4fb0-96fd-02f529a55181"
+EXAMPLE_REPLIES = (
+    "b7efe31a-d590-45ca-8d2c-bbac8fa3953c",
+    "f159369c-4725-4b46-96aa-c643ce92e292",
+    "03d70f1b-4efb-4ab3-8832-41b14709b44c",
+)
 
 
 def test_the_documented_example_files_read_as_described():
     from pathlib import Path
 
     examples = Path(__file__).resolve().parents[1] / "docs" / "examples"
+    r1, r2, r3 = EXAMPLE_REPLIES  # replies of one prompt of the bundled sample
     votes = an.read_votes(examples / "votes.csv").votes
     assert len(votes) == 4 and set(votes["label"]) == {"quality", "spam"} and votes["time"].notna().all()
     assert an.read_votes(examples / "crowdkit.csv").votes["value"].tolist() == [1.0, 0.0, 1.0]
     rankings = an.read_rankings(examples / "rankings.csv").rankings
-    assert rankings["ranking"].tolist() == [("r1", frozenset({"r2", "r3"})), ("r2", "r1", "r3")]
+    assert rankings["ranking"].tolist() == [(r1, frozenset({r2, r3})), (r2, r1, r3)]
     backend = an.from_backend(examples / "text_labels.jsonl", examples / "reactions.jsonl")
     assert backend.summary() == {
         "n_votes": 5,
@@ -166,7 +180,11 @@ def test_the_documented_example_files_read_as_described():
         "n_rankings": 2,
         "n_rejected": 0,
     }
-    assert backend.rankings["ranking"].tolist() == [("r2", "r1", "r3"), ("r1", "r2", "r3")]
+    assert backend.rankings["ranking"].tolist() == [(r2, r1, r3), (r1, r2, r3)]
+    for name in ("votes.csv", "rankings.csv", "text_labels.jsonl", "reactions.jsonl", "label_studio.json"):
+        # every id is a message of the bundled sample (the Label Studio ratings are stars, 1 to 5)
+        stars = (1, 5) if name == "label_studio.json" else None
+        oq.load_sample().with_annotations(an.read(examples / name, scale=stars))
 
 
 def test_dialog_sets_through_the_votes_path(shared):
@@ -195,7 +213,7 @@ def test_label_studio_export(tmp_path):
     with pytest.raises(SchemaError, match=r"field 'task 1.quality': .*Likert vote \(quality\) lies in \[0, 1\], got 4"):
         an.read(path)  # its ratings are stars, 1 to 5: the scale must be declared
     got = an.read(path, scale=(1, 5))  # a .json file is read as a Label Studio export
-    mid = "6ab24d72-0181-4594-a9cd-deaf170242fb"
+    mid, (r1, r2, r3) = EXAMPLE_PROMPT, EXAMPLE_REPLIES
     assert sorted(got.votes[["item", "annotator", "label", "value"]].values.tolist()) == [
         [mid, "10", "quality", 4.0],
         [mid, "10", "spam", 0.0],
@@ -203,7 +221,7 @@ def test_label_studio_export(tmp_path):
         [mid, "11", "quality", 3.0],
         [mid, "11", "spam", 1.0],
     ]  # the cancelled annotation is skipped
-    assert got.rankings[["group", "annotator", "ranking"]].values.tolist() == [[mid, "10", ("r2", "r1", "r3")]]
+    assert got.rankings[["group", "annotator", "ranking"]].values.tolist() == [[mid, "10", (r2, r1, r3)]]
     tasks = json.loads(path.read_text())
     tasks[0]["annotations"][0]["result"][0]["value"] = {"choices": ["Maybe"]}
     with pytest.raises(SchemaError, match=r"line 1, field 'task 1.spam': unreadable choices result"):

@@ -10,12 +10,13 @@ from pref_voting.margin_based_methods import ranked_pairs as pv_ranked_pairs
 from pref_voting.margin_based_methods import ranked_pairs_tb
 from pref_voting.profiles import Profile
 from pref_voting.profiles_with_ties import ProfileWithTies
+from scipy import stats
 
 import oasst_quality as oq
 from oasst_quality import adapter
 from oasst_quality import consensus as cs
 from oasst_quality import testing as qt
-from oasst_quality.errors import NotComputableError
+from oasst_quality.errors import NotComputableError, UsageError
 
 # --------------------------------------------------------------------------- worked examples
 
@@ -57,11 +58,35 @@ def test_tie_break_policies():
     cycle = [list("abc"), list("bca"), list("cab")]
     # T = c, b, a orders the three margin-1 pairs (c,a), (b,c), (a,b): lock c>a, b>c; skip a>b
     assert cs.ranked_pairs(cycle, tie_break=["c", "b", "a"]) == ["b", "c", "a"]
-    assert cs.ranked_pairs(cycle, tie_break=5) == cs.ranked_pairs(cycle, tie_break=5)
-    seen = {tuple(cs.ranked_pairs(cycle, tie_break=s)) for s in range(20)}
+    assert cs.ranked_pairs(cycle, tie_break="random", seed=5) == cs.ranked_pairs(cycle, tie_break="random", seed=5)
+    seen = {tuple(cs.ranked_pairs(cycle, tie_break="random", seed=s)) for s in range(20)}
     assert len(seen) == 3  # each candidate can win a symmetric cycle
-    with pytest.raises(ValueError, match="every candidate"):
+    assert cs.ranked_pairs(cycle, tie_break="random") == cs.ranked_pairs(cycle, tie_break="random", seed=0)
+    with pytest.raises(UsageError, match="every candidate"):
         cs.ranked_pairs(cycle, tie_break=["a", "b"])
+    for bad in (5, "shuffle"):  # an integer is no longer a hidden seed
+        with pytest.raises(UsageError, match="'random' \\(with seed=\\)"):
+            cs.ranked_pairs(cycle, tie_break=bad)
+        with pytest.raises(UsageError, match="'random' \\(with seed=\\)"):
+            cs.ranked_pairs_many([cycle], tie_break=bad)
+
+
+# profiles of 1-6 elections, each of 1-5 ballots naming 2-4 of six candidates (ties by omission)
+profile_lists = st.lists(
+    st.lists(st.permutations(list("abcdef")), min_size=1, max_size=5).flatmap(
+        lambda ballots: st.integers(2, 4).map(lambda k: [b[:k] for b in ballots])
+    ),
+    min_size=1,
+    max_size=6,
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(profile_lists, st.integers(0, 2**32 - 1))
+def test_many_draws_the_same_random_order_as_one_election(profiles, seed):
+    batched = cs.ranked_pairs_many(profiles, tie_break="random", seed=seed)
+    for profile, got in zip(profiles, batched):
+        assert got == cs.ranked_pairs(profile, tie_break="random", seed=seed)
 
 
 # --------------------------------------------------------------------------- the OASST rule, reference
@@ -329,9 +354,20 @@ def test_consensus_ranks_and_diagnostics():
 
 def test_kendall_tau_of_identical_and_reversed():
     order = list("abcd")
-    idx = {c: i for i, c in enumerate(order)}
-    assert cs._kendall_tau(order, cs.levels([order], order)[0], idx) == pytest.approx(1.0)
-    assert cs._kendall_tau(order, cs.levels([order[::-1]], order)[0], idx) == pytest.approx(-1.0)
+    assert cs._kendall_tau(order, order) == pytest.approx(1.0)
+    assert cs._kendall_tau(order, order[::-1]) == pytest.approx(-1.0)
+    assert np.isnan(cs._kendall_tau(order, ["a"])) and np.isnan(cs._kendall_tau(order, [set(order)]))
+
+
+@given(st.integers(2, 7), st.integers(0, 10_000))
+def test_kendall_tau_is_scipys_tau_b(n, seed):
+    rng = np.random.default_rng(seed)
+    reference = [f"c{i}" for i in rng.permutation(n)]
+    level = rng.integers(0, n, n)  # the ballot: equal levels are tied positions
+    ballot = [{f"c{i}" for i in np.flatnonzero(level == v)} for v in np.unique(level)]
+    expected = stats.kendalltau(np.arange(n), [level[int(c[1:])] for c in reference], variant="b").statistic
+    got = cs._kendall_tau(reference, ballot)
+    assert (np.isnan(got) and np.isnan(expected)) or got == pytest.approx(expected, abs=1e-12)
 
 
 @given(st.integers(2, 6), st.integers(0, 10_000))
@@ -366,3 +402,75 @@ def test_pairwise_agreement_by_hand_with_a_bootstrap_over_reply_sets():
     assert q == cs.pairwise_agreement(table, n_resamples=400, seed=1)
     with pytest.raises(NotComputableError):
         cs.pairwise_agreement(table[table["group"] == 3])
+
+
+def _fastchat_human_human(table: pd.DataFrame, ties: bool) -> tuple[int, int]:
+    """A direct transcription of FastChat's human-human count: per comparison (a pair of replies of a
+    set), every pair of votes; a vote is 'first', 'second' or 'tie'; ``ban`` drops ties when not counted."""
+    votes: dict = {}
+    for g, ballot in zip(table["group"], table["ranking"]):
+        level = {}
+        for pos, p in enumerate(ballot):
+            for c in p if isinstance(p, frozenset) else (p,):
+                level[c] = pos
+        names = sorted(level, key=str)
+        for i, x in enumerate(names):
+            for y in names[i + 1 :]:
+                v = "tie" if level[x] == level[y] else ("first" if level[x] < level[y] else "second")
+                votes.setdefault((g, x, y), []).append(v)
+    agree = total = 0
+    for vs in votes.values():
+        for i in range(len(vs) - 1):
+            for j in range(i + 1, len(vs)):
+                if not ties and "tie" in (vs[i], vs[j]):
+                    continue
+                total += 1
+                agree += vs[i] == vs[j]
+    return agree, total
+
+
+def test_pairwise_agreement_leaves_unranked_replies_out_and_counts_ties_as_fastchat():
+    # b did not see z: (x, y) 1 agreeing pair of 3, (x, z) and (y, z) 1 of 1 each: 3 / 5 (ranking z last gave 7 / 9)
+    table = pd.DataFrame({"group": 1, "annotator": list("abc"), "ranking": [tuple("xyz"), tuple("xy"), tuple("yxz")]})
+    assert cs.pairwise_agreement(table, n_resamples=10).estimate == pytest.approx(3 / 5)
+    # ties: a ties y and z; with ties (y, z) is a tie against an order (disagree), without it is left out
+    tied = pd.DataFrame({"group": 1, "annotator": list("ab"), "ranking": [("x", frozenset("yz")), tuple("xyz")]})
+    with_ties = cs.pairwise_agreement(tied, ties=True, n_resamples=10)
+    without = cs.pairwise_agreement(tied, ties=False, n_resamples=10)
+    assert (with_ties.estimate, with_ties.n) == (pytest.approx(2 / 3), 3)
+    assert (without.estimate, without.n) == (1.0, 2)
+    assert with_ties.details["ties"] == "counted" and "all pairs" in with_ties.details["pair_population"]
+
+
+def test_pairwise_agreement_is_not_computable_without_a_shared_pair():
+    disjoint = pd.DataFrame({"group": 1, "annotator": list("ab"), "ranking": [tuple("xy"), tuple("zw")]})
+    with pytest.raises(NotComputableError):
+        cs.pairwise_agreement(disjoint)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 3), st.permutations(list("abcde")), st.integers(1, 5), st.booleans()),
+        min_size=2,
+        max_size=14,
+    ),
+    st.booleans(),
+)
+def test_pairwise_agreement_equals_a_direct_fastchat_count(rows, ties):
+    ballots = []
+    for g, perm, k, tie in rows:
+        named = list(perm[:k])
+        if tie and k >= 3:  # tie the last two named replies
+            ballot = (*named[:-2], frozenset(named[-2:]))
+        else:
+            ballot = tuple(named)
+        ballots.append((g, ballot))
+    table = pd.DataFrame(ballots, columns=["group", "ranking"]).assign(annotator="r")
+    agree, total = _fastchat_human_human(table, ties)
+    if total == 0:
+        with pytest.raises(NotComputableError):
+            cs.pairwise_agreement(table, ties=ties, n_resamples=5)
+    else:
+        q = cs.pairwise_agreement(table, ties=ties, n_resamples=5)
+        assert q.n == total and q.estimate == pytest.approx(agree / total)

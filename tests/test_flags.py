@@ -10,7 +10,7 @@ import oasst_quality as oq
 from oasst_quality import annotations as an
 from oasst_quality import report
 from oasst_quality.cli import main
-from oasst_quality.flags import FLAG_COLUMNS, curation_flags
+from oasst_quality.flags import FLAG_COLUMNS, curation_flags, flag_files
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 import planted_export
@@ -43,7 +43,7 @@ def test_every_kind_appears_on_a_dataset_with_planted_problems():
     languages = pd.DataFrame(
         {"message_id": [mid], "declared": ["en"], "detected": ["de"], "confidence": [0.99], "mismatch": [True]}
     )
-    table = curation_flags(ds, languages=languages)
+    table = curation_flags(ds, languages=languages, all_rows=True)
     assert list(table.columns) == FLAG_COLUMNS
     kinds = set(table["kind"])
     assert kinds == {
@@ -67,7 +67,7 @@ def test_every_kind_appears_on_a_dataset_with_planted_problems():
 def test_flags_round_trip_and_the_report_writes_them(tmp_path, capsys):
     ds = oq.load_sample()
     table = curation_flags(ds)
-    files = report.flag_files(table)
+    files = flag_files(table)
     (tmp_path / "f.parquet").write_bytes(files["flags.parquet"])
     (tmp_path / "f.csv").write_bytes(files["flags.csv"])
     expected = table.astype({"severity": str})
@@ -87,3 +87,22 @@ def test_flags_round_trip_and_the_report_writes_them(tmp_path, capsys):
     assert main(["flags", "--out", str(tmp_path / "cli.csv"), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["n_flags"] == len(table)
     assert pd.read_csv(tmp_path / "cli.csv").shape[0] == len(table)
+
+
+def test_label_rows_are_summarised_and_default_zeros_stay_within_the_excess():
+    from oasst_quality import published
+    from oasst_quality.flags import label_summary
+
+    ds = oq.load_sample()
+    table = curation_flags(ds)
+    # the bundled sample: 8,989 flags on 1,992 of 2,022 messages before; a table a curator can read now
+    assert table["message_id"].nunique() < 0.05 * len(ds.messages)
+    assert not table["kind"].isin(["single_vote_label", "low_confidence_label"]).any()
+    every = curation_flags(ds, all_rows=True)
+    summary = label_summary(ds).set_index("label")
+    single = every[every["kind"] == "single_vote_label"].groupby("label").size()
+    assert (summary.loc[single.index, "single_vote"] == single).all()
+    zero = published.default_zero_bias(ds).set_index("label")
+    excess = (zero["all_zero_share"] - zero["all_zero_expected_without_default"]).clip(lower=0) * zero["n_messages"]
+    flagged = table[table["kind"] == "default_zero_suspect"].groupby("label").size()
+    assert len(flagged) and (flagged <= excess.reindex(flagged.index)).all()

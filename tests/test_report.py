@@ -106,3 +106,37 @@ def test_findings_come_first_ranked_with_numbers_and_links(built):
         assert re.search(r"\d", f["text"])  # and says its number
     assert any("95% CI" in f["text"] for f in findings)
     assert not metrics["meta"]["source"].startswith("/")  # no machine path in a shared report
+
+
+def test_every_section_of_the_registry_has_its_template_and_a_link(built):
+    from importlib.resources import files
+
+    from oasst_quality.report import sections
+
+    html, metrics = built
+    page = html.read_text()
+    templates = files("oasst_quality.report") / "templates" / "sections"
+    for s in sections.SECTIONS:
+        assert (templates / f"{s.name}.html.j2").is_file(), s.name
+        if s.name in metrics:
+            assert f'<a href="#{s.name}">{s.nav}</a>' in page and f'<section id="{s.name}">' in page
+    assert "annotators" not in metrics and "noise_study" not in metrics  # a section with nothing to say is left out
+
+
+def test_the_in_memory_engine_is_the_one_partition_case():
+    from oasst_quality import adapter
+    from oasst_quality.engine import InMemory
+    from oasst_quality.report import sections
+
+    ds = oq.load_sample()
+    engine = InMemory(ds)
+    stats = engine.map_reduce(sections.first_pass, merge=sections.merge)
+    assert set(stats) == {s.name for s in sections.SECTIONS if s.partial is not None}
+    assert stats["annotators"] is None  # no per-annotator data attached: the section is left out
+    again = sections.first_pass(ds, adapter.tables(ds))
+    assert stats["consensus"] == again["consensus"] and stats["structure"] == again["structure"]
+    # merging a partition with itself doubles what adds and concatenates what lists
+    twice = sections.merge(stats, stats)
+    assert twice["consensus"]["n_preference_pairs"] == 2 * stats["consensus"]["n_preference_pairs"]
+    assert len(twice["toxicity"][0]) == 2 * len(stats["toxicity"][0])
+    assert engine.submit(sections.first_pass).result().keys() == stats.keys()

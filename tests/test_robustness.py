@@ -6,7 +6,7 @@ import os
 
 import pytest
 from helpers import jsonl, msg
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 import oasst_quality as oq
@@ -45,6 +45,10 @@ def files(tmp_path):
         "file": tmp_path / "a_file",
     }
     f["csv"].write_text("task,worker,label\n1,a,0\n1,b,1\n")  # crowd-kit's names: read as votes
+    f["nine"] = tmp_path / "rankings.csv"  # one reply set of nine candidates, ranked twice
+    f["nine"].write_text("group,annotator,ranking\np,r1,a>b>c>d>e>f>g>h>i\np,r2,i>h>g>f>e>d>c>b>a\n")
+    f["stars"] = tmp_path / "stars.csv"  # 1-5 stars: not on the 0-1 scale shrinkage models
+    f["stars"].write_text("item,annotator,value\n1,a,4\n1,b,5\n2,a,2\n2,b,3\n")
     f["odd"] = tmp_path / "odd.csv"
     f["odd"].write_text("x,y,z\n1,a,0\n")
     f["pretty"].write_text('{\n  "message_id": "m"\n}\n')
@@ -93,6 +97,8 @@ CASES = [
     (["agreement", "{csv}", "--label", "quality"], "choose one with --label"),
     (["toxicity", "--checkpoint", "{missing}", "--config-dir", "{folder}"], "no such checkpoint"),
     (["consensus", "{csv}"], "a rankings table has group (or parent_id), annotator, ranking"),
+    (["consensus", "{nine}", "--method", "kemeny_young"], "at most 8 candidates"),
+    (["aggregate", "{stars}", "--method", "shrinkage"], "must be within [0.0, 1.0]"),
     (["info", "{zero_parquet}"], "not an OASST export: no message_id and role column"),
     (["info", "{old_report}"], "holds a report written by oasst-quality"),
     (["info", "{label_twice}"], "label 'spam' given twice in one message"),
@@ -331,3 +337,139 @@ def test_report_on_each_corrupted_file(kind, tmp_path):
     path = tmp_path / f"{kind}.jsonl"
     path.write_bytes(b"".join(lines))
     _assert_report_degrades_cleanly(path, tmp_path, lenient=True)
+
+
+# --------------------------------------------------------------------------- no exit 3: the cases of issue #25
+
+
+@pytest.fixture
+def awkward(tmp_path):
+    """Valid but awkward inputs a curator meets, and option values that are wrong."""
+    records = [json.loads(line) for line in gzip.decompress(oq.sample_path().read_bytes()).splitlines()]
+    f = {"folder": tmp_path}
+    f["no_labels"] = tmp_path / "no_labels.jsonl"
+    f["no_labels"].write_text(
+        "".join(json.dumps({k: v for k, v in r.items() if k not in ("labels", "detoxify")}) + "\n" for r in records)
+    )
+    root = next(r for r in records if r["parent_id"] is None)
+    f["one"] = tmp_path / "one_message.jsonl"
+    f["one"].write_text(json.dumps(root) + "\n")
+    reply = next(r for r in records if r["parent_id"] == root["message_id"])
+    replies = [r["message_id"] for r in records if r["parent_id"] == root["message_id"]]
+    f["one_candidate"] = tmp_path / "one_candidate.csv"
+    f["one_candidate"].write_text(f"parent_id,annotator,ranking\n{root['message_id']},a,{reply['message_id']}\n")
+    f["foreign_group"] = tmp_path / "foreign_group.csv"
+    f["foreign_group"].write_text("parent_id,annotator,ranking\nnot-in-export,a,x>y\nnot-in-export,b,y>x\n")
+    f["all_ties"] = tmp_path / "all_ties.csv"
+    tied = "=".join(replies[:3])
+    f["all_ties"].write_text(
+        f"parent_id,annotator,ranking\n{root['message_id']},a,{tied}\n{root['message_id']},b,{tied}\n"
+    )
+    f["junk"] = tmp_path / "junk.bin"
+    f["junk"].write_bytes(b"\x00not a checkpoint")
+    f["a_file"] = tmp_path / "a_file"
+    f["a_file"].write_text("x")
+    f["votes_jsonl"] = tmp_path / "votes.jsonl"
+    f["votes_jsonl"].write_text('{"message_id": "m", "user_id": "u", "labels": {"spam": 0}}\n')
+    return f
+
+
+NO_EXIT_3 = [
+    (["report", "{no_labels}", "--out", "{folder}/r1", "--quiet", "--resamples", "20"], 0, None),
+    (["report", "{one}", "--out", "{folder}/r2", "--quiet", "--resamples", "20"], 0, None),
+    (["report", "--rankings", "{one_candidate}", "--out", "{folder}/r3", "--quiet", "--resamples", "20"], 0, None),
+    (
+        ["report", "--rankings", "{foreign_group}", "--out", "{folder}/r4", "--quiet", "--resamples", "20"],
+        2,
+        "not-in-export",
+    ),
+    (["report", "--rankings", "{all_ties}", "--out", "{folder}/r5", "--quiet", "--resamples", "20"], 0, None),
+    (["noise-study", "--agreement", "2"], 2, "--agreement"),
+    (["noise-study", "--device", "tpu9"], 2, "--device"),
+    (["noise-study", "--out", "{a_file}"], 2, "is a file"),
+    (["noise-study", "--rates", "-0.1,0.1"], 2, "[0, 0.5]"),
+    (["noise-study", "--backbone", "{folder}/nonexistent"], 2, "nonexistent"),
+    (["report", "--engine", "dask", "--scheduler", "not an address", "--quiet"], 2, "scheduler"),
+    (["toxicity", "--checkpoint", "{junk}", "--config-dir", "{folder}", "--rescore"], 2, "junk.bin"),
+    (["flags", "--out", "{folder}/x.xlsx"], 2, ".csv or .parquet"),
+    (["flags", "--out", "{folder}/no/such/dir/f.csv"], 2, "no such folder"),
+    (["aggregate", "--label", "missing"], 2, "missing"),
+    (["info", "{votes_jsonl}"], 2, "votes"),
+    (["consensus", "--method", "nonexistent"], 2, "nonexistent"),
+    (["skew", "--resamples", "-3"], 2, "must be 1 or more"),
+]
+
+
+@pytest.mark.parametrize("argv,code,expected", NO_EXIT_3, ids=[" ".join(a) for a, _, _ in NO_EXIT_3])
+def test_no_input_ends_in_an_internal_error(argv, code, expected, awkward, capsys):
+    try:
+        rc, _, err = run([a.format(**awkward) for a in argv], capsys)
+    except SystemExit as exc:  # argparse's own errors
+        rc, err = exc.code, capsys.readouterr().err
+    assert rc == code, err
+    assert "Traceback" not in err and "internal error" not in err
+    if rc == 2:
+        assert len(err.strip().splitlines()) == 1, err
+        if expected:
+            assert expected in err, err
+
+
+# --------------------------------------------------------------------------- corrupted votes, rankings and options
+
+# mostly valid, so that the commands get past the reader: one row in about six is hostile
+_IDS = st.one_of(*[st.sampled_from(["m1", "a1", "a2"])] * 5, st.sampled_from(["", "not-there", "x\x00y", "☃"]))
+_ANNOTATORS = st.one_of(*[st.sampled_from(["ann-1", "ann-2", "ann-3"])] * 5, st.sampled_from(["", "a,b", "\x00"]))
+_VALUES = st.one_of(
+    *[st.sampled_from(["0", "1", "0.5", "0.25", "0.75"])] * 5,
+    st.sampled_from(["-1", "7", "1e300", "nan", "inf", "", "yes", "0,5"]),
+    st.floats(allow_nan=True, allow_infinity=True).map(repr),
+)
+_RANKINGS = st.one_of(
+    *[st.sampled_from(["a1>a2", "a2>a1", "a1=a2"])] * 3,
+    st.sampled_from(["a1>a1", "a1", "", ">", "a1>>a2", "a1>x", "a1=a2>a3"]),
+)
+
+
+def _csv(rows: list[tuple], header: str) -> str:
+    return header + "\n" + "".join(",".join(f'"{c}"' for c in row) + "\n" for row in rows)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    votes=st.lists(st.tuples(_IDS, _ANNOTATORS, st.sampled_from(["spam", "quality", "odd"]), _VALUES), max_size=12),
+    rankings=st.lists(st.tuples(st.sampled_from(["m1", "a1", "nope"]), _ANNOTATORS, _RANKINGS), max_size=6),
+    command=st.sampled_from(
+        [
+            ["agreement", "{votes}", "--label", "quality"],
+            ["agreement", "{votes}", "--level", "interval", "--label", "spam"],
+            ["aggregate", "{votes}", "--label", "spam"],
+            ["consensus", "{rankings}"],
+            ["report", "{export}", "--annotations", "{votes}", "--rankings", "{rankings}", "--lenient"],
+            ["report", "{export}", "--rankings", "{rankings}"],
+        ]
+    ),
+    option=st.sampled_from([[], ["--seed", "x"], ["--resamples", "0"], ["--resamples", "3"], ["--json"]]),
+)
+def test_cli_on_corrupted_votes_rankings_and_options(tmp_path_factory, capsys, votes, rankings, command, option):
+    tmp = tmp_path_factory.mktemp("votes")
+    export = tmp / "export.jsonl"
+    export.write_text(jsonl([msg("m1"), msg("a1", "m1", "assistant"), msg("a2", "m1", "assistant")]))
+    (tmp / "votes.csv").write_text(_csv(votes, "message_id,annotator,label,value"))
+    (tmp / "rankings.csv").write_text(_csv(rankings, "parent_id,annotator,ranking"))
+    names = {"export": export, "votes": tmp / "votes.csv", "rankings": tmp / "rankings.csv"}
+    argv = [a.format(**names) for a in command] + option
+    if command[0] == "report":
+        argv += ["--out", str(tmp / "r"), "--quiet"]
+        if "--resamples" not in option:
+            argv += ["--resamples", "5"]
+    try:
+        rc, out, err = run(argv, capsys)
+    except SystemExit as exc:  # argparse: one line, exit 2
+        rc, out, err = exc.code, "", capsys.readouterr().err
+    event(f"{command[0]} exit {rc}")
+    assert rc in (0, 1, 2), err
+    assert "Traceback" not in err and "internal error" not in err, err
+    if rc == 2:
+        assert len(err.strip().splitlines()) == 1, err
+    if rc == 0 and "--json" in option:
+        json.loads(out)

@@ -10,9 +10,10 @@ import pyarrow.parquet as pq
 import pytest
 
 import oasst_quality as oq
-from oasst_quality import cli, partials, report, scale
+from oasst_quality import cli, report, scale
 from oasst_quality.errors import SchemaError
 from oasst_quality.io import records
+from oasst_quality.report import sections
 
 pytest.importorskip("distributed")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
@@ -116,11 +117,11 @@ def test_parquet_shards_and_several_inputs(client, tmp_path):
     (mem, _), (dask, _), _ = both(tmp_path / "hub", client, blocksize=2**14)
     assert_same(mem, dask)
     parts = scale.partition([tmp_path / "hub", oq.io.sample_path()], client)
-    stats = parts.map_reduce(partials.first_pass)
+    stats = parts.map_reduce(sections.first_pass, merge=sections.merge)
     # the same messages twice: one dataset, the second copy set aside as duplicates (as in memory)
     assert stats["structure"]["forest"]["n_messages"] == len(ds)
     assert stats["structure"]["problems"]["duplicate_message"] == len(ds)
-    assert report._shown(parts.source) == f"hub, {oq.io.sample_path().name}"  # file names, not the machine's paths
+    assert sections.shown(parts.source) == f"hub, {oq.io.sample_path().name}"  # file names, not the machine's paths
     # a Dask DataFrame of the same shards, shuffled by tree on the cluster: the same numbers
     import dask.dataframe as dd
 

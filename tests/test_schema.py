@@ -51,6 +51,8 @@ def test_table_and_per_annotator_outputs_match_the_schema(tmp_path, capsys):
     rankings.write_text("group,annotator,ranking\ng,a,x>y\ng,b,y>x\n")
     assert main(["consensus", str(rankings), "--json"]) == 0
     _check("consensus", capsys.readouterr().out)
+    assert main(["annotators", str(votes), "--rankings", str(rankings), "--json"]) == 0
+    _check("annotators", capsys.readouterr().out)
     out = tmp_path / "r"
     assert main(["report", "--out", str(out), "--quiet", "--resamples", "20", "--json"]) == 0
     _check("report", capsys.readouterr().out)

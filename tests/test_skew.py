@@ -6,6 +6,7 @@ from hypothesis import strategies as st
 
 import oasst_quality as oq
 from oasst_quality import adapter, skew
+from oasst_quality.errors import NotComputableError
 
 positive = st.lists(st.integers(1, 1000), min_size=1, max_size=40)
 
@@ -97,12 +98,13 @@ def test_demographic_skew_against_oasst_survey():
 
 def test_agreement_by_group(shared):
     from oasst_quality import agreement as ag
+    from oasst_quality.published import flag_value_counts
 
     ds = oq.load(shared / "oasst2_openpaws_filtered" / "oasst2_filtered.jsonl.gz", lenient=True)
     by_lang = skew.agreement_by_group(ds, label="spam", n_resamples=100).set_index("lang")
     assert {"en", "es"} <= set(by_lang.index)
     # each group's alpha equals alpha on that group's messages alone
-    counts, ids, _ = ag.flag_value_counts(adapter.labels(ds), "spam")
+    counts, ids, _ = flag_value_counts(adapter.labels(ds), "spam")
     lang = ds.messages.set_index("message_id")["lang"].reindex(ids).to_numpy()
     en = counts[(lang == "en") & (counts.sum(axis=1) >= 2)]
     assert by_lang.loc["en", "alpha"] == pytest.approx(ag.krippendorff_alpha(value_counts=en, level="nominal"))
@@ -110,3 +112,24 @@ def test_agreement_by_group(shared):
         oq.load_sample(), label="spam", by="contributor_decile", min_messages=20, n_resamples=50
     )
     assert len(deciles) >= 5 and deciles["alpha_low"].le(deciles["alpha"]).all()
+
+
+def test_without_top_says_when_no_mean_is_left():
+    users = pd.DataFrame(
+        {"n_messages": [3.0, 1.0], "n": [2.0, 0.0], "sum": [1.5, 0.0], "sumsq": [1.25, 0.0]},
+        index=pd.Index(["u1", "u2"], name="author"),
+    )
+    t = {"users": users, "no_user": pd.Series({"n_messages": 0.0, "n": 0.0, "sum": 0.0, "sumsq": 0.0})}
+    with pytest.raises(NotComputableError, match="written by the top 1 contributors"):
+        skew.without_top_from_tallies(t)  # u1 wrote every labelled message
+    t["users"] = users.assign(n=0.0, sum=0.0, sumsq=0.0)
+    with pytest.raises(NotComputableError, match="no message carries"):
+        skew.without_top_from_tallies(t)
+    t["users"] = users.assign(n=[2.0, 1.0], sum=[1.5, 0.25])
+    moved = skew.without_top_from_tallies(t)
+    assert (moved["share_of_messages_by_them"], moved["mean_all"], moved["mean_without_top"]) == (0.75, 1.75 / 3, 0.25)
+
+
+def test_an_empty_distribution_has_no_divergence():
+    with pytest.raises(NotComputableError, match="no counts"):
+        skew.jensen_shannon([0, 0], [1, 2])

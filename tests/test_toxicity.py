@@ -6,6 +6,7 @@ from scipy import stats
 
 import oasst_quality as oq
 from oasst_quality import toxicity as tx
+from oasst_quality.errors import NotComputableError
 
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
@@ -187,3 +188,27 @@ def test_a_row_that_cannot_give_its_auc_says_why():
     row = tx.agreement_from_tables(scores, human, n_resamples=20).iloc[0]
     assert not row["computable"] and "ROC-AUC is undefined" in row["reason"] and np.isnan(row["auc"])
     assert row["spearman"] == pytest.approx(stats.spearmanr([0.1, 0.2, 0.3, 0.4], [0.0, 0.25, 0.0, 0.25]).statistic)
+
+
+@pytest.mark.parametrize("max_bootstrap", [0, 20_000])
+def test_constant_scores_and_a_single_positive_give_reasons_never_nan_estimates(max_bootstrap):
+    index = pd.Index([f"m{i}" for i in range(8)], name="message_id")
+    scores = pd.DataFrame({"toxicity": [0.5] * 8}, index=index)  # the model gives every message the same
+    human = pd.DataFrame({"toxicity": [1.0] + [0.0] * 7}, index=index)  # one message above the threshold
+    row = tx.agreement_from_tables(scores, human, n_resamples=20, max_bootstrap=max_bootstrap).iloc[0]
+    assert not row["computable"] and "Spearman is undefined" in row["reason"]
+    if max_bootstrap == 0:  # DeLong's variance needs two messages on each side
+        assert "DeLong's interval is undefined" in row["reason"] and np.isnan(row["auc"])
+    else:  # the bootstrap keeps the AUC: the constant score ties the positive with every negative
+        assert row["auc"] == pytest.approx(0.5)
+
+
+def test_analytic_helpers_return_estimates():
+    rng = np.random.default_rng(0)
+    x, y = rng.random(50), rng.random(50)
+    rho = tx._analytic_spearman(x, y, 0.95)
+    assert rho.estimate == pytest.approx(stats.spearmanr(x, y).statistic) and rho.low < rho.estimate < rho.high
+    auc = tx._analytic_auc(x, y > 0.5, 0.95)
+    assert auc.n == 50 and auc.low < auc.estimate < auc.high and auc.method == "DeLong"
+    with pytest.raises(NotComputableError, match="ROC-AUC is undefined"):
+        tx._analytic_auc(x, np.zeros(50, dtype=bool), 0.95)

@@ -112,7 +112,15 @@ def _diagnose(line: bytes, number: int) -> tuple[str, str | None]:
     except UnicodeDecodeError as exc:
         return f"bytes that are not UTF-8 at byte {exc.start}: {line[exc.start : exc.start + 4]!r}", None
     stripped = text.strip()
-    if number == 1 and stripped in ("{", "["):
+    if text.count("\x00") * 3 >= len(text) > 0:  # every other byte NUL: UTF-16 (a BOM would have been read)
+        return "the file looks UTF-16 encoded; exports are UTF-8: convert with `iconv -f UTF-16 -t UTF-8`", None
+    if number == 1 and stripped == "[":
+        return (
+            "a pretty-printed JSON array; exports are JSON lines, one object per line: convert an array of "
+            "messages with `jq -c '.[]'`; a Label Studio export (an array of tasks) goes to --annotations",
+            None,
+        )
+    if number == 1 and stripped == "{":
         return (
             "pretty-printed JSON (one object over several lines); exports are JSON lines, one object per line: "
             "convert with `jq -c .`",

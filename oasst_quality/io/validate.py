@@ -189,6 +189,12 @@ def _message(rec: Any, *, tree_id: str | None, tree_state: str | None, parent: s
         raise _fail(f"rank must be >= 0, got {fields['rank']}", "rank")
     role = get("role")
     if role not in ROLES:
+        if role is None and "text" not in rec and ("labels" in rec or "payload" in rec):
+            raise _fail(
+                "no role and no text: this looks like per-annotator votes or rankings (the backend's rows), not "
+                "an export; give it with --annotations or --rankings, or as PATH to agreement, aggregate or consensus",
+                "role",
+            )
         raise _fail(f"unknown role {role!r:.40}; expected one of {', '.join(ROLES)}", "role")
     fields["role"] = role
     own_tree = get("message_tree_id")

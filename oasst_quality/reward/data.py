@@ -7,6 +7,7 @@ import pandas as pd
 
 from .. import adapter
 from ..consensus import preference_pairs
+from ..errors import UsageError
 
 
 def _thread_text(messages: pd.DataFrame, parent_ids: pd.Series, max_chars: int) -> list[str]:
@@ -24,8 +25,8 @@ def _thread_text(messages: pd.DataFrame, parent_ids: pd.Series, max_chars: int) 
 
 
 def preference_data(dataset, *, max_prompt_chars: int = 2000) -> pd.DataFrame:
-    """One row per (chosen, rejected) pair implied by the dataset's consensus ranks (the messages
-    and rankings tables of :mod:`oasst_quality.adapter`).
+    """One row per (chosen, rejected) pair implied by the dataset's consensus ranks, from a Dataset
+    or its :class:`~oasst_quality.adapter.Tables` (the messages and rankings tables).
 
     Columns: ``prompt`` (the thread up to the parent), ``chosen``, ``rejected`` (reply texts),
     ``group`` (the tree id), ``parent``, ``chosen_id``, ``rejected_id``, ``rank_chosen``,
@@ -70,7 +71,7 @@ def planted_pairs(texts, n: int, *, seed: int = 0, pairs_per_group: int = 4) -> 
     """
     texts = [t for t in texts if isinstance(t, str) and len(t.split()) >= 4]
     if len(texts) < 2:
-        raise ValueError("planted_pairs needs at least two texts of four or more words")
+        raise UsageError("planted_pairs needs at least two texts of four or more words")
     rng = np.random.default_rng(seed)
     reply = rng.integers(0, len(texts), n)
     prompt = (reply + rng.integers(1, len(texts), n)) % len(texts)

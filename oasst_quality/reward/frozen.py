@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from ..errors import UsageError
 from . import model as model_lib
 from .train import _autocast, _device, _padded, encode
 
@@ -88,7 +89,7 @@ def train_head(
     (trees) when given, so that the choice never sees the test pairs. Seeded and deterministic.
     """
     if head not in ("linear", "mlp"):
-        raise ValueError(f"head must be 'linear' or 'mlp', got {head!r}")
+        raise UsageError(f"head must be 'linear' or 'mlp', got {head!r}")
     if l2 is None:
         l2 = _choose_l2(chosen, rejected, head, groups, folds, steps, hidden, seed)
     return _fit(chosen, rejected, head, l2, steps, hidden, seed)

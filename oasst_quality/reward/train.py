@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import kendalltau
 
+from .._util import torch_device as _device
 from ..errors import NotComputableError
 from . import model as model_lib
 
@@ -29,12 +30,6 @@ class TrainResult:
     device: str = "cpu"
     pairs_per_second: float = 0.0
     tokens_per_second: float = 0.0  # non-padding tokens through forward and backward
-
-
-def _device(device: str | None) -> str:
-    import torch
-
-    return device or ("cuda" if torch.cuda.is_available() else "cpu")
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,254 @@
+"""Suspect-annotator verdicts measured: planted crowds (precision and recall per rule) and real crowds with gold.
+
+    python benchmarks/bench_verdicts.py            # both tables
+    python benchmarks/bench_verdicts.py gold       # the real gold sets only
+    python benchmarks/bench_verdicts.py planted    # the planted crowds only
+    python benchmarks/bench_verdicts.py flags      # default_zero_suspect on planted OASST-like labels
+    python benchmarks/bench_verdicts.py trec       # TREC's verdicts against chance on gold
+
+Gold sets (``crowd_data.SETS`` plus MS and ZenCrowd): per set, the annotators, the suspects, and
+the median accuracy on gold items (on an interval scale the correlation with gold) of the suspects
+and of the others (annotators with at least 5 gold-scored votes). Planted crowds
+(``planted_crowds``): per rule and votes per annotator, the mean over seeds of the suspects'
+precision and the planted annotators' recall.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import crowd_data
+import planted_crowds
+
+from oasst_quality.verdicts.annotators import ranking_verdicts, vote_verdicts
+
+
+def _extra_sets() -> dict:
+    base = crowd_data.SHARED / "crowd_activecrowd_toolkit"
+    out = {}
+    for name, file in (
+        ("MS (ActiveCrowd)", "MS.csv"),
+        ("ZenCrowd_us (ActiveCrowd)", "ZenCrowd_us.csv.gz"),
+        ("ZenCrowd_in (ActiveCrowd)", "ZenCrowd_in.csv.gz"),
+    ):
+        if (base / file).exists():
+            out[name] = (lambda f=file: crowd_data._activecrowd(f), "nominal")
+    return out
+
+
+def gold_table() -> pd.DataFrame:
+    rows = []
+    sets = {**crowd_data.SETS, **_extra_sets()}
+    for name, (reader, scale) in sets.items():
+        votes, gold = reader()
+        gold = gold[gold.notna() & (gold >= 0) if pd.api.types.is_numeric_dtype(gold) else gold.notna()]
+        t = time.perf_counter()
+        out = vote_verdicts(votes, levels=scale).set_index("annotator")
+        seconds = time.perf_counter() - t
+        scored = votes[votes["item"].isin(gold.index)]
+        g = gold.reindex(scored["item"]).to_numpy()
+        who = scored["annotator"].to_numpy()
+        if scale == "interval":  # on an interval scale: each annotator's correlation with gold (higher is better)
+            pair = pd.DataFrame({"a": who, "x": scored["value"].to_numpy(float), "g": g.astype(float)})
+            acc = pair.groupby("a").apply(lambda d: pd.Series({"mean": d["x"].corr(d["g"]), "size": len(d)}))
+        else:
+            acc = pd.Series(scored["value"].to_numpy() == g).groupby(who).agg(["mean", "size"])
+        acc = acc[acc["size"] >= 5]["mean"]
+        sus = out.index[out["verdict"] == "suspect"]
+        a_s, a_o = acc.reindex(sus).dropna(), acc.drop(sus, errors="ignore")
+        rows.append(
+            {
+                "set": name,
+                "level": scale,
+                "annotators": len(out),
+                "suspects": len(sus),
+                "share": len(sus) / len(out),
+                "ok": int((out["verdict"] == "ok").sum()),
+                "insufficient": int((out["verdict"] == "insufficient data").sum()),
+                "gold": "correlation" if scale == "interval" else "accuracy",
+                "gold_suspects": a_s.median() if len(a_s) else np.nan,
+                "gold_others": a_o.median(),
+                "n_scored_suspects": len(a_s),
+                "seconds": seconds,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+PLANTED = [
+    # (name, votes kwargs, level)
+    ("uniform spam, binary acc 0.75", {"bad": {"spam": 10}, "k": 2, "accuracy": 0.75}, "nominal", "random_answering"),
+    (
+        "constant mid, 5-point acc 0.6",
+        {"bad": {"constant": 10}, "k": 5, "ordered": True, "accuracy": 0.6},
+        "ordinal",
+        "constant_answering",
+    ),
+    (
+        "reversed, 5-point acc 0.6",
+        {"bad": {"reversed": 10}, "k": 5, "ordered": True, "accuracy": 0.6},
+        "ordinal",
+        "reversed_scale",
+    ),
+]
+
+
+RANKERS = [
+    ("rankers at chance, 4 replies", {"bad": {"chance": 10}}, "rankings_at_chance"),
+    ("reversed rankers, 4 replies", {"bad": {"reversed": 10}}, "reversed_rankings"),
+    ("copiers of the displayed order", {"bad": {"copier": 10}}, "copies_displayed_order"),
+]
+
+
+def _scores(out: pd.DataFrame, planted: dict, rule: str) -> tuple[float, float, int]:
+    sus = out[out["verdict"] == "suspect"]
+    hit = sus["annotator"].isin(list(planted)) & (sus["rule"] == rule)
+    return (
+        (hit.mean() if len(sus) else np.nan),
+        hit.sum() / len(planted),
+        int((~sus["annotator"].isin(list(planted))).sum()),
+    )
+
+
+def planted_table(seeds: range = range(5), votes_per_item: float = 15) -> pd.DataFrame:
+    """Per rule and votes (or rankings) per annotator, 200 honest and 10 planted annotators: mean over
+    seeds of the suspects' precision (suspects that are planted and named by the rule) and recall."""
+    rows = []
+    for n_votes in (10, 20, 50):
+        for name, kw, level, rule in PLANTED:
+            res = []
+            for seed in seeds:
+                v, planted = planted_crowds.votes(
+                    votes_per_honest=n_votes, votes_per_bad=n_votes, votes_per_item=votes_per_item, seed=seed, **kw
+                )
+                res.append(_scores(vote_verdicts(v, levels=level), planted, rule))
+            rows.append((name, rule, n_votes, *np.nanmean(np.array(res, dtype=float), axis=0)))
+        for name, kw, rule in RANKERS:
+            res = []
+            for seed in seeds:
+                t, planted = planted_crowds.rankings(
+                    rankings_per_honest=n_votes, rankings_per_bad=n_votes, seed=seed, **kw
+                )
+                res.append(_scores(ranking_verdicts(t), planted, rule))
+            rows.append((name, rule, n_votes, *np.nanmean(np.array(res, dtype=float), axis=0)))
+    columns = ["crowd", "rule", "per_annotator", "precision", "recall", "honest_flagged"]
+    return pd.DataFrame(rows, columns=columns).sort_values(["rule", "per_annotator"], kind="stable")
+
+
+def issue_crowd(seeds: range = range(10)) -> pd.DataFrame:
+    """The issue's crowd: 200 honest (accuracy 0.75, ~20 votes) and 10 uniform spammers (50 votes)."""
+    rows = []
+    for seed in seeds:
+        v, planted = planted_crowds.votes(votes_per_item=15, seed=seed)
+        out = vote_verdicts(v)
+        sus = out[out["verdict"] == "suspect"]
+        spam = sus["annotator"].isin(list(planted))
+        rows.append({"seed": seed, "honest_flagged": int((~spam).sum()), "spammers_flagged": int(spam.sum())})
+    return pd.DataFrame(rows)
+
+
+def planted_labels(n=2000, pi=0.05, a=2.0, b=2.0, seed=0) -> tuple[pd.DataFrame, pd.Series]:
+    """An OASST-like Likert label (1-5 votes per message, votes Binomial(4, p) / 4 with p ~ Beta(a, b)),
+    each vote replaced by a stored 0 with probability ``pi``; the truth: messages with a replaced vote."""
+    rng = np.random.default_rng(seed)
+    nv = rng.choice([1, 2, 3, 4, 5], n, p=[0.08, 0.2, 0.5, 0.15, 0.07])
+    p = rng.beta(a, b, n)
+    item = np.repeat(np.arange(n), nv)
+    default = rng.random(item.size) < pi
+    votes = np.where(default, 0.0, rng.binomial(4, p[item]) / 4)
+    ids = [f"m{i}" for i in range(n)]
+    table = pd.DataFrame({"item": ids, "label": "creativity", "value": np.bincount(item, votes, n) / nv, "count": nv})
+    return table, pd.Series(np.bincount(item, default, n) > 0, index=ids)
+
+
+def default_zero_table(seeds: range = range(4)) -> pd.DataFrame:
+    """Precision of ``default_zero_suspect`` (capped at the all-zero excess) against the old rule (p >= 0.5)."""
+    from oasst_quality import flags
+    from oasst_quality import published as agg
+
+    rows = []
+    for a, b in ((2, 2), (1, 3), (3, 2)):
+        for pi in (0.0, 0.05, 0.1, 0.2):
+            new = old = new_hit = old_hit = 0
+            for seed in seeds:
+                lab, truth = planted_labels(pi=pi, a=a, b=b, seed=seed)
+                fits = agg.label_fits(agg.grid_patterns(lab))
+                f = flags._default_zeros(lab, fits)
+                z = agg.default_zero_messages(lab, fits=fits.zero_bias)
+                z = z[z["p_defaulted"] >= 0.5]
+                new, new_hit = new + len(f), new_hit + int(truth.reindex(f["message_id"]).sum())
+                old, old_hit = old + len(z), old_hit + int(truth.reindex(z["message_id"]).sum())
+            rows.append(
+                {
+                    "prior": f"Beta({a}, {b})",
+                    "default_rate": pi,
+                    "flags": new,
+                    "precision": new_hit / new if new else np.nan,
+                    "old_flags": old,
+                    "old_precision": old_hit / old if old else np.nan,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def trec_chance() -> pd.DataFrame:
+    """TREC's verdicts against chance on gold: per verdict, workers with >= 10 gold-scored votes,
+    how many beat the accuracy their own label rates would score on their gold items (one-sided
+    binomial, p < 0.05), the median margin over that chance level; and the same medians for the
+    workers with more than 100 compared votes."""
+    from scipy import stats
+
+    votes, gold, scale = crowd_data.load("TREC RF10 relevance")
+    out = vote_verdicts(votes, levels=scale).set_index("annotator")
+    sc = votes[votes["item"].isin(gold.index)].assign(g=lambda d: gold.reindex(d["item"]).to_numpy())
+    rows = []
+    for a, sub in sc.groupby("annotator"):
+        own = sub["value"].value_counts(normalize=True)
+        shares = sub["g"].value_counts(normalize=True)
+        chance = float(sum(own.get(k, 0) * shares.get(k, 0) for k in shares.index))
+        right = int((sub["value"] == sub["g"]).sum())
+        p = stats.binomtest(right, len(sub), chance, alternative="greater").pvalue
+        rows.append((a, len(sub), right / len(sub), chance, p))
+    g = pd.DataFrame(rows, columns=["annotator", "n_gold", "acc", "chance", "p"]).set_index("annotator")
+    out = out.join(g)
+    table = []
+    for verdict, sub in out.groupby("verdict"):
+        scored = sub[sub["n_gold"] >= 10]
+        heavy = sub[sub["n_compared"] > 100]
+        table.append(
+            {
+                "verdict": verdict,
+                "workers": len(sub),
+                "scored_10": len(scored),
+                "beat_chance": int((scored["p"] < 0.05).sum()),
+                "median_margin": (scored["acc"] - scored["chance"]).median(),
+                "heavy": len(heavy),
+                "heavy_acc": heavy["acc"].median(),
+                "heavy_chance": heavy["chance"].median(),
+            }
+        )
+    return pd.DataFrame(table)
+
+
+def main() -> None:
+    what = sys.argv[1] if len(sys.argv) > 1 else "both"
+    pd.set_option("display.width", 200)
+    if what in ("both", "gold"):
+        print(gold_table().round(3).to_string(index=False))
+    if what in ("both", "planted"):
+        print(issue_crowd().to_string(index=False))
+        print(planted_table().round(3).to_string(index=False))
+    if what == "trec":
+        print(trec_chance().round(3).to_string(index=False))
+    if what in ("both", "flags"):
+        print(default_zero_table().round(3).to_string(index=False))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,678 @@
+"""Suspect annotators: each annotator's reliability with an interval, and a verdict that needs evidence of badness.
+
+Votes
+-----
+Each label is read at its level of measurement (declared, else :func:`infer_level`). A
+Dawid-Skene fit (on ordered classes for ordinal and interval labels; an interval label with more
+than 11 distinct values is cut into 9 equal-width bins) gives every item's posterior over the
+truth; each vote is then scored against the posterior *without* that vote (leave-one-out), on items
+that someone else voted on too. Every annotator is one of three types:
+
+* ``honest``: a vote follows the crowd's typical response to the truth (the pooled confusion
+  matrix ``C``, fitted on the honest annotators) with probability θ, else the annotator's own
+  answer distribution ξ, whatever the item: P(l | k) = θ C[k, l] + (1 − θ) ξ(l), θ in
+  [``THETA_FLOOR``, 1];
+* ``spam``: the answer does not depend on the item, P(l | k) = ξ(l) (θ = 0): random answering
+  when ξ is spread, constant answering when one value takes at least ``CONSTANT_SHARE`` of the votes;
+* ``reversed``: the same as honest with the truth mirrored, C[K − 1 − k, l] (ordered labels and
+  two-class labels; a nominal label with more classes has no mirror and scores as spam).
+
+The type and θ are shared over an annotator's labels (their log-likelihoods add). The prior over
+types and θ (a grid) is fitted over all annotators by EM (empirical Bayes, the nonparametric
+maximum likelihood), so a crowd without spammers gives the spam type a tiny prior. The posterior
+probability of ``spam`` or ``reversed`` is the evidence; ``reliability`` is the posterior mean of
+the signed θ (1: as reliable as the crowd's typical annotator, 0: answers regardless of the item,
+−1: reverses the scale) with its equal-tailed interval.
+
+Rankings
+--------
+Each ranking is compared with the pairwise majority of the *other* rankings of its set, on the
+pairs of replies that both it and the others order (a reply the ranker did not rank makes no
+comparison, and no id order is used anywhere): S = Σ sign(ranker) · sign(others' margin), with
+mean 0 and variance (Q + R) / 3 under a ranker who orders the named replies at random (Q: the
+compared pairs, R: the sum of squared row sums of the others' sign matrix; k(k − 1)(2k + 5)/18
+for a full strict order). A ranker's agreement β = ΣS / Σ(compared pairs) has standard error
+√ΣVar / Σ(compared pairs); β is modelled as a normal mixture of ``at_chance`` (β = 0), honest
+(β ~ N(μ, τ²), μ > 0) and reversed (β ~ N(−μ, τ²)), fitted by EM. ``copies_displayed_order``
+(when the backend's ``as_displayed`` is known) tests the number of rankings identical to the
+displayed order against Σ 1/k! (an honest ranker shown a random order matches it by chance),
+exact, with Benjamini-Hochberg over rankers, and needs at least half the rankings to match.
+
+Verdicts
+--------
+``suspect``: in the largest set of annotators, by decreasing posterior probability of a bad type,
+whose mean posterior probability of being *good* stays at most ``fdr`` (the Bayesian false
+discovery rate; Müller et al. 2004), and with a bad type more likely than not; or a BH rejection of
+the copying test. ``ok``: the probability of a bad type below ``OK_BELOW`` on at least
+``MIN_COMPARED`` compared votes (or rankings). ``insufficient data``: the others.
+
+References: Hovy et al. (2013) MACE (the spammer mixture); Dawid & Skene (1979); Müller, Parmigiani,
+Robert & Rousseau (2004) JASA 99 (posterior FDR); Benjamini & Hochberg (1995).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from math import factorial
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from scipy import special, stats
+
+from ..errors import UsageError
+
+LEVELS = ("nominal", "ordinal", "interval")
+#: Lowest competence an honest annotator has (relative to the crowd's typical response).
+THETA_FLOOR = 0.1
+#: Share of votes on one value that names a spam annotator's rule ``constant_answering``.
+CONSTANT_SHARE = 0.9
+#: Bayesian false discovery rate of the suspect verdicts.
+FDR = 0.10
+#: A suspect's own evidence: the Bayes factor of a bad type against the honest type, whatever the prior.
+MIN_BAYES_FACTOR = 10.0
+#: ``ok`` needs P(bad type) below this on at least MIN_COMPARED compared votes or rankings.
+OK_BELOW, MIN_COMPARED = 0.2, 5
+#: A copier keeps the displayed order in at least this share of their rankings.
+COPY_SHARE = 0.5
+_GRID = np.round(np.arange(THETA_FLOOR, 1.0001, 0.05), 4)
+_MAX_CLASSES, _BINS = 11, 9
+_SPAM_PRIOR = 2.0  # strength of the Dirichlet prior on a spammer's answer shares (centred on the crowd's)
+VERDICTS = ("ok", "suspect", "insufficient data")
+ANNOTATOR_COLUMNS = ["annotator", "n_votes", "reliability", "low", "high", "verdict", "rule", "evidence"]
+
+
+# --------------------------------------------------------------------------- levels
+
+
+def infer_level(label: str, values: pd.Series) -> str:
+    """The level of measurement a label is read at when none is declared.
+
+    OASST flags are nominal and OASST Likert labels interval (``docs/agreement.md``); text values,
+    two-valued labels and integer codes with more than two values are nominal (codes are not
+    assumed to be a scale: declare ``ordinal`` or ``interval`` for a scale); other numbers
+    (fractions on a grid, continuous ratings) interval.
+    """
+    from ..schema import label_kind
+
+    kind = label_kind(str(label))
+    if kind == "flag":
+        return "nominal"
+    if kind == "likert":
+        return "interval"
+    v = values.dropna()
+    if not pd.api.types.is_numeric_dtype(v) or v.nunique() <= 2:
+        return "nominal"
+    x = v.to_numpy(float)
+    return "nominal" if np.all(x == np.round(x)) else "interval"
+
+
+def levels_for(
+    votes: pd.DataFrame, declared: str | Mapping[str, str] | None = None, *, label: str = "label", value: str = "value"
+) -> dict[str, str]:
+    """Each label's level: ``declared`` (one level for all, or a mapping per label), else inferred."""
+    out = {}
+    for name, sub in votes.groupby(label, sort=True):
+        given = declared.get(name) if isinstance(declared, Mapping) else declared
+        if given is not None and given not in LEVELS:
+            raise UsageError(f"level must be one of {', '.join(LEVELS)}; got {given!r} for label {name!r}")
+        out[name] = given or infer_level(name, sub[value])
+    return out
+
+
+# --------------------------------------------------------------------------- votes
+
+
+def _classes(values: pd.Series, level: str) -> tuple[np.ndarray, np.ndarray]:
+    """(class code per vote, class names): ordered for ordinal/interval, binned when too many."""
+    if level != "nominal" and pd.api.types.is_numeric_dtype(values):
+        x = values.to_numpy(float)
+        if np.unique(x).size > _MAX_CLASSES:
+            edges = np.linspace(x.min(), x.max(), _BINS + 1)
+            code = np.clip(np.searchsorted(edges, x, side="right") - 1, 0, _BINS - 1)
+            return code, (edges[:-1] + edges[1:]) / 2
+    names, code = np.unique(values.to_numpy(), return_inverse=True)
+    return code.ravel(), names
+
+
+def _vote_scores(votes: pd.DataFrame, levels: dict, annotators: pd.Index, cols: tuple[str, str, str, str]):
+    """Per compared vote: annotator code, h (honest), r (reversed), x (own share), and per label the spread."""
+    from .. import aggregation as agg
+    from ..coding import Ratings
+
+    item, annotator, label, value = cols
+    parts = []
+    for name, sub in votes.groupby(label, sort=True):
+        level = levels[name]
+        code, names = _classes(sub[value], level)
+        K = names.size
+        if K < 2:
+            continue
+        item_code, items = pd.factorize(sub[item])
+        ann = annotators.get_indexer(sub[annotator])
+        local, ann_code = np.unique(ann, return_inverse=True)
+        c = Ratings(
+            np.asarray(item_code),
+            ann_code.ravel(),
+            np.asarray(code),
+            np.arange(K),
+            len(items),
+            local.size,
+            pd.Index(items),
+            pd.Index(local),
+        )
+        model = agg.DawidSkene()
+        model._fit(c)
+        post = model.probas_.to_numpy()
+        conf = model.confusions_  # [a, true k, label l]
+        n_item = np.bincount(c.item, minlength=c.n_items)
+        keep = n_item[c.item] >= 2
+        # leave-one-out posterior of each vote's item: divide its own likelihood out
+        q = post[c.item] / np.maximum(conf[c.annotator, :, c.code], 1e-300)
+        q /= q.sum(axis=1, keepdims=True)
+        parts.append(
+            {
+                "label": name,
+                "level": level,
+                "K": K,
+                "mirror": level != "nominal" or K == 2,
+                "ann": local[c.annotator][keep],
+                "code": c.code[keep],
+                "q": q[keep],
+                "value": sub[value].to_numpy()[keep],
+            }
+        )
+    return parts
+
+
+def _loglik(parts: list, A: int, honest_w: np.ndarray):
+    """Log-likelihoods per annotator: honest on the grid, reversed on the grid, spam; and the n compared."""
+    G = _GRID.size
+    ll_h, ll_r, ll_dm, ll_rand = np.zeros((A, G)), np.zeros((A, G)), np.zeros(A), np.zeros(A)
+    n = np.zeros(A, dtype=np.int64)
+    for p in parts:
+        K, ann, code, q = p["K"], p["ann"], p["code"], p["q"]
+        if not ann.size:
+            continue
+        w = honest_w[ann]
+        # the crowd's typical response to the truth, from the honest annotators' votes
+        C = (q * w[:, None]).T @ np.eye(K)[code] + 1e-3
+        C /= C.sum(axis=1, keepdims=True)
+        counts = np.bincount(ann * K + code, minlength=A * K).reshape(A, K).astype(float)
+        crowd = (np.bincount(code, minlength=K) + 0.5) / (code.size + 0.5 * K)  # the crowd's answer shares
+        x = crowd[code]
+        h = (q * C[:, code].T).sum(axis=1)
+        r = (q * C[::-1, :][:, code].T).sum(axis=1) if p["mirror"] else x
+        by = sp.csr_matrix((np.ones(ann.size), (ann, np.arange(ann.size))), shape=(A, ann.size))
+        ll_h += by @ np.log(_GRID[None] * h[:, None] + (1 - _GRID[None]) * x[:, None])
+        ll_r += by @ np.log(_GRID[None] * r[:, None] + (1 - _GRID[None]) * x[:, None])
+        # spam: the answers' Dirichlet-multinomial evidence (a plug-in ξ would fit a spammer's
+        # answers better than an honest annotator's by the free parameters alone)
+        alpha = _SPAM_PRIOR * crowd
+        ll_dm += (
+            special.gammaln(alpha.sum())
+            - special.gammaln(counts.sum(axis=1) + alpha.sum())
+            + (special.gammaln(counts + alpha) - special.gammaln(alpha)).sum(axis=1)
+        )
+        ll_rand += by @ np.log(x)
+        n += np.bincount(ann, minlength=A)
+    # spam: half random at the crowd's rates, half own shares (Dirichlet-multinomial)
+    ll_s = np.logaddexp(ll_rand, ll_dm) - np.log(2)
+    return ll_h, ll_r, ll_s, n
+
+
+def _beta_weights(a: float, b: float) -> np.ndarray:
+    """A Beta(a, b) density on the θ grid (rescaled to (0, 1)), normalised to sum to 1."""
+    u = (np.arange(_GRID.size) + 0.5) / _GRID.size
+    logw = stats.beta.logpdf(u, a, b)
+    w = np.exp(logw - logw.max())
+    return w / w.sum()
+
+
+def _mixture(ll_s: np.ndarray, ll_h: np.ndarray, ll_r: np.ndarray, n_iter: int = 500) -> tuple[np.ndarray, np.ndarray]:
+    """Posterior over (spam, honest grid, reversed grid) per annotator, by EM over the prior, and
+    the log Bayes factor of a bad type (spam or reversed, equally likely) against the honest type.
+
+    The prior: type weights (each at least 1e-4) and one Beta shape over θ shared by the honest
+    and the reversed types (its M-step by the method of moments). A smooth shape, not free weights
+    per grid point: free weights put mass at the lowest θ to absorb spammers, and spam could no
+    longer be told apart.
+    """
+    ll = np.column_stack([ll_s, ll_h, ll_r])
+    like = np.exp(ll - ll.max(axis=1, keepdims=True))
+    G = _GRID.size
+    u = (np.arange(G) + 0.5) / G
+    pi = np.array([0.05, 0.9, 0.05])
+    a, b = 2.0, 1.0
+    last = -np.inf
+    for _ in range(n_iter):
+        shape = _beta_weights(a, b)
+        joint = like * np.r_[pi[0], pi[1] * shape, pi[2] * shape]
+        total = joint.sum(axis=1, keepdims=True)
+        post = joint / total
+        value = float(np.log(total).sum())
+        if value - last < 1e-9 * max(1.0, abs(value)):
+            break
+        last = value
+        pi = np.maximum(
+            np.array([post[:, 0].mean(), post[:, 1 : 1 + G].sum(1).mean(), post[:, 1 + G :].sum(1).mean()]), 1e-4
+        )
+        pi /= pi.sum()
+        counts = post[:, 1 : 1 + G].sum(0) + post[:, 1 + G :].sum(0)
+        m = (counts * u).sum() / counts.sum()
+        var = max((counts * (u - m) ** 2).sum() / counts.sum(), 1e-4)
+        common = min(max(m * (1 - m) / var - 1, 0.5), 500.0)
+        a, b = max(m * common, 0.05), max((1 - m) * common, 0.05)
+    # the evidence of a bad type against the honest one, whatever the prior weights of the types
+    log_shape = np.log(np.maximum(_beta_weights(a, b), 1e-300))
+    log_h = special.logsumexp(ll_h + log_shape, axis=1)
+    log_bad = np.logaddexp(ll_s, special.logsumexp(ll_r + log_shape, axis=1)) - np.log(2)
+    return post, log_bad - log_h
+
+
+def _posterior_summary(post: np.ndarray, support: np.ndarray, confidence: float = 0.95):
+    """Posterior mean and equal-tailed interval of a discrete posterior on ``support`` (sorted)."""
+    order = np.argsort(support, kind="stable")
+    s, p = support[order], post[:, order]
+    cdf = np.cumsum(p, axis=1)
+    tail = (1 - confidence) / 2
+    low = s[np.minimum((cdf < tail - 1e-12).sum(axis=1), s.size - 1)]
+    high = s[np.minimum((cdf < 1 - tail - 1e-12).sum(axis=1), s.size - 1)]
+    return p @ s, low, high
+
+
+def _bayes_fdr(p_bad: np.ndarray, fdr: float) -> np.ndarray:
+    """The largest set, by decreasing P(bad), whose mean P(good) is at most ``fdr`` (and P(bad) > 0.5)."""
+    order = np.argsort(-p_bad, kind="stable")
+    running = np.cumsum(1 - p_bad[order]) / np.arange(1, p_bad.size + 1)
+    ok = np.flatnonzero((running <= fdr) & (p_bad[order] > 0.5))
+    chosen = np.zeros(p_bad.size, dtype=bool)
+    if ok.size:
+        chosen[order[: ok.max() + 1]] = True
+    return chosen
+
+
+def vote_verdicts(
+    votes: pd.DataFrame,
+    *,
+    levels: str | Mapping[str, str] | None = None,
+    fdr: float = FDR,
+    min_bayes_factor: float = MIN_BAYES_FACTOR,
+    item: str = "item",
+    annotator: str = "annotator",
+    label: str | None = "label",
+    value: str = "value",
+) -> pd.DataFrame:
+    """One row per annotator of ``votes``: reliability with its interval, verdict, rule and evidence.
+
+    ``votes``: a long table (``item, annotator, label, value``; ``label`` may be absent, or
+    ``None``, for one label; rows with a ``count`` other than 1 are published means and are left
+    out). ``levels``: one level for every label or a mapping label -> level (else inferred).
+    Columns: ``annotator, n_votes, n_compared, reliability, low, high, p_spam, p_reversed,
+    verdict, rule, evidence`` (see the module's docstring).
+    """
+    if not 0 < fdr < 1:
+        raise UsageError(f"fdr must lie in (0, 1), got {fdr!r}")
+    from .._util import require_columns
+
+    df = votes
+    if label is None or label not in df.columns:
+        df = df.assign(**{"label": "default_label"})
+        label = "label"
+    require_columns(df, item, annotator, value)
+    if "count" in df.columns:
+        df = df[df["count"].fillna(1) == 1]
+    df = df[df[annotator].notna() & df[value].notna()]
+    columns = [
+        *ANNOTATOR_COLUMNS[:2],
+        "n_compared",
+        *ANNOTATOR_COLUMNS[2:5],
+        "p_spam",
+        "p_reversed",
+        *ANNOTATOR_COLUMNS[5:],
+    ]
+    if df.empty:
+        return pd.DataFrame(columns=columns)
+    lv = levels_for(df, levels, label=label, value=value)
+    annotators = pd.Index(pd.unique(df[annotator]))
+    A = annotators.size
+    parts = _vote_scores(df, lv, annotators, (item, annotator, label, value))
+    G = _GRID.size
+    support = np.r_[0.0, _GRID, -_GRID]
+    honest = np.ones(A)
+    for _ in range(3):  # the crowd's typical response is fitted on the annotators who look honest
+        ll_h, ll_r, ll_s, n = _loglik(parts, A, honest)
+        post, log_bf = _mixture(ll_s, ll_h, ll_r)
+        honest = post[:, 1 : 1 + G].sum(axis=1)
+    p_spam, p_rev = post[:, 0], post[:, 1 + G :].sum(axis=1)
+    rel, low, high = _posterior_summary(post, support)
+    p_bad = p_spam + p_rev
+    suspect = _bayes_fdr(p_bad, fdr) & (log_bf >= np.log(min_bayes_factor))
+    n_votes = df.groupby(annotator, sort=False).size().reindex(annotators).to_numpy()
+    # constant answering: one value takes most of the votes
+    top = df.groupby([annotator, label, value], sort=False).size().rename("k").reset_index()
+    top = top.sort_values("k", ascending=False, kind="stable").drop_duplicates([annotator, label])
+    per_label_n = df.groupby([annotator, label], sort=False).size().rename("n").reset_index()
+    top = top.merge(per_label_n, on=[annotator, label])
+    top["share"] = top["k"] / top["n"]
+    top = (
+        top.sort_values(["share", "n"], ascending=False, kind="stable").drop_duplicates(annotator).set_index(annotator)
+    )
+    share = top["share"].reindex(annotators).to_numpy()
+    const_value = top[value].reindex(annotators).to_numpy()
+    const_label = top[label].reindex(annotators).to_numpy()
+    # reversed only where the evidence prefers it clearly (a spammer may disagree by chance)
+    rule = np.where(
+        p_rev >= 3 * p_spam,
+        "reversed_scale",
+        np.where(share >= CONSTANT_SHARE, "constant_answering", "random_answering"),
+    )
+    verdict = np.where(
+        suspect, "suspect", np.where((p_bad < OK_BELOW) & (n >= MIN_COMPARED), "ok", "insufficient data")
+    )
+    evidence = []
+    for i in range(A):
+        what = {
+            "reversed_scale": f"P(reverses the scale) = {p_rev[i]:.2f}",
+            "constant_answering": f"P(answers regardless of the item) = {p_spam[i]:.2f}; {share[i]:.0%} of "
+            f"{const_label[i]} votes are {const_value[i]}",
+            "random_answering": f"P(answers regardless of the item) = {p_spam[i]:.2f}",
+        }[rule[i]]
+        evidence.append(
+            f"n = {int(n[i])} compared votes of {int(n_votes[i])}; reliability {rel[i]:.2f} "
+            f"[{low[i]:.2f}, {high[i]:.2f}]; {what}"
+        )
+    out = pd.DataFrame(
+        {
+            "annotator": annotators,
+            "n_votes": n_votes.astype(int),
+            "n_compared": n.astype(int),
+            "reliability": rel,
+            "low": low,
+            "high": high,
+            "p_spam": p_spam,
+            "p_reversed": p_rev,
+            "verdict": verdict,
+            "rule": np.where(verdict == "ok", "", rule),
+            "evidence": evidence,
+        }
+    )
+    return out[columns]
+
+
+# --------------------------------------------------------------------------- rankings
+
+RANKER_COLUMNS = [
+    "annotator",
+    "n_rankings",
+    "n_compared",
+    "reliability",
+    "low",
+    "high",
+    "p_chance",
+    "p_reversed",
+    "verdict",
+    "rule",
+    "evidence",
+]
+
+
+def _ballot_levels(rankings: pd.DataFrame, group: str, ranking: str):
+    """Long rows (ranking row, group code, candidate code within the group, level) of every named reply."""
+    from ..consensus import ballot_rows
+
+    rows, cands, lvls = ballot_rows(rankings[ranking])
+    g_code, _ = pd.factorize(rankings[group].to_numpy())
+    g_row = g_code[rows]
+    key = pd.MultiIndex.from_arrays([g_row, pd.Index(cands, dtype=object)])
+    pair_code, uniq = pd.factorize(key)
+    # candidate code within the group: rank of the (group, candidate) pair among the group's pairs, in first-seen order
+    first_group = np.asarray(uniq.get_level_values(0))
+    order = np.argsort(first_group, kind="stable")
+    within = np.empty(order.size, dtype=np.int64)
+    counts = np.bincount(first_group, minlength=g_code.max() + 1 if g_code.size else 0)
+    starts = np.cumsum(counts) - counts
+    within[order] = np.arange(order.size) - starts[first_group[order]]
+    return rows, g_code, within[pair_code], lvls, counts
+
+
+def ranking_scores(rankings: pd.DataFrame, *, group: str = "group", ranking: str = "ranking") -> pd.DataFrame:
+    """Per ranking: S (agreements minus disagreements with the other rankings' pairwise majority on the
+    pairs both order), its null variance under random ordering, and the number of compared pairs.
+
+    Replies a ranking does not name make no comparison; a pair the others tie is left out; no
+    ordering of ids enters (see the module's docstring). Columns ``s, var0, n_pairs, k`` (k: replies named).
+    """
+    n = len(rankings)
+    out = pd.DataFrame(
+        {
+            "s": np.zeros(n),
+            "var0": np.zeros(n),
+            "n_pairs": np.zeros(n, dtype=np.int64),
+            "k": np.zeros(n, dtype=np.int64),
+        }
+    )
+    if not n:
+        return out
+    rows, g_code, cand, lvls, sizes = _ballot_levels(rankings, group, ranking)
+    out["k"] = np.bincount(rows, minlength=n)
+    size_of_row = sizes[g_code]
+    for C in np.unique(size_of_row):
+        if C < 2:
+            continue
+        sel_rows = np.flatnonzero(size_of_row == C)
+        local = np.full(n, -1, dtype=np.int64)
+        local[sel_rows] = np.arange(sel_rows.size)
+        m = local[rows] >= 0
+        L = np.full((sel_rows.size, C), np.nan)
+        L[local[rows[m]], cand[m]] = lvls[m]
+        named = ~np.isnan(L)
+        P = np.sign(L[:, None, :] - L[:, :, None])  # +1 where the row candidate is above the column one
+        P = np.nan_to_num(P)
+        g_local, g_index = np.unique(g_code[sel_rows], return_inverse=True)
+        M = np.zeros((g_local.size, C, C))
+        np.add.at(M, g_index, P)
+        both = named[:, :, None] & named[:, None, :]
+        w = np.sign(M[g_index] - P) * both
+        s = (P * w).sum(axis=(1, 2)) / 2
+        q = (w**2).sum(axis=(1, 2)) / 2
+        r = (w.sum(axis=2) ** 2).sum(axis=1)
+        out.loc[sel_rows, "s"] = s
+        out.loc[sel_rows, "var0"] = (q + r) / 3
+        out.loc[sel_rows, "n_pairs"] = ((w != 0) & (P != 0)).sum(axis=(1, 2)) // 2
+    return out
+
+
+def _normal_mixture(beta: np.ndarray, se: np.ndarray, n_iter: int = 500):
+    """EM for β ~ π0 δ0 + π1 N(μ, τ²) + π2 N(−μ, τ²), observed with error se: (posteriors, log BF bad vs honest)."""
+    pi = np.array([0.05, 0.9, 0.05])
+    mu, tau2 = max(float(np.median(beta)), 0.1), max(float(np.var(beta)), 1e-3)
+    last = -np.inf
+    for _ in range(n_iter):
+        v = tau2 + se**2
+        ll = np.column_stack(
+            [
+                stats.norm.logpdf(beta, 0, se),
+                stats.norm.logpdf(beta, mu, np.sqrt(v)),
+                stats.norm.logpdf(beta, -mu, np.sqrt(v)),
+            ]
+        )
+        joint = np.exp(ll - ll.max(axis=1, keepdims=True)) * pi
+        total = joint.sum(axis=1, keepdims=True)
+        post = joint / total
+        value = float((np.log(total).ravel() + ll.max(axis=1)).sum())
+        if value - last < 1e-9 * max(1.0, abs(value)):
+            break
+        last = value
+        pi = np.maximum(post.mean(axis=0), 1e-4)
+        pi /= pi.sum()
+        # μ and τ² from the honest and (mirrored) reversed members, weighted by precision
+        wt = (post[:, 1] + post[:, 2]) / v
+        mu = max(float((wt * np.where(post[:, 2] > post[:, 1], -beta, beta)).sum() / wt.sum()), 0.05)
+        resid = np.where(post[:, 2] > post[:, 1], -beta, beta) - mu
+        tau2 = max(
+            float(((post[:, 1] + post[:, 2]) * (resid**2 - se**2)).sum() / (post[:, 1] + post[:, 2]).sum()), 1e-4
+        )
+    log_bad = np.logaddexp(ll[:, 0], ll[:, 2]) - np.log(2)
+    return post, log_bad - ll[:, 1]
+
+
+def _copy_pvalues(k: np.ndarray, matched: np.ndarray, who: np.ndarray) -> pd.DataFrame:
+    """Per ranker: rankings, matches of the displayed order, and the exact P(at least that many) when
+    each ranking of k replies matches with probability 1/k! (a random display)."""
+    frame = pd.DataFrame({"who": who, "k": k, "m": matched.astype(int)})
+    frame = frame[frame["k"] >= 2]
+    rows = []
+    for a, sub in frame.groupby("who", sort=False):  # one small convolution per ranker
+        pmf = np.ones(1)
+        for kk, n_k in sub["k"].value_counts().items():
+            pmf = np.convolve(pmf, stats.binom.pmf(np.arange(n_k + 1), n_k, 1 / factorial(int(kk))))
+        x = int(sub["m"].sum())
+        rows.append((a, len(sub), x, float(pmf[x:].sum())))
+    return pd.DataFrame(rows, columns=["annotator", "n", "matched", "p"])
+
+
+def _bh(p: np.ndarray, q: float) -> np.ndarray:
+    """Benjamini-Hochberg rejections at level q."""
+    if not p.size:
+        return np.zeros(0, dtype=bool)
+    order = np.argsort(p, kind="stable")
+    ok = np.flatnonzero(p[order] <= q * np.arange(1, p.size + 1) / p.size)
+    out = np.zeros(p.size, dtype=bool)
+    if ok.size:
+        out[order[: ok.max() + 1]] = True
+    return out
+
+
+def ranking_verdicts(
+    rankings: pd.DataFrame,
+    *,
+    fdr: float = FDR,
+    min_bayes_factor: float = MIN_BAYES_FACTOR,
+    group: str = "group",
+    annotator: str = "annotator",
+    ranking: str = "ranking",
+) -> pd.DataFrame:
+    """One row per ranker: agreement with the others (β) with its interval, verdict, rule and evidence.
+
+    Rules: ``rankings_at_chance``, ``reversed_rankings`` (the normal mixture of the module's
+    docstring), ``copies_displayed_order`` (needs an ``as_displayed`` column). Columns: ``annotator,
+    n_rankings, n_compared, reliability, low, high, p_chance, p_reversed, verdict, rule, evidence``.
+    """
+    if not 0 < fdr < 1:
+        raise UsageError(f"fdr must lie in (0, 1), got {fdr!r}")
+    table = rankings[rankings[annotator].notna()].reset_index(drop=True)
+    if table.empty:
+        return pd.DataFrame(columns=RANKER_COLUMNS)
+    sc = ranking_scores(table, group=group, ranking=ranking)
+    who = table[annotator].to_numpy()
+    per = (
+        sc.assign(a=who, used=(sc["var0"] > 0).astype(int))
+        .groupby("a", sort=False)
+        .agg(s=("s", "sum"), v=("var0", "sum"), m=("n_pairs", "sum"), used=("used", "sum"), n=("s", "size"))
+    )
+    compared = per[per["v"] > 0]
+    beta = (compared["s"] / compared["m"].clip(lower=1)).to_numpy()
+    se = (np.sqrt(compared["v"]) / compared["m"].clip(lower=1)).to_numpy()
+    out = pd.DataFrame(
+        {"annotator": per.index, "n_rankings": per["n"].to_numpy(), "n_compared": per["used"].to_numpy()}
+    )
+    out["reliability"], out["low"], out["high"] = np.nan, np.nan, np.nan
+    out["p_chance"], out["p_reversed"], log_bf = np.nan, np.nan, np.full(len(out), -np.inf)
+    idx = out.index[per["v"].to_numpy() > 0]
+    suspect = np.zeros(len(out), dtype=bool)
+    rule = np.full(len(out), "", dtype=object)
+    if idx.size:
+        post, lbf = _normal_mixture(beta, se)
+        out.loc[idx, "reliability"] = beta
+        out.loc[idx, "low"] = np.clip(beta - 1.96 * se, -1, 1)
+        out.loc[idx, "high"] = np.clip(beta + 1.96 * se, -1, 1)
+        out.loc[idx, "p_chance"], out.loc[idx, "p_reversed"] = post[:, 0], post[:, 2]
+        log_bf[idx] = lbf
+        p_bad = post[:, 0] + post[:, 2]
+        chosen = _bayes_fdr(p_bad, fdr) & (lbf >= np.log(min_bayes_factor))
+        suspect[idx] = chosen
+        rule[idx] = np.where(post[:, 2] > post[:, 0], "reversed_rankings", "rankings_at_chance")
+    evidence = [
+        f"n = {int(r.n_compared)} compared rankings of {int(r.n_rankings)}; agreement with the others "
+        f"{r.reliability:.2f} [{r.low:.2f}, {r.high:.2f}]; P(at chance) = {r.p_chance:.2f}, "
+        f"P(reversed) = {r.p_reversed:.2f}"
+        if np.isfinite(r.reliability)
+        else f"n = 0 compared rankings of {int(r.n_rankings)}: no other ranker ordered the same pairs"
+        for r in out.itertuples()
+    ]
+    p_bad_all = (out["p_chance"] + out["p_reversed"]).to_numpy()
+    if "as_displayed" in table.columns:
+        shown = table["as_displayed"].astype("boolean")
+        known = shown.notna().to_numpy()
+        cp = _copy_pvalues(sc["k"].to_numpy()[known], shown[known].to_numpy(bool), who[known])
+        if len(cp):
+            hit = _bh(cp["p"].to_numpy(), fdr) & (cp["matched"] / cp["n"] >= COPY_SHARE).to_numpy()
+            pos = out.set_index("annotator").index.get_indexer(cp["annotator"])
+            for j, (i, r) in enumerate(zip(pos, cp.itertuples())):
+                if hit[j]:
+                    suspect[i] = True
+                    rule[i] = "copies_displayed_order"
+                    evidence[i] = (
+                        f"n = {r.n} rankings; {r.matched} keep the displayed order where a random display gives "
+                        f"that by chance with P = {r.p:.2g}; " + evidence[i]
+                    )
+    verdict = np.where(
+        suspect,
+        "suspect",
+        np.where((p_bad_all < OK_BELOW) & (out["n_compared"] >= MIN_COMPARED), "ok", "insufficient data"),
+    )
+    out["verdict"] = verdict
+    out["rule"] = np.where(verdict == "ok", "", rule)
+    out["evidence"] = evidence
+    return out[RANKER_COLUMNS]
+
+
+# --------------------------------------------------------------------------- the shared summary
+
+
+def summary(
+    votes: pd.DataFrame | None = None,
+    rankings: pd.DataFrame | None = None,
+    *,
+    levels: str | Mapping[str, str] | None = None,
+    fdr: float = FDR,
+    min_bayes_factor: float = MIN_BAYES_FACTOR,
+) -> dict:
+    """What the CLI's ``annotators`` command, the report's annotator section and the flags table share.
+
+    ``annotators``: one row per annotator and source (``votes`` or ``rankings``): ``annotator,
+    source, n_votes, reliability, low, high, verdict, rule, evidence`` (``n_votes``: votes or
+    rankings); ``suspects``: the rows with verdict ``suspect``; ``levels``: the level each label
+    was read at and whether it was declared; ``rules``: the thresholds.
+    """
+    parts = []
+    out: dict = {"levels": {}}
+    if votes is not None and len(votes):
+        single = votes[votes["count"].fillna(1) == 1] if "count" in votes.columns else votes
+        single = single[single["annotator"].notna()]
+        if len(single):
+            lv = levels_for(single, levels)
+            out["levels"] = {
+                k: {"level": v, "declared": (levels.get(k) if isinstance(levels, Mapping) else levels) is not None}
+                for k, v in lv.items()
+            }
+            t = vote_verdicts(single, levels=lv, fdr=fdr, min_bayes_factor=min_bayes_factor)
+            parts.append(t.assign(source="votes"))
+    if rankings is not None and len(rankings):
+        t = ranking_verdicts(rankings, fdr=fdr, min_bayes_factor=min_bayes_factor)
+        parts.append(t.rename(columns={"n_rankings": "n_votes"}).assign(source="rankings"))
+    columns = ["annotator", "source", "n_votes", "reliability", "low", "high", "verdict", "rule", "evidence"]
+    table = pd.concat([p[columns] for p in parts], ignore_index=True) if parts else pd.DataFrame(columns=columns)
+    out["annotators"] = table
+    out["suspects"] = table[table["verdict"] == "suspect"].reset_index(drop=True)
+    out["rules"] = {
+        "fdr": fdr,
+        "min_bayes_factor": min_bayes_factor,
+        "theta_floor": THETA_FLOOR,
+        "constant_share": CONSTANT_SHARE,
+        "ok_below": OK_BELOW,
+        "min_compared": MIN_COMPARED,
+        "copy_share": COPY_SHARE,
+    }
+    return out

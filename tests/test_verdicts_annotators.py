@@ -1,0 +1,169 @@
+"""Suspect annotators on planted crowds whose bad annotators are known, and the laws the scores obey."""
+
+import sys
+from itertools import permutations
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from oasst_quality.errors import UsageError
+from oasst_quality.verdicts import annotators as va
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+import planted_crowds
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_uniform_spammers_among_honest_annotators(seed):
+    # the issue's crowd: 200 honest at accuracy 0.75 with ~20 votes, 10 uniform spammers with 50 (15 votes per item)
+    votes, planted = planted_crowds.votes(votes_per_item=15, seed=seed)
+    out = va.vote_verdicts(votes)
+    sus = out[out["verdict"] == "suspect"]
+    spam = sus["annotator"].isin(list(planted))
+    assert (~spam).sum() <= 10 and (sus.loc[spam, "rule"] == "random_answering").sum() >= 7, sus
+
+
+def test_constant_and_reversed_on_a_five_point_scale_under_their_own_rules():
+    votes, planted = planted_crowds.votes(
+        bad={"constant": 3, "reversed": 3}, k=5, ordered=True, accuracy=0.6, votes_per_item=10, seed=3
+    )
+    out = va.vote_verdicts(votes, levels="ordinal").set_index("annotator")
+    for who, kind in planted.items():
+        assert out.loc[who, "verdict"] == "suspect"
+        assert out.loc[who, "rule"] == {"constant": "constant_answering", "reversed": "reversed_scale"}[kind]
+    assert (out.drop(list(planted))["verdict"] == "suspect").sum() <= 2
+    rev = out.loc[[w for w, k in planted.items() if k == "reversed"]]
+    assert (rev["high"] < 0).all()  # reliability below zero: the scale is reversed, not random
+    assert (
+        out.loc[[w for w, k in planted.items() if k == "constant"], "evidence"]
+        .str.contains("% of answer votes are 2")
+        .all()
+    )
+
+
+@pytest.mark.parametrize("value", [0.0, 0.5, 1.0])
+def test_a_constant_at_any_value_on_any_label_name(value):
+    votes, _ = planted_crowds.votes(bad={}, k=5, ordered=True, accuracy=0.6, votes_per_item=10, seed=4)
+    votes["value"] = votes["value"] / 4  # a 0..1 grid under a name outside the OASST catalog
+    votes["label"] = "my_rating"
+    items = votes["item"].drop_duplicates().sample(40, random_state=0)
+    lazy = pd.DataFrame({"item": items, "annotator": "lazy", "label": "my_rating", "value": value})
+    out = va.vote_verdicts(pd.concat([votes, lazy], ignore_index=True)).set_index("annotator")
+    assert out.loc["lazy", "verdict"] == "suspect" and out.loc["lazy", "rule"] == "constant_answering"
+    assert np.isfinite(out[["reliability", "low", "high"]].to_numpy(float)).all()
+    assert "n = 40 compared votes" in out.loc["lazy", "evidence"]
+
+
+def test_verdicts_do_not_depend_on_how_annotator_ids_sort():
+    votes, _ = planted_crowds.votes(votes_per_item=10, seed=5)
+    a = va.vote_verdicts(votes).set_index("annotator").sort_index()
+    rename = {w: f"zz{i:04d}" for i, w in enumerate(sorted(votes["annotator"].unique(), reverse=True))}
+    b = va.vote_verdicts(votes.assign(annotator=votes["annotator"].map(rename)).iloc[::-1])
+    b = b.assign(annotator=b["annotator"].map({v: k for k, v in rename.items()})).set_index("annotator").sort_index()
+    pd.testing.assert_series_equal(a["verdict"], b["verdict"])
+    np.testing.assert_allclose(a["reliability"], b["reliability"], atol=1e-9)
+
+
+def test_honest_crowd_without_bad_annotators_gets_no_suspects():
+    votes, _ = planted_crowds.votes(bad={}, votes_per_item=10, seed=6)
+    out = va.vote_verdicts(votes)
+    assert (out["verdict"] == "suspect").sum() <= 2 and (out["verdict"] == "ok").mean() > 0.8
+
+
+def test_rankers_at_chance_reversed_and_copying_under_their_own_rules():
+    table, planted = planted_crowds.rankings(bad={"chance": 4, "reversed": 3, "copier": 3}, seed=0)
+    out = va.ranking_verdicts(table).set_index("annotator")
+    rule = {"chance": "rankings_at_chance", "reversed": "reversed_rankings", "copier": "copies_displayed_order"}
+    for who, kind in planted.items():
+        assert out.loc[who, "verdict"] == "suspect" and out.loc[who, "rule"] == rule[kind], out.loc[who]
+    assert (out.drop(list(planted))["verdict"] == "suspect").sum() <= 10
+
+
+def test_ranker_verdicts_do_not_depend_on_how_reply_ids_sort():
+    table, _ = planted_crowds.rankings(bad={"chance": 3, "reversed": 2}, seed=1)
+    # rename every reply so that ids sort in the true quality order, and again in the reverse order
+    outs = []
+    for direction in (1, -1):
+        names = {
+            m: f"{g}-{direction * pos + 100:03d}"
+            for g, order in table.attrs["truth"].items()
+            for pos, m in enumerate(order)
+        }
+        renamed = table.assign(ranking=[tuple(names[m] for m in r) for r in table["ranking"]])
+        outs.append(va.ranking_verdicts(renamed).set_index("annotator").sort_index())
+    pd.testing.assert_frame_equal(outs[0][["verdict", "rule"]], outs[1][["verdict", "rule"]])
+    np.testing.assert_allclose(outs[0]["reliability"], outs[1]["reliability"])
+
+
+def test_an_unranked_reply_makes_no_comparison():
+    table = pd.DataFrame(
+        {"group": ["g"] * 3, "annotator": ["a", "b", "c"], "ranking": [("x", "y", "z"), ("x", "y"), ("x", "y", "z")]}
+    )
+    sc = va.ranking_scores(table)
+    # b names x, y only: one compared pair (x > y, the others agree)
+    assert sc.loc[1, "n_pairs"] == 1 and sc.loc[1, "s"] == 1 and sc.loc[1, "var0"] == pytest.approx(1.0)
+    # a: x>y (others a tie? no: b and c both x>y), x>z and y>z only c compares: three pairs
+    assert sc.loc[0, "n_pairs"] == 3 and sc.loc[0, "s"] == 3
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.permutations(list("abcde")), min_size=2, max_size=5), st.integers(2, 5))
+def test_the_null_mean_and_variance_of_s_are_exact(others, k):
+    """Over all k! orders of a random ranker, S has mean 0 and variance (Q + R) / 3."""
+    others = [tuple(o[:k]) for o in others]
+    cands = sorted(others[0])
+    s_values = []
+    for perm in permutations(cands):
+        table = pd.DataFrame(
+            {"group": "g", "annotator": [f"o{i}" for i in range(len(others))] + ["r"], "ranking": [*others, perm]}
+        )
+        sc = va.ranking_scores(table)
+        s_values.append(sc["s"].iloc[-1])
+        var0 = sc["var0"].iloc[-1]
+    assert np.mean(s_values) == pytest.approx(0.0, abs=1e-12)
+    assert np.var(s_values) == pytest.approx(var0)
+
+
+def test_levels_declared_or_inferred():
+    votes = pd.DataFrame(
+        {
+            "item": [1, 2, 3, 1, 2, 3, 1, 2, 3],
+            "annotator": list("aaabbbccc"),
+            "label": ["breed"] * 3 + ["quality"] * 3 + ["score"] * 3,
+            "value": [0, 3, 2, 0.25, 0.5, 1.0, 0.3, 0.7, 0.9],
+        }
+    )
+    assert va.levels_for(votes) == {"breed": "nominal", "quality": "interval", "score": "interval"}
+    assert va.levels_for(votes, {"breed": "ordinal"})["breed"] == "ordinal"
+    assert va.infer_level("x", pd.Series(["cat", "dog", "cow"])) == "nominal"
+    assert va.infer_level("spam", pd.Series([0, 1, 1])) == "nominal"
+    with pytest.raises(UsageError):
+        va.levels_for(votes, "ratio")
+    with pytest.raises(UsageError):
+        va.vote_verdicts(votes, fdr=0)
+
+
+def test_the_annotators_command_on_a_planted_backend_export(tmp_path, capsys):
+    import json
+
+    import planted_export
+
+    import oasst_quality as oq
+    from oasst_quality.cli import main
+
+    labels, reactions = planted_export.generate(oq.load_sample(), swap=0.0)
+    lp, rp = tmp_path / "text_labels.jsonl", tmp_path / "reactions.jsonl"
+    lp.write_text("".join(json.dumps(r) + "\n" for r in labels))
+    rp.write_text("".join(json.dumps(r) + "\n" for r in reactions))
+    assert main(["annotators", str(lp), "--rankings", str(rp), "--json"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    found = {(r["annotator"], r["rule"]) for r in payload["suspects"]}
+    assert found == set(planted_export.PLANTED.items())
+    assert {r["verdict"] for r in payload["annotators"] if r["annotator"].startswith(("lab-", "rank-"))} == {"ok"}
+    assert payload["levels"]["quality"] == {"level": "interval", "declared": False}
+    assert main(["annotators", str(lp), "--level", "ordinal", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["levels"]["quality"]["declared"] is True
