@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import SchemaError, UsageError
+from .schema import DETOXIFY_HEADS, FLAG_LABELS, LIKERT_LABELS
 
 VOTE_COLUMNS = ("item", "annotator", "label", "value", "count", "time")
 RANKING_COLUMNS = ("group", "annotator", "ranking", "time")
@@ -104,8 +106,75 @@ class _Rows:
             )
         self.bad |= mask
 
+    def fail_each(self, mask: np.ndarray, field_name: str, details: list[str]) -> None:
+        """As :meth:`fail`, with a detail for each row of ``mask`` (in order)."""
+        for i, detail in zip(np.flatnonzero(mask), details):
+            self.fail(np.arange(len(self.raw)) == i, field_name, detail)
+
     def frame(self) -> pd.DataFrame:
         return pd.DataFrame(self.rejected, columns=list(REJECTED_COLUMNS))
+
+
+# --------------------------------------------------------------------------- value rules (as for exports)
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # C0 and C1 control characters (NUL, ESC, ...)
+_SCORE_HEADS = tuple(h for h in DETOXIFY_HEADS if h not in LIKERT_LABELS)
+
+
+def _scale(scale: tuple[float, float] | None) -> tuple[float, float]:
+    if scale is None:
+        return 0.0, 1.0
+    try:
+        low, high = (float(x) for x in scale)
+    except (TypeError, ValueError):
+        raise UsageError(f"scale must be (low, high), got {scale!r}") from None
+    if not (math.isfinite(low) and math.isfinite(high) and low < high):
+        raise UsageError(f"scale must be two finite numbers, low < high; got {scale!r}")
+    return low, high
+
+
+def value_problem(label: str, value: float, scale: tuple[float, float] | None = None) -> str | None:
+    """Why one vote's value is not one its label allows, or None: the rules the export loader
+    applies. A flag vote is 0 or 1; a Likert vote lies in [0, 1] (the OASST grid), or in the
+    declared ``scale``; a Detoxify score lies in [0, 1]. Other labels take any finite number."""
+    if label in FLAG_LABELS:
+        return None if value in (0.0, 1.0) else f"a flag vote ({label}) is 0 or 1, got {value:g}"
+    if label in LIKERT_LABELS:
+        low, high = _scale(scale)
+        if low <= value <= high:
+            return None
+        hint = (
+            "" if scale is not None else "; rescale the values to [0, 1], or declare the scale (scale=(1, 5) in Python)"
+        )
+        return f"a Likert vote ({label}) lies in [{low:g}, {high:g}], got {value:g}{hint}"
+    if label in _SCORE_HEADS and not 0.0 <= value <= 1.0:
+        return f"a Detoxify score ({label}) lies in [0, 1], got {value:g}"
+    return None
+
+
+def _check_values(rows: _Rows, names: pd.Series, numbers: np.ndarray, field_name: str, scale) -> None:
+    """Each finite value against its label's rule (:func:`value_problem`), located row by row."""
+    _scale(scale)  # a bad scale is the caller's error, whatever the rows hold
+    names = names.to_numpy(dtype=object)
+    ruled = np.isin(names, (*FLAG_LABELS, *LIKERT_LABELS, *_SCORE_HEADS)) & np.isfinite(numbers) & ~rows.bad
+    details = [value_problem(str(n), float(v), scale) for n, v in zip(names[ruled], numbers[ruled])]
+    bad = np.zeros(len(names), dtype=bool)
+    bad[np.flatnonzero(ruled)[[d is not None for d in details]]] = True
+    rows.fail_each(bad, field_name, [d for d in details if d is not None])
+
+
+def _check_ids(rows: _Rows, ids: pd.Series, field_name: str) -> None:
+    """No control character in an id: a NUL or an escape makes a second item that looks like the first."""
+    mask = ids.str.contains(_CONTROL, na=False).to_numpy(dtype=bool) if len(ids) else np.zeros(0, dtype=bool)
+    rows.fail_each(mask, field_name, [_id_problem(v) for v in ids[mask]])
+
+
+def _id_problem(*values: Any) -> str | None:
+    for v in values:
+        m = _CONTROL.search(v) if isinstance(v, str) else None
+        if m:
+            return f"control character U+{ord(m.group()):04X} in the id {v!r:.60}"
+    return None
 
 
 def _text(values: pd.Series) -> pd.Series:
@@ -174,6 +243,7 @@ def read_votes(
     value: str | None = None,
     time: str | None = None,
     default_label: str = "label",
+    scale: tuple[float, float] | None = None,
     lenient: bool = False,
 ) -> Annotations:
     """Votes from a long table: one row per (item, annotator, label, value).
@@ -181,7 +251,10 @@ def read_votes(
     Columns are found by name (``item``/``message_id``/``task``, ``annotator``/``worker``/``user_id``,
     ``label``, ``value``, ``time``/``created_date``) or named by keyword. A table without a ``value``
     column is crowd-kit's ``task, worker, label``: its ``label`` holds the value, and the label's
-    name is ``default_label``. Values must be numbers (map text categories to codes first).
+    name is ``default_label``. Values must be numbers (map text categories to codes first), and
+    the OASST labels keep the export's rules (:func:`value_problem`): flags 0 or 1, Likert labels
+    in [0, 1] unless ``scale=(low, high)`` declares theirs, Detoxify scores in [0, 1]. Ids hold no
+    control character.
     """
     frame, name, lines, raw = _table(source)
     value_col = value or ("value" if "value" in frame.columns else None)
@@ -202,6 +275,9 @@ def read_votes(
     rows.fail(who.isna().to_numpy(), "annotator", "missing annotator id")
     rows.fail(names.isna().to_numpy(), "label", "missing label name")
     rows.fail(~np.isfinite(numbers.to_numpy()), value_col, "value is not a number")
+    _check_ids(rows, items, "item")
+    _check_ids(rows, who, "annotator")
+    _check_values(rows, names, numbers.to_numpy(), value_col, scale)
     votes = pd.DataFrame(
         {"item": items, "annotator": who, "label": names, "value": numbers, "count": 1, "time": _times(frame, time)}
     )
@@ -276,6 +352,8 @@ def read_rankings(
     who = _text(frame[_column(frame, annotator, "annotator", name)])
     rows.fail(groups.isna().to_numpy(), "group", "missing group (parent) id")
     rows.fail(who.isna().to_numpy(), "annotator", "missing annotator id")
+    _check_ids(rows, groups, "group")
+    _check_ids(rows, who, "annotator")
     parsed: list[tuple | None] = []
     for i, value in enumerate(frame[ranking]):
         try:
@@ -283,6 +361,8 @@ def read_rankings(
             ids = _ranked_ids(r)
             if len(set(ids)) < len(ids):
                 raise UsageError("an id appears twice in one ranking")
+            if problem := _id_problem(*ids):
+                raise UsageError(problem)
             parsed.append(r)
         except ValueError as exc:
             parsed.append(None)
@@ -321,6 +401,7 @@ def from_backend(
     text_labels: str | Path | Iterable[dict] | None = None,
     reactions: str | Path | Iterable[dict] | None = None,
     *,
+    scale: tuple[float, float] | None = None,
     lenient: bool = False,
 ) -> Annotations:
     """Votes and rankings from the Open-Assistant backend's per-user rows, exported as JSON lines.
@@ -335,7 +416,7 @@ def from_backend(
     """
     out = Annotations()
     if text_labels is not None:
-        out = out | _backend_labels(text_labels, lenient)
+        out = out | _backend_labels(text_labels, lenient, scale)
     if reactions is not None:
         out = out | _backend_rankings(reactions, lenient)
     return out
@@ -360,7 +441,8 @@ def _number(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
-def _backend_labels(source, lenient: bool) -> Annotations:
+def _backend_labels(source, lenient: bool, scale: tuple[float, float] | None = None) -> Annotations:
+    _scale(scale)
     records, name, raw = _records(source)
     rows, bad = [], []
     for n, rec in _parsed(records, name, raw, lenient, bad):
@@ -375,6 +457,11 @@ def _backend_labels(source, lenient: bool) -> Annotations:
         elif not all(map(_number, labels.values())):
             culprit = next(k for k, v in labels.items() if not _number(v))
             _located(name, n, f"labels.{culprit}", "label value is not a number", raw[n - 1], lenient, bad)
+        elif problem := _id_problem(mid, uid):
+            _located(name, n, "message_id" if _id_problem(mid) else "user_id", problem, raw[n - 1], lenient, bad)
+        elif any(value_problem(str(k), float(v), scale) for k, v in labels.items()):
+            k, v = next((k, v) for k, v in labels.items() if value_problem(str(k), float(v), scale))
+            _located(name, n, f"labels.{k}", value_problem(str(k), float(v), scale), raw[n - 1], lenient, bad)
         else:
             rows += [(str(mid), str(uid), str(k), float(v), rec.get("created_date")) for k, v in labels.items()]
     frame = pd.DataFrame(rows, columns=["item", "annotator", "label", "value", "time"])
@@ -401,6 +488,8 @@ def _backend_rankings(source, lenient: bool) -> Annotations:
             _located(name, n, "payload.ranking_parent_id", "missing parent id", raw[n - 1], lenient, bad)
         elif _missing(rec.get("user_id")):
             _located(name, n, "user_id", "missing user id", raw[n - 1], lenient, bad)
+        elif problem := _id_problem(parent, rec.get("user_id"), *map(str, ids)):
+            _located(name, n, "payload", problem, raw[n - 1], lenient, bad)
         else:
             order = payload.get("ranking")
             shown = order == list(range(len(ids))) if isinstance(order, list) else None
@@ -420,6 +509,7 @@ def from_label_studio(
     *,
     item_field: str = "message_id",
     choice_values: dict[str, float] | None = None,
+    scale: tuple[float, float] | None = None,
     lenient: bool = False,
 ) -> Annotations:
     """Votes and rankings from a Label Studio JSON export (the list of tasks with ``annotations``).
@@ -434,8 +524,11 @@ def from_label_studio(
     * ``ranker`` without buckets: a ranking of the list item ids in the order saved, grouped by the
       item. Bucketed rankers are not orders and are set aside.
 
-    Cancelled annotations are skipped; other result types (regions, text areas) are ignored.
+    Cancelled annotations are skipped; other result types (regions, text areas) are ignored. A
+    control named like an OASST label keeps the export's rules (:func:`value_problem`; ``scale``
+    declares a Likert scale other than [0, 1]).
     """
+    _scale(scale)
     if isinstance(source, (str, Path)):
         path = Path(source)
         if not path.is_file():
@@ -472,6 +565,9 @@ def from_label_studio(
                 try:
                     if _missing(item) or _missing(who):
                         raise UsageError("missing item id or completed_by")
+                    if problem := _id_problem(str(item), str(who)):
+                        raise UsageError(problem)
+                    n_votes = len(votes)
                     if kind == "choices":
                         chosen = value.get("choices") or []
                         if len(chosen) != 1:
@@ -491,7 +587,12 @@ def from_label_studio(
                         if len(order) != 1:
                             raise UsageError("a bucketed ranker is not an order")
                         ids = tuple(map(str, next(iter(order.values()))))
+                        if problem := _id_problem(*ids):
+                            raise UsageError(problem)
                         rankings.append((str(item), str(who), ids, when))
+                    if len(votes) > n_votes and (problem := value_problem(str(control), votes[-1][3], scale)):
+                        votes.pop()
+                        raise UsageError(problem)
                 except (ValueError, KeyError, TypeError) as exc:
                     _located(name, t, f"{where}.{control}", f"unreadable {kind} result ({exc})", raw, lenient, bad)
     vote_frame = pd.DataFrame(votes, columns=["item", "annotator", "label", "value", "time"])
@@ -560,7 +661,7 @@ def check_items(
     )
 
 
-def read(path: str | Path, *, lenient: bool = False) -> Annotations:
+def read(path: str | Path, *, scale: tuple[float, float] | None = None, lenient: bool = False) -> Annotations:
     """Votes or rankings from one file, whichever it holds.
 
     A ``.json`` file is a Label Studio export; JSON lines whose records carry ``labels`` are the
@@ -569,13 +670,15 @@ def read(path: str | Path, *, lenient: bool = False) -> Annotations:
     """
     p = Path(path)
     if p.name.lower().endswith(".json") and p.is_file():  # a Label Studio export: a list of tasks
-        return from_label_studio(p, lenient=lenient)
+        return from_label_studio(p, scale=scale, lenient=lenient)
     if p.name.lower().endswith((".jsonl", ".jsonl.gz")) and p.is_file():
         records, _, _ = _records(p)
         first = next((r for r in records if isinstance(r, dict)), {})
         if "labels" in first:
-            return from_backend(text_labels=p, lenient=lenient)
+            return from_backend(text_labels=p, scale=scale, lenient=lenient)
         if "payload" in first:
             return from_backend(reactions=p, lenient=lenient)
     frame, _, _, _ = _table(p)
-    return read_rankings(p, lenient=lenient) if "ranking" in frame.columns else read_votes(p, lenient=lenient)
+    if "ranking" in frame.columns:
+        return read_rankings(p, lenient=lenient)
+    return read_votes(p, scale=scale, lenient=lenient)

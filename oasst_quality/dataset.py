@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 PROBLEM_COLUMNS = ["kind", "message_id", "tree_id", "file", "line", "field", "detail", "raw"]
 
 #: Problem kinds that stand for a whole input record left out of the Dataset.
-RECORD_KINDS = ("parse_error", "schema_error", "duplicate_tree")
+RECORD_KINDS = ("parse_error", "schema_error", "duplicate_label", "duplicate_tree")
 
 
 @dataclass(eq=False)
@@ -68,11 +68,16 @@ class Dataset:
         problems: pd.DataFrame | None = None,
         lines: np.ndarray | None = None,
         source: str | None = None,
+        files: np.ndarray | None = None,
         form: str = "messages",
         records_read: int | None = None,
         records_loaded: int | None = None,
     ) -> Dataset:
-        """Build a Dataset from tables, adding ``depth`` and the structural problems."""
+        """Build a Dataset from tables, adding ``depth`` and the structural problems.
+
+        ``lines`` (and ``files``, where the messages come from several files, else ``source``) locate
+        each message's record, for the structural problems' ``line`` and ``file``.
+        """
         from .forest import structure
 
         messages = messages.reset_index(drop=True)
@@ -83,7 +88,9 @@ class Dataset:
             pos = pd.Index(messages["message_id"]).get_indexer(structural["message_id"])
             structural["line"] = pd.array(np.where(pos >= 0, lines[pos], 0), dtype="Int64").astype(object)
             structural.loc[pos < 0, "line"] = None
-            structural["file"] = source
+            structural["file"] = (
+                source if files is None else np.where(pos >= 0, np.asarray(files, dtype=object)[pos], None)
+            )
         parts = [p for p in (problems, structural.reindex(columns=PROBLEM_COLUMNS)) if p is not None and len(p)]
         problems = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=PROBLEM_COLUMNS)
         n = len(messages)

@@ -92,14 +92,21 @@ def _sources(paths: Sequence[str | Path]) -> list[tuple[Path, list[Path]]]:
     out = []
     for p in map(Path, paths):
         if p.is_dir():
-            shards = sorted(p.rglob("*.parquet"))
-            if not shards:
-                raise FormatError("is a folder without .parquet shards", path=p)
-            out.append((p, shards))
+            out.append((p, rec.shards(p)))
         elif not p.exists():
             raise FormatError("file not found", path=p)
         else:
             out.append((p, [p]))
+    return out
+
+
+def _names(paths: list[str]) -> list[str]:
+    """The inputs' names, a repeated one told apart (``a.jsonl (copy 2)``) so that every problem
+    says which copy it is in."""
+    out, times = [], {}
+    for p in paths:
+        times[p] = times.get(p, 0) + 1
+        out.append(p if times[p] == 1 else f"{p} (copy {times[p]})")
     return out
 
 
@@ -124,6 +131,7 @@ def _plan(sources: list[tuple[Path, list[Path]]], blocksize: int) -> list[Chunk]
             magic = _magic(f)
             if magic == b"PAR1":
                 meta = pq.ParquetFile(f).metadata
+                rec.check_columns(meta.schema.to_arrow_schema().names, str(f), None)
                 part: list[int] = []
                 size = 0
                 for g in range(meta.num_row_groups):
@@ -221,23 +229,65 @@ def _join(*parts: list[tuple]) -> list[tuple]:
     return [r for part in parts for r in part]
 
 
-def _datasets(records: list[tuple], sources: list[str], lenient: bool) -> list:
-    """The partition's Dataset per source, from its raw records (in line order within a source),
-    each with its tables (:func:`oasst_quality.adapter.tables`)."""
-    by_source: dict[int, list[tuple]] = {}
-    for r in records:
-        by_source.setdefault(r[0], []).append(r)
-    out = []
-    for i, rows in sorted(by_source.items()):
-        rows.sort(key=lambda r: r[1])
+def _built(records: list[tuple], sources: list[str], lenient: bool, foreign: dict | None = None):
+    """The partition's Dataset and its tables (:func:`oasst_quality.adapter.tables`), and the
+    message ids it loaded with their (source index, line).
 
-        def items(rows=rows, name=sources[i]):
-            for r in rows:
-                yield rec.parse_line(r[2], r[1], name) if len(r) == 3 else rec.Record(name, r[1], b"", r[2], r[3])
+    The records are read in input order (source, then line), whatever file each came from: a tree
+    whose records sit in several files is one tree, and a record repeated across files is a
+    duplicate, as when the files are loaded one after the other. ``foreign``: the message ids that
+    a record of another partition loaded first, with its (file, line); a record holding one is set
+    aside as a ``duplicate_message``.
+    """
+    import pandas as pd
 
-        with gc_paused():
-            ds = build(items(), sources[i], lenient=lenient, partial=True)
-        out.append((ds, adapter.tables(ds)))
+    records = sorted(records, key=lambda r: (r[0], r[1]))
+    present = list(dict.fromkeys(sources[r[0]] for r in records))
+
+    def items():
+        for r in records:
+            name = sources[r[0]]
+            yield rec.parse_line(r[2], r[1], name) if len(r) == 3 else rec.Record(name, r[1], b"", r[2], r[3])
+
+    seen: dict[str, tuple[str, int]] = dict(foreign) if foreign else {}
+    with gc_paused():
+        ds = build(items(), ", ".join(present), lenient=lenient, partial=True, seen=seen)
+    index = {name: i for i, name in enumerate(sources)}
+    loaded = [(mid, where) for mid, where in seen.items() if not foreign or mid not in foreign]
+    ids = pd.DataFrame(
+        {
+            "id": pd.Series([mid for mid, _ in loaded], dtype=object),
+            "source": pd.array([index[w[0]] for _, w in loaded], dtype="int32"),
+            "line": pd.array([w[1] for _, w in loaded], dtype="int64"),
+        }
+    )
+    return [(ds, adapter.tables(ds))], ids
+
+
+def _datasets(records: list[tuple], sources: list[str], lenient: bool, foreign: dict | None) -> list:
+    return _built(records, sources, lenient, foreign)[0]
+
+
+def _item(pair: tuple, i: int) -> Any:
+    return pair[i]
+
+
+def _foreign(listed: list, sources: list[str]) -> list[dict | None]:
+    """Per partition, the ids it holds that a record of another partition loaded first (the
+    earliest in input order keeps them, as when the whole input is loaded in memory)."""
+    import pandas as pd
+
+    frame = pd.concat([ids.assign(part=i) for i, ids in enumerate(listed)], ignore_index=True)
+    repeated = frame[frame["id"].duplicated(keep=False)]  # ids are unique within a partition
+    out: list[dict | None] = [None] * len(listed)
+    if repeated.empty:
+        return out
+    repeated = repeated.sort_values(["source", "line"], kind="stable")
+    for mid, group in repeated.groupby("id", sort=False):
+        first = group.iloc[0]
+        for part in group["part"].iloc[1:]:
+            out[part] = out[part] or {}
+            out[part][mid] = (sources[first["source"]], int(first["line"]))
     return out
 
 
@@ -257,18 +307,32 @@ class Partitioned:
     """An export spread over a Dask cluster in partitions of whole trees (see :func:`partition`): an
     :class:`~oasst_quality.engine.Engine`.
 
-    Each partition's Datasets and their tables (:func:`oasst_quality.adapter.tables`) are built
+    Each partition's Dataset and its tables (:func:`oasst_quality.adapter.tables`) are built
     once, on the worker that holds its records (which are then released), and stay there for every
     pass; Dask spills them to disk when a worker runs short of memory. Per-annotator tables are
     joined in memory only (see docs/scale.md).
+
+    Building waits for each partition's list of the message ids it loaded: an id that two
+    partitions hold (two trees that share a message id) is a ``duplicate_message`` as in memory,
+    the record that comes later in input order set aside, and the partitions that held a later
+    copy are built again (``foreign`` keeps, per partition, the ids it set aside so).
     """
 
     def __init__(self, client, parts: list, sources: list[str], lenient: bool, source: str | list[str]) -> None:
         self.client = client
-        self.parts = [client.submit(_datasets, p, sources, lenient, pure=False) for p in parts]
         self.sources = sources
         self.lenient = lenient
         self.source = source
+        built = [client.submit(_built, p, sources, lenient, pure=False) for p in parts]
+        listed = client.gather([client.submit(_item, b, 1, pure=False) for b in built])
+        self.foreign: list[dict | None] = _foreign(listed, sources)
+        self.parts = [
+            client.submit(_datasets, p, sources, lenient, f, pure=False)
+            if f
+            else client.submit(_item, b, 0, pure=False)
+            for p, b, f in zip(parts, built, self.foreign)
+        ]
+        del built  # each partition's ids are dropped with it; its Dataset and tables stay in self.parts
 
     def __len__(self) -> int:
         return len(self.parts)
@@ -332,7 +396,7 @@ def partition(
     del split  # the chunks' buckets are released once every partition holds its records
     if not sum(counts):
         raise FormatError("empty input: no records", path=", ".join(map(str, paths)))
-    sources = [str(s) for s, _ in found]
+    sources = _names([str(s) for s, _ in found])
     source = sources[0] if len(sources) == 1 else sources
     return Partitioned(client, [p for p, k in zip(parts, counts) if k], sources, lenient, source)
 

@@ -9,7 +9,7 @@ import pytest
 import oasst_quality as oq
 from oasst_quality import adapter
 from oasst_quality import annotations as an
-from oasst_quality.errors import SchemaError
+from oasst_quality.errors import SchemaError, UsageError
 from oasst_quality.schema import FLAG_LABELS
 
 
@@ -182,7 +182,9 @@ def test_the_documented_example_files_read_as_described():
     }
     assert backend.rankings["ranking"].tolist() == [(r2, r1, r3), (r1, r2, r3)]
     for name in ("votes.csv", "rankings.csv", "text_labels.jsonl", "reactions.jsonl", "label_studio.json"):
-        oq.load_sample().with_annotations(an.read(examples / name))  # every id is a message of the bundled sample
+        # every id is a message of the bundled sample (the Label Studio ratings are stars, 1 to 5)
+        stars = (1, 5) if name == "label_studio.json" else None
+        oq.load_sample().with_annotations(an.read(examples / name, scale=stars))
 
 
 def test_dialog_sets_through_the_votes_path(shared):
@@ -208,7 +210,9 @@ def test_label_studio_export(tmp_path):
     from pathlib import Path
 
     path = Path(__file__).resolve().parents[1] / "docs" / "examples" / "label_studio.json"
-    got = an.read(path)  # a .json file is read as a Label Studio export
+    with pytest.raises(SchemaError, match=r"field 'task 1.quality': .*Likert vote \(quality\) lies in \[0, 1\], got 4"):
+        an.read(path)  # its ratings are stars, 1 to 5: the scale must be declared
+    got = an.read(path, scale=(1, 5))  # a .json file is read as a Label Studio export
     mid, (r1, r2, r3) = EXAMPLE_PROMPT, EXAMPLE_REPLIES
     assert sorted(got.votes[["item", "annotator", "label", "value"]].values.tolist()) == [
         [mid, "10", "quality", 4.0],
@@ -221,7 +225,51 @@ def test_label_studio_export(tmp_path):
     tasks = json.loads(path.read_text())
     tasks[0]["annotations"][0]["result"][0]["value"] = {"choices": ["Maybe"]}
     with pytest.raises(SchemaError, match=r"line 1, field 'task 1.spam': unreadable choices result"):
-        an.from_label_studio(tasks)
-    lenient = an.from_label_studio(tasks, lenient=True)
+        an.from_label_studio(tasks, scale=(1, 5))
+    lenient = an.from_label_studio(tasks, scale=(1, 5), lenient=True)
     assert len(lenient.rejected) == 1 and len(lenient.votes) == 4
-    assert an.from_label_studio(tasks, choice_values={"maybe": 0.5}).votes["value"].tolist()[0] == 0.5
+    assert an.from_label_studio(tasks, scale=(1, 5), choice_values={"maybe": 1}).votes["value"].tolist()[0] == 1.0
+    with pytest.raises(SchemaError, match=r"a flag vote \(spam\) is 0 or 1, got 0.5"):  # as the export loader
+        an.from_label_studio(tasks, scale=(1, 5), choice_values={"maybe": 0.5})
+
+
+def test_votes_keep_the_export_s_value_rules(tmp_path):
+    """Flags 0 or 1, Likert in [0, 1] unless a scale is declared, Detoxify scores in [0, 1]: located
+    errors, or in lenient mode rows set aside and counted; labels outside the catalog take any number."""
+    rows = [
+        ("m1", "a", "spam", -1),
+        ("m1", "b", "spam", 7),
+        ("m1", "c", "spam", 1e300),
+        ("m1", "d", "spam", 1),
+        ("m1", "a", "quality", 0.75),
+        ("m1", "b", "quality", 4),
+        ("m1", "c", "insult", 7.5),
+        ("m1", "d", "stars", 4),  # not an OASST label: any number
+    ]
+    path = tmp_path / "votes.csv"
+    path.write_text("item,annotator,label,value\n" + "".join(f"{i},{a},{lab},{v}\n" for i, a, lab, v in rows))
+    with pytest.raises(SchemaError, match=r"line 2, field 'value': a flag vote \(spam\) is 0 or 1, got -1"):
+        an.read_votes(path)
+    lenient = an.read_votes(path, lenient=True)
+    assert lenient.rejected["line"].tolist() == [2, 3, 4, 7, 8]
+    assert "a Detoxify score (insult) lies in [0, 1], got 7.5" in lenient.rejected["detail"].iloc[-1]
+    assert len(lenient.votes) + len(lenient.rejected) == len(rows)
+    scaled = an.read_votes(path, scale=(0, 5), lenient=True)  # a declared scale for the Likert labels
+    assert scaled.rejected["line"].tolist() == [2, 3, 4, 8]
+    with pytest.raises(UsageError, match="scale must be"):
+        an.read_votes(path, scale=(5, 1))
+    backend = [{"message_id": "m1", "user_id": "u", "labels": {"spam": 0, "quality": 1.5}}]
+    with pytest.raises(SchemaError, match=r"records, line 1, field 'labels.quality': a Likert vote"):
+        an.from_backend(text_labels=backend)
+    assert len(an.from_backend(text_labels=backend, lenient=True).rejected) == 1
+
+
+def test_control_characters_in_annotation_ids_are_located(tmp_path):
+    path = tmp_path / "votes.csv"
+    path.write_text("item,annotator,value\nm1,a,1\nm1,a\x00,0\n")
+    with pytest.raises(SchemaError, match=r"line 3, field 'annotator': control character U\+0000"):
+        an.read_votes(path)
+    ranks = tmp_path / "ranks.csv"
+    ranks.write_text("group,annotator,ranking\np,a,r1>r\x1b2\n")
+    with pytest.raises(SchemaError, match=r"control character U\+001B"):
+        an.read_rankings(ranks)

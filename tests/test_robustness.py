@@ -34,8 +34,9 @@ def _tree_lines(tmp_path, n_messages=60) -> list[bytes]:
 
 @pytest.fixture
 def files(tmp_path):
+    (tmp_path / "folder").mkdir()
     f = {
-        "folder": tmp_path,
+        "folder": tmp_path / "folder",
         "csv": tmp_path / "votes.csv",
         "pretty": tmp_path / "pretty.json",
         "nan": tmp_path / "nan.jsonl",
@@ -55,6 +56,26 @@ def files(tmp_path):
     f["array"].write_text(json.dumps([msg("m1")]))
     f["empty"].write_text("")
     f["file"].write_text("x")
+    import pandas as pd
+
+    f["zero_parquet"] = tmp_path / "zero.parquet"  # no rows, and not an export's columns
+    pd.DataFrame({"a": pd.Series(dtype=int), "b": pd.Series(dtype=str)}).to_parquet(f["zero_parquet"])
+    f["old_report"] = tmp_path / "old_report"  # a report written before, given as the export
+    f["old_report"].mkdir()
+    (f["old_report"] / "index.html").write_text("<html></html>")
+    (f["old_report"] / "metrics.json").write_text("{}")
+    pd.DataFrame({"message_id": ["m1"], "kind": ["orphan"], "severity": ["high"]}).to_parquet(
+        f["old_report"] / "flags.parquet"
+    )
+    twice = msg("m1", labels={"name": ["spam", "spam"], "value": [0.0, 1.0], "count": [1, 1]})
+    f["label_twice"] = tmp_path / "label_twice.jsonl"
+    f["label_twice"].write_text(jsonl([msg("m0", tree="t0"), twice]))
+    f["nul_id"] = tmp_path / "nul_id.jsonl"
+    f["nul_id"].write_text(jsonl([msg("m1"), msg("m\x002", "m1", "assistant")]))
+    f["detox"] = tmp_path / "detox.jsonl"
+    f["detox"].write_text(jsonl([msg("m1", detoxify={"toxicity": 7.5})]))
+    f["flag_votes"] = tmp_path / "flag_votes.csv"
+    f["flag_votes"].write_text("item,annotator,label,value\nm1,a,spam,7\nm1,b,spam,0\n")
     return f
 
 
@@ -78,6 +99,12 @@ CASES = [
     (["consensus", "{csv}"], "a rankings table has group (or parent_id), annotator, ranking"),
     (["consensus", "{nine}", "--method", "kemeny_young"], "at most 8 candidates"),
     (["aggregate", "{stars}", "--method", "shrinkage"], "must be within [0.0, 1.0]"),
+    (["info", "{zero_parquet}"], "not an OASST export: no message_id and role column"),
+    (["info", "{old_report}"], "holds a report written by oasst-quality"),
+    (["info", "{label_twice}"], "label 'spam' given twice in one message"),
+    (["info", "{nul_id}"], "control character U+0000"),
+    (["info", "{detox}"], "Detoxify score 7.5 outside [0, 1]"),
+    (["agreement", "{flag_votes}"], "a flag vote (spam) is 0 or 1, got 7"),
 ]
 
 
@@ -93,6 +120,14 @@ def test_user_errors_are_one_line_with_exit_2(argv, expected, files, tmp_path, c
     assert "Traceback" not in err
     last = err.strip().splitlines()[-1]
     assert last.startswith(("oasst-quality: error:", "oasst-quality ")), last
+
+
+def test_nothing_that_is_not_an_export_validates_as_clean(files, capsys):
+    for name in ("zero_parquet", "old_report", "label_twice", "nul_id", "detox"):
+        rc, out, _ = run(["validate", files[name], "--json"], capsys)
+        assert rc == 1, (name, out)  # not loadable, or records set aside: never "no problems"
+    rc, out, _ = run(["validate", files["label_twice"], "--json"], capsys)
+    assert json.loads(out)["problems"] == {"duplicate_label": 1}
 
 
 def test_debug_shows_the_traceback(files, capsys):

@@ -3,13 +3,17 @@ reads it as records (:mod:`oasst_quality.io.records`) and builds the Dataset (:m
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from .._util import gc_paused
 from ..dataset import Dataset
+from ..errors import UsageError
 from . import records as rec
 from .tables import build
 
@@ -34,8 +38,12 @@ def load(path: str | Path | Any, *, lenient: bool = False) -> Dataset:
     path
         The export file (the form is detected from the content, not the name); a folder of parquet
         shards in the Hugging Face hub's layout (``data/train-*.parquet``, ...; read in sorted
-        order, rows numbered across them); or a Hugging Face ``datasets.Dataset`` or
-        ``DatasetDict`` in the oasst1/oasst2 layout (splits in their order; rows numbered across them).
+        order, rows numbered across them); a pandas ``DataFrame`` of flat messages with the hub's
+        columns (or of tree records), e.g. ``pd.read_json(path, lines=True)``; or a Hugging Face
+        ``datasets.Dataset`` or ``DatasetDict`` in the oasst1/oasst2 layout, built any usual way
+        (splits in their order; rows numbered across them). A typed table's stand-ins are undone:
+        NaN is missing, a boolean stored as 1.0/0.0 is true/false, and ids held as whole numbers
+        are read as strings, with an :class:`~oasst_quality.io.records.IdsAsNumbersWarning`.
     lenient
         If False (default), the first record that cannot be read raises
         :class:`~oasst_quality.errors.SchemaError` with the file, line and field. If True, such
@@ -47,13 +55,37 @@ def load(path: str | Path | Any, *, lenient: bool = False) -> Dataset:
     Dataset
         Messages, labels, emojis, detoxify scores, problems and the forest of conversation trees.
     """
+    if isinstance(path, pd.DataFrame):
+        name = f"DataFrame({len(path)} rows)"
+        with gc_paused():
+            return build(rec.frame_records(path, name), name, lenient=lenient)
     if _is_hf(path):
         name = _hf_name(path)
         with gc_paused():
             return build(_hf_records(path, name), name, lenient=lenient)
+    if not isinstance(path, str | os.PathLike):
+        raise UsageError(_not_loadable(path))
     path = Path(path)
     with gc_paused():
         return build(rec.read(path), str(path), lenient=lenient)
+
+
+def _not_loadable(obj: Any) -> str:
+    kind = type(obj).__name__ if obj is not None else "None"
+    hint = ""
+    if isinstance(obj, bytes | bytearray):
+        hint = " (write the bytes to a file and give its path)"
+    elif hasattr(obj, "read"):
+        name = getattr(obj, "name", None)
+        hint = f" (an open file: give its path{', ' + repr(name) if isinstance(name, str) else ''})"
+    elif isinstance(obj, list | tuple):
+        hint = " (records in a list: pd.DataFrame(records) loads them; several files go to scale.partition)"
+    elif isinstance(obj, pd.Series):
+        hint = " (a Series: give the DataFrame)"
+    return (
+        f"load takes the path of an export file (.jsonl, .jsonl.gz, .parquet) or of a folder of the hub's "
+        f"parquet shards, a pandas DataFrame of messages, or a datasets.Dataset or DatasetDict; got {kind}{hint}"
+    )
 
 
 def _is_hf(obj: Any) -> bool:
@@ -70,7 +102,11 @@ def _hf_name(obj: Any) -> str:
 
 
 def _hf_records(obj: Any, name: str) -> Iterator[rec.Record]:
-    splits = obj.values() if isinstance(obj, dict) else [obj]
+    splits = list(obj.values()) if isinstance(obj, dict) else [obj]
+    for split in splits:
+        rec.check_columns(split.column_names, name, None)
+    if not sum(len(split) for split in splits):
+        rec.check_columns(splits[0].column_names, name, 0)
     number = 0
     for split in splits:
         for record in rec.typed_rows(split.to_list(), name, first=number + 1):

@@ -11,16 +11,19 @@ from __future__ import annotations
 import gzip
 import json
 import math
+import warnings
 import zlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO, NamedTuple
 
+import numpy as np
 import orjson  # 2-3x faster than json on big exports; json stays for error messages.
+import pandas as pd
 
 from .. import _json
 from ..errors import FormatError, SchemaError
-from .validate import INT_FIELDS
+from .validate import BOOL_FIELDS, INT_FIELDS
 
 
 class Record(NamedTuple):
@@ -194,47 +197,197 @@ def json_lines(path: Path, fh: BinaryIO) -> Iterator[Record]:
 
 # --------------------------------------------------------------------------- typed tables
 
+#: Fields that hold ids: a typed table may have turned ids that look like numbers into numbers.
+ID_FIELDS = ("message_id", "parent_id", "message_tree_id", "user_id")
+_PARTS = ("labels", "emojis", "detoxify")
+_BASIC = frozenset({str, int, bool, float, dict, list, type(None)})
 
-def typed_row(row: dict) -> dict:
-    """A row of a typed table (parquet, a datasets.Dataset) with pandas' stand-ins undone: a
-    nullable integer column stored as floats gives back its integers, and NaN means missing."""
+
+class _Converted:
+    """How many ids a typed table held as numbers (read back as strings), and the first one."""
+
+    def __init__(self) -> None:
+        self.n = 0
+        self.first: tuple[int, str, Any] | None = None
+
+
+def _python(value: Any) -> Any:
+    """A numpy or pandas value as the plain Python value JSON would give; NaN, NA and NaT as None."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, np.ndarray):
+        return [_python(v) for v in value.tolist()]
+    if isinstance(value, np.datetime64):
+        return pd.Timestamp(value)
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, tuple):
+        return [_python(v) for v in value]
+    return value
+
+
+def _id(value: Any, key: str, note: _Converted | None, line: int) -> Any:
+    """A number where an id belongs: a whole number is read as the string it was (and counted, for
+    a warning); any other number is left for the schema check, which refuses it, located."""
+    if type(value) is float and not (value.is_integer() and abs(value) < 2**53):
+        return value
+    if note is not None:
+        note.n += 1
+        if note.first is None:
+            note.first = (line, key, value)
+    return str(int(value))
+
+
+def _part(key: str, value: dict) -> dict:
+    """A row's labels, emojis or detoxify as JSON would give them: an Arrow struct gives every name
+    to every row (None where a row has none) and pandas gives arrays and floats."""
+    names = value.get("name")
+    if isinstance(names, list | np.ndarray):  # the hub's parallel arrays
+        out = {k: v.tolist() if isinstance(v, np.ndarray) else v for k, v in value.items()}
+        counts = out.get("count")
+        if type(counts) is list and float in set(map(type, counts)):
+            out["count"] = [int(c) if type(c) is float and c.is_integer() else c for c in counts]
+        return out
+    out = {}
+    for name, entry in value.items():
+        if type(entry) is dict:  # a label: {value, count}
+            entry = {k: _python(v) for k, v in entry.items()}
+            count = entry.get("count")
+            if type(count) is float and count.is_integer():
+                entry["count"] = int(count)
+            if entry.get("value") is None and entry.get("count") is None:
+                continue
+        else:
+            entry = _python(entry)
+            if entry is None:
+                continue
+            if key == "emojis" and type(entry) is float and entry.is_integer():
+                entry = int(entry)
+        out[name] = entry
+    return out
+
+
+def typed_row(row: dict, note: _Converted | None = None, line: int = 0) -> dict:
+    """A row of a typed table (parquet, pandas, a datasets.Dataset) as the JSON record it stands for.
+
+    NaN, NA and NaT mean missing; numpy values become Python values; a nullable integer or boolean
+    column stored as floats gives back its integers and booleans (``1.0`` is true); ids that became
+    numbers are strings again; the names an Arrow struct gives every row are dropped where a row
+    has none. Nested tree records (``prompt``, ``replies``) are read the same way.
+    """
     for key, value in row.items():
-        if type(value) is float:
-            if math.isnan(value):
+        if type(value) not in _BASIC:
+            value = row[key] = _python(value)
+        kind = type(value)
+        if kind is float:
+            if value != value:
                 row[key] = None
             elif key in INT_FIELDS and value.is_integer():
                 row[key] = int(value)
+            elif key in BOOL_FIELDS and value in (0.0, 1.0):
+                row[key] = value == 1.0
+            elif key in ID_FIELDS:
+                row[key] = _id(value, key, note, line)
+        elif kind is int and key in ID_FIELDS:
+            row[key] = _id(value, key, note, line)
+        elif kind is dict:
+            if key in _PARTS:
+                row[key] = _part(key, value)
+            elif key == "prompt":
+                row[key] = typed_row(dict(value), note, line)
+        elif kind is list and key == "replies":
+            row[key] = [typed_row(dict(r), note, line) if isinstance(r, dict) else r for r in value]
     return row
 
 
 def typed_rows(rows: Iterable[dict], source: str, first: int = 1) -> Iterator[Record]:
-    """Rows of a typed table as records, numbered from ``first``."""
+    """Rows of a typed table as records, numbered from ``first``. Ids that the table held as whole
+    numbers are read as strings, with one warning that says how many and where the first was."""
+    note = _Converted()
     for number, row in enumerate(rows, start=first):
-        yield Record(source, number, b"", typed_row(row))
+        yield Record(source, number, b"", typed_row(row, note, number))
+    if note.n:
+        line, key, value = note.first
+        warnings.warn(
+            f"{source}: {note.n} id{'s' if note.n > 1 else ''} held as numbers were read as strings "
+            f"(the first, row {line}, field {key!r}: {value!r} -> {str(int(value))!r}); an id written "
+            "with leading zeros or as a long number may not be the string it was",
+            IdsAsNumbersWarning,
+            stacklevel=2,
+        )
+
+
+class IdsAsNumbersWarning(UserWarning):
+    """A typed table held ids as numbers; they were read as strings."""
+
+
+def check_columns(columns: Iterable[Any], source: str, rows: int | None) -> None:
+    """A typed table (parquet, a DataFrame, a datasets.Dataset) holds an export: the columns of
+    flat messages (``message_id``, ``role``, ...) or of trees (``prompt``), and rows (unless
+    ``rows`` is None: one shard of several may be empty)."""
+    names = [str(c) for c in columns]
+    have = set(names)
+    shown = ", ".join(names[:12]) + (", ..." if len(names) > 12 else "") or "none"
+    if not ({"message_id", "role"} <= have or "prompt" in have):
+        missing = " and ".join(c for c in ("message_id", "role") if c not in have)
+        raise FormatError(
+            f"not an OASST export: no {missing} column (its columns: {shown}); flat messages have "
+            "message_id, parent_id, message_tree_id, role, text, ..., nested trees message_tree_id and prompt",
+            path=source,
+        )
+    if rows == 0:
+        raise FormatError(f"no rows: an empty table (its columns: {shown})", path=source)
+
+
+def frame_records(frame: pd.DataFrame, source: str) -> Iterator[Record]:
+    """The rows of a pandas DataFrame of flat messages (the hub's columns) or of tree records."""
+    check_columns(frame.columns, source, len(frame))
+    yield from typed_rows(frame.to_dict(orient="records"), source)
 
 
 def parquet_records(path: Path, *, first: int = 1, source: str | None = None) -> Iterator[Record]:
-    """The rows of one parquet file (the hub's flat layout)."""
+    """The rows of one parquet file (the hub's flat layout); one of several shards (``source`` the
+    folder) may be empty."""
     import pyarrow.parquet as pq
 
     try:
         table = pq.read_table(path)
     except Exception as exc:  # pyarrow raises several unrelated types
         raise FormatError(f"unreadable parquet file ({exc})", path=path) from None
+    check_columns(table.column_names, str(path), table.num_rows if source is None else None)
     yield from typed_rows(table.to_pylist(), source or str(path), first)
 
 
-def shard_records(folder: Path) -> Iterator[Record]:
-    """Rows of every parquet shard under ``folder`` (the hub's layout), numbered across them."""
-    shards = sorted(folder.rglob("*.parquet"))
-    if not shards:
+def shards(folder: Path) -> list[Path]:
+    """The parquet shards under ``folder`` (the hub's layout), in sorted order; a report written
+    by oasst-quality (its flags.parquet beside metrics.json and index.html) is not a shard."""
+    found = sorted(folder.rglob("*.parquet"))
+    reports = [p for p in found if (p.parent / "metrics.json").is_file() and (p.parent / "index.html").is_file()]
+    if reports:
+        where = reports[0].parent
+        raise FormatError(
+            f"holds a report written by oasst-quality ({where / 'index.html'}, metrics.json, "
+            f"{reports[0].name}), not an export's parquet shards; give the export the report was made from"
+            + ("" if where == folder else ", or move the report out of this folder"),
+            path=folder,
+        )
+    if not found:
         raise FormatError(
             "is a folder without .parquet shards; give an export file (.jsonl, .jsonl.gz or .parquet) "
             "or a folder of the hub's parquet shards",
             path=folder,
         )
+    return found
+
+
+def shard_records(folder: Path) -> Iterator[Record]:
+    """Rows of every parquet shard under ``folder`` (the hub's layout), numbered across them."""
     number = 0
-    for shard in shards:
+    for shard in shards(folder):
         for record in parquet_records(shard, first=number + 1, source=str(folder)):
             number = record.line
             yield record
+    if not number:
+        raise FormatError("no rows: every parquet shard is empty", path=folder)

@@ -27,23 +27,36 @@ class _Collector:
     def __init__(self) -> None:
         self.messages: list[Message] = []
         self.lines: list[int] = []
+        self.files: list[str] = []
+        self.sources: set[str] = set()
 
-    def add(self, msgs: list[Message], line: int) -> None:
+    def add(self, msgs: list[Message], record: Record) -> None:
         self.messages.extend(msgs)
-        self.lines.extend([line] * len(msgs))
+        self.lines.extend([record.line] * len(msgs))
+        self.files.extend([record.source] * len(msgs))
+        self.sources.add(record.source)
 
 
-def build(records: Iterable[Record], source: str, *, lenient: bool = False, partial: bool = False) -> Dataset:
-    """A Dataset from ``records`` (all read from ``source``).
+def build(
+    records: Iterable[Record],
+    source: str,
+    *,
+    lenient: bool = False,
+    partial: bool = False,
+    seen: dict[str, tuple[str, int]] | None = None,
+) -> Dataset:
+    """A Dataset from ``records``, read from ``source`` (one file, or several named by the records).
 
     ``lenient``: a record that cannot be read is kept, raw, in the problems table instead of
     raising. ``partial``: the records are one partition of ``source`` (the Dask engine), where
-    reading none of them is no error by itself.
+    reading none of them is no error by itself. ``seen``: message ids already loaded elsewhere,
+    each with the (file, line) it came from; a record holding one is set aside as a
+    ``duplicate_message``. The ids loaded here are added to it.
     """
     col = _Collector()
     problems: list[dict] = []
-    seen_trees: dict[tuple[str, str], int] = {}
-    seen_ids: dict[str, int] = {}
+    seen_trees: dict[tuple[str, str], tuple[str, int]] = {}
+    seen_ids: dict[str, tuple[str, int]] = {} if seen is None else seen
     forms: set[str] = set()
     n_read = n_loaded = 0
 
@@ -81,12 +94,12 @@ def build(records: Iterable[Record], source: str, *, lenient: bool = False, part
                 reject(
                     "duplicate_tree",
                     record,
-                    f"tree already loaded from line {first}; this copy skipped",
+                    f"tree already loaded from {_where(first, record)}; this copy skipped",
                     mid=root,
                     tid=tid,
                 )
                 continue
-            seen_trees[(tid, root)] = line
+            seen_trees[(tid, root)] = (record.source, line)
         ids = [m.id for m in msgs]
         dup, here = None, set()
         for mid in ids:
@@ -96,8 +109,8 @@ def build(records: Iterable[Record], source: str, *, lenient: bool = False, part
             here.add(mid)
         if dup is not None:
             # The whole record is set aside, raw: keeping part of a tree would re-parent its replies.
-            first_line = seen_ids.get(dup, line)
-            where = f"line {first_line}" if first_line != line else "this same record"
+            first = seen_ids.get(dup)
+            where = "this same record" if first is None else _where(first, record)
             reject(
                 "duplicate_message",
                 record,
@@ -107,8 +120,8 @@ def build(records: Iterable[Record], source: str, *, lenient: bool = False, part
                 tid=tid,
             )
             continue
-        seen_ids.update(dict.fromkeys(ids, line))
-        col.add(msgs, line)
+        seen_ids.update(dict.fromkeys(ids, (record.source, line)))
+        col.add(msgs, record)
         n_loaded += 1
 
     if lenient and n_read and not n_loaded and not partial:
@@ -125,10 +138,15 @@ def build(records: Iterable[Record], source: str, *, lenient: bool = False, part
         problems=pd.DataFrame(problems, columns=PROBLEM_COLUMNS),
         lines=np.asarray(col.lines, dtype=np.int64),
         source=source,
+        files=None if col.sources <= {source} else np.asarray(col.files, dtype=object),
         form="+".join(sorted(forms)) or "empty",
         records_read=n_read,
         records_loaded=n_loaded,
     )
+
+
+def _where(first: tuple[str, int], record: Record) -> str:
+    return f"line {first[1]}" if first[0] == record.source else f"{first[0]} line {first[1]}"
 
 
 def _long(msgs: list[Message], part: str, width: int) -> tuple[list, ...]:

@@ -6,6 +6,7 @@ caller adds the file and line); it builds no table and knows nothing of files.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 
@@ -29,6 +30,7 @@ _TYPED = {
 _NUMBER = frozenset({int, float})
 _STR = frozenset({str})
 _COUNT = frozenset({int, _NONE})
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # C0 and C1 control characters (NUL, ESC, ...)
 
 
 def _fail(detail: str, field: str | None = None) -> SchemaError:
@@ -48,6 +50,29 @@ def _date(value: Any) -> datetime | None:
 
 def _type_name(value: Any) -> str:
     return f"{type(value).__name__} {value!r:.60}"
+
+
+def _check_id(value: Any, field: str) -> None:
+    """An id holds no control character: a NUL or an escape in an id makes a second message (or
+    annotator) that looks like the first."""
+    if value is not None and not value.isprintable():  # isprintable: a fast test, slightly wider
+        found = _CONTROL.search(value)
+        if found:
+            raise _fail(
+                f"control character U+{ord(found.group()):04X} at position {found.start()} of the id {value!r:.60}",
+                field,
+            )
+
+
+def _not_an_id(value: Any) -> str:
+    if value is None or value == "":
+        return "missing or empty message id"
+    if type(value) is float and value == value:
+        return (
+            f"the id is a number that is not a whole number ({value!r}), so the string it was cannot be told; "
+            "read the column as text (dtype=str)"
+        )
+    return f"a message id must be a string, got {_type_name(value)}"
 
 
 def _check_number(value: Any, field: str) -> float:
@@ -81,11 +106,20 @@ def _labels(obj: Any) -> tuple[list, list, list]:
         and set(map(type, counts)) <= _COUNT
         and (not values or (min(values) >= 0.0 and max(values) <= 1.0))
         and all(c is None or c >= 0 for c in counts)
+        and len(set(names)) == len(names)
     ):
         return names, values, counts
+    seen: set[str] = set()
     for name, value, count in zip(names, values, counts):
         if type(name) is not str:
             raise _fail(f"label name must be a string, got {name!r:.60}", "labels")
+        if name in seen:
+            raise SchemaError(
+                f"label {name!r} given twice in one message (a message has one value per label)",
+                field=f"labels.{name}",
+                kind="duplicate_label",
+            )
+        seen.add(name)
         v = _check_number(value, f"labels.{name}.value")
         if not 0.0 <= v <= 1.0:
             raise _fail(f"label value {v} outside [0, 1]", f"labels.{name}.value")
@@ -118,9 +152,10 @@ def _detoxify(obj: Any) -> tuple[list, list]:
     if type(obj) is not dict:
         raise _fail(f"expected an object, got {type(obj).__name__}", "detoxify")
     heads, scores = list(obj), list(obj.values())
-    if not set(map(type, scores)) <= _NUMBER:
+    if not set(map(type, scores)) <= _NUMBER or (scores and not (min(scores) >= 0.0 and max(scores) <= 1.0)):
         for head, score in obj.items():
-            _check_number(score, f"detoxify.{head}")
+            if not 0.0 <= _check_number(score, f"detoxify.{head}") <= 1.0:
+                raise _fail(f"Detoxify score {score} outside [0, 1] (a probability)", f"detoxify.{head}")
     return heads, scores
 
 
@@ -139,12 +174,15 @@ def _message(rec: Any, *, tree_id: str | None, tree_state: str | None, parent: s
         raise _fail(f"a message must be a JSON object, got {type(rec).__name__}")
     mid = rec.get("message_id")
     if type(mid) is not str or not mid:
-        raise _fail("missing or empty message id", "message_id")
+        raise _fail(_not_an_id(mid), "message_id")
     get = rec.get
     fields: dict[str, Any] = {f: get(f) for f in _TYPED}
     for f, value in fields.items():
         if type(value) not in _TYPED[f][0]:
             raise _fail(f"expected {_TYPED[f][1]} or null, got {_type_name(value)}", f)
+    _check_id(mid, "message_id")
+    _check_id(fields["parent_id"], "parent_id")
+    _check_id(fields["user_id"], "user_id")
     fields["message_id"] = mid
     fields["created_date"] = _date(rec.get("created_date"))
     if fields["rank"] is not None and fields["rank"] < 0:
@@ -162,6 +200,7 @@ def _message(rec: Any, *, tree_id: str | None, tree_state: str | None, parent: s
     own_tree = get("message_tree_id")
     if own_tree is not None and type(own_tree) is not str:
         raise _fail(f"expected a string or null, got {_type_name(own_tree)}", "message_tree_id")
+    _check_id(own_tree, "message_tree_id")
     if nested:
         if fields["parent_id"] is None:
             fields["parent_id"] = parent
@@ -205,6 +244,7 @@ def record_messages(obj: Any) -> tuple[str, list[Message], str | None]:
         tree_id = obj.get("message_tree_id")
         if type(tree_id) is not str or not tree_id:
             raise _fail("missing or empty tree id", "message_tree_id")
+        _check_id(tree_id, "message_tree_id")
         state = obj.get("tree_state")
         if state is not None and type(state) is not str:
             raise _fail(f"expected a string or null, got {_type_name(state)}", "tree_state")
