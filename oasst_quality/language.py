@@ -80,6 +80,7 @@ def _py3langid():
 CASCADE_GUESSES = 2
 
 _LINGUA_ALIASES = {"no": "nb"}  # py3langid's Norwegian is lingua's Bokmål
+_LINGUA_PARALLEL_FROM = 64  # texts per call from which lingua's parallel detection pays
 
 
 @lru_cache(maxsize=1)
@@ -160,7 +161,10 @@ def _detect_py3langid(texts: list[str], progress: bool = False) -> tuple[list, n
 
 def _detect_lingua(texts: list[str], codes: frozenset[str] | None = None) -> tuple[list, np.ndarray]:
     detector = _lingua(codes)
-    results = detector.compute_language_confidence_values_in_parallel(texts)
+    if len(texts) >= _LINGUA_PARALLEL_FROM:
+        results = detector.compute_language_confidence_values_in_parallel(texts)
+    else:  # a few texts (the cascade's unsure ones): lingua's thread pool costs more than it saves
+        results = [detector.compute_language_confidence_values(t) for t in texts]
     codes, conf = [], []
     for values in results:
         if values:
