@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import time
 
 
@@ -13,3 +14,31 @@ def best(fn, repeat: int = 3):
         out = fn()
         times.append(time.perf_counter() - t)
     return min(times), out
+
+
+def _timed(fn):
+    """(wall time, result) of one call, with the garbage collector run before it and off during it,
+    as ``timeit`` does: a collection that the other side's (or the setup's) objects trigger is not
+    charged to whichever call happens to be running."""
+    gc.collect()
+    gc.disable()
+    try:
+        t = time.perf_counter()
+        out = fn()
+        return time.perf_counter() - t, out
+    finally:
+        gc.enable()
+
+
+def interleaved(ours, anchor, rounds: int = 5):
+    """Time ``ours`` and ``anchor`` alternately, ``rounds`` times each (one run of each per round, so
+    a busy machine slows both alike). Returns (per-round ratios anchor / ours, ours' times, the
+    anchor's times, the last results of ours and of the anchor)."""
+    t_ours, t_anchor, out_ours, out_anchor = [], [], None, None
+    for _ in range(rounds):
+        t, out_ours = _timed(ours)
+        t_ours.append(t)
+        t, out_anchor = _timed(anchor)
+        t_anchor.append(t)
+    ratios = [a / o for a, o in zip(t_anchor, t_ours)]
+    return ratios, t_ours, t_anchor, out_ours, out_anchor

@@ -3,13 +3,20 @@
 Agreement with the declared language and texts per second for each backend, measured in one run;
 each backend's one-time model load is timed apart (a warm-up call) and excluded from the rate.
 Target: the default at least as accurate as the best single backend and >= 3x langdetect's rate.
-Last, the cold start: a first `mismatches()` call on the bundled sample in a fresh process (target <= 3 s).
+Then the one-shot case (#24: the default at least 3x langdetect): each backend on the same texts
+in a fresh process, its model loads included, the sides alternating over rounds; the ratio is taken
+per round. Last, the cold start: a first `mismatches()` call on the bundled sample in a fresh
+process (target <= 3 s).
 
-    python benchmarks/bench_language.py
+    python benchmarks/bench_language.py [rounds]
 """
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -21,13 +28,17 @@ from oasst_quality import language as lg
 SAMPLE = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "oasst2_openpaws_filtered"
 
 
+def sample() -> tuple[list[str], list[str]]:
+    """The OASST2 sample's messages of >= 5 words and their declared languages (as OASST writes them)."""
+    m = oq.load(SAMPLE / "oasst2_filtered.jsonl.gz", lenient=True).messages
+    keep = [len(t.split()) >= 5 for t in m["text"].fillna("")]
+    texts = [t for t, k in zip(m["text"].fillna(""), keep) if k]
+    return texts, [x for x, k in zip(m["lang"], keep) if k]
+
+
 def main() -> None:
-    ds = oq.load(SAMPLE / "oasst2_filtered.jsonl.gz", lenient=True)
-    m = ds.messages
-    texts = m["text"].fillna("").tolist()
-    keep = np.array([len(t.split()) >= 5 for t in texts])
-    texts = [t for t, k in zip(texts, keep) if k]
-    declared = np.array([lg.normalize_code(x) for x, k in zip(m["lang"], keep) if k], dtype=object)
+    texts, raw_declared = sample()
+    declared = np.array([lg.normalize_code(x) for x in raw_declared], dtype=object)
     print(f"{len(texts)} messages of >= 5 words, {len(set(declared))} declared languages")
     print("backend | agreement with declared | texts/s | one-time load s | vs langdetect")
     rates = {}
@@ -44,21 +55,57 @@ def main() -> None:
     for backend, acc, rate, load in rows:
         default = " (default)" if backend == lg.DEFAULT_BACKEND else ""
         print(f"{backend}{default} | {acc:.4f} | {rate:,.0f} | {load:.2f} | {rate / rates['langdetect']:.1f}x")
-    candidates = sorted(set(m["lang"].dropna()))
-    out = lg.detect_languages(texts, candidates=candidates)
+    out = lg.detect_languages(texts, declared=raw_declared)
     agreement = (out["lang"].to_numpy(dtype=object) == declared).mean()
-    print(f"cascade, lingua restricted to the declared languages and py3langid's guesses | {agreement:.4f}")
+    print(f"cascade, each unsure text choosing among its declared language and py3langid's guesses | {agreement:.4f}")
+    print("cascade guesses | agreement with declared (no declared language given)")
+    for guesses in (1, 2, 3):
+        out = lg.detect_languages(texts, guesses=guesses)
+        print(f"{guesses} | {(out['lang'].to_numpy(dtype=object) == declared).mean():.4f}")
     print("cascade threshold | agreement with declared")
     for threshold in (0.5, 0.8, 0.9, 0.99):
         out = lg.detect_languages(texts, cascade_threshold=threshold)
         print(f"{threshold} | {(out['lang'].to_numpy(dtype=object) == declared).mean():.4f}")
 
 
+ONE_SHOT = """
+import json, sys, time
+t0 = time.perf_counter()
+from oasst_quality import language as lg
+data = json.load(open(sys.argv[1]))
+t1 = time.perf_counter()
+out = lg.detect_languages(data["texts"], backend=sys.argv[2])
+t2 = time.perf_counter()
+agree = sum(a == lg.normalize_code(b) for a, b in zip(out["lang"], data["declared"])) / len(data["texts"])
+print(json.dumps({"call": t2 - t1, "process": t2 - t0, "agreement": agree}))
+"""
+
+
+def one_shot(rounds: int = 3, backends: tuple[str, ...] = ("langdetect", "cascade", "py3langid")) -> None:
+    """Each backend once in a fresh process per round, alternating: model loads are part of the run."""
+    texts, raw_declared = sample()
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+        json.dump({"texts": texts, "declared": raw_declared}, f)
+    runs: dict[str, list[dict]] = {b: [] for b in backends}
+    for _ in range(rounds):
+        for backend in backends:
+            done = subprocess.run([sys.executable, "-c", ONE_SHOT, f.name, backend], capture_output=True, text=True)
+            runs[backend].append(json.loads(done.stdout.strip().splitlines()[-1]))
+    Path(f.name).unlink()
+    print(f"one-shot, {len(texts)} texts, a fresh process per backend and round, {rounds} rounds")
+    print("backend | agreement | detect_languages() s (median) | vs langdetect, median (range) | with import s")
+    base = runs["langdetect"]
+    for backend, rs in runs.items():
+        ratios = [b["call"] / r["call"] for b, r in zip(base, rs)]
+        print(
+            f"{backend} | {rs[0]['agreement']:.4f} | {np.median([r['call'] for r in rs]):.2f} | "
+            f"{np.median(ratios):.1f}x ({min(ratios):.1f}-{max(ratios):.1f}x) | "
+            f"{np.median([r['process'] for r in rs]):.2f}"
+        )
+
+
 def cold_start() -> None:
     """`mismatches` on the bundled sample in a fresh process: models load inside the timed call."""
-    import subprocess
-    import sys
-
     code = (
         "import time, oasst_quality as oq, oasst_quality.language as lg; ds = oq.load_sample(); "
         "t = time.perf_counter(); lg.mismatches(ds); print(time.perf_counter() - t)"
@@ -71,4 +118,5 @@ def cold_start() -> None:
 
 if __name__ == "__main__":
     main()
+    one_shot(int(sys.argv[1]) if len(sys.argv) > 1 else 3)
     cold_start()

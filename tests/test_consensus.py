@@ -474,3 +474,75 @@ def test_pairwise_agreement_equals_a_direct_fastchat_count(rows, ties):
     else:
         q = cs.pairwise_agreement(table, ties=ties, n_resamples=5)
         assert q.n == total and q.estimate == pytest.approx(agree / total)
+
+
+# --------------------------------------------------------------------------- batched fast paths vs the definition
+
+
+def rp_definition(lv, weights, tb_pos):
+    """Ranked pairs from its definition in plain Python, on levels (ballots x candidates): margins
+    by counting, pairs with margin >= 0 by decreasing margin then T-position of x then of y, each
+    locked unless it closes a cycle, then the first source in T order, repeatedly."""
+    n = lv.shape[1]
+    m = [
+        [sum(w * ((b[x] < b[y]) - (b[x] > b[y])) for b, w in zip(lv.tolist(), weights)) for y in range(n)]
+        for x in range(n)
+    ]
+    pairs = sorted(
+        ((x, y) for x in range(n) for y in range(n) if x != y and m[x][y] >= 0),
+        key=lambda p: (-m[p[0]][p[1]], tb_pos[p[0]], tb_pos[p[1]]),
+    )
+    below = [set() for _ in range(n)]  # below[a]: the candidates a is locked above
+    for x, y in pairs:
+        if x in below[y]:
+            continue
+        gain = below[y] | {y}
+        for a in range(n):
+            if a == x or x in below[a]:
+                below[a] |= gain
+    order, left = [], sorted(range(n), key=lambda c: tb_pos[c])
+    while left:
+        pick = next(c for c in left if not any(c in below[a] for a in left))
+        order.append(pick)
+        left.remove(pick)
+    return order
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(qt.profiles(max_candidates=6, max_ballots=5, ties=True, truncated=True), min_size=1, max_size=8),
+    st.sampled_from(["oasst", "random"]),
+    st.integers(0, 2**32 - 1),
+)
+def test_many_equals_the_definition_in_list_and_array_form(drawn, tie_break, seed):
+    profiles = [ballots for ballots, _ in drawn]
+    got = cs.ranked_pairs_many(profiles, tie_break=tie_break, seed=seed)
+    E, B, C = len(drawn), max(len(b) for b, _ in drawn), max(len(c) for _, c in drawn)
+    lv = np.full((E, B, C), 99)
+    weights = np.zeros((E, B), dtype=int)
+    for e, (ballots, candidates) in enumerate(drawn):
+        named = sorted({c for b in ballots for p in b for c in (p if isinstance(p, frozenset) else [p])})
+        n = len(named)
+        tb = cs._random_positions(seed, n) if tie_break == "random" else np.arange(n)
+        expected = rp_definition(cs.levels(ballots, named), [1] * len(ballots), tb)
+        assert got[e] == [named[i] for i in expected]
+        lv[e, : len(ballots), : len(candidates)] = cs.levels(ballots, candidates)
+        weights[e, : len(ballots)] = 1
+    n_cands = np.array([len(c) for _, c in drawn])
+    orders = cs.ranked_pairs_many(lv, weights=weights, n_candidates=n_cands, tie_break=tie_break, seed=seed)
+    for e, (ballots, candidates) in enumerate(drawn):
+        n = len(candidates)
+        tb = cs._random_positions(seed, n) if tie_break == "random" else np.arange(n)
+        assert orders[e].tolist() == rp_definition(cs.levels(ballots, candidates), [1] * len(ballots), tb) + list(
+            range(n, C)
+        )  # padding last, in index order
+
+
+def test_many_equals_the_definition_beyond_64_candidates():
+    rng = np.random.default_rng(7)
+    lv = np.stack([np.minimum(np.argsort(rng.random((5, 70)), axis=1), 60) for _ in range(3)])  # ties at the bottom
+    for tie_break in ("oasst", "random"):
+        tb = cs._random_positions(3, 70) if tie_break == "random" else np.arange(70)
+        orders = cs.ranked_pairs_many(lv, tie_break=tie_break, seed=3)
+        for e in range(3):
+            assert orders[e].tolist() == rp_definition(lv[e], [1] * 5, tb)

@@ -108,3 +108,36 @@ def test_known_real_mismatch_flagged(shared):
 def test_unknown_backend():
     with pytest.raises(ValueError, match="unknown backend"):
         lg.detect_languages(["hello"], backend="magic")
+
+
+def test_cascade_loads_only_the_languages_unsure_texts_need(shared, monkeypatch):
+    """No lingua detector over all 75 languages: each unsure text weighs its guesses and declared language."""
+    import lingua
+
+    def refuse():
+        raise AssertionError("the cascade asked for every lingua language")
+
+    pools = []
+    detect = lg._detect_lingua
+
+    def recording(texts, codes=None):
+        pools.append(codes)
+        return detect(texts, codes)
+
+    monkeypatch.setattr(lingua.LanguageDetectorBuilder, "from_all_languages", refuse)
+    monkeypatch.setattr(lg, "_detect_lingua", recording)
+    lg._lingua.cache_clear()
+    ds = oq.load(shared / "oasst2_openpaws_filtered" / "oasst2_filtered.jsonl.gz", lenient=True)
+    m = ds.messages[ds.messages["text"].fillna("").str.split().str.len() >= 5]
+    texts, declared = m["text"].tolist(), m["lang"].tolist()
+    assert (lg.detect_languages(texts, backend="py3langid")["confidence"] < 0.5).sum() >= 5  # work for lingua
+    for given in (None, declared):
+        out = lg.detect_languages(texts, declared=given)
+        assert len(out) == len(texts) and out["lang"].notna().all()
+    assert pools and all(p is not None and 2 <= len(p) <= lg.CASCADE_GUESSES + 1 for p in pools)
+    lg._lingua.cache_clear()
+
+
+def test_declared_must_give_one_language_per_text():
+    with pytest.raises(ValueError, match="one per text"):
+        lg.detect_languages(["hello there my friend", "hola"], declared=["en"])
