@@ -399,7 +399,7 @@ def ranked_pairs_many(
     (elections x ballots x candidates; 0 = best, equal = tied; candidates are 0..C-1) and the result
     an (elections x candidates) array of candidate indices, best first. With an array,
     ``weights`` (elections x ballots) can switch padding ballots off (weight 0) and
-    ``n_candidates`` (elections,) marks trailing padding candidates; padding comes last.
+    ``n_candidates`` (elections,) marks trailing padding candidates; padding comes last, in index order.
     ``tie_break`` is ``"oasst"`` or ``"random"`` with ``seed``: each election gets the order
     :func:`ranked_pairs` draws for it from that seed.
     """
