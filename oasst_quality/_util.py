@@ -74,6 +74,19 @@ def bootstrap_interval(samples: np.ndarray, confidence: float) -> tuple[float, f
     return low, high, used
 
 
+def wilson_interval(share: float, n: int, confidence: float) -> tuple[float, float]:
+    """The Wilson score interval of a share of ``n`` independent trials: where a bootstrap has a
+    single unit to resample (one reply set, one test tree) or every resample scores the same, so
+    that its interval would have zero width and say nothing about the spread."""
+    from scipy.stats import norm
+
+    z = norm.ppf(0.5 + confidence / 2)
+    centre = (share + z**2 / (2 * n)) / (1 + z**2 / n)
+    half = z / (1 + z**2 / n) * np.sqrt(share * (1 - share) / n + z**2 / (4 * n**2))
+    # at a share of 0 or 1 the Wilson bound equals it; rounding must not leave it outside
+    return float(min(centre - half, share)), float(min(max(centre + half, share), 1.0))
+
+
 def torch_device(device: str | None) -> str:
     """The device asked for, else ``"cuda"`` when torch sees a GPU, else ``"cpu"`` (torch imported here, lazily).
 

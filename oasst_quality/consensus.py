@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ._util import bootstrap_interval
+from ._util import bootstrap_interval, wilson_interval
 from .errors import NotComputableError, UsageError
 from .estimate import Estimate
 
@@ -608,18 +608,24 @@ def pairwise_agreement(
     agree, total = agree[keep], total[keep]
     if not keep.any():
         raise NotComputableError("no two rankings order the same pair of replies: no comparison to count")
-    rng = np.random.default_rng(seed)
-    f = rng.multinomial(agree.size, np.full(agree.size, 1 / agree.size), size=n_resamples)
-    low, high, used = bootstrap_interval((f @ agree) / (f @ total), confidence)
+    share = float(agree.sum() / total.sum())
     convention = "ties counted (a tie agrees with a tie)" if ties else "pairs of votes with a tie left out"
-    method = f"pairs of votes on each pair of replies, {convention}; percentile bootstrap over reply sets"
+    if agree.size > 1:
+        rng = np.random.default_rng(seed)
+        f = rng.multinomial(agree.size, np.full(agree.size, 1 / agree.size), size=n_resamples)
+        low, high, used = bootstrap_interval((f @ agree) / (f @ total), confidence)
+        interval = "percentile bootstrap over reply sets"
+    if agree.size == 1 or high <= low:  # one reply set, or resamples that all agree: no spread to show
+        low, high = wilson_interval(share, int(total.sum()), confidence)
+        used, interval = 0, "Wilson score interval over the pairs of votes: a bootstrap over reply sets has no spread"
+    method = f"pairs of votes on each pair of replies, {convention}; {interval}"
     details = {
         "n_sets": int(agree.size),
         "n_resamples": used,
         "ties": "counted" if ties else "left out",
         "pair_population": "all pairs of replies of each ranking; replies a ranking leaves out make no vote",
     }
-    return Estimate(float(agree.sum() / total.sum()), low, high, confidence, int(total.sum()), method, details)
+    return Estimate(share, low, high, confidence, int(total.sum()), method, details)
 
 
 def ranking_summary(data) -> dict:

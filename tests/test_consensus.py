@@ -546,3 +546,15 @@ def test_many_equals_the_definition_beyond_64_candidates():
         orders = cs.ranked_pairs_many(lv, tie_break=tie_break, seed=3)
         for e in range(3):
             assert orders[e].tolist() == rp_definition(lv[e], [1] * 5, tb)
+
+
+def test_pairwise_agreement_on_one_reply_set_has_a_wilson_interval_not_a_zero_width_one():
+    from statsmodels.stats.proportion import proportion_confint
+
+    orders = [("x", "y", "z"), ("x", "z", "y"), ("y", "x", "z")]
+    rankings = pd.DataFrame({"group": ["g"] * 3, "annotator": ["a", "b", "c"], "ranking": orders})
+    q = cs.pairwise_agreement(rankings, n_resamples=200)
+    agree, n = round(q.estimate * q.n), q.n
+    low, high = proportion_confint(agree, n, alpha=0.05, method="wilson")
+    assert q.details["n_sets"] == 1 and q.low < q.estimate < q.high
+    assert (q.low, q.high) == pytest.approx((low, high)) and "Wilson" in q.method

@@ -11,7 +11,7 @@ from typing import BinaryIO
 import numpy as np
 import pandas as pd
 
-from .._util import percentile_interval
+from .._util import percentile_interval, wilson_interval
 from ..errors import UsageError
 from ..estimate import Estimate
 from .data import split_by_group
@@ -166,15 +166,7 @@ class _TreeBootstrap:
     def _not_flat(self, low: float, high: float, accuracy: float) -> tuple[float, float]:
         """A bootstrap interval of zero width (every resample scores the same, as when every test pair
         is right) says nothing about the spread: the Wilson score interval over the test pairs then."""
-        if high > low:
-            return low, high
-        from scipy.stats import norm
-
-        n, z = self.codes.size, norm.ppf(0.5 + self.confidence / 2)
-        centre = (accuracy + z**2 / (2 * n)) / (1 + z**2 / n)
-        half = z / (1 + z**2 / n) * np.sqrt(accuracy * (1 - accuracy) / n + z**2 / (4 * n**2))
-        # at accuracy 0 or 1 the Wilson bound equals it; rounding must not leave it outside
-        return float(min(centre - half, accuracy)), float(min(max(centre + half, accuracy), 1.0))
+        return (low, high) if high > low else wilson_interval(accuracy, self.codes.size, self.confidence)
 
     def over_seeds(self, correct: np.ndarray, seed: int = 0) -> tuple[float, float]:
         """Interval for the mean over seeds of ``correct`` (seeds x test pairs): each resample draws the
