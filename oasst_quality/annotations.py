@@ -144,7 +144,9 @@ def value_problem(label: str, value: float, scale: tuple[float, float] | None = 
         if low <= value <= high:
             return None
         hint = (
-            "" if scale is not None else "; rescale the values to [0, 1], or declare the scale (scale=(1, 5) in Python)"
+            ""
+            if scale is not None
+            else "; rescale the values to [0, 1], or declare the scale (--scale 1,5; scale=(1, 5) in Python)"
         )
         return f"a Likert vote ({label}) lies in [{low:g}, {high:g}], got {value:g}{hint}"
     if label in _SCORE_HEADS and not 0.0 <= value <= 1.0:

@@ -66,7 +66,8 @@ def _load(args: argparse.Namespace):
             from .annotations import read
 
             path = getattr(args, name)
-            ds = ds.with_annotations(read(path, lenient=args.lenient), lenient=args.lenient, source=path)
+            found = read(path, scale=getattr(args, "scale", None), lenient=args.lenient)
+            ds = ds.with_annotations(found, lenient=args.lenient, source=path)
     return ds
 
 
@@ -472,6 +473,16 @@ def _rates(text: str) -> list[float]:
     return rates
 
 
+def _scale(text: str) -> tuple[float, float]:
+    try:
+        low, high = (float(x) for x in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected LOW,HIGH like 1,5, got {text!r}") from None
+    if not low < high:
+        raise argparse.ArgumentTypeError(f"LOW must be below HIGH, got {text!r}")
+    return low, high
+
+
 def _agreement(text: str) -> float:
     try:
         q = float(text)
@@ -814,6 +825,12 @@ def _annotation_args(p: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help="per-ranker rankings: a table (parent_id, annotator, ranking a>b=c>d) or the backend's reactions",
     )
+    p.add_argument(
+        "--scale",
+        type=_scale,
+        metavar="LOW,HIGH",
+        help="the Likert scale of the --annotations votes when it is not [0, 1] (e.g. 1,5 for stars)",
+    )
 
 
 def _flags_args(p: argparse.ArgumentParser) -> None:
@@ -832,6 +849,12 @@ def _annotators_args(p: argparse.ArgumentParser) -> None:
         "--rankings",
         metavar="FILE",
         help="per-ranker rankings: a table (parent_id, annotator, ranking a>b=c>d) or the backend's reactions",
+    )
+    p.add_argument(
+        "--scale",
+        type=_scale,
+        metavar="LOW,HIGH",
+        help="the Likert scale of the --annotations votes when it is not [0, 1] (e.g. 1,5 for stars)",
     )
     p.add_argument(
         "--level",

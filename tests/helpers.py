@@ -1,6 +1,8 @@
-"""Small builders of OASST records for tests."""
+"""Small builders of OASST records, and the checks several test files share."""
 
 import json
+import math
+import shutil
 
 
 def msg(mid, parent=None, role="prompter", tree="t1", **fields):
@@ -44,3 +46,43 @@ def tiny_bert(folder, words, *, layers=1, num_labels=None):
     )
     config.save_pretrained(folder)
     return tokenizer, config
+
+
+def assert_close(expected, got, path=""):
+    """Every number equal to 1e-9, everything else exactly (metrics.json from two paths)."""
+    if isinstance(expected, dict):
+        assert isinstance(got, dict) and expected.keys() == got.keys(), (path, set(expected) ^ set(got))
+        for key in expected:
+            assert_close(expected[key], got[key], f"{path}/{key}")
+    elif isinstance(expected, list):
+        assert isinstance(got, list) and len(expected) == len(got), path
+        for i, (x, y) in enumerate(zip(expected, got)):
+            assert_close(x, y, f"{path}[{i}]")
+    elif isinstance(expected, float) or isinstance(got, float):
+        assert expected is not None and got is not None, (path, expected, got)
+        assert math.isclose(expected, got, rel_tol=1e-9, abs_tol=1e-9), (path, expected, got)
+    else:
+        assert expected == got, (path, expected, got)
+
+
+def headless_chromium(profile) -> list[str]:
+    """The command line of a headless Chromium with its own ``profile`` folder and no network
+    chatter (skips the test where Chromium is not installed; .ci/run installs Debian's)."""
+    import pytest
+
+    path = next(filter(None, map(shutil.which, ("chromium", "chromium-browser", "google-chrome"))), None)
+    if path is None:
+        pytest.skip("headless Chromium is not installed (.ci/run installs Debian's chromium)")
+    return [
+        path,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={profile}",
+        "--virtual-time-budget=3000",
+    ]

@@ -7,8 +7,8 @@ import warnings
 
 import pandas as pd
 import pytest
-from helpers import jsonl, msg
-from test_golden import GOLDEN, assert_close, path_of, sections
+from helpers import assert_close, jsonl, msg
+from test_golden import GOLDEN, path_of, sections
 
 import oasst_quality as oq
 from oasst_quality import report

@@ -2,10 +2,10 @@
 the outputs stored in tests/data/golden (made at db36069, before the redesign), in memory and on Dask."""
 
 import json
-import math
 from pathlib import Path
 
 import pytest
+from helpers import assert_close
 
 import oasst_quality as oq
 from oasst_quality import report
@@ -17,23 +17,6 @@ SAMPLES = {
     "openpaws": "oasst2_openpaws_filtered/oasst2_filtered.jsonl.gz",
     "laion": "oasst_laion_en100_sample/en_100_tree.jsonl.gz",
 }
-
-
-def assert_close(expected, got, path=""):
-    """Every number equal to 1e-9, everything else exactly."""
-    if isinstance(expected, dict):
-        assert isinstance(got, dict) and expected.keys() == got.keys(), (path, set(expected) ^ set(got))
-        for key in expected:
-            assert_close(expected[key], got[key], f"{path}/{key}")
-    elif isinstance(expected, list):
-        assert isinstance(got, list) and len(expected) == len(got), path
-        for i, (x, y) in enumerate(zip(expected, got)):
-            assert_close(x, y, f"{path}[{i}]")
-    elif isinstance(expected, float) or isinstance(got, float):
-        assert expected is not None and got is not None, (path, expected, got)
-        assert math.isclose(expected, got, rel_tol=1e-9, abs_tol=1e-9), (path, expected, got)
-    else:
-        assert expected == got, (path, expected, got)
 
 
 def path_of(name: str, shared: Path) -> Path:

@@ -10,7 +10,8 @@ import json
 import random
 
 import pytest
-from test_golden import GOLDEN, SAMPLES, assert_close, path_of
+from helpers import assert_close
+from test_golden import GOLDEN, SAMPLES, path_of
 
 import oasst_quality as oq
 from oasst_quality import report, scale

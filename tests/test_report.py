@@ -1,9 +1,9 @@
 import json
 import re
-import shutil
 import subprocess
 
 import pytest
+from helpers import headless_chromium
 
 import oasst_quality as oq
 from oasst_quality import report
@@ -52,31 +52,9 @@ def test_html_escapes_dataset_text(built):
     assert "needs per-ranker rankings" in page  # the export alone cannot measure its own agreement
 
 
-def _chromium():
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        path = shutil.which(name)
-        if path:
-            return path
-    pytest.skip("headless Chromium is not installed (.ci/run installs Debian's chromium)")
-
-
 def test_renders_in_headless_chromium(built, tmp_path):
     html, metrics = built
-    cmd = [
-        _chromium(),
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        f"--user-data-dir={tmp_path / 'profile'}",
-        "--virtual-time-budget=3000",
-        "--dump-dom",
-        html.as_uri(),
-    ]
+    cmd = [*headless_chromium(tmp_path / "profile"), "--dump-dom", html.as_uri()]
     dom = subprocess.run(cmd, capture_output=True, text=True, timeout=120).stdout
     assert "<title>oasst_quality report</title>" in dom  # no payload ran
     body = dom[dom.index("<body>") :]

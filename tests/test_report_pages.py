@@ -3,13 +3,12 @@ the bundled sample with planted per-annotator votes and rankings. Each page is r
 and read for the sentences that must (and must not) be there."""
 
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import matplotlib.image as mpimg
-import pytest
+from helpers import headless_chromium
 
 import oasst_quality as oq
 from oasst_quality import annotations as an
@@ -19,28 +18,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 import planted_export
 
 
-def _chromium() -> str:
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        path = shutil.which(name)
-        if path:
-            return path
-    pytest.skip("headless Chromium is not installed (.ci/run installs Debian's chromium)")
-
-
 def _render(html: Path, tmp_path: Path) -> tuple[str, Path]:
     """(the DOM after the page ran, a full-width screenshot of its top) from headless Chromium."""
-    base = [
-        _chromium(),
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        f"--user-data-dir={tmp_path / 'profile'}",
-        "--virtual-time-budget=3000",
-    ]
+    base = headless_chromium(tmp_path / "profile")
     dom = subprocess.run([*base, "--dump-dom", html.as_uri()], capture_output=True, text=True, timeout=120).stdout
     shot = tmp_path / "page.png"
     subprocess.run(

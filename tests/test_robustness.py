@@ -473,3 +473,13 @@ def test_cli_on_corrupted_votes_rankings_and_options(tmp_path_factory, capsys, v
         assert len(err.strip().splitlines()) == 1, err
     if rc == 0 and "--json" in option:
         json.loads(out)
+
+
+def test_star_ratings_need_their_scale_on_the_command_line(tmp_path, capsys):
+    from pathlib import Path
+
+    example = Path(__file__).resolve().parents[1] / "docs" / "examples" / "label_studio.json"
+    argv = ["report", "--annotations", example, "--out", tmp_path / "r", "--quiet", "--resamples", "20"]
+    rc, _, err = run(argv, capsys)
+    assert rc == 2 and "--scale 1,5" in err and len(err.strip().splitlines()) == 1
+    assert run([*argv, "--scale", "1,5"], capsys)[0] == 0

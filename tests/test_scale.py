@@ -1,13 +1,13 @@
 """The Dask engine: the same metrics as the in-memory report, on a LocalCluster of 2 worker processes."""
 
 import json
-import math
 import sys
 from pathlib import Path
 
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
+from helpers import assert_close
 
 import oasst_quality as oq
 from oasst_quality import cli, report, scale
@@ -25,22 +25,6 @@ def client():
         yield c
 
 
-def assert_same(a, b, path=""):
-    """Every number equal to 1e-9, everything else exactly."""
-    if isinstance(a, dict):
-        assert isinstance(b, dict) and a.keys() == b.keys(), path
-        for k in a:
-            assert_same(a[k], b[k], f"{path}/{k}")
-    elif isinstance(a, list):
-        assert isinstance(b, list) and len(a) == len(b), path
-        for i, (x, y) in enumerate(zip(a, b)):
-            assert_same(x, y, f"{path}[{i}]")
-    elif isinstance(a, float) or isinstance(b, float):
-        assert a is not None and b is not None and math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-9), (path, a, b)
-    else:
-        assert a == b, (path, a, b)
-
-
 def both(path, client, *, lenient=False, **kw):
     """(in-memory metrics and flags, Dask metrics and flags) of one export."""
     mem_tables, dask_tables = {}, {}
@@ -53,7 +37,7 @@ def both(path, client, *, lenient=False, **kw):
 def test_bundled_sample_same_metrics_and_flags(client):
     (mem, mem_flags), (dask, dask_flags), parts = both(oq.io.sample_path(), client, n_partitions=5)
     assert len(parts) == 5  # trees hashed over partitions: each partition's statistics differ
-    assert_same(mem, dask)
+    assert_close(mem, dask)
     pd.testing.assert_frame_equal(mem_flags, dask_flags)
     assert mem["structure"]["forest"]["n_messages"] == len(oq.load_sample())
 
@@ -66,7 +50,7 @@ def test_synthetic_100k_same_metrics(client, tmp_path):
     (mem, mem_flags), (dask, dask_flags), parts = both(path, client, blocksize=16 * 2**20)
     assert mem["structure"]["forest"]["n_messages"] == 100_000
     assert len(parts) >= 8  # several byte-range chunks, hashed by tree
-    assert_same(mem, dask)
+    assert_close(mem, dask)
     assert len(mem_flags) == len(dask_flags) and mem_flags.equals(dask_flags)
 
 
@@ -92,7 +76,7 @@ def test_strict_errors_name_the_line_and_lenient_keeps_the_same_counts(client, t
     assert mem_err.value.line == 18
     (mem, _), (dask, _), _ = both(path, client, lenient=True, blocksize=4096)
     assert dask["structure"]["records_read"] == 60 and dask["structure"]["records_loaded"] == 58
-    assert_same(mem, dask)
+    assert_close(mem, dask)
 
 
 def test_line_chunks_read_every_record_once_with_its_number(tmp_path):
@@ -115,7 +99,7 @@ def test_parquet_shards_and_several_inputs(client, tmp_path):
     pq.write_table(table.slice(0, half), folder / "train-00000.parquet", row_group_size=300)
     pq.write_table(table.slice(half), folder / "train-00001.parquet", row_group_size=300)
     (mem, _), (dask, _), _ = both(tmp_path / "hub", client, blocksize=2**14)
-    assert_same(mem, dask)
+    assert_close(mem, dask)
     parts = scale.partition([tmp_path / "hub", oq.io.sample_path()], client)
     stats = parts.map_reduce(sections.first_pass, merge=sections.merge)
     # the same messages twice: one dataset, the second copy set aside as duplicates (as in memory)
@@ -129,7 +113,7 @@ def test_parquet_shards_and_several_inputs(client, tmp_path):
     from_frame, _ = report.compute(frame, quiet=True, n_resamples=200)
     for m in (mem, from_frame):
         m["meta"].pop("source"), m["structure"].pop("source")
-    assert_same(mem, from_frame)
+    assert_close(mem, from_frame)
 
 
 def test_cli_report_on_dask_writes_the_in_memory_report(tmp_path, capsys):
@@ -137,7 +121,7 @@ def test_cli_report_on_dask_writes_the_in_memory_report(tmp_path, capsys):
     argv = ["report", "--engine", "dask", "--workers", "2", "--out", str(tmp_path / "dask"), "--quiet"]
     assert cli.main([*argv, "--resamples", "50"]) == 0
     mem, dask = (json.loads((tmp_path / d / "metrics.json").read_text()) for d in ("mem", "dask"))
-    assert_same(mem, dask)
+    assert_close(mem, dask)
     assert (tmp_path / "mem" / "flags.csv").read_bytes() == (tmp_path / "dask" / "flags.csv").read_bytes()
     capsys.readouterr()
     assert cli.main(["report", "a.jsonl", "b.jsonl", "--out", str(tmp_path / "x")]) == 2
