@@ -11,12 +11,12 @@ for the two differences the targets are about: our Dawid-Skene's accuracy minus 
 
 from __future__ import annotations
 
-import time
 import warnings
 
 import crowd_data
 import numpy as np
 import pandas as pd
+from _timing import best
 from crowdkit.aggregation import GLAD
 from crowdkit.aggregation import DawidSkene as CkDawidSkene
 from crowdkit.aggregation import MajorityVote as CkMajorityVote
@@ -31,15 +31,6 @@ CATEGORICAL = {
     "OrdinalDS": agg.OrdinalDawidSkene,
 }
 CONTINUOUS = {"mean": agg.Mean, "median": agg.Median, "trimmed": agg.TrimmedMean, "zscore": agg.ZScoreMean}
-
-
-def timed(fn, repeat=1):
-    best, out = np.inf, None
-    for _ in range(repeat):
-        t = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - t)
-    return best, out
 
 
 def on_gold(pred: pd.Series, gold: pd.Series) -> tuple[np.ndarray, np.ndarray]:
@@ -78,10 +69,10 @@ def main() -> None:
         preds = {key: cls().fit_predict(df) for key, cls in CATEGORICAL.items()}
         row.update({key: score(pred, gold, scale) for key, pred in preds.items()})
         row["ck MV"] = score(CkMajorityVote().fit_predict(ck), gold, scale)
-        t_ck, ck_ds = timed(lambda ck=ck: CkDawidSkene(n_iter=100).fit_predict(ck), 3)
+        t_ck, ck_ds = best(lambda ck=ck: CkDawidSkene(n_iter=100).fit_predict(ck), 3)
         row["ck DS"] = score(ck_ds, gold, scale)
         row["ck GLAD"] = score(GLAD().fit_predict(ck), gold, scale)
-        t_ours, _ = timed(lambda df=df: agg.DawidSkene().fit_predict(df), 3)
+        t_ours, _ = best(lambda df=df: agg.DawidSkene().fit_predict(df), 3)
         row["DS s (ours / crowd-kit)"] = f"{t_ours:.3f} / {t_ck:.3f} ({t_ck / t_ours:.0f}x)"
         items = preds["DS"].index  # every method in the same item order for the paired differences
         (ds, g), (theirs, _) = on_gold(preds["DS"], gold), on_gold(ck_ds.reindex(items), gold)

@@ -10,25 +10,15 @@ continuous Emotion) and ActiveCrowd's MS, ZenCrowd_us and ZenCrowd_in.
 
 from __future__ import annotations
 
-import time
 import warnings
 
 import crowd_data
-import numpy as np
 import pandas as pd
+from _timing import best
 from bench_verdicts import _extra_sets
 from crowdkit.aggregation import DawidSkene as CkDawidSkene
 
 from oasst_quality import aggregation as agg
-
-
-def best_of(fn, repeat: int = 3):
-    best, out = np.inf, None
-    for _ in range(repeat):
-        t = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - t)
-    return best, out
 
 
 def main() -> None:
@@ -40,9 +30,9 @@ def main() -> None:
         votes, gold = reader()
         gold = gold[gold.notna() & gold.index.isin(votes["item"])]  # the gold items someone voted on
         ck_frame = votes.rename(columns={"item": "task", "annotator": "worker", "value": "label"})
-        t_ck, ck = best_of(lambda f=ck_frame: CkDawidSkene(n_iter=100).fit_predict(f))
+        t_ck, ck = best(lambda f=ck_frame: CkDawidSkene(n_iter=100).fit_predict(f))
         model = agg.DawidSkene()
-        t_ours, ours = best_of(lambda m=model, v=votes: m.fit_predict(v))
+        t_ours, ours = best(lambda m=model, v=votes: m.fit_predict(v))
 
         def acc(pred: pd.Series, gold: pd.Series = gold) -> float:
             return float((pred.reindex(gold.index).to_numpy() == gold.to_numpy()).mean())

@@ -820,17 +820,6 @@ def _annotation_args(p: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help="per-annotator votes: a table (message_id, annotator, label, value) or the backend's text_labels rows",
     )
-    p.add_argument(
-        "--rankings",
-        metavar="FILE",
-        help="per-ranker rankings: a table (parent_id, annotator, ranking a>b=c>d) or the backend's reactions",
-    )
-    p.add_argument(
-        "--scale",
-        type=_scale,
-        metavar="LOW,HIGH",
-        help="the Likert scale of the --annotations votes when it is not [0, 1] (e.g. 1,5 for stars)",
-    )
 
 
 def _flags_args(p: argparse.ArgumentParser) -> None:
@@ -845,17 +834,6 @@ def _flags_args(p: argparse.ArgumentParser) -> None:
 
 
 def _annotators_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--rankings",
-        metavar="FILE",
-        help="per-ranker rankings: a table (parent_id, annotator, ranking a>b=c>d) or the backend's reactions",
-    )
-    p.add_argument(
-        "--scale",
-        type=_scale,
-        metavar="LOW,HIGH",
-        help="the Likert scale of the --annotations votes when it is not [0, 1] (e.g. 1,5 for stars)",
-    )
     p.add_argument(
         "--level",
         choices=["nominal", "ordinal", "interval"],
@@ -945,6 +923,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: The commands that read per-annotator votes and rankings beside an export (or alone: annotators).
+_PER_ANNOTATOR = frozenset({"flags", "agreement", "consensus", "aggregate", "report", "annotators"})
+
 #: Options several commands take, declared once: (flags, options, the commands that take them).
 SHARED_ARGS: tuple[tuple[tuple[str, ...], dict[str, Any], frozenset[str]], ...] = (
     (
@@ -956,6 +937,23 @@ SHARED_ARGS: tuple[tuple[tuple[str, ...], dict[str, Any], frozenset[str]], ...] 
         ("--seed",),
         {"type": int, "default": 0, "help": "seed of every random choice (default 0)"},
         frozenset({"flags", "agreement", "aggregate", "language", "skew", "toxicity", "report", "pairs"}),
+    ),
+    (
+        ("--rankings",),
+        {
+            "metavar": "FILE",
+            "help": "per-ranker rankings: a table (parent_id, annotator, ranking a>b=c>d) or the backend's reactions",
+        },
+        _PER_ANNOTATOR,
+    ),
+    (
+        ("--scale",),
+        {
+            "type": _scale,
+            "metavar": "LOW,HIGH",
+            "help": "the Likert scale of the --annotations votes when it is not [0, 1] (e.g. 1,5 for stars)",
+        },
+        _PER_ANNOTATOR,
     ),
     (
         ("--quiet",),
