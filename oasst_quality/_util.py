@@ -10,10 +10,13 @@ import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+
+if TYPE_CHECKING:
+    from .estimate import Estimate
 
 
 @contextmanager
@@ -72,6 +75,42 @@ def bootstrap_interval(samples: np.ndarray, confidence: float) -> tuple[float, f
     if not used:
         raise NotComputableError("the statistic is undefined on every bootstrap resample: no interval")
     return low, high, used
+
+
+def bootstrap_estimate(
+    estimate: float,
+    samples: np.ndarray,
+    confidence: float,
+    n: int,
+    method: str,
+    details: Mapping[str, Any] | None = None,
+    *,
+    units: int,
+    unit: str,
+) -> Estimate:
+    """An :class:`~oasst_quality.estimate.Estimate` with the percentile interval of the finite
+    bootstrap ``samples``, which resampled ``units`` of ``unit`` (singular: "item", "reply set").
+
+    Where the data cannot give an interval, the estimate comes without one (``low`` and ``high``
+    None, ``details['no_interval']`` saying why): a single unit to resample (every resample is
+    that unit again), or every resample giving the same value (all units alike). An interval of
+    zero width would there claim a certainty the data does not have. A
+    :class:`~oasst_quality.errors.NotComputableError` when no resample gave a finite value.
+    """
+    from .errors import NotComputableError
+    from .estimate import Estimate
+
+    low, high, used = percentile_interval(samples, confidence)
+    if not used:
+        raise NotComputableError("the statistic is undefined on every bootstrap resample: no interval")
+    info = {**(details or {}), "n_resamples": used}
+    if units < 2:
+        reason = f"one {unit}" if units == 1 else f"no {unit}"
+    elif high <= low:
+        reason = f"every resample of the {units:,} {unit}s gives the same value"
+    else:
+        return Estimate(float(estimate), low, high, confidence, n, method, info)
+    return Estimate(float(estimate), None, None, confidence, n, method, info | {"no_interval": reason})
 
 
 def wilson_interval(share: float, n: int, confidence: float) -> tuple[float, float]:
