@@ -66,15 +66,23 @@ def percentile_interval(samples: np.ndarray, confidence: float) -> tuple[float, 
     return float(low), float(high), int(ok.size)
 
 
-def bootstrap_interval(samples: np.ndarray, confidence: float) -> tuple[float, float, int]:
-    """:func:`percentile_interval` for an estimate's interval: a
-    :class:`~oasst_quality.errors.NotComputableError` when no resample gave a finite value."""
-    from .errors import NotComputableError
+def no_interval(low: float, high: float, units: int, unit: str) -> str | None:
+    """Why a percentile interval over ``units`` resampled ``unit``s (singular: "item", "tree") is
+    no interval, or None when it is one: a single unit to resample (every resample is that unit
+    again) or every resample giving the same value (all units alike). An interval of zero width
+    would there claim a certainty the data does not have."""
+    if units < 2:
+        return f"one {unit}" if units == 1 else f"no {unit}"
+    if not high > low:
+        return f"every resample of the {units:,} {unit}s gives the same value"
+    return None
 
+
+def row_interval(samples: np.ndarray, confidence: float, units: int) -> tuple[float | None, float | None]:
+    """A table row's percentile interval over ``units`` resampled units, or (None, None) where
+    :func:`no_interval` says the data gives none (the row's table states the units)."""
     low, high, used = percentile_interval(samples, confidence)
-    if not used:
-        raise NotComputableError("the statistic is undefined on every bootstrap resample: no interval")
-    return low, high, used
+    return (None, None) if not used or no_interval(low, high, units, "unit") else (low, high)
 
 
 def bootstrap_estimate(
@@ -89,14 +97,10 @@ def bootstrap_estimate(
     unit: str,
 ) -> Estimate:
     """An :class:`~oasst_quality.estimate.Estimate` with the percentile interval of the finite
-    bootstrap ``samples``, which resampled ``units`` of ``unit`` (singular: "item", "reply set").
-
-    Where the data cannot give an interval, the estimate comes without one (``low`` and ``high``
-    None, ``details['no_interval']`` saying why): a single unit to resample (every resample is
-    that unit again), or every resample giving the same value (all units alike). An interval of
-    zero width would there claim a certainty the data does not have. A
-    :class:`~oasst_quality.errors.NotComputableError` when no resample gave a finite value.
-    """
+    bootstrap ``samples``, which resampled ``units`` of ``unit``; without an interval (``low`` and
+    ``high`` None, ``details['no_interval']`` the reason from :func:`no_interval`) where the data
+    cannot give one. A :class:`~oasst_quality.errors.NotComputableError` when no resample gave a
+    finite value."""
     from .errors import NotComputableError
     from .estimate import Estimate
 
@@ -104,11 +108,8 @@ def bootstrap_estimate(
     if not used:
         raise NotComputableError("the statistic is undefined on every bootstrap resample: no interval")
     info = {**(details or {}), "n_resamples": used}
-    if units < 2:
-        reason = f"one {unit}" if units == 1 else f"no {unit}"
-    elif high <= low:
-        reason = f"every resample of the {units:,} {unit}s gives the same value"
-    else:
+    reason = no_interval(low, high, units, unit)
+    if reason is None:
         return Estimate(float(estimate), low, high, confidence, n, method, info)
     return Estimate(float(estimate), None, None, confidence, n, method, info | {"no_interval": reason})
 

@@ -43,10 +43,10 @@ class Estimate:
         }
 
 
-def interval_text(e: Mapping[str, Any] | Estimate, fmt: str = ".4f", sep: str = ", ") -> str:
-    """An estimate's interval (an :class:`Estimate` or its ``to_dict``) as "[low, high]" in format
-    ``fmt``, or "no interval: REASON" where the data gave none."""
+def interval_text(e: Mapping[str, Any] | Estimate, fmt: str = ".4f", form: str = "[{low}, {high}]") -> str:
+    """An estimate's interval (an :class:`Estimate` or its ``to_dict``) as ``form`` with both ends in
+    format ``fmt``, or "no interval: REASON" where the data gave none."""
     d = e.to_dict() if isinstance(e, Estimate) else e
     if d.get("low") is None or d.get("high") is None:
         return f"no interval: {d.get('no_interval') or 'not computable'}"
-    return f"[{d['low']:{fmt}}{sep}{d['high']:{fmt}}]"
+    return form.format(low=format(d["low"], fmt), high=format(d["high"], fmt))

@@ -658,3 +658,47 @@ def test_vectorised_counts_equal_a_slow_count(rows, ties, pairs):
     agree, total = cs._agreement_counts(cs._pair_votes(table, "group", "ranking"), ties, pairs)
     slow = _slow_counts(table, ties, pairs)
     assert list(zip(agree, total)) == [slow[g] for g in pd.unique(table["group"])]
+
+
+def _agreement_metrics(largest_set: int, high: float | None) -> dict:
+    """The annotators section as the report's findings read it: the two pairwise agreements."""
+
+    def estimate(value, ties):
+        return {
+            "estimate": value,
+            "low": None if high is None else value - 0.1,
+            "high": high,
+            "confidence": 0.95,
+            "n": 120,
+            "n_sets": 40,
+            "ties": ties,
+            "pairs": "all",
+            "largest_set": largest_set,
+            **({"no_interval": "one reply set"} if high is None else {}),
+        }
+
+    rankings = {
+        "pairwise_agreement": estimate(0.7, "left out"),
+        "pairwise_agreement_with_ties": estimate(0.5, "counted"),
+    }
+    return {"annotators": {"suspects": [], "summary": {"n_annotators": 3}, "rankings": rankings}}
+
+
+def test_the_report_compares_with_a_band_only_under_the_same_convention():
+    from oasst_quality.report import prose
+
+    # every set has two replies: each ranking is a single pairwise judgment, MT-Bench's population
+    (single,) = prose.annotators_findings(_agreement_metrics(2, 0.75))
+    assert "the same convention (single pairwise judgments, ties left out): 81%" in single["text"]
+    assert "the same convention (single pairwise judgments, ties counted): 63%" in single["text"]
+    assert single["severity"] == "medium"  # 0.75 at most, below 81 %
+    # rankings of up to four replies, all pairs: no band has that population, none is compared
+    (pooled,) = prose.annotators_findings(_agreement_metrics(4, 0.9))
+    assert (
+        "no published band uses this pair population" in pooled["text"]
+        and "all pairs of each ranking" in pooled["text"]
+    )
+    assert "same convention" not in pooled["text"] and pooled["severity"] == "info"
+    # no interval: said so, never a zero-width one
+    (flat,) = prose.annotators_findings(_agreement_metrics(2, None))
+    assert "no interval: one reply set" in flat["text"] and flat["severity"] == "info"
