@@ -141,12 +141,17 @@ def agreement_findings(m: dict) -> list[dict]:
     if flags:
         name, f = min(flags.items(), key=lambda kv: kv[1]["alpha"])
         severity = "high" if f["alpha"] < 0.4 else "medium" if f["alpha"] < 0.667 else "low"
+        interval = (
+            "no interval: one pairable message, or every resample alike"
+            if f["alpha_low"] is None
+            else f"95% CI {r2(f['alpha_low'])} to {r2(f['alpha_high'])}"
+        )
         out.append(
             finding(
                 severity,
                 "agreement",
                 f"Annotators barely agree on the '{name}' flag: Krippendorff's alpha "
-                f"{r2(f['alpha'])} (95% CI {r2(f['alpha_low'])} to {r2(f['alpha_high'])}, "
+                f"{r2(f['alpha'])} ({interval}, "
                 f"{f['n_pairable_messages']:,} messages with two or more votes), though they give the same answer "
                 "most of the time "
                 f"({f['percent_agreement']:.0%}): the flag is rare.",
