@@ -78,11 +78,14 @@ def no_interval(low: float, high: float, units: int, unit: str) -> str | None:
     return None
 
 
-def row_interval(samples: np.ndarray, confidence: float, units: int) -> tuple[float | None, float | None]:
-    """A table row's percentile interval over ``units`` resampled units, or (None, None) where
-    :func:`no_interval` says the data gives none (the row's table states the units)."""
+def row_interval(
+    samples: np.ndarray, confidence: float, units: int, unit: str = "unit"
+) -> tuple[float | None, float | None, str | None]:
+    """A table row's percentile interval over ``units`` resampled ``unit``s: (low, high, None), or
+    (None, None, reason) where :func:`no_interval` says the data gives none."""
     low, high, used = percentile_interval(samples, confidence)
-    return (None, None) if not used or no_interval(low, high, units, "unit") else (low, high)
+    reason = no_interval(low, high, units, unit) if used else "the statistic is undefined on every resample"
+    return (None, None, reason) if reason else (low, high, None)
 
 
 def bootstrap_estimate(
@@ -112,19 +115,6 @@ def bootstrap_estimate(
     if reason is None:
         return Estimate(float(estimate), low, high, confidence, n, method, info)
     return Estimate(float(estimate), None, None, confidence, n, method, info | {"no_interval": reason})
-
-
-def wilson_interval(share: float, n: int, confidence: float) -> tuple[float, float]:
-    """The Wilson score interval of a share of ``n`` independent trials: where a bootstrap has a
-    single unit to resample (one reply set, one test tree) or every resample scores the same, so
-    that its interval would have zero width and say nothing about the spread."""
-    from scipy.stats import norm
-
-    z = norm.ppf(0.5 + confidence / 2)
-    centre = (share + z**2 / (2 * n)) / (1 + z**2 / n)
-    half = z / (1 + z**2 / n) * np.sqrt(share * (1 - share) / n + z**2 / (4 * n**2))
-    # at a share of 0 or 1 the Wilson bound equals it; rounding must not leave it outside
-    return float(min(centre - half, share)), float(min(max(centre + half, share), 1.0))
 
 
 def torch_device(device: str | None) -> str:

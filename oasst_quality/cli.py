@@ -600,7 +600,6 @@ def cmd_noise_study(args: argparse.Namespace) -> None:
     payload = json.loads(study.to_json()) | {"written": [str(out / n) for n in files]}
 
     def text(p: dict) -> str:
-        low, high = p["clean_interval"]
         ceiling = p["agreement_ceiling"]
         return (
             _table(
@@ -610,7 +609,7 @@ def cmd_noise_study(args: argparse.Namespace) -> None:
                 f"{p['confidence']:.0%} intervals over test trees)",
             )
             + _table(pd.DataFrame(p["by_rate"]).round(3), "mean over seeds (interval over seeds and test trees)")
-            + f"clean accuracy {p['fitted_clean_accuracy']:.3f} ({low:.3f}-{high:.3f}); "
+            + f"clean accuracy {p['fitted_clean_accuracy']:.3f} ({interval_text(p['clean'], '.3f', _DASH)}); "
             f"ceiling {f'{ceiling:.3f}' if ceiling is not None else 'n/a (give --agreement or --rankings)'}; "
             f"{p['pairs_per_second']:,.0f} training pairs/s\n"
             + (f"warning: {p['warning']}\n" if p["warning"] else "")

@@ -473,12 +473,11 @@ def annotators_findings(m: dict) -> list[dict]:
 
 def noise_study_sentences(m: dict) -> list[str]:
     n = m["noise_study"]
-    low, high = n["clean_interval"]
     how = "a head on the frozen encoder" if n["mode"] == "frozen" else "the fine-tuned encoder"
     out = [
         f"Trained on {n['n_train']:,} pairs ({how}) and tested on {n['n_test']:,} clean pairs from other trees, the "
         f"reward model reaches {n['fitted_clean_accuracy']:.3f} (measured without noise, mean over seeds; "
-        f"{low:.3f}-{high:.3f}, {n['confidence']:.0%} interval over seeds and test trees); the accuracy per "
+        f"{_ci(n['clean'], '.3f')} over seeds and test trees); the accuracy per "
         f"{n['noise']} flip rate is measured, with a decreasing fit through it.",
     ]
     if n["warning"]:

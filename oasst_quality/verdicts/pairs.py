@@ -725,8 +725,8 @@ def cleaning_table(
             expected = float((weights * p).sum() / weights.sum())
         else:
             expected = float(np.where(flip, 1 - p, p)[keep].mean())
-        low, high = row_interval(boot[:, j], confidence, len(uniques))
-        dlow, dhigh = row_interval(boot[:, j] - boot[:, 0], confidence, len(uniques))
+        low, high, _ = row_interval(boot[:, j], confidence, len(uniques))
+        dlow, dhigh, _ = row_interval(boot[:, j] - boot[:, 0], confidence, len(uniques))
         row = {
             "strategy": strategy,
             "share": share,
