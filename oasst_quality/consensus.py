@@ -523,12 +523,12 @@ def ballot_rows(ballots: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]
 PAIRS = ("all", "adjacent")
 
 
-def _named_pairs(rankings: pd.DataFrame, group: str, ranking: str):
+def _named_pairs(rankings: pd.DataFrame, group: str, ranking: str) -> tuple[np.ndarray, ...]:
     """Every pair of replies that one ranking names both of, as flat arrays with no loop per
     ranking or set: the set code, the two replies' indices within their set (first < second, in
     first-seen order: no ordering of ids), the vote (+1 the first above, -1 below, 0 tied); then
     each set's size and first (set, reply) index, and each (set, reply)'s id. A reply a ranking
-    leaves out is in none of its pairs."""
+    leaves out is in none of its pairs; one it names twice (malformed) is not paired with itself."""
     rows, cands, lvls = ballot_rows(rankings[ranking])
     g_code = pd.factorize(rankings[group].to_numpy())[0]
     cand_code, labels = pd.factorize(pd.Series(cands, dtype=object))
@@ -546,6 +546,8 @@ def _named_pairs(rankings: pd.DataFrame, group: str, ranking: str):
     follow = k[rows] - (np.arange(rows.size) - (np.cumsum(k) - k)[rows]) - 1
     left = np.repeat(np.arange(rows.size), follow)
     right = left + 1 + np.arange(left.size) - np.repeat(np.cumsum(follow) - follow, follow)
+    distinct = cand[left] != cand[right]
+    left, right = left[distinct], right[distinct]
     swap = cand[left] > cand[right]
     first, second = np.where(swap, right, left), np.where(swap, left, right)
     vote = np.sign(lvls[second] - lvls[first])
@@ -553,7 +555,15 @@ def _named_pairs(rankings: pd.DataFrame, group: str, ranking: str):
     return g_code[rows[first]], cand[first], cand[second], vote, sizes, starts, names
 
 
-def _reference_tiers(g, first, second, a, b, starts, n_replies):
+def _reference_tiers(
+    g: np.ndarray,
+    first: np.ndarray,
+    second: np.ndarray,
+    a: np.ndarray,
+    b: np.ndarray,
+    starts: np.ndarray,
+    n_replies: int,
+) -> np.ndarray:
     """Each (set, reply)'s tier in its set's reference order (-1: in no voted pair): replies by
     decreasing net pairwise margin (their Borda score on the pairs each ranking names), equal
     scores one tier, tiers numbered consecutively over all sets. Ids play no part."""
