@@ -658,6 +658,16 @@ def test_vectorised_counts_equal_a_slow_count(rows, ties, pairs):
     agree, total = cs._agreement_counts(cs._pair_votes(table, "group", "ranking"), ties, pairs)
     slow = _slow_counts(table, ties, pairs)
     assert list(zip(agree, total)) == [slow[g] for g in pd.unique(table["group"])]
+    # renaming the replies so that their ids sort in the reverse order changes no count
+    rename = dict(zip("abcdef", "zyxwvu"))
+    renamed = table.assign(
+        ranking=[
+            tuple(frozenset(rename[c] for c in p) if isinstance(p, frozenset) else rename[p] for p in r)
+            for r in table["ranking"]
+        ]
+    )
+    again = cs._agreement_counts(cs._pair_votes(renamed, "group", "ranking"), ties, pairs)
+    assert (again[0] == agree).all() and (again[1] == total).all()
 
 
 def _agreement_metrics(largest_set: int, high: float | None) -> dict:
