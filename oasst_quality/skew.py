@@ -125,13 +125,14 @@ def chi_square_test(observed, reference) -> GoodnessOfFit:
 
 
 def bootstrap_statistic(
-    counts, statistic, *, n_resamples: int = 1000, confidence: float = 0.95, seed: int = 0
+    counts, statistic, *, n_resamples: int = 1000, confidence: float = 0.95, seed: int = 0, unit: str = "counted unit"
 ) -> Estimate:
     """Interval for ``statistic(counts)`` by resampling the counted units multinomially.
 
     Suits statistics of a distribution over categories (entropy, effective number, JSD to a fixed
     reference). For per-contributor counts (Gini, top share) resample contributors instead: see
-    :func:`bootstrap_units`.
+    :func:`bootstrap_units`. ``unit`` names what is counted ("message"), for the reason given
+    where every resample is alike (one category) and there is no interval.
     """
     x = _counts(counts)
     rng = np.random.default_rng(seed)
@@ -139,7 +140,7 @@ def bootstrap_statistic(
     values = np.array([statistic(s) for s in samples])
     method = "percentile bootstrap, counted units drawn multinomially"
     n = int(x.sum())
-    return bootstrap_estimate(statistic(x), values, confidence, n, method, units=n, unit="counted unit")
+    return bootstrap_estimate(statistic(x), values, confidence, n, method, units=n, unit=unit)
 
 
 def bootstrap_units(counts, statistic, *, n_resamples: int = 1000, confidence: float = 0.95, seed: int = 0) -> Estimate:
@@ -233,9 +234,11 @@ def language_from_counts(
     out = {
         "counts": {str(k): int(v) for k, v in counts.items()},
         "n_languages": int(counts.size),
-        "entropy_bits": bootstrap_statistic(counts.to_numpy(), entropy, n_resamples=n_resamples, seed=seed).to_dict(),
+        "entropy_bits": bootstrap_statistic(
+            counts.to_numpy(), entropy, n_resamples=n_resamples, seed=seed, unit="message"
+        ).to_dict(),
         "effective_languages": bootstrap_statistic(
-            counts.to_numpy(), effective_number, n_resamples=n_resamples, seed=seed
+            counts.to_numpy(), effective_number, n_resamples=n_resamples, seed=seed, unit="message"
         ).to_dict(),
         "top_language_share": top_share(counts.to_numpy(), 1),
     }
