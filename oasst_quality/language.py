@@ -19,7 +19,7 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
-from . import adapter
+from . import adapter, langid_model
 from .errors import UsageError
 
 BACKENDS = ("cascade", "py3langid", "lingua", "langdetect")
@@ -68,9 +68,7 @@ def _import(name: str):
 @lru_cache(maxsize=1)
 def _py3langid():
     _import("py3langid")
-    from py3langid.langid import MODEL_DIR, MODEL_FILE, LanguageIdentifier
-
-    return LanguageIdentifier.from_modelpath(MODEL_DIR / MODEL_FILE, norm_probs=True)
+    return langid_model.load()
 
 
 #: How many of py3langid's best guesses the cascade's second stage weighs for an unsure text
@@ -79,6 +77,7 @@ def _py3langid():
 #: and two keeps a second guess beside the declared language while loading few models.
 CASCADE_GUESSES = 2
 
+_PY3LANGID_CHUNK = 4096  # texts per batch of the first stage (its walk steps over a batch's bytes at once)
 _LINGUA_ALIASES = {"no": "nb"}  # py3langid's Norwegian is lingua's Bokmål
 _LINGUA_PARALLEL_FROM = 64  # texts per call from which lingua's parallel detection pays
 
@@ -133,7 +132,7 @@ def _second_stage(
     extra = {c for c in map(_lingua_code, candidates or ()) if c in known}
     groups: dict[frozenset[str], list[int]] = {}
     for i in unsure.tolist():
-        ranked = [_lingua_code(c) for c, _ in model.rank(texts[i])]
+        ranked = [_lingua_code(c) for c, _ in model.identifier.rank(texts[i])]
         pool = {c for c in ranked[:guesses] if c in known} | extra
         if declared is not None and _lingua_code(declared[i]) in known:
             pool.add(_lingua_code(declared[i]))
@@ -155,8 +154,15 @@ def _detect_py3langid(texts: list[str], progress: bool = False) -> tuple[list, n
     from tqdm.auto import tqdm
 
     model = _py3langid()
-    out = [model.classify(t) for t in tqdm(texts, desc="language", unit="text", disable=not progress)]
-    return [c for c, _ in out], np.array([p for _, p in out], dtype=float)
+    codes, conf = [], []
+    with tqdm(total=len(texts), desc="language", unit="text", disable=not progress) as bar:
+        for start in range(0, len(texts), _PY3LANGID_CHUNK):
+            chunk = texts[start : start + _PY3LANGID_CHUNK]
+            found, probs = model.classify(chunk)
+            codes += found
+            conf.append(probs)
+            bar.update(len(chunk))
+    return codes, np.concatenate([np.zeros(0), *conf])
 
 
 def _detect_lingua(texts: list[str], codes: frozenset[str] | None = None) -> tuple[list, np.ndarray]:
