@@ -124,9 +124,11 @@ def _second_stage(
 ) -> None:
     """The cascade's lingua step, in place: each unsure text chooses among the languages it needs,
     py3langid's ``guesses`` best guesses, its declared language and ``candidates`` (those lingua
-    knows), completed with py3langid's next guesses where fewer than two remain, so that lingua
-    always compares. Texts with the same set share a detector; lingua loads each language's models
-    once, lazily, so only the languages some unsure text needs are ever loaded."""
+    knows). Where that leaves only py3langid's best guess (its runners-up being languages lingua
+    does not know), lingua has nothing to compare it with and is not asked: the first stage's answer
+    stands. Otherwise the set is completed with py3langid's next guesses where fewer than two
+    remain, so that lingua compares. Texts with the same set share a detector; lingua loads each
+    language's models once, lazily, so only the languages some text compares are ever loaded."""
     model = _py3langid()
     known = _lingua_languages()
     extra = {c for c in map(_lingua_code, candidates or ()) if c in known}
@@ -136,6 +138,8 @@ def _second_stage(
         pool = {c for c in ranked[:guesses] if c in known} | extra
         if declared is not None and _lingua_code(declared[i]) in known:
             pool.add(_lingua_code(declared[i]))
+        if pool == {ranked[0]}:  # py3langid's best guess, with nothing lingua knows beside it
+            continue
         for c in ranked[guesses:]:  # lingua compares: at least two languages it knows
             if len(pool) >= 2:
                 break
