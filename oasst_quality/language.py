@@ -222,8 +222,9 @@ def detect_languages(
     ``cascade_threshold`` (by default: where it is sure of a majority) and asks lingua for the
     rest, each unsure text choosing among py3langid's ``guesses`` best guesses, its ``declared``
     language (one per text, when given) and any ``candidates`` (languages every unsure text may
-    be): lingua then loads only the models those texts need, never all 75. ``seed`` makes
-    langdetect deterministic; ``progress`` shows a bar over the first stage.
+    be); where that leaves py3langid's best guess alone among the languages lingua knows, its
+    answer stands. lingua then loads only the models of the languages it compares, never all 75.
+    ``seed`` makes langdetect deterministic; ``progress`` shows a bar over the first stage.
     """
     backend = backend or DEFAULT_BACKEND
     texts = ["" if t is None else str(t) for t in texts]
