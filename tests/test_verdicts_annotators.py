@@ -40,7 +40,7 @@ def test_constant_and_reversed_on_a_five_point_scale_under_their_own_rules():
     assert (rev["high"] < 0).all()  # reliability below zero: the scale is reversed, not random
     assert (
         out.loc[[w for w, k in planted.items() if k == "constant"], "evidence"]
-        .str.contains("% of answer votes are 2")
+        .str.contains("50 of 50 answer votes are 2")
         .all()
     )
 
@@ -54,8 +54,12 @@ def test_a_constant_at_any_value_on_any_label_name(value):
     lazy = pd.DataFrame({"item": items, "annotator": "lazy", "label": "my_rating", "value": value})
     out = va.vote_verdicts(pd.concat([votes, lazy], ignore_index=True)).set_index("annotator")
     assert out.loc["lazy", "verdict"] == "suspect" and out.loc["lazy", "rule"] == "constant_answering"
-    assert np.isfinite(out[["reliability", "low", "high"]].to_numpy(float)).all()
+    honest = out.drop("lazy")
+    assert np.isfinite(honest[["reliability", "low", "high"]].to_numpy(float)).all()
+    # one value only: no reliability to measure (not ±inf, not a zero-width interval)
+    assert out.loc["lazy", ["reliability", "low", "high"]].isna().all()
     assert "n = 40 compared votes" in out.loc["lazy", "evidence"]
+    assert "reliability not measurable" in out.loc["lazy", "evidence"]
 
 
 def test_verdicts_do_not_depend_on_how_annotator_ids_sort():

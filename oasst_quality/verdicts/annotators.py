@@ -5,24 +5,36 @@ Votes
 Each label is read at its level of measurement (declared, else :func:`infer_level`). A
 Dawid-Skene fit (on ordered classes for ordinal and interval labels; an interval label with more
 than 11 distinct values is cut into 9 equal-width bins) gives every item's posterior over the
-truth; each vote is then scored against the posterior *without* that vote (leave-one-out), on items
-that someone else voted on too. Every annotator is one of three types:
+truth; each vote is then scored against the posterior *without* that vote (leave-one-out, from the
+fitted model's other votes), on items that someone else voted on too. Every annotator has their
+own answer shares ξ (how often they give each answer: a bias, not a fault), shrunk toward the
+crowd's by a Dirichlet prior whose strength is fitted over the annotators (empirical Bayes,
+Dirichlet-multinomial), and is one of three types:
 
-* ``honest``: a vote follows the crowd's typical response to the truth (the pooled confusion
-  matrix ``C``, fitted on the honest annotators) with probability θ, else the annotator's own
-  answer distribution ξ, whatever the item: P(l | k) = θ C[k, l] + (1 − θ) ξ(l), θ in
-  [``THETA_FLOOR``, 1];
-* ``spam``: the answer does not depend on the item, P(l | k) = ξ(l) (θ = 0): random answering
-  when ξ is spread, constant answering when one value takes at least ``CONSTANT_SHARE`` of the votes;
-* ``reversed``: the same as honest with the truth mirrored, C[K − 1 − k, l] (ordered labels and
+* ``honest``: the answers depend on the truth as the crowd's typical annotator's do (the pooled
+  confusion matrix ``C``, fitted on the honest annotators, whose lift over the answer shares it
+  implies is L[k, l] = C[k, l] / m(l)), at strength θ in [``THETA_FLOOR``, 1]:
+  P(l | k) ∝ ξ(l) L[k, l]^θ (θ = 1 and ξ = m: the typical annotator);
+* ``spam``: the answer does not depend on the item, P(l | k) = ξ(l) (θ = 0);
+* ``reversed``: the same as honest with the truth mirrored, L[K − 1 − k, l] (ordered labels and
   two-class labels; a nominal label with more classes has no mirror and scores as spam).
 
-The type and θ are shared over an annotator's labels (their log-likelihoods add). The prior over
-types and θ (a grid) is fitted over all annotators by EM (empirical Bayes, the nonparametric
-maximum likelihood), so a crowd without spammers gives the spam type a tiny prior. The posterior
+So an annotator who answers "not relevant" more often than the crowd is not evidence of spam;
+answers unrelated to the item are. The type and θ are shared over an annotator's labels (their
+log-likelihoods add). The prior over types and θ (a grid) is fitted over all annotators by EM
+(empirical Bayes), so a crowd without spammers gives the spam type a tiny prior. The posterior
 probability of ``spam`` or ``reversed`` is the evidence; ``reliability`` is the posterior mean of
 the signed θ (1: as reliable as the crowd's typical annotator, 0: answers regardless of the item,
 −1: reverses the scale) with its equal-tailed interval.
+
+``constant_answering`` is tested on its own, since one answer fits every type: one value takes
+at least ``CONSTANT_SHARE`` of an annotator's votes on a label, more often than both the crowd's
+typical annotator and a perfect one (answering the truth) would give it on the same items
+(binomial upper tail at the larger of the two mean rates, which bounds the Poisson-binomial
+tail; Hoeffding 1956), Bonferroni over the annotator's labels and Benjamini-Hochberg over
+annotators; and the honest type is not ``MIN_BAYES_FACTOR`` times more likely than spam (a
+cautious annotator whose rare other answers fall on the right items is not constant). Its
+reliability is not measurable (NaN).
 
 Rankings
 --------
@@ -42,12 +54,15 @@ Verdicts
 --------
 ``suspect``: in the largest set of annotators, by decreasing posterior probability of a bad type,
 whose mean posterior probability of being *good* stays at most ``fdr`` (the Bayesian false
-discovery rate; Müller et al. 2004), and with a bad type more likely than not; or a BH rejection of
-the copying test. ``ok``: the probability of a bad type below ``OK_BELOW`` on at least
-``MIN_COMPARED`` compared votes (or rankings). ``insufficient data``: the others.
+discovery rate; Müller et al. 2004), with a bad type more likely than not and that type's Bayes
+factor against honest at least ``min_bayes_factor``; or a BH rejection of the constant or the
+copying test. ``ok``: the probability of a bad type below ``OK_BELOW``, the data favouring honest
+(Bayes factor above 1), on at least ``MIN_COMPARED`` compared votes (or rankings).
+``insufficient data``: the others. ``rule`` names the rule of a suspect (empty otherwise).
 
 References: Hovy et al. (2013) MACE (the spammer mixture); Dawid & Skene (1979); Müller, Parmigiani,
-Robert & Rousseau (2004) JASA 99 (posterior FDR); Benjamini & Hochberg (1995).
+Robert & Rousseau (2004) JASA 99 (posterior FDR); Benjamini & Hochberg (1995); Hoeffding (1956)
+Ann. Math. Statist. 27 (the Poisson-binomial tail).
 """
 
 from __future__ import annotations
@@ -58,7 +73,7 @@ from math import factorial
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from scipy import special, stats
+from scipy import optimize, special, stats
 
 from ..errors import UsageError
 
@@ -77,7 +92,6 @@ OK_BELOW, MIN_COMPARED = 0.2, 5
 COPY_SHARE = 0.5
 _GRID = np.round(np.arange(THETA_FLOOR, 1.0001, 0.05), 4)
 _MAX_CLASSES, _BINS = 11, 9
-_SPAM_PRIOR = 2.0  # strength of the Dirichlet prior on a spammer's answer shares (centred on the crowd's)
 VERDICTS = ("ok", "suspect", "insufficient data")
 ANNOTATOR_COLUMNS = ["annotator", "n_votes", "reliability", "low", "high", "verdict", "rule", "evidence"]
 
@@ -163,13 +177,14 @@ def _vote_scores(votes: pd.DataFrame, levels: dict, annotators: pd.Index, cols: 
         )
         model = agg.DawidSkene()
         model._fit(c)
-        post = model.probas_.to_numpy()
-        conf = model.confusions_  # [a, true k, label l]
+        log_conf = np.log(np.maximum(model.confusions_[c.annotator, :, c.code], 1e-300))  # [vote, true k]
         n_item = np.bincount(c.item, minlength=c.n_items)
         keep = n_item[c.item] >= 2
-        # leave-one-out posterior of each vote's item: divide its own likelihood out
-        q = post[c.item] / np.maximum(conf[c.annotator, :, c.code], 1e-300)
-        q /= q.sum(axis=1, keepdims=True)
+        # leave-one-out posterior of each vote's item under the fitted model: the other votes' likelihoods
+        log_item = np.log(np.maximum(model.priors_.to_numpy(), 1e-300)) + np.stack(
+            [np.bincount(c.item, log_conf[:, k], c.n_items) for k in range(K)], axis=1
+        )
+        q = special.softmax(log_item[c.item] - log_conf, axis=1)
         parts.append(
             {
                 "label": name,
@@ -179,46 +194,88 @@ def _vote_scores(votes: pd.DataFrame, levels: dict, annotators: pd.Index, cols: 
                 "ann": local[c.annotator][keep],
                 "code": c.code[keep],
                 "q": q[keep],
-                "value": sub[value].to_numpy()[keep],
+                "names": names,
             }
         )
     return parts
 
 
 def _loglik(parts: list, A: int, honest_w: np.ndarray):
-    """Log-likelihoods per annotator: honest on the grid, reversed on the grid, spam; and the n compared."""
+    """Per annotator, log-likelihood ratios against the spam type (answers at the annotator's own
+    shares ξ whatever the item): honest and reversed on the θ grid; the compared votes; and per
+    (annotator, label) the constant-answering test's inputs."""
     G = _GRID.size
-    ll_h, ll_r, ll_dm, ll_rand = np.zeros((A, G)), np.zeros((A, G)), np.zeros(A), np.zeros(A)
+    ll_h, ll_r = np.zeros((A, G)), np.zeros((A, G))
     n = np.zeros(A, dtype=np.int64)
+    const = []
     for p in parts:
         K, ann, code, q = p["K"], p["ann"], p["code"], p["q"]
         if not ann.size:
             continue
         w = honest_w[ann]
-        # the crowd's typical response to the truth, from the honest annotators' votes
+        # the crowd's typical response to the truth, from the honest annotators' votes, and its
+        # lift over the answer shares it implies: how much more likely each answer is under each truth
         C = (q * w[:, None]).T @ np.eye(K)[code] + 1e-3
         C /= C.sum(axis=1, keepdims=True)
+        truth = (q * w[:, None]).sum(axis=0) / max(w.sum(), 1e-12)
+        m = truth @ C
+        lift = C / m[None, :]
         counts = np.bincount(ann * K + code, minlength=A * K).reshape(A, K).astype(float)
-        crowd = (np.bincount(code, minlength=K) + 0.5) / (code.size + 0.5 * K)  # the crowd's answer shares
-        x = crowd[code]
-        h = (q * C[:, code].T).sum(axis=1)
-        r = (q * C[::-1, :][:, code].T).sum(axis=1) if p["mirror"] else x
+        n_a = counts.sum(axis=1)
+        s = _bias_strength(counts[n_a > 0], m)
+        xi = (counts + s * m) / (n_a[:, None] + s)  # own answer shares, shrunk to the crowd's
         by = sp.csr_matrix((np.ones(ann.size), (ann, np.arange(ann.size))), shape=(A, ann.size))
-        ll_h += by @ np.log(_GRID[None] * h[:, None] + (1 - _GRID[None]) * x[:, None])
-        ll_r += by @ np.log(_GRID[None] * r[:, None] + (1 - _GRID[None]) * x[:, None])
-        # spam: the answers' Dirichlet-multinomial evidence (a plug-in ξ would fit a spammer's
-        # answers better than an honest annotator's by the free parameters alone)
-        alpha = _SPAM_PRIOR * crowd
-        ll_dm += (
-            special.gammaln(alpha.sum())
-            - special.gammaln(counts.sum(axis=1) + alpha.sum())
-            + (special.gammaln(counts + alpha) - special.gammaln(alpha)).sum(axis=1)
+        for g, theta in enumerate(_GRID):
+            for out, L in ((ll_h, lift), (ll_r, lift[::-1] if p["mirror"] else None)):
+                if L is None:
+                    continue
+                Lt = L**theta
+                Z = xi @ Lt.T  # [a, k]: Σ_l ξ(l) L[k, l]^θ
+                ratio = (q * Lt[:, code].T / Z[ann]).sum(axis=1)
+                out[:, g] += by @ np.log(ratio)
+        n += n_a.astype(np.int64)
+        # constant answering: the annotator's most frequent answer against the rate at which the
+        # crowd's typical annotator gives it on the same items (θ = 1) or regardless of them (θ = 0)
+        present = np.flatnonzero(n_a)
+        top = counts[present].argmax(axis=1)
+        # (or a perfect one, answering the truth: an annotator better than the typical may see only one class)
+        typical = by @ (q @ C)  # [a, l]: Σ over the annotator's votes of P(l) under the typical response
+        perfect = by @ q
+        rate = np.maximum(np.maximum(typical[present, top], perfect[present, top]) / n_a[present], m[top])
+        k = counts[present, top]
+        const.append(
+            pd.DataFrame(
+                {
+                    "a": present,
+                    "label": p["label"],
+                    "value": p["names"][top],
+                    "k": k.astype(int),
+                    "n": n_a[present].astype(int),
+                    "rate": rate,
+                    "p": stats.binom.sf(k - 1, n_a[present], rate),
+                }
+            )
         )
-        ll_rand += by @ np.log(x)
-        n += np.bincount(ann, minlength=A)
-    # spam: half random at the crowd's rates, half own shares (Dirichlet-multinomial)
-    ll_s = np.logaddexp(ll_rand, ll_dm) - np.log(2)
-    return ll_h, ll_r, ll_s, n
+    return ll_h, ll_r, n, pd.concat(const, ignore_index=True) if const else pd.DataFrame()
+
+
+def _bias_strength(counts: np.ndarray, m: np.ndarray) -> float:
+    """The concentration s of a Dirichlet(s m) over the annotators' own answer shares, by maximum
+    marginal likelihood of their answer counts (Dirichlet-multinomial; empirical Bayes): large when
+    the annotators' shares differ by sampling noise alone, small when each has a bias of their own."""
+    n = counts.sum(axis=1)
+
+    def minus_loglik(log_s: float) -> float:
+        s = np.exp(log_s)
+        return -float(
+            (
+                special.gammaln(s)
+                - special.gammaln(n + s)
+                + (special.gammaln(counts + s * m) - special.gammaln(s * m)).sum(axis=1)
+            ).sum()
+        )
+
+    return float(np.exp(optimize.minimize_scalar(minus_loglik, bounds=(0.0, np.log(1e4)), method="bounded").x))
 
 
 def _beta_weights(a: float, b: float) -> np.ndarray:
@@ -231,7 +288,7 @@ def _beta_weights(a: float, b: float) -> np.ndarray:
 
 def _mixture(ll_s: np.ndarray, ll_h: np.ndarray, ll_r: np.ndarray, n_iter: int = 500) -> tuple[np.ndarray, np.ndarray]:
     """Posterior over (spam, honest grid, reversed grid) per annotator, by EM over the prior, and
-    the log Bayes factor of a bad type (spam or reversed, equally likely) against the honest type.
+    the log Bayes factor of the likelier bad type (spam or reversed) against the honest type.
 
     The prior: type weights (each at least 1e-4) and one Beta shape over θ shared by the honest
     and the reversed types (its M-step by the method of moments). A smooth shape, not free weights
@@ -266,7 +323,7 @@ def _mixture(ll_s: np.ndarray, ll_h: np.ndarray, ll_r: np.ndarray, n_iter: int =
     # the evidence of a bad type against the honest one, whatever the prior weights of the types
     log_shape = np.log(np.maximum(_beta_weights(a, b), 1e-300))
     log_h = special.logsumexp(ll_h + log_shape, axis=1)
-    log_bad = np.logaddexp(ll_s, special.logsumexp(ll_r + log_shape, axis=1)) - np.log(2)
+    log_bad = np.maximum(ll_s, special.logsumexp(ll_r + log_shape, axis=1))
     return post, log_bad - log_h
 
 
@@ -341,47 +398,58 @@ def vote_verdicts(
     support = np.r_[0.0, _GRID, -_GRID]
     honest = np.ones(A)
     for _ in range(3):  # the crowd's typical response is fitted on the annotators who look honest
-        ll_h, ll_r, ll_s, n = _loglik(parts, A, honest)
-        post, log_bf = _mixture(ll_s, ll_h, ll_r)
+        ll_h, ll_r, n, const = _loglik(parts, A, honest)
+        post, log_bf = _mixture(np.zeros(A), ll_h, ll_r)
         honest = post[:, 1 : 1 + G].sum(axis=1)
     p_spam, p_rev = post[:, 0], post[:, 1 + G :].sum(axis=1)
     rel, low, high = _posterior_summary(post, support)
     p_bad = p_spam + p_rev
     suspect = _bayes_fdr(p_bad, fdr) & (log_bf >= np.log(min_bayes_factor))
     n_votes = df.groupby(annotator, sort=False).size().reindex(annotators).to_numpy()
-    # constant answering: one value takes most of the votes
-    top = df.groupby([annotator, label, value], sort=False).size().rename("k").reset_index()
-    top = top.sort_values("k", ascending=False, kind="stable").drop_duplicates([annotator, label])
-    per_label_n = df.groupby([annotator, label], sort=False).size().rename("n").reset_index()
-    top = top.merge(per_label_n, on=[annotator, label])
-    top["share"] = top["k"] / top["n"]
-    top = (
-        top.sort_values(["share", "n"], ascending=False, kind="stable").drop_duplicates(annotator).set_index(annotator)
+    # constant answering: per annotator the label with the smallest P, Bonferroni over their labels,
+    # then Benjamini-Hochberg over all annotators; only where one value takes CONSTANT_SHARE of the votes
+    if len(const):
+        const = const.assign(share=const["k"] / const["n"], labels=const.groupby("a")["a"].transform("size"))
+        const["p"] = np.minimum(const["p"] * const["labels"], 1.0)
+        const = const.sort_values(["p", "share"], ascending=[True, False], kind="stable").drop_duplicates("a")
+        const = const.set_index("a").reindex(np.arange(A))
+    else:
+        const = pd.DataFrame(index=np.arange(A), columns=["label", "value", "k", "n", "rate", "p", "share"])
+    share = const["share"].to_numpy(float)
+    # ... and the answers do not depend on the item: the honest type is not MIN_BAYES_FACTOR times more likely
+    constant = (
+        _bh(const["p"].fillna(1.0).to_numpy(float), fdr)
+        & (np.nan_to_num(share) >= CONSTANT_SHARE)
+        & (log_bf > -np.log(min_bayes_factor))
     )
-    share = top["share"].reindex(annotators).to_numpy()
-    const_value = top[value].reindex(annotators).to_numpy()
-    const_label = top[label].reindex(annotators).to_numpy()
-    # reversed only where the evidence prefers it clearly (a spammer may disagree by chance)
     rule = np.where(
-        p_rev >= 3 * p_spam,
-        "reversed_scale",
-        np.where(share >= CONSTANT_SHARE, "constant_answering", "random_answering"),
+        constant | (suspect & (np.nan_to_num(share) >= CONSTANT_SHARE)),
+        "constant_answering",
+        # reversed only where the evidence prefers it clearly (a spammer may disagree by chance)
+        np.where(p_rev >= 3 * p_spam, "reversed_scale", "random_answering"),
     )
+    suspect |= constant
     verdict = np.where(
-        suspect, "suspect", np.where((p_bad < OK_BELOW) & (n >= MIN_COMPARED), "ok", "insufficient data")
+        suspect,
+        "suspect",
+        np.where((p_bad < OK_BELOW) & (log_bf < 0) & (n >= MIN_COMPARED), "ok", "insufficient data"),
     )
+    # a constant answerer's answers cannot show how they depend on the item: no reliability to report
+    is_const = suspect & (rule == "constant_answering")
+    rel, low, high = (np.where(is_const, np.nan, x) for x in (rel, low, high))
     evidence = []
     for i in range(A):
-        what = {
-            "reversed_scale": f"P(reverses the scale) = {p_rev[i]:.2f}",
-            "constant_answering": f"P(answers regardless of the item) = {p_spam[i]:.2f}; {share[i]:.0%} of "
-            f"{const_label[i]} votes are {const_value[i]}",
-            "random_answering": f"P(answers regardless of the item) = {p_spam[i]:.2f}",
-        }[rule[i]]
-        evidence.append(
-            f"n = {int(n[i])} compared votes of {int(n_votes[i])}; reliability {rel[i]:.2f} "
-            f"[{low[i]:.2f}, {high[i]:.2f}]; {what}"
-        )
+        head = f"n = {int(n[i])} compared votes of {int(n_votes[i])}; "
+        if is_const[i]:
+            evidence.append(
+                head + f"{const['k'].iat[i]:.0f} of {const['n'].iat[i]:.0f} {const['label'].iat[i]} votes are "
+                f"{const['value'].iat[i]}, where the crowd's typical annotator gives it at rate "
+                f"{const['rate'].iat[i]:.2f} on those items (P = {const['p'].iat[i]:.2g}); reliability not measurable"
+            )
+            continue
+        what = f"P(reverses the scale) = {p_rev[i]:.2f}" if rule[i] == "reversed_scale" else ""
+        what = what or f"P(answers regardless of the item) = {p_spam[i]:.2f}"
+        evidence.append(head + f"reliability {rel[i]:.2f} [{low[i]:.2f}, {high[i]:.2f}]; {what}")
     out = pd.DataFrame(
         {
             "annotator": annotators,
@@ -393,7 +461,7 @@ def vote_verdicts(
             "p_spam": p_spam,
             "p_reversed": p_rev,
             "verdict": verdict,
-            "rule": np.where(verdict == "ok", "", rule),
+            "rule": np.where(suspect, rule, ""),
             "evidence": evidence,
         }
     )
