@@ -17,7 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 import planted_crowds
 
 
-@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("seed", [0, 1, 2, 5])
 def test_uniform_spammers_among_honest_annotators(seed):
     # the crowd: 200 honest at accuracy 0.75 with ~20 votes, 10 uniform spammers with 50 (15 votes per item)
     votes, planted = planted_crowds.votes(votes_per_item=15, seed=seed)
@@ -62,14 +62,45 @@ def test_a_constant_at_any_value_on_any_label_name(value):
     assert "reliability not measurable" in out.loc["lazy", "evidence"]
 
 
-def test_verdicts_do_not_depend_on_how_annotator_ids_sort():
+def test_verdicts_do_not_depend_on_how_ids_sort():
+    # a class label and a continuous one, both with planted bad annotators; then every annotator and
+    # item renamed so that the ids sort in the reverse order, and the rows reversed
     votes, _ = planted_crowds.votes(votes_per_item=10, seed=5)
-    a = va.vote_verdicts(votes).set_index("annotator").sort_index()
-    rename = {w: f"zz{i:04d}" for i, w in enumerate(sorted(votes["annotator"].unique(), reverse=True))}
-    b = va.vote_verdicts(votes.assign(annotator=votes["annotator"].map(rename)).iloc[::-1])
-    b = b.assign(annotator=b["annotator"].map({v: k for k, v in rename.items()})).set_index("annotator").sort_index()
+    ratings, _ = planted_crowds.ratings(bad={"random": 2, "reversed": 1, "constant": 1, "compressed": 1}, seed=5)
+    votes.attrs, ratings.attrs = {}, {}  # (the planted truths: not needed here)
+    votes = pd.concat([votes, ratings], ignore_index=True)
+    levels = {"answer": "nominal", "affect": "interval"}
+    a = va.vote_verdicts(votes, levels=levels).set_index("annotator").sort_index()
+    who = {w: f"zz{i:04d}" for i, w in enumerate(sorted(votes["annotator"].unique(), reverse=True))}
+    what = {m: f"it{i:05d}" for i, m in enumerate(sorted(votes["item"].unique(), reverse=True))}
+    renamed = votes.assign(annotator=votes["annotator"].map(who), item=votes["item"].map(what)).iloc[::-1]
+    b = va.vote_verdicts(renamed, levels=levels)
+    b = b.assign(annotator=b["annotator"].map({v: k for k, v in who.items()})).set_index("annotator").sort_index()
+    assert (a["verdict"] == "suspect").sum() >= 5
     pd.testing.assert_series_equal(a["verdict"], b["verdict"])
+    pd.testing.assert_series_equal(a["rule"], b["rule"])
     np.testing.assert_allclose(a["reliability"], b["reliability"], atol=1e-9)
+
+
+def test_continuous_ratings_under_the_noise_scale_rules():
+    votes, planted = planted_crowds.ratings(
+        bad={"random": 3, "reversed": 2, "constant": 2, "compressed": 2, "noisy": 2}, votes_per_bad=200, seed=1
+    )
+    out = va.vote_verdicts(votes, levels="interval").set_index("annotator")
+    rule = {"random": "random_answering", "reversed": "reversed_scale", "constant": "constant_answering"}
+    for who, kind in planted.items():
+        if kind == "compressed":  # named for it, and not a suspect: the ratings keep their information
+            assert out.loc[who, "rule"] == "compressed_scale" and out.loc[who, "verdict"] == "ok", out.loc[who]
+        elif kind == "noisy":  # four times the noise SD, clipped to the scale: near the rule's 2x in consensus units
+            assert out.loc[who, "rule"] in ("noisy_ratings", "random_answering", ""), out.loc[who]
+        else:
+            assert out.loc[who, "verdict"] == "suspect" and out.loc[who, "rule"] == rule[kind], out.loc[who]
+    noisy = out.loc[[w for w, k in planted.items() if k == "noisy"]]
+    assert (noisy["rule"] == "noisy_ratings").sum() >= 1
+    assert noisy["evidence"].str.contains("P\\(noise SD at most 2x the typical rater's\\)").any()
+    honest = out.drop(list(planted))
+    assert (honest["verdict"] == "suspect").sum() <= 1 and (honest["verdict"] == "ok").mean() > 0.9
+    assert (honest["rule"] == "compressed_scale").sum() <= 1
 
 
 def test_honest_crowd_without_bad_annotators_gets_no_suspects():

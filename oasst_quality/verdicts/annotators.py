@@ -2,11 +2,12 @@
 
 Votes
 -----
-Each label is read at its level of measurement (declared, else :func:`infer_level`). A
-Dawid-Skene fit (on ordered classes for ordinal and interval labels; an interval label with more
-than 11 distinct values is cut into 9 equal-width bins) gives every item's posterior over the
-truth; each vote is then scored against the posterior *without* that vote (leave-one-out, from the
-fitted model's other votes), on items that someone else voted on too. Every annotator has their
+Each label is read at its level of measurement (declared, else :func:`infer_level`). An interval
+label with more than 11 distinct values is continuous (below); on the others a Dawid-Skene fit (on
+ordered classes for ordinal and interval labels; an ordinal label with more than 11 values is cut
+into 9 equal-width bins) gives every item's posterior over the truth; each vote is then scored
+against the posterior *without* that vote (leave-one-out, from the fitted model's other votes), on
+items that someone else voted on too. Every annotator has their
 own answer shares ξ (how often they give each answer: a bias, not a fault), shrunk toward the
 crowd's by a Dirichlet prior whose strength is fitted over the annotators (empirical Bayes,
 Dirichlet-multinomial), and is one of three types:
@@ -35,6 +36,27 @@ tail; Hoeffding 1956), Bonferroni over the annotator's labels and Benjamini-Hoch
 annotators; and the honest type is not ``MIN_BAYES_FACTOR`` times more likely than spam (a
 cautious annotator whose rare other answers fall on the right items is not constant). Its
 reliability is not measurable (NaN).
+
+Continuous labels
+-----------------
+The noise-scale model: rater j's rating of item i is x_ij = a_j + β_j μ_i + e_ij, e_ij ~ N(0, s_j²)
+(a_j: the rater's offset, β_j: how much of the scale they use, s_j: their noise), fitted by least
+squares against each rating's leave-one-out consensus μ (the other ratings of the item, each put on
+the consensus scale as (x − a_k) / β_k and weighted by its precision β_k² / s_k²; three passes).
+A rater's noise in consensus units, s_j / β_j, is what makes the ratings unreliable, and it sets
+their correlation r_j with the consensus ((s/β)² ∝ 1/r² − 1 on the same items); ``reliability`` is
+r_j over the crowd's median r₀, with a Fisher-z 95 % interval. Rules, each a one-sided test with
+Benjamini-Hochberg over the raters (Bonferroni over a rater's continuous labels):
+
+* ``noisy_ratings``: noise SD above ``NOISE_RATIO`` times the typical rater's, i.e. r_j below
+  1 / √(1 + NOISE_RATIO² (1/r₀² − 1)) (Fisher z); named ``random_answering`` when the reliability's
+  estimate is below ``THETA_FLOOR`` (the ratings do not follow the items at all);
+* ``reversed_scale``: r_j below 0;
+* ``constant_answering``: one value takes ``CONSTANT_SHARE`` of the ratings, more often than the
+  other raters give it on the same items (binomial tail);
+* ``compressed_scale``: β_j below ``COMPRESSED`` times the crowd's median slope (t test). Not a
+  suspect: a compressed scale keeps the ratings' information (their correlation), so the rater is
+  named for it and the curator rescales rather than drops.
 
 Rankings
 --------
@@ -88,6 +110,10 @@ FDR = 0.10
 MIN_BAYES_FACTOR = 10.0
 #: ``ok`` needs P(bad type) below this on at least MIN_COMPARED compared votes or rankings.
 OK_BELOW, MIN_COMPARED = 0.2, 5
+#: ``noisy_ratings`` (continuous labels): noise SD, in consensus units, above this many times the typical rater's.
+NOISE_RATIO = 2.0
+#: ``compressed_scale`` (continuous labels): slope on the consensus below this share of the typical rater's.
+COMPRESSED = 0.5
 #: A copier keeps the displayed order in at least this share of their rankings.
 COPY_SHARE = 0.5
 _GRID = np.round(np.arange(THETA_FLOOR, 1.0001, 0.05), 4)
@@ -349,6 +375,244 @@ def _bayes_fdr(p_bad: np.ndarray, fdr: float) -> np.ndarray:
     return chosen
 
 
+def _class_verdicts(df: pd.DataFrame, lv: dict, fdr: float, min_bayes_factor: float, cols: tuple) -> pd.DataFrame:
+    """The mixture of annotator types on the labels read as classes: one row per annotator of ``df``."""
+    annotator = cols[1]
+    annotators = pd.Index(pd.unique(df[annotator]))
+    A = annotators.size
+    parts = _vote_scores(df, lv, annotators, cols)
+    G = _GRID.size
+    support = np.r_[0.0, _GRID, -_GRID]
+    honest = np.ones(A)
+    for _ in range(3):  # the crowd's typical response is fitted on the annotators who look honest
+        ll_h, ll_r, n, const = _loglik(parts, A, honest)
+        post, log_bf = _mixture(np.zeros(A), ll_h, ll_r)
+        honest = post[:, 1 : 1 + G].sum(axis=1)
+    p_spam, p_rev = post[:, 0], post[:, 1 + G :].sum(axis=1)
+    rel, low, high = _posterior_summary(post, support)
+    p_bad = p_spam + p_rev
+    suspect = _bayes_fdr(p_bad, fdr) & (log_bf >= np.log(min_bayes_factor))
+    n_votes = df.groupby(annotator, sort=False).size().reindex(annotators).to_numpy()
+    # constant answering: per annotator the label with the smallest P, Bonferroni over their labels,
+    # then Benjamini-Hochberg over all annotators; only where one value takes CONSTANT_SHARE of the votes
+    const = _strongest_constant(const, A)
+    share = const["share"].to_numpy(float)
+    # ... and the answers do not depend on the item: the honest type is not MIN_BAYES_FACTOR times more likely
+    constant = (
+        _bh(const["p"].fillna(1.0).to_numpy(float), fdr)
+        & (np.nan_to_num(share) >= CONSTANT_SHARE)
+        & (log_bf > -np.log(min_bayes_factor))
+    )
+    rule = np.where(
+        constant | (suspect & (np.nan_to_num(share) >= CONSTANT_SHARE)),
+        "constant_answering",
+        # reversed only where the evidence prefers it clearly (a spammer may disagree by chance)
+        np.where(p_rev >= 3 * p_spam, "reversed_scale", "random_answering"),
+    )
+    suspect |= constant
+    # a constant answerer's answers cannot show how they depend on the item: no reliability to report
+    is_const = suspect & (rule == "constant_answering")
+    rel, low, high = (np.where(is_const, np.nan, x) for x in (rel, low, high))
+    evidence = []
+    for i in range(A):
+        head = f"n = {int(n[i])} compared votes of {int(n_votes[i])}; "
+        if is_const[i]:
+            evidence.append(head + _constant_text(const.iloc[i], "the crowd's typical annotator gives"))
+            continue
+        what = f"P(reverses the scale) = {p_rev[i]:.2f}" if rule[i] == "reversed_scale" else ""
+        what = what or f"P(answers regardless of the item) = {p_spam[i]:.2f}"
+        evidence.append(head + f"reliability {rel[i]:.2f} [{low[i]:.2f}, {high[i]:.2f}]; {what}")
+    return pd.DataFrame(
+        {
+            "annotator": annotators,
+            "n_votes": n_votes.astype(int),
+            "n_compared": n.astype(int),
+            "reliability": rel,
+            "low": low,
+            "high": high,
+            "p_spam": p_spam,
+            "p_reversed": p_rev,
+            "suspect": suspect,
+            "ok": ~suspect & (p_bad < OK_BELOW) & (log_bf < 0) & (n >= MIN_COMPARED),
+            "rule": np.where(suspect, rule, ""),
+            "evidence": evidence,
+        }
+    )
+
+
+def _strongest_constant(const: pd.DataFrame, A: int) -> pd.DataFrame:
+    """Per annotator code 0..A-1, the label whose constant test has the smallest P (Bonferroni over
+    the annotator's labels); NaN rows for annotators without one."""
+    columns = ["label", "value", "k", "n", "rate", "p", "share"]
+    if not len(const):
+        return pd.DataFrame(np.nan, index=np.arange(A), columns=columns)
+    const = const.assign(share=const["k"] / const["n"], labels=const.groupby("a")["a"].transform("size"))
+    const["p"] = np.minimum(const["p"] * const["labels"], 1.0)
+    const = const.sort_values(["p", "share"], ascending=[True, False], kind="stable").drop_duplicates("a")
+    return const.set_index("a").reindex(np.arange(A))[columns]
+
+
+def _constant_text(row: pd.Series, null: str) -> str:
+    """The constant rule's evidence: the share, what ``null`` (a verb phrase) would give, and P."""
+    value = f"{row['value']:g}" if isinstance(row["value"], (float, np.floating)) else row["value"]
+    return (
+        f"{row['k']:.0f} of {row['n']:.0f} {row['label']} votes are {value}, where {null} it at rate "
+        f"{row['rate']:.2f} on those items (P = {row['p']:.2g}); reliability not measurable"
+    )
+
+
+def _noise_fit(sub: pd.DataFrame, cols: tuple) -> pd.DataFrame:
+    """Per annotator on one continuous label: the noise-scale model x = a_j + β_j μ_i + e, e ~ N(0, s_j²),
+    fitted against each rating's leave-one-out consensus μ (the other raters' ratings on the item,
+    each brought onto the consensus scale, (x − a_k) / β_k, and weighted by its precision β_k² / s_k²);
+    and the constant test's inputs (the others' share of the annotator's most frequent value)."""
+    item, annotator, value = cols[0], cols[1], cols[3]
+    i_code, _ = pd.factorize(sub[item])
+    a_code, names = pd.factorize(sub[annotator])
+    x = sub[value].to_numpy(float)
+    n_i = np.bincount(i_code)
+    keep = n_i[i_code] >= 2
+    i_code, a_code, x = i_code[keep], a_code[keep], x[keep]
+    A, n_items = names.size, n_i.size
+    a, beta, w = np.zeros(A), np.ones(A), np.ones(A)
+    floor = 1e-9 * max(float(np.var(x)), 1e-12) if x.size else 1e-12
+    for _ in range(3):
+        on_scale = np.where(beta[a_code] > 0, (x - a[a_code]) / np.where(beta[a_code] > 0, beta[a_code], 1), 0.0)
+        wv = w[a_code]
+        others = np.bincount(i_code, wv, n_items)[i_code] - wv
+        has = others > 0
+        mu = (np.bincount(i_code, wv * on_scale, n_items)[i_code] - wv * on_scale) / np.where(has, others, 1)
+        j, xm, mm = a_code[has], x[has], mu[has]
+        n = np.bincount(j, minlength=A).astype(float)
+        safe = np.maximum(n, 1)
+        mx, mmu = np.bincount(j, xm, A) / safe, np.bincount(j, mm, A) / safe
+        var_x = np.maximum(np.bincount(j, xm * xm, A) / safe - mx**2, 0)
+        var_m = np.maximum(np.bincount(j, mm * mm, A) / safe - mmu**2, 0)
+        cov = np.bincount(j, xm * mm, A) / safe - mx * mmu
+        beta = np.where(var_m > floor, cov / np.maximum(var_m, floor), 0.0)
+        a = mx - beta * mmu
+        s2 = np.maximum(var_x - beta * cov, 0) * n / np.maximum(n - 2, 1)
+        w = np.maximum(beta, 0) ** 2 / np.maximum(s2, floor)
+        w = w / w.max() if w.max() > 0 else np.ones(A)
+    r = np.where((var_x > floor) & (var_m > floor), cov / np.sqrt(np.maximum(var_x * var_m, floor**2)), np.nan)
+    se = np.sqrt(s2 / np.maximum(n * var_m, floor))
+    # the most frequent value, and how often the other raters give it on the same items
+    vals, v_code = np.unique(x, return_inverse=True)
+    key, cnt = np.unique(a_code.astype(np.int64) * vals.size + v_code, return_counts=True)
+    who, what = key // vals.size, key % vals.size
+    first = np.lexsort((what, -cnt, who))  # per annotator: the largest count, then the lowest value
+    top = np.zeros(A, dtype=np.int64)
+    top[who[first][::-1]] = what[first][::-1]  # the first row of each annotator wins
+    hit = (v_code == top[a_code]).astype(float)
+    cells = sp.csr_matrix((np.ones(x.size), (i_code, v_code)), shape=(n_items, vals.size))  # votes per (item, value)
+    others_same = np.asarray(cells[i_code, top[a_code]]).ravel() - hit  # the others' votes equal to it
+    same = np.bincount(a_code, others_same, A)
+    seen = np.bincount(a_code, np.bincount(i_code, minlength=n_items)[i_code] - 1.0, A)  # the others' votes there
+    overall = np.bincount(v_code, minlength=vals.size)[top] / max(x.size, 1)
+    return pd.DataFrame(
+        {
+            "annotator": names,
+            "n": n.astype(int),
+            "r": r,
+            "slope": beta,
+            "se": se,
+            "resid_sd": np.sqrt(s2),
+            "value": vals[top],
+            "k": np.bincount(a_code, hit, A).astype(int),
+            "n_all": np.bincount(a_code, minlength=A),
+            "rate": np.maximum(np.where(seen > 0, same / np.maximum(seen, 1), 0), overall),
+        }
+    )
+
+
+def _noise_verdicts(df: pd.DataFrame, labels: list, fdr: float, cols: tuple) -> pd.DataFrame:
+    """The noise-scale rules on the continuous labels: one row per annotator who rated one of them."""
+    label = cols[2]
+    fits = []
+    for name in labels:
+        fit = _noise_fit(df[df[label] == name], cols)
+        ok = fit["n"] >= MIN_COMPARED
+        typical = fit[ok] if ok.any() else fit
+        r0, b0 = float(typical["r"].median()), float(typical["slope"].median())
+        if not (np.isfinite(r0) and r0 > 0):
+            continue
+        z, se_z = np.arctanh(fit["r"].clip(-0.9999, 0.9999)), 1 / np.sqrt(np.maximum(fit["n"] - 3, 1))
+        # noise in consensus units, (s / β)², is proportional to 1 / r² − 1: NOISE_RATIO times the
+        # typical rater's noise SD is a correlation of r_noisy
+        r_noisy = 1 / np.sqrt(1 + NOISE_RATIO**2 * (1 / r0**2 - 1))
+        testable = (fit["n"] >= 4) & fit["r"].notna()
+        fits.append(
+            fit.assign(
+                label=name,
+                r0=r0,
+                b0=b0,
+                reliability=fit["r"] / r0,
+                low=np.tanh(z - 1.96 * se_z) / r0,
+                high=np.tanh(z + 1.96 * se_z) / r0,
+                p_reversed=np.where(testable, stats.norm.cdf(z / se_z), 1.0),
+                p_noisy=np.where(testable, stats.norm.cdf((z - np.arctanh(r_noisy)) / se_z), 1.0),
+                p_compressed=np.where(
+                    testable & (fit["se"] > 0),
+                    stats.t.cdf((fit["slope"] - COMPRESSED * b0) / fit["se"], np.maximum(fit["n"] - 2, 1)),
+                    1.0,
+                ),
+                p=stats.binom.sf(fit["k"] - 1, fit["n_all"], fit["rate"]),
+            )
+        )
+    if not fits:
+        return pd.DataFrame()
+    t = pd.concat(fits, ignore_index=True)
+    # per annotator and rule, the label with the smallest P (Bonferroni over their continuous labels);
+    # Benjamini-Hochberg over the annotators, rule by rule
+    n_labels = t.groupby("annotator")["label"].transform("size")
+    best = {}
+    for col in ("p", "p_reversed", "p_noisy", "p_compressed"):
+        t[col] = np.minimum(t[col] * n_labels, 1.0)
+        b = t.sort_values(col, kind="stable").drop_duplicates("annotator").set_index("annotator")
+        best[col] = b
+    who = pd.Index(pd.unique(t["annotator"]))
+    hit = {col: pd.Series(_bh(b[col].reindex(who).to_numpy(float), fdr), index=who) for col, b in best.items()}
+    share = (best["p"]["k"] / best["p"]["n_all"].clip(lower=1)).reindex(who)
+    hit["p"] &= share >= CONSTANT_SHARE
+    # the reported fit: each annotator's label with the most compared ratings
+    main = t.sort_values("n", ascending=False, kind="stable").drop_duplicates("annotator").set_index("annotator")
+    main = main.reindex(who)
+    rows = []
+    for a in who:
+        m = main.loc[a]
+        head = (
+            f"on {m['label']}: n = {int(m['n'])} compared ratings; reliability {m['reliability']:.2f} "
+            f"[{m['low']:.2f}, {m['high']:.2f}] (correlation with the others' consensus {m['r']:.2f} against the "
+            f"crowd's median {m['r0']:.2f}; slope {m['slope']:.2f} against {m['b0']:.2f})"
+        )
+        rel, low, high = m["reliability"], m["low"], m["high"]
+        if hit["p"][a]:
+            c = best["p"].loc[a]
+            rule, rel, low, high = "constant_answering", np.nan, np.nan, np.nan
+            text = f"n = {int(c['n_all'])} ratings; " + _constant_text(
+                c.rename({"n_all": "n", "n": "n_compared"}), "the other raters give"
+            )
+        elif hit["p_reversed"][a]:
+            c = best["p_reversed"].loc[a]
+            rule, text = "reversed_scale", head + f"; P(correlation >= 0) = {c['p_reversed']:.2g}"
+        elif hit["p_noisy"][a]:
+            c = best["p_noisy"].loc[a]
+            rule = "random_answering" if c["reliability"] < THETA_FLOOR else "noisy_ratings"
+            text = head + f"; P(noise SD at most {NOISE_RATIO:g}x the typical rater's) = {c['p_noisy']:.2g}"
+        elif hit["p_compressed"][a]:
+            c = best["p_compressed"].loc[a]
+            rule = "compressed_scale"
+            text = head + f"; P(slope at least {COMPRESSED:g}x the typical) = {c['p_compressed']:.2g}"
+        else:
+            rule, text = "", head
+        rows.append((a, int(m["n"]), rel, low, high, rule, text))
+    out = pd.DataFrame(rows, columns=["annotator", "n_compared", "reliability", "low", "high", "rule", "evidence"])
+    # a compressed scale keeps the ratings' information (their correlation): a pattern to rescale, not a fault
+    out["suspect"] = ~out["rule"].isin(["", "compressed_scale"])
+    out["ok"] = ~out["suspect"] & (out["n_compared"] >= MIN_COMPARED) & (out["low"] > THETA_FLOOR)
+    return out
+
+
 def vote_verdicts(
     votes: pd.DataFrame,
     *,
@@ -391,78 +655,40 @@ def vote_verdicts(
     if df.empty:
         return pd.DataFrame(columns=columns)
     lv = levels_for(df, levels, label=label, value=value)
+    cols = (item, annotator, label, value)
+    continuous = [
+        name
+        for name, sub in df.groupby(label, sort=True)
+        if lv[name] == "interval" and pd.api.types.is_numeric_dtype(sub[value]) and sub[value].nunique() > _MAX_CLASSES
+    ]
+    in_cont = df[label].isin(continuous)
+    parts = []
+    if (~in_cont).any():
+        parts.append(_class_verdicts(df[~in_cont], lv, fdr, min_bayes_factor, cols).assign(source=0))
+    if in_cont.any():
+        parts.append(_noise_verdicts(df[in_cont], continuous, fdr, cols).assign(source=1))
+    both = pd.concat([x for x in parts if len(x)], ignore_index=True)
+    # an annotator with both kinds of labels: suspect under either; the class model's figures first
+    both = both.sort_values(["suspect", "source"], ascending=[False, True], kind="stable")
+    first = both.drop_duplicates("annotator").set_index("annotator")
+    grouped = both.groupby("annotator", sort=False)
     annotators = pd.Index(pd.unique(df[annotator]))
-    A = annotators.size
-    parts = _vote_scores(df, lv, annotators, (item, annotator, label, value))
-    G = _GRID.size
-    support = np.r_[0.0, _GRID, -_GRID]
-    honest = np.ones(A)
-    for _ in range(3):  # the crowd's typical response is fitted on the annotators who look honest
-        ll_h, ll_r, n, const = _loglik(parts, A, honest)
-        post, log_bf = _mixture(np.zeros(A), ll_h, ll_r)
-        honest = post[:, 1 : 1 + G].sum(axis=1)
-    p_spam, p_rev = post[:, 0], post[:, 1 + G :].sum(axis=1)
-    rel, low, high = _posterior_summary(post, support)
-    p_bad = p_spam + p_rev
-    suspect = _bayes_fdr(p_bad, fdr) & (log_bf >= np.log(min_bayes_factor))
-    n_votes = df.groupby(annotator, sort=False).size().reindex(annotators).to_numpy()
-    # constant answering: per annotator the label with the smallest P, Bonferroni over their labels,
-    # then Benjamini-Hochberg over all annotators; only where one value takes CONSTANT_SHARE of the votes
-    if len(const):
-        const = const.assign(share=const["k"] / const["n"], labels=const.groupby("a")["a"].transform("size"))
-        const["p"] = np.minimum(const["p"] * const["labels"], 1.0)
-        const = const.sort_values(["p", "share"], ascending=[True, False], kind="stable").drop_duplicates("a")
-        const = const.set_index("a").reindex(np.arange(A))
-    else:
-        const = pd.DataFrame(index=np.arange(A), columns=["label", "value", "k", "n", "rate", "p", "share"])
-    share = const["share"].to_numpy(float)
-    # ... and the answers do not depend on the item: the honest type is not MIN_BAYES_FACTOR times more likely
-    constant = (
-        _bh(const["p"].fillna(1.0).to_numpy(float), fdr)
-        & (np.nan_to_num(share) >= CONSTANT_SHARE)
-        & (log_bf > -np.log(min_bayes_factor))
-    )
-    rule = np.where(
-        constant | (suspect & (np.nan_to_num(share) >= CONSTANT_SHARE)),
-        "constant_answering",
-        # reversed only where the evidence prefers it clearly (a spammer may disagree by chance)
-        np.where(p_rev >= 3 * p_spam, "reversed_scale", "random_answering"),
-    )
-    suspect |= constant
-    verdict = np.where(
-        suspect,
-        "suspect",
-        np.where((p_bad < OK_BELOW) & (log_bf < 0) & (n >= MIN_COMPARED), "ok", "insufficient data"),
-    )
-    # a constant answerer's answers cannot show how they depend on the item: no reliability to report
-    is_const = suspect & (rule == "constant_answering")
-    rel, low, high = (np.where(is_const, np.nan, x) for x in (rel, low, high))
-    evidence = []
-    for i in range(A):
-        head = f"n = {int(n[i])} compared votes of {int(n_votes[i])}; "
-        if is_const[i]:
-            evidence.append(
-                head + f"{const['k'].iat[i]:.0f} of {const['n'].iat[i]:.0f} {const['label'].iat[i]} votes are "
-                f"{const['value'].iat[i]}, where the crowd's typical annotator gives it at rate "
-                f"{const['rate'].iat[i]:.2f} on those items (P = {const['p'].iat[i]:.2g}); reliability not measurable"
-            )
-            continue
-        what = f"P(reverses the scale) = {p_rev[i]:.2f}" if rule[i] == "reversed_scale" else ""
-        what = what or f"P(answers regardless of the item) = {p_spam[i]:.2f}"
-        evidence.append(head + f"reliability {rel[i]:.2f} [{low[i]:.2f}, {high[i]:.2f}]; {what}")
+    first = first.reindex(annotators)
+    suspect = grouped["suspect"].any().reindex(annotators).to_numpy(bool)
+    ok = grouped["ok"].all().reindex(annotators).to_numpy(bool) & ~suspect
     out = pd.DataFrame(
         {
             "annotator": annotators,
-            "n_votes": n_votes.astype(int),
-            "n_compared": n.astype(int),
-            "reliability": rel,
-            "low": low,
-            "high": high,
-            "p_spam": p_spam,
-            "p_reversed": p_rev,
-            "verdict": verdict,
-            "rule": np.where(suspect, rule, ""),
-            "evidence": evidence,
+            "n_votes": df.groupby(annotator, sort=False).size().reindex(annotators).to_numpy(int),
+            "n_compared": grouped["n_compared"].sum().reindex(annotators).to_numpy(int),
+            "reliability": first["reliability"].to_numpy(float),
+            "low": first["low"].to_numpy(float),
+            "high": first["high"].to_numpy(float),
+            "p_spam": first["p_spam"].to_numpy(float) if "p_spam" in first else np.nan,
+            "p_reversed": first["p_reversed"].to_numpy(float) if "p_reversed" in first else np.nan,
+            "verdict": np.where(suspect, "suspect", np.where(ok, "ok", "insufficient data")),
+            "rule": grouped["rule"].agg(lambda r: next((x for x in r if x), "")).reindex(annotators).to_numpy(object),
+            "evidence": grouped["evidence"].agg(" | ".join).reindex(annotators).to_numpy(object),
         }
     )
     return out[columns]
@@ -742,5 +968,7 @@ def summary(
         "ok_below": OK_BELOW,
         "min_compared": MIN_COMPARED,
         "copy_share": COPY_SHARE,
+        "noise_ratio": NOISE_RATIO,
+        "compressed": COMPRESSED,
     }
     return out
