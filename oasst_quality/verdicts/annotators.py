@@ -50,7 +50,8 @@ Benjamini-Hochberg over the raters (Bonferroni over a rater's continuous labels)
 
 * ``noisy_ratings``: noise SD above ``NOISE_RATIO`` times the typical rater's, i.e. r_j below
   1 / √(1 + NOISE_RATIO² (1/r₀² − 1)) (Fisher z); named ``random_answering`` when the reliability's
-  estimate is below ``THETA_FLOOR`` (the ratings do not follow the items at all);
+  interval reaches 0 (nothing shows that the ratings follow the items at all) and ``reversed_scale``
+  when it lies below 0;
 * ``reversed_scale``: r_j below 0;
 * ``constant_answering``: one value takes ``CONSTANT_SHARE`` of the ratings, more often than the
   other raters give it on the same items (binomial tail);
@@ -597,7 +598,8 @@ def _noise_verdicts(df: pd.DataFrame, labels: list, fdr: float, cols: tuple) -> 
             rule, text = "reversed_scale", head + f"; P(correlation >= 0) = {c['p_reversed']:.2g}"
         elif hit["p_noisy"][a]:
             c = best["p_noisy"].loc[a]
-            rule = "random_answering" if c["reliability"] < THETA_FLOOR else "noisy_ratings"
+            # named by where the reliability's interval lies: above 0, below 0, or across it
+            rule = "noisy_ratings" if c["low"] > 0 else "reversed_scale" if c["high"] < 0 else "random_answering"
             text = head + f"; P(noise SD at most {NOISE_RATIO:g}x the typical rater's) = {c['p_noisy']:.2g}"
         elif hit["p_compressed"][a]:
             c = best["p_compressed"].loc[a]
