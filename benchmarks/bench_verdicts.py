@@ -6,11 +6,12 @@
     python benchmarks/bench_verdicts.py flags      # default_zero_suspect on planted OASST-like labels
     python benchmarks/bench_verdicts.py trec       # TREC's verdicts against chance on gold
 
-Gold sets (``crowd_data.SETS`` plus MS and ZenCrowd): per set, the annotators, the suspects, and
-the median accuracy on gold items (on an interval scale the correlation with gold) of the suspects
-and of the others (annotators with at least 5 gold-scored votes). Planted crowds
-(``planted_crowds``): per rule and votes per annotator, the mean over seeds of the suspects'
-precision and the planted annotators' recall.
+Gold sets (``crowd_data.SETS`` plus MS, ZenCrowd, Snow's seven affect labels and wordsim): per set,
+the annotators, the suspects, and the median accuracy on gold items (on an interval scale the
+correlation with gold, per label) of the suspects and of the others (annotators with at least 5
+gold-scored votes). Planted crowds (``planted_crowds``): per rule and votes per annotator, the mean
+over seeds of the suspects' precision and the planted annotators' recall; the issue's crowd over
+ten seeds, beside what an oracle finds.
 """
 
 from __future__ import annotations
@@ -28,10 +29,25 @@ import planted_crowds
 
 from oasst_quality.verdicts.annotators import ranking_verdicts, vote_verdicts
 
+AFFECT = ("anger", "disgust", "fear", "joy", "sadness", "surprise", "valence")
+
+
+def _affect() -> tuple[pd.DataFrame, pd.Series]:
+    """Snow et al.'s seven affect ratings of the same 100 headlines, one label each (items keyed by label)."""
+    parts, golds = [], []
+    for dim in AFFECT:
+        votes, gold = crowd_data._snow(dim)
+        parts.append(votes.assign(label=dim, item=dim + ":" + votes["item"].astype(str)))
+        golds.append(gold.rename(lambda i, d=dim: f"{d}:{i}"))
+    return pd.concat(parts, ignore_index=True), pd.concat(golds)
+
 
 def _extra_sets() -> dict:
     base = crowd_data.SHARED / "crowd_activecrowd_toolkit"
-    out = {}
+    out = {
+        "Affect, 7 labels (Snow)": (_affect, "interval"),
+        "Wordsim (Snow)": (lambda: crowd_data._snow("wordsim"), "interval"),
+    }
     for name, file in (
         ("MS (ActiveCrowd)", "MS.csv"),
         ("ZenCrowd_us (ActiveCrowd)", "ZenCrowd_us.csv.gz"),
@@ -54,9 +70,19 @@ def gold_table() -> pd.DataFrame:
         scored = votes[votes["item"].isin(gold.index)]
         g = gold.reindex(scored["item"]).to_numpy()
         who = scored["annotator"].to_numpy()
-        if scale == "interval":  # on an interval scale: each annotator's correlation with gold (higher is better)
-            pair = pd.DataFrame({"a": who, "x": scored["value"].to_numpy(float), "g": g.astype(float)})
-            acc = pair.groupby("a").apply(lambda d: pd.Series({"mean": d["x"].corr(d["g"]), "size": len(d)}))
+        if scale == "interval":  # on an interval scale: each annotator's correlation with gold (higher is better),
+            # per label and then averaged over their labels, weighted by their ratings
+            pair = pd.DataFrame(
+                {
+                    "a": who,
+                    "label": scored["label"].to_numpy() if "label" in scored else "",
+                    "x": scored["value"].to_numpy(float),
+                    "g": g.astype(float),
+                }
+            )
+            per = pair.groupby(["a", "label"]).apply(lambda d: pd.Series({"r": d["x"].corr(d["g"]), "n": len(d)}))
+            per = per.dropna().assign(rn=lambda d: d["r"] * d["n"]).groupby(level="a")[["rn", "n"]].sum()
+            acc = pd.DataFrame({"mean": per["rn"] / per["n"], "size": per["n"]})
         else:
             acc = pd.Series(scored["value"].to_numpy() == g).groupby(who).agg(["mean", "size"])
         acc = acc[acc["size"] >= 5]["mean"]
@@ -71,6 +97,7 @@ def gold_table() -> pd.DataFrame:
                 "share": len(sus) / len(out),
                 "ok": int((out["verdict"] == "ok").sum()),
                 "insufficient": int((out["verdict"] == "insufficient data").sum()),
+                "compressed_named": int((out["rule"] == "compressed_scale").sum()),
                 "gold": "correlation" if scale == "interval" else "accuracy",
                 "gold_suspects": a_s.median() if len(a_s) else np.nan,
                 "gold_others": a_o.median(),

@@ -55,7 +55,8 @@ Benjamini-Hochberg over the raters (Bonferroni over a rater's continuous labels)
 * ``reversed_scale``: r_j below 0;
 * ``constant_answering``: one value takes ``CONSTANT_SHARE`` of the ratings, more often than the
   other raters give it on the same items (binomial tail);
-* ``compressed_scale``: β_j below ``COMPRESSED`` times the crowd's median slope (t test). Not a
+* ``compressed_scale``: β_j below ``COMPRESSED`` times the crowd's median slope (t test), with a
+  reliability interval above 0 (the ratings follow the items, on a narrower scale). Not a
   suspect: a compressed scale keeps the ratings' information (their correlation), so the rater is
   named for it and the curator rescales rather than drops.
 
@@ -448,7 +449,8 @@ def _strongest_constant(const: pd.DataFrame, A: int) -> pd.DataFrame:
     if not len(const):
         return pd.DataFrame(np.nan, index=np.arange(A), columns=columns)
     const = const.assign(share=const["k"] / const["n"], labels=const.groupby("a")["a"].transform("size"))
-    const["p"] = np.minimum(const["p"] * const["labels"], 1.0)
+    # only a label where one value takes CONSTANT_SHARE can show constant answering (P = 1 elsewhere)
+    const["p"] = np.where(const["share"] >= CONSTANT_SHARE, np.minimum(const["p"] * const["labels"], 1.0), 1.0)
     const = const.sort_values(["p", "share"], ascending=[True, False], kind="stable").drop_duplicates("a")
     return const.set_index("a").reindex(np.arange(A))[columns]
 
@@ -567,47 +569,46 @@ def _noise_verdicts(df: pd.DataFrame, labels: list, fdr: float, cols: tuple) -> 
     # Benjamini-Hochberg over the annotators, rule by rule
     n_labels = t.groupby("annotator")["label"].transform("size")
     best = {}
+    t["p"] = np.where(t["k"] >= CONSTANT_SHARE * t["n_all"], t["p"], 1.0)  # as for class labels
+    t["p_compressed"] = np.where(t["low"] > 0, t["p_compressed"], 1.0)  # compressed: still following the items
     for col in ("p", "p_reversed", "p_noisy", "p_compressed"):
         t[col] = np.minimum(t[col] * n_labels, 1.0)
         b = t.sort_values(col, kind="stable").drop_duplicates("annotator").set_index("annotator")
         best[col] = b
     who = pd.Index(pd.unique(t["annotator"]))
     hit = {col: pd.Series(_bh(b[col].reindex(who).to_numpy(float), fdr), index=who) for col, b in best.items()}
-    share = (best["p"]["k"] / best["p"]["n_all"].clip(lower=1)).reindex(who)
-    hit["p"] &= share >= CONSTANT_SHARE
-    # the reported fit: each annotator's label with the most compared ratings
+    # without a rule, the figures of the annotator's label with the most compared ratings
     main = t.sort_values("n", ascending=False, kind="stable").drop_duplicates("annotator").set_index("annotator")
     main = main.reindex(who)
+    n_compared = t.groupby("annotator")["n"].sum().reindex(who)
     rows = []
     for a in who:
-        m = main.loc[a]
-        head = (
-            f"on {m['label']}: n = {int(m['n'])} compared ratings; reliability {m['reliability']:.2f} "
-            f"[{m['low']:.2f}, {m['high']:.2f}] (correlation with the others' consensus {m['r']:.2f} against the "
-            f"crowd's median {m['r0']:.2f}; slope {m['slope']:.2f} against {m['b0']:.2f})"
-        )
-        rel, low, high = m["reliability"], m["low"], m["high"]
+        rule, c, what = "", main.loc[a], ""
         if hit["p"][a]:
-            c = best["p"].loc[a]
-            rule, rel, low, high = "constant_answering", np.nan, np.nan, np.nan
-            text = f"n = {int(c['n_all'])} ratings; " + _constant_text(
-                c.rename({"n_all": "n", "n": "n_compared"}), "the other raters give"
-            )
+            rule, c = "constant_answering", best["p"].loc[a]
         elif hit["p_reversed"][a]:
-            c = best["p_reversed"].loc[a]
-            rule, text = "reversed_scale", head + f"; P(correlation >= 0) = {c['p_reversed']:.2g}"
+            rule, c = "reversed_scale", best["p_reversed"].loc[a]
+            what = f"; P(correlation >= 0) = {c['p_reversed']:.2g}"
         elif hit["p_noisy"][a]:
             c = best["p_noisy"].loc[a]
             # named by where the reliability's interval lies: above 0, below 0, or across it
             rule = "noisy_ratings" if c["low"] > 0 else "reversed_scale" if c["high"] < 0 else "random_answering"
-            text = head + f"; P(noise SD at most {NOISE_RATIO:g}x the typical rater's) = {c['p_noisy']:.2g}"
+            what = f"; P(noise SD at most {NOISE_RATIO:g}x the typical rater's) = {c['p_noisy']:.2g}"
         elif hit["p_compressed"][a]:
-            c = best["p_compressed"].loc[a]
-            rule = "compressed_scale"
-            text = head + f"; P(slope at least {COMPRESSED:g}x the typical) = {c['p_compressed']:.2g}"
-        else:
-            rule, text = "", head
-        rows.append((a, int(m["n"]), rel, low, high, rule, text))
+            rule, c = "compressed_scale", best["p_compressed"].loc[a]
+            what = f"; P(slope at least {COMPRESSED:g}x the typical) = {c['p_compressed']:.2g}"
+        if rule == "constant_answering":
+            text = f"on {c['label']}: n = {int(c['n_all'])} ratings; " + _constant_text(
+                c.rename({"n_all": "n", "n": "n_compared"}), "the other raters give"
+            )
+            rows.append((a, int(n_compared[a]), np.nan, np.nan, np.nan, rule, text))
+            continue
+        text = (
+            f"on {c['label']}: n = {int(c['n'])} compared ratings; reliability {c['reliability']:.2f} "
+            f"[{c['low']:.2f}, {c['high']:.2f}] (correlation with the others' consensus {c['r']:.2f} against the "
+            f"crowd's median {c['r0']:.2f}; slope {c['slope']:.2f} against {c['b0']:.2f}){what}"
+        )
+        rows.append((a, int(n_compared[a]), c["reliability"], c["low"], c["high"], rule, text))
     out = pd.DataFrame(rows, columns=["annotator", "n_compared", "reliability", "low", "high", "rule", "evidence"])
     # a compressed scale keeps the ratings' information (their correlation): a pattern to rescale, not a fault
     out["suspect"] = ~out["rule"].isin(["", "compressed_scale"])
