@@ -26,7 +26,8 @@ log-likelihoods add). The prior over types and θ (a grid) is fitted over all an
 (empirical Bayes), so a crowd without spammers gives the spam type a tiny prior. The posterior
 probability of ``spam`` or ``reversed`` is the evidence; ``reliability`` is the posterior mean of
 the signed θ (1: as reliable as the crowd's typical annotator, 0: answers regardless of the item,
-−1: reverses the scale) with its equal-tailed interval.
+−1: reverses the scale) with its equal-tailed interval, under the fitted type weights and a flat
+prior over θ within a type (the interval shows what the annotator's own votes say).
 
 ``constant_answering`` is tested on its own, since one answer fits every type: one value takes
 at least ``CONSTANT_SHARE`` of an annotator's votes on a label, more often than both the crowd's
@@ -314,9 +315,14 @@ def _beta_weights(a: float, b: float) -> np.ndarray:
     return w / w.sum()
 
 
-def _mixture(ll_s: np.ndarray, ll_h: np.ndarray, ll_r: np.ndarray, n_iter: int = 500) -> tuple[np.ndarray, np.ndarray]:
-    """Posterior over (spam, honest grid, reversed grid) per annotator, by EM over the prior, and
-    the log Bayes factor of the likelier bad type (spam or reversed) against the honest type.
+def _mixture(
+    ll_s: np.ndarray, ll_h: np.ndarray, ll_r: np.ndarray, n_iter: int = 500
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Posterior over (spam, honest grid, reversed grid) per annotator, by EM over the prior; the
+    log Bayes factor of the likelier bad type (spam or reversed) against the honest type; and the
+    posterior for reporting θ: the fitted type weights with a flat prior over θ within each type, so
+    that an annotator's interval shows what their own votes say (the fitted shape can be nearly a
+    point when the crowd's annotators look alike, and would print [1.00, 1.00] after 18 votes).
 
     The prior: type weights (each at least 1e-4) and one Beta shape over θ shared by the honest
     and the reversed types (its M-step by the method of moments). A smooth shape, not free weights
@@ -352,7 +358,8 @@ def _mixture(ll_s: np.ndarray, ll_h: np.ndarray, ll_r: np.ndarray, n_iter: int =
     log_shape = np.log(np.maximum(_beta_weights(a, b), 1e-300))
     log_h = special.logsumexp(ll_h + log_shape, axis=1)
     log_bad = np.maximum(ll_s, special.logsumexp(ll_r + log_shape, axis=1))
-    return post, log_bad - log_h
+    own = like * np.r_[pi[0], np.full(G, pi[1] / G), np.full(G, pi[2] / G)]
+    return post, log_bad - log_h, own / own.sum(axis=1, keepdims=True)
 
 
 def _posterior_summary(post: np.ndarray, support: np.ndarray, confidence: float = 0.95):
@@ -388,10 +395,10 @@ def _class_verdicts(df: pd.DataFrame, lv: dict, fdr: float, min_bayes_factor: fl
     honest = np.ones(A)
     for _ in range(3):  # the crowd's typical response is fitted on the annotators who look honest
         ll_h, ll_r, n, const = _loglik(parts, A, honest)
-        post, log_bf = _mixture(np.zeros(A), ll_h, ll_r)
+        post, log_bf, own = _mixture(np.zeros(A), ll_h, ll_r)
         honest = post[:, 1 : 1 + G].sum(axis=1)
     p_spam, p_rev = post[:, 0], post[:, 1 + G :].sum(axis=1)
-    rel, low, high = _posterior_summary(post, support)
+    rel, low, high = _posterior_summary(own, support)
     p_bad = p_spam + p_rev
     suspect = _bayes_fdr(p_bad, fdr) & (log_bf >= np.log(min_bayes_factor))
     n_votes = df.groupby(annotator, sort=False).size().reindex(annotators).to_numpy()
