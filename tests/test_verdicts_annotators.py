@@ -103,6 +103,20 @@ def test_continuous_ratings_under_the_noise_scale_rules():
     assert (honest["rule"] == "compressed_scale").sum() <= 1
 
 
+def test_annotators_without_comparisons_get_insufficient_data():
+    one_each = pd.DataFrame(  # a continuous label where no item has two ratings, and a class label likewise
+        {
+            "item": [f"i{j}" for j in range(40)],
+            "annotator": ["a", "b"] * 20,
+            "label": ["affect"] * 20 + ["answer"] * 20,
+            "value": list(np.linspace(0, 100, 20)) + [0, 1] * 10,
+        }
+    )
+    out = va.vote_verdicts(one_each, levels={"affect": "interval", "answer": "nominal"})
+    assert set(out["verdict"]) == {"insufficient data"} and (out["n_compared"] == 0).all()
+    assert out["evidence"].map(type).eq(str).all()
+
+
 def test_honest_crowd_without_bad_annotators_gets_no_suspects():
     votes, _ = planted_crowds.votes(bad={}, votes_per_item=10, seed=6)
     out = va.vote_verdicts(votes)

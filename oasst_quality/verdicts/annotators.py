@@ -482,10 +482,12 @@ def _noise_fit(sub: pd.DataFrame, cols: tuple) -> pd.DataFrame:
     x = sub[value].to_numpy(float)
     n_i = np.bincount(i_code)
     keep = n_i[i_code] >= 2
+    if not keep.any():
+        return pd.DataFrame()
     i_code, a_code, x = i_code[keep], a_code[keep], x[keep]
     A, n_items = names.size, n_i.size
     a, beta, w = np.zeros(A), np.ones(A), np.ones(A)
-    floor = 1e-9 * max(float(np.var(x)), 1e-12) if x.size else 1e-12
+    floor = 1e-9 * max(float(np.var(x)), 1e-12)
     for _ in range(3):
         on_scale = np.where(beta[a_code] > 0, (x - a[a_code]) / np.where(beta[a_code] > 0, beta[a_code], 1), 0.0)
         wv = w[a_code]
@@ -541,6 +543,8 @@ def _noise_verdicts(df: pd.DataFrame, labels: list, fdr: float, cols: tuple) -> 
     fits = []
     for name in labels:
         fit = _noise_fit(df[df[label] == name], cols)
+        if fit.empty:
+            continue
         ok = fit["n"] >= MIN_COMPARED
         typical = fit[ok] if ok.any() else fit
         r0, b0 = float(typical["r"].median()), float(typical["slope"].median())
@@ -677,28 +681,35 @@ def vote_verdicts(
         parts.append(_class_verdicts(df[~in_cont], lv, fdr, min_bayes_factor, cols).assign(source=0))
     if in_cont.any():
         parts.append(_noise_verdicts(df[in_cont], continuous, fdr, cols).assign(source=1))
-    both = pd.concat([x for x in parts if len(x)], ignore_index=True)
+    kept = [x for x in parts if len(x)]
+    both = pd.concat(kept, ignore_index=True) if kept else pd.DataFrame(columns=["annotator", "suspect", "source"])
     # an annotator with both kinds of labels: suspect under either; the class model's figures first
     both = both.sort_values(["suspect", "source"], ascending=[False, True], kind="stable")
     first = both.drop_duplicates("annotator").set_index("annotator")
     grouped = both.groupby("annotator", sort=False)
     annotators = pd.Index(pd.unique(df[annotator]))
     first = first.reindex(annotators)
-    suspect = grouped["suspect"].any().reindex(annotators).to_numpy(bool)
-    ok = grouped["ok"].all().reindex(annotators).to_numpy(bool) & ~suspect
+
+    def per(column: str, how) -> pd.Series:
+        return (grouped[column].agg(how) if column in both else pd.Series(dtype=object)).reindex(annotators)
+
+    suspect = per("suspect", "any").fillna(False).to_numpy(bool)
+    ok = per("ok", "all").fillna(False).to_numpy(bool) & ~suspect
     out = pd.DataFrame(
         {
             "annotator": annotators,
             "n_votes": df.groupby(annotator, sort=False).size().reindex(annotators).to_numpy(int),
-            "n_compared": grouped["n_compared"].sum().reindex(annotators).to_numpy(int),
-            "reliability": first["reliability"].to_numpy(float),
-            "low": first["low"].to_numpy(float),
-            "high": first["high"].to_numpy(float),
-            "p_spam": first["p_spam"].to_numpy(float) if "p_spam" in first else np.nan,
-            "p_reversed": first["p_reversed"].to_numpy(float) if "p_reversed" in first else np.nan,
+            "n_compared": per("n_compared", "sum").fillna(0).to_numpy(int),
+            "reliability": first.get("reliability", pd.Series(np.nan, index=annotators)).to_numpy(float),
+            "low": first.get("low", pd.Series(np.nan, index=annotators)).to_numpy(float),
+            "high": first.get("high", pd.Series(np.nan, index=annotators)).to_numpy(float),
+            "p_spam": first.get("p_spam", pd.Series(np.nan, index=annotators)).to_numpy(float),
+            "p_reversed": first.get("p_reversed", pd.Series(np.nan, index=annotators)).to_numpy(float),
             "verdict": np.where(suspect, "suspect", np.where(ok, "ok", "insufficient data")),
-            "rule": grouped["rule"].agg(lambda r: next((x for x in r if x), "")).reindex(annotators).to_numpy(object),
-            "evidence": grouped["evidence"].agg(" | ".join).reindex(annotators).to_numpy(object),
+            "rule": per("rule", lambda r: next((x for x in r if x), "")).fillna("").to_numpy(object),
+            "evidence": per("evidence", " | ".join)
+            .fillna("not scored: no one else rated the same items, or the label's raters do not agree at all")
+            .to_numpy(object),
         }
     )
     return out[columns]
