@@ -799,7 +799,8 @@ def ranking_scores(rankings: pd.DataFrame, *, group: str = "group", ranking: str
 
 
 def _normal_mixture(beta: np.ndarray, se: np.ndarray, n_iter: int = 500):
-    """EM for β ~ π0 δ0 + π1 N(μ, τ²) + π2 N(−μ, τ²), observed with error se: (posteriors, log BF bad vs honest)."""
+    """EM for β ~ π0 δ0 + π1 N(μ, τ²) + π2 N(−μ, τ²), observed with error se: (posteriors, log Bayes
+    factor of the likelier bad type against honest)."""
     pi = np.array([0.05, 0.9, 0.05])
     mu, tau2 = max(float(np.median(beta)), 0.1), max(float(np.var(beta)), 1e-3)
     last = -np.inf
@@ -828,7 +829,7 @@ def _normal_mixture(beta: np.ndarray, se: np.ndarray, n_iter: int = 500):
         tau2 = max(
             float(((post[:, 1] + post[:, 2]) * (resid**2 - se**2)).sum() / (post[:, 1] + post[:, 2]).sum()), 1e-4
         )
-    log_bad = np.logaddexp(ll[:, 0], ll[:, 2]) - np.log(2)
+    log_bad = np.maximum(ll[:, 0], ll[:, 2])  # the likelier bad type, as for votes
     return post, log_bad - ll[:, 1]
 
 
