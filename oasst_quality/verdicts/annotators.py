@@ -178,8 +178,9 @@ def _classes(values: pd.Series, level: str) -> tuple[np.ndarray, np.ndarray]:
     return code.ravel(), names
 
 
-def _vote_scores(votes: pd.DataFrame, levels: dict, annotators: pd.Index, cols: tuple[str, str, str, str]):
-    """Per compared vote: annotator code, h (honest), r (reversed), x (own share), and per label the spread."""
+def _vote_scores(votes: pd.DataFrame, levels: dict, annotators: pd.Index, cols: tuple[str, str, str, str]) -> list:
+    """Per label read as classes: its compared votes (annotator code, class code, the item's
+    leave-one-out posterior q), K, whether the scale has a mirror, and the class names."""
     from .. import aggregation as agg
     from ..coding import Ratings
 
@@ -217,7 +218,6 @@ def _vote_scores(votes: pd.DataFrame, levels: dict, annotators: pd.Index, cols: 
         parts.append(
             {
                 "label": name,
-                "level": level,
                 "K": K,
                 "mirror": level != "nominal" or K == 2,
                 "ann": local[c.annotator][keep],
@@ -229,7 +229,7 @@ def _vote_scores(votes: pd.DataFrame, levels: dict, annotators: pd.Index, cols: 
     return parts
 
 
-def _loglik(parts: list, A: int, honest_w: np.ndarray):
+def _loglik(parts: list, A: int, honest_w: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, pd.DataFrame]:
     """Per annotator, log-likelihood ratios against the spam type (answers at the annotator's own
     shares ξ whatever the item): honest and reversed on the θ grid; the compared votes; and per
     (annotator, label) the constant-answering test's inputs."""
@@ -362,7 +362,9 @@ def _mixture(
     return post, log_bad - log_h, own / own.sum(axis=1, keepdims=True)
 
 
-def _posterior_summary(post: np.ndarray, support: np.ndarray, confidence: float = 0.95):
+def _posterior_summary(
+    post: np.ndarray, support: np.ndarray, confidence: float = 0.95
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Posterior mean and equal-tailed interval of a discrete posterior on ``support`` (sorted)."""
     order = np.argsort(support, kind="stable")
     s, p = support[order], post[:, order]
@@ -798,7 +800,7 @@ def ranking_scores(rankings: pd.DataFrame, *, group: str = "group", ranking: str
     return out
 
 
-def _normal_mixture(beta: np.ndarray, se: np.ndarray, n_iter: int = 500):
+def _normal_mixture(beta: np.ndarray, se: np.ndarray, n_iter: int = 500) -> tuple[np.ndarray, np.ndarray]:
     """EM for β ~ π0 δ0 + π1 N(μ, τ²) + π2 N(−μ, τ²), observed with error se: (posteriors, log Bayes
     factor of the likelier bad type against honest)."""
     pi = np.array([0.05, 0.9, 0.05])
