@@ -280,8 +280,9 @@ def default_zero_table(seeds: range = range(4)) -> pd.DataFrame:
 def trec_chance() -> pd.DataFrame:
     """TREC's verdicts against chance on gold: per verdict, workers with >= 10 gold-scored votes,
     how many beat the accuracy their own label rates would score on their gold items (one-sided
-    binomial, p < 0.05), the median margin over that chance level; and the same medians for the
-    workers with more than 100 compared votes."""
+    binomial, p < 0.05), the median margin over that chance level; the same medians for the
+    workers with more than 100 compared votes; and of the workers with >= 30 gold-scored votes,
+    those at most 0.02 above that chance level (precision and recall against gold)."""
     from scipy import stats
 
     votes, gold, scale = crowd_data.load("TREC RF10 relevance")
@@ -311,6 +312,9 @@ def trec_chance() -> pd.DataFrame:
                 "heavy": len(heavy),
                 "heavy_acc": heavy["acc"].median(),
                 "heavy_chance": heavy["chance"].median(),
+                # workers with >= 30 gold-scored votes, and those among them at most 0.02 above chance
+                "scored_30": int((sub["n_gold"] >= 30).sum()),
+                "at_chance_30": int(((sub["n_gold"] >= 30) & (sub["acc"] - sub["chance"] <= 0.02)).sum()),
             }
         )
     return pd.DataFrame(table)
