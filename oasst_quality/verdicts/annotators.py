@@ -80,10 +80,13 @@ Verdicts
 ``suspect``: in the largest set of annotators, by decreasing posterior probability of a bad type,
 whose mean posterior probability of being *good* stays at most ``fdr`` (the Bayesian false
 discovery rate; Müller et al. 2004), with a bad type more likely than not and that type's Bayes
-factor against honest at least ``min_bayes_factor``; or a BH rejection of the constant or the
-copying test. ``ok``: the probability of a bad type below ``OK_BELOW``, the data favouring honest
-(Bayes factor above 1), on at least ``MIN_COMPARED`` compared votes (or rankings).
-``insufficient data``: the others. ``rule`` names the rule of a suspect (empty otherwise).
+factor against honest at least ``min_bayes_factor``; or a BH rejection of the constant, the
+copying or a continuous-label test (except ``compressed_scale``). ``ok``: the probability of a bad
+type below ``OK_BELOW``, the data favouring honest (Bayes factor above 1), on at least
+``MIN_COMPARED`` compared votes (or rankings); on continuous labels, a reliability interval above
+``THETA_FLOOR``. ``insufficient data``: the others. ``rule`` names the rule of a suspect, or
+``compressed_scale``, and is empty otherwise. An annotator with both kinds of labels is a suspect
+under either, and ``ok`` only under both.
 
 References: Hovy et al. (2013) MACE (the spammer mixture); Dawid & Skene (1979); Müller, Parmigiani,
 Robert & Rousseau (2004) JASA 99 (posterior FDR); Benjamini & Hochberg (1995); Hoeffding (1956)
