@@ -395,10 +395,12 @@ def cmd_annotators(args: argparse.Namespace) -> None:
         levels = ", ".join(f"{k} {v['level']}" for k, v in p["levels"].items())
         head = f"levels: {levels}\n" if levels else ""
         shown = p["suspects"][["annotator", "source", "n_votes", "rule", "evidence"]]
+        named = t[(t["verdict"] != "suspect") & (t["rule"] != "")] if len(t) else t
         return (
             head
             + _table(counts, "verdicts")
             + _table(shown, f"suspects (false discovery rate {p['rules']['fdr']:.0%})")
+            + (_table(named[shown.columns], "named, not suspects (rescale rather than drop)") if len(named) else "")
         )
 
     _emit(args, payload, text)
