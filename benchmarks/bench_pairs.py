@@ -69,7 +69,9 @@ def plot(table: pd.DataFrame, path: str, title: str) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--noise", type=float, default=1.0, help="honest rankers' noise (default 1.0)")
+    parser.add_argument(
+        "--noise", type=float, default=2.0, help="honest rankers' noise (default 2.0: about 27 % of pairs flipped)"
+    )
     parser.add_argument("--seeds", default="0,10,20")
     parser.add_argument("--margins", action="store_true")
     parser.add_argument("--cache", help="an .npz to keep the MiniLM embeddings in")

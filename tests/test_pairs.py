@@ -1,8 +1,6 @@
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 
 import oasst_quality as oq
 from oasst_quality.errors import NotComputableError, UsageError
@@ -50,18 +48,6 @@ def test_no_evidence_is_not_computable():
         vp.flip_model(_pairs([("t", "g", "a", "b", 0, 1)]))
 
 
-@given(st.lists(st.floats(-6, 6), min_size=1, max_size=40))
-def test_rate_given_is_the_fixed_point(llr):
-    from scipy.special import expit, logit
-
-    llr = np.array(llr)
-    r = vp._rate_given(llr)
-    assert 1e-4 <= r <= 0.5
-    gap = expit(logit(r) + llr).mean() - r
-    # an interior root, or a bound where the fixed point lies beyond it
-    assert abs(gap) < 1e-6 or (r == 0.5 and gap >= 0) or (r == 1e-4 and gap <= 0)
-
-
 def _voted_world(n_sets=150, seed=0):
     """Three-reply sets whose true order is a, b, c; five rankers of known accuracy vote on each pair
     independently; the export reverses a known share of pairs, apart from the votes."""
@@ -99,8 +85,22 @@ def test_a_pair_with_every_reliable_vote_against_is_suspect():
     pairs, votes, _, _ = _voted_world()
     v = vp.flip_model(pairs, votes=votes, n_resamples=10, export_from_votes=False)
     against = votes[votes["annotator"].isin(["r1", "r2", "r3"])].groupby("pair")["agree"].sum() == 0
+    p = v.table["p_flipped"].to_numpy()[against[against].index]
+    # the votes on a set's other pairs can overrule a pair's own (its order must fit theirs): almost all
+    assert p.mean() > 0.9 and (p > 0.5).mean() > 0.95
+
+
+def test_a_set_order_speaks_for_a_pair_without_votes():
+    """Votes a > b and b > c imply a > c: the set's latent order carries them to the pair (a, c) that
+    no ranker ordered, and to its reversal."""
+    pairs = _pairs([("t", "g", "a", "b", 0, 1), ("t", "g", "b", "c", 1, 2), ("t", "g", "c", "a", 0, 2)])
+    votes = pd.DataFrame(
+        [(pair, who, 1) for pair in (0, 1) for who in ("x", "y", "z", "w")], columns=["pair", "annotator", "agree"]
+    )
+    v = vp.flip_model(pairs, votes=votes, n_resamples=5)
     p = v.table["p_flipped"].to_numpy()
-    assert (p[against[against].index] > 0.9).all()
+    assert p[0] < 0.2 and p[1] < 0.2 and p[2] > 0.8
+    assert v.table["votes_for"].iloc[2] == v.table["votes_against"].iloc[2] == 0
 
 
 def test_quality_alone_finds_flips_from_likert():
@@ -158,7 +158,7 @@ def test_cleaning_by_dropping_planted_flips_raises_clean_accuracy():
 @pytest.fixture(scope="module")
 def planted(shared):
     datasets = [oq.load(shared / name, lenient=True) for name in SAMPLES]
-    return vp.planted_preferences(datasets, noise=1.0, reverse=0.1, seed=0)
+    return vp.planted_preferences(datasets, noise=1.4, reverse=0.1, seed=0)
 
 
 def test_planted_per_ranker_rankings(planted):
