@@ -212,52 +212,113 @@ _TAU2, _KAPPA = (g.ravel() for g in np.meshgrid(_GRID, np.concatenate([[0.0], _G
 
 @dataclass
 class _Votes:
-    """A one-coin model per ranker and true rank gap: a ranker agrees with the true order of two replies
-    with probability a[ranker, gap] (close replies are harder to order), shrunk toward the pooled
-    accuracy at that gap with ``prior`` pseudo-votes, and at least ``floor``. A ranker's votes on the
-    pairs of a set enter the set's order together, so a ballot counts as one ordering, not as
-    independent coins on pairs that must be consistent."""
+    """Each ranker's ballot on a set is a weighted Mallows draw around the set's true order: a ballot
+    that reverses d[g] pairs at true rank gap g (1, 2, 3+: close replies are harder) has probability
+    exp(−Σ theta[ranker, g]·d[g]) / Z, Z summing over every order of the set's replies (so a ballot
+    is one ordering, not independent coins on pairs that must agree with each other). A ballot that
+    orders only some of the set's pairs (ties, a subset) counts each vote as a ballot on two replies.
+    theta is at least 0 (chance: no adversaries) and shrunk toward the pooled theta with a Gaussian
+    penalty of ``prior``."""
 
     pair: np.ndarray
     who: np.ndarray
     agree: np.ndarray
     n_pairs: int
-    prior: float = 4.0
-    floor: float = 0.5
-    temper: float = 1.0
+    ballot_size: np.ndarray  # per vote: its ballot's number of replies when the ballot is whole, else 2
+    prior: float = 1.0
 
     def __post_init__(self):
         self.n_rankers = int(self.who.max()) + 1 if self.who.size else 0
-        self.acc = np.full((self.n_rankers, GAP_BUCKETS), 0.7)
-        self.counts = np.zeros((self.n_rankers, GAP_BUCKETS))
+        self.theta = np.full((self.n_rankers, GAP_BUCKETS), 0.85)
+        self.whole = self.ballot_size > 2
+        self.sizes = [k for k in range(3, MAX_SET + 1) if (self.ballot_size == k).any()]
+        # a whole ballot of k replies has k(k − 1)/2 votes: each counts that share of one ballot
+        self.ballot_share = 2 / (self.ballot_size * (self.ballot_size - 1))
         self.voted = np.bincount(self.pair, minlength=self.n_pairs) > 0
-
-    def vote_ll(self) -> np.ndarray:
-        """Each vote's log-likelihood per state (votes x states), before tempering."""
-        a = np.clip(self.acc[self.who], 1e-4, 1 - 1e-4)
-        yes = (self.agree == 1)[:, None]
-        right, wrong = np.log(a), np.log(1 - a)
-        return np.hstack([np.where(yes, right, wrong), np.where(yes, wrong, right)])
+        self.fitted_accuracy = np.full(self.n_rankers, np.nan)
 
     def ll(self) -> np.ndarray:
-        per = self.temper * self.vote_ll()
-        return np.stack([np.bincount(self.pair, per[:, s], self.n_pairs) for s in range(N_STATES)], axis=1)
+        """Per pair and state, its votes' log-likelihood: −theta[gap] for each wrong vote; a vote of a
+        partial ballot also pays its own normalizer log(1 + exp(−theta))."""
+        t = self.theta[self.who]
+        norm = np.where(self.whole[:, None], 0.0, np.log1p(np.exp(-t)))
+        yes = (self.agree == 1)[:, None]
+        return _by_state(np.where(yes, 0.0, -t) - norm, np.where(yes, -t, 0.0) - norm, self.pair, self.n_pairs)
+
+    def _stats(self, q: np.ndarray, weight: np.ndarray):
+        """Per ranker: the expected wrong votes per gap, the expected votes per gap of partial ballots,
+        and the number of whole ballots per size."""
+        w = weight[self.pair]
+        qv = q[self.pair] * w[:, None]
+        yes = (self.agree == 1)[:, None]
+        wrong = np.where(yes, qv[:, GAP_BUCKETS:], qv[:, :GAP_BUCKETS])  # P(the vote is wrong, gap)
+        loose = (qv[:, :GAP_BUCKETS] + qv[:, GAP_BUCKETS:]) * ~self.whole[:, None]
+
+        def per_ranker(x):
+            return np.bincount(self.who, x, self.n_rankers)
+
+        whole = {k: per_ranker(w * self.ballot_share * (self.ballot_size == k)) for k in self.sizes}
+        return np.stack([per_ranker(x) for x in wrong.T], 1), np.stack([per_ranker(x) for x in loose.T], 1), whole
+
+    @staticmethod
+    def _newton(theta, wrong, loose, whole, prior, centre, steps=4):
+        """Minimize θ·wrong + Σ_k n_k log Z_k(θ) + Σ_g loose_g log(1 + e^(−θ_g)) + prior/2 |θ − centre|²
+        per row (ranker) by Newton steps, θ >= 0."""
+        eye = np.eye(GAP_BUCKETS)
+        for _ in range(steps):
+            a = 1 / (1 + np.exp(-theta))
+            grad = wrong - loose * (1 - a) + prior * (theta - centre)
+            hess = eye * (loose * a * (1 - a) + prior + 1e-9)[:, :, None]
+            for k, n in whole.items():
+                rows = np.flatnonzero(n > 0)
+                mean, second = _mallows_moments(theta[rows], k)
+                grad[rows] -= n[rows, None] * mean
+                hess[rows] += n[rows, None, None] * (second - mean[:, :, None] * mean[:, None, :])
+            theta = np.clip(theta - np.linalg.solve(hess, grad[:, :, None])[:, :, 0], 0.0, 20.0)
+        return theta
 
     def m_step(self, q: np.ndarray, weight: np.ndarray) -> None:
-        qv = q[self.pair] * weight[self.pair][:, None]
-        yes = (self.agree == 1)[:, None]
-        right = np.where(yes, qv[:, :GAP_BUCKETS], qv[:, GAP_BUCKETS:])  # P(the vote is right, gap)
-        n = qv[:, :GAP_BUCKETS] + qv[:, GAP_BUCKETS:]
-        hits = np.stack([np.bincount(self.who, right[:, g], self.n_rankers) for g in range(GAP_BUCKETS)], 1)
-        self.counts = np.stack([np.bincount(self.who, n[:, g], self.n_rankers) for g in range(GAP_BUCKETS)], 1)
-        pooled = hits.sum(0) / np.maximum(self.counts.sum(0), 1e-9)
-        # below-chance accuracies are floored at chance: a ranker who merely agrees less often than
-        # chance is not taken for an adversary
-        self.acc = np.maximum((hits + self.prior * pooled) / (self.counts + self.prior), self.floor)
+        wrong, loose, whole = self._stats(q, weight)
+        total = {k: n.sum(keepdims=True) for k, n in whole.items()}
+        start = self.theta.mean(axis=0, keepdims=True)
+        pooled = self._newton(start, wrong.sum(0, keepdims=True), loose.sum(0, keepdims=True), total, 0.0, 0.0)
+        self.theta = self._newton(self.theta, wrong, loose, whole, self.prior, pooled)
+        # the share of its votes a ranker gets right under the fitted model
+        votes = loose.sum(axis=1) + sum(n * k * (k - 1) / 2 for k, n in whole.items())
+        expected_wrong = (loose / (1 + np.exp(self.theta))).sum(axis=1)
+        for k, n in whole.items():
+            expected_wrong += n * _mallows_moments(self.theta, k)[0].sum(axis=1)
+        self.fitted_accuracy = 1 - expected_wrong / np.maximum(votes, 1e-9)
 
     def ranker_accuracy(self) -> np.ndarray:
-        """Each ranker's accuracy over all its votes (the per-gap cells weighted by their expected votes)."""
-        return (self.acc * self.counts).sum(axis=1) / np.maximum(self.counts.sum(axis=1), 1e-9)
+        """Each ranker's share of right votes under the fitted model."""
+        return self.fitted_accuracy
+
+
+def _discordance(k: int) -> np.ndarray:
+    """Per order of k replies (as :func:`itertools.permutations` lists them: the position of each
+    reply), how many pairs it reverses at each gap bucket of the true order."""
+    from itertools import combinations, permutations
+
+    pos = np.array(list(permutations(range(k))))
+    out = np.zeros((len(pos), GAP_BUCKETS))
+    for i, j in combinations(range(k), 2):
+        out[:, min(j - i, GAP_BUCKETS) - 1] += pos[:, i] > pos[:, j]
+    return out
+
+
+_DISCORD = {k: _discordance(k) for k in range(3, MAX_SET + 1)}
+_DISCORD2 = {k: np.einsum("og,oh->ogh", d, d).reshape(len(d), -1) for k, d in _DISCORD.items()}
+
+
+def _mallows_moments(theta: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per row of ``theta`` (rows x gap buckets), the mean (rows x gaps) and second moments (rows x
+    gaps x gaps) of the reversed-pair counts of a k-reply ballot."""
+    d = _DISCORD[k]
+    lw = -theta @ d.T
+    p = np.exp(lw - lw.max(axis=1, keepdims=True))
+    p /= p.sum(axis=1, keepdims=True)
+    return p @ d, (p @ _DISCORD2[k]).reshape(-1, GAP_BUCKETS, GAP_BUCKETS)
 
 
 @dataclass
@@ -377,7 +438,8 @@ def _build_sources(pairs, votes, quality, margins, sets):
     if votes is not None and len(votes):
         codes, names = pd.factorize(votes["annotator"])
         pair = votes["pair"].to_numpy(np.int64)
-        sources["votes"] = _Votes(pair, codes, votes["agree"].to_numpy(np.int8), n)
+        size = _ballot_size(pairs, pair, codes, sets.size)
+        sources["votes"] = _Votes(pair, codes, votes["agree"].to_numpy(np.int8), n, size)
         sources["votes"].names = np.asarray(names)
     if quality is not None and len(quality):
         qc = quality.reindex(pairs["chosen_id"].to_numpy())
@@ -392,6 +454,16 @@ def _build_sources(pairs, votes, quality, margins, sets):
         if np.isfinite(x).sum() >= 10:
             sources["margin"] = _Continuous(x, np.nan_to_num(v, nan=0.0), cw)
     return sources
+
+
+def _ballot_size(pairs: pd.DataFrame, pair: np.ndarray, who: np.ndarray, set_size: np.ndarray) -> np.ndarray:
+    """Per vote, the number of replies of its ballot (one ranker on one set) when the ballot orders
+    every pair of a set of 3 to :data:`MAX_SET` replies; 2 (a ballot of its own) otherwise."""
+    ballot = pd.factorize(pd.MultiIndex.from_arrays([pairs["parent"].to_numpy()[pair], who]))[0]
+    votes = np.bincount(ballot)[ballot]
+    k = set_size[pair]
+    whole = (votes == k * (k - 1) // 2) & (k >= 3) & (k <= MAX_SET)
+    return np.where(whole, k, 2)
 
 
 def _model(pairs, votes, quality, margins, from_votes=True) -> tuple[_Sets, dict]:
@@ -518,7 +590,7 @@ def _noise_interval(pairs, sets, sources, p, n_resamples, confidence, seed, vote
     stats = []
     for _ in range(n_resamples):
         weight = np.bincount(rng.integers(0, n_trees, n_trees), minlength=n_trees)[codes].astype(float)
-        q, _ = _fit_em(sets, deepcopy(sources), weight, max_iter=100, tol=1e-4, start=False)
+        q, _ = _fit_em(sets, deepcopy(sources), weight, max_iter=50, tol=3e-3, start=False)
         stats.append(float(q[:, GAP_BUCKETS:].sum(axis=1) @ weight / weight.sum()))
     low, high, used = bootstrap_interval(np.array(stats), confidence)
     method = "mean posterior p_flipped; percentile bootstrap over trees, EM refitted per resample"
