@@ -93,6 +93,13 @@ def test_votes_alone_learn_ranker_accuracy_and_find_flips():
     assert np.allclose(trl["label_confidence"], 1 - v.table["p_flipped"])
 
 
+def test_one_tree_gets_an_interval_of_some_width():
+    pairs, votes, _, _ = _voted_world(n_sets=20)
+    v = vp.flip_model(pairs.assign(group="t"), votes=votes, n_resamples=5, export_from_votes=False)
+    assert v.noise_rate.low < v.noise_rate.estimate < v.noise_rate.high
+    assert "Wilson" in v.noise_rate.method
+
+
 def test_a_pair_with_every_reliable_vote_against_is_suspect():
     pairs, votes, _, _ = _voted_world()
     v = vp.flip_model(pairs, votes=votes, n_resamples=10, export_from_votes=False)

@@ -582,7 +582,7 @@ def _noise_interval(pairs, sets, sources, p, n_resamples, confidence, seed, vote
     with the trees' multiplicities as pair weights, from the full fit's parameters."""
     from copy import deepcopy
 
-    from .._util import bootstrap_interval
+    from .._util import bootstrap_interval, wilson_interval
 
     codes, uniques = pd.factorize(pairs["group"])
     n_trees = len(uniques)
@@ -594,6 +594,9 @@ def _noise_interval(pairs, sets, sources, p, n_resamples, confidence, seed, vote
         stats.append(float(q[:, GAP_BUCKETS:].sum(axis=1) @ weight / weight.sum()))
     low, high, used = bootstrap_interval(np.array(stats), confidence)
     method = "mean posterior p_flipped; percentile bootstrap over trees, EM refitted per resample"
+    if high <= low:  # one tree, or every resample alike: a zero-width interval would say nothing
+        low, high = wilson_interval(float(p.mean()), len(pairs), confidence)
+        method = "mean posterior p_flipped; Wilson interval over pairs (the tree bootstrap had no spread)"
     # without ranker votes the rate rests on the shape of weak continuous evidence alone
     details = {"n_trees": n_trees, "n_resamples": used, "from_votes": votes is not None and len(votes) > 0}
     return Estimate(float(p.mean()), low, high, confidence, len(pairs), method, details)
