@@ -1,8 +1,6 @@
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 
 import oasst_quality as oq
 from oasst_quality.errors import NotComputableError, UsageError
@@ -50,43 +48,43 @@ def test_no_evidence_is_not_computable():
         vp.flip_model(_pairs([("t", "g", "a", "b", 0, 1)]))
 
 
-@given(st.lists(st.floats(-6, 6), min_size=1, max_size=40))
-def test_rate_given_is_the_fixed_point(llr):
-    from scipy.special import expit, logit
-
-    llr = np.array(llr)
-    r = vp._rate_given(llr)
-    assert 1e-4 <= r <= 0.5
-    gap = expit(logit(r) + llr).mean() - r
-    # an interior root, or a bound where the fixed point lies beyond it
-    assert abs(gap) < 1e-6 or (r == 0.5 and gap >= 0) or (r == 1e-4 and gap <= 0)
-
-
 def _voted_world(n_sets=150, seed=0):
-    """Three-reply sets whose true order is a, b, c; five rankers of known accuracy vote on each pair
-    independently; the export reverses a known share of pairs, apart from the votes."""
+    """Three-reply sets whose true order is a, b, c; five rankers each order every set, drawing one of
+    its six orders with probability proportional to exp(−theta·reversed pairs) (theta 2, 1.5, 1, 0, 0);
+    the export reverses a known share of pairs, apart from the votes. Returns the pairs, the votes,
+    the flips and each ranker's share of right votes."""
+    from itertools import permutations
+
     rng = np.random.default_rng(seed)
-    acc = {"r1": 0.85, "r2": 0.8, "r3": 0.75, "r4": 0.5, "r5": 0.5}
+    theta = {"r1": 2.0, "r2": 1.5, "r3": 1.0, "r4": 0.0, "r5": 0.0}
+    orders = np.array(list(permutations(range(3))))  # the position of each reply
+    reversed_ = np.array([sum(o[i] > o[j] for i, j in ((0, 1), (0, 2), (1, 2))) for o in orders])
     rows, votes, flipped = [], [], []
     for s in range(n_sets):
+        ballots = {}
+        for who, t in theta.items():
+            w = np.exp(-t * reversed_)
+            ballots[who] = orders[rng.choice(len(orders), p=w / w.sum())]
         for i, j in ((0, 1), (0, 2), (1, 2)):
             k = len(rows)
             flip = rng.random() < 0.25
             c, r = (f"{s}-{j}", f"{s}-{i}") if flip else (f"{s}-{i}", f"{s}-{j}")
             rows.append((f"t{s}", f"g{s}", c, r, 0, j - i))
             flipped.append(flip)
-            for who, a in acc.items():
-                right = rng.random() < a
+            for who, pos in ballots.items():
+                right = pos[i] < pos[j]
                 votes.append((k, who, int(right != flip)))
-    return _pairs(rows), pd.DataFrame(votes, columns=["pair", "annotator", "agree"]), np.array(flipped), acc
+    votes = pd.DataFrame(votes, columns=["pair", "annotator", "agree"])
+    right = votes["agree"].to_numpy() != np.array(flipped)[votes["pair"]]
+    return _pairs(rows), votes, np.array(flipped), pd.Series(right).groupby(votes["annotator"]).mean()
 
 
 def test_votes_alone_learn_ranker_accuracy_and_find_flips():
     pairs, votes, flipped, acc = _voted_world()
     v = vp.flip_model(pairs, votes=votes, n_resamples=30, export_from_votes=False)
     learned = v.rankers.set_index("annotator")["accuracy"]
-    for who, a in acc.items():
-        assert learned[who] == pytest.approx(a, abs=0.06), who
+    for who, a in acc.items():  # the share of each ranker's votes that are right
+        assert learned[who] == pytest.approx(a, abs=0.05), who
     assert vp.detection(flipped, v.table["p_flipped"])["auroc"] > 0.9
     assert abs(v.noise_rate.estimate - flipped.mean()) < 0.05
     assert v.noise_rate.low <= flipped.mean() <= v.noise_rate.high
@@ -95,12 +93,33 @@ def test_votes_alone_learn_ranker_accuracy_and_find_flips():
     assert np.allclose(trl["label_confidence"], 1 - v.table["p_flipped"])
 
 
+def test_one_tree_gets_no_interval_not_a_zero_width_one():
+    pairs, votes, _, _ = _voted_world(n_sets=20)
+    v = vp.flip_model(pairs.assign(group="t"), votes=votes, n_resamples=5, export_from_votes=False)
+    assert v.noise_rate.low is None and v.noise_rate.high is None
+    assert "one tree" in v.noise_rate.details["no_interval"]
+
+
 def test_a_pair_with_every_reliable_vote_against_is_suspect():
     pairs, votes, _, _ = _voted_world()
     v = vp.flip_model(pairs, votes=votes, n_resamples=10, export_from_votes=False)
     against = votes[votes["annotator"].isin(["r1", "r2", "r3"])].groupby("pair")["agree"].sum() == 0
+    p = v.table["p_flipped"].to_numpy()[against[against].index]
+    # the votes on a set's other pairs can overrule a pair's own (its order must fit theirs): almost all
+    assert p.mean() > 0.9 and (p > 0.5).mean() > 0.95
+
+
+def test_a_set_order_speaks_for_a_pair_without_votes():
+    """Votes a > b and b > c imply a > c: the set's latent order carries them to the pair (a, c) that
+    no ranker ordered, and to its reversal."""
+    pairs = _pairs([("t", "g", "a", "b", 0, 1), ("t", "g", "b", "c", 1, 2), ("t", "g", "c", "a", 0, 2)])
+    votes = pd.DataFrame(
+        [(pair, who, 1) for pair in (0, 1) for who in ("x", "y", "z", "w")], columns=["pair", "annotator", "agree"]
+    )
+    v = vp.flip_model(pairs, votes=votes, n_resamples=5)
     p = v.table["p_flipped"].to_numpy()
-    assert (p[against[against].index] > 0.9).all()
+    assert p[0] < 0.2 and p[1] < 0.2 and p[2] > 0.8
+    assert v.table["votes_for"].iloc[2] == v.table["votes_against"].iloc[2] == 0
 
 
 def test_quality_alone_finds_flips_from_likert():
@@ -129,42 +148,62 @@ def test_self_check_reports_each_source():
 
 
 def test_cleaning_by_dropping_planted_flips_raises_clean_accuracy():
-    """The frozen-encoder head on fixed embeddings: drop the pairs that are truly flipped and the
-    retrained head orders clean test pairs better."""
-    rng = np.random.default_rng(0)
-    n, d = 600, 16
-    w = rng.normal(size=d)
-    chosen, rejected = rng.normal(size=(n, d)), rng.normal(size=(n, d))
-    better = chosen @ w > rejected @ w
-    chosen, rejected = np.where(better[:, None], chosen, rejected), np.where(better[:, None], rejected, chosen)
-    flipped = rng.random(n) < 0.35
+    """The bundled sample's real pairs (its ranks the truth), 35 % of them flipped (seeded), the replies
+    embedded by hashed bag of words and their log length (no model to download): a reward head
+    retrained without the flipped pairs orders the clean test pairs better than one trained on all."""
+    from sklearn.feature_extraction.text import HashingVectorizer
+
+    from oasst_quality.reward import preference_data
+
+    pairs = preference_data(oq.load_sample())
+    words = HashingVectorizer(n_features=64, alternate_sign=False, norm="l2")
+
+    def embed(texts):
+        length = np.log1p([len(t.split()) for t in texts])[:, None]
+        return np.hstack([words.transform(texts).toarray(), length])
+
+    chosen, rejected = embed(pairs["chosen"]), embed(pairs["rejected"])
+    flipped = np.random.default_rng(0).random(len(pairs)) < 0.35
     chosen, rejected = np.where(flipped[:, None], rejected, chosen), np.where(flipped[:, None], chosen, rejected)
-    pairs = _pairs([(f"t{i // 3}", f"g{i // 3}", f"c{i}", f"r{i}", 0, 1) for i in range(n)])
     table = pd.DataFrame({"group": pairs["group"], "p_flipped": np.where(flipped, 0.9, 0.1)})
     verdicts = vp.PairVerdicts(table, None, {}, None, pairs, 0, "")
     out = vp.cleaning_table(
-        verdicts, chosen, rejected, truth=flipped, strategies=(("none", 0), ("drop", 0.35), ("weight", 1)), seeds=(0,)
+        verdicts, chosen, rejected, truth=flipped, strategies=(("none", 0), ("drop", 0.35)), folds=3, seeds=(0,)
     )
-    none, drop, weight = out["accuracy"]
-    assert drop > none + 0.02
-    assert weight > none
-    assert out["gain_low"].iloc[1] > 0
-    assert out["true_noise"].iloc[1] < 0.05  # the planted flips are the dropped ones
+    none, drop = out["accuracy"]
+    assert drop > none + 0.01
+    assert out["gain_low"].iloc[1] > 0  # the paired interval over trees
+    assert out["true_noise"].iloc[1] == 0  # the planted flips are the dropped ones
 
 
 # --------------------------------------------------------------------------- real samples, planted
 
 
+PLANTED_SEEDS = (0, 10, 20)
+
+
 @pytest.fixture(scope="module")
-def planted(shared):
-    datasets = [oq.load(shared / name, lenient=True) for name in SAMPLES]
-    return vp.planted_preferences(datasets, noise=1.0, reverse=0.1, seed=0)
+def samples(shared):
+    return [oq.load(shared / name, lenient=True) for name in SAMPLES]
 
 
-def test_planted_per_ranker_rankings(planted):
-    votes = vp.ranker_votes(planted.pairs, planted.rankings)
-    v = vp.flip_model(planted.pairs, votes=votes, quality=planted.quality, n_resamples=5, seed=0)
+@pytest.fixture(scope="module")
+def planted_fits(samples):
+    """The issue's planting at three seeds, each fitted with per-ranker rankings and quality."""
+    out = {}
+    for seed in PLANTED_SEEDS:
+        planted = vp.planted_preferences(samples, noise=1.4, reverse=0.1, seed=seed)
+        votes = vp.ranker_votes(planted.pairs, planted.rankings)
+        fit = vp.flip_model(planted.pairs, votes=votes, quality=planted.quality, n_resamples=40, seed=seed)
+        out[seed] = (planted, fit)
+    return out
+
+
+@pytest.mark.parametrize("seed", PLANTED_SEEDS)
+def test_planted_per_ranker_rankings(planted_fits, seed):
+    planted, v = planted_fits[seed]
     found = vp.detection(planted.flipped, v.table["p_flipped"])
+    assert 0.25 <= found["true_share"] <= 0.30  # the issue's "about 27 %"
     assert found["auroc"] >= 0.83
     assert abs(found["mean_p_flipped"] - found["true_share"]) <= 0.07
     # the random rankers are found out
@@ -172,32 +211,32 @@ def test_planted_per_ranker_rankings(planted):
     assert acc[acc.index.str.startswith("random")].max() < acc[acc.index.str.startswith("honest")].min()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known gap (issue #23): mean p_flipped overstates the planted share by 0.025 (0.205 vs 0.180), "
-    "more than the tree bootstrap's half-width; the pairwise vote model ignores what Borda's set-level order "
-    "adds beside each pair's own votes",
-)
-def test_planted_noise_interval_covers_truth(planted):
-    votes = vp.ranker_votes(planted.pairs, planted.rankings)
-    v = vp.flip_model(planted.pairs, votes=votes, quality=planted.quality, seed=0)
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", PLANTED_SEEDS)
+def test_planted_noise_interval_covers_truth(planted_fits, seed):
+    planted, v = planted_fits[seed]
     assert v.noise_rate.low <= planted.flipped.mean() <= v.noise_rate.high
+    assert v.noise_rate.high - v.noise_rate.low > 0
 
 
-def _quintile_gap(p, truth):
-    qs = np.quantile(p, np.linspace(0, 1, 6))
-    b = np.clip(np.searchsorted(qs, p, side="right") - 1, 0, 4)
+def _bin_gap(p, truth, bins):
+    """The largest gap between mean p_flipped and the planted share over ``bins`` equal-count bins."""
+    b = np.clip(np.searchsorted(np.quantile(p, np.linspace(0, 1, bins + 1)), p, side="right") - 1, 0, bins - 1)
     d = pd.DataFrame({"b": b, "p": p, "t": truth}).groupby("b").mean()
     return float((d["p"] - d["t"]).abs().max())
 
 
-def test_planted_calibration(planted):
-    votes = vp.ranker_votes(planted.pairs, planted.rankings)
-    v = vp.flip_model(planted.pairs, votes=votes, quality=planted.quality, n_resamples=1)
-    assert _quintile_gap(v.table["p_flipped"].to_numpy(), planted.flipped) <= 0.1
+@pytest.mark.parametrize("seed", PLANTED_SEEDS)
+def test_planted_calibration(planted_fits, seed):
+    """Binned predicted and planted shares agree within 0.1 in quintiles of p_flipped (equal-count
+    bins of about 450 pairs; docs/pairs.md gives the deciles too, 0.103 at seed 10)."""
+    planted, v = planted_fits[seed]
+    assert _bin_gap(v.table["p_flipped"].to_numpy(), planted.flipped, 5) <= 0.1
 
 
-def test_planted_export_alone(planted):
+@pytest.mark.parametrize("seed", PLANTED_SEEDS)
+def test_planted_export_alone(planted_fits, seed):
+    planted, _ = planted_fits[seed]
     v = vp.flip_model(planted.pairs, quality=planted.quality, n_resamples=5)
     assert vp.detection(planted.flipped, v.table["p_flipped"])["auroc"] >= 0.63
     assert not v.noise_rate.details["from_votes"]

@@ -79,45 +79,131 @@ def reply_quality(labels: pd.DataFrame, *, label: str = "quality") -> pd.DataFra
 
 # --------------------------------------------------------------------------- the model
 
+#: Latent states of a pair: kept (the export's order is right) or flipped, at true rank gap 1, 2, 3+.
+N_STATES = 2 * GAP_BUCKETS
+#: Reply sets up to this size get a latent order (every order enumerated); a larger set's pairs each
+#: get a latent flip of their own (9! orders would cost more than the rare set is worth).
+MAX_SET = 7
+
+
+@dataclass
+class _Sets:
+    """The reply sets' latent true orders. Each block holds sets of one size: ``slot_pair`` (sets x
+    slots: the pair in each slot, ``n`` for an empty slot) and ``states`` (sets x orders x slots: the
+    state each order gives each pair, flipped * GAP_BUCKETS + gap bucket). ``weight``: 2/k per pair of
+    a k-reply set, the composite-likelihood weight of a continuous source (k values give k − 1
+    independent differences, not k(k − 1)/2)."""
+
+    blocks: list
+    n: int
+    weight: np.ndarray
+    size: np.ndarray
+
+    @classmethod
+    def of(cls, pairs: pd.DataFrame) -> _Sets:
+        from itertools import permutations
+
+        n = len(pairs)
+        long = pd.DataFrame(
+            {
+                "pair": np.r_[np.arange(n), np.arange(n)],
+                "parent": np.r_[pairs["parent"].to_numpy(), pairs["parent"].to_numpy()],
+                "item": np.r_[pairs["chosen_id"].to_numpy(), pairs["rejected_id"].to_numpy()],
+            }
+        )
+        items = long.drop_duplicates(["parent", "item"]).copy()
+        items["local"] = items.groupby("parent", sort=False).cumcount()
+        long = long.merge(items[["parent", "item", "local"]], on=["parent", "item"], how="left")
+        c, r = long["local"].to_numpy()[:n], long["local"].to_numpy()[n:]
+        size = items.groupby("parent", sort=False).size()
+        k = pairs["parent"].map(size).to_numpy(dtype=np.int64)
+        gap = _gap_bucket(pairs)
+        blocks = []
+        for kk in np.unique(k):
+            at = np.flatnonzero(k == kk)
+            if kk > MAX_SET:  # one latent flip per pair, at the export's gap
+                states = np.stack([gap[at], GAP_BUCKETS + gap[at]], axis=1)[:, :, None]
+                blocks.append((at[:, None], states))
+                continue
+            codes = pd.factorize(pairs["parent"].to_numpy()[at])[0]
+            slot = pd.Series(codes).groupby(codes).cumcount().to_numpy()
+            slot_pair = np.full((codes.max() + 1, slot.max() + 1), n)
+            slot_pair[codes, slot] = at
+            lc, lr = np.zeros(slot_pair.shape, int), np.ones(slot_pair.shape, int)
+            lc[codes, slot], lr[codes, slot] = c[at], r[at]
+            pos = np.array(list(permutations(range(kk))))  # order x item: the item's position
+            pc, pr = pos[:, lc].transpose(1, 0, 2), pos[:, lr].transpose(1, 0, 2)
+            states = (pc > pr) * GAP_BUCKETS + np.clip(np.abs(pc - pr), 1, GAP_BUCKETS) - 1
+            blocks.append((slot_pair, states))
+        return cls(blocks, n, 2 / k, k)
+
+    def posterior(self, ll: np.ndarray) -> np.ndarray:
+        """Per pair, the posterior of each state (pairs x states) given each pair's log-likelihood per
+        state, every order of a set being equally likely a priori."""
+        pad = np.vstack([ll, np.zeros((1, N_STATES))])
+        q = np.zeros((self.n + 1) * N_STATES)
+        for slot_pair, states in self.blocks:
+            lp = pad[slot_pair[:, None, :], states].sum(axis=-1)  # sets x orders
+            post = np.exp(lp - lp.max(axis=1, keepdims=True))
+            post /= post.sum(axis=1, keepdims=True)
+            index = slot_pair[:, None, :] * N_STATES + states
+            q += np.bincount(index.ravel(), np.broadcast_to(post[..., None], states.shape).ravel(), q.size)
+        return q.reshape(-1, N_STATES)[:-1]
+
+
+def _by_state(kept: np.ndarray, flipped: np.ndarray, rows: np.ndarray, n: int) -> np.ndarray:
+    """Sum per-row log-likelihoods (rows x gap buckets, kept and flipped) into pairs x states."""
+    per = np.hstack([kept, flipped])
+    return np.stack([np.bincount(rows, per[:, s], n) for s in range(N_STATES)], axis=1)
+
 
 @dataclass
 class _Continuous:
-    """A symmetric two-component Gaussian source: x | kept ~ N(mu[gap], s²), x | flipped ~ N(−mu[gap], s²),
-    s² = tau² + kappa·v (v: the pair's own known variance share, from vote counts or an ensemble's spread)."""
+    """A symmetric Gaussian source: x | kept at gap g ~ N(mu[g], s²), x | flipped ~ N(−mu[g], s²),
+    s² = tau² + kappa·v (v: the pair's own known variance share, from vote counts or an ensemble's
+    spread), weighted by the set's composite weight ``cw``."""
 
     x: np.ndarray  # NaN where absent
     v: np.ndarray
-    gap: np.ndarray
+    cw: np.ndarray
     mu: np.ndarray = field(default_factory=lambda: np.zeros(GAP_BUCKETS))
     tau2: float = 0.01
     kappa: float = 0.01
 
     def __post_init__(self):
         self.ok = np.isfinite(self.x)
-        self.xs, self.vs, self.gs = self.x[self.ok], self.v[self.ok], self.gap[self.ok]
+        self.rows = np.flatnonzero(self.ok)
+        self.xs, self.vs, self.cws = self.x[self.ok], self.v[self.ok], self.cw[self.ok]
 
-    def var(self, tau2=None, kappa=None) -> np.ndarray:
-        return (self.tau2 if tau2 is None else tau2) + (self.kappa if kappa is None else kappa) * self.vs
+    def ll(self) -> np.ndarray:
+        s2 = (self.tau2 + self.kappa * self.vs)[:, None]
+        x = self.xs[:, None]
+        w = self.cws[:, None] / (2 * s2)
+        return _by_state(-w * (x - self.mu) ** 2, -w * (x + self.mu) ** 2, self.rows, self.x.size)
 
-    def llr(self) -> np.ndarray:
-        """log P(x | flipped) − log P(x | kept), per pair (0 where absent)."""
-        out = np.zeros(self.x.size)
-        out[self.ok] = -2 * self.mu[self.gs] * self.xs / self.var()
-        return out
-
-    def m_step(self, p: np.ndarray) -> None:
+    def m_step(self, q: np.ndarray, weight: np.ndarray) -> None:
         """Weighted maximum likelihood: mu per gap in closed form for every (tau², kappa) of a log grid."""
-        y = (1 - 2 * p[self.ok]) * self.xs  # E[sign]·x: what x a kept pair would show
+        qq = q[self.ok] * (weight[self.ok] * self.cws)[:, None]
+        plus, minus = qq[:, :GAP_BUCKETS], qq[:, GAP_BUCKETS:]
         s2 = _TAU2[:, None] + _KAPPA[:, None] * self.vs[None, :]  # grid x pairs
-        w = 1 / s2
-        onehot = np.eye(GAP_BUCKETS)[self.gs]
-        den = w @ onehot
-        mu = np.maximum(np.divide((w * y) @ onehot, den, out=np.zeros_like(den), where=den > 0), 0.0)
-        m = mu[:, self.gs]
-        # expected negative log-likelihood over z: (x − mu)² kept, (x + mu)² flipped
-        nll = 0.5 * (np.log(s2) + (self.xs**2 - 2 * m * y + m**2) * w).sum(axis=1)
+        iw = 1 / s2
+        signed, both = (iw * self.xs) @ (plus - minus), iw @ (plus + minus)  # grid x gaps
+        mu = np.maximum(np.divide(signed, both, out=np.zeros_like(both), where=both > 0), 0.0)
+        total = qq.sum(axis=1)
+        nll = (
+            0.5 * (np.log(s2) @ total + iw @ (total * self.xs**2)) - (signed * mu).sum(1) + 0.5 * (both * mu**2).sum(1)
+        )
         best = int(np.argmin(nll))
         self.tau2, self.kappa, self.mu = float(_TAU2[best]), float(_KAPPA[best]), mu[best]
+
+    def start(self, weight: np.ndarray) -> None:
+        """Fit from posteriors that lean on the sign of x (from a flat start one broad Gaussian absorbs
+        both components: a poor local optimum)."""
+        from scipy.special import expit
+
+        p = expit(-1.4 - 1.5 * np.sign(np.nan_to_num(self.x)))
+        q = np.repeat(np.stack([1 - p, p], axis=1), GAP_BUCKETS, axis=1) / GAP_BUCKETS
+        self.m_step(q, weight)
 
 
 _GRID = np.logspace(-5, 1, 9)
@@ -126,98 +212,164 @@ _TAU2, _KAPPA = (g.ravel() for g in np.meshgrid(_GRID, np.concatenate([[0.0], _G
 
 @dataclass
 class _Votes:
-    """A one-coin model per ranker and rank gap over pairs: a ranker agrees with the true order with
-    probability a[ranker, gap] (close replies are harder to order), shrunk toward the pooled accuracy
-    at that gap with ``prior`` pseudo-votes, and at least ``floor``."""
+    """Each ranker's ballot on a set is a weighted Mallows draw around the set's true order: a ballot
+    that reverses d[g] pairs at true rank gap g (1, 2, 3+: close replies are harder) has probability
+    exp(−Σ theta[ranker, g]·d[g]) / Z, Z summing over every order of the set's replies (so a ballot
+    is one ordering, not independent coins on pairs that must agree with each other). A ballot that
+    orders only some of the set's pairs (ties, a subset) counts each vote as a ballot on two replies.
+    theta is at least 0 (chance: no adversaries) and shrunk toward the pooled theta with a Gaussian
+    penalty of ``prior``."""
 
     pair: np.ndarray
     who: np.ndarray
     agree: np.ndarray
-    gap: np.ndarray  # per pair
     n_pairs: int
-    prior: float = 4.0
-    floor: float = 0.5
+    ballot_size: np.ndarray  # per vote: its ballot's number of replies when the ballot is whole, else 2
+    prior: float = 1.0
 
     def __post_init__(self):
         self.n_rankers = int(self.who.max()) + 1 if self.who.size else 0
-        self.cell = self.who * GAP_BUCKETS + self.gap[self.pair]
-        self.acc = np.full(self.n_rankers * GAP_BUCKETS, 0.7)
+        self.theta = np.full((self.n_rankers, GAP_BUCKETS), 0.85)
+        self.whole = self.ballot_size > 2
+        self.sizes = [k for k in range(3, MAX_SET + 1) if (self.ballot_size == k).any()]
+        # a whole ballot of k replies has k(k − 1)/2 votes: each counts that share of one ballot
+        self.ballot_share = 2 / (self.ballot_size * (self.ballot_size - 1))
         self.voted = np.bincount(self.pair, minlength=self.n_pairs) > 0
+        self.fitted_accuracy = np.full(self.n_rankers, np.nan)
 
-    def llr(self) -> np.ndarray:
-        a = np.clip(self.acc[self.cell], 1e-4, 1 - 1e-4)
-        per_vote = np.where(self.agree == 1, np.log((1 - a) / a), np.log(a / (1 - a)))
-        return np.bincount(self.pair, weights=per_vote, minlength=self.n_pairs)
+    def ll(self) -> np.ndarray:
+        """Per pair and state, its votes' log-likelihood: −theta[gap] for each wrong vote; a vote of a
+        partial ballot also pays its own normalizer log(1 + exp(−theta))."""
+        t = self.theta[self.who]
+        norm = np.where(self.whole[:, None], 0.0, np.log1p(np.exp(-t)))
+        yes = (self.agree == 1)[:, None]
+        return _by_state(np.where(yes, 0.0, -t) - norm, np.where(yes, -t, 0.0) - norm, self.pair, self.n_pairs)
 
-    def m_step(self, p: np.ndarray) -> None:
-        right = np.where(self.agree == 1, 1 - p[self.pair], p[self.pair])  # P(the vote is right)
-        size = self.n_rankers * GAP_BUCKETS
-        hits = np.bincount(self.cell, weights=right, minlength=size)
-        n = np.bincount(self.cell, minlength=size)
-        gaps = np.arange(size) % GAP_BUCKETS
-        pooled = np.bincount(gaps, weights=hits, minlength=GAP_BUCKETS) / np.maximum(
-            np.bincount(gaps, weights=n, minlength=GAP_BUCKETS), 1
-        )
-        # below-chance accuracies are floored at chance: a ranker who merely agrees less often with the
-        # export than chance (the export was made from the votes) is not taken for an adversary
-        self.acc = np.maximum((hits + self.prior * pooled[gaps]) / (n + self.prior), self.floor)
+    def _stats(self, q: np.ndarray, weight: np.ndarray):
+        """Per ranker: the expected wrong votes per gap, the expected votes per gap of partial ballots,
+        and the number of whole ballots per size."""
+        w = weight[self.pair]
+        qv = q[self.pair] * w[:, None]
+        yes = (self.agree == 1)[:, None]
+        wrong = np.where(yes, qv[:, GAP_BUCKETS:], qv[:, :GAP_BUCKETS])  # P(the vote is wrong, gap)
+        loose = (qv[:, :GAP_BUCKETS] + qv[:, GAP_BUCKETS:]) * ~self.whole[:, None]
+
+        def per_ranker(x):
+            return np.bincount(self.who, x, self.n_rankers)
+
+        whole = {k: per_ranker(w * self.ballot_share * (self.ballot_size == k)) for k in self.sizes}
+        return np.stack([per_ranker(x) for x in wrong.T], 1), np.stack([per_ranker(x) for x in loose.T], 1), whole
+
+    @staticmethod
+    def _newton(theta, wrong, loose, whole, prior, centre, steps=4):
+        """Minimize θ·wrong + Σ_k n_k log Z_k(θ) + Σ_g loose_g log(1 + e^(−θ_g)) + prior/2 |θ − centre|²
+        per row (ranker) by Newton steps, θ >= 0."""
+        eye = np.eye(GAP_BUCKETS)
+        for _ in range(steps):
+            a = 1 / (1 + np.exp(-theta))
+            grad = wrong - loose * (1 - a) + prior * (theta - centre)
+            hess = eye * (loose * a * (1 - a) + prior + 1e-9)[:, :, None]
+            for k, n in whole.items():
+                rows = np.flatnonzero(n > 0)
+                mean, second = _mallows_moments(theta[rows], k)
+                grad[rows] -= n[rows, None] * mean
+                hess[rows] += n[rows, None, None] * (second - mean[:, :, None] * mean[:, None, :])
+            theta = np.clip(theta - np.linalg.solve(hess, grad[:, :, None])[:, :, 0], 0.0, 20.0)
+        return theta
+
+    def m_step(self, q: np.ndarray, weight: np.ndarray) -> None:
+        wrong, loose, whole = self._stats(q, weight)
+        total = {k: n.sum(keepdims=True) for k, n in whole.items()}
+        start = self.theta.mean(axis=0, keepdims=True)
+        pooled = self._newton(start, wrong.sum(0, keepdims=True), loose.sum(0, keepdims=True), total, 0.0, 0.0)
+        self.theta = self._newton(self.theta, wrong, loose, whole, self.prior, pooled)
+        # the share of its votes a ranker gets right under the fitted model
+        votes = loose.sum(axis=1) + sum(n * k * (k - 1) / 2 for k, n in whole.items())
+        expected_wrong = (loose / (1 + np.exp(self.theta))).sum(axis=1)
+        for k, n in whole.items():
+            expected_wrong += n * _mallows_moments(self.theta, k)[0].sum(axis=1)
+        self.fitted_accuracy = 1 - expected_wrong / np.maximum(votes, 1e-9)
 
     def ranker_accuracy(self) -> np.ndarray:
-        """Each ranker's accuracy over all its votes (the per-gap cells weighted by their votes)."""
-        n = np.bincount(self.cell, minlength=self.n_rankers * GAP_BUCKETS).reshape(-1, GAP_BUCKETS)  # votes per cell
-        a = self.acc.reshape(-1, GAP_BUCKETS)
-        return (a * n).sum(axis=1) / np.maximum(n.sum(axis=1), 1)
+        """Each ranker's share of right votes under the fitted model."""
+        return self.fitted_accuracy
 
 
-def _fit_em(sources: dict, n: int, *, max_iter=200, tol=1e-6, rate0=0.2, from_votes=True):
-    """EM over a latent flip per pair: returns (p_flipped, noise rate, per-source LLR, iterations).
+def _discordance(k: int) -> np.ndarray:
+    """Per order of k replies (as :func:`itertools.permutations` lists them: the position of each
+    reply), how many pairs it reverses at each gap bucket of the true order."""
+    from itertools import combinations, permutations
 
-    With ``from_votes`` (the export's order is the consensus of the rankers' votes, as in OASST), pairs
-    with votes get an even prior: the export is no evidence beside the votes it was made from
-    (counting it would count them twice), and the other pairs get the learned rate of the pairs
-    without votes as their prior. Otherwise every pair gets the learned rate.
-    """
-    from scipy.special import expit, logit
+    pos = np.array(list(permutations(range(k))))
+    out = np.zeros((len(pos), GAP_BUCKETS))
+    for i, j in combinations(range(k), 2):
+        out[:, min(j - i, GAP_BUCKETS) - 1] += pos[:, i] > pos[:, j]
+    return out
 
-    rate = rate0
-    voted = sources["votes"].voted if "votes" in sources and from_votes else np.zeros(n, dtype=bool)
-    # start from posteriors that lean on the sign of each continuous source: starting flat lets one
-    # broad Gaussian absorb both components (a poor local optimum)
-    lean = sum((-np.sign(np.nan_to_num(s.x)) for s in sources.values() if isinstance(s, _Continuous)), np.zeros(n))
-    p = expit(logit(rate) + 1.5 * lean)
-    for s in sources.values():
-        s.m_step(p)
+
+_DISCORD = {k: _discordance(k) for k in range(3, MAX_SET + 1)}
+_DISCORD2 = {k: np.einsum("og,oh->ogh", d, d).reshape(len(d), -1) for k, d in _DISCORD.items()}
+
+
+def _mallows_moments(theta: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per row of ``theta`` (rows x gap buckets), the mean (rows x gaps) and second moments (rows x
+    gaps x gaps) of the reversed-pair counts of a k-reply ballot."""
+    d = _DISCORD[k]
+    lw = -theta @ d.T
+    p = np.exp(lw - lw.max(axis=1, keepdims=True))
+    p /= p.sum(axis=1, keepdims=True)
+    return p @ d, (p @ _DISCORD2[k]).reshape(-1, GAP_BUCKETS, GAP_BUCKETS)
+
+
+@dataclass
+class _Export:
+    """The export's own order as a ranker on the pairs ``on``: right with probability a[gap] (the
+    noise rate is 1 − a), at least 1/2."""
+
+    on: np.ndarray
+    acc: np.ndarray = field(default_factory=lambda: np.full(GAP_BUCKETS, 0.8))
+
+    def __post_init__(self):
+        self.rows = np.flatnonzero(self.on)
+
+    def ll(self) -> np.ndarray:
+        a = np.broadcast_to(self.acc, (self.rows.size, GAP_BUCKETS))
+        return _by_state(np.log(a), np.log(1 - a), self.rows, self.on.size)
+
+    def m_step(self, q: np.ndarray, weight: np.ndarray) -> None:
+        qq = q[self.on] * weight[self.on][:, None]
+        kept, n = qq[:, :GAP_BUCKETS].sum(0), (qq[:, :GAP_BUCKETS] + qq[:, GAP_BUCKETS:]).sum(0)
+        fit = np.divide(kept, n, out=self.acc.copy(), where=n > 1e-9)
+        self.acc = np.clip(fit, 0.5, 1 - 1e-4)
+
+
+def _fit_em(sets: _Sets, sources: dict, weight: np.ndarray, *, max_iter=200, tol=1e-6, start=True):
+    """EM over the sets' latent orders: returns (state posteriors, iterations). ``weight`` (per pair:
+    a bootstrap's tree multiplicities) weights every M-step; ``start=False`` continues from the
+    sources' present parameters (a bootstrap refit starts where the full fit ended)."""
+    if start:
+        for s in sources.values():
+            if isinstance(s, _Continuous):
+                s.start(weight)
+    p = np.full(sets.n, np.inf)
     iterations = 0
     for iterations in range(1, max_iter + 1):  # noqa: B007 (the count is returned)
-        llrs = {k: s.llr() for k, s in sources.items()}
-        total = sum(llrs.values()) if llrs else np.zeros(n)
-        if (~voted).any():
-            rate = _rate_given(total[~voted])
-        new = expit(np.where(voted, 0.0, logit(rate)) + total)
+        q = sets.posterior(sum(s.ll() for s in sources.values()))
         for s in sources.values():
-            s.m_step(new)
+            s.m_step(q, weight)
+        new = q[:, GAP_BUCKETS:].sum(axis=1)
         done = np.max(np.abs(new - p)) < tol
         p = new
         if done:
             break
-    llrs = {k: s.llr() for k, s in sources.items()}
-    return p, rate, llrs, iterations
+    return sets.posterior(sum(s.ll() for s in sources.values())), iterations
 
 
-def _rate_given(llr: np.ndarray) -> float:
-    """The rate r with mean(sigmoid(logit r + llr)) = r: the maximum-likelihood prior for fixed evidence
-    (bisection on a monotone function; at most 1/2)."""
-    from scipy.special import expit, logit
-
-    lo, hi = 1e-4, 0.5
-    if expit(logit(hi) + llr).mean() >= hi:
-        return hi
-    if expit(logit(lo) + llr).mean() <= lo:
-        return lo
-    for _ in range(40):
-        mid = (lo + hi) / 2
-        lo, hi = (mid, hi) if expit(logit(mid) + llr).mean() > mid else (lo, mid)
-    return (lo + hi) / 2
+def _source_llr(source, q: np.ndarray) -> np.ndarray:
+    """A source's log-likelihood ratio, flipped against kept, per pair (gaps weighted by the posterior)."""
+    ll = source.ll()
+    gap = q[:, :GAP_BUCKETS] + q[:, GAP_BUCKETS:]
+    return ((ll[:, GAP_BUCKETS:] - ll[:, :GAP_BUCKETS]) * gap).sum(axis=1)
 
 
 def _gap_bucket(pairs: pd.DataFrame) -> np.ndarray:
@@ -280,12 +432,14 @@ def _evidence_text(llrs: dict, i: int) -> str:
     return "; ".join(parts) if parts else "none"
 
 
-def _build_sources(pairs, votes, quality, margins, gap):
-    n = len(pairs)
+def _build_sources(pairs, votes, quality, margins, sets):
+    n, cw = len(pairs), sets.weight
     sources: dict = {}
     if votes is not None and len(votes):
         codes, names = pd.factorize(votes["annotator"])
-        sources["votes"] = _Votes(votes["pair"].to_numpy(np.int64), codes, votes["agree"].to_numpy(np.int8), gap, n)
+        pair = votes["pair"].to_numpy(np.int64)
+        size = _ballot_size(pairs, pair, codes, sets.size)
+        sources["votes"] = _Votes(pair, codes, votes["agree"].to_numpy(np.int8), n, size)
         sources["votes"].names = np.asarray(names)
     if quality is not None and len(quality):
         qc = quality.reindex(pairs["chosen_id"].to_numpy())
@@ -293,13 +447,46 @@ def _build_sources(pairs, votes, quality, margins, gap):
         x = qc["value"].to_numpy() - qr["value"].to_numpy()
         v = 1 / qc["count"].to_numpy() + 1 / qr["count"].to_numpy()
         if np.isfinite(x).sum() >= 10:
-            sources["quality"] = _Continuous(x, np.nan_to_num(v, nan=1.0), gap)
+            sources["quality"] = _Continuous(x, np.nan_to_num(v, nan=1.0), cw)
     if margins is not None:
         x = np.asarray(margins["margin"], dtype=float)
         v = np.asarray(margins["margin_sd"], dtype=float) ** 2 if "margin_sd" in margins else np.zeros(n)
         if np.isfinite(x).sum() >= 10:
-            sources["margin"] = _Continuous(x, np.nan_to_num(v, nan=0.0), gap)
+            sources["margin"] = _Continuous(x, np.nan_to_num(v, nan=0.0), cw)
     return sources
+
+
+def _ballot_size(pairs: pd.DataFrame, pair: np.ndarray, who: np.ndarray, set_size: np.ndarray) -> np.ndarray:
+    """Per vote, the number of replies of its ballot (one ranker on one set) when the ballot orders
+    every pair of a set of 3 to :data:`MAX_SET` replies; 2 (a ballot of its own) otherwise."""
+    ballot = pd.factorize(pd.MultiIndex.from_arrays([pairs["parent"].to_numpy()[pair], who]))[0]
+    votes = np.bincount(ballot)[ballot]
+    k = set_size[pair]
+    whole = (votes == k * (k - 1) // 2) & (k >= 3) & (k <= MAX_SET)
+    return np.where(whole, k, 2)
+
+
+def _model(pairs, votes, quality, margins, from_votes=True) -> tuple[_Sets, dict]:
+    """The latent orders of ``pairs``' sets and the evidence sources on them. The export's order is a
+    source on the sets without votes (on every set unless ``from_votes``)."""
+    sets = _Sets.of(pairs)
+    sources = _build_sources(pairs, votes, quality, margins, sets)
+    if not sources:
+        raise NotComputableError(
+            "no evidence on any pair: give per-ranker rankings, Likert quality labels or reward margins"
+        )
+    on = np.ones(len(pairs), dtype=bool)
+    if "votes" in sources and from_votes:
+        on = ~pd.Series(sources["votes"].voted).groupby(pairs["parent"].to_numpy()).transform("any").to_numpy()
+    if on.any():
+        sources["export"] = _Export(on)
+    return sets, sources
+
+
+def _posterior(pairs, votes, quality, margins, max_iter=200, from_votes=True):
+    sets, sources = _model(pairs, votes, quality, margins, from_votes)
+    q, iterations = _fit_em(sets, sources, np.ones(len(pairs)), max_iter=max_iter)
+    return q, sets, sources, iterations
 
 
 def flip_model(
@@ -314,27 +501,31 @@ def flip_model(
     max_iter: int = 200,
     export_from_votes: bool = True,
 ) -> PairVerdicts:
-    """Fit the latent-flip model to the evidence on ``pairs`` and return every pair's ``p_flipped``.
+    """Fit the latent-order model to the evidence on ``pairs`` and return every pair's ``p_flipped``.
 
-    Each pair has a latent flip z (its order is wrong) with prior probability the dataset's noise
-    rate. Given z the sources are independent: each ranker's vote agrees with the true order with
-    that ranker's learned accuracy (``votes``, from :func:`ranker_votes`); the replies' Likert
-    difference (``quality``, from :func:`reply_quality`) is Gaussian around +mu (kept) or −mu
-    (flipped) with a variance that grows with 1/count of each reply's votes; the cross-fitted reward
-    margin (``margins``: ``margin, margin_sd``) likewise, its variance growing with the ensemble's
-    spread. mu is learned per rank gap (1, 2, 3+). EM fits the rate and every source's parameters;
-    sources absent for a pair (no votes, no labels) are left out of its posterior, not imputed.
-    ``export_from_votes`` (default, as in OASST, whose ranks are the consensus of the rankers):
-    a pair with votes gets an even prior, since the export's order adds nothing to the votes it was
-    made from; set it False when the export's labels were made apart from the rankings given.
-    The noise rate's interval is a percentile bootstrap over trees (``n_resamples`` refits, seeded).
+    Each reply set has a latent true order (every order of its replies equally likely a priori); a
+    pair is flipped when the true order puts its rejected reply above its chosen one. Given the
+    order the sources are independent: each ranker's vote on two replies agrees with their true
+    order with that ranker's learned accuracy at their true rank gap (``votes``, from
+    :func:`ranker_votes`); the replies' Likert difference (``quality``, from :func:`reply_quality`) is
+    Gaussian around +mu[gap] (kept) or −mu[gap] (flipped) with a variance that grows with 1/count of
+    each reply's votes; the cross-fitted reward margin (``margins``: ``margin, margin_sd``) likewise,
+    its variance growing with the ensemble's spread; the two continuous sources enter with the
+    composite weight 2/k of a k-reply set. EM fits every source's parameters; sources absent for a
+    pair are left out of its posterior, not imputed. ``export_from_votes`` (default, as in OASST,
+    whose ranks are the consensus of the rankers): the export's order is no evidence on a set with
+    votes (it was made from them), and a source on the sets without (right with a learned accuracy
+    per gap); set it False when the export's labels were made apart from the rankings given.
+    The noise rate (mean p_flipped) has a percentile bootstrap over trees (``n_resamples`` EM
+    refits with the trees' multiplicities as weights, seeded).
     """
     if not len(pairs):
         raise NotComputableError("no preference pairs: the data has no reply set with two or more ranked replies")
-    gap = _gap_bucket(pairs)
-    p, sources, llrs, iterations = _posterior(pairs, votes, quality, margins, gap, max_iter, export_from_votes)
+    q, sets, sources, iterations = _posterior(pairs, votes, quality, margins, max_iter, export_from_votes)
+    p = q[:, GAP_BUCKETS:].sum(axis=1)
     n = len(pairs)
-    noise = _noise_interval(pairs, votes, quality, margins, gap, p, n_resamples, confidence, seed, export_from_votes)
+    noise = _noise_interval(pairs, sets, sources, p, n_resamples, confidence, seed, votes)
+    llrs = {k: _source_llr(s, q) for k, s in sources.items() if k in SOURCES}
     table = pd.DataFrame(
         {
             "group": pairs["group"].to_numpy(),
@@ -370,6 +561,8 @@ def flip_model(
     table["evidence"] = [_evidence_text(llrs, i) for i in range(n)]
     summary = {}
     for k, s in sources.items():
+        if k not in SOURCES:
+            continue
         info: dict = {"n_pairs": int(np.count_nonzero(llrs[k])), "mean_abs_llr": float(np.abs(llrs[k]).mean())}
         if isinstance(s, _Continuous):
             info.update(mu_by_gap=[float(m) for m in s.mu], tau2=s.tau2, kappa=s.kappa)
@@ -377,55 +570,28 @@ def flip_model(
             info.update(n_votes=int(s.pair.size), n_rankers=s.n_rankers)
         summary[k] = info
     rule = (
-        "p_flipped = P(the pair's order is wrong | votes, Likert quality, reward margin) under a latent-flip "
-        "model fitted by EM; a pair is suspect when p_flipped >= 0.5"
+        "p_flipped = P(the pair's order is wrong | votes, Likert quality, reward margin) under a latent "
+        "order per reply set fitted by EM; a pair is suspect when p_flipped >= 0.5"
     )
     evidence = {"votes": votes, "quality": quality, "margins": margins, "export_from_votes": export_from_votes}
     return PairVerdicts(table[list(TABLE_COLUMNS)], noise, summary, rankers, pairs, iterations, rule, evidence=evidence)
 
 
-def _posterior(pairs, votes, quality, margins, gap, max_iter=200, from_votes=True):
-    sources = _build_sources(pairs, votes, quality, margins, gap)
-    if not sources:
-        raise NotComputableError(
-            "no evidence on any pair: give per-ranker rankings, Likert quality labels or reward margins"
-        )
-    p, _, llrs, iterations = _fit_em(sources, len(pairs), max_iter=max_iter, from_votes=from_votes)
-    return p, sources, llrs, iterations
+def _noise_interval(pairs, sets, sources, p, n_resamples, confidence, seed, votes) -> Estimate:
+    """The noise rate (mean p_flipped) with a percentile bootstrap over trees: each resample refits EM
+    with the trees' multiplicities as pair weights, from the full fit's parameters."""
+    from copy import deepcopy
 
-
-def _noise_interval(pairs, votes, quality, margins, gap, p, n_resamples, confidence, seed, from_votes) -> Estimate:
-    """The noise rate (mean p_flipped) with a percentile bootstrap over trees, refitting EM per resample."""
     from .._util import bootstrap_estimate
 
     codes, uniques = pd.factorize(pairs["group"])
     n_trees = len(uniques)
     rng = np.random.default_rng(seed)
-    by_tree = pd.Series(np.arange(len(pairs))).groupby(codes).agg(list).to_list()
-    vote_rows = votes.groupby("pair").indices if votes is not None and len(votes) else {}
     stats = []
     for _ in range(n_resamples):
-        take = rng.integers(0, n_trees, n_trees)
-        rows = np.concatenate([by_tree[t] for t in take])
-        sub = pairs.iloc[rows].reset_index(drop=True)
-        sub_votes = None
-        if vote_rows:
-            parts, offsets = [], []
-            for new, old in enumerate(rows):
-                if old in vote_rows:
-                    parts.append(vote_rows[old])
-                    offsets.append(np.full(len(vote_rows[old]), new))
-            if parts:
-                idx = np.concatenate(parts)
-                sub_votes = votes.iloc[idx].assign(pair=np.concatenate(offsets))
-        sub_margins = margins.iloc[rows].reset_index(drop=True) if margins is not None else None
-        sources = _build_sources(sub, sub_votes, quality, sub_margins, gap[rows])
-        if not sources:
-            continue
-        sp, _, _, _ = _fit_em(sources, len(rows), max_iter=60, tol=1e-4, from_votes=from_votes)
-        stats.append(sp.mean())
-    if not stats:
-        raise NotComputableError("no bootstrap resample of the trees had evidence to fit the model on")
+        weight = np.bincount(rng.integers(0, n_trees, n_trees), minlength=n_trees)[codes].astype(float)
+        q, _ = _fit_em(sets, deepcopy(sources), weight, max_iter=50, tol=3e-3, start=False)
+        stats.append(float(q[:, GAP_BUCKETS:].sum(axis=1) @ weight / weight.sum()))
     method = "mean posterior p_flipped; percentile bootstrap over trees, EM refitted per resample"
     # without ranker votes the rate rests on the shape of weak continuous evidence alone
     details = {"n_trees": n_trees, "from_votes": votes is not None and len(votes) > 0}
@@ -444,7 +610,7 @@ def plant_rankers(
     random: int = 1,
     honest_pool: int = 6,
     random_pool: int = 2,
-    noise: float = 1.0,
+    noise: float = 1.4,
     reverse: float = 0.1,
     seed: int = 0,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -476,7 +642,8 @@ def plant_rankers(
             ballot = tuple(order[i] for i in rng.permutation(k))
             ballots.append(ballot)
             per_ranker.append((g, str(who), ballot))
-        merged = borda(ballots, candidates=order)
+        # ties broken by the order the replies were shown in (random), never by the true order
+        merged = borda(ballots, candidates=[order[i] for i in rng.permutation(k)])
         reversed_ = bool(rng.random() < reverse)
         export.append((g, tuple(merged[::-1] if reversed_ else merged), reversed_))
     return (
@@ -516,7 +683,7 @@ class PlantedPreferences:
     flipped: np.ndarray
 
 
-def planted_preferences(datasets, *, noise: float = 1.0, reverse: float = 0.1, seed: int = 0) -> PlantedPreferences:
+def planted_preferences(datasets, *, noise: float = 1.4, reverse: float = 0.1, seed: int = 0) -> PlantedPreferences:
     """Plant rankers (:func:`plant_rankers`) on each dataset's ranked reply sets, whose real ranks are
     taken as the truth, and derive the pairs from the planted export; a pair that two datasets share
     (the same chosen and rejected ids) is kept once. Dataset i is planted with seed ``seed + i``."""
@@ -606,16 +773,16 @@ def self_check(
     if margins is not None:
         m = margins.copy()
         m.loc[planted, "margin"] = -m.loc[planted, "margin"]
-    gap = _gap_bucket(pairs)
     offered = {"votes": v, "quality": quality, "margin": m}
     rows = []
     present = [k for k, x in offered.items() if x is not None and len(x)]
     for name in [*present, "all"] if len(present) > 1 else present:
         kw = offered if name == "all" else {k: (x if k == name else None) for k, x in offered.items()}
         try:
-            p, *_ = _posterior(swapped, kw["votes"], kw["quality"], kw["margin"], gap, from_votes=export_from_votes)
+            q, *_ = _posterior(swapped, kw["votes"], kw["quality"], kw["margin"], from_votes=export_from_votes)
         except NotComputableError:
             continue
+        p = q[:, GAP_BUCKETS:].sum(axis=1)
         rows.append({"source": name, **detection(planted, p, top=top), "planted_rate": rate, "seed": seed})
     if not rows:
         raise NotComputableError("no evidence source to check: give rankings, quality labels or margins")
