@@ -218,10 +218,34 @@ def dataset_scores(dataset, *, prefer_export: bool = True, **score_kw) -> pd.Dat
 
 def export_scores(dataset) -> pd.DataFrame:
     """The export's Detoxify scores, one row per message and one column per head, plus ``source``."""
-    wide = adapter.scores(dataset).pivot(index="item", columns="head", values="score")
-    wide.index.name, wide.columns.name = "item", None
+    wide = _wide(adapter.scores(dataset), "head", "score", repeats=False)
+    wide.columns.name = None
     wide["source"] = "export"
     return wide
+
+
+def _wide(long: pd.DataFrame, columns: str, values: str, *, repeats: bool) -> pd.DataFrame:
+    """A long table ``item, <columns>, <values>`` as one row per item (ids sorted, kept as Python
+    strings) and one column per distinct ``columns`` value (sorted), each cell the mean of its
+    non-missing values (NaN if none): a pivot on factorised codes, which builds no index per row.
+    ``repeats=False``: an (item, column) pair given twice is an error, as for ``DataFrame.pivot``."""
+    rows, items = pd.factorize(long["item"].to_numpy(dtype=object), sort=True)
+    cols, names = pd.factorize(long[columns].to_numpy(dtype=object), sort=True)
+    keep = (rows >= 0) & (cols >= 0)
+    cell = rows[keep] * len(names) + cols[keep]
+    size = len(items) * len(names)
+    if not repeats and (np.bincount(cell, minlength=size) > 1).any():
+        raise OasstQualityError(f"a message has two {values}s for the same {columns}: one per message is expected")
+    value = long[values].to_numpy(dtype=float, na_value=np.nan)[keep]
+    present = ~np.isnan(value)
+    total = np.bincount(cell, weights=np.where(present, value, 0.0), minlength=size)
+    with np.errstate(invalid="ignore"):  # no value: 0 / 0
+        mean = total / np.bincount(cell, weights=present, minlength=size)
+    return pd.DataFrame(
+        mean.reshape(len(items), len(names)),
+        index=pd.Index(items, dtype=object, name="item"),
+        columns=pd.Index(names, dtype=object, name=columns),
+    )
 
 
 def _weighted_spearman(ranks_x: np.ndarray, ranks_y: np.ndarray, f: np.ndarray) -> np.ndarray:
@@ -294,16 +318,18 @@ def _attempt(reasons: list[str], compute: Callable[..., Estimate], *args) -> Est
 
 
 def comparison_tables(dataset, scores: pd.DataFrame | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(model scores, human label means), each one row per message sorted by id: everything the
-    comparisons below read, from a Dataset or its :class:`~oasst_quality.adapter.Tables` (the scores
-    and labels tables). Tables of partitions concatenate (the Dask engine does that)."""
-    scores = export_scores(dataset) if scores is None else scores
+    """(model scores, human label means) of the messages that have both, one row per message in
+    the same order (sorted by id): everything the comparisons below read, from a Dataset or its
+    :class:`~oasst_quality.adapter.Tables` (the scores and labels tables). Tables of partitions
+    concatenate (the Dask engine does that) and stay aligned."""
+    scores = (export_scores(dataset) if scores is None else scores).sort_index()
     # only the labels some head is compared with: the full table is millions of rows at OASST scale
     wanted = {label for labels in HEAD_LABELS.values() for label in labels}
     labels = adapter.labels(dataset)
-    human = labels[labels["label"].isin(wanted)].pivot_table(index="item", columns="label", values="value")
-    human.index.name = "item"
-    return scores.sort_index(), human.sort_index()
+    human = _wide(labels[labels["label"].isin(wanted)], "label", "value", repeats=True)
+    human = human.dropna(how="all").dropna(axis=1, how="all")
+    common = scores.index.intersection(human.index)  # aligned once: every comparison is over messages in both
+    return scores.reindex(common), human.reindex(common)
 
 
 def agreement_with_labels(
@@ -362,6 +388,8 @@ def agreement_from_tables(
     id) adds the rows per language."""
     by_language = langs is not None
     rng = np.random.default_rng(seed)
+    common = scores.index.intersection(human.index)  # aligned once, not per (head, label) pair
+    s_all, h_all = scores.reindex(common), human.reindex(common)
     rows = []
     for head, labels in HEAD_LABELS.items():
         if head not in scores.columns:
@@ -369,8 +397,10 @@ def agreement_from_tables(
         for label in labels:
             if label not in human.columns:
                 continue
-            both = pd.concat([scores[head].rename("score"), human[label].rename("human")], axis=1, join="inner")
-            both = both.dropna()
+            x_all = s_all[head].to_numpy(dtype=float, na_value=np.nan)
+            y_all = h_all[label].to_numpy(dtype=float, na_value=np.nan)
+            keep = ~(np.isnan(x_all) | np.isnan(y_all))
+            both = pd.DataFrame({"score": x_all[keep], "human": y_all[keep]}, index=common[keep])
             groups = [("all", both)]
             if by_language:
                 lang = langs.reindex(both.index)
