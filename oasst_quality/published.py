@@ -304,30 +304,41 @@ def summary_from_patterns(
     return pd.DataFrame(rows, columns=[*columns, "mean_interval_width_single_vote"])
 
 
-def _zib_logpmf(s: np.ndarray, n: np.ndarray, steps: int, pi: float, a: float, b: float) -> np.ndarray:
+class _ZeroInflated:
     """log P(S = s | n votes) when each vote is 0 by default with probability pi, else
-    Binomial(steps, p) with the message's p ~ Beta(a, b)."""
-    k_max = int(n.max())
-    k = np.arange(k_max + 1)
-    # P(k answered votes | n) and P(S | k answered)
-    log_k = (
-        special.gammaln(n[:, None] + 1)
-        - special.gammaln(k[None] + 1)
-        - special.gammaln(np.maximum(n[:, None] - k[None], 0) + 1)
-        + k[None] * np.log1p(-pi)
-        + (n[:, None] - k[None]) * np.log(pi)
-    )
-    log_k = np.where(k[None] <= n[:, None], log_k, -np.inf)
-    m = steps * k[None]
-    log_s = (
-        special.gammaln(m + 1)
-        - special.gammaln(s[:, None] + 1)
-        - special.gammaln(np.maximum(m - s[:, None], 0) + 1)
-        + special.betaln(s[:, None] + a, m - s[:, None] + b)
-        - special.betaln(a, b)
-    )
-    log_s = np.where(s[:, None] <= m, log_s, -np.inf)
-    return special.logsumexp(log_k + log_s, axis=1)
+    Binomial(steps, p) with the message's p ~ Beta(a, b), for fixed (s, n): the terms that do not
+    depend on (pi, a, b) are computed once, not at each of the optimiser's hundreds of calls (the
+    same operations in the same order, so the same numbers)."""
+
+    def __init__(self, s: np.ndarray, n: np.ndarray, steps: int) -> None:
+        k = np.arange(int(n.max()) + 1)[None]
+        n, s = n[:, None], s[:, None]
+        m = steps * k
+        # P(k answered votes | n) and P(S | k answered): their (pi, a, b)-free parts and supports
+        self.choose_k = special.gammaln(n + 1) - special.gammaln(k + 1) - special.gammaln(np.maximum(n - k, 0) + 1)
+        self.choose_s = special.gammaln(m + 1) - special.gammaln(s + 1) - special.gammaln(np.maximum(m - s, 0) + 1)
+        self.k, self.n_minus_k, self.s, self.m_minus_s = k, n - k, s, m - s
+        self.k_ok, self.s_ok = k <= n, s <= m
+
+    def __call__(self, pi: float, a: float, b: float) -> np.ndarray:
+        log_k = np.where(self.k_ok, self.choose_k + self.k * np.log1p(-pi) + self.n_minus_k * np.log(pi), -np.inf)
+        beta = special.betaln(self.s + a, self.m_minus_s + b)
+        log_s = np.where(self.s_ok, self.choose_s + beta - special.betaln(a, b), -np.inf)
+        return _logsumexp_rows(log_k + log_s)
+
+
+def _logsumexp_rows(x: np.ndarray) -> np.ndarray:
+    """``scipy.special.logsumexp(x, axis=1)`` for a real matrix, by its own steps (the row's largest
+    terms apart, the rest shifted, a direct sum where that is not finite) without its per-call overhead."""
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        direct = np.log(np.exp(x).sum(axis=1, keepdims=True))
+        top = x.max(axis=1, keepdims=True)
+        is_top = x == top
+        n_top = is_top.sum(axis=1, keepdims=True, dtype=x.dtype)
+        rest = np.exp(np.where(is_top, -np.inf, x) - top).sum(axis=1, keepdims=True, dtype=x.dtype)
+        rest = np.where(rest == 0, rest, rest / n_top)
+        out = np.log1p(rest) + np.log(n_top) + top
+    return np.where(np.isfinite(out), out, direct)[:, 0]
 
 
 def default_zero_bias(dataset, *, labels: list[str] | None = None) -> pd.DataFrame:
@@ -405,10 +416,12 @@ def _zero_fit(patterns: dict[tuple[int, int], int], name: str) -> tuple[dict, pd
     if w.sum() < 20:
         return None
 
+    logpmf = _ZeroInflated(s, n, steps)
+
     def nll(theta, with_default=True):
         pi = special.expit(theta[0]) if with_default else 1e-12
         a, b = np.exp(theta[-2:])
-        return -(w * _zib_logpmf(s, n, steps, pi, a, b)).sum()
+        return -(w * logpmf(pi, a, b)).sum()
 
     null = optimize.minimize(lambda t: nll(np.r_[0.0, t], False), np.log([1.0, 2.0]), method="Nelder-Mead")
     full = min(
@@ -429,9 +442,9 @@ def _zero_fit(patterns: dict[tuple[int, int], int], name: str) -> tuple[dict, pd
     lr = max(2 * (null.fun - full.fun), 0.0)
     p_value = 0.5 * stats.chi2.sf(lr, 1) if lr > 0 else 1.0
     observed = w[s == 0].sum() / w.sum()
-    expected_share = float((np.exp(_zib_logpmf(np.zeros_like(n), n, steps, 1e-12, a0, b0)) * w).sum() / w.sum())
+    expected_share = float((np.exp(_ZeroInflated(np.zeros_like(n), n, steps)(1e-12, a0, b0)) * w).sum() / w.sum())
     # posterior probability that a message has at least one defaulted vote
-    p_none = np.exp(_zib_logpmf(s, n, steps, 1e-12, a, b) + n * np.log1p(-pi) - _zib_logpmf(s, n, steps, pi, a, b))
+    p_none = np.exp(logpmf(1e-12, a, b) + n * np.log1p(-pi) - logpmf(pi, a, b))
     touched = 1 - np.clip(p_none, 0, 1)
     row = {
         "label": name,
