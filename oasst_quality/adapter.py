@@ -122,17 +122,23 @@ def rankings(data: Data) -> pd.DataFrame:
 
 
 def _rankings(m: pd.DataFrame) -> pd.DataFrame:
-    ranked = m[m["rank"].notna() & m["parent"].notna()].sort_values(["parent", "rank"], kind="stable")
-    groups = ranked.groupby("parent", sort=False)
-    table = pd.DataFrame(
+    ranked = m[m["rank"].notna() & m["parent"].notna()]
+    parent, parents = pd.factorize(ranked["parent"].to_numpy(dtype=object), sort=True)
+    order = np.lexsort((ranked["rank"].to_numpy(dtype=float), parent))  # by parent, then rank; stable
+    parent = parent[order]
+    starts = np.flatnonzero(np.r_[True, parent[1:] != parent[:-1]]) if len(parent) else np.array([], dtype=int)
+    ends = np.r_[starts[1:], len(parent)]
+    kept = ends - starts >= 2
+    starts, ends = starts[kept], ends[kept]
+    items = ranked["item"].to_numpy(dtype=object)[order]
+    return pd.DataFrame(
         {
-            "group": list(groups.groups),
-            "tree": groups["tree"].first().to_numpy(),
+            "group": pd.Series(parents[parent[starts]], dtype=object),
+            "tree": pd.Series(ranked["tree"].to_numpy(dtype=object)[order][starts], dtype=object),
             "annotator": None,
-            "ranking": [tuple(ids) for ids in groups["item"].agg(list)],
+            "ranking": [tuple(items[a:b]) for a, b in zip(starts, ends)],
         }
     )
-    return table[table["ranking"].map(len) >= 2].reset_index(drop=True)
 
 
 def whole_votes(value: np.ndarray, count: np.ndarray, steps: int = 1) -> tuple[np.ndarray, np.ndarray]:
