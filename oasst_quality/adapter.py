@@ -100,6 +100,21 @@ def labels(data: Data) -> pd.DataFrame:
     return _table(data, "labels")
 
 
+def by_label(data: Data) -> dict[str, pd.DataFrame]:
+    """The labels table split by label name (a :class:`Tables`' own split, made once, when given one)."""
+    if isinstance(data, Tables):
+        return data.labels_by_name
+    return dict(tuple(labels(data).groupby("label", sort=False)))
+
+
+def label_rows(data: Data, name: str) -> pd.DataFrame:
+    """The labels table's rows of one label (from a :class:`Tables`' split by label when given one)."""
+    if isinstance(data, Tables):
+        return data.labels_by_name.get(name, data.labels.iloc[:0])
+    table = labels(data)
+    return table[table["label"] == name]
+
+
 def messages(data: Data) -> pd.DataFrame:
     """The messages table: ``item, tree, parent, author, role, lang, rank, text`` (a column the
     Dataset lacks comes out empty)."""

@@ -68,7 +68,7 @@ def flag_vote_patterns(labels, by_label: dict | None = None) -> dict[str, dict]:
     """
     from .schema import label_kind
 
-    by_label = dict(tuple(adapter.labels(labels).groupby("label", sort=False))) if by_label is None else by_label
+    by_label = adapter.by_label(labels) if by_label is None else by_label
     out = {}
     for name, sub in by_label.items():
         row = {"n_messages": len(sub), "n_votes": int(sub["count"].fillna(0).sum())}
@@ -189,7 +189,7 @@ def grid_patterns(labels, by_label: dict | None = None) -> dict[str, dict[tuple[
     posterior summary depend on these counts only, so partitions merge by adding them.
     ``by_label``: the table already grouped by label, to group it once per report.
     """
-    by_label = dict(tuple(adapter.labels(labels).groupby("label", sort=False))) if by_label is None else by_label
+    by_label = adapter.by_label(labels) if by_label is None else by_label
     out = {}
     for name in (*FLAG_LABELS, *LIKERT_LABELS):
         if name not in by_label:
@@ -232,7 +232,7 @@ def oasst_posteriors(
     ``priors``: fitted on the whole dataset (:func:`beta_priors`) when ``dataset`` is one partition of it.
     """
     table = adapter.labels(dataset)
-    by_label = dict(tuple(table.groupby("label", sort=False)))
+    by_label = adapter.by_label(dataset)
     priors = beta_priors(grid_patterns(table, by_label)) if priors is None else priors
     names = labels or [n for n in (*FLAG_LABELS, *LIKERT_LABELS) if n in by_label]
     out = []
@@ -396,13 +396,12 @@ def default_zero_messages(
     posterior probability ``p_defaulted`` that at least one of its votes is a stored default, with
     its ``count`` and ``value``. An upper bound, as for :func:`default_zero_bias`.
     ``fits``: :func:`zero_bias_from_patterns` on the whole dataset when ``dataset`` is one partition of it."""
-    labels_table = adapter.labels(dataset)
-    table, per_pattern = zero_bias_from_patterns(grid_patterns(labels_table), labels=labels) if fits is None else fits
+    table, per_pattern = zero_bias_from_patterns(grid_patterns(dataset), labels=labels) if fits is None else fits
     columns = ["item", "label", "count", "value", "p_defaulted"]
     parts = []
     steps = LIKERT_GRID.size - 1
     for name in table.loc[table["p_value"] < alpha, "label"]:
-        data = _grid_sums(labels_table[labels_table["label"] == name], steps)
+        data = _grid_sums(adapter.label_rows(dataset, name), steps)
         parts.append(data.merge(per_pattern[name], on=["n", "s"]).assign(count=lambda d: d["n"])[columns])
     parts = [p for p in parts if len(p)]
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)

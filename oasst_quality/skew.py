@@ -165,8 +165,7 @@ def tallies(dataset, *, label: str = "quality") -> dict:
     ``lang_values``: the same sums per language; ``no_user``: those of messages without a user id.
     """
     m = adapter.messages(dataset)[["item", "lang", "author"]]
-    labels = adapter.labels(dataset)
-    joined = m.merge(labels.loc[labels["label"] == label, ["item", "value"]], on="item", how="left")
+    joined = m.merge(adapter.label_rows(dataset, label)[["item", "value"]], on="item", how="left")
     v = joined["value"].astype(float)
     parts = pd.DataFrame(
         {"n_messages": 1.0, "n": v.notna().astype(float), "sum": v.fillna(0), "sumsq": v.fillna(0) ** 2}

@@ -218,33 +218,49 @@ def dataset_scores(dataset, *, prefer_export: bool = True, **score_kw) -> pd.Dat
 
 def export_scores(dataset) -> pd.DataFrame:
     """The export's Detoxify scores, one row per message and one column per head, plus ``source``."""
-    wide = _wide(adapter.scores(dataset), "head", "score", repeats=False)
+    long = adapter.scores(dataset)
+    items, (rows,) = _ids(long["item"])
+    return _scores_table(long, rows, items)
+
+
+def _scores_table(long: pd.DataFrame, rows: np.ndarray, items: pd.Index) -> pd.DataFrame:
+    wide = _wide(rows, items, long["head"], long["score"], repeats=False)
     wide.columns.name = None
     wide["source"] = "export"
     return wide
 
 
-def _wide(long: pd.DataFrame, columns: str, values: str, *, repeats: bool) -> pd.DataFrame:
-    """A long table ``item, <columns>, <values>`` as one row per item (ids sorted, kept as Python
-    strings) and one column per distinct ``columns`` value (sorted), each cell the mean of its
-    non-missing values (NaN if none): a pivot on factorised codes, which builds no index per row.
-    ``repeats=False``: an (item, column) pair given twice is an error, as for ``DataFrame.pivot``."""
-    rows, items = pd.factorize(long["item"].to_numpy(dtype=object), sort=True)
-    cols, names = pd.factorize(long[columns].to_numpy(dtype=object), sort=True)
+def _ids(*columns: pd.Series) -> tuple[pd.Index, list[np.ndarray]]:
+    """The distinct ids of one or more id columns, sorted (kept as Python objects), and each
+    column's codes into them (-1: missing): one hash pass over every row, one sort of the ids."""
+    codes, uniques = pd.factorize(np.concatenate([c.to_numpy(dtype=object) for c in columns]))
+    order = np.array(sorted(range(len(uniques)), key=uniques.__getitem__), dtype=np.intp)
+    rank = np.empty_like(order)
+    rank[order] = np.arange(order.size)
+    known = codes >= 0
+    codes[known] = rank[codes[known]]
+    splits = np.cumsum([len(c) for c in columns])[:-1]
+    return pd.Index(uniques[order], dtype=object, name="item"), np.split(codes, splits)
+
+
+def _wide(rows: np.ndarray, items: pd.Index, columns: pd.Series, values: pd.Series, *, repeats: bool) -> pd.DataFrame:
+    """A long table (row codes into ``items``, a column name and a value per row) as one row per item
+    and one column per distinct name (sorted), each cell the mean of its non-missing values (NaN if
+    none): a pivot on codes, which builds no index per row. ``repeats=False``: an (item, name)
+    pair given twice is an error, as for ``DataFrame.pivot``."""
+    cols, names = pd.factorize(columns.to_numpy(dtype=object), sort=True)
     keep = (rows >= 0) & (cols >= 0)
     cell = rows[keep] * len(names) + cols[keep]
     size = len(items) * len(names)
     if not repeats and (np.bincount(cell, minlength=size) > 1).any():
-        raise OasstQualityError(f"a message has two {values}s for the same {columns}: one per message is expected")
-    value = long[values].to_numpy(dtype=float, na_value=np.nan)[keep]
+        raise OasstQualityError(f"a message has two {values.name}s for the same {columns.name}: one is expected")
+    value = values.to_numpy(dtype=float, na_value=np.nan)[keep]
     present = ~np.isnan(value)
     total = np.bincount(cell, weights=np.where(present, value, 0.0), minlength=size)
     with np.errstate(invalid="ignore"):  # no value: 0 / 0
         mean = total / np.bincount(cell, weights=present, minlength=size)
     return pd.DataFrame(
-        mean.reshape(len(items), len(names)),
-        index=pd.Index(items, dtype=object, name="item"),
-        columns=pd.Index(names, dtype=object, name=columns),
+        mean.reshape(len(items), len(names)), index=items, columns=pd.Index(names, dtype=object, name=columns.name)
     )
 
 
@@ -322,14 +338,31 @@ def comparison_tables(dataset, scores: pd.DataFrame | None = None) -> tuple[pd.D
     the same order (sorted by id): everything the comparisons below read, from a Dataset or its
     :class:`~oasst_quality.adapter.Tables` (the scores and labels tables). Tables of partitions
     concatenate (the Dask engine does that) and stay aligned."""
-    scores = (export_scores(dataset) if scores is None else scores).sort_index()
     # only the labels some head is compared with: the full table is millions of rows at OASST scale
-    wanted = {label for labels in HEAD_LABELS.values() for label in labels}
-    labels = adapter.labels(dataset)
-    human = _wide(labels[labels["label"].isin(wanted)], "label", "value", repeats=True)
-    human = human.dropna(how="all").dropna(axis=1, how="all")
-    common = scores.index.intersection(human.index)  # aligned once: every comparison is over messages in both
+    wanted = sorted({label for labels in HEAD_LABELS.values() for label in labels})
+    labels = pd.concat([adapter.label_rows(dataset, name)[["item", "label", "value"]] for name in wanted])
+    if scores is None:  # the export's own: one id axis for both tables, so they align by position
+        long = adapter.scores(dataset)
+        items, (score_rows, label_rows) = _ids(long["item"], labels["item"])
+        scores = _scores_table(long, score_rows, items)
+        human = _human(label_rows, items, labels)
+        both = (np.bincount(score_rows[score_rows >= 0], minlength=len(items)) > 0) & _any_value(human)
+        return scores[both], human[both]
+    items, (label_rows,) = _ids(labels["item"])
+    human = _human(label_rows, items, labels)
+    human = human[_any_value(human)]
+    common = scores.index.intersection(human.index).sort_values()  # aligned once: comparisons are over messages in both
     return scores.reindex(common), human.reindex(common)
+
+
+def _human(rows: np.ndarray, items: pd.Index, labels: pd.DataFrame) -> pd.DataFrame:
+    """The human means per message and label; a label no message has is no column."""
+    human = _wide(rows, items, labels["label"], labels["value"], repeats=True)
+    return human.loc[:, human.notna().any().to_numpy()]
+
+
+def _any_value(table: pd.DataFrame) -> np.ndarray:
+    return table.notna().any(axis=1).to_numpy()
 
 
 def agreement_with_labels(
