@@ -55,9 +55,16 @@ class Tables:
     problems: pd.DataFrame
 
     @cached_property
+    def label_positions(self) -> dict[str, np.ndarray]:
+        """Each label name's row positions in the labels table (ascending), in the order the names
+        first appear: the table split by label once (several analyses read it so)."""
+        found = self.labels.groupby("label", sort=False).indices
+        return {name: found[name] for name in sorted(found, key=lambda name: found[name][0])}
+
+    @cached_property
     def labels_by_name(self) -> dict[str, pd.DataFrame]:
-        """The labels table split by label name, once (several analyses read it so)."""
-        return dict(tuple(self.labels.groupby("label", sort=False)))
+        """The labels table split by label name, once."""
+        return {name: self.labels.take(rows) for name, rows in self.label_positions.items()}
 
 
 #: What an analysis takes: a Dataset, its Tables, or the one table it reads.
@@ -105,6 +112,14 @@ def by_label(data: Data) -> dict[str, pd.DataFrame]:
     if isinstance(data, Tables):
         return data.labels_by_name
     return dict(tuple(labels(data).groupby("label", sort=False)))
+
+
+def label_positions(data: Data, name: str) -> np.ndarray:
+    """The positions in the labels table of one label's rows (from a :class:`Tables`' split by label
+    when given one)."""
+    if isinstance(data, Tables):
+        return data.label_positions.get(name, np.array([], dtype=np.intp))
+    return np.flatnonzero(labels(data)["label"].to_numpy(dtype=object) == name)
 
 
 def label_rows(data: Data, name: str) -> pd.DataFrame:

@@ -224,44 +224,47 @@ def export_scores(dataset) -> pd.DataFrame:
 
 
 def _scores_table(long: pd.DataFrame, rows: np.ndarray, items: pd.Index) -> pd.DataFrame:
-    wide = _wide(rows, items, long["head"], long["score"], repeats=False)
-    wide.columns.name = None
+    heads, names = pd.factorize(long["head"].to_numpy(dtype=object), sort=True)
+    wide = _wide(rows, heads, long["score"], items, pd.Index(names, dtype=object), repeats=False)
     wide["source"] = "export"
     return wide
 
 
 def _ids(*columns: pd.Series) -> tuple[pd.Index, list[np.ndarray]]:
     """The distinct ids of one or more id columns, sorted (kept as Python objects), and each
-    column's codes into them (-1: missing): one hash pass over every row, one sort of the ids."""
-    codes, uniques = pd.factorize(np.concatenate([c.to_numpy(dtype=object) for c in columns]))
+    column's codes into them (-1: missing). Rows come in runs of one id (a message's scores or
+    labels together), so only the first id of each run is hashed; the ids are sorted once."""
+    values = np.concatenate([c.to_numpy(dtype=object) for c in columns])
+    starts = np.flatnonzero(np.r_[values.size > 0, values[1:] != values[:-1]])
+    run_codes, uniques = pd.factorize(values[starts])
     order = np.array(sorted(range(len(uniques)), key=uniques.__getitem__), dtype=np.intp)
     rank = np.empty_like(order)
     rank[order] = np.arange(order.size)
-    known = codes >= 0
-    codes[known] = rank[codes[known]]
+    known = run_codes >= 0
+    run_codes[known] = rank[run_codes[known]]
+    codes = np.repeat(run_codes, np.diff(np.r_[starts, values.size]))
     splits = np.cumsum([len(c) for c in columns])[:-1]
     return pd.Index(uniques[order], dtype=object, name="item"), np.split(codes, splits)
 
 
-def _wide(rows: np.ndarray, items: pd.Index, columns: pd.Series, values: pd.Series, *, repeats: bool) -> pd.DataFrame:
-    """A long table (row codes into ``items``, a column name and a value per row) as one row per item
-    and one column per distinct name (sorted), each cell the mean of its non-missing values (NaN if
-    none): a pivot on codes, which builds no index per row. ``repeats=False``: an (item, name)
-    pair given twice is an error, as for ``DataFrame.pivot``."""
-    cols, names = pd.factorize(columns.to_numpy(dtype=object), sort=True)
+def _wide(
+    rows: np.ndarray, cols: np.ndarray, values: pd.Series, items: pd.Index, names: pd.Index, *, repeats: bool
+) -> pd.DataFrame:
+    """A long table given as codes (each row's item in ``items``, its column in ``names``) and
+    values, as one row per item and one column per name: each cell the mean of its non-missing
+    values (NaN if none). A pivot on codes, which builds no index per row. ``repeats=False``: an
+    (item, name) pair given twice is an error, as for ``DataFrame.pivot``."""
     keep = (rows >= 0) & (cols >= 0)
     cell = rows[keep] * len(names) + cols[keep]
     size = len(items) * len(names)
     if not repeats and (np.bincount(cell, minlength=size) > 1).any():
-        raise OasstQualityError(f"a message has two {values.name}s for the same {columns.name}: one is expected")
+        raise OasstQualityError(f"a message has two {values.name}s for the same {names.name}: one is expected")
     value = values.to_numpy(dtype=float, na_value=np.nan)[keep]
     present = ~np.isnan(value)
     total = np.bincount(cell, weights=np.where(present, value, 0.0), minlength=size)
     with np.errstate(invalid="ignore"):  # no value: 0 / 0
         mean = total / np.bincount(cell, weights=present, minlength=size)
-    return pd.DataFrame(
-        mean.reshape(len(items), len(names)), index=items, columns=pd.Index(names, dtype=object, name=columns.name)
-    )
+    return pd.DataFrame(mean.reshape(len(items), len(names)), index=items, columns=names)
 
 
 def _weighted_spearman(ranks_x: np.ndarray, ranks_y: np.ndarray, f: np.ndarray) -> np.ndarray:
@@ -307,12 +310,25 @@ def _analytic_auc(x: np.ndarray, positive: np.ndarray, confidence: float) -> Est
     if n_p < 2 or n_n < 2:
         raise NotComputableError("one message on one side of the threshold: DeLong's interval is undefined")
     z = stats.norm.ppf(0.5 + confidence / 2)
-    ranks = rankdata(x)
+    # the ranks of x, and of x within each side, from one sort
+    order = np.argsort(x, kind="stable")
+    ranks, within = np.empty(x.size), np.empty(x.size)
+    ranks[order] = _average_ranks(x[order])
+    for side in (positive[order], ~positive[order]):
+        within[order[side]] = _average_ranks(x[order[side]])
     auc = (ranks[positive].sum() - n_p * (n_p + 1) / 2) / (n_p * n_n)
-    v10 = (ranks[positive] - rankdata(x[positive])) / n_n  # per positive: share of negatives below
-    v01 = 1 - (ranks[~positive] - rankdata(x[~positive])) / n_p  # per negative: share of positives above
+    v10 = (ranks[positive] - within[positive]) / n_n  # per positive: share of negatives below
+    v01 = 1 - (ranks[~positive] - within[~positive]) / n_p  # per negative: share of positives above
     se_auc = np.sqrt(v10.var(ddof=1) / n_p + v01.var(ddof=1) / n_n)
     return Estimate(float(auc), float(auc - z * se_auc), float(auc + z * se_auc), confidence, x.size, "DeLong")
+
+
+def _average_ranks(ascending: np.ndarray) -> np.ndarray:
+    """1-based ranks of a sorted array, ties sharing the mean of their positions (``rankdata``'s
+    default; halves of whole numbers, so exact)."""
+    first = np.flatnonzero(np.r_[True, ascending[1:] != ascending[:-1]])
+    counts = np.diff(np.r_[first, ascending.size])
+    return np.repeat(first + (counts + 1) / 2, counts)
 
 
 def _bootstrapped(estimate: float, samples: np.ndarray, confidence: float, n: int, undefined: str) -> Estimate:
@@ -340,24 +356,30 @@ def comparison_tables(dataset, scores: pd.DataFrame | None = None) -> tuple[pd.D
     concatenate (the Dask engine does that) and stay aligned."""
     # only the labels some head is compared with: the full table is millions of rows at OASST scale
     wanted = sorted({label for labels in HEAD_LABELS.values() for label in labels})
-    labels = pd.concat([adapter.label_rows(dataset, name)[["item", "label", "value"]] for name in wanted])
+    positions = {name: adapter.label_positions(dataset, name) for name in wanted}
+    positions = {name: rows for name, rows in positions.items() if len(rows)}
+    picked = np.concatenate([np.array([], dtype=np.intp), *positions.values()])
+    names = pd.Index(list(positions), dtype=object, name="label")
+    label_cols = np.repeat(np.arange(len(positions)), [len(rows) for rows in positions.values()])
+    table = adapter.labels(dataset)
+    values = table["value"].iloc[picked]
+    # a message's rows come together in the full tables: their ids are hashed once per message
     if scores is None:  # the export's own: one id axis for both tables, so they align by position
         long = adapter.scores(dataset)
-        items, (score_rows, label_rows) = _ids(long["item"], labels["item"])
+        items, (score_rows, label_rows) = _ids(long["item"], table["item"])
         scores = _scores_table(long, score_rows, items)
-        human = _human(label_rows, items, labels)
+        human = _human(_wide(label_rows[picked], label_cols, values, items, names, repeats=True))
         both = (np.bincount(score_rows[score_rows >= 0], minlength=len(items)) > 0) & _any_value(human)
         return scores[both], human[both]
-    items, (label_rows,) = _ids(labels["item"])
-    human = _human(label_rows, items, labels)
+    items, (label_rows,) = _ids(table["item"])
+    human = _human(_wide(label_rows[picked], label_cols, values, items, names, repeats=True))
     human = human[_any_value(human)]
     common = scores.index.intersection(human.index).sort_values()  # aligned once: comparisons are over messages in both
     return scores.reindex(common), human.reindex(common)
 
 
-def _human(rows: np.ndarray, items: pd.Index, labels: pd.DataFrame) -> pd.DataFrame:
-    """The human means per message and label; a label no message has is no column."""
-    human = _wide(rows, items, labels["label"], labels["value"], repeats=True)
+def _human(human: pd.DataFrame) -> pd.DataFrame:
+    """The human means without the labels no message has a value of."""
     return human.loc[:, human.notna().any().to_numpy()]
 
 
