@@ -157,17 +157,16 @@ def _default_zeros(t: adapter.Tables, fits: published.LabelFits) -> pd.DataFrame
     (one vote pattern) only where it fits whole. The threshold is set on the whole dataset's vote
     patterns (``fits.patterns``), so a partition flags exactly its share of the whole's rows.
     """
-    zeros = published.default_zero_messages(t, fits=fits.zero_bias)
-    table = fits.zero_bias[0].set_index("label") if len(fits.zero_bias[0]) else None
-    if table is None or zeros.empty:
-        return _rows([], "default_zero_suspect", "low", [])
+    table, per_label = fits.zero_bias
+    significant = sorted(table.loc[table["p_value"] < published.ZERO_ALPHA, "label"]) if len(table) else []
     # fits without their patterns: this table's (exact when it is the whole dataset)
-    patterns = fits.patterns if fits.patterns is not None else published.grid_patterns(t)
+    patterns = fits.patterns if fits.patterns is not None or not significant else published.grid_patterns(t)
+    table = table.set_index("label")
     kept = []
-    for name, z in zeros.groupby("label", sort=True):
+    for name in significant:
         row = table.loc[name]
         excess = max(row["all_zero_share"] - row["all_zero_expected_without_default"], 0.0) * row["n_messages"]
-        per_pattern = fits.zero_bias[1][name]
+        per_pattern = per_label[name]
         counts = patterns.get(name, {})
         weight = np.array([counts.get((int(n), int(s)), 0) for n, s in zip(per_pattern["n"], per_pattern["s"])])
         p = per_pattern["p_defaulted"].to_numpy(float)
@@ -175,8 +174,8 @@ def _default_zeros(t: adapter.Tables, fits: published.LabelFits) -> pd.DataFrame
         levels_desc = np.unique(p)[::-1]
         total = np.array([weight[p >= t].sum() for t in levels_desc])
         fits_whole = levels_desc[total <= excess]
-        if fits_whole.size:
-            chosen = z[z["p_defaulted"].to_numpy(float) >= fits_whole.min()]
+        if fits_whole.size:  # only the messages of the patterns chosen are listed
+            chosen = published.label_zero_messages(t, name, per_pattern[p >= fits_whole.min()])
             kept.append(chosen.assign(excess=excess))
     if not kept:
         return _rows([], "default_zero_suspect", "low", [])

@@ -341,6 +341,10 @@ def _logsumexp_rows(x: np.ndarray) -> np.ndarray:
     return np.where(np.isfinite(out), out, direct)[:, 0]
 
 
+#: The default-to-zero test's significance level for listing a label's messages.
+ZERO_ALPHA = 0.01
+
+
 def default_zero_bias(dataset, *, labels: list[str] | None = None) -> pd.DataFrame:
     """Test each Likert label for unanswered votes stored as 0 (the OASST backend's default).
 
@@ -389,7 +393,7 @@ def default_zero_messages(
     dataset,
     *,
     labels: list[str] | None = None,
-    alpha: float = 0.01,
+    alpha: float = ZERO_ALPHA,
     fits: tuple[pd.DataFrame, dict[str, pd.DataFrame]] | None = None,
 ) -> pd.DataFrame:
     """Per message and Likert label whose default-to-zero test is significant at ``alpha``: the
@@ -397,14 +401,21 @@ def default_zero_messages(
     its ``count`` and ``value``. An upper bound, as for :func:`default_zero_bias`.
     ``fits``: :func:`zero_bias_from_patterns` on the whole dataset when ``dataset`` is one partition of it."""
     table, per_pattern = zero_bias_from_patterns(grid_patterns(dataset), labels=labels) if fits is None else fits
-    columns = ["item", "label", "count", "value", "p_defaulted"]
-    parts = []
-    steps = LIKERT_GRID.size - 1
-    for name in table.loc[table["p_value"] < alpha, "label"]:
-        data = _grid_sums(adapter.label_rows(dataset, name), steps)
-        parts.append(data.merge(per_pattern[name], on=["n", "s"]).assign(count=lambda d: d["n"])[columns])
+    parts = [
+        label_zero_messages(dataset, name, per_pattern[name]) for name in table.loc[table["p_value"] < alpha, "label"]
+    ]
     parts = [p for p in parts if len(p)]
-    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=_ZERO_MESSAGE_COLUMNS)
+
+
+def label_zero_messages(dataset, name: str, per_pattern: pd.DataFrame) -> pd.DataFrame:
+    """:func:`default_zero_messages` of one label, from its ``p_defaulted`` per (``n``, ``s``) pattern:
+    the messages of the patterns given."""
+    data = _grid_sums(adapter.label_rows(dataset, name), LIKERT_GRID.size - 1)
+    return data.merge(per_pattern, on=["n", "s"]).assign(count=lambda d: d["n"])[_ZERO_MESSAGE_COLUMNS]
+
+
+_ZERO_MESSAGE_COLUMNS = ["item", "label", "count", "value", "p_defaulted"]
 
 
 def _zero_fit(patterns: dict[tuple[int, int], int], name: str) -> tuple[dict, pd.DataFrame] | None:
