@@ -225,7 +225,8 @@ def export_scores(dataset) -> pd.DataFrame:
 
 def _scores_table(long: pd.DataFrame, rows: np.ndarray, items: pd.Index) -> pd.DataFrame:
     heads, names = pd.factorize(long["head"].to_numpy(dtype=object), sort=True)
-    wide = _wide(rows, heads, long["score"], items, pd.Index(names, dtype=object), repeats=False)
+    wide = _wide(rows, heads, long["score"], items, pd.Index(names, dtype=object, name="head"), repeats=False)
+    wide.columns.name = None
     wide["source"] = "export"
     return wide
 
