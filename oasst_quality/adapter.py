@@ -156,8 +156,8 @@ def _rankings(m: pd.DataFrame) -> pd.DataFrame:
     parent, parents = pd.factorize(ranked["parent"].to_numpy(dtype=object), sort=True)
     order = np.lexsort((ranked["rank"].to_numpy(dtype=float), parent))  # by parent, then rank; stable
     parent = parent[order]
-    starts = np.flatnonzero(np.r_[True, parent[1:] != parent[:-1]]) if len(parent) else np.array([], dtype=int)
-    ends = np.r_[starts[1:], len(parent)]
+    starts = np.flatnonzero(np.r_[len(parent) > 0, parent[1:] != parent[:-1]])
+    ends = np.append(starts[1:], len(parent)) if starts.size else starts
     kept = ends - starts >= 2
     starts, ends = starts[kept], ends[kept]
     items = ranked["item"].to_numpy(dtype=object)[order]
