@@ -235,7 +235,7 @@ def _ids(*columns: pd.Series) -> tuple[pd.Index, list[np.ndarray]]:
     """The distinct ids of one or more id columns, sorted (kept as Python objects), and each
     column's codes into them (-1: missing). Rows come in runs of one id (a message's scores or
     labels together), so only the first id of each run is hashed; the ids are sorted once."""
-    values = np.concatenate([c.to_numpy(dtype=object) for c in columns])
+    values = np.concatenate([c.to_numpy(dtype=object, na_value=None) for c in columns])
     starts = np.flatnonzero(np.r_[values.size > 0, values[1:] != values[:-1]])
     run_codes, uniques = pd.factorize(values[starts])
     order = np.array(sorted(range(len(uniques)), key=uniques.__getitem__), dtype=np.intp)
