@@ -371,7 +371,8 @@ def comparison_tables(dataset, scores: pd.DataFrame | None = None) -> tuple[pd.D
         scores = _scores_table(long, score_rows, items)
         human = _human(_wide(label_rows[picked], label_cols, values, items, names, repeats=True))
         both = (np.bincount(score_rows[score_rows >= 0], minlength=len(items)) > 0) & _any_value(human)
-        return scores[both], human[both]
+        scores = scores[both]
+        return scores, human[both].set_axis(scores.index)  # one index object: aligning them again is free
     items, (label_rows,) = _ids(table["item"])
     human = _human(_wide(label_rows[picked], label_cols, values, items, names, repeats=True))
     human = human[_any_value(human)]
