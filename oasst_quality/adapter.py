@@ -55,9 +55,16 @@ class Tables:
     problems: pd.DataFrame
 
     @cached_property
+    def label_positions(self) -> dict[str, np.ndarray]:
+        """Each label name's row positions in the labels table (ascending), in the order the names
+        first appear: the table split by label once (several analyses read it so)."""
+        found = self.labels.groupby("label", sort=False).indices
+        return {name: found[name] for name in sorted(found, key=lambda name: found[name][0])}
+
+    @cached_property
     def labels_by_name(self) -> dict[str, pd.DataFrame]:
-        """The labels table split by label name, once (several analyses read it so)."""
-        return dict(tuple(self.labels.groupby("label", sort=False)))
+        """The labels table split by label name, once."""
+        return {name: self.labels.take(rows) for name, rows in self.label_positions.items()}
 
 
 #: What an analysis takes: a Dataset, its Tables, or the one table it reads.
@@ -100,6 +107,29 @@ def labels(data: Data) -> pd.DataFrame:
     return _table(data, "labels")
 
 
+def by_label(data: Data) -> dict[str, pd.DataFrame]:
+    """The labels table split by label name (a :class:`Tables`' own split, made once, when given one)."""
+    if isinstance(data, Tables):
+        return data.labels_by_name
+    return dict(tuple(labels(data).groupby("label", sort=False)))
+
+
+def label_positions(data: Data, name: str) -> np.ndarray:
+    """The positions in the labels table of one label's rows (from a :class:`Tables`' split by label
+    when given one)."""
+    if isinstance(data, Tables):
+        return data.label_positions.get(name, np.array([], dtype=np.intp))
+    return np.flatnonzero(labels(data)["label"].to_numpy(dtype=object) == name)
+
+
+def label_rows(data: Data, name: str) -> pd.DataFrame:
+    """The labels table's rows of one label (from a :class:`Tables`' split by label when given one)."""
+    if isinstance(data, Tables):
+        return data.labels_by_name.get(name, data.labels.iloc[:0])
+    table = labels(data)
+    return table[table["label"] == name]
+
+
 def messages(data: Data) -> pd.DataFrame:
     """The messages table: ``item, tree, parent, author, role, lang, rank, text`` (a column the
     Dataset lacks comes out empty)."""
@@ -122,17 +152,23 @@ def rankings(data: Data) -> pd.DataFrame:
 
 
 def _rankings(m: pd.DataFrame) -> pd.DataFrame:
-    ranked = m[m["rank"].notna() & m["parent"].notna()].sort_values(["parent", "rank"], kind="stable")
-    groups = ranked.groupby("parent", sort=False)
-    table = pd.DataFrame(
+    ranked = m[m["rank"].notna() & m["parent"].notna()]
+    parent, parents = pd.factorize(ranked["parent"].to_numpy(dtype=object), sort=True)
+    order = np.lexsort((ranked["rank"].to_numpy(dtype=float), parent))  # by parent, then rank; stable
+    parent = parent[order]
+    starts = np.flatnonzero(np.r_[len(parent) > 0, parent[1:] != parent[:-1]])
+    ends = np.append(starts[1:], len(parent)) if starts.size else starts
+    kept = ends - starts >= 2
+    starts, ends = starts[kept], ends[kept]
+    items = ranked["item"].to_numpy(dtype=object)[order]
+    return pd.DataFrame(
         {
-            "group": list(groups.groups),
-            "tree": groups["tree"].first().to_numpy(),
+            "group": pd.Series(parents[parent[starts]], dtype=object),
+            "tree": pd.Series(ranked["tree"].to_numpy(dtype=object)[order][starts], dtype=object),
             "annotator": None,
-            "ranking": [tuple(ids) for ids in groups["item"].agg(list)],
+            "ranking": [tuple(items[a:b]) for a, b in zip(starts, ends)],
         }
     )
-    return table[table["ranking"].map(len) >= 2].reset_index(drop=True)
 
 
 def whole_votes(value: np.ndarray, count: np.ndarray, steps: int = 1) -> tuple[np.ndarray, np.ndarray]:

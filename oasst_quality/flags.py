@@ -83,7 +83,7 @@ def curation_flags(
     if not isinstance(data, adapter.Tables):
         annotations = data.annotations if annotations is None else annotations
         data = adapter.tables(data)
-    parts = [_structural(data.problems), *_labels(data.labels, fits, all_rows), _toxicity(data)]
+    parts = [_structural(data.problems), *_labels(data, fits, all_rows), _toxicity(data)]
     if languages is not None:
         parts.append(_language(languages))
     if annotations is not None:
@@ -116,12 +116,12 @@ def _structural(problems: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def _labels(labels: pd.DataFrame, fits: published.LabelFits | None, all_rows: bool = False) -> list[pd.DataFrame]:
-    fits = published.label_fits(published.grid_patterns(labels)) if fits is None else fits
-    parts = [_default_zeros(labels, fits)]
+def _labels(t: adapter.Tables, fits: published.LabelFits | None, all_rows: bool = False) -> list[pd.DataFrame]:
+    fits = published.label_fits(published.grid_patterns(t)) if fits is None else fits
+    parts = [_default_zeros(t, fits)]
     if not all_rows:
         return parts
-    post = published.oasst_posteriors(labels, priors=fits.priors)
+    post = published.oasst_posteriors(t, priors=fits.priors)
     one = post["single_vote"].astype(bool)  # an empty table's columns are untyped
     single = post.loc[one]
     wide = post.loc[(post["kind"] == "likert") & ~one & (post["high"].astype(float) - post["low"].astype(float) > 0.5)]
@@ -147,7 +147,7 @@ def _labels(labels: pd.DataFrame, fits: published.LabelFits | None, all_rows: bo
     ]
 
 
-def _default_zeros(labels: pd.DataFrame, fits: published.LabelFits) -> pd.DataFrame:
+def _default_zeros(t: adapter.Tables, fits: published.LabelFits) -> pd.DataFrame:
     """The messages most likely to hold a stored default 0, no more per label than its all-zero excess.
 
     The default-to-zero model's per-message probability is an upper bound (it credits every zero
@@ -157,17 +157,16 @@ def _default_zeros(labels: pd.DataFrame, fits: published.LabelFits) -> pd.DataFr
     (one vote pattern) only where it fits whole. The threshold is set on the whole dataset's vote
     patterns (``fits.patterns``), so a partition flags exactly its share of the whole's rows.
     """
-    zeros = published.default_zero_messages(labels, fits=fits.zero_bias)
-    table = fits.zero_bias[0].set_index("label") if len(fits.zero_bias[0]) else None
-    if table is None or zeros.empty:
-        return _rows([], "default_zero_suspect", "low", [])
+    table, per_label = fits.zero_bias
+    significant = sorted(table.loc[table["p_value"] < published.ZERO_ALPHA, "label"]) if len(table) else []
     # fits without their patterns: this table's (exact when it is the whole dataset)
-    patterns = fits.patterns if fits.patterns is not None else published.grid_patterns(labels)
+    patterns = fits.patterns if fits.patterns is not None or not significant else published.grid_patterns(t)
+    table = table.set_index("label")
     kept = []
-    for name, z in zeros.groupby("label", sort=True):
+    for name in significant:
         row = table.loc[name]
         excess = max(row["all_zero_share"] - row["all_zero_expected_without_default"], 0.0) * row["n_messages"]
-        per_pattern = fits.zero_bias[1][name]
+        per_pattern = per_label[name]
         counts = patterns.get(name, {})
         weight = np.array([counts.get((int(n), int(s)), 0) for n, s in zip(per_pattern["n"], per_pattern["s"])])
         p = per_pattern["p_defaulted"].to_numpy(float)
@@ -175,8 +174,8 @@ def _default_zeros(labels: pd.DataFrame, fits: published.LabelFits) -> pd.DataFr
         levels_desc = np.unique(p)[::-1]
         total = np.array([weight[p >= t].sum() for t in levels_desc])
         fits_whole = levels_desc[total <= excess]
-        if fits_whole.size:
-            chosen = z[z["p_defaulted"].to_numpy(float) >= fits_whole.min()]
+        if fits_whole.size:  # only the messages of the patterns chosen are listed
+            chosen = published.label_zero_messages(t, name, per_pattern[p >= fits_whole.min()])
             kept.append(chosen.assign(excess=excess))
     if not kept:
         return _rows([], "default_zero_suspect", "low", [])
@@ -234,9 +233,9 @@ def label_summary(
 
 
 def _toxicity(t: adapter.Tables) -> pd.DataFrame:
-    scores, labels = t.scores, t.labels
-    scores = scores[scores["head"] == "toxicity"].set_index("item")["score"]
-    human = labels[(labels["label"] == "toxicity") & (labels["count"] >= 2)].set_index("item")
+    scores = t.scores[t.scores["head"] == "toxicity"].set_index("item")["score"]
+    human = adapter.label_rows(t, "toxicity")
+    human = human[human["count"] >= 2].set_index("item")
     both = human.join(scores.rename("score"), how="inner")
     model_only = both[(both["score"] >= 0.5) & (both["value"] <= 0.25)]
     human_only = both[(both["value"] >= 0.75) & (both["score"] < 0.1)]

@@ -68,7 +68,7 @@ def flag_vote_patterns(labels, by_label: dict | None = None) -> dict[str, dict]:
     """
     from .schema import label_kind
 
-    by_label = dict(tuple(adapter.labels(labels).groupby("label", sort=False))) if by_label is None else by_label
+    by_label = adapter.by_label(labels) if by_label is None else by_label
     out = {}
     for name, sub in by_label.items():
         row = {"n_messages": len(sub), "n_votes": int(sub["count"].fillna(0).sum())}
@@ -189,7 +189,7 @@ def grid_patterns(labels, by_label: dict | None = None) -> dict[str, dict[tuple[
     posterior summary depend on these counts only, so partitions merge by adding them.
     ``by_label``: the table already grouped by label, to group it once per report.
     """
-    by_label = dict(tuple(adapter.labels(labels).groupby("label", sort=False))) if by_label is None else by_label
+    by_label = adapter.by_label(labels) if by_label is None else by_label
     out = {}
     for name in (*FLAG_LABELS, *LIKERT_LABELS):
         if name not in by_label:
@@ -232,7 +232,7 @@ def oasst_posteriors(
     ``priors``: fitted on the whole dataset (:func:`beta_priors`) when ``dataset`` is one partition of it.
     """
     table = adapter.labels(dataset)
-    by_label = dict(tuple(table.groupby("label", sort=False)))
+    by_label = adapter.by_label(dataset)
     priors = beta_priors(grid_patterns(table, by_label)) if priors is None else priors
     names = labels or [n for n in (*FLAG_LABELS, *LIKERT_LABELS) if n in by_label]
     out = []
@@ -304,30 +304,45 @@ def summary_from_patterns(
     return pd.DataFrame(rows, columns=[*columns, "mean_interval_width_single_vote"])
 
 
-def _zib_logpmf(s: np.ndarray, n: np.ndarray, steps: int, pi: float, a: float, b: float) -> np.ndarray:
+class _ZeroInflated:
     """log P(S = s | n votes) when each vote is 0 by default with probability pi, else
-    Binomial(steps, p) with the message's p ~ Beta(a, b)."""
-    k_max = int(n.max())
-    k = np.arange(k_max + 1)
-    # P(k answered votes | n) and P(S | k answered)
-    log_k = (
-        special.gammaln(n[:, None] + 1)
-        - special.gammaln(k[None] + 1)
-        - special.gammaln(np.maximum(n[:, None] - k[None], 0) + 1)
-        + k[None] * np.log1p(-pi)
-        + (n[:, None] - k[None]) * np.log(pi)
-    )
-    log_k = np.where(k[None] <= n[:, None], log_k, -np.inf)
-    m = steps * k[None]
-    log_s = (
-        special.gammaln(m + 1)
-        - special.gammaln(s[:, None] + 1)
-        - special.gammaln(np.maximum(m - s[:, None], 0) + 1)
-        + special.betaln(s[:, None] + a, m - s[:, None] + b)
-        - special.betaln(a, b)
-    )
-    log_s = np.where(s[:, None] <= m, log_s, -np.inf)
-    return special.logsumexp(log_k + log_s, axis=1)
+    Binomial(steps, p) with the message's p ~ Beta(a, b), for fixed (s, n): the terms that do not
+    depend on (pi, a, b) are computed once, not at each of the optimiser's hundreds of calls (the
+    same operations in the same order, so the same numbers)."""
+
+    def __init__(self, s: np.ndarray, n: np.ndarray, steps: int) -> None:
+        k = np.arange(int(n.max()) + 1)[None]
+        n, s = n[:, None], s[:, None]
+        m = steps * k
+        # P(k answered votes | n) and P(S | k answered): their (pi, a, b)-free parts and supports
+        self.choose_k = special.gammaln(n + 1) - special.gammaln(k + 1) - special.gammaln(np.maximum(n - k, 0) + 1)
+        self.choose_s = special.gammaln(m + 1) - special.gammaln(s + 1) - special.gammaln(np.maximum(m - s, 0) + 1)
+        self.k, self.n_minus_k, self.s, self.m_minus_s = k, n - k, s, m - s
+        self.k_ok, self.s_ok = k <= n, s <= m
+
+    def __call__(self, pi: float, a: float, b: float) -> np.ndarray:
+        log_k = np.where(self.k_ok, self.choose_k + self.k * np.log1p(-pi) + self.n_minus_k * np.log(pi), -np.inf)
+        beta = special.betaln(self.s + a, self.m_minus_s + b)
+        log_s = np.where(self.s_ok, self.choose_s + beta - special.betaln(a, b), -np.inf)
+        return _logsumexp_rows(log_k + log_s)
+
+
+def _logsumexp_rows(x: np.ndarray) -> np.ndarray:
+    """``scipy.special.logsumexp(x, axis=1)`` for a real matrix, by its own steps (the row's largest
+    terms apart, the rest shifted, a direct sum where that is not finite) without its per-call overhead."""
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        direct = np.log(np.exp(x).sum(axis=1, keepdims=True))
+        top = x.max(axis=1, keepdims=True)
+        is_top = x == top
+        n_top = is_top.sum(axis=1, keepdims=True, dtype=x.dtype)
+        rest = np.exp(np.where(is_top, -np.inf, x) - top).sum(axis=1, keepdims=True, dtype=x.dtype)
+        rest = np.where(rest == 0, rest, rest / n_top)
+        out = np.log1p(rest) + np.log(n_top) + top
+    return np.where(np.isfinite(out), out, direct)[:, 0]
+
+
+#: The default-to-zero test's significance level for listing a label's messages.
+ZERO_ALPHA = 0.01
 
 
 def default_zero_bias(dataset, *, labels: list[str] | None = None) -> pd.DataFrame:
@@ -378,23 +393,29 @@ def default_zero_messages(
     dataset,
     *,
     labels: list[str] | None = None,
-    alpha: float = 0.01,
+    alpha: float = ZERO_ALPHA,
     fits: tuple[pd.DataFrame, dict[str, pd.DataFrame]] | None = None,
 ) -> pd.DataFrame:
     """Per message and Likert label whose default-to-zero test is significant at ``alpha``: the
     posterior probability ``p_defaulted`` that at least one of its votes is a stored default, with
     its ``count`` and ``value``. An upper bound, as for :func:`default_zero_bias`.
     ``fits``: :func:`zero_bias_from_patterns` on the whole dataset when ``dataset`` is one partition of it."""
-    labels_table = adapter.labels(dataset)
-    table, per_pattern = zero_bias_from_patterns(grid_patterns(labels_table), labels=labels) if fits is None else fits
-    columns = ["item", "label", "count", "value", "p_defaulted"]
-    parts = []
-    steps = LIKERT_GRID.size - 1
-    for name in table.loc[table["p_value"] < alpha, "label"]:
-        data = _grid_sums(labels_table[labels_table["label"] == name], steps)
-        parts.append(data.merge(per_pattern[name], on=["n", "s"]).assign(count=lambda d: d["n"])[columns])
+    table, per_pattern = zero_bias_from_patterns(grid_patterns(dataset), labels=labels) if fits is None else fits
+    parts = [
+        label_zero_messages(dataset, name, per_pattern[name]) for name in table.loc[table["p_value"] < alpha, "label"]
+    ]
     parts = [p for p in parts if len(p)]
-    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=_ZERO_MESSAGE_COLUMNS)
+
+
+def label_zero_messages(dataset, name: str, per_pattern: pd.DataFrame) -> pd.DataFrame:
+    """:func:`default_zero_messages` of one label, from its ``p_defaulted`` per (``n``, ``s``) pattern:
+    the messages of the patterns given."""
+    data = _grid_sums(adapter.label_rows(dataset, name), LIKERT_GRID.size - 1)
+    return data.merge(per_pattern, on=["n", "s"]).assign(count=lambda d: d["n"])[_ZERO_MESSAGE_COLUMNS]
+
+
+_ZERO_MESSAGE_COLUMNS = ["item", "label", "count", "value", "p_defaulted"]
 
 
 def _zero_fit(patterns: dict[tuple[int, int], int], name: str) -> tuple[dict, pd.DataFrame] | None:
@@ -405,10 +426,12 @@ def _zero_fit(patterns: dict[tuple[int, int], int], name: str) -> tuple[dict, pd
     if w.sum() < 20:
         return None
 
+    logpmf = _ZeroInflated(s, n, steps)
+
     def nll(theta, with_default=True):
         pi = special.expit(theta[0]) if with_default else 1e-12
         a, b = np.exp(theta[-2:])
-        return -(w * _zib_logpmf(s, n, steps, pi, a, b)).sum()
+        return -(w * logpmf(pi, a, b)).sum()
 
     null = optimize.minimize(lambda t: nll(np.r_[0.0, t], False), np.log([1.0, 2.0]), method="Nelder-Mead")
     full = min(
@@ -429,9 +452,9 @@ def _zero_fit(patterns: dict[tuple[int, int], int], name: str) -> tuple[dict, pd
     lr = max(2 * (null.fun - full.fun), 0.0)
     p_value = 0.5 * stats.chi2.sf(lr, 1) if lr > 0 else 1.0
     observed = w[s == 0].sum() / w.sum()
-    expected_share = float((np.exp(_zib_logpmf(np.zeros_like(n), n, steps, 1e-12, a0, b0)) * w).sum() / w.sum())
+    expected_share = float((np.exp(_ZeroInflated(np.zeros_like(n), n, steps)(1e-12, a0, b0)) * w).sum() / w.sum())
     # posterior probability that a message has at least one defaulted vote
-    p_none = np.exp(_zib_logpmf(s, n, steps, 1e-12, a, b) + n * np.log1p(-pi) - _zib_logpmf(s, n, steps, pi, a, b))
+    p_none = np.exp(logpmf(1e-12, a, b) + n * np.log1p(-pi) - logpmf(pi, a, b))
     touched = 1 - np.clip(p_none, 0, 1)
     row = {
         "label": name,

@@ -148,9 +148,30 @@ def bootstrap_units(counts, statistic, *, n_resamples: int = 1000, confidence: f
     x = _counts(counts)
     rng = np.random.default_rng(seed)
     idx = rng.integers(0, x.size, size=(n_resamples, x.size))
-    values = np.array([statistic(x[i]) for i in idx])
+    values = _gini_of_resamples(x, idx) if statistic is gini else np.array([statistic(x[i]) for i in idx])
     method = "percentile bootstrap over units"
     return bootstrap_estimate(statistic(x), values, confidence, int(x.size), method, units=int(x.size), unit="unit")
+
+
+def _gini_of_resamples(x: np.ndarray, idx: np.ndarray, chunk: int = 64) -> np.ndarray:
+    """:func:`gini` of each resample ``x[idx[b]]`` without sorting it: from how often each unit was
+    drawn. With the units in ascending order, a unit drawn m times whose copies end at rank c holds
+    ranks c − m + 1 … c, whose (2i − n − 1) add up to m (2c − m − n)."""
+    order = np.argsort(x, kind="stable")
+    ascending, rank_of = x[order].astype(float), np.empty(x.size, dtype=np.intp)
+    rank_of[order] = np.arange(x.size)
+    n = x.size
+    out = np.empty(len(idx))
+    for start in range(0, len(idx), chunk):  # bounded memory: chunk x units counts
+        rows = rank_of[idx[start : start + chunk]]
+        size = len(rows)
+        drawn = np.bincount((rows + (np.arange(size) * n)[:, None]).ravel(), minlength=size * n).reshape(size, n)
+        end = np.cumsum(drawn, axis=1)
+        total = (drawn * ascending).sum(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            g = (drawn * (2 * end - drawn - n) * ascending).sum(axis=1) / (n * total)
+        out[start : start + size] = np.where(total == 0, 0.0, g)
+    return out
 
 
 # --------------------------------------------------------------------------- datasets
@@ -165,8 +186,7 @@ def tallies(dataset, *, label: str = "quality") -> dict:
     ``lang_values``: the same sums per language; ``no_user``: those of messages without a user id.
     """
     m = adapter.messages(dataset)[["item", "lang", "author"]]
-    labels = adapter.labels(dataset)
-    joined = m.merge(labels.loc[labels["label"] == label, ["item", "value"]], on="item", how="left")
+    joined = m.merge(adapter.label_rows(dataset, label)[["item", "value"]], on="item", how="left")
     v = joined["value"].astype(float)
     parts = pd.DataFrame(
         {"n_messages": 1.0, "n": v.notna().astype(float), "sum": v.fillna(0), "sumsq": v.fillna(0) ** 2}

@@ -218,10 +218,54 @@ def dataset_scores(dataset, *, prefer_export: bool = True, **score_kw) -> pd.Dat
 
 def export_scores(dataset) -> pd.DataFrame:
     """The export's Detoxify scores, one row per message and one column per head, plus ``source``."""
-    wide = adapter.scores(dataset).pivot(index="item", columns="head", values="score")
-    wide.index.name, wide.columns.name = "item", None
+    long = adapter.scores(dataset)
+    items, (rows,) = _ids(long["item"])
+    return _scores_table(long, rows, items)
+
+
+def _scores_table(long: pd.DataFrame, rows: np.ndarray, items: pd.Index) -> pd.DataFrame:
+    heads, names = pd.factorize(long["head"].to_numpy(dtype=object), sort=True)
+    wide = _wide(rows, heads, long["score"], items, pd.Index(names, dtype=object, name="head"), repeats=False)
+    wide.columns.name = None
     wide["source"] = "export"
     return wide
+
+
+def _ids(*columns: pd.Series) -> tuple[pd.Index, list[np.ndarray]]:
+    """The distinct ids of one or more id columns, sorted (kept as Python objects), and each
+    column's codes into them (-1: missing). Rows come in runs of one id (a message's scores or
+    labels together), so only the first id of each run is hashed; the ids are sorted once."""
+    values = np.concatenate([c.to_numpy(dtype=object, na_value=None) for c in columns])
+    starts = np.flatnonzero(np.r_[values.size > 0, values[1:] != values[:-1]])
+    run_codes, uniques = pd.factorize(values[starts])
+    order = np.array(sorted(range(len(uniques)), key=uniques.__getitem__), dtype=np.intp)
+    rank = np.empty_like(order)
+    rank[order] = np.arange(order.size)
+    known = run_codes >= 0
+    run_codes[known] = rank[run_codes[known]]
+    codes = np.repeat(run_codes, np.diff(np.r_[starts, values.size]))
+    splits = np.cumsum([len(c) for c in columns])[:-1]
+    return pd.Index(uniques[order], dtype=object, name="item"), np.split(codes, splits)
+
+
+def _wide(
+    rows: np.ndarray, cols: np.ndarray, values: pd.Series, items: pd.Index, names: pd.Index, *, repeats: bool
+) -> pd.DataFrame:
+    """A long table given as codes (each row's item in ``items``, its column in ``names``) and
+    values, as one row per item and one column per name: each cell the mean of its non-missing
+    values (NaN if none). A pivot on codes, which builds no index per row. ``repeats=False``: an
+    (item, name) pair given twice is an error, as for ``DataFrame.pivot``."""
+    keep = (rows >= 0) & (cols >= 0)
+    cell = rows[keep] * len(names) + cols[keep]
+    size = len(items) * len(names)
+    if not repeats and (np.bincount(cell, minlength=size) > 1).any():
+        raise OasstQualityError(f"a message has two {values.name}s for the same {names.name}: one is expected")
+    value = values.to_numpy(dtype=float, na_value=np.nan)[keep]
+    present = ~np.isnan(value)
+    total = np.bincount(cell, weights=np.where(present, value, 0.0), minlength=size)
+    with np.errstate(invalid="ignore"):  # no value: 0 / 0
+        mean = total / np.bincount(cell, weights=present, minlength=size)
+    return pd.DataFrame(mean.reshape(len(items), len(names)), index=items, columns=names)
 
 
 def _weighted_spearman(ranks_x: np.ndarray, ranks_y: np.ndarray, f: np.ndarray) -> np.ndarray:
@@ -270,10 +314,15 @@ def _analytic_auc(x: np.ndarray, positive: np.ndarray, confidence: float) -> Est
     if n_p < 2 or n_n < 2:
         raise NotComputableError("one message on one side of the threshold: DeLong's interval is undefined")
     z = stats.norm.ppf(0.5 + confidence / 2)
-    ranks = rankdata(x)
+    # the ranks of x, and of x within each side, from one sort
+    order = np.argsort(x, kind="stable")
+    ranks, within = np.empty(x.size), np.empty(x.size)
+    ranks[order] = _average_ranks(x[order])
+    for side in (positive[order], ~positive[order]):
+        within[order[side]] = _average_ranks(x[order[side]])
     auc = (ranks[positive].sum() - n_p * (n_p + 1) / 2) / (n_p * n_n)
-    v10 = (ranks[positive] - rankdata(x[positive])) / n_n  # per positive: share of negatives below
-    v01 = 1 - (ranks[~positive] - rankdata(x[~positive])) / n_p  # per negative: share of positives above
+    v10 = (ranks[positive] - within[positive]) / n_n  # per positive: share of negatives below
+    v01 = 1 - (ranks[~positive] - within[~positive]) / n_p  # per negative: share of positives above
     se_auc = np.sqrt(v10.var(ddof=1) / n_p + v01.var(ddof=1) / n_n)
     if se_auc == 0:  # perfect separation (or its reverse)
         return _no_interval(
@@ -286,6 +335,14 @@ def _no_interval(estimate: float, confidence: float, n: int, method: str, reason
     """An analytic estimate whose interval the data cannot give (a zero-width one would claim a
     certainty it does not have)."""
     return Estimate(estimate, None, None, confidence, n, method, {"no_interval": reason})
+
+
+def _average_ranks(ascending: np.ndarray) -> np.ndarray:
+    """1-based ranks of a sorted array, ties sharing the mean of their positions (``rankdata``'s
+    default; halves of whole numbers, so exact)."""
+    first = np.flatnonzero(np.r_[True, ascending[1:] != ascending[:-1]])
+    counts = np.diff(np.r_[first, ascending.size])
+    return np.repeat(first + (counts + 1) / 2, counts)
 
 
 def _bootstrapped(estimate: float, samples: np.ndarray, confidence: float, n: int, undefined: str) -> Estimate:
@@ -306,16 +363,42 @@ def _attempt(reasons: list[str], compute: Callable[..., Estimate], *args) -> Est
 
 
 def comparison_tables(dataset, scores: pd.DataFrame | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(model scores, human label means), each one row per message sorted by id: everything the
-    comparisons below read, from a Dataset or its :class:`~oasst_quality.adapter.Tables` (the scores
-    and labels tables). Tables of partitions concatenate (the Dask engine does that)."""
-    scores = export_scores(dataset) if scores is None else scores
+    """(model scores, human label means) of the messages that have both, one row per message in
+    the same order (sorted by id): everything the comparisons below read, from a Dataset or its
+    :class:`~oasst_quality.adapter.Tables` (the scores and labels tables). Tables of partitions
+    concatenate (the Dask engine does that) and stay aligned."""
     # only the labels some head is compared with: the full table is millions of rows at OASST scale
-    wanted = {label for labels in HEAD_LABELS.values() for label in labels}
-    labels = adapter.labels(dataset)
-    human = labels[labels["label"].isin(wanted)].pivot_table(index="item", columns="label", values="value")
-    human.index.name = "item"
-    return scores.sort_index(), human.sort_index()
+    wanted = sorted({label for labels in HEAD_LABELS.values() for label in labels})
+    positions = {name: adapter.label_positions(dataset, name) for name in wanted}
+    positions = {name: rows for name, rows in positions.items() if len(rows)}
+    picked = np.concatenate([np.array([], dtype=np.intp), *positions.values()])
+    names = pd.Index(list(positions), dtype=object, name="label")
+    label_cols = np.repeat(np.arange(len(positions)), [len(rows) for rows in positions.values()])
+    table = adapter.labels(dataset)
+    values = table["value"].iloc[picked]
+    # a message's rows come together in the full tables: their ids are hashed once per message
+    if scores is None:  # the export's own: one id axis for both tables, so they align by position
+        long = adapter.scores(dataset)
+        items, (score_rows, label_rows) = _ids(long["item"], table["item"])
+        scores = _scores_table(long, score_rows, items)
+        human = _human(_wide(label_rows[picked], label_cols, values, items, names, repeats=True))
+        both = (np.bincount(score_rows[score_rows >= 0], minlength=len(items)) > 0) & _any_value(human)
+        scores = scores[both]
+        return scores, human[both].set_axis(scores.index)  # one index object: aligning them again is free
+    items, (label_rows,) = _ids(table["item"])
+    human = _human(_wide(label_rows[picked], label_cols, values, items, names, repeats=True))
+    human = human[_any_value(human)]
+    common = scores.index.intersection(human.index).sort_values()  # aligned once: comparisons are over messages in both
+    return scores.reindex(common), human.reindex(common)
+
+
+def _human(human: pd.DataFrame) -> pd.DataFrame:
+    """The human means without the labels no message has a value of."""
+    return human.loc[:, human.notna().any().to_numpy()]
+
+
+def _any_value(table: pd.DataFrame) -> np.ndarray:
+    return table.notna().any(axis=1).to_numpy()
 
 
 def agreement_with_labels(
@@ -374,6 +457,8 @@ def agreement_from_tables(
     id) adds the rows per language."""
     by_language = langs is not None
     rng = np.random.default_rng(seed)
+    common = scores.index.intersection(human.index)  # aligned once, not per (head, label) pair
+    s_all, h_all = scores.reindex(common), human.reindex(common)
     rows = []
     for head, labels in HEAD_LABELS.items():
         if head not in scores.columns:
@@ -381,8 +466,10 @@ def agreement_from_tables(
         for label in labels:
             if label not in human.columns:
                 continue
-            both = pd.concat([scores[head].rename("score"), human[label].rename("human")], axis=1, join="inner")
-            both = both.dropna()
+            x_all = s_all[head].to_numpy(dtype=float, na_value=np.nan)
+            y_all = h_all[label].to_numpy(dtype=float, na_value=np.nan)
+            keep = ~(np.isnan(x_all) | np.isnan(y_all))
+            both = pd.DataFrame({"score": x_all[keep], "human": y_all[keep]}, index=common[keep])
             groups = [("all", both)]
             if by_language:
                 lang = langs.reindex(both.index)

@@ -73,3 +73,28 @@ def test_default_zero_bias_recovers_planted_rate():
     assert planted["p_value"] < 1e-6
     clean = published.default_zero_bias(_likert_dataset(0.0, seed=1)).iloc[0]
     assert clean["default_rate"] < 0.05 and clean["p_value"] > 0.01
+
+
+def test_zero_inflated_pmf_and_logsumexp_are_scipys_numbers():
+    from scipy import special
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(0, 30, (200, 6))
+    x[rng.random(x.shape) < 0.3] = -np.inf
+    x[:5] = -np.inf  # all-impossible rows: scipy's direct sum gives -inf
+    x[5:10, 1] = x[5:10, 0]  # tied largest terms
+    assert np.array_equal(published._logsumexp_rows(x), special.logsumexp(x, axis=1))
+    n = rng.integers(1, 7, 40).astype(float)
+    s = np.minimum(rng.integers(0, 25, 40), 4 * n).astype(float)
+    pmf = published._ZeroInflated(s, n, 4)(0.1, 1.5, 2.5)
+    by_sums = [
+        np.log(sum(_direct_pmf(k, ni, si) for k in range(int(ni) + 1))) for ni, si in zip(n, s)
+    ]  # P(k answered of n) x Beta-binomial P(s | 4k), summed directly
+    np.testing.assert_allclose(pmf, by_sums, rtol=1e-10)
+
+
+def _direct_pmf(k: int, n: float, s: float, pi: float = 0.1, a: float = 1.5, b: float = 2.5) -> float:
+    from scipy import stats
+
+    answered = stats.binom.pmf(k, int(n), 1 - pi)
+    return answered * (stats.betabinom.pmf(s, 4 * k, a, b) if k else float(s == 0))

@@ -133,3 +133,10 @@ def test_without_top_says_when_no_mean_is_left():
 def test_an_empty_distribution_has_no_divergence():
     with pytest.raises(NotComputableError, match="no counts"):
         skew.jensen_shannon([0, 0], [1, 2])
+
+
+@given(st.lists(st.integers(0, 50), min_size=1, max_size=60), st.integers(0, 2**31))
+def test_gini_of_resamples_counts_draws_as_gini_sorts_them(counts, seed):
+    x = np.array(counts, dtype=float)
+    idx = np.random.default_rng(seed).integers(0, x.size, size=(70, x.size))
+    assert skew._gini_of_resamples(x, idx, chunk=16).tolist() == [skew.gini(x[i]) for i in idx]

@@ -6,7 +6,7 @@ from scipy import stats
 
 import oasst_quality as oq
 from oasst_quality import toxicity as tx
-from oasst_quality.errors import NotComputableError
+from oasst_quality.errors import NotComputableError, OasstQualityError
 
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
@@ -212,3 +212,21 @@ def test_analytic_helpers_return_estimates():
     assert auc.n == 50 and auc.low < auc.estimate < auc.high and auc.method == "DeLong"
     with pytest.raises(NotComputableError, match="ROC-AUC is undefined"):
         tx._analytic_auc(x, np.zeros(50, dtype=bool), 0.95)
+
+
+def test_comparison_tables_align_the_messages_with_both():
+    ds = oq.load_sample()
+    scores, human = tx.comparison_tables(ds)
+    assert scores.index.equals(human.index) and scores.index.is_monotonic_increasing and scores.index.dtype == object
+    both = set(ds.detoxify["message_id"]) & set(ds.labels.loc[ds.labels["label"].isin(human.columns), "message_id"])
+    assert set(scores.index) == both
+    wide = ds.detoxify.pivot(index="message_id", columns="head", values="score")
+    pd.testing.assert_frame_equal(scores[wide.columns], wide.loc[scores.index], check_names=False)
+    doubled = oq.Dataset.from_tables(ds.messages, labels=ds.labels, detoxify=pd.concat([ds.detoxify, ds.detoxify[:1]]))
+    with pytest.raises(OasstQualityError, match="two scores for the same head"):
+        tx.export_scores(doubled)
+
+
+def test_average_ranks_are_rankdatas():
+    x = np.sort(np.round(np.random.default_rng(0).random(500), 2))
+    assert np.array_equal(tx._average_ranks(x), stats.rankdata(x))
