@@ -9,6 +9,7 @@ functions, so a record read in a partition is the record :func:`oasst_quality.lo
 from __future__ import annotations
 
 import gzip
+import io
 import json
 import math
 import warnings
@@ -165,27 +166,64 @@ def parse_line(raw: bytes, line: int, source: str) -> Record:
     return Record(source, line, raw, value, error)
 
 
+#: Bytes read from a file at a time; its lines are split in C (``readline`` per line costs as
+#: much as parsing it).
+BLOCK = 1 << 20
+
+
+def _lines(path: Path, fh: BinaryIO) -> Iterator[bytes]:
+    """The lines of an open stream, each with its newline, read a block at a time. Where a gzip
+    stream breaks off, the lines before the break are given one by one as ``readline`` gives them
+    (the same lines, then the same error, at the same place)."""
+    done, rest = 0, b""
+    try:
+        while block := fh.read(BLOCK):
+            lines = io.BytesIO(rest + block).readlines()
+            rest = lines.pop() if not lines[-1].endswith(b"\n") else b""
+            yield from lines
+            done += len(lines)
+    except (EOFError, zlib.error, gzip.BadGzipFile):
+        again, _ = open_export(path)
+        with again:
+            for _ in range(done):
+                again.readline()
+            yield from again
+        return
+    if rest:
+        yield rest
+
+
+_new_record = tuple.__new__  # Record(...) without the generated __new__'s Python call, per line
+
+
 def json_lines(path: Path, fh: BinaryIO) -> Iterator[Record]:
     """The records of an open JSON-lines stream, one per non-blank line."""
     source = str(path)
     number = 0
     first = True
+    loads, decode_error = orjson.loads, orjson.JSONDecodeError
     try:
-        for number, line in enumerate(fh, start=1):
-            if number == 1 and line.startswith(b"\xef\xbb\xbf"):  # a UTF-8 byte-order mark
-                line = line[3:]
-            if not line.strip():
+        for number, line in enumerate(_lines(path, fh), start=1):
+            if first:
+                if number == 1 and line.startswith(b"\xef\xbb\xbf"):  # a UTF-8 byte-order mark
+                    line = line[3:]
+                if line.isspace() or not line:
+                    continue
+                if line.lstrip()[:1] == b"[" and line.strip() != b"[":
+                    raise FormatError(
+                        "this is a JSON array; OASST exports are JSON lines (one object per line). "
+                        "Convert it with `jq -c '.[]'`",
+                        path=path,
+                        line=number,
+                    )
+                first = False
+            elif line.isspace():
                 continue
-            if first and line.lstrip()[:1] == b"[" and line.strip() != b"[":
-                raise FormatError(
-                    "this is a JSON array; OASST exports are JSON lines (one object per line). "
-                    "Convert it with `jq -c '.[]'`",
-                    path=path,
-                    line=number,
-                )
-            first = False
-            value, error = parse(line, number)
-            yield Record(source, number, line, value, error)
+            try:
+                value, error = loads(line), None
+            except decode_error:
+                value, error = parse(line, number)
+            yield _new_record(Record, (source, number, line, value, error))
     except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
         raise FormatError(
             f"truncated or corrupt gzip stream after line {number} ({exc}); re-download or re-compress the file",
