@@ -328,3 +328,139 @@ def detox_part(col: list, bad: set[int]) -> Part:
         if _numbers_ok(flat[1], 0.0, 1.0):
             return (_spread(len(col), rows, list(map(len, objs))), *flat)
     return _per_row(col, bad, _detoxify, 2)
+
+
+# --------------------------------------------------------------------------- parquet, column by column
+
+_ARROW_KINDS = {
+    **{f: "string" for f in ("message_id", "parent_id", "message_tree_id", "role", "lang", "text", "user_id")},
+    **{f: "string" for f in ("model_name", "tree_state")},
+    "created_date": "date",
+    **{f: "integer" for f in INT_FIELDS},
+    **{f: "boolean" for f in BOOL_FIELDS},
+}
+
+
+def _arrow_ok(kind: str, typ: Any) -> bool:
+    import pyarrow.types as pt
+
+    if pt.is_null(typ):
+        return True
+    if kind == "string":
+        return pt.is_string(typ) or pt.is_large_string(typ)
+    if kind == "date":
+        return pt.is_string(typ) or pt.is_large_string(typ) or pt.is_timestamp(typ)
+    if kind == "integer":
+        return pt.is_integer(typ)
+    return pt.is_boolean(typ)
+
+
+def _list_of(typ: Any, test: Callable[[Any], bool]) -> bool:
+    import pyarrow.types as pt
+
+    return (pt.is_list(typ) or pt.is_large_list(typ)) and test(typ.value_type)
+
+
+def from_arrow(table: Any, source: str, first: int, record: Callable[[int], Record]) -> Batch | None:
+    """The rows of a parquet file in the hub's layout as one batch, read column by column (no row
+    becomes a dict unless it is bad); None where a column's type is not the layout's (the caller
+    then reads the table row by row, as before)."""
+    import pyarrow.types as pt
+
+    names = table.column_names
+    if "prompt" in names or "replies" in names:
+        return None
+    if any(f in names and not _arrow_ok(kind, table.schema.field(f).type) for f, kind in _ARROW_KINDS.items()):
+        return None
+    n = table.num_rows
+    part_types = {k: table.schema.field(k).type for k in ("labels", "emojis", "detoxify") if k in names}
+    number = lambda t: pt.is_floating(t) or pt.is_integer(t)  # noqa: E731
+    string = lambda t: pt.is_string(t) or pt.is_large_string(t)  # noqa: E731
+    wanted = {
+        "labels": {"name": string, "value": number, "count": pt.is_integer},
+        "emojis": {"name": string, "count": pt.is_integer},
+    }
+    for key, typ in part_types.items():
+        if pt.is_null(typ):
+            continue
+        if not pt.is_struct(typ):
+            return None
+        fields = {typ.field(i).name: typ.field(i).type for i in range(typ.num_fields)}
+        if key == "detoxify":
+            if not all(map(pt.is_floating, fields.values())):
+                return None
+        elif set(fields) != set(wanted[key]) or not all(_list_of(fields[f], t) for f, t in wanted[key].items()):
+            return None
+    bad: set[int] = set()
+    none = [None] * n
+    cols = {f: table.column(f).to_pylist() if f in names else none for f in FIELDS}
+    extra = {k: _no_nan(table.column(k).to_pylist()) for k in names if k not in KNOWN_FIELDS}
+    labels = _arrow_lists(table, "labels", ("name", "value", "count"), bad)
+    emojis = _arrow_lists(table, "emojis", ("name", "count"), bad)
+    if labels is None or emojis is None:
+        return None
+    check(cols, bad)
+    lines = list(range(first, first + n))
+    return Batch(source, lines, cols, (labels, emojis, _arrow_detox(table, bad)), bad, record, extra=extra)
+
+
+def _no_nan(values: list) -> list:
+    """NaN is missing in a typed table (as the row reader has it)."""
+    return [None if type(v) is float and v != v else v for v in values]
+
+
+def _arrow_lists(table: Any, key: str, fields: tuple[str, ...], bad: set[int]) -> Part | None:
+    """The hub's parallel lists (``{name: [...], value: [...], count: [...]}``) in long form; a row
+    whose lists hold a null, a NaN, a value out of range, a negative count or a name twice is bad.
+    None where a row's lists are null or of unequal lengths (the table is then read row by row)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    n = table.num_rows
+    width = len(fields)
+    column = table.column(key) if key in table.column_names else None
+    if column is None or pa.types.is_null(column.type) or not n:
+        return (np.zeros(n + 1, dtype=np.int64), *([] for _ in range(width)))
+    struct = column.combine_chunks()
+    children = dict(zip([struct.type.field(i).name for i in range(struct.type.num_fields)], struct.flatten()))
+    lists = [children[f] for f in fields]
+    valid = struct.is_valid().to_numpy(zero_copy_only=False)
+    lengths = [pc.list_value_length(x).fill_null(0).to_numpy() for x in lists]
+    if any(x.null_count != struct.null_count for x in lists) or any((k != lengths[0]).any() for k in lengths):
+        return None  # a present struct with a null list, or lists of unequal lengths: row by row
+    flat = [x.flatten() for x in lists]
+    row = np.repeat(np.arange(n), lengths[0])
+    nullable = {"count"} if key == "labels" else set()  # a label's count may be missing, an emoji's not
+    for f, name in zip(flat, fields):
+        if f.null_count and name not in nullable:
+            bad.update(row[f.is_null().to_numpy(zero_copy_only=False)].tolist())
+    names = flat[0]
+    if "value" in fields:
+        values = flat[1].to_numpy(zero_copy_only=False).astype(np.float64)
+        bad.update(row[~((values >= 0.0) & (values <= 1.0))].tolist())  # NaN and nulls fail too
+    negative = pc.fill_null(pc.less(flat[-1], 0), False).to_numpy(zero_copy_only=False)
+    bad.update(row[negative].tolist())
+    if key == "labels" and len(names):
+        codes = pc.dictionary_encode(pc.fill_null(names, "")).indices.to_numpy(zero_copy_only=False)
+        twice = pd.Series(row * (int(codes.max()) + 1) + codes).duplicated().to_numpy()
+        bad.update(row[twice].tolist())
+    offsets = _offsets(np.where(valid, lengths[0], 0))
+    return (offsets, *(f.to_pylist() for f in flat))
+
+
+def _arrow_detox(table: Any, bad: set[int]) -> Part:
+    """Detoxify scores (a struct of heads) in long form: a row's heads in the struct's order, those
+    null or NaN left out (as the row reader has it); a score outside [0, 1] makes its row bad."""
+    import pyarrow as pa
+
+    n = table.num_rows
+    column = table.column("detoxify") if "detoxify" in table.column_names else None
+    if column is None or pa.types.is_null(column.type) or not n or not column.type.num_fields:
+        return (np.zeros(n + 1, dtype=np.int64), [], [])
+    struct = column.combine_chunks()
+    heads = np.array([struct.type.field(i).name for i in range(struct.type.num_fields)], dtype=object)
+    scores = np.column_stack([c.to_numpy(zero_copy_only=False).astype(np.float64) for c in struct.flatten()])
+    present = ~np.isnan(scores)
+    bad.update(np.flatnonzero((present & ~((scores >= 0.0) & (scores <= 1.0))).any(axis=1)).tolist())
+    rows, cols = np.nonzero(present)
+    return (_offsets(present.sum(axis=1)), heads[cols].tolist(), scores[rows, cols].tolist())

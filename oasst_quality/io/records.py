@@ -15,6 +15,7 @@ import math
 import warnings
 import zlib
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, BinaryIO, NamedTuple
 
@@ -24,6 +25,7 @@ import pandas as pd
 
 from .. import _json
 from ..errors import FormatError, SchemaError
+from .bulk import Batch, from_arrow
 from .validate import BOOL_FIELDS, INT_FIELDS
 
 
@@ -75,8 +77,9 @@ def open_export(path: Path) -> tuple[BinaryIO, bytes]:
     return fh, magic
 
 
-def read(path: str | Path) -> Iterator[Record]:
-    """Every record of an export file (JSON lines, gzip, parquet) or a folder of parquet shards."""
+def read(path: str | Path) -> Iterator[Record | Batch]:
+    """Every record of an export file (JSON lines, gzip, parquet) or a folder of parquet shards;
+    parquet in the hub's layout comes as batches of rows read column by column."""
     path = Path(path)
     if path.is_dir():
         yield from shard_records(path)
@@ -171,13 +174,27 @@ def parse_line(raw: bytes, line: int, source: str) -> Record:
 BLOCK = 1 << 20
 
 
+def _blocks(fh: BinaryIO) -> Iterator[bytes]:
+    """The stream's bytes a block at a time; a gzip stream is decompressed one block ahead in a
+    second thread (zlib lets go of the interpreter while it inflates), beside the parsing."""
+    if not isinstance(fh, gzip.GzipFile):
+        while block := fh.read(BLOCK):
+            yield block
+        return
+    with ThreadPoolExecutor(1) as ahead:
+        pending = ahead.submit(fh.read, BLOCK)
+        while block := pending.result():
+            pending = ahead.submit(fh.read, BLOCK)
+            yield block
+
+
 def _lines(path: Path, fh: BinaryIO) -> Iterator[bytes]:
-    """The lines of an open stream, each with its newline, read a block at a time. Where a gzip
-    stream breaks off, the lines before the break are given one by one as ``readline`` gives them
-    (the same lines, then the same error, at the same place)."""
+    """The lines of an open stream, each with its newline, split in C a block at a time. Where a
+    gzip stream breaks off, the lines before the break are given one by one as ``readline`` gives
+    them (the same lines, then the same error, at the same place)."""
     done, rest = 0, b""
     try:
-        while block := fh.read(BLOCK):
+        for block in _blocks(fh):
             lines = io.BytesIO(rest + block).readlines()
             rest = lines.pop() if not lines[-1].endswith(b"\n") else b""
             yield from lines
@@ -385,9 +402,10 @@ def frame_records(frame: pd.DataFrame, source: str) -> Iterator[Record]:
     yield from typed_rows(frame.to_dict(orient="records"), source)
 
 
-def parquet_records(path: Path, *, first: int = 1, source: str | None = None) -> Iterator[Record]:
+def parquet_records(path: Path, *, first: int = 1, source: str | None = None) -> Iterator[Record | Batch]:
     """The rows of one parquet file (the hub's flat layout); one of several shards (``source`` the
-    folder) may be empty."""
+    folder) may be empty. A file in the hub's layout comes as one :class:`~oasst_quality.io.bulk.Batch`
+    read column by column; any other layout row by row."""
     import pyarrow.parquet as pq
 
     try:
@@ -395,7 +413,16 @@ def parquet_records(path: Path, *, first: int = 1, source: str | None = None) ->
     except Exception as exc:  # pyarrow raises several unrelated types
         raise FormatError(f"unreadable parquet file ({exc})", path=path) from None
     check_columns(table.column_names, str(path), table.num_rows if source is None else None)
-    yield from typed_rows(table.to_pylist(), source or str(path), first)
+    name = source or str(path)
+
+    def row(i: int) -> Record:
+        return Record(name, first + i, b"", typed_row(table.slice(i, 1).to_pylist()[0], None, first + i))
+
+    batch = from_arrow(table, name, first, row) if table.num_rows else None
+    if batch is None:
+        yield from typed_rows(table.to_pylist(), name, first)
+    else:
+        yield batch
 
 
 def shards(folder: Path) -> list[Path]:
@@ -420,12 +447,12 @@ def shards(folder: Path) -> list[Path]:
     return found
 
 
-def shard_records(folder: Path) -> Iterator[Record]:
+def shard_records(folder: Path) -> Iterator[Record | Batch]:
     """Rows of every parquet shard under ``folder`` (the hub's layout), numbered across them."""
     number = 0
     for shard in shards(folder):
-        for record in parquet_records(shard, first=number + 1, source=str(folder)):
-            number = record.line
-            yield record
+        for item in parquet_records(shard, first=number + 1, source=str(folder)):
+            number = item.lines[-1] if isinstance(item, Batch) else item.line
+            yield item
     if not number:
         raise FormatError("no rows: every parquet shard is empty", path=folder)

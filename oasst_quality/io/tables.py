@@ -75,7 +75,7 @@ class _Columns:
 
 
 def build(
-    records: Iterable[Record],
+    records: Iterable[Record | Batch],
     source: str,
     *,
     lenient: bool = False,
