@@ -10,6 +10,7 @@ which locates its error exactly as before. Nothing here raises a schema error it
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
 from itertools import chain, repeat
@@ -44,6 +45,7 @@ _ROLES = frozenset(ROLES)
 _NUMBER = frozenset({int, float})
 _EMPTY: dict = {}  # stands in for a row the columns do not describe (it is in ``bad``)
 _VALUE, _LINE = itemgetter(3), itemgetter(1)  # a Record's value and line
+_NAME_VALUE_COUNT = itemgetter("name", "value", "count")
 
 #: A per-message part in long form: offsets (row r's entries are ``[offsets[r], offsets[r + 1])``)
 #: and the columns (labels: names, values, counts; emojis: names, counts; Detoxify: heads, scores).
@@ -268,14 +270,16 @@ def labels_part(col: list, bad: set[int]) -> Part:
     """Labels in long form (names, values, counts) in either form."""
     rows, objs, form = _forms(col)
     if form == "hf":
-        names = list(map(dict.get, objs, repeat("name")))
-        values = list(map(dict.get, objs, repeat("value")))
-        counts = list(map(dict.get, objs, repeat("count")))
+        try:
+            names, values, counts = zip(*map(_NAME_VALUE_COUNT, objs)) if objs else ((), (), ())
+        except KeyError:  # a form without its values or counts: row by row
+            return _per_row(col, bad, _labels, 3)
         lengths = list(map(len, names))
         if _types(values) <= {list} and _types(counts) <= {list}:
             if lengths == list(map(len, values)) == list(map(len, counts)):
                 flat = [list(chain.from_iterable(c)) for c in (names, values, counts)]
                 if _labels_ok(*flat) and list(map(len, map(set, names))) == lengths:
+                    flat[0] = list(map(sys.intern, flat[0]))  # a few names, each once in memory
                     return (_spread(len(col), rows, lengths), *flat)
     elif form == "raw":
         entries = list(chain.from_iterable(map(dict.values, objs)))

@@ -22,6 +22,8 @@ from .bulk import FIELDS, Batch, batches
 from .records import Record
 from .validate import BOOL_FIELDS, INT_FIELDS, Message, record_messages
 
+_ROLE_CODE = {role: code for code, role in enumerate(ROLES)}
+
 
 class _Columns:
     """The tables' columns, appended to as messages are accepted (a run of a batch at once, or the
@@ -184,6 +186,7 @@ def build(
             if stop < len(batch):
                 one(batch.record(stop))
             start = stop + 1
+    batch = None  # the last batch holds its file's Arrow table (parquet): let it go before the tables are built
 
     if lenient and n_read and not n_loaded and not partial:
         first = problems[0]
@@ -219,8 +222,9 @@ def _tables(col: _Columns) -> tuple[pd.DataFrame, ...]:
             data[name] = pd.array(values, dtype="boolean")
         elif name in INT_FIELDS:
             data[name] = pd.array(values, dtype="Int64")
-        elif name == "role":
-            data[name] = pd.Categorical(values, categories=list(ROLES))
+        elif name == "role":  # every role was checked to be one of ROLES
+            codes = np.fromiter(map(_ROLE_CODE.__getitem__, values), dtype=np.int8, count=len(values))
+            data[name] = pd.Categorical.from_codes(codes, categories=list(ROLES))
         else:
             data[name] = pd.Series(values, dtype=object)
     messages = pd.DataFrame(data)
