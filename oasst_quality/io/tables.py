@@ -164,18 +164,31 @@ def build(
         col.add_messages(msgs, record)
         n_loaded += 1
 
-    def run(batch: Batch, i: int, j: int) -> None:
-        """Rows ``i:j`` of a batch, all vouched for: added at once unless an id repeats."""
+    def add(batch: Batch, i: int, j: int) -> None:
+        """Rows ``i:j`` of a batch, vouched for and holding no id seen before: added at once."""
         nonlocal n_loaded
-        ids = batch.cols["message_id"][i:j]
-        if len(set(ids)) < len(ids) or not seen_ids.keys().isdisjoint(ids):
-            for k in range(i, j):  # the per-record path says which, in order
-                one(batch.record(k))
+        if i < j:
+            forms.add("messages")
+            seen_ids.update(zip(batch.cols["message_id"][i:j], zip(repeat(batch.source), batch.lines[i:j])))
+            col.add_run(batch, i, j)
+            n_loaded += j - i
+
+    def run(batch: Batch, i: int, j: int) -> None:
+        """Rows ``i:j`` of a batch, all vouched for; a row whose id was loaded before goes through
+        the per-record path (which sets it aside), the rows between are added at once."""
+        ids = batch.cols["message_id"]
+        if len(set(ids[i:j])) == j - i and seen_ids.keys().isdisjoint(ids[i:j]):
+            add(batch, i, j)
             return
-        forms.add("messages")
-        seen_ids.update(zip(ids, zip(repeat(batch.source), batch.lines[i:j])))
-        col.add_run(batch, i, j)
-        n_loaded += j - i
+        here: set[str] = set()
+        for k in range(i, j):
+            if ids[k] in seen_ids or ids[k] in here:
+                add(batch, i, k)
+                one(batch.record(k))
+                here, i = set(), k + 1
+            else:
+                here.add(ids[k])
+        add(batch, i, j)
 
     for batch in batches(records):
         n_read += len(batch)
