@@ -240,7 +240,7 @@ def _tables(col: _Columns) -> tuple[pd.DataFrame, ...]:
             data[name] = pd.Categorical.from_codes(codes, categories=list(ROLES))
         else:
             data[name] = pd.Series(values, dtype=object)
-    messages = pd.DataFrame(data)
+    messages = pd.DataFrame(data, copy=False)  # no consolidating copy of every column
     n = len(col.lines)
     for key, values in col.extra.items():
         values.extend(repeat(None, n - len(values)))
