@@ -9,8 +9,8 @@ Four measures, each in its own process (so that its peak memory is its own), tak
 * ``pyarrow.parquet.read_table`` of the ``.parquet`` form;
 * ``oasst_quality.load`` of the ``.parquet``.
 
-Wall seconds are the measure (the loader decompresses gzip in a second thread, and pyarrow reads
-parquet with several); the CPU seconds of every thread are printed beside them, for a busy machine.
+Wall seconds are the measure (pyarrow reads parquet with several threads, which the CPU seconds
+of every thread, printed beside them, count in full: read those on a busy machine).
 
 The input is the synthetic export of ``benchmarks/synthetic.py`` (135,000 messages in 55,600
 trees by default, OASST2's size at oasst1's messages per tree), written once with the library's

@@ -15,7 +15,6 @@ import math
 import warnings
 import zlib
 from collections.abc import Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, BinaryIO, NamedTuple
 
@@ -174,27 +173,13 @@ def parse_line(raw: bytes, line: int, source: str) -> Record:
 BLOCK = 1 << 20
 
 
-def _blocks(fh: BinaryIO) -> Iterator[bytes]:
-    """The stream's bytes a block at a time; a gzip stream is decompressed one block ahead in a
-    second thread (zlib lets go of the interpreter while it inflates), beside the parsing."""
-    if not isinstance(fh, gzip.GzipFile):
-        while block := fh.read(BLOCK):
-            yield block
-        return
-    with ThreadPoolExecutor(1) as ahead:
-        pending = ahead.submit(fh.read, BLOCK)
-        while block := pending.result():
-            pending = ahead.submit(fh.read, BLOCK)
-            yield block
-
-
 def _lines(path: Path, fh: BinaryIO) -> Iterator[bytes]:
     """The lines of an open stream, each with its newline, split in C a block at a time. Where a
     gzip stream breaks off, the lines before the break are given one by one as ``readline`` gives
     them (the same lines, then the same error, at the same place)."""
     done, rest = 0, b""
     try:
-        for block in _blocks(fh):
+        while block := fh.read(BLOCK):
             lines = io.BytesIO(rest + block).readlines()
             rest = lines.pop() if not lines[-1].endswith(b"\n") else b""
             yield from lines
