@@ -1,7 +1,7 @@
 """The schema check of many flat messages at once, column by column, at C speed.
 
-A :class:`Batch` holds up to :data:`SIZE` flat message records (JSON lines, rows of a typed table,
-or a slice of a parquet file read column by column) as columns. The checks here accept a row only
+A :class:`Batch` holds flat message records as columns: up to :data:`SIZE` JSON lines or rows of a
+typed table, or a whole parquet file in the hub's layout, read column by column. The checks here accept a row only
 where :func:`oasst_quality.io.validate.record_messages` would accept it and give the same values;
 every other row (a tree record, a line that did not parse, a wrong type, a value out of range, a
 control character in an id, ...) is listed in ``Batch.bad`` and goes through the per-record check,
@@ -63,8 +63,8 @@ class Batch:
         self,
         source: str,
         lines: list[int],
-        cols: dict[str, list],
-        parts: tuple[tuple, tuple, tuple],
+        cols: dict[str, Sequence],
+        parts: tuple[Part, Part, Part],
         bad: set[int],
         record: Callable[[int], Record],
         *,
@@ -157,7 +157,7 @@ def _types(values: Iterable[Any]) -> set[type]:
     return set(map(type, values))
 
 
-def check(cols: dict[str, list], bad: set[int]) -> None:
+def check(cols: dict[str, Sequence], bad: set[int]) -> None:
     """Check the message fields of a batch (flat records); add to ``bad`` every row that the
     per-record check might refuse; ``created_date`` is parsed in place."""
     ids = cols["message_id"]
