@@ -9,6 +9,7 @@ functions, so a record read in a partition is the record :func:`oasst_quality.lo
 from __future__ import annotations
 
 import gzip
+import io
 import json
 import math
 import warnings
@@ -23,6 +24,7 @@ import pandas as pd
 
 from .. import _json
 from ..errors import FormatError, SchemaError
+from .bulk import Batch, from_arrow
 from .validate import BOOL_FIELDS, INT_FIELDS
 
 
@@ -74,8 +76,9 @@ def open_export(path: Path) -> tuple[BinaryIO, bytes]:
     return fh, magic
 
 
-def read(path: str | Path) -> Iterator[Record]:
-    """Every record of an export file (JSON lines, gzip, parquet) or a folder of parquet shards."""
+def read(path: str | Path) -> Iterator[Record | Batch]:
+    """Every record of an export file (JSON lines, gzip, parquet) or a folder of parquet shards;
+    parquet in the hub's layout comes as batches of rows read column by column."""
     path = Path(path)
     if path.is_dir():
         yield from shard_records(path)
@@ -165,27 +168,64 @@ def parse_line(raw: bytes, line: int, source: str) -> Record:
     return Record(source, line, raw, value, error)
 
 
+#: Bytes read from a file at a time; its lines are split in C (``readline`` per line costs as
+#: much as parsing it).
+BLOCK = 1 << 20
+
+
+def _lines(path: Path, fh: BinaryIO) -> Iterator[bytes]:
+    """The lines of an open stream, each with its newline, split in C a block at a time. Where a
+    gzip stream breaks off, the lines before the break are given one by one as ``readline`` gives
+    them (the same lines, then the same error, at the same place)."""
+    done, rest = 0, b""
+    try:
+        while block := fh.read(BLOCK):
+            lines = io.BytesIO(rest + block).readlines()
+            rest = lines.pop() if not lines[-1].endswith(b"\n") else b""
+            yield from lines
+            done += len(lines)
+    except (EOFError, zlib.error, gzip.BadGzipFile):
+        again, _ = open_export(path)
+        with again:
+            for _ in range(done):
+                again.readline()
+            yield from again
+        return
+    if rest:
+        yield rest
+
+
+_new_record = tuple.__new__  # Record(...) without the generated __new__'s Python call, per line
+
+
 def json_lines(path: Path, fh: BinaryIO) -> Iterator[Record]:
     """The records of an open JSON-lines stream, one per non-blank line."""
     source = str(path)
     number = 0
     first = True
+    loads, decode_error = orjson.loads, orjson.JSONDecodeError
     try:
-        for number, line in enumerate(fh, start=1):
-            if number == 1 and line.startswith(b"\xef\xbb\xbf"):  # a UTF-8 byte-order mark
-                line = line[3:]
-            if not line.strip():
+        for number, line in enumerate(_lines(path, fh), start=1):
+            if first:
+                if number == 1 and line.startswith(b"\xef\xbb\xbf"):  # a UTF-8 byte-order mark
+                    line = line[3:]
+                if line.isspace() or not line:
+                    continue
+                if line.lstrip()[:1] == b"[" and line.strip() != b"[":
+                    raise FormatError(
+                        "this is a JSON array; OASST exports are JSON lines (one object per line). "
+                        "Convert it with `jq -c '.[]'`",
+                        path=path,
+                        line=number,
+                    )
+                first = False
+            elif line.isspace():
                 continue
-            if first and line.lstrip()[:1] == b"[" and line.strip() != b"[":
-                raise FormatError(
-                    "this is a JSON array; OASST exports are JSON lines (one object per line). "
-                    "Convert it with `jq -c '.[]'`",
-                    path=path,
-                    line=number,
-                )
-            first = False
-            value, error = parse(line, number)
-            yield Record(source, number, line, value, error)
+            try:
+                value, error = loads(line), None
+            except decode_error:
+                value, error = parse(line, number)
+            yield _new_record(Record, (source, number, line, value, error))
     except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
         raise FormatError(
             f"truncated or corrupt gzip stream after line {number} ({exc}); re-download or re-compress the file",
@@ -347,9 +387,10 @@ def frame_records(frame: pd.DataFrame, source: str) -> Iterator[Record]:
     yield from typed_rows(frame.to_dict(orient="records"), source)
 
 
-def parquet_records(path: Path, *, first: int = 1, source: str | None = None) -> Iterator[Record]:
+def parquet_records(path: Path, *, first: int = 1, source: str | None = None) -> Iterator[Record | Batch]:
     """The rows of one parquet file (the hub's flat layout); one of several shards (``source`` the
-    folder) may be empty."""
+    folder) may be empty. A file in the hub's layout comes as one :class:`~oasst_quality.io.bulk.Batch`
+    read column by column; any other layout row by row."""
     import pyarrow.parquet as pq
 
     try:
@@ -357,7 +398,16 @@ def parquet_records(path: Path, *, first: int = 1, source: str | None = None) ->
     except Exception as exc:  # pyarrow raises several unrelated types
         raise FormatError(f"unreadable parquet file ({exc})", path=path) from None
     check_columns(table.column_names, str(path), table.num_rows if source is None else None)
-    yield from typed_rows(table.to_pylist(), source or str(path), first)
+    name = source or str(path)
+
+    def row(i: int) -> Record:
+        return Record(name, first + i, b"", typed_row(table.slice(i, 1).to_pylist()[0], None, first + i))
+
+    batch = from_arrow(table, name, first, row) if table.num_rows else None
+    if batch is None:
+        yield from typed_rows(table.to_pylist(), name, first)
+    else:
+        yield batch
 
 
 def shards(folder: Path) -> list[Path]:
@@ -382,12 +432,12 @@ def shards(folder: Path) -> list[Path]:
     return found
 
 
-def shard_records(folder: Path) -> Iterator[Record]:
+def shard_records(folder: Path) -> Iterator[Record | Batch]:
     """Rows of every parquet shard under ``folder`` (the hub's layout), numbered across them."""
     number = 0
     for shard in shards(folder):
-        for record in parquet_records(shard, first=number + 1, source=str(folder)):
-            number = record.line
-            yield record
+        for item in parquet_records(shard, first=number + 1, source=str(folder)):
+            number = item.lines[-1] if isinstance(item, Batch) else item.line
+            yield item
     if not number:
         raise FormatError("no rows: every parquet shard is empty", path=folder)

@@ -1,14 +1,15 @@
 """The table-building stage: a stream of records into a :class:`~oasst_quality.dataset.Dataset`.
 
-:func:`build` validates each :class:`~oasst_quality.io.records.Record` (:mod:`oasst_quality.io.validate`),
-sets aside duplicate trees and messages, raises the first located error (or, leniently, keeps every
-record it skips, raw, in the problems table) and builds the long tables once.
+:func:`build` checks the records a batch at a time (:mod:`oasst_quality.io.bulk`), sends the rows a
+batch cannot vouch for through the per-record check (:mod:`oasst_quality.io.validate`), sets aside
+duplicate trees and messages, raises the first located error (or, leniently, keeps every record it
+skips, raw, in the problems table) and appends the messages to the table columns as it goes.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from itertools import chain
+from itertools import repeat
 from typing import Any
 
 import numpy as np
@@ -16,29 +17,67 @@ import pandas as pd
 
 from ..dataset import PROBLEM_COLUMNS, Dataset
 from ..errors import FormatError, SchemaError
-from ..schema import MESSAGE_COLUMNS, ROLES
+from ..schema import ROLES
+from .bulk import FIELDS, Batch, batches
 from .records import Record
 from .validate import BOOL_FIELDS, INT_FIELDS, Message, record_messages
 
+_ROLE_CODE = {role: code for code, role in enumerate(ROLES)}
 
-class _Collector:
-    """Validated messages and their source lines; the tables are built from them in one pass."""
+
+class _Columns:
+    """The tables' columns, appended to as messages are accepted (a run of a batch at once, or the
+    messages of one record), with each message's file and line."""
 
     def __init__(self) -> None:
-        self.messages: list[Message] = []
+        self.cols: dict[str, list] = {f: [] for f in FIELDS}
+        self.extra: dict[str, list] = {}
         self.lines: list[int] = []
         self.files: list[str] = []
         self.sources: set[str] = set()
+        self.labels: tuple[list, ...] = ([], [], [], [])  # message_id, label, value, count
+        self.emojis: tuple[list, ...] = ([], [], [])  # message_id, emoji, count
+        self.detox: tuple[list, ...] = ([], [], [])  # message_id, head, score
 
-    def add(self, msgs: list[Message], record: Record) -> None:
-        self.messages.extend(msgs)
-        self.lines.extend([record.line] * len(msgs))
-        self.files.extend([record.source] * len(msgs))
+    def _add_extra(self, values: dict[str, list], before: int) -> None:
+        """Extra fields of rows appended after the first ``before``; a field first seen now is
+        missing (None) in the rows before."""
+        for key, vals in values.items():
+            col = self.extra.setdefault(key, [])
+            col.extend(repeat(None, before - len(col)))
+            col.extend(vals)
+
+    def add_messages(self, msgs: list[Message], record: Record) -> None:
+        for m in msgs:
+            self._add_extra({k: [v] for k, v in m.extra.items()}, len(self.lines))
+            for f in FIELDS:
+                self.cols[f].append(m.fields[f])
+            self.lines.append(record.line)
+            for target, part in ((self.labels, m.labels), (self.emojis, m.emojis), (self.detox, m.detox)):
+                target[0].extend(repeat(m.id, len(part[0])))
+                for column, values in zip(target[1:], part):
+                    column.extend(values)
+        self.files.extend(repeat(record.source, len(msgs)))
         self.sources.add(record.source)
+
+    def add_run(self, batch: Batch, i: int, j: int) -> None:
+        self._add_extra(batch.extras(i, j), len(self.lines))
+        for f in FIELDS:
+            self.cols[f].extend(batch.cols[f][i:j])
+        self.lines.extend(batch.lines[i:j])
+        ids = np.asarray(batch.cols["message_id"][i:j], dtype=object)
+        for target, part in ((self.labels, batch.labels), (self.emojis, batch.emojis), (self.detox, batch.detox)):
+            offsets = part[0][i : j + 1]
+            target[0].extend(np.repeat(ids, np.diff(offsets)).tolist())
+            lo, hi = offsets[0], offsets[-1]
+            for column, values in zip(target[1:], part[1:]):
+                column.extend(values[lo:hi])
+        self.files.extend(repeat(batch.source, j - i))
+        self.sources.add(batch.source)
 
 
 def build(
-    records: Iterable[Record],
+    records: Iterable[Record | Batch],
     source: str,
     *,
     lenient: bool = False,
@@ -53,7 +92,7 @@ def build(
     each with the (file, line) it came from; a record holding one is set aside as a
     ``duplicate_message``. The ids loaded here are added to it.
     """
-    col = _Collector()
+    col = _Columns()
     problems: list[dict] = []
     seen_trees: dict[tuple[str, str], tuple[str, int]] = {}
     seen_ids: dict[str, tuple[str, int]] = {} if seen is None else seen
@@ -74,8 +113,9 @@ def build(
             )
         )
 
-    for record in records:
-        n_read += 1
+    def one(record: Record) -> None:
+        """The per-record path: check one record, set it aside or add its messages."""
+        nonlocal n_loaded
         line = record.line
         try:
             if record.error is not None:
@@ -85,7 +125,7 @@ def build(
             if not lenient:
                 raise record.located(exc.detail, exc.field, exc.kind) from None
             reject(exc.kind, record, exc.detail, exc.field)
-            continue
+            return
         forms.add(form)
         tid = msgs[0].fields["message_tree_id"]
         if root is not None:
@@ -98,7 +138,7 @@ def build(
                     mid=root,
                     tid=tid,
                 )
-                continue
+                return
             seen_trees[(tid, root)] = (record.source, line)
         ids = [m.id for m in msgs]
         dup, here = None, set()
@@ -119,10 +159,47 @@ def build(
                 mid=dup,
                 tid=tid,
             )
-            continue
+            return
         seen_ids.update(dict.fromkeys(ids, (record.source, line)))
-        col.add(msgs, record)
+        col.add_messages(msgs, record)
         n_loaded += 1
+
+    def add(batch: Batch, i: int, j: int) -> None:
+        """Rows ``i:j`` of a batch, vouched for and holding no id seen before: added at once."""
+        nonlocal n_loaded
+        if i < j:
+            forms.add("messages")
+            seen_ids.update(zip(batch.cols["message_id"][i:j], zip(repeat(batch.source), batch.lines[i:j])))
+            col.add_run(batch, i, j)
+            n_loaded += j - i
+
+    def run(batch: Batch, i: int, j: int) -> None:
+        """Rows ``i:j`` of a batch, all vouched for; a row whose id was loaded before goes through
+        the per-record path (which sets it aside), the rows between are added at once."""
+        ids = batch.cols["message_id"]
+        if len(set(ids[i:j])) == j - i and seen_ids.keys().isdisjoint(ids[i:j]):
+            add(batch, i, j)
+            return
+        here: set[str] = set()
+        for k in range(i, j):
+            if ids[k] in seen_ids or ids[k] in here:
+                add(batch, i, k)
+                one(batch.record(k))
+                here, i = set(), k + 1
+            else:
+                here.add(ids[k])
+        add(batch, i, j)
+
+    for batch in batches(records):
+        n_read += len(batch)
+        start = 0
+        for stop in (*batch.bad, len(batch)):
+            if start < stop:
+                run(batch, start, stop)
+            if stop < len(batch):
+                one(batch.record(stop))
+            start = stop + 1
+    batch = None  # the last batch holds its file's Arrow table (parquet): let it go before the tables are built
 
     if lenient and n_read and not n_loaded and not partial:
         first = problems[0]
@@ -149,37 +226,26 @@ def _where(first: tuple[str, int], record: Record) -> str:
     return f"line {first[1]}" if first[0] == record.source else f"{first[0]} line {first[1]}"
 
 
-def _long(msgs: list[Message], part: str, width: int) -> tuple[list, ...]:
-    """Concatenate one per-message part (labels, emojis, detox) into id + value columns."""
-    groups = [getattr(m, part) for m in msgs]
-    ids = list(chain.from_iterable([m.id] * len(g[0]) for m, g in zip(msgs, groups)))
-    return (ids, *(list(chain.from_iterable(g[k] for g in groups)) for k in range(width)))
-
-
-def _tables(col: _Collector) -> tuple[pd.DataFrame, ...]:
-    msgs = col.messages
-    fields = [m.fields for m in msgs]
-    dates = pd.to_datetime(pd.Series([f["created_date"] for f in fields], dtype=object), utc=True)
+def _tables(col: _Columns) -> tuple[pd.DataFrame, ...]:
     data: dict[str, Any] = {}
-    for name in MESSAGE_COLUMNS:
-        if name == "depth":
-            continue
-        values = [f[name] for f in fields] if name != "created_date" else None
+    for name, values in col.cols.items():
         if name == "created_date":
-            data[name] = dates
+            data[name] = pd.to_datetime(pd.Series(values, dtype=object), utc=True)
         elif name in BOOL_FIELDS:
             data[name] = pd.array(values, dtype="boolean")
         elif name in INT_FIELDS:
             data[name] = pd.array(values, dtype="Int64")
-        elif name == "role":
-            data[name] = pd.Categorical(values, categories=list(ROLES))
+        elif name == "role":  # every role was checked to be one of ROLES
+            codes = np.fromiter(map(_ROLE_CODE.__getitem__, values), dtype=np.int8, count=len(values))
+            data[name] = pd.Categorical.from_codes(codes, categories=list(ROLES))
         else:
             data[name] = pd.Series(values, dtype=object)
-    messages = pd.DataFrame(data)
-    extra_keys = dict.fromkeys(k for m in msgs for k in m.extra)
-    for key in extra_keys:
-        messages[key] = pd.Series([m.extra.get(key) for m in msgs], dtype=object)
-    mid, name, value, count = _long(msgs, "labels", 3)
+    messages = pd.DataFrame(data, copy=False)  # no consolidating copy of every column
+    n = len(col.lines)
+    for key, values in col.extra.items():
+        values.extend(repeat(None, n - len(values)))
+        messages[key] = pd.Series(values, dtype=object)
+    mid, name, value, count = col.labels
     labels = pd.DataFrame(
         {
             "message_id": pd.Series(mid, dtype=object),
@@ -188,7 +254,7 @@ def _tables(col: _Collector) -> tuple[pd.DataFrame, ...]:
             "count": pd.array(count, dtype="Int64"),
         }
     )
-    mid, name, count = _long(msgs, "emojis", 2)
+    mid, name, count = col.emojis
     emojis = pd.DataFrame(
         {
             "message_id": pd.Series(mid, dtype=object),
@@ -196,7 +262,7 @@ def _tables(col: _Collector) -> tuple[pd.DataFrame, ...]:
             "count": np.asarray(count, dtype=np.int64),
         }
     )
-    mid, head, score = _long(msgs, "detox", 2)
+    mid, head, score = col.detox
     detox = pd.DataFrame(
         {
             "message_id": pd.Series(mid, dtype=object),
