@@ -50,6 +50,8 @@ def _cell(value: Any) -> Any:
         return value.replace("\r", "\\r").replace("\n", "\\n")
     if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
         return int(value)
+    if isinstance(value, float) and value != value:  # not computable (NaN) or not given: a dash, not "NaN"
+        return "—"
     return value
 
 
@@ -670,15 +672,16 @@ def cmd_pairs(args: argparse.Namespace) -> None:
 
     def text(p: dict) -> str:
         e = p["noise_rate"]
-        lines = [
-            f"{p['n_pairs']:,} preference pairs; {p['n_suspect']:,} with p_flipped >= 0.5",
-            f"noise rate {e['estimate']:.3f} ({e['confidence']:.0%} interval {interval_text(e, '.3f', _DASH)}, "
-            f"{e['method']})",
-        ]
-        if not e.get("from_votes"):
+        lines = [f"{p['n_pairs']:,} preference pairs; {p['n_suspect']:,} with p_flipped >= 0.5"]
+        if e.get("from_votes"):
             lines.append(
-                "without per-ranker rankings the rate is not identified (on planted data it read 0.07 where "
-                "0.28 were flipped): rank pairs by p_flipped, do not read the rate"
+                f"noise rate {e['estimate']:.3f} ({e['confidence']:.0%} interval "
+                f"{interval_text(e, '.3f', _DASH)}, {e['method']})"
+            )
+        else:  # an interval around a rate the data does not identify would only look precise
+            lines.append(
+                f"noise rate not identified without per-ranker rankings (mean p_flipped {e['estimate']:.3f}; "
+                "on planted data it read 0.07 where 0.28 were flipped): rank pairs by p_flipped, do not read the rate"
             )
         check = pd.DataFrame(p["self_check"]).round(3)
         text = "\n".join(lines) + "\n" + _table(check, "self-check: 10 % flips planted in these pairs, found by")
