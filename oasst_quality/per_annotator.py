@@ -20,13 +20,14 @@ export's merged rankings to compare with) and returns one JSON-ready dict:
 
 from __future__ import annotations
 
+import operator
+
 import numpy as np
 import pandas as pd
 
 from . import aggregation as agg
 from . import agreement as ag
-from .consensus import _kendall_tau as _tau
-from .consensus import consensus_ranks, pairwise_agreement
+from .consensus import _kendall_taus, consensus_ranks, pairwise_agreement
 from .errors import NotComputableError
 from .schema import label_kind
 
@@ -131,14 +132,17 @@ def ranking_checks(
         except NotComputableError as exc:
             out[key] = {"computable": False, "reason": str(exc)}
     if export is not None and len(export):
-        ref = dict(zip(export["group"], export["ranking"].map(tuple)))
-        both = merged[merged["group"].isin(ref)]
-        same = [tuple(c) == ref[g] for g, c in zip(both["group"], both["consensus"])]
-        taus = np.array([_tau(ref[g], tuple(c)) for g, c in zip(both["group"], both["consensus"])], dtype=float)
+        ref = pd.Series(export["ranking"].map(tuple).to_numpy(), index=export["group"].to_numpy())
+        ref = ref[~ref.index.duplicated(keep="last")]  # a group given twice: its last ranking
+        both = merged[merged["group"].isin(ref.index)]
+        ref = pd.Series(ref.reindex(both["group"].to_numpy()).to_numpy(), dtype=object)
+        mine = pd.Series(both["consensus"].to_numpy(), dtype=object)
+        same = np.fromiter(map(operator.eq, mine, ref), dtype=bool, count=len(mine))  # tuples compared in C
+        taus = _kendall_taus(ref, mine)
         defined = taus[np.isfinite(taus)]  # tau needs two replies that are not tied in both orders
         out["vs_export"] = {
             "n_groups": len(both),
-            "share_identical": float(np.mean(same)) if same else None,
+            "share_identical": float(np.mean(same)) if len(same) else None,
             "mean_tau": float(defined.mean()) if len(defined) else None,
         }
     out["rankers"] = ranking_verdicts(table) if "annotator" in table.columns else pd.DataFrame()
