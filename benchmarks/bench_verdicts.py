@@ -6,11 +6,12 @@
     python benchmarks/bench_verdicts.py flags      # default_zero_suspect on planted OASST-like labels
     python benchmarks/bench_verdicts.py trec       # TREC's verdicts against chance on gold
 
-Gold sets (``crowd_data.SETS`` plus MS and ZenCrowd): per set, the annotators, the suspects, and
-the median accuracy on gold items (on an interval scale the correlation with gold) of the suspects
-and of the others (annotators with at least 5 gold-scored votes). Planted crowds
-(``planted_crowds``): per rule and votes per annotator, the mean over seeds of the suspects'
-precision and the planted annotators' recall.
+Gold sets (``crowd_data.SETS`` plus MS, ZenCrowd, Snow's seven affect labels and wordsim): per set,
+the annotators, the suspects, and the median accuracy on gold items (on an interval scale the
+correlation with gold, per label) of the suspects and of the others (annotators with at least 5
+gold-scored votes). Planted crowds (``planted_crowds``): per rule and votes per annotator, the mean
+over seeds of the suspects' precision and the planted annotators' recall; the issue's crowd over
+ten seeds, beside what an oracle finds.
 """
 
 from __future__ import annotations
@@ -28,10 +29,25 @@ import planted_crowds
 
 from oasst_quality.verdicts.annotators import ranking_verdicts, vote_verdicts
 
+AFFECT = ("anger", "disgust", "fear", "joy", "sadness", "surprise", "valence")
+
+
+def _affect() -> tuple[pd.DataFrame, pd.Series]:
+    """Snow et al.'s seven affect ratings of the same 100 headlines, one label each (items keyed by label)."""
+    parts, golds = [], []
+    for dim in AFFECT:
+        votes, gold = crowd_data._snow(dim)
+        parts.append(votes.assign(label=dim, item=dim + ":" + votes["item"].astype(str)))
+        golds.append(gold.rename(lambda i, d=dim: f"{d}:{i}"))
+    return pd.concat(parts, ignore_index=True), pd.concat(golds)
+
 
 def _extra_sets() -> dict:
     base = crowd_data.SHARED / "crowd_activecrowd_toolkit"
-    out = {}
+    out = {
+        "Affect, 7 labels (Snow)": (_affect, "interval"),
+        "Wordsim (Snow)": (lambda: crowd_data._snow("wordsim"), "interval"),
+    }
     for name, file in (
         ("MS (ActiveCrowd)", "MS.csv"),
         ("ZenCrowd_us (ActiveCrowd)", "ZenCrowd_us.csv.gz"),
@@ -54,9 +70,19 @@ def gold_table() -> pd.DataFrame:
         scored = votes[votes["item"].isin(gold.index)]
         g = gold.reindex(scored["item"]).to_numpy()
         who = scored["annotator"].to_numpy()
-        if scale == "interval":  # on an interval scale: each annotator's correlation with gold (higher is better)
-            pair = pd.DataFrame({"a": who, "x": scored["value"].to_numpy(float), "g": g.astype(float)})
-            acc = pair.groupby("a").apply(lambda d: pd.Series({"mean": d["x"].corr(d["g"]), "size": len(d)}))
+        if scale == "interval":  # on an interval scale: each annotator's correlation with gold (higher is better),
+            # per label and then averaged over their labels, weighted by their ratings
+            pair = pd.DataFrame(
+                {
+                    "a": who,
+                    "label": scored["label"].to_numpy() if "label" in scored else "",
+                    "x": scored["value"].to_numpy(float),
+                    "g": g.astype(float),
+                }
+            )
+            per = pair.groupby(["a", "label"]).apply(lambda d: pd.Series({"r": d["x"].corr(d["g"]), "n": len(d)}))
+            per = per.dropna().assign(rn=lambda d: d["r"] * d["n"]).groupby(level="a")[["rn", "n"]].sum()
+            acc = pd.DataFrame({"mean": per["rn"] / per["n"], "size": per["n"]})
         else:
             acc = pd.Series(scored["value"].to_numpy() == g).groupby(who).agg(["mean", "size"])
         acc = acc[acc["size"] >= 5]["mean"]
@@ -71,6 +97,7 @@ def gold_table() -> pd.DataFrame:
                 "share": len(sus) / len(out),
                 "ok": int((out["verdict"] == "ok").sum()),
                 "insufficient": int((out["verdict"] == "insufficient data").sum()),
+                "compressed_named": int((out["rule"] == "compressed_scale").sum()),
                 "gold": "correlation" if scale == "interval" else "accuracy",
                 "gold_suspects": a_s.median() if len(a_s) else np.nan,
                 "gold_others": a_o.median(),
@@ -105,22 +132,46 @@ RANKERS = [
     ("copiers of the displayed order", {"bad": {"copier": 10}}, "copies_displayed_order"),
 ]
 
+RATERS = [
+    # (name, planted kind, rule): a continuous 0..100 label, honest noise SD 15 (planted_crowds.ratings)
+    ("continuous, uniform on 0..100", "random", "random_answering"),
+    ("continuous, 4x the noise SD", "noisy", "noisy_ratings"),
+    ("continuous, 100 minus an honest rating", "reversed", "reversed_scale"),
+    ("continuous, always 50", "constant", "constant_answering"),
+    ("continuous, a third of the scale (named, not a suspect)", "compressed", "compressed_scale"),
+]
+
 
 def _scores(out: pd.DataFrame, planted: dict, rule: str) -> tuple[float, float, int]:
-    sus = out[out["verdict"] == "suspect"]
-    hit = sus["annotator"].isin(list(planted)) & (sus["rule"] == rule)
+    """(precision: the share of the rule's rows that are planted, recall: the share of the planted
+    named by the rule, honest annotators flagged suspect); a rule's rows are its suspects, or for
+    ``compressed_scale`` (not a suspect) the rows it names."""
+    named = out[out["rule"] == rule] if rule == "compressed_scale" else out[out["verdict"] == "suspect"]
+    hit = named["annotator"].isin(list(planted)) & (named["rule"] == rule)
+    honest = out[~out["annotator"].isin(list(planted))]
     return (
-        (hit.mean() if len(sus) else np.nan),
+        (hit.mean() if len(named) else np.nan),
         hit.sum() / len(planted),
-        int((~sus["annotator"].isin(list(planted))).sum()),
+        int((honest["verdict"] == "suspect").sum()),
     )
 
 
 def planted_table(seeds: range = range(5), votes_per_item: float = 15) -> pd.DataFrame:
-    """Per rule and votes (or rankings) per annotator, 200 honest and 10 planted annotators: mean over
-    seeds of the suspects' precision (suspects that are planted and named by the rule) and recall."""
+    """Per rule and votes (or rankings) per annotator (10, 20, 50; and 200 for the continuous rules),
+    200 honest and 10 planted annotators: mean over seeds of the suspects' precision (suspects that
+    are planted and named by the rule), recall and the honest annotators flagged."""
     rows = []
-    for n_votes in (10, 20, 50):
+    for n_votes in (10, 20, 50, 200):
+        for name, kind, rule in RATERS:
+            res = []
+            for seed in seeds:
+                v, planted = planted_crowds.ratings(
+                    n_honest=200, votes_per_honest=n_votes, votes_per_bad=n_votes, bad={kind: 10}, seed=seed
+                )
+                res.append(_scores(vote_verdicts(v, levels="interval"), planted, rule))
+            rows.append((name, rule, n_votes, *np.nanmean(np.array(res, dtype=float), axis=0)))
+        if n_votes > 50:  # (200 each: the continuous rules only)
+            continue
         for name, kw, level, rule in PLANTED:
             res = []
             for seed in seeds:
@@ -138,18 +189,47 @@ def planted_table(seeds: range = range(5), votes_per_item: float = 15) -> pd.Dat
                 res.append(_scores(ranking_verdicts(t), planted, rule))
             rows.append((name, rule, n_votes, *np.nanmean(np.array(res, dtype=float), axis=0)))
     columns = ["crowd", "rule", "per_annotator", "precision", "recall", "honest_flagged"]
-    return pd.DataFrame(rows, columns=columns).sort_values(["rule", "per_annotator"], kind="stable")
+    return pd.DataFrame(rows, columns=columns).sort_values(["crowd", "per_annotator"], kind="stable")
+
+
+def _oracle(votes: pd.DataFrame, planted: dict, fdr: float = 0.1, accuracy: float = 0.75) -> int:
+    """The spammers a Bayes rule finds that knows what the verdicts must estimate: the honest
+    accuracy, the spammers' share and that honest annotators are unbiased; each item's truth is
+    the leave-one-out posterior from the honest votes alone. The count in its Bayesian-FDR set."""
+    from scipy import special
+
+    from oasst_quality.verdicts.annotators import _bayes_fdr
+
+    item, _ = pd.factorize(votes["item"])
+    who, names = pd.factorize(votes["annotator"])
+    code = votes["value"].to_numpy()
+    spam = np.isin(names[who], list(planted))
+    like = np.where(np.eye(2)[code] == 1, accuracy, 1 - accuracy)  # [vote, true class] for an honest vote
+    log_item = np.stack([np.bincount(item, np.log(like[:, k]) * ~spam) for k in range(2)], axis=1)
+    q = special.softmax(log_item[item] - np.log(like) * (~spam)[:, None], axis=1)
+    llr = np.bincount(who, np.log(0.5) - np.log((q * like).sum(axis=1)))  # log P(spam) / P(honest), per annotator
+    prior = len(planted) / len(names)
+    p_spam = special.expit(llr + np.log(prior / (1 - prior)))
+    return int((_bayes_fdr(p_spam, fdr) & np.isin(names, list(planted))).sum())
 
 
 def issue_crowd(seeds: range = range(10)) -> pd.DataFrame:
-    """The issue's crowd: 200 honest (accuracy 0.75, ~20 votes) and 10 uniform spammers (50 votes)."""
+    """The issue's crowd: 200 honest (accuracy 0.75, ~20 votes) and 10 uniform spammers (50 votes),
+    ~15 votes per item; with the spammers an oracle (``_oracle``) finds at the same FDR."""
     rows = []
     for seed in seeds:
         v, planted = planted_crowds.votes(votes_per_item=15, seed=seed)
         out = vote_verdicts(v)
         sus = out[out["verdict"] == "suspect"]
         spam = sus["annotator"].isin(list(planted))
-        rows.append({"seed": seed, "honest_flagged": int((~spam).sum()), "spammers_flagged": int(spam.sum())})
+        rows.append(
+            {
+                "seed": seed,
+                "honest_flagged": int((~spam).sum()),
+                "spammers_flagged": int(spam.sum()),
+                "oracle_spammers": _oracle(v, planted),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -200,8 +280,9 @@ def default_zero_table(seeds: range = range(4)) -> pd.DataFrame:
 def trec_chance() -> pd.DataFrame:
     """TREC's verdicts against chance on gold: per verdict, workers with >= 10 gold-scored votes,
     how many beat the accuracy their own label rates would score on their gold items (one-sided
-    binomial, p < 0.05), the median margin over that chance level; and the same medians for the
-    workers with more than 100 compared votes."""
+    binomial, p < 0.05), the median margin over that chance level; the same medians for the
+    workers with more than 100 compared votes; and of the workers with >= 30 gold-scored votes,
+    those at most 0.02 above that chance level (precision and recall against gold)."""
     from scipy import stats
 
     votes, gold, scale = crowd_data.load("TREC RF10 relevance")
@@ -231,6 +312,9 @@ def trec_chance() -> pd.DataFrame:
                 "heavy": len(heavy),
                 "heavy_acc": heavy["acc"].median(),
                 "heavy_chance": heavy["chance"].median(),
+                # workers with >= 30 gold-scored votes, and those among them at most 0.02 above chance
+                "scored_30": int((sub["n_gold"] >= 30).sum()),
+                "at_chance_30": int(((sub["n_gold"] >= 30) & (sub["acc"] - sub["chance"] <= 0.02)).sum()),
             }
         )
     return pd.DataFrame(table)
@@ -242,8 +326,8 @@ def main() -> None:
     if what in ("both", "gold"):
         print(gold_table().round(3).to_string(index=False))
     if what in ("both", "planted"):
-        print(issue_crowd().to_string(index=False))
-        print(planted_table().round(3).to_string(index=False))
+        print(issue_crowd().T.to_string(header=False))
+        print(planted_table().round(2).to_string(index=False))
     if what == "trec":
         print(trec_chance().round(3).to_string(index=False))
     if what in ("both", "flags"):

@@ -7,6 +7,12 @@ about ``votes_per_honest`` items (Poisson), each planted one exactly ``votes_per
 ``spam`` uniformly at random, ``constant`` always the middle class, ``reversed`` the mirrored
 honest answer (K − 1 − the honest answer).
 
+``ratings(...)``: a continuous label on 0..100 (integers, as Snow et al.'s affect ratings): item
+values μ ~ N(50, 20²); an honest rater gives μ + own bias (N(0, 5²)) + noise (N(0, ``noise``²)),
+clipped to 0..100; ``noisy`` raters the same with ``NOISY_FACTOR`` times the noise SD, ``random``
+uniform on 0..100, ``reversed`` 100 minus an honest rating, ``compressed`` an honest rating pulled
+to a third of its distance from 50, ``constant`` always 50.
+
 ``rankings(...)``: reply sets of ``k`` replies with a true order; honest rankers give a Mallows-like
 noisy order (each adjacent pair swapped with probability ``swap`` in ``passes`` bubble passes),
 ``chance`` rankers a random order, ``reversed`` the honest order reversed, ``copier`` the displayed
@@ -62,6 +68,52 @@ def votes(
     names = np.array([f"w{rng.integers(10**9):09d}" for _ in kinds])  # random ids: no order to exploit
     table = pd.DataFrame({"item": [f"i{j}" for j in item], "annotator": names[who], "label": "answer", "value": value})
     table.attrs["truth"] = pd.Series(truth, index=[f"i{j}" for j in range(n_items)])
+    planted = {names[i]: kinds[i] for i in range(len(kinds)) if kinds[i] != "honest"}
+    return table, planted
+
+
+#: A planted noisy rater's noise SD over an honest rater's.
+NOISY_FACTOR = 4.0
+
+
+def ratings(
+    *,
+    n_honest: int = 50,
+    votes_per_honest: float = 20,
+    noise: float = 15.0,
+    bad: dict[str, int] | None = None,
+    votes_per_bad: int = 50,
+    votes_per_item: float = 10,
+    seed: int = 0,
+) -> tuple[pd.DataFrame, dict[str, str]]:
+    """(votes table ``item, annotator, label, value`` of one continuous label, {planted rater: kind})."""
+    rng = np.random.default_rng(seed)
+    bad = {"noisy": 3, "random": 3} if bad is None else bad
+    kinds = ["honest"] * n_honest + [kind for kind, m in bad.items() for _ in range(m)]
+    sizes = np.r_[np.maximum(rng.poisson(votes_per_honest, n_honest), 1), np.full(len(kinds) - n_honest, votes_per_bad)]
+    n_items = max(int(sizes.sum() / votes_per_item), 50)
+    mu = rng.normal(50, 20, n_items)
+    item = np.concatenate([rng.choice(n_items, min(s, n_items), replace=False) for s in sizes])
+    who = np.repeat(np.arange(len(kinds)), np.minimum(sizes, n_items))
+    kind = np.asarray(kinds)[who]
+    bias = rng.normal(0, 5, len(kinds))[who]
+    sd = np.where(kind == "noisy", NOISY_FACTOR * noise, noise)
+    honest = mu[item] + bias + rng.normal(0, 1, item.size) * sd
+    value = np.select(
+        [kind == "random", kind == "reversed", kind == "compressed", kind == "constant"],
+        [rng.uniform(0, 100, item.size), 100 - honest, 50 + (honest - 50) / 3, np.full(item.size, 50.0)],
+        honest,
+    )
+    names = np.array([f"w{rng.integers(10**9):09d}" for _ in kinds])
+    table = pd.DataFrame(
+        {
+            "item": [f"i{j}" for j in item],
+            "annotator": names[who],
+            "label": "affect",
+            "value": np.clip(np.round(value), 0, 100),
+        }
+    )
+    table.attrs["truth"] = pd.Series(mu, index=[f"i{j}" for j in range(n_items)])
     planted = {names[i]: kinds[i] for i in range(len(kinds)) if kinds[i] != "honest"}
     return table, planted
 

@@ -10,10 +10,13 @@ import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+
+if TYPE_CHECKING:
+    from .estimate import Estimate
 
 
 @contextmanager
@@ -63,28 +66,55 @@ def percentile_interval(samples: np.ndarray, confidence: float) -> tuple[float, 
     return float(low), float(high), int(ok.size)
 
 
-def bootstrap_interval(samples: np.ndarray, confidence: float) -> tuple[float, float, int]:
-    """:func:`percentile_interval` for an estimate's interval: a
-    :class:`~oasst_quality.errors.NotComputableError` when no resample gave a finite value."""
+def no_interval(low: float, high: float, units: int, unit: str) -> str | None:
+    """Why a percentile interval over ``units`` resampled ``unit``s (singular: "item", "tree") is
+    no interval, or None when it is one: a single unit to resample (every resample is that unit
+    again) or every resample giving the same value (all units alike). An interval of zero width
+    would there claim a certainty the data does not have."""
+    if units < 2:
+        return f"one {unit}" if units == 1 else f"no {unit}"
+    if not high > low:
+        return f"every resample of the {units:,} {unit}s gives the same value"
+    return None
+
+
+def row_interval(
+    samples: np.ndarray, confidence: float, units: int, unit: str = "unit"
+) -> tuple[float | None, float | None, str | None]:
+    """A table row's percentile interval over ``units`` resampled ``unit``s: (low, high, None), or
+    (None, None, reason) where :func:`no_interval` says the data gives none."""
+    low, high, used = percentile_interval(samples, confidence)
+    reason = no_interval(low, high, units, unit) if used else "the statistic is undefined on every resample"
+    return (None, None, reason) if reason else (low, high, None)
+
+
+def bootstrap_estimate(
+    estimate: float,
+    samples: np.ndarray,
+    confidence: float,
+    n: int,
+    method: str,
+    details: Mapping[str, Any] | None = None,
+    *,
+    units: int,
+    unit: str,
+) -> Estimate:
+    """An :class:`~oasst_quality.estimate.Estimate` with the percentile interval of the finite
+    bootstrap ``samples``, which resampled ``units`` of ``unit``; without an interval (``low`` and
+    ``high`` None, ``details['no_interval']`` the reason from :func:`no_interval`) where the data
+    cannot give one. A :class:`~oasst_quality.errors.NotComputableError` when no resample gave a
+    finite value."""
     from .errors import NotComputableError
+    from .estimate import Estimate
 
     low, high, used = percentile_interval(samples, confidence)
     if not used:
         raise NotComputableError("the statistic is undefined on every bootstrap resample: no interval")
-    return low, high, used
-
-
-def wilson_interval(share: float, n: int, confidence: float) -> tuple[float, float]:
-    """The Wilson score interval of a share of ``n`` independent trials: where a bootstrap has a
-    single unit to resample (one reply set, one test tree) or every resample scores the same, so
-    that its interval would have zero width and say nothing about the spread."""
-    from scipy.stats import norm
-
-    z = norm.ppf(0.5 + confidence / 2)
-    centre = (share + z**2 / (2 * n)) / (1 + z**2 / n)
-    half = z / (1 + z**2 / n) * np.sqrt(share * (1 - share) / n + z**2 / (4 * n**2))
-    # at a share of 0 or 1 the Wilson bound equals it; rounding must not leave it outside
-    return float(min(centre - half, share)), float(min(max(centre + half, share), 1.0))
+    info = {**(details or {}), "n_resamples": used}
+    reason = no_interval(low, high, units, unit)
+    if reason is None:
+        return Estimate(float(estimate), low, high, confidence, n, method, info)
+    return Estimate(float(estimate), None, None, confidence, n, method, info | {"no_interval": reason})
 
 
 def torch_device(device: str | None) -> str:

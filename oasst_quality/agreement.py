@@ -33,7 +33,7 @@ import pandas as pd
 import scipy.sparse as sp
 from scipy.stats import rankdata
 
-from ._util import bootstrap_interval, unique_rows
+from ._util import bootstrap_estimate, unique_rows
 from .coding import Ratings, code_values, encode
 from .errors import NotComputableError, UsageError
 from .estimate import Estimate
@@ -415,10 +415,12 @@ def _patterns(counts: sp.csr_matrix, max_cells: int = 50_000_000) -> tuple[np.nd
     return first, freq.astype(float)
 
 
-def _percentile(estimate: float, samples: np.ndarray, confidence: float, n: int, **details) -> Estimate:
-    low, high, used = bootstrap_interval(samples, confidence)
+def _percentile(estimate: float, samples: np.ndarray, confidence: float, n: int, units: int, **details) -> Estimate:
+    """The estimate with its percentile interval over ``units`` resampled clusters (pairable items
+    or annotators); without an interval where one unit (one item pairable) cannot give one."""
+    unit = "pairable item" if details["cluster"] == "items" else "annotator"
     method = f"percentile bootstrap over {details['cluster']}"
-    return Estimate(float(estimate), low, high, confidence, n, method, details | {"n_resamples": used})
+    return bootstrap_estimate(estimate, samples, confidence, n, method, details, units=units, unit=unit)
 
 
 def bootstrap(
@@ -483,7 +485,7 @@ def bootstrap(
                 samples[b] = compute(resampled)
             except NotComputableError:
                 samples[b] = np.nan
-        return _percentile(estimate, samples, confidence, **info)
+        return _percentile(estimate, samples, confidence, units=r.n_annotators, **info)
     if cluster != "items":
         raise UsageError(f"cluster must be 'items' or 'annotators', got {cluster!r}")
     counts = r.counts
@@ -500,7 +502,7 @@ def bootstrap(
                 f = rng.multinomial(keep.size, freq / keep.size, size=size).astype(float)
                 o = f @ contrib[patterns].toarray()
             samples[start : start + size] = alpha_from_coincidences(o.reshape(size, V, V), r.values, level)
-        return _percentile(estimate, samples, confidence, **info)
+        return _percentile(estimate, samples, confidence, units=keep.size, **info)
     table, totals = _item_tables(r)
     if statistic == "percent_agreement":  # defined on pairable items only: resample those
         table, totals = table[totals >= 2], totals[totals >= 2]
@@ -517,7 +519,7 @@ def bootstrap(
                 continue
             pe = chance(f @ shares / totals.size, w)
             samples[start : start + size] = np.where(pe < 1, (pa - pe) / (1 - pe), np.nan)
-    return _percentile(estimate, samples, confidence, **info)
+    return _percentile(estimate, samples, confidence, units=int((totals >= 2).sum()), **info)
 
 
 # --------------------------------------------------------------------------- diagnostics

@@ -22,10 +22,14 @@ from . import __version__, summaries
 from ._util import check_output_folder, jsonable, replace_into
 from .adapter import Tables, tables
 from .errors import ColumnsError, OasstQualityError, SchemaError, UsageError
+from .estimate import interval_text
 from .io import load, sample_path
 
 # C0 and C1 control characters other than newline and tab: shown escaped, never sent to the terminal
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+#: An interval written "low-high" (:func:`~oasst_quality.estimate.interval_text`).
+_DASH = "{low}-{high}"
 
 
 def _visible(text: str) -> str:
@@ -224,9 +228,14 @@ def cmd_agreement(args: argparse.Namespace) -> None:
             a = p["alpha"]
             return (
                 f"{p['source']}: {a['n_ratings']} ratings of {a['n']} items by {a['n_annotators']} annotators\n"
-                f"{a['statistic']} = {a['estimate']:.4f} [{a['low']:.4f}, {a['high']:.4f}] "
-                f"({a['confidence']:.0%} bootstrap over {a['cluster']}, {a['n_resamples']} resamples)\n"
-                f"Gwet's AC1 = {p['gwet_ac1']:.4f}; percent agreement = {p['percent_agreement']:.4f}\n"
+                f"{a['statistic']} = {a['estimate']:.4f} "
+                + (
+                    f"({interval_text(a)})\n"
+                    if a["low"] is None
+                    else f"{interval_text(a)} ({a['confidence']:.0%} bootstrap over {a['cluster']}, "
+                    f"{a['n_resamples']} resamples)\n"
+                )
+                + f"Gwet's AC1 = {p['gwet_ac1']:.4f}; percent agreement = {p['percent_agreement']:.4f}\n"
                 + _table(p["annotators_lowering_agreement"], "annotators whose removal raises alpha most")
             )
 
@@ -386,10 +395,12 @@ def cmd_annotators(args: argparse.Namespace) -> None:
         levels = ", ".join(f"{k} {v['level']}" for k, v in p["levels"].items())
         head = f"levels: {levels}\n" if levels else ""
         shown = p["suspects"][["annotator", "source", "n_votes", "rule", "evidence"]]
+        named = t[(t["verdict"] != "suspect") & (t["rule"] != "")] if len(t) else t
         return (
             head
             + _table(counts, "verdicts")
             + _table(shown, f"suspects (false discovery rate {p['rules']['fdr']:.0%})")
+            + (_table(named[shown.columns], "named, not suspects (rescale rather than drop)") if len(named) else "")
         )
 
     _emit(args, payload, text)
@@ -426,13 +437,13 @@ def cmd_skew(args: argparse.Namespace) -> None:
         lang, c = p["language"], p["contributors"]
         e = lang["effective_languages"]
         out = (
-            f"{lang['n_languages']} languages, effectively {e['estimate']:.2f} ({e['low']:.2f}-{e['high']:.2f}); "
+            f"{lang['n_languages']} languages, effectively {e['estimate']:.2f} ({interval_text(e, '.2f', _DASH)}); "
             f"top language share {lang['top_language_share']:.3f}\n"
         )
         if c.get("n_contributors"):
             g = c["gini"]
             out += (
-                f"{c['n_contributors']} contributors; Gini {g['estimate']:.3f} ({g['low']:.3f}-{g['high']:.3f}); "
+                f"{c['n_contributors']} contributors; Gini {g['estimate']:.3f} ({interval_text(g, '.3f', _DASH)}); "
                 f"top 1% share {c['top_1pct_share']:.3f}\n"
             )
         return out + _table(p["quality_by_language"].round(3), "quality by language")
@@ -591,7 +602,6 @@ def cmd_noise_study(args: argparse.Namespace) -> None:
     payload = json.loads(study.to_json()) | {"written": [str(out / n) for n in files]}
 
     def text(p: dict) -> str:
-        low, high = p["clean_interval"]
         ceiling = p["agreement_ceiling"]
         return (
             _table(
@@ -601,7 +611,7 @@ def cmd_noise_study(args: argparse.Namespace) -> None:
                 f"{p['confidence']:.0%} intervals over test trees)",
             )
             + _table(pd.DataFrame(p["by_rate"]).round(3), "mean over seeds (interval over seeds and test trees)")
-            + f"clean accuracy {p['fitted_clean_accuracy']:.3f} ({low:.3f}-{high:.3f}); "
+            + f"clean accuracy {p['fitted_clean_accuracy']:.3f} ({interval_text(p['clean'], '.3f', _DASH)}); "
             f"ceiling {f'{ceiling:.3f}' if ceiling is not None else 'n/a (give --agreement or --rankings)'}; "
             f"{p['pairs_per_second']:,.0f} training pairs/s\n"
             + (f"warning: {p['warning']}\n" if p["warning"] else "")
@@ -662,7 +672,7 @@ def cmd_pairs(args: argparse.Namespace) -> None:
         e = p["noise_rate"]
         lines = [
             f"{p['n_pairs']:,} preference pairs; {p['n_suspect']:,} with p_flipped >= 0.5",
-            f"noise rate {e['estimate']:.3f} ({e['confidence']:.0%} interval {e['low']:.3f}-{e['high']:.3f}, "
+            f"noise rate {e['estimate']:.3f} ({e['confidence']:.0%} interval {interval_text(e, '.3f', _DASH)}, "
             f"{e['method']})",
         ]
         if not e.get("from_votes"):

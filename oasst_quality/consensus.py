@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ._util import bootstrap_interval, wilson_interval
+from ._util import bootstrap_estimate
 from .errors import NotComputableError, UsageError
 from .estimate import Estimate
 
@@ -520,64 +520,127 @@ def ballot_rows(ballots: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     return long["row"].to_numpy(np.int64), long["c"].to_numpy(), long["lvl"].to_numpy(np.int64)
 
 
-def _pair_votes(
-    rankings: pd.DataFrame, group: str, ranking: str
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Per (reply set, pair of replies): how many rankings put the first above the second (a), the
-    second above the first (b), or tie them (t), counting only rankings that name both replies, and
-    the set of each pair. A reply a ranking leaves out casts no vote on its pairs."""
+PAIRS = ("all", "adjacent")
+
+
+def _named_pairs(rankings: pd.DataFrame, group: str, ranking: str) -> tuple[np.ndarray, ...]:
+    """Every pair of replies that one ranking names both of, as flat arrays with no loop per
+    ranking or set: the set code, the two replies' indices within their set (first < second, in
+    first-seen order: no ordering of ids), the vote (+1 the first above, -1 below, 0 tied); then
+    each set's size and first (set, reply) index, and each (set, reply)'s id. A reply a ranking
+    leaves out is in none of its pairs; one it names twice (malformed) is not paired with itself."""
     rows, cands, lvls = ballot_rows(rankings[ranking])
-    if not rows.size:
-        empty = np.zeros(0)
-        return empty, empty, empty, np.zeros(0, dtype=np.int64)
-    lvls = lvls.astype(float)
     g_code = pd.factorize(rankings[group].to_numpy())[0]
-    # a reply's index within its set, in first-seen order (no ordering of ids)
-    pair_code, uniq = pd.factorize(pd.MultiIndex.from_arrays([g_code[rows], pd.Index(cands, dtype=object)]))
-    first = np.asarray(uniq.get_level_values(0))
-    sizes = np.bincount(first, minlength=g_code.max() + 1)
-    order = np.argsort(first, kind="stable")
-    within = np.empty(first.size, dtype=np.int64)
-    within[order] = np.arange(first.size) - (np.cumsum(sizes) - sizes)[first[order]]
-    cand = within[pair_code]
-    out_a, out_b, out_t, out_g = [], [], [], []
-    row_size = sizes[g_code]
-    for C in np.unique(row_size[row_size >= 2]):  # one array per set size
-        sel = np.flatnonzero(row_size == C)
-        local = np.full(len(rankings), -1, dtype=np.int64)
-        local[sel] = np.arange(sel.size)
-        m = local[rows] >= 0
-        lv = np.full((sel.size, C), np.nan)
-        lv[local[rows[m]], cand[m]] = lvls[m]
-        d = lv[:, None, :] - lv[:, :, None]  # > 0 where the row reply is above the column reply
-        sets, inv = np.unique(g_code[sel], return_inverse=True)
-        counts = np.zeros((3, sets.size, C, C))
-        for k, hit in enumerate((d > 0, d < 0, d == 0)):  # NaN (a reply not named) is none of them
-            np.add.at(counts[k], inv, hit.astype(float))
-        iu = np.triu_indices(C, 1)
-        out_a.append(counts[0][:, iu[0], iu[1]].ravel())
-        out_b.append(counts[1][:, iu[0], iu[1]].ravel())
-        out_t.append(counts[2][:, iu[0], iu[1]].ravel())
-        out_g.append(np.repeat(sets, iu[0].size))
-    if not out_a:
-        empty = np.zeros(0)
-        return empty, empty, empty, np.zeros(0, dtype=np.int64)
-    return np.concatenate(out_a), np.concatenate(out_b), np.concatenate(out_t), np.concatenate(out_g)
+    cand_code, labels = pd.factorize(pd.Series(cands, dtype=object))
+    width = max(len(labels), 1)
+    reply_code, uniq = pd.factorize(g_code[rows] * width + cand_code)  # (set, reply) as one integer
+    reply_set = uniq // width
+    sizes = np.bincount(reply_set, minlength=int(g_code.max()) + 1 if g_code.size else 0)
+    starts = np.cumsum(sizes) - sizes
+    within = np.empty(reply_set.size, dtype=np.int64)
+    by_set = np.argsort(reply_set, kind="stable")
+    within[by_set] = np.arange(reply_set.size) - starts[reply_set[by_set]]
+    cand = within[reply_code]
+    # the entries come ranking by ranking: each pairs with the entries after it in its ranking
+    k = np.bincount(rows, minlength=len(rankings))
+    follow = k[rows] - (np.arange(rows.size) - (np.cumsum(k) - k)[rows]) - 1
+    left = np.repeat(np.arange(rows.size), follow)
+    right = left + 1 + np.arange(left.size) - np.repeat(np.cumsum(follow) - follow, follow)
+    distinct = cand[left] != cand[right]
+    left, right = left[distinct], right[distinct]
+    swap = cand[left] > cand[right]
+    first, second = np.where(swap, right, left), np.where(swap, left, right)
+    vote = np.sign(lvls[second] - lvls[first])
+    names = labels.to_numpy(dtype=object)[uniq % width]
+    return g_code[rows[first]], cand[first], cand[second], vote, sizes, starts, names
 
 
-def _agreement_counts(rankings: pd.DataFrame, group: str, ranking: str, ties: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Per reply set: (agreeing, all) pairs of rankers over its pairs of replies, FastChat's human-human way."""
-    a, b, t, g = _pair_votes(rankings, group, ranking)
+def _reference_tiers(
+    g: np.ndarray,
+    first: np.ndarray,
+    second: np.ndarray,
+    a: np.ndarray,
+    b: np.ndarray,
+    starts: np.ndarray,
+    n_replies: int,
+) -> np.ndarray:
+    """Each (set, reply)'s tier in its set's reference order (-1: in no voted pair): replies by
+    decreasing net pairwise margin (their Borda score on the pairs each ranking names), equal
+    scores one tier, tiers numbered consecutively over all sets. Ids play no part."""
+    i, j = starts[g] + first, starts[g] + second
+    score = np.bincount(i, a - b, n_replies) + np.bincount(j, b - a, n_replies)
+    voted = np.bincount(np.concatenate([i, j]), minlength=n_replies) > 0
+    reply_set = np.repeat(np.arange(starts.size), np.diff(np.append(starts, n_replies)))
+    idx = np.flatnonzero(voted)
+    idx = idx[np.lexsort((-score[idx], reply_set[idx]))]
+    new = np.ones(idx.size, dtype=bool)
+    new[1:] = (reply_set[idx[1:]] != reply_set[idx[:-1]]) | (score[idx[1:]] != score[idx[:-1]])
+    tier = np.full(n_replies, -1, dtype=np.int64)
+    tier[idx] = np.cumsum(new)
+    return tier
 
-    def pairs(n):
-        return n * (n - 1) / 2
 
+def _pair_votes(rankings: pd.DataFrame, group: str, ranking: str) -> dict[str, Any]:
+    """Per (reply set, pair of replies) that some ranking names both of: how many rankings put the
+    first above the second (``a``), the second above the first (``b``), or tie them (``t``); the
+    set (``g``), the replies' indices in it (``first``, ``second``) and whether the pair is
+    ``adjacent`` or ``tied_reference`` in the set's reference order (:func:`_reference_tiers`);
+    then ``n_sets``, each set's ``sizes`` and first (set, reply) index (``starts``), and ``names``."""
+    g, first, second, vote, sizes, starts, names = _named_pairs(rankings, group, ranking)
+    C = max(int(sizes.max()) if sizes.size else 0, 1)
+    keys, inv = np.unique((g * C + first) * C + second, return_inverse=True)
+    inv = inv.ravel()
+    a, b, t = (np.bincount(inv, vote == v, keys.size) for v in (1, -1, 0))
+    out = {"a": a, "b": b, "t": t, "g": keys // (C * C), "first": keys // C % C, "second": keys % C}
+    tier = _reference_tiers(out["g"], out["first"], out["second"], a, b, starts, names.size)
+    ti, tj = tier[starts[out["g"]] + out["first"]], tier[starts[out["g"]] + out["second"]]
+    out["adjacent"], out["tied_reference"] = np.abs(ti - tj) == 1, ti == tj
+    return out | {"n_sets": sizes.size, "sizes": sizes, "starts": starts, "names": names}
+
+
+def _population(pairs: str, v: dict[str, Any]) -> np.ndarray:
+    """Which of the pairs of :func:`_pair_votes` a pair population keeps."""
+    if pairs not in PAIRS:
+        raise UsageError(f"pairs must be one of {', '.join(PAIRS)}, got {pairs!r}")
+    return v["adjacent"] if pairs == "adjacent" else np.ones(v["a"].size, dtype=bool)
+
+
+def pair_votes(
+    rankings: pd.DataFrame, *, group: str = "group", ranking: str = "ranking", pairs: str = "all"
+) -> pd.DataFrame:
+    """The comparisons behind :func:`pairwise_agreement`, one row per pair of replies of a set that
+    at least one ranking names both of: ``group``, ``first`` and ``second`` (the reply ids, in the
+    order the table first names them), the votes ``first_above``, ``second_above`` and ``tied``,
+    and ``adjacent`` (neighbours in the set's reference order: replies by decreasing net pairwise
+    margin, equal margins one tier) and ``tied_reference`` (the two replies tie in it)."""
+    v = _pair_votes(rankings, group, ranking)
+    keep = _population(pairs, v)
+    keys = np.asarray(pd.factorize(rankings[group].to_numpy())[1], dtype=object)
+    g, first, second = v["g"][keep], v["first"][keep], v["second"][keep]
+    return pd.DataFrame(
+        {
+            group: keys[g],
+            "first": v["names"][v["starts"][g] + first],
+            "second": v["names"][v["starts"][g] + second],
+            "first_above": v["a"][keep].astype(np.int64),
+            "second_above": v["b"][keep].astype(np.int64),
+            "tied": v["t"][keep].astype(np.int64),
+            "adjacent": v["adjacent"][keep],
+            "tied_reference": v["tied_reference"][keep],
+        }
+    )
+
+
+def _agreement_counts(v: dict[str, Any], ties: bool, pairs: str = "all") -> tuple[np.ndarray, np.ndarray]:
+    """Per reply set: (agreeing, all) pairs of rankers over its pairs of replies of the population
+    ``pairs``, FastChat's human-human way, from the votes of :func:`_pair_votes`."""
+    keep = _population(pairs, v)
+    a, b, t, g = v["a"][keep], v["b"][keep], v["t"][keep], v["g"][keep]
     if ties:
-        agree, total = pairs(a) + pairs(b) + pairs(t), pairs(a + b + t)
+        agree, total = a * (a - 1) + b * (b - 1) + t * (t - 1), (a + b + t) * (a + b + t - 1)
     else:
-        agree, total = pairs(a) + pairs(b), pairs(a + b)
-    n_sets = int(g.max()) + 1 if g.size else 0
-    return np.bincount(g, agree, n_sets), np.bincount(g, total, n_sets)
+        agree, total = a * (a - 1) + b * (b - 1), (a + b) * (a + b - 1)
+    return np.bincount(g, agree / 2, v["n_sets"]), np.bincount(g, total / 2, v["n_sets"])
 
 
 def pairwise_agreement(
@@ -586,6 +649,7 @@ def pairwise_agreement(
     group: str = "group",
     ranking: str = "ranking",
     ties: bool = False,
+    pairs: str = "all",
     n_resamples: int = 1000,
     confidence: float = 0.95,
     seed: int = 0,
@@ -597,35 +661,52 @@ def pairwise_agreement(
     vote on it (the first above, the second above, or a tie; a reply the ranking leaves out casts
     none: it is not "ranked last"). Every pair of votes on a comparison counts once: with
     ``ties=True`` all of them, a tie agreeing with a tie; with ``ties=False`` (default) pairs where
-    either vote is a tie are left out. The population is all pairs of replies of each ranking
-    (``details['pair_population']``), not single pairwise judgments as in MT-Bench, so compare
-    with a published band only under the same tie convention and read the population difference.
-    ``n``: the pairs of votes; ``details``: ``n_sets``, ``ties``. Raises NotComputableError when
-    no two rankings share a pair of replies.
+    either vote is a tie are left out.
+
+    ``pairs`` is the pair population: ``"all"`` pairs of replies of each set, or ``"adjacent"``
+    ones, neighbours in the set's reference order: its replies by decreasing net pairwise margin
+    over its rankings (wins minus losses on the pairs each ranking names; Borda's score for
+    complete rankings), replies of equal margin one tier; a pair is adjacent when its replies sit
+    in neighbouring tiers, and a pair within a tier (tied in the reference) is left out
+    (``details['n_tied_reference_pairs']``). Ids never order anything. See :func:`pair_votes`.
+
+    ``n``: the pairs of votes; ``details``: ``n_sets``, ``ties``, ``pairs``, ``pair_population``,
+    ``largest_set`` (a set of two replies is a single pairwise judgment, MT-Bench's population;
+    larger sets are not). The interval is not computable (``low``, ``high`` None) on one reply
+    set. Raises NotComputableError when no two rankings share a pair of replies.
     """
-    agree, total = _agreement_counts(rankings, group, ranking, ties)
+    v = _pair_votes(rankings, group, ranking)
+    agree, total = _agreement_counts(v, ties, pairs)
     keep = total > 0
-    agree, total = agree[keep], total[keep]
     if not keep.any():
         raise NotComputableError("no two rankings order the same pair of replies: no comparison to count")
-    share = float(agree.sum() / total.sum())
+    agree, total = agree[keep], total[keep]
+    rng = np.random.default_rng(seed)
+    f = rng.multinomial(agree.size, np.full(agree.size, 1 / agree.size), size=n_resamples)
     convention = "ties counted (a tie agrees with a tie)" if ties else "pairs of votes with a tie left out"
-    if agree.size > 1:
-        rng = np.random.default_rng(seed)
-        f = rng.multinomial(agree.size, np.full(agree.size, 1 / agree.size), size=n_resamples)
-        low, high, used = bootstrap_interval((f @ agree) / (f @ total), confidence)
-        interval = "percentile bootstrap over reply sets"
-    if agree.size == 1 or high <= low:  # one reply set, or resamples that all agree: no spread to show
-        low, high = wilson_interval(share, int(total.sum()), confidence)
-        used, interval = 0, "Wilson score interval over the pairs of votes: a bootstrap over reply sets has no spread"
-    method = f"pairs of votes on each pair of replies, {convention}; {interval}"
+    population = {
+        "all": "all pairs of replies of each set",
+        "adjacent": "pairs of replies adjacent in each set's order by net pairwise margin; pairs it ties left out",
+    }[pairs]
     details = {
         "n_sets": int(agree.size),
-        "n_resamples": used,
         "ties": "counted" if ties else "left out",
-        "pair_population": "all pairs of replies of each ranking; replies a ranking leaves out make no vote",
+        "pairs": pairs,
+        "pair_population": f"{population}; replies a ranking leaves out make no vote",
+        "largest_set": int(v["sizes"][keep].max()),
     }
-    return Estimate(share, low, high, confidence, int(total.sum()), method, details)
+    if pairs == "adjacent":
+        details["n_tied_reference_pairs"] = int(v["tied_reference"].sum())
+    return bootstrap_estimate(
+        float(agree.sum() / total.sum()),
+        (f @ agree) / (f @ total),
+        confidence,
+        int(total.sum()),
+        f"pairs of votes on each pair of replies, {convention}; percentile bootstrap over reply sets",
+        details,
+        units=int(agree.size),
+        unit="reply set",
+    )
 
 
 def ranking_summary(data) -> dict:

@@ -18,11 +18,13 @@ class Estimate:
     """A statistic, its ``confidence`` interval (``low``, ``high``), the ``n`` units it rests on
     (items, messages, contributors, comparisons: ``details`` says which where it matters) and the
     ``method`` that made the interval. ``details`` holds what else the method reports (for a
-    bootstrap: ``n_resamples``, the resamples where the statistic was defined)."""
+    bootstrap: ``n_resamples``, the resamples where the statistic was defined). Where the data
+    cannot give an interval (one unit to resample), ``low`` and ``high`` are None and
+    ``details['no_interval']`` says why: never an interval of zero width."""
 
     estimate: float
-    low: float
-    high: float
+    low: float | None
+    high: float | None
     confidence: float
     n: int
     method: str
@@ -39,3 +41,12 @@ class Estimate:
             "method": self.method,
             **self.details,
         }
+
+
+def interval_text(e: Mapping[str, Any] | Estimate, fmt: str = ".4f", form: str = "[{low}, {high}]") -> str:
+    """An estimate's interval (an :class:`Estimate` or its ``to_dict``) as ``form`` with both ends in
+    format ``fmt``, or "no interval: REASON" where the data gave none."""
+    d = e.to_dict() if isinstance(e, Estimate) else e
+    if d.get("low") is None or d.get("high") is None:
+        return f"no interval: {d.get('no_interval') or 'not computable'}"
+    return form.format(low=format(d["low"], fmt), high=format(d["high"], fmt))

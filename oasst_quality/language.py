@@ -19,7 +19,7 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
-from . import adapter
+from . import adapter, langid_model
 from .errors import UsageError
 
 BACKENDS = ("cascade", "py3langid", "lingua", "langdetect")
@@ -68,9 +68,7 @@ def _import(name: str):
 @lru_cache(maxsize=1)
 def _py3langid():
     _import("py3langid")
-    from py3langid.langid import MODEL_DIR, MODEL_FILE, LanguageIdentifier
-
-    return LanguageIdentifier.from_modelpath(MODEL_DIR / MODEL_FILE, norm_probs=True)
+    return langid_model.load()
 
 
 #: How many of py3langid's best guesses the cascade's second stage weighs for an unsure text
@@ -79,6 +77,7 @@ def _py3langid():
 #: and two keeps a second guess beside the declared language while loading few models.
 CASCADE_GUESSES = 2
 
+_PY3LANGID_CHUNK = 4096  # texts per batch of the first stage (its walk steps over a batch's bytes at once)
 _LINGUA_ALIASES = {"no": "nb"}  # py3langid's Norwegian is lingua's Bokmål
 _LINGUA_PARALLEL_FROM = 64  # texts per call from which lingua's parallel detection pays
 
@@ -125,18 +124,22 @@ def _second_stage(
 ) -> None:
     """The cascade's lingua step, in place: each unsure text chooses among the languages it needs,
     py3langid's ``guesses`` best guesses, its declared language and ``candidates`` (those lingua
-    knows), completed with py3langid's next guesses where fewer than two remain, so that lingua
-    always compares. Texts with the same set share a detector; lingua loads each language's models
-    once, lazily, so only the languages some unsure text needs are ever loaded."""
+    knows). Where that leaves only py3langid's best guess (its runners-up being languages lingua
+    does not know), lingua has nothing to compare it with and is not asked: the first stage's answer
+    stands. Otherwise the set is completed with py3langid's next guesses where fewer than two
+    remain, so that lingua compares. Texts with the same set share a detector; lingua loads each
+    language's models once, lazily, so only the languages some text compares are ever loaded."""
     model = _py3langid()
     known = _lingua_languages()
     extra = {c for c in map(_lingua_code, candidates or ()) if c in known}
     groups: dict[frozenset[str], list[int]] = {}
     for i in unsure.tolist():
-        ranked = [_lingua_code(c) for c, _ in model.rank(texts[i])]
+        ranked = [_lingua_code(c) for c, _ in model.identifier.rank(texts[i])]
         pool = {c for c in ranked[:guesses] if c in known} | extra
         if declared is not None and _lingua_code(declared[i]) in known:
             pool.add(_lingua_code(declared[i]))
+        if pool == {ranked[0]}:  # py3langid's best guess, with nothing lingua knows beside it
+            continue
         for c in ranked[guesses:]:  # lingua compares: at least two languages it knows
             if len(pool) >= 2:
                 break
@@ -155,8 +158,15 @@ def _detect_py3langid(texts: list[str], progress: bool = False) -> tuple[list, n
     from tqdm.auto import tqdm
 
     model = _py3langid()
-    out = [model.classify(t) for t in tqdm(texts, desc="language", unit="text", disable=not progress)]
-    return [c for c, _ in out], np.array([p for _, p in out], dtype=float)
+    codes, conf = [], []
+    with tqdm(total=len(texts), desc="language", unit="text", disable=not progress) as bar:
+        for start in range(0, len(texts), _PY3LANGID_CHUNK):
+            chunk = texts[start : start + _PY3LANGID_CHUNK]
+            found, probs = model.classify(chunk)
+            codes += found
+            conf.append(probs)
+            bar.update(len(chunk))
+    return codes, np.concatenate([np.zeros(0), *conf])
 
 
 def _detect_lingua(texts: list[str], codes: frozenset[str] | None = None) -> tuple[list, np.ndarray]:
@@ -212,8 +222,9 @@ def detect_languages(
     ``cascade_threshold`` (by default: where it is sure of a majority) and asks lingua for the
     rest, each unsure text choosing among py3langid's ``guesses`` best guesses, its ``declared``
     language (one per text, when given) and any ``candidates`` (languages every unsure text may
-    be): lingua then loads only the models those texts need, never all 75. ``seed`` makes
-    langdetect deterministic; ``progress`` shows a bar over the first stage.
+    be); where that leaves py3langid's best guess alone among the languages lingua knows, its
+    answer stands. lingua then loads only the models of the languages it compares, never all 75.
+    ``seed`` makes langdetect deterministic; ``progress`` shows a bar over the first stage.
     """
     backend = backend or DEFAULT_BACKEND
     texts = ["" if t is None else str(t) for t in texts]

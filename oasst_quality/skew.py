@@ -22,7 +22,7 @@ import pandas as pd
 from scipy import stats
 
 from . import adapter
-from ._util import bootstrap_interval
+from ._util import bootstrap_estimate
 from .errors import NotComputableError, UsageError
 from .estimate import Estimate
 
@@ -125,21 +125,22 @@ def chi_square_test(observed, reference) -> GoodnessOfFit:
 
 
 def bootstrap_statistic(
-    counts, statistic, *, n_resamples: int = 1000, confidence: float = 0.95, seed: int = 0
+    counts, statistic, *, n_resamples: int = 1000, confidence: float = 0.95, seed: int = 0, unit: str = "counted unit"
 ) -> Estimate:
     """Interval for ``statistic(counts)`` by resampling the counted units multinomially.
 
     Suits statistics of a distribution over categories (entropy, effective number, JSD to a fixed
     reference). For per-contributor counts (Gini, top share) resample contributors instead: see
-    :func:`bootstrap_units`.
+    :func:`bootstrap_units`. ``unit`` names what is counted ("message"), for the reason given
+    where every resample is alike (one category) and there is no interval.
     """
     x = _counts(counts)
     rng = np.random.default_rng(seed)
     samples = rng.multinomial(int(x.sum()), x / x.sum(), size=n_resamples)
     values = np.array([statistic(s) for s in samples])
-    low, high, used = bootstrap_interval(values, confidence)
     method = "percentile bootstrap, counted units drawn multinomially"
-    return Estimate(float(statistic(x)), low, high, confidence, int(x.sum()), method, {"n_resamples": used})
+    n = int(x.sum())
+    return bootstrap_estimate(statistic(x), values, confidence, n, method, units=n, unit=unit)
 
 
 def bootstrap_units(counts, statistic, *, n_resamples: int = 1000, confidence: float = 0.95, seed: int = 0) -> Estimate:
@@ -148,9 +149,8 @@ def bootstrap_units(counts, statistic, *, n_resamples: int = 1000, confidence: f
     rng = np.random.default_rng(seed)
     idx = rng.integers(0, x.size, size=(n_resamples, x.size))
     values = np.array([statistic(x[i]) for i in idx])
-    low, high, used = bootstrap_interval(values, confidence)
     method = "percentile bootstrap over units"
-    return Estimate(float(statistic(x)), low, high, confidence, int(x.size), method, {"n_resamples": used})
+    return bootstrap_estimate(statistic(x), values, confidence, int(x.size), method, units=int(x.size), unit="unit")
 
 
 # --------------------------------------------------------------------------- datasets
@@ -234,9 +234,11 @@ def language_from_counts(
     out = {
         "counts": {str(k): int(v) for k, v in counts.items()},
         "n_languages": int(counts.size),
-        "entropy_bits": bootstrap_statistic(counts.to_numpy(), entropy, n_resamples=n_resamples, seed=seed).to_dict(),
+        "entropy_bits": bootstrap_statistic(
+            counts.to_numpy(), entropy, n_resamples=n_resamples, seed=seed, unit="message"
+        ).to_dict(),
         "effective_languages": bootstrap_statistic(
-            counts.to_numpy(), effective_number, n_resamples=n_resamples, seed=seed
+            counts.to_numpy(), effective_number, n_resamples=n_resamples, seed=seed, unit="message"
         ).to_dict(),
         "top_language_share": top_share(counts.to_numpy(), 1),
     }
@@ -296,7 +298,7 @@ def contributor_deciles(per_user: pd.Series) -> pd.Series:
 
 def quality_by_group(dataset, *, label: str = "quality", by: str = "lang", min_messages: int = 20) -> pd.DataFrame:
     """Mean of a label per group (language, or ``"contributor_decile"``: see :func:`contributor_deciles`)
-    with a normal 95 % interval."""
+    with a normal 95 % interval (``low``, ``high`` empty where every value is alike: no spread to show)."""
     return groups_from_tallies(tallies(dataset, label=label), by=by, min_messages=min_messages)
 
 
@@ -314,8 +316,8 @@ def groups_from_tallies(t: dict, *, by: str = "lang", min_messages: int = 20) ->
     mean = sums["sum"] / n
     sd = np.sqrt(((sums["sumsq"] - n * mean**2) / (n - 1)).clip(lower=0)).where(n > 1)
     out = pd.DataFrame({"n": n.astype(int), "mean": mean, "sd": sd})
-    out["low"] = out["mean"] - 1.96 * out["sd"] / np.sqrt(out["n"])
-    out["high"] = out["mean"] + 1.96 * out["sd"] / np.sqrt(out["n"])
+    half = (1.96 * out["sd"] / np.sqrt(out["n"])).where(out["sd"] > 0)  # every value alike: no interval
+    out["low"], out["high"] = out["mean"] - half, out["mean"] + half
     out.index.name = by
     return out[out["n"] >= min_messages].reset_index()
 

@@ -30,7 +30,7 @@ from scipy.stats import rankdata
 from tqdm.auto import tqdm
 
 from . import adapter
-from ._util import bootstrap_interval, torch_device
+from ._util import bootstrap_estimate, torch_device
 from .errors import NotComputableError, OasstQualityError, UsageError
 from .estimate import Estimate
 
@@ -255,8 +255,11 @@ def _analytic_spearman(x: np.ndarray, y: np.ndarray, confidence: float) -> Estim
     rho = stats.spearmanr(x, y).statistic
     z = stats.norm.ppf(0.5 + confidence / 2)
     se = np.sqrt((1 + rho**2 / 2) / (n - 3))
+    method = "Fisher z, Bonett-Wright standard error"
+    if abs(rho) == 1:
+        return _no_interval(float(rho), confidence, n, method, "a perfect rank correlation: Fisher's z is infinite")
     low, high = float(np.tanh(np.arctanh(rho) - z * se)), float(np.tanh(np.arctanh(rho) + z * se))
-    return Estimate(float(rho), low, high, confidence, n, "Fisher z, Bonett-Wright standard error")
+    return Estimate(float(rho), low, high, confidence, n, method)
 
 
 def _analytic_auc(x: np.ndarray, positive: np.ndarray, confidence: float) -> Estimate:
@@ -272,16 +275,25 @@ def _analytic_auc(x: np.ndarray, positive: np.ndarray, confidence: float) -> Est
     v10 = (ranks[positive] - rankdata(x[positive])) / n_n  # per positive: share of negatives below
     v01 = 1 - (ranks[~positive] - rankdata(x[~positive])) / n_p  # per negative: share of positives above
     se_auc = np.sqrt(v10.var(ddof=1) / n_p + v01.var(ddof=1) / n_n)
+    if se_auc == 0:  # perfect separation (or its reverse)
+        return _no_interval(
+            float(auc), confidence, x.size, "DeLong", "perfect separation: DeLong's standard error is 0"
+        )
     return Estimate(float(auc), float(auc - z * se_auc), float(auc + z * se_auc), confidence, x.size, "DeLong")
+
+
+def _no_interval(estimate: float, confidence: float, n: int, method: str, reason: str) -> Estimate:
+    """An analytic estimate whose interval the data cannot give (a zero-width one would claim a
+    certainty it does not have)."""
+    return Estimate(estimate, None, None, confidence, n, method, {"no_interval": reason})
 
 
 def _bootstrapped(estimate: float, samples: np.ndarray, confidence: float, n: int, undefined: str) -> Estimate:
     """The estimate with the percentile interval of its resamples; ``undefined``: why, when it is NaN."""
     if np.isnan(estimate):
         raise NotComputableError(undefined)
-    low, high, used = bootstrap_interval(samples, confidence)
     method = "percentile bootstrap over messages"
-    return Estimate(float(estimate), low, high, confidence, n, method, {"n_resamples": used})
+    return bootstrap_estimate(estimate, samples, confidence, n, method, units=n, unit="message")
 
 
 def _attempt(reasons: list[str], compute: Callable[..., Estimate], *args) -> Estimate | None:

@@ -14,3 +14,11 @@ def shared() -> Path:
     if not SHARED.is_dir():
         pytest.skip(f"shared data not found at {SHARED}")
     return SHARED
+
+
+@pytest.fixture(scope="session", autouse=True)
+def model_cache(tmp_path_factory):
+    """Decompressed language models go to a folder of the session's (and its subprocesses'), not the user's cache."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("OASST_QUALITY_CACHE", str(tmp_path_factory.mktemp("model-cache")))
+        yield

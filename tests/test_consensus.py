@@ -17,6 +17,7 @@ from oasst_quality import adapter
 from oasst_quality import consensus as cs
 from oasst_quality import testing as qt
 from oasst_quality.errors import NotComputableError, UsageError
+from oasst_quality.estimate import interval_text
 
 # --------------------------------------------------------------------------- worked examples
 
@@ -548,13 +549,166 @@ def test_many_equals_the_definition_beyond_64_candidates():
             assert orders[e].tolist() == rp_definition(lv[e], [1] * 5, tb)
 
 
-def test_pairwise_agreement_on_one_reply_set_has_a_wilson_interval_not_a_zero_width_one():
-    from statsmodels.stats.proportion import proportion_confint
-
+def test_pairwise_agreement_on_one_reply_set_has_no_interval():
+    # one reply set: every resample is that set again, so the data cannot give an interval
     orders = [("x", "y", "z"), ("x", "z", "y"), ("y", "x", "z")]
     rankings = pd.DataFrame({"group": ["g"] * 3, "annotator": ["a", "b", "c"], "ranking": orders})
     q = cs.pairwise_agreement(rankings, n_resamples=200)
-    agree, n = round(q.estimate * q.n), q.n
-    low, high = proportion_confint(agree, n, alpha=0.05, method="wilson")
-    assert q.details["n_sets"] == 1 and q.low < q.estimate < q.high
-    assert (q.low, q.high) == pytest.approx((low, high)) and "Wilson" in q.method
+    assert q.details["n_sets"] == 1 and (q.low, q.high) == (None, None)
+    assert q.details["no_interval"] == "one reply set"
+    assert interval_text(q) == "no interval: one reply set"
+    # two sets that agree alike: every resample gives the same share, so no interval either
+    two = pd.concat([rankings, rankings.assign(group="h")])
+    q2 = cs.pairwise_agreement(two, n_resamples=200)
+    assert (q2.low, q2.high) == (None, None) and "same value" in q2.details["no_interval"]
+
+
+def test_adjacent_pairs_by_hand():
+    # set 1, three rankers: x above y 3-0, x above z 3-0, y above z 2-1. Net margins: x +6, y -2,
+    # z -4: the reference order is x, y, z; adjacent pairs (x, y) with 3 agreeing ranker pairs of 3
+    # and (y, z) with 1 of 3; (x, z) is not adjacent. Set 2: (u, v) 1 of 1. Adjacent: 5 / 7; all: 8 / 10.
+    table = pd.DataFrame(
+        {
+            "group": [1, 1, 1, 2, 2],
+            "annotator": list("abcab"),
+            "ranking": [tuple("xyz"), tuple("xzy"), tuple("xyz"), tuple("uv"), tuple("uv")],
+        }
+    )
+    adjacent = cs.pairwise_agreement(table, pairs="adjacent", n_resamples=50)
+    assert (adjacent.estimate, adjacent.n) == (pytest.approx(5 / 7), 7)
+    assert adjacent.details["pairs"] == "adjacent" and adjacent.details["n_tied_reference_pairs"] == 0
+    assert cs.pairwise_agreement(table, pairs="all", n_resamples=50).estimate == pytest.approx(8 / 10)
+    votes = cs.pair_votes(table)
+    assert votes[["first", "second", "first_above", "second_above", "tied", "adjacent"]].values.tolist() == [
+        ["x", "y", 3, 0, 0, True],
+        ["x", "z", 3, 0, 0, False],
+        ["y", "z", 2, 1, 0, True],
+        ["u", "v", 2, 0, 0, True],
+    ]
+    with pytest.raises(UsageError):
+        cs.pairwise_agreement(table, pairs="farthest")
+
+
+def test_adjacent_pairs_leave_pairs_tied_in_the_reference_out_and_do_not_depend_on_ids():
+    # a cycle: x > y, y > z, z > x (2 rankers to 1 each) and a fourth reply w below all. Net margins:
+    # x, y, z +3 each (+1 and -1 in the cycle, +3 over w), w -9: tiers {x, y, z}, {w}. The pairs of the
+    # cycle are tied in the reference and left out; adjacent are (x, w), (y, w), (z, w)
+    table = pd.DataFrame(
+        {"group": 1, "annotator": list("abc"), "ranking": [tuple("xyzw"), tuple("yzxw"), tuple("zxyw")]}
+    )
+    votes = cs.pair_votes(table, pairs="adjacent")
+    assert sorted(map(sorted, zip(votes["first"], votes["second"]))) == [["w", "x"], ["w", "y"], ["w", "z"]]
+    q = cs.pairwise_agreement(table, pairs="adjacent", n_resamples=20)
+    assert (q.estimate, q.n, q.details["n_tied_reference_pairs"]) == (1.0, 9, 3)
+    # renaming the replies so that their ids sort otherwise changes nothing
+    rename = {"x": "9", "y": "1", "z": "5", "w": "0"}
+    renamed = table.assign(ranking=[tuple(rename[c] for c in r) for r in table["ranking"]])
+    again = cs.pairwise_agreement(renamed, pairs="adjacent", n_resamples=20)
+    assert (again.estimate, again.n) == (q.estimate, q.n)
+
+
+def _slow_counts(table: pd.DataFrame, ties: bool, pairs: str) -> dict:
+    """Per reply set, (agreeing, all) pairs of votes by plain loops: votes per pair of replies,
+    the reference order by net margin (sum over the set's pairs of wins minus losses), adjacent =
+    neighbouring distinct margins."""
+    out = {}
+    for g, sub in table.groupby("group", sort=False):
+        votes: dict = {}
+        for ballot in sub["ranking"]:
+            level = {c: pos for pos, p in enumerate(ballot) for c in (p if isinstance(p, frozenset) else (p,))}
+            for x, y in itertools.combinations(sorted(level, key=str), 2):
+                votes.setdefault((x, y), []).append(np.sign(level[y] - level[x]))
+        net: dict = {}
+        for (x, y), vs in votes.items():
+            net[x] = net.get(x, 0) + sum(vs)
+            net[y] = net.get(y, 0) - sum(vs)
+        distinct = sorted(set(net.values()))
+        agree = total = 0
+        for (x, y), vs in votes.items():
+            if pairs == "adjacent" and abs(distinct.index(net[x]) - distinct.index(net[y])) != 1:
+                continue
+            for u, w in itertools.combinations(vs, 2):
+                if not ties and 0 in (u, w):
+                    continue
+                total += 1
+                agree += u == w
+        out[g] = (agree, total)
+    return out
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 4), st.permutations(list("abcdef")), st.integers(1, 6), st.integers(0, 2)),
+        min_size=1,
+        max_size=25,
+    ),
+    st.booleans(),
+    st.sampled_from(["all", "adjacent"]),
+)
+def test_vectorised_counts_equal_a_slow_count(rows, ties, pairs):
+    ballots = []
+    for g, perm, k, tie in rows:
+        named = list(perm[:k])
+        if tie and k >= 2:  # tie two neighbouring named replies
+            at = tie % (k - 1)
+            named = [*named[:at], frozenset(named[at : at + 2]), *named[at + 2 :]]
+        ballots.append((g, tuple(named)))
+    table = pd.DataFrame(ballots, columns=["group", "ranking"])
+    agree, total = cs._agreement_counts(cs._pair_votes(table, "group", "ranking"), ties, pairs)
+    slow = _slow_counts(table, ties, pairs)
+    assert list(zip(agree, total)) == [slow[g] for g in pd.unique(table["group"])]
+    # renaming the replies so that their ids sort in the reverse order changes no count
+    rename = dict(zip("abcdef", "zyxwvu"))
+    renamed = table.assign(
+        ranking=[
+            tuple(frozenset(rename[c] for c in p) if isinstance(p, frozenset) else rename[p] for p in r)
+            for r in table["ranking"]
+        ]
+    )
+    again = cs._agreement_counts(cs._pair_votes(renamed, "group", "ranking"), ties, pairs)
+    assert (again[0] == agree).all() and (again[1] == total).all()
+
+
+def _agreement_metrics(largest_set: int, high: float | None) -> dict:
+    """The annotators section as the report's findings read it: the two pairwise agreements."""
+
+    def estimate(value, ties):
+        return {
+            "estimate": value,
+            "low": None if high is None else value - 0.1,
+            "high": high,
+            "confidence": 0.95,
+            "n": 120,
+            "n_sets": 40,
+            "ties": ties,
+            "pairs": "all",
+            "largest_set": largest_set,
+            **({"no_interval": "one reply set"} if high is None else {}),
+        }
+
+    rankings = {
+        "pairwise_agreement": estimate(0.7, "left out"),
+        "pairwise_agreement_with_ties": estimate(0.5, "counted"),
+    }
+    return {"annotators": {"suspects": [], "summary": {"n_annotators": 3}, "rankings": rankings}}
+
+
+def test_the_report_compares_with_a_band_only_under_the_same_convention():
+    from oasst_quality.report import prose
+
+    # every set has two replies: each ranking is a single pairwise judgment, MT-Bench's population
+    (single,) = prose.annotators_findings(_agreement_metrics(2, 0.75))
+    assert "the same convention (single pairwise judgments, ties left out): 81%" in single["text"]
+    assert "the same convention (single pairwise judgments, ties counted): 63%" in single["text"]
+    assert single["severity"] == "medium"  # 0.75 at most, below 81 %
+    # rankings of up to four replies, all pairs: no band has that population, none is compared
+    (pooled,) = prose.annotators_findings(_agreement_metrics(4, 0.9))
+    assert (
+        "no published band uses this pair population" in pooled["text"]
+        and "all pairs of each ranking" in pooled["text"]
+    )
+    assert "same convention" not in pooled["text"] and pooled["severity"] == "info"
+    # no interval: said so, never a zero-width one
+    (flat,) = prose.annotators_findings(_agreement_metrics(2, None))
+    assert "no interval: one reply set" in flat["text"] and flat["severity"] == "info"

@@ -141,3 +141,27 @@ def test_cascade_loads_only_the_languages_unsure_texts_need(shared, monkeypatch)
 def test_declared_must_give_one_language_per_text():
     with pytest.raises(ValueError, match="one per text"):
         lg.detect_languages(["hello there my friend", "hola"], declared=["en"])
+
+
+def test_lingua_is_asked_only_when_there_is_something_to_compare(monkeypatch):
+    """py3langid's unsure best guess stands when lingua knows none of its runners-up (here Aragonese)."""
+    asked = []
+    detect = lg._detect_lingua
+
+    def recording(texts, codes=None):
+        asked.append((texts, codes))
+        return detect(texts, codes)
+
+    monkeypatch.setattr(lg, "_detect_lingua", recording)
+    alone, spanish = "Give me a vegan pancake recipe.", "Leche, cacao, avellanas y azúcar..."
+    first = lg.detect_languages([alone, spanish], backend="py3langid")
+    assert (first["confidence"] < 0.5).all() and first["lang"].tolist() == ["en", "an"]
+    ranked = [c for c, _ in lg._py3langid().identifier.rank(alone)[:2]]
+    assert ranked[0] == "en" and ranked[1] not in lg._lingua_languages()
+    out = lg.detect_languages([alone, spanish])
+    assert out["lang"].tolist() == ["en", "es"]
+    assert out["confidence"][0] == first["confidence"][0]  # the first stage's answer stands
+    assert [texts for texts, _ in asked] == [[spanish]]  # lingua compared Spanish with another guess
+    asked.clear()
+    lg.detect_languages([alone], declared=["es"])  # the declared language is something to compare
+    assert asked and asked[0][1] >= {"en", "es"}

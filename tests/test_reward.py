@@ -1,3 +1,5 @@
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -272,8 +274,12 @@ def test_frozen_study_intervals_and_chance_warning(tiny_backbone):
     )
     assert study.mode == "frozen" and len(study.runs) == 6 and study.warning is None
     r = study.runs
-    assert ((r["accuracy_low"] <= r["accuracy"]) & (r["accuracy"] <= r["accuracy_high"])).all()
-    assert study.clean_interval[0] > 0.5 and r.loc[r["rate"] == 0, "accuracy"].min() > 0.9
+    # every test pair right in every run: every resample of the test trees scores 1, so no interval
+    # (never [1, 1]); the study still learned, and says why the interval is missing
+    assert (r["accuracy"] == 1.0).all() and r["accuracy_low"].isna().all() and r["accuracy_high"].isna().all()
+    assert study.clean_interval == (None, None) and study.warning is None
+    assert study.clean.details["no_interval"].startswith("every resample of the") and study.clean.low is None
+    assert json.loads(study.to_json())["clean"]["low"] is None
     # the same words on both sides: nothing to learn, and the study says so
     noise = synthetic_pairs(240).assign(rejected=lambda d: d["chosen"].sample(frac=1, random_state=0).to_numpy())
     blind = rw.noise_study(noise, rates=(0.0,), seeds=(0, 1), backbone=tiny_backbone, max_length=16, device="cpu")
@@ -357,3 +363,16 @@ def test_study_needs_the_clean_rate():
 
     with pytest.raises(UsageError, match="include 0"):
         rw.noise_study(synthetic_pairs(20), rates=(0.1, 0.2))
+
+
+def test_tree_bootstrap_gives_no_interval_where_the_test_trees_cannot():
+    from oasst_quality.reward.study import _TreeBootstrap
+
+    one = _TreeBootstrap(pd.Series(["t"] * 5), 200, 0.95, seed=0)
+    assert one.interval(np.array([1.0, 0, 1, 1, 0])) == (None, None) and one.reason() == "one test tree"
+    two = _TreeBootstrap(pd.Series(list("aabbb")), 200, 0.95, seed=0)
+    assert two.interval(np.ones(5)) == (None, None)  # every test pair right: every resample scores 1
+    assert two.reason() == "every resample of the 2 test trees gives the same value"
+    low, high = two.interval(np.array([1.0, 1, 0, 0, 1]))
+    assert low < high
+    assert two.over_seeds(np.ones((3, 5))) == (None, None)

@@ -5,8 +5,9 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from oasst_quality import skew
-from oasst_quality._util import bootstrap_interval, unique_rows
+from oasst_quality._util import bootstrap_estimate, unique_rows
 from oasst_quality.errors import NotComputableError
+from oasst_quality.estimate import interval_text
 
 
 @given(
@@ -20,8 +21,27 @@ def test_unique_rows_equals_numpy_unique_along_rows(a):
 
 
 def test_an_interval_needs_a_finite_resample():
-    assert bootstrap_interval(np.array([np.nan, 1.0, 3.0]), 0.5) == (1.5, 2.5, 2)
+    e = bootstrap_estimate(2.0, np.array([np.nan, 1.0, 3.0]), 0.5, 3, "m", units=3, unit="item")
+    assert (e.low, e.high, e.details["n_resamples"]) == (1.5, 2.5, 2)
     with pytest.raises(NotComputableError, match="every bootstrap resample"):
-        bootstrap_interval(np.array([np.nan, np.inf]), 0.95)
+        bootstrap_estimate(1.0, np.array([np.nan, np.inf]), 0.95, 3, "m", units=3, unit="item")
     with pytest.raises(NotComputableError):  # a statistic undefined on every resample has no Estimate
         skew.bootstrap_units([1, 2, 3], lambda x: np.nan, n_resamples=10)
+
+
+def test_one_unit_or_no_spread_gives_no_interval():
+    one = bootstrap_estimate(0.5, np.array([0.5, 0.5]), 0.95, 4, "m", units=1, unit="tree")
+    assert (one.low, one.high, one.details["no_interval"]) == (None, None, "one tree")
+    flat = bootstrap_estimate(1.0, np.ones(50), 0.95, 9, "m", units=9, unit="item")
+    assert (flat.low, flat.high) == (None, None)
+    assert flat.details["no_interval"] == "every resample of the 9 items gives the same value"
+    assert interval_text(flat) == "no interval: every resample of the 9 items gives the same value"
+    spread = bootstrap_estimate(0.5, np.linspace(0, 1, 101), 0.9, 9, "m", units=9, unit="item")
+    assert (
+        interval_text(spread, ".2f") == "[0.05, 0.95]"
+        and interval_text(spread, ".3f", "{low}-{high}") == "0.050-0.950"
+        and "no_interval" not in spread.details
+    )
+    # one language: every message is in it, so entropy is 0 on every resample and has no interval
+    e = skew.bootstrap_statistic(np.array([2022]), skew.entropy, n_resamples=20)
+    assert (e.low, e.high) == (None, None) and "2,022 counted units gives the same value" in e.details["no_interval"]

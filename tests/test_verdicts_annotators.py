@@ -17,7 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 import planted_crowds
 
 
-@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("seed", [0, 1, 2, 5])
 def test_uniform_spammers_among_honest_annotators(seed):
     # the crowd: 200 honest at accuracy 0.75 with ~20 votes, 10 uniform spammers with 50 (15 votes per item)
     votes, planted = planted_crowds.votes(votes_per_item=15, seed=seed)
@@ -40,7 +40,7 @@ def test_constant_and_reversed_on_a_five_point_scale_under_their_own_rules():
     assert (rev["high"] < 0).all()  # reliability below zero: the scale is reversed, not random
     assert (
         out.loc[[w for w, k in planted.items() if k == "constant"], "evidence"]
-        .str.contains("% of answer votes are 2")
+        .str.contains("50 of 50 answer votes are 2")
         .all()
     )
 
@@ -54,24 +54,76 @@ def test_a_constant_at_any_value_on_any_label_name(value):
     lazy = pd.DataFrame({"item": items, "annotator": "lazy", "label": "my_rating", "value": value})
     out = va.vote_verdicts(pd.concat([votes, lazy], ignore_index=True)).set_index("annotator")
     assert out.loc["lazy", "verdict"] == "suspect" and out.loc["lazy", "rule"] == "constant_answering"
-    assert np.isfinite(out[["reliability", "low", "high"]].to_numpy(float)).all()
+    honest = out.drop("lazy")
+    assert np.isfinite(honest[["reliability", "low", "high"]].to_numpy(float)).all()
+    # one value only: no reliability to measure (not ±inf, not a zero-width interval)
+    assert out.loc["lazy", ["reliability", "low", "high"]].isna().all()
     assert "n = 40 compared votes" in out.loc["lazy", "evidence"]
+    assert "reliability not measurable" in out.loc["lazy", "evidence"]
 
 
-def test_verdicts_do_not_depend_on_how_annotator_ids_sort():
+def test_verdicts_do_not_depend_on_how_ids_sort():
+    # a class label and a continuous one, both with planted bad annotators; then every annotator and
+    # item renamed so that the ids sort in the reverse order, and the rows reversed
     votes, _ = planted_crowds.votes(votes_per_item=10, seed=5)
-    a = va.vote_verdicts(votes).set_index("annotator").sort_index()
-    rename = {w: f"zz{i:04d}" for i, w in enumerate(sorted(votes["annotator"].unique(), reverse=True))}
-    b = va.vote_verdicts(votes.assign(annotator=votes["annotator"].map(rename)).iloc[::-1])
-    b = b.assign(annotator=b["annotator"].map({v: k for k, v in rename.items()})).set_index("annotator").sort_index()
+    ratings, _ = planted_crowds.ratings(bad={"random": 2, "reversed": 1, "constant": 1, "compressed": 1}, seed=5)
+    votes.attrs, ratings.attrs = {}, {}  # (the planted truths: not needed here)
+    votes = pd.concat([votes, ratings], ignore_index=True)
+    levels = {"answer": "nominal", "affect": "interval"}
+    a = va.vote_verdicts(votes, levels=levels).set_index("annotator").sort_index()
+    who = {w: f"zz{i:04d}" for i, w in enumerate(sorted(votes["annotator"].unique(), reverse=True))}
+    what = {m: f"it{i:05d}" for i, m in enumerate(sorted(votes["item"].unique(), reverse=True))}
+    renamed = votes.assign(annotator=votes["annotator"].map(who), item=votes["item"].map(what)).iloc[::-1]
+    b = va.vote_verdicts(renamed, levels=levels)
+    b = b.assign(annotator=b["annotator"].map({v: k for k, v in who.items()})).set_index("annotator").sort_index()
+    assert (a["verdict"] == "suspect").sum() >= 5
     pd.testing.assert_series_equal(a["verdict"], b["verdict"])
+    pd.testing.assert_series_equal(a["rule"], b["rule"])
     np.testing.assert_allclose(a["reliability"], b["reliability"], atol=1e-9)
+
+
+def test_continuous_ratings_under_the_noise_scale_rules():
+    votes, planted = planted_crowds.ratings(
+        bad={"random": 3, "reversed": 2, "constant": 2, "compressed": 2, "noisy": 2}, votes_per_bad=200, seed=1
+    )
+    out = va.vote_verdicts(votes, levels="interval").set_index("annotator")
+    rule = {"random": "random_answering", "reversed": "reversed_scale", "constant": "constant_answering"}
+    for who, kind in planted.items():
+        if kind == "compressed":  # named for it, and not a suspect: the ratings keep their information
+            assert out.loc[who, "rule"] == "compressed_scale" and out.loc[who, "verdict"] == "ok", out.loc[who]
+        elif kind == "noisy":  # four times the noise SD, clipped to the scale: near the rule's 2x in consensus units
+            assert out.loc[who, "rule"] in ("noisy_ratings", "random_answering", ""), out.loc[who]
+        else:
+            assert out.loc[who, "verdict"] == "suspect" and out.loc[who, "rule"] == rule[kind], out.loc[who]
+    noisy = out.loc[[w for w, k in planted.items() if k == "noisy"]]
+    assert (noisy["rule"] == "noisy_ratings").sum() >= 1
+    assert noisy["evidence"].str.contains("P\\(noise SD at most 2x the typical rater's\\)").any()
+    honest = out.drop(list(planted))
+    assert (honest["verdict"] == "suspect").sum() <= 1 and (honest["verdict"] == "ok").mean() > 0.9
+    assert (honest["rule"] == "compressed_scale").sum() <= 1
+
+
+def test_annotators_without_comparisons_get_insufficient_data():
+    one_each = pd.DataFrame(  # a continuous label where no item has two ratings, and a class label likewise
+        {
+            "item": [f"i{j}" for j in range(40)],
+            "annotator": ["a", "b"] * 20,
+            "label": ["affect"] * 20 + ["answer"] * 20,
+            "value": list(np.linspace(0, 100, 20)) + [0, 1] * 10,
+        }
+    )
+    out = va.vote_verdicts(one_each, levels={"affect": "interval", "answer": "nominal"})
+    assert set(out["verdict"]) == {"insufficient data"} and (out["n_compared"] == 0).all()
+    assert out["evidence"].map(type).eq(str).all()
 
 
 def test_honest_crowd_without_bad_annotators_gets_no_suspects():
     votes, _ = planted_crowds.votes(bad={}, votes_per_item=10, seed=6)
     out = va.vote_verdicts(votes)
     assert (out["verdict"] == "suspect").sum() <= 2 and (out["verdict"] == "ok").mean() > 0.8
+    # ~20 votes cannot pin a reliability down: every interval has a width (the crowd's annotators
+    # are all alike here, which made the fitted prior a point and the intervals [1.00, 1.00])
+    assert (out["low"] < out["high"]).all() and (out["high"] - out["low"]).median() > 0.2
 
 
 def test_rankers_at_chance_reversed_and_copying_under_their_own_rules():

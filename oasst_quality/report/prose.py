@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import pandas as pd
 
+from ..estimate import interval_text
+from ..references import PAIRWISE_AGREEMENT
+
 SEVERITY_RANK = {"high": 0, "medium": 1, "low": 2, "info": 3}
 
 
@@ -21,6 +24,11 @@ def r2(x: float) -> str:
     """Two decimals, without the "-0.00" that rounding a tiny negative number prints."""
     text = f"{x:.2f}"
     return "0.00" if text == "-0.00" else text
+
+
+def _ci(e: dict, fmt: str) -> str:
+    """An estimate's interval in a sentence: "95% CI low-high", or "no interval: REASON"."""
+    return interval_text(e, fmt, f"{e['confidence']:.0%} CI {{low}}-{{high}}")
 
 
 def _excess(row: dict) -> float:
@@ -133,12 +141,17 @@ def agreement_findings(m: dict) -> list[dict]:
     if flags:
         name, f = min(flags.items(), key=lambda kv: kv[1]["alpha"])
         severity = "high" if f["alpha"] < 0.4 else "medium" if f["alpha"] < 0.667 else "low"
+        interval = (
+            "no interval: one pairable message, or every resample alike"
+            if f["alpha_low"] is None
+            else f"95% CI {r2(f['alpha_low'])} to {r2(f['alpha_high'])}"
+        )
         out.append(
             finding(
                 severity,
                 "agreement",
                 f"Annotators barely agree on the '{name}' flag: Krippendorff's alpha "
-                f"{r2(f['alpha'])} (95% CI {r2(f['alpha_low'])} to {r2(f['alpha_high'])}, "
+                f"{r2(f['alpha'])} ({interval}, "
                 f"{f['n_pairable_messages']:,} messages with two or more votes), though they give the same answer "
                 "most of the time "
                 f"({f['percent_agreement']:.0%}): the flag is rare.",
@@ -248,14 +261,14 @@ def skew_sentences(m: dict) -> list[str]:
     else:
         out = [
             f"{lang['n_languages']} languages, effectively {eff:.1f} "
-            f"(95% CI {lang['effective_languages']['low']:.1f}-{lang['effective_languages']['high']:.1f}); the top "
+            f"({_ci(lang['effective_languages'], '.1f')}); the top "
             f"language holds {lang['top_language_share']:.0%} of the messages."
         ]
     if conc.get("n_contributors"):
         w = m["skew"]["without_top_1pct"]
         out.append(
             f"{conc['n_contributors']:,} contributors; Gini {conc['gini']['estimate']:.2f} "
-            f"({conc['gini']['low']:.2f}-{conc['gini']['high']:.2f}); the top 1% wrote "
+            f"({_ci(conc['gini'], '.2f')}); the top 1% wrote "
             f"{conc['top_1pct_share']:.0%} of the messages."
             + (
                 f" Leaving them out moves mean quality from {w['mean_all']:.3f} to {w['mean_without_top']:.3f}."
@@ -276,7 +289,7 @@ def skew_findings(m: dict) -> list[dict]:
                 "info",
                 "skew",
                 f"{lang['n_languages']} languages, but effectively {e['estimate']:.1f} "
-                f"(95% CI {e['low']:.1f}-{e['high']:.1f}); the top one holds "
+                f"({_ci(e, '.1f')}); the top one holds "
                 f"{lang['top_language_share']:.0%} of the messages.",
             )
         )
@@ -288,7 +301,7 @@ def skew_findings(m: dict) -> list[dict]:
                 "skew",
                 f"The top 1% of {c['n_contributors']:,} contributors wrote {c['top_1pct_share']:.0%} of "
                 f"the messages (Gini {c['gini']['estimate']:.2f}, "
-                f"95% CI {c['gini']['low']:.2f}-{c['gini']['high']:.2f}).",
+                f"{_ci(c['gini'], '.2f')}).",
             )
         )
     return out
@@ -381,6 +394,25 @@ def annotators_sentences(m: dict) -> list[str]:
     return out
 
 
+def _population(e: dict) -> str:
+    """A pairwise agreement's pair population in words: a single pairwise judgment where every reply
+    set has two replies, else which pairs of each ranking it counts."""
+    if e["largest_set"] == 2:
+        return "single pairwise judgments"
+    which = "all pairs" if e["pairs"] == "all" else "adjacent pairs (by net margin)"
+    return f"{which} of each ranking of up to {e['largest_set']} replies"
+
+
+def _same_convention(e: dict, band: dict) -> bool:
+    """Whether a published band was measured under an estimate's tie convention and pair population."""
+    return band["ties"] == e["ties"] and band["pairs"] == _population(e)
+
+
+def _band(ties: str) -> float:
+    """MT-Bench's expert agreement under a tie convention (the bands with a stated one)."""
+    return next(b["agreement"] for b in PAIRWISE_AGREEMENT if b["ties"] == ties and b["source"].startswith("MT-Bench"))
+
+
 def annotators_findings(m: dict) -> list[dict]:
     out = []
     a = m["annotators"]
@@ -398,19 +430,29 @@ def annotators_findings(m: dict) -> list[dict]:
     q = a.get("rankings", {}).get("pairwise_agreement", {})
     qt = a.get("rankings", {}).get("pairwise_agreement_with_ties", {})
     if q.get("estimate") is not None:
-        ties = (
-            f", {qt['estimate']:.0%} with ties counted (MT-Bench experts: 63%)"
-            if qt.get("estimate") is not None
-            else ""
+        shown = [e for e in (q, qt) if e.get("estimate") is not None]
+        measured = " and ".join(
+            f"{e['estimate']:.0%} with ties {e['ties']} ({_ci(e, '.0%')}, {e['n']:,} pairs of votes)" for e in shown
         )
+        matched = [(e, b) for e in shown for b in PAIRWISE_AGREEMENT if _same_convention(e, b)]
+        if matched:
+            compared = "; ".join(
+                f"{b['source']}, the same convention ({b['pairs']}, ties {b['ties']}): {b['agreement']:.0%}"
+                for _, b in matched
+            )
+        else:
+            compared = (
+                f"no published band uses this pair population (MT-Bench's {_band('left out'):.0%} with ties left "
+                f"out and {_band('counted'):.0%} with ties counted are single pairwise judgments), so it is not "
+                "compared with one"
+            )
+        below = any(e["high"] is not None and e["high"] < b["agreement"] for e, b in matched)
         out.append(
             finding(
-                "medium" if q["high"] < 0.65 else "info",
+                "medium" if below else "info",
                 "annotators",
-                f"Two rankers judge a pair of replies alike {q['estimate']:.0%} of the time with ties left out "
-                f"(95% CI {q['low']:.0%}-{q['high']:.0%}, {q['n']:,} pairs of votes in {q['n_sets']:,} reply sets; "
-                f"MT-Bench experts: 81%){ties}; these are all pairs of replies of each ranking, not single "
-                "pairwise judgments, so read the bands as a guide, not a test.",
+                f"Two rankers judge a pair of replies alike {measured}, over {q['n_sets']:,} reply sets "
+                f"({_population(q)}); {compared}.",
             )
         )
     vs = a.get("rankings", {}).get("vs_export")
@@ -431,12 +473,11 @@ def annotators_findings(m: dict) -> list[dict]:
 
 def noise_study_sentences(m: dict) -> list[str]:
     n = m["noise_study"]
-    low, high = n["clean_interval"]
     how = "a head on the frozen encoder" if n["mode"] == "frozen" else "the fine-tuned encoder"
     out = [
         f"Trained on {n['n_train']:,} pairs ({how}) and tested on {n['n_test']:,} clean pairs from other trees, the "
         f"reward model reaches {n['fitted_clean_accuracy']:.3f} (measured without noise, mean over seeds; "
-        f"{low:.3f}-{high:.3f}, {n['confidence']:.0%} interval over seeds and test trees); the accuracy per "
+        f"{_ci(n['clean'], '.3f')} over seeds and test trees); the accuracy per "
         f"{n['noise']} flip rate is measured, with a decreasing fit through it.",
     ]
     if n["warning"]:
@@ -460,8 +501,7 @@ def pairs_sentences(m: dict) -> list[str]:
     out = [
         f"Of {n['n_pairs']:,} preference pairs, {n['n_suspect']:,} are more likely flipped than not "
         "(p_flipped >= 0.5); "
-        f"the estimated noise rate is {e['estimate']:.3f} ({e['low']:.3f}-{e['high']:.3f}, {e['confidence']:.0%} "
-        "interval over trees)."
+        f"the estimated noise rate is {e['estimate']:.3f} ({_ci(e, '.3f')} over trees)."
     ]
     if not e.get("from_votes"):
         out.append(
@@ -480,10 +520,10 @@ def pairs_sentences(m: dict) -> list[str]:
 def pairs_findings(m: dict) -> list[dict]:
     n = m["pairs"]
     e = n["noise_rate"]
-    if not e.get("from_votes") or e["low"] < 0.2:
+    if not e.get("from_votes") or e["low"] is None or e["low"] < 0.2:
         return []
     text = (
         f"At least a fifth of the preference pairs look flipped: noise rate {e['estimate']:.3f} "
-        f"({e['low']:.3f}-{e['high']:.3f}), n = {n['n_pairs']:,} pairs."
+        f"({_ci(e, '.3f')}), n = {n['n_pairs']:,} pairs."
     )
     return [finding("medium", "pairs", text)]

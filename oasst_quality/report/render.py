@@ -19,6 +19,7 @@ def html(metrics: dict, figures: dict[str, str]) -> str:
     env.filters["pvalue"] = _pvalue
     env.filters["pct"] = _pct
     env.globals["ci"] = _interval
+    env.globals["estimate_ci"] = _estimate_interval
     shown = [s for s in SECTIONS if s.name in metrics]
     return env.get_template("report.html.j2").render(m=metrics, fig=figures, sections=shown)
 
@@ -42,6 +43,13 @@ def _interval(low: Any, high: Any, digits: int = 3, *, pct: bool = False) -> str
         return "–"
     show = _pct if pct else (lambda v: _num(v, digits))
     return f"{show(low)} – {show(high)}"
+
+
+def _estimate_interval(e: dict, digits: int = 3, *, pct: bool = False) -> str:
+    """An estimate's interval as "low – high", or "no interval: REASON" where the data gave none."""
+    if e.get("low") is None or e.get("high") is None:
+        return f"no interval: {e.get('no_interval') or 'not computable'}"
+    return _interval(e["low"], e["high"], digits, pct=pct)
 
 
 def _pct(value: Any) -> str:

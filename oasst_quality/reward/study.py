@@ -11,7 +11,7 @@ from typing import BinaryIO
 import numpy as np
 import pandas as pd
 
-from .._util import percentile_interval, wilson_interval
+from .._util import jsonable, no_interval, row_interval
 from ..errors import UsageError
 from ..estimate import Estimate
 from .data import split_by_group
@@ -44,8 +44,9 @@ class NoiseStudyResult:
     The ceiling a = (1 + sqrt(2q − 1))/2 that a measured pairwise agreement q implies comes with its
     assumptions (:data:`CEILING_ASSUMPTIONS`). ``warning`` is set when the clean interval includes
     1/2 (the model learned nothing measurable) or when a seed's own clean run does (``seed_warnings``
-    lists them). An interval that the bootstrap leaves with zero width (every test pair right) is
-    replaced by the Wilson score interval over the test pairs."""
+    lists them). Where the test trees cannot give an interval (one test tree, or every resample
+    scoring the same, as when every test pair is right) it is None, never of zero width, and
+    ``clean.details['no_interval']`` says why."""
 
     runs: pd.DataFrame
     clean_accuracy: float
@@ -57,7 +58,8 @@ class NoiseStudyResult:
     n_test: int
     pairs_per_second: float
     mode: str = "finetune"
-    clean_interval: tuple[float, float] = (0.0, 1.0)
+    clean_interval: tuple[float | None, float | None] = (0.0, 1.0)
+    clean_no_interval: str | None = None
     confidence: float = 0.95
     warning: str | None = None
     timing: dict = field(default_factory=dict)
@@ -75,7 +77,7 @@ class NoiseStudyResult:
             self.confidence,
             self.n_test,
             "mean over seeds of the clean test accuracy; percentile bootstrap over seeds and test trees",
-            {"n_seeds": n_seeds},
+            {"n_seeds": n_seeds} | ({"no_interval": self.clean_no_interval} if self.clean_no_interval else {}),
         )
 
     def curve(self, rates) -> np.ndarray:
@@ -108,7 +110,7 @@ class NoiseStudyResult:
         }
 
     def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=2)
+        return json.dumps(jsonable(self.to_dict()), indent=2)  # an interval the data cannot give: null
 
     def plot(self, path: str | Path | BinaryIO) -> str | Path | BinaryIO:
         """Accuracy against noise rate, with the fitted curve, saved as PNG to a path or a binary file."""
@@ -158,17 +160,17 @@ class _TreeBootstrap:
         self.pairs = self.weights @ np.bincount(self.codes, minlength=len(uniques))
         self.confidence = confidence
 
-    def interval(self, correct: np.ndarray) -> tuple[float, float]:
+    def interval(self, correct: np.ndarray) -> tuple[float | None, float | None]:
+        """The accuracy's interval over test trees; None where they cannot give one (:meth:`reason`)."""
         per_tree = np.bincount(self.codes, weights=correct, minlength=self.weights.shape[1])
-        low, high, _ = percentile_interval(self.weights @ per_tree / self.pairs, self.confidence)
-        return self._not_flat(low, high, float(np.mean(correct)))
+        low, high, _ = row_interval(self.weights @ per_tree / self.pairs, self.confidence, self.weights.shape[1])
+        return low, high
 
-    def _not_flat(self, low: float, high: float, accuracy: float) -> tuple[float, float]:
-        """A bootstrap interval of zero width (every resample scores the same, as when every test pair
-        is right) says nothing about the spread: the Wilson score interval over the test pairs then."""
-        return (low, high) if high > low else wilson_interval(accuracy, self.codes.size, self.confidence)
+    def reason(self) -> str | None:
+        """Why an interval over these test trees is None: one test tree, else no spread between resamples."""
+        return no_interval(np.nan, np.nan, self.weights.shape[1], "test tree")
 
-    def over_seeds(self, correct: np.ndarray, seed: int = 0) -> tuple[float, float]:
+    def over_seeds(self, correct: np.ndarray, seed: int = 0) -> tuple[float | None, float | None]:
         """Interval for the mean over seeds of ``correct`` (seeds x test pairs): each resample draws the
         seeds with replacement as well as the test trees, so training variability is in it."""
         s = correct.shape[0]
@@ -176,8 +178,8 @@ class _TreeBootstrap:
         seed_weights = np.stack([np.bincount(d, minlength=s) for d in draws]) / s  # resamples x seeds
         per_tree = np.stack([np.bincount(self.codes, weights=c, minlength=self.weights.shape[1]) for c in correct])
         stats = np.einsum("bs,st,bt->b", seed_weights, per_tree, self.weights) / self.pairs
-        low, high, _ = percentile_interval(stats, self.confidence)
-        return self._not_flat(low, high, float(correct.mean()))
+        low, high, _ = row_interval(stats, self.confidence, self.weights.shape[1])
+        return low, high
 
 
 def noise_study(
@@ -260,14 +262,15 @@ def noise_study(
                 "final_loss": final_loss,
             }
         )
-    table = pd.DataFrame(rows)
+    table = pd.DataFrame(rows).astype({"accuracy_low": float, "accuracy_high": float})  # None: NaN
     by_rate = _by_rate(table, per_run, boot)
     clean_row = by_rate[by_rate["rate"] == 0.0]
     a0 = float(clean_row["accuracy"].iloc[0])  # rate 0 is always run
-    clean_interval = (float(clean_row["accuracy_low"].iloc[0]), float(clean_row["accuracy_high"].iloc[0]))
+    low, high = (clean_row[c].iloc[0] for c in ("accuracy_low", "accuracy_high"))
+    clean_interval = (None, None) if pd.isna(low) else (float(low), float(high))
     slope = float(np.polyfit(table["rate"], table["accuracy"], 1)[0]) if table["rate"].nunique() > 1 else 0.0
     warnings = []
-    if clean and clean_interval[0] <= 0.5:
+    if clean and clean_interval[0] is not None and clean_interval[0] <= 0.5:
         warnings.append(
             f"the clean accuracy's {confidence:.0%} interval ({clean_interval[0]:.3f}-{clean_interval[1]:.3f}) "
             "includes 0.5: the model learned nothing measurable from these pairs, so the curve says nothing "
@@ -290,6 +293,7 @@ def noise_study(
         pairs_per_second=float(np.mean(speeds)),
         mode=mode,
         clean_interval=clean_interval,
+        clean_no_interval=boot.reason() if clean_interval[0] is None else None,
         confidence=confidence,
         warning=warning,
         timing=fit.timing if fit is not None else {},
@@ -305,7 +309,7 @@ def _seed_warnings(runs: pd.DataFrame) -> list[str]:
         f"seed {int(r.seed)}: clean accuracy {r.accuracy:.3f}, interval {r.accuracy_low:.3f}-{r.accuracy_high:.3f} "
         "includes 0.5"
         for r in clean.itertuples()
-        if r.accuracy_low <= 0.5
+        if pd.notna(r.accuracy_low) and r.accuracy_low <= 0.5
     ]
 
 
@@ -327,7 +331,7 @@ def _by_rate(table: pd.DataFrame, per_run: dict, boot: _TreeBootstrap) -> pd.Dat
                 "seed_sd": float(runs["accuracy"].std(ddof=1)) if len(runs) > 1 else 0.0,
             }
         )
-    out = pd.DataFrame(rows)
+    out = pd.DataFrame(rows).astype({"accuracy_low": float, "accuracy_high": float})
     fit = IsotonicRegression(increasing=False).fit(out["rate"], out["accuracy"], sample_weight=out["n_seeds"])
     out["monotone_fit"] = fit.predict(out["rate"])
     return out

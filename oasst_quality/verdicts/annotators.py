@@ -2,27 +2,64 @@
 
 Votes
 -----
-Each label is read at its level of measurement (declared, else :func:`infer_level`). A
-Dawid-Skene fit (on ordered classes for ordinal and interval labels; an interval label with more
-than 11 distinct values is cut into 9 equal-width bins) gives every item's posterior over the
-truth; each vote is then scored against the posterior *without* that vote (leave-one-out), on items
-that someone else voted on too. Every annotator is one of three types:
+Each label is read at its level of measurement (declared, else :func:`infer_level`). An interval
+label with more than 11 distinct values is continuous (below); on the others a Dawid-Skene fit (on
+ordered classes for ordinal and interval labels; an ordinal label with more than 11 values is cut
+into 9 equal-width bins) gives every item's posterior over the truth; each vote is then scored
+against the posterior *without* that vote (leave-one-out, from the fitted model's other votes), on
+items that someone else voted on too. Every annotator has their
+own answer shares ξ (how often they give each answer: a bias, not a fault), shrunk toward the
+crowd's by a Dirichlet prior whose strength is fitted over the annotators (empirical Bayes,
+Dirichlet-multinomial), and is one of three types:
 
-* ``honest``: a vote follows the crowd's typical response to the truth (the pooled confusion
-  matrix ``C``, fitted on the honest annotators) with probability θ, else the annotator's own
-  answer distribution ξ, whatever the item: P(l | k) = θ C[k, l] + (1 − θ) ξ(l), θ in
-  [``THETA_FLOOR``, 1];
-* ``spam``: the answer does not depend on the item, P(l | k) = ξ(l) (θ = 0): random answering
-  when ξ is spread, constant answering when one value takes at least ``CONSTANT_SHARE`` of the votes;
-* ``reversed``: the same as honest with the truth mirrored, C[K − 1 − k, l] (ordered labels and
+* ``honest``: the answers depend on the truth as the crowd's typical annotator's do (the pooled
+  confusion matrix ``C``, fitted on the honest annotators, whose lift over the answer shares it
+  implies is L[k, l] = C[k, l] / m(l)), at strength θ in [``THETA_FLOOR``, 1]:
+  P(l | k) ∝ ξ(l) L[k, l]^θ (θ = 1 and ξ = m: the typical annotator);
+* ``spam``: the answer does not depend on the item, P(l | k) = ξ(l) (θ = 0);
+* ``reversed``: the same as honest with the truth mirrored, L[K − 1 − k, l] (ordered labels and
   two-class labels; a nominal label with more classes has no mirror and scores as spam).
 
-The type and θ are shared over an annotator's labels (their log-likelihoods add). The prior over
-types and θ (a grid) is fitted over all annotators by EM (empirical Bayes, the nonparametric
-maximum likelihood), so a crowd without spammers gives the spam type a tiny prior. The posterior
+So an annotator who answers "not relevant" more often than the crowd is not evidence of spam;
+answers unrelated to the item are. The type and θ are shared over an annotator's labels (their
+log-likelihoods add). The prior over types and θ (a grid) is fitted over all annotators by EM
+(empirical Bayes), so a crowd without spammers gives the spam type a tiny prior. The posterior
 probability of ``spam`` or ``reversed`` is the evidence; ``reliability`` is the posterior mean of
 the signed θ (1: as reliable as the crowd's typical annotator, 0: answers regardless of the item,
-−1: reverses the scale) with its equal-tailed interval.
+−1: reverses the scale) with its equal-tailed interval, under the fitted type weights and a flat
+prior over θ within a type (the interval shows what the annotator's own votes say).
+
+``constant_answering`` is tested on its own, since one answer fits every type: one value takes
+at least ``CONSTANT_SHARE`` of an annotator's votes on a label, more often than both the crowd's
+typical annotator and a perfect one (answering the truth) would give it on the same items
+(binomial upper tail at the larger of the two mean rates, which bounds the Poisson-binomial
+tail; Hoeffding 1956), Bonferroni over the annotator's labels and Benjamini-Hochberg over
+annotators; and the honest type is not ``MIN_BAYES_FACTOR`` times more likely than spam (a
+cautious annotator whose rare other answers fall on the right items is not constant). Its
+reliability is not measurable (NaN).
+
+Continuous labels
+-----------------
+The noise-scale model: rater j's rating of item i is x_ij = a_j + β_j μ_i + e_ij, e_ij ~ N(0, s_j²)
+(a_j: the rater's offset, β_j: how much of the scale they use, s_j: their noise), fitted by least
+squares against each rating's leave-one-out consensus μ (the other ratings of the item, each put on
+the consensus scale as (x − a_k) / β_k and weighted by its precision β_k² / s_k²; three passes).
+A rater's noise in consensus units, s_j / β_j, is what makes the ratings unreliable, and it sets
+their correlation r_j with the consensus ((s/β)² ∝ 1/r² − 1 on the same items); ``reliability`` is
+r_j over the crowd's median r₀, with a Fisher-z 95 % interval. Rules, each a one-sided test with
+Benjamini-Hochberg over the raters (Bonferroni over a rater's continuous labels):
+
+* ``noisy_ratings``: noise SD above ``NOISE_RATIO`` times the typical rater's, i.e. r_j below
+  1 / √(1 + NOISE_RATIO² (1/r₀² − 1)) (Fisher z); named ``random_answering`` when the reliability's
+  interval reaches 0 (nothing shows that the ratings follow the items at all) and ``reversed_scale``
+  when it lies below 0;
+* ``reversed_scale``: r_j below 0;
+* ``constant_answering``: one value takes ``CONSTANT_SHARE`` of the ratings, more often than the
+  other raters give it on the same items (binomial tail);
+* ``compressed_scale``: β_j below ``COMPRESSED`` times the crowd's median slope (t test), with a
+  reliability interval above 0 (the ratings follow the items, on a narrower scale). Not a
+  suspect: a compressed scale keeps the ratings' information (their correlation), so the rater is
+  named for it and the curator rescales rather than drops.
 
 Rankings
 --------
@@ -42,12 +79,18 @@ Verdicts
 --------
 ``suspect``: in the largest set of annotators, by decreasing posterior probability of a bad type,
 whose mean posterior probability of being *good* stays at most ``fdr`` (the Bayesian false
-discovery rate; Müller et al. 2004), and with a bad type more likely than not; or a BH rejection of
-the copying test. ``ok``: the probability of a bad type below ``OK_BELOW`` on at least
-``MIN_COMPARED`` compared votes (or rankings). ``insufficient data``: the others.
+discovery rate; Müller et al. 2004), with a bad type more likely than not and that type's Bayes
+factor against honest at least ``min_bayes_factor``; or a BH rejection of the constant, the
+copying or a continuous-label test (except ``compressed_scale``). ``ok``: the probability of a bad
+type below ``OK_BELOW``, the data favouring honest (Bayes factor above 1), on at least
+``MIN_COMPARED`` compared votes (or rankings); on continuous labels, a reliability interval above
+``THETA_FLOOR``. ``insufficient data``: the others. ``rule`` names the rule of a suspect, or
+``compressed_scale``, and is empty otherwise. An annotator with both kinds of labels is a suspect
+under either, and ``ok`` only under both.
 
 References: Hovy et al. (2013) MACE (the spammer mixture); Dawid & Skene (1979); Müller, Parmigiani,
-Robert & Rousseau (2004) JASA 99 (posterior FDR); Benjamini & Hochberg (1995).
+Robert & Rousseau (2004) JASA 99 (posterior FDR); Benjamini & Hochberg (1995); Hoeffding (1956)
+Ann. Math. Statist. 27 (the Poisson-binomial tail).
 """
 
 from __future__ import annotations
@@ -58,7 +101,7 @@ from math import factorial
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from scipy import special, stats
+from scipy import optimize, special, stats
 
 from ..errors import UsageError
 
@@ -73,11 +116,14 @@ FDR = 0.10
 MIN_BAYES_FACTOR = 10.0
 #: ``ok`` needs P(bad type) below this on at least MIN_COMPARED compared votes or rankings.
 OK_BELOW, MIN_COMPARED = 0.2, 5
+#: ``noisy_ratings`` (continuous labels): noise SD, in consensus units, above this many times the typical rater's.
+NOISE_RATIO = 2.0
+#: ``compressed_scale`` (continuous labels): slope on the consensus below this share of the typical rater's.
+COMPRESSED = 0.5
 #: A copier keeps the displayed order in at least this share of their rankings.
 COPY_SHARE = 0.5
 _GRID = np.round(np.arange(THETA_FLOOR, 1.0001, 0.05), 4)
 _MAX_CLASSES, _BINS = 11, 9
-_SPAM_PRIOR = 2.0  # strength of the Dirichlet prior on a spammer's answer shares (centred on the crowd's)
 VERDICTS = ("ok", "suspect", "insufficient data")
 ANNOTATOR_COLUMNS = ["annotator", "n_votes", "reliability", "low", "high", "verdict", "rule", "evidence"]
 
@@ -135,8 +181,9 @@ def _classes(values: pd.Series, level: str) -> tuple[np.ndarray, np.ndarray]:
     return code.ravel(), names
 
 
-def _vote_scores(votes: pd.DataFrame, levels: dict, annotators: pd.Index, cols: tuple[str, str, str, str]):
-    """Per compared vote: annotator code, h (honest), r (reversed), x (own share), and per label the spread."""
+def _vote_scores(votes: pd.DataFrame, levels: dict, annotators: pd.Index, cols: tuple[str, str, str, str]) -> list:
+    """Per label read as classes: its compared votes (annotator code, class code, the item's
+    leave-one-out posterior q), K, whether the scale has a mirror, and the class names."""
     from .. import aggregation as agg
     from ..coding import Ratings
 
@@ -163,62 +210,104 @@ def _vote_scores(votes: pd.DataFrame, levels: dict, annotators: pd.Index, cols: 
         )
         model = agg.DawidSkene()
         model._fit(c)
-        post = model.probas_.to_numpy()
-        conf = model.confusions_  # [a, true k, label l]
+        log_conf = np.log(np.maximum(model.confusions_[c.annotator, :, c.code], 1e-300))  # [vote, true k]
         n_item = np.bincount(c.item, minlength=c.n_items)
         keep = n_item[c.item] >= 2
-        # leave-one-out posterior of each vote's item: divide its own likelihood out
-        q = post[c.item] / np.maximum(conf[c.annotator, :, c.code], 1e-300)
-        q /= q.sum(axis=1, keepdims=True)
+        # leave-one-out posterior of each vote's item under the fitted model: the other votes' likelihoods
+        log_item = np.log(np.maximum(model.priors_.to_numpy(), 1e-300)) + np.stack(
+            [np.bincount(c.item, log_conf[:, k], c.n_items) for k in range(K)], axis=1
+        )
+        q = special.softmax(log_item[c.item] - log_conf, axis=1)
         parts.append(
             {
                 "label": name,
-                "level": level,
                 "K": K,
                 "mirror": level != "nominal" or K == 2,
                 "ann": local[c.annotator][keep],
                 "code": c.code[keep],
                 "q": q[keep],
-                "value": sub[value].to_numpy()[keep],
+                "names": names,
             }
         )
     return parts
 
 
-def _loglik(parts: list, A: int, honest_w: np.ndarray):
-    """Log-likelihoods per annotator: honest on the grid, reversed on the grid, spam; and the n compared."""
+def _loglik(parts: list, A: int, honest_w: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, pd.DataFrame]:
+    """Per annotator, log-likelihood ratios against the spam type (answers at the annotator's own
+    shares ξ whatever the item): honest and reversed on the θ grid; the compared votes; and per
+    (annotator, label) the constant-answering test's inputs."""
     G = _GRID.size
-    ll_h, ll_r, ll_dm, ll_rand = np.zeros((A, G)), np.zeros((A, G)), np.zeros(A), np.zeros(A)
+    ll_h, ll_r = np.zeros((A, G)), np.zeros((A, G))
     n = np.zeros(A, dtype=np.int64)
+    const = []
     for p in parts:
         K, ann, code, q = p["K"], p["ann"], p["code"], p["q"]
         if not ann.size:
             continue
         w = honest_w[ann]
-        # the crowd's typical response to the truth, from the honest annotators' votes
+        # the crowd's typical response to the truth, from the honest annotators' votes, and its
+        # lift over the answer shares it implies: how much more likely each answer is under each truth
         C = (q * w[:, None]).T @ np.eye(K)[code] + 1e-3
         C /= C.sum(axis=1, keepdims=True)
+        truth = (q * w[:, None]).sum(axis=0) / max(w.sum(), 1e-12)
+        m = truth @ C
+        lift = C / m[None, :]
         counts = np.bincount(ann * K + code, minlength=A * K).reshape(A, K).astype(float)
-        crowd = (np.bincount(code, minlength=K) + 0.5) / (code.size + 0.5 * K)  # the crowd's answer shares
-        x = crowd[code]
-        h = (q * C[:, code].T).sum(axis=1)
-        r = (q * C[::-1, :][:, code].T).sum(axis=1) if p["mirror"] else x
+        n_a = counts.sum(axis=1)
+        s = _bias_strength(counts[n_a > 0], m)
+        xi = (counts + s * m) / (n_a[:, None] + s)  # own answer shares, shrunk to the crowd's
         by = sp.csr_matrix((np.ones(ann.size), (ann, np.arange(ann.size))), shape=(A, ann.size))
-        ll_h += by @ np.log(_GRID[None] * h[:, None] + (1 - _GRID[None]) * x[:, None])
-        ll_r += by @ np.log(_GRID[None] * r[:, None] + (1 - _GRID[None]) * x[:, None])
-        # spam: the answers' Dirichlet-multinomial evidence (a plug-in ξ would fit a spammer's
-        # answers better than an honest annotator's by the free parameters alone)
-        alpha = _SPAM_PRIOR * crowd
-        ll_dm += (
-            special.gammaln(alpha.sum())
-            - special.gammaln(counts.sum(axis=1) + alpha.sum())
-            + (special.gammaln(counts + alpha) - special.gammaln(alpha)).sum(axis=1)
+        for g, theta in enumerate(_GRID):
+            for out, L in ((ll_h, lift), (ll_r, lift[::-1] if p["mirror"] else None)):
+                if L is None:
+                    continue
+                Lt = L**theta
+                Z = xi @ Lt.T  # [a, k]: Σ_l ξ(l) L[k, l]^θ
+                ratio = (q * Lt[:, code].T / Z[ann]).sum(axis=1)
+                out[:, g] += by @ np.log(ratio)
+        n += n_a.astype(np.int64)
+        # constant answering: the annotator's most frequent answer against the rate at which the
+        # crowd's typical annotator gives it on the same items (θ = 1) or regardless of them (θ = 0)
+        present = np.flatnonzero(n_a)
+        top = counts[present].argmax(axis=1)
+        # (or a perfect one, answering the truth: an annotator better than the typical may see only one class)
+        typical = by @ (q @ C)  # [a, l]: Σ over the annotator's votes of P(l) under the typical response
+        perfect = by @ q
+        rate = np.maximum(np.maximum(typical[present, top], perfect[present, top]) / n_a[present], m[top])
+        k = counts[present, top]
+        const.append(
+            pd.DataFrame(
+                {
+                    "a": present,
+                    "label": p["label"],
+                    "value": p["names"][top],
+                    "k": k.astype(int),
+                    "n": n_a[present].astype(int),
+                    "rate": rate,
+                    "p": stats.binom.sf(k - 1, n_a[present], rate),
+                }
+            )
         )
-        ll_rand += by @ np.log(x)
-        n += np.bincount(ann, minlength=A)
-    # spam: half random at the crowd's rates, half own shares (Dirichlet-multinomial)
-    ll_s = np.logaddexp(ll_rand, ll_dm) - np.log(2)
-    return ll_h, ll_r, ll_s, n
+    return ll_h, ll_r, n, pd.concat(const, ignore_index=True) if const else pd.DataFrame()
+
+
+def _bias_strength(counts: np.ndarray, m: np.ndarray) -> float:
+    """The concentration s of a Dirichlet(s m) over the annotators' own answer shares, by maximum
+    marginal likelihood of their answer counts (Dirichlet-multinomial; empirical Bayes): large when
+    the annotators' shares differ by sampling noise alone, small when each has a bias of their own."""
+    n = counts.sum(axis=1)
+
+    def minus_loglik(log_s: float) -> float:
+        s = np.exp(log_s)
+        return -float(
+            (
+                special.gammaln(s)
+                - special.gammaln(n + s)
+                + (special.gammaln(counts + s * m) - special.gammaln(s * m)).sum(axis=1)
+            ).sum()
+        )
+
+    return float(np.exp(optimize.minimize_scalar(minus_loglik, bounds=(0.0, np.log(1e4)), method="bounded").x))
 
 
 def _beta_weights(a: float, b: float) -> np.ndarray:
@@ -229,9 +318,14 @@ def _beta_weights(a: float, b: float) -> np.ndarray:
     return w / w.sum()
 
 
-def _mixture(ll_s: np.ndarray, ll_h: np.ndarray, ll_r: np.ndarray, n_iter: int = 500) -> tuple[np.ndarray, np.ndarray]:
-    """Posterior over (spam, honest grid, reversed grid) per annotator, by EM over the prior, and
-    the log Bayes factor of a bad type (spam or reversed, equally likely) against the honest type.
+def _mixture(
+    ll_s: np.ndarray, ll_h: np.ndarray, ll_r: np.ndarray, n_iter: int = 500
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Posterior over (spam, honest grid, reversed grid) per annotator, by EM over the prior; the
+    log Bayes factor of the likelier bad type (spam or reversed) against the honest type; and the
+    posterior for reporting θ: the fitted type weights with a flat prior over θ within each type, so
+    that an annotator's interval shows what their own votes say (the fitted shape can be nearly a
+    point when the crowd's annotators look alike, and would print [1.00, 1.00] after 18 votes).
 
     The prior: type weights (each at least 1e-4) and one Beta shape over θ shared by the honest
     and the reversed types (its M-step by the method of moments). A smooth shape, not free weights
@@ -266,11 +360,14 @@ def _mixture(ll_s: np.ndarray, ll_h: np.ndarray, ll_r: np.ndarray, n_iter: int =
     # the evidence of a bad type against the honest one, whatever the prior weights of the types
     log_shape = np.log(np.maximum(_beta_weights(a, b), 1e-300))
     log_h = special.logsumexp(ll_h + log_shape, axis=1)
-    log_bad = np.logaddexp(ll_s, special.logsumexp(ll_r + log_shape, axis=1)) - np.log(2)
-    return post, log_bad - log_h
+    log_bad = np.maximum(ll_s, special.logsumexp(ll_r + log_shape, axis=1))
+    own = like * np.r_[pi[0], np.full(G, pi[1] / G), np.full(G, pi[2] / G)]
+    return post, log_bad - log_h, own / own.sum(axis=1, keepdims=True)
 
 
-def _posterior_summary(post: np.ndarray, support: np.ndarray, confidence: float = 0.95):
+def _posterior_summary(
+    post: np.ndarray, support: np.ndarray, confidence: float = 0.95
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Posterior mean and equal-tailed interval of a discrete posterior on ``support`` (sorted)."""
     order = np.argsort(support, kind="stable")
     s, p = support[order], post[:, order]
@@ -290,6 +387,249 @@ def _bayes_fdr(p_bad: np.ndarray, fdr: float) -> np.ndarray:
     if ok.size:
         chosen[order[: ok.max() + 1]] = True
     return chosen
+
+
+def _class_verdicts(df: pd.DataFrame, lv: dict, fdr: float, min_bayes_factor: float, cols: tuple) -> pd.DataFrame:
+    """The mixture of annotator types on the labels read as classes: one row per annotator of ``df``."""
+    annotator = cols[1]
+    annotators = pd.Index(pd.unique(df[annotator]))
+    A = annotators.size
+    parts = _vote_scores(df, lv, annotators, cols)
+    G = _GRID.size
+    support = np.r_[0.0, _GRID, -_GRID]
+    honest = np.ones(A)
+    for _ in range(3):  # the crowd's typical response is fitted on the annotators who look honest
+        ll_h, ll_r, n, const = _loglik(parts, A, honest)
+        post, log_bf, own = _mixture(np.zeros(A), ll_h, ll_r)
+        honest = post[:, 1 : 1 + G].sum(axis=1)
+    p_spam, p_rev = post[:, 0], post[:, 1 + G :].sum(axis=1)
+    rel, low, high = _posterior_summary(own, support)
+    p_bad = p_spam + p_rev
+    suspect = _bayes_fdr(p_bad, fdr) & (log_bf >= np.log(min_bayes_factor))
+    n_votes = df.groupby(annotator, sort=False).size().reindex(annotators).to_numpy()
+    # constant answering: per annotator the label with the smallest P, Bonferroni over their labels,
+    # then Benjamini-Hochberg over all annotators; only where one value takes CONSTANT_SHARE of the votes
+    const = _strongest_constant(const, A)
+    share = const["share"].to_numpy(float)
+    # ... and the answers do not depend on the item: the honest type is not MIN_BAYES_FACTOR times more likely
+    constant = (
+        _bh(const["p"].fillna(1.0).to_numpy(float), fdr)
+        & (np.nan_to_num(share) >= CONSTANT_SHARE)
+        & (log_bf > -np.log(min_bayes_factor))
+    )
+    rule = np.where(
+        constant | (suspect & (np.nan_to_num(share) >= CONSTANT_SHARE)),
+        "constant_answering",
+        # reversed only where the evidence prefers it clearly (a spammer may disagree by chance)
+        np.where(p_rev >= 3 * p_spam, "reversed_scale", "random_answering"),
+    )
+    suspect |= constant
+    # a constant answerer's answers cannot show how they depend on the item: no reliability to report
+    is_const = suspect & (rule == "constant_answering")
+    rel, low, high = (np.where(is_const, np.nan, x) for x in (rel, low, high))
+    evidence = []
+    for i in range(A):
+        head = f"n = {int(n[i])} compared votes of {int(n_votes[i])}; "
+        if is_const[i]:
+            evidence.append(head + _constant_text(const.iloc[i], "the crowd's typical annotator gives"))
+            continue
+        what = f"P(reverses the scale) = {p_rev[i]:.2f}" if rule[i] == "reversed_scale" else ""
+        what = what or f"P(answers regardless of the item) = {p_spam[i]:.2f}"
+        evidence.append(head + f"reliability {rel[i]:.2f} [{low[i]:.2f}, {high[i]:.2f}]; {what}")
+    return pd.DataFrame(
+        {
+            "annotator": annotators,
+            "n_votes": n_votes.astype(int),
+            "n_compared": n.astype(int),
+            "reliability": rel,
+            "low": low,
+            "high": high,
+            "p_spam": p_spam,
+            "p_reversed": p_rev,
+            "suspect": suspect,
+            "ok": ~suspect & (p_bad < OK_BELOW) & (log_bf < 0) & (n >= MIN_COMPARED),
+            "rule": np.where(suspect, rule, ""),
+            "evidence": evidence,
+        }
+    )
+
+
+def _strongest_constant(const: pd.DataFrame, A: int) -> pd.DataFrame:
+    """Per annotator code 0..A-1, the label whose constant test has the smallest P (Bonferroni over
+    the annotator's labels); NaN rows for annotators without one."""
+    columns = ["label", "value", "k", "n", "rate", "p", "share"]
+    if not len(const):
+        return pd.DataFrame(np.nan, index=np.arange(A), columns=columns)
+    const = const.assign(share=const["k"] / const["n"], labels=const.groupby("a")["a"].transform("size"))
+    # only a label where one value takes CONSTANT_SHARE can show constant answering (P = 1 elsewhere)
+    const["p"] = np.where(const["share"] >= CONSTANT_SHARE, np.minimum(const["p"] * const["labels"], 1.0), 1.0)
+    const = const.sort_values(["p", "share"], ascending=[True, False], kind="stable").drop_duplicates("a")
+    return const.set_index("a").reindex(np.arange(A))[columns]
+
+
+def _constant_text(row: pd.Series, null: str) -> str:
+    """The constant rule's evidence: the share, what ``null`` (a verb phrase) would give, and P."""
+    value = f"{row['value']:g}" if isinstance(row["value"], (float, np.floating)) else row["value"]
+    return (
+        f"{row['k']:.0f} of {row['n']:.0f} {row['label']} votes are {value}, where {null} it at rate "
+        f"{row['rate']:.2f} on those items (P = {row['p']:.2g}); reliability not measurable"
+    )
+
+
+def _noise_fit(sub: pd.DataFrame, cols: tuple) -> pd.DataFrame:
+    """Per annotator on one continuous label: the noise-scale model x = a_j + β_j μ_i + e, e ~ N(0, s_j²),
+    fitted against each rating's leave-one-out consensus μ (the other raters' ratings on the item,
+    each brought onto the consensus scale, (x − a_k) / β_k, and weighted by its precision β_k² / s_k²);
+    and the constant test's inputs (the others' share of the annotator's most frequent value)."""
+    item, annotator, value = cols[0], cols[1], cols[3]
+    i_code, _ = pd.factorize(sub[item])
+    a_code, names = pd.factorize(sub[annotator])
+    x = sub[value].to_numpy(float)
+    n_i = np.bincount(i_code)
+    keep = n_i[i_code] >= 2
+    if not keep.any():
+        return pd.DataFrame()
+    i_code, a_code, x = i_code[keep], a_code[keep], x[keep]
+    A, n_items = names.size, n_i.size
+    a, beta, w = np.zeros(A), np.ones(A), np.ones(A)
+    floor = 1e-9 * max(float(np.var(x)), 1e-12)
+    for _ in range(3):
+        on_scale = np.where(beta[a_code] > 0, (x - a[a_code]) / np.where(beta[a_code] > 0, beta[a_code], 1), 0.0)
+        wv = w[a_code]
+        others = np.bincount(i_code, wv, n_items)[i_code] - wv
+        has = others > 0
+        mu = (np.bincount(i_code, wv * on_scale, n_items)[i_code] - wv * on_scale) / np.where(has, others, 1)
+        j, xm, mm = a_code[has], x[has], mu[has]
+        n = np.bincount(j, minlength=A).astype(float)
+        safe = np.maximum(n, 1)
+        mx, mmu = np.bincount(j, xm, A) / safe, np.bincount(j, mm, A) / safe
+        var_x = np.maximum(np.bincount(j, xm * xm, A) / safe - mx**2, 0)
+        var_m = np.maximum(np.bincount(j, mm * mm, A) / safe - mmu**2, 0)
+        cov = np.bincount(j, xm * mm, A) / safe - mx * mmu
+        beta = np.where(var_m > floor, cov / np.maximum(var_m, floor), 0.0)
+        a = mx - beta * mmu
+        s2 = np.maximum(var_x - beta * cov, 0) * n / np.maximum(n - 2, 1)
+        w = np.maximum(beta, 0) ** 2 / np.maximum(s2, floor)
+        w = w / w.max() if w.max() > 0 else np.ones(A)
+    r = np.where((var_x > floor) & (var_m > floor), cov / np.sqrt(np.maximum(var_x * var_m, floor**2)), np.nan)
+    se = np.sqrt(s2 / np.maximum(n * var_m, floor))
+    # the most frequent value, and how often the other raters give it on the same items
+    vals, v_code = np.unique(x, return_inverse=True)
+    key, cnt = np.unique(a_code.astype(np.int64) * vals.size + v_code, return_counts=True)
+    who, what = key // vals.size, key % vals.size
+    first = np.lexsort((what, -cnt, who))  # per annotator: the largest count, then the lowest value
+    top = np.zeros(A, dtype=np.int64)
+    top[who[first][::-1]] = what[first][::-1]  # the first row of each annotator wins
+    hit = (v_code == top[a_code]).astype(float)
+    cells = sp.csr_matrix((np.ones(x.size), (i_code, v_code)), shape=(n_items, vals.size))  # votes per (item, value)
+    others_same = np.asarray(cells[i_code, top[a_code]]).ravel() - hit  # the others' votes equal to it
+    same = np.bincount(a_code, others_same, A)
+    seen = np.bincount(a_code, np.bincount(i_code, minlength=n_items)[i_code] - 1.0, A)  # the others' votes there
+    overall = np.bincount(v_code, minlength=vals.size)[top] / max(x.size, 1)
+    return pd.DataFrame(
+        {
+            "annotator": names,
+            "n": n.astype(int),
+            "r": r,
+            "slope": beta,
+            "se": se,
+            "resid_sd": np.sqrt(s2),
+            "value": vals[top],
+            "k": np.bincount(a_code, hit, A).astype(int),
+            "n_all": np.bincount(a_code, minlength=A),
+            "rate": np.maximum(np.where(seen > 0, same / np.maximum(seen, 1), 0), overall),
+        }
+    )
+
+
+def _noise_verdicts(df: pd.DataFrame, labels: list, fdr: float, cols: tuple) -> pd.DataFrame:
+    """The noise-scale rules on the continuous labels: one row per annotator who rated one of them."""
+    label = cols[2]
+    fits = []
+    for name in labels:
+        fit = _noise_fit(df[df[label] == name], cols)
+        if fit.empty:
+            continue
+        ok = fit["n"] >= MIN_COMPARED
+        typical = fit[ok] if ok.any() else fit
+        r0, b0 = float(typical["r"].median()), float(typical["slope"].median())
+        if not (np.isfinite(r0) and r0 > 0):
+            continue
+        z, se_z = np.arctanh(fit["r"].clip(-0.9999, 0.9999)), 1 / np.sqrt(np.maximum(fit["n"] - 3, 1))
+        # noise in consensus units, (s / β)², is proportional to 1 / r² − 1: NOISE_RATIO times the
+        # typical rater's noise SD is a correlation of r_noisy
+        r_noisy = 1 / np.sqrt(1 + NOISE_RATIO**2 * (1 / r0**2 - 1))
+        testable = (fit["n"] >= 4) & fit["r"].notna()
+        fits.append(
+            fit.assign(
+                label=name,
+                r0=r0,
+                b0=b0,
+                reliability=fit["r"] / r0,
+                low=np.tanh(z - 1.96 * se_z) / r0,
+                high=np.tanh(z + 1.96 * se_z) / r0,
+                p_reversed=np.where(testable, stats.norm.cdf(z / se_z), 1.0),
+                p_noisy=np.where(testable, stats.norm.cdf((z - np.arctanh(r_noisy)) / se_z), 1.0),
+                p_compressed=np.where(
+                    testable & (fit["se"] > 0),
+                    stats.t.cdf((fit["slope"] - COMPRESSED * b0) / fit["se"], np.maximum(fit["n"] - 2, 1)),
+                    1.0,
+                ),
+                p=stats.binom.sf(fit["k"] - 1, fit["n_all"], fit["rate"]),
+            )
+        )
+    if not fits:
+        return pd.DataFrame()
+    t = pd.concat(fits, ignore_index=True)
+    # per annotator and rule, the label with the smallest P (Bonferroni over their continuous labels);
+    # Benjamini-Hochberg over the annotators, rule by rule
+    n_labels = t.groupby("annotator")["label"].transform("size")
+    best = {}
+    t["p"] = np.where(t["k"] >= CONSTANT_SHARE * t["n_all"], t["p"], 1.0)  # as for class labels
+    t["p_compressed"] = np.where(t["low"] > 0, t["p_compressed"], 1.0)  # compressed: still following the items
+    for col in ("p", "p_reversed", "p_noisy", "p_compressed"):
+        t[col] = np.minimum(t[col] * n_labels, 1.0)
+        b = t.sort_values(col, kind="stable").drop_duplicates("annotator").set_index("annotator")
+        best[col] = b
+    who = pd.Index(pd.unique(t["annotator"]))
+    hit = {col: pd.Series(_bh(b[col].reindex(who).to_numpy(float), fdr), index=who) for col, b in best.items()}
+    # without a rule, the figures of the annotator's label with the most compared ratings
+    main = t.sort_values("n", ascending=False, kind="stable").drop_duplicates("annotator").set_index("annotator")
+    main = main.reindex(who)
+    n_compared = t.groupby("annotator")["n"].sum().reindex(who)
+    rows = []
+    for a in who:
+        rule, c, what = "", main.loc[a], ""
+        if hit["p"][a]:
+            rule, c = "constant_answering", best["p"].loc[a]
+        elif hit["p_reversed"][a]:
+            rule, c = "reversed_scale", best["p_reversed"].loc[a]
+            what = f"; P(correlation >= 0) = {c['p_reversed']:.2g}"
+        elif hit["p_noisy"][a]:
+            c = best["p_noisy"].loc[a]
+            # named by where the reliability's interval lies: above 0, below 0, or across it
+            rule = "noisy_ratings" if c["low"] > 0 else "reversed_scale" if c["high"] < 0 else "random_answering"
+            what = f"; P(noise SD at most {NOISE_RATIO:g}x the typical rater's) = {c['p_noisy']:.2g}"
+        elif hit["p_compressed"][a]:
+            rule, c = "compressed_scale", best["p_compressed"].loc[a]
+            what = f"; P(slope at least {COMPRESSED:g}x the typical) = {c['p_compressed']:.2g}"
+        if rule == "constant_answering":
+            text = f"on {c['label']}: n = {int(c['n_all'])} ratings; " + _constant_text(
+                c.rename({"n_all": "n", "n": "n_compared"}), "the other raters give"
+            )
+            rows.append((a, int(n_compared[a]), np.nan, np.nan, np.nan, rule, text))
+            continue
+        text = (
+            f"on {c['label']}: n = {int(c['n'])} compared ratings; reliability {c['reliability']:.2f} "
+            f"[{c['low']:.2f}, {c['high']:.2f}] (correlation with the others' consensus {c['r']:.2f} against the "
+            f"crowd's median {c['r0']:.2f}; slope {c['slope']:.2f} against {c['b0']:.2f}){what}"
+        )
+        rows.append((a, int(n_compared[a]), c["reliability"], c["low"], c["high"], rule, text))
+    out = pd.DataFrame(rows, columns=["annotator", "n_compared", "reliability", "low", "high", "rule", "evidence"])
+    # a compressed scale keeps the ratings' information (their correlation): a pattern to rescale, not a fault
+    out["suspect"] = ~out["rule"].isin(["", "compressed_scale"])
+    out["ok"] = ~out["suspect"] & (out["n_compared"] >= MIN_COMPARED) & (out["low"] > THETA_FLOOR)
+    return out
 
 
 def vote_verdicts(
@@ -334,67 +674,47 @@ def vote_verdicts(
     if df.empty:
         return pd.DataFrame(columns=columns)
     lv = levels_for(df, levels, label=label, value=value)
+    cols = (item, annotator, label, value)
+    continuous = [
+        name
+        for name, sub in df.groupby(label, sort=True)
+        if lv[name] == "interval" and pd.api.types.is_numeric_dtype(sub[value]) and sub[value].nunique() > _MAX_CLASSES
+    ]
+    in_cont = df[label].isin(continuous)
+    parts = []
+    if (~in_cont).any():
+        parts.append(_class_verdicts(df[~in_cont], lv, fdr, min_bayes_factor, cols).assign(source=0))
+    if in_cont.any():
+        parts.append(_noise_verdicts(df[in_cont], continuous, fdr, cols).assign(source=1))
+    kept = [x for x in parts if len(x)]
+    both = pd.concat(kept, ignore_index=True) if kept else pd.DataFrame(columns=["annotator", "suspect", "source"])
+    # an annotator with both kinds of labels: suspect under either; the class model's figures first
+    both = both.sort_values(["suspect", "source"], ascending=[False, True], kind="stable")
+    first = both.drop_duplicates("annotator").set_index("annotator")
+    grouped = both.groupby("annotator", sort=False)
     annotators = pd.Index(pd.unique(df[annotator]))
-    A = annotators.size
-    parts = _vote_scores(df, lv, annotators, (item, annotator, label, value))
-    G = _GRID.size
-    support = np.r_[0.0, _GRID, -_GRID]
-    honest = np.ones(A)
-    for _ in range(3):  # the crowd's typical response is fitted on the annotators who look honest
-        ll_h, ll_r, ll_s, n = _loglik(parts, A, honest)
-        post, log_bf = _mixture(ll_s, ll_h, ll_r)
-        honest = post[:, 1 : 1 + G].sum(axis=1)
-    p_spam, p_rev = post[:, 0], post[:, 1 + G :].sum(axis=1)
-    rel, low, high = _posterior_summary(post, support)
-    p_bad = p_spam + p_rev
-    suspect = _bayes_fdr(p_bad, fdr) & (log_bf >= np.log(min_bayes_factor))
-    n_votes = df.groupby(annotator, sort=False).size().reindex(annotators).to_numpy()
-    # constant answering: one value takes most of the votes
-    top = df.groupby([annotator, label, value], sort=False).size().rename("k").reset_index()
-    top = top.sort_values("k", ascending=False, kind="stable").drop_duplicates([annotator, label])
-    per_label_n = df.groupby([annotator, label], sort=False).size().rename("n").reset_index()
-    top = top.merge(per_label_n, on=[annotator, label])
-    top["share"] = top["k"] / top["n"]
-    top = (
-        top.sort_values(["share", "n"], ascending=False, kind="stable").drop_duplicates(annotator).set_index(annotator)
-    )
-    share = top["share"].reindex(annotators).to_numpy()
-    const_value = top[value].reindex(annotators).to_numpy()
-    const_label = top[label].reindex(annotators).to_numpy()
-    # reversed only where the evidence prefers it clearly (a spammer may disagree by chance)
-    rule = np.where(
-        p_rev >= 3 * p_spam,
-        "reversed_scale",
-        np.where(share >= CONSTANT_SHARE, "constant_answering", "random_answering"),
-    )
-    verdict = np.where(
-        suspect, "suspect", np.where((p_bad < OK_BELOW) & (n >= MIN_COMPARED), "ok", "insufficient data")
-    )
-    evidence = []
-    for i in range(A):
-        what = {
-            "reversed_scale": f"P(reverses the scale) = {p_rev[i]:.2f}",
-            "constant_answering": f"P(answers regardless of the item) = {p_spam[i]:.2f}; {share[i]:.0%} of "
-            f"{const_label[i]} votes are {const_value[i]}",
-            "random_answering": f"P(answers regardless of the item) = {p_spam[i]:.2f}",
-        }[rule[i]]
-        evidence.append(
-            f"n = {int(n[i])} compared votes of {int(n_votes[i])}; reliability {rel[i]:.2f} "
-            f"[{low[i]:.2f}, {high[i]:.2f}]; {what}"
-        )
+    first = first.reindex(annotators)
+
+    def per(column: str, how) -> pd.Series:
+        return (grouped[column].agg(how) if column in both else pd.Series(dtype=object)).reindex(annotators)
+
+    suspect = per("suspect", "any").fillna(False).to_numpy(bool)
+    ok = per("ok", "all").fillna(False).to_numpy(bool) & ~suspect
     out = pd.DataFrame(
         {
             "annotator": annotators,
-            "n_votes": n_votes.astype(int),
-            "n_compared": n.astype(int),
-            "reliability": rel,
-            "low": low,
-            "high": high,
-            "p_spam": p_spam,
-            "p_reversed": p_rev,
-            "verdict": verdict,
-            "rule": np.where(verdict == "ok", "", rule),
-            "evidence": evidence,
+            "n_votes": df.groupby(annotator, sort=False).size().reindex(annotators).to_numpy(int),
+            "n_compared": per("n_compared", "sum").fillna(0).to_numpy(int),
+            "reliability": first.get("reliability", pd.Series(np.nan, index=annotators)).to_numpy(float),
+            "low": first.get("low", pd.Series(np.nan, index=annotators)).to_numpy(float),
+            "high": first.get("high", pd.Series(np.nan, index=annotators)).to_numpy(float),
+            "p_spam": first.get("p_spam", pd.Series(np.nan, index=annotators)).to_numpy(float),
+            "p_reversed": first.get("p_reversed", pd.Series(np.nan, index=annotators)).to_numpy(float),
+            "verdict": np.where(suspect, "suspect", np.where(ok, "ok", "insufficient data")),
+            "rule": per("rule", lambda r: next((x for x in r if x), "")).fillna("").to_numpy(object),
+            "evidence": per("evidence", " | ".join)
+            .fillna("not scored: no one else rated the same items, or the label's raters do not agree at all")
+            .to_numpy(object),
         }
     )
     return out[columns]
@@ -483,8 +803,9 @@ def ranking_scores(rankings: pd.DataFrame, *, group: str = "group", ranking: str
     return out
 
 
-def _normal_mixture(beta: np.ndarray, se: np.ndarray, n_iter: int = 500):
-    """EM for β ~ π0 δ0 + π1 N(μ, τ²) + π2 N(−μ, τ²), observed with error se: (posteriors, log BF bad vs honest)."""
+def _normal_mixture(beta: np.ndarray, se: np.ndarray, n_iter: int = 500) -> tuple[np.ndarray, np.ndarray]:
+    """EM for β ~ π0 δ0 + π1 N(μ, τ²) + π2 N(−μ, τ²), observed with error se: (posteriors, log Bayes
+    factor of the likelier bad type against honest)."""
     pi = np.array([0.05, 0.9, 0.05])
     mu, tau2 = max(float(np.median(beta)), 0.1), max(float(np.var(beta)), 1e-3)
     last = -np.inf
@@ -513,7 +834,7 @@ def _normal_mixture(beta: np.ndarray, se: np.ndarray, n_iter: int = 500):
         tau2 = max(
             float(((post[:, 1] + post[:, 2]) * (resid**2 - se**2)).sum() / (post[:, 1] + post[:, 2]).sum()), 1e-4
         )
-    log_bad = np.logaddexp(ll[:, 0], ll[:, 2]) - np.log(2)
+    log_bad = np.maximum(ll[:, 0], ll[:, 2])  # the likelier bad type, as for votes
     return post, log_bad - ll[:, 1]
 
 
@@ -674,5 +995,7 @@ def summary(
         "ok_below": OK_BELOW,
         "min_compared": MIN_COMPARED,
         "copy_share": COPY_SHARE,
+        "noise_ratio": NOISE_RATIO,
+        "compressed": COMPRESSED,
     }
     return out

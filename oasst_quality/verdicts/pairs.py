@@ -396,7 +396,7 @@ def _posterior(pairs, votes, quality, margins, gap, max_iter=200, from_votes=Tru
 
 def _noise_interval(pairs, votes, quality, margins, gap, p, n_resamples, confidence, seed, from_votes) -> Estimate:
     """The noise rate (mean p_flipped) with a percentile bootstrap over trees, refitting EM per resample."""
-    from .._util import percentile_interval
+    from .._util import bootstrap_estimate
 
     codes, uniques = pd.factorize(pairs["group"])
     n_trees = len(uniques)
@@ -424,13 +424,14 @@ def _noise_interval(pairs, votes, quality, margins, gap, p, n_resamples, confide
             continue
         sp, _, _, _ = _fit_em(sources, len(rows), max_iter=60, tol=1e-4, from_votes=from_votes)
         stats.append(sp.mean())
-    low, high, used = percentile_interval(np.array(stats), confidence)
-    if not used:
+    if not stats:
         raise NotComputableError("no bootstrap resample of the trees had evidence to fit the model on")
     method = "mean posterior p_flipped; percentile bootstrap over trees, EM refitted per resample"
     # without ranker votes the rate rests on the shape of weak continuous evidence alone
-    details = {"n_trees": n_trees, "n_resamples": used, "from_votes": votes is not None and len(votes) > 0}
-    return Estimate(float(p.mean()), low, high, confidence, len(pairs), method, details)
+    details = {"n_trees": n_trees, "from_votes": votes is not None and len(votes) > 0}
+    return bootstrap_estimate(
+        p.mean(), np.array(stats), confidence, len(pairs), method, details, units=n_trees, unit="tree"
+    )
 
 
 # --------------------------------------------------------------------------- planted data
@@ -673,10 +674,11 @@ def cleaning_table(
     pairs, so every strategy gets the same). Accuracy is against ``truth`` (planted flips) when
     given; otherwise the expected accuracy against the latent true order, c(1 − p) + (1 − c)p per pair
     (c: the head agrees with the pair as labelled). Per pair the correctness is averaged over seeds;
-    the interval is a percentile bootstrap over trees, and ``gain`` (against ``none``) is paired.
+    the interval is a percentile bootstrap over trees, and ``gain`` (against ``none``) is paired;
+    an interval is None where the data gives none (one tree; ``none``'s gain against itself).
     The suspects come from p_flipped fitted on all pairs, test folds included (a mild optimism).
     """
-    from .._util import percentile_interval
+    from .._util import row_interval
     from ..reward.frozen import train_head
     from ..reward.margins import tree_folds
 
@@ -723,8 +725,8 @@ def cleaning_table(
             expected = float((weights * p).sum() / weights.sum())
         else:
             expected = float(np.where(flip, 1 - p, p)[keep].mean())
-        low, high, _ = percentile_interval(boot[:, j], confidence)
-        dlow, dhigh, _ = percentile_interval(boot[:, j] - boot[:, 0], confidence)
+        low, high, _ = row_interval(boot[:, j], confidence, len(uniques))
+        dlow, dhigh, _ = row_interval(boot[:, j] - boot[:, 0], confidence, len(uniques))
         row = {
             "strategy": strategy,
             "share": share,
