@@ -7,11 +7,15 @@ published mean plus N(0, 0.15) noise on the grid, flag votes 1 with the publishe
 set: 4 rankers out of 100, the export's order with one adjacent pair swapped 5% of the time;
 ``rev-*`` reverse it). The command
 ``oasst-quality report EXPORT`` runs in process with and without ``--annotations VOTES --rankings
-RANKINGS``, alternately (one run of each per round), at each size; the ratio of the best times
-with / without is the per-annotator cost (each round's ratio is printed too), and its growth from
-the smaller to the larger size shows whether that cost is linear in the data.
+RANKINGS`` at each size, every command once per round (a busy machine slows them alike); the
+ratio of the best times with / without is the per-annotator cost (each round's ratio is printed
+too), and the growth of the increment from the smaller to the larger size shows whether that cost
+is linear in the data. The inputs are written once into benchmarks/out/, and the reports there.
 
-    python benchmarks/bench_annotations.py [--sizes 50000,100000] [--rounds 2]
+    python benchmarks/bench_annotations.py [--sizes 50000,100000] [--rounds 2] [--parts]
+
+``--parts`` then times each step the inputs add (reading, attaching, each per-annotator statistic,
+the verdicts, the curation rows) at each size, one after the other in the same process.
 """
 
 from __future__ import annotations
@@ -21,7 +25,6 @@ import contextlib
 import functools
 import io
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +34,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import synthetic  # noqa: E402
-from _timing import interleaved  # noqa: E402
+from _timing import _timed  # noqa: E402
 
 import oasst_quality as oq  # noqa: E402
 from oasst_quality import adapter  # noqa: E402
@@ -109,6 +112,38 @@ def inputs(n_messages: int, folder: Path) -> tuple[Path, Path, Path]:
     return export, votes_csv, rankings_csv
 
 
+def parts(export: Path, votes_csv: Path, rankings_csv: Path) -> dict[str, float]:
+    """Seconds of each step the per-annotator inputs add to the report, timed one after the other."""
+    from oasst_quality import annotations as an
+    from oasst_quality import consensus as cs
+    from oasst_quality import flags
+    from oasst_quality import per_annotator as pa
+    from oasst_quality.verdicts import annotators as va
+
+    ds, found, out = oq.load(export), {}, {}
+    steps = {
+        "read (annotations.read, both files)": lambda: found.update(v=an.read(votes_csv), r=an.read(rankings_csv)),
+        "attach (with_annotations)": lambda: found.update(ds=ds.with_annotations(found["v"] | found["r"])),
+        "code each label's votes": lambda: found.update(per=pa._per_label(found["ds"].annotations.votes, None)),
+        "alpha and kappas per label": lambda: pa._agreement(found["per"], 1000, 0),
+        "Dawid-Skene, MACE, ordinal fits": lambda: pa._models(found["per"]),
+        "ranked-pairs consensus": lambda: cs.consensus_ranks(found["ds"].annotations.rankings),
+        "rankers' pairwise agreement (x2)": lambda: [
+            cs.pairwise_agreement(found["ds"].annotations.rankings, ties=t) for t in (False, True)
+        ],
+        "ranker verdicts (in ranking_checks)": lambda: va.ranking_verdicts(found["ds"].annotations.rankings),
+        "suspect-annotator verdicts (summary)": lambda: found.update(
+            s=va.summary(found["ds"].annotations.votes, found["ds"].annotations.rankings)
+        ),
+        "curation-table rows (flags)": lambda: flags._annotations(
+            found["ds"].annotations, adapter.rankings(ds), {"suspects": found["s"]["suspects"]}
+        ),
+    }
+    for name, step in steps.items():
+        out[name] = _timed(step)[0]
+    return out
+
+
 def _run(argv: list[str]) -> None:
     with contextlib.redirect_stdout(io.StringIO()):  # the command's "wrote ..." line
         status = cli(argv)
@@ -119,32 +154,44 @@ def _run(argv: list[str]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="50000,100000", help="message counts, comma-separated")
-    parser.add_argument("--rounds", type=int, default=2, help="alternating runs of each side per size")
+    parser.add_argument("--parts", action="store_true", help="also time each step the inputs add, at each size")
+    parser.add_argument(
+        "--rounds", type=int, default=2, help="runs of every command (each size, with and without the inputs)"
+    )
     a = parser.parse_args()
     folder = HERE / "out"
     folder.mkdir(exist_ok=True)
-    rows = []
-    for n in map(int, a.sizes.split(",")):
+    sizes = [int(n) for n in a.sizes.split(",")]
+    commands = {}
+    for n in sizes:
         export, votes_csv, rankings_csv = inputs(n, folder)
-        n_votes, n_rankings = sum(1 for _ in open(votes_csv)) - 1, sum(1 for _ in open(rankings_csv)) - 1
-        with tempfile.TemporaryDirectory() as out:
-            plain = ["report", str(export), "--out", out, "--quiet"]
-            full = [*plain, "--annotations", str(votes_csv), "--rankings", str(rankings_csv)]
-            ratios, t_plain, t_full, _, _ = interleaved(
-                functools.partial(_run, plain), functools.partial(_run, full), rounds=a.rounds
-            )
-        rows.append((n, n_votes, n_rankings, min(t_plain), min(t_full), min(t_full) / min(t_plain)))
-        rounds = ", ".join(f"{r:.2f}" for r in ratios)
+        plain = ["report", str(export), "--out", str(folder / f"report_{n}"), "--quiet"]
+        commands[n] = (plain, [*plain, "--annotations", str(votes_csv), "--rankings", str(rankings_csv)])
+        n_votes, n_rankings = (sum(1 for _ in open(f)) - 1 for f in (votes_csv, rankings_csv))
+        print(f"{n:>7,} messages: {n_votes:,} votes, {n_rankings:,} rankings", flush=True)
+    times = {(n, side): [] for n in sizes for side in (0, 1)}
+    for _ in range(a.rounds):  # every size and side once per round: a busy machine slows them alike
+        for n in sizes:
+            for side in (0, 1):
+                times[n, side].append(_timed(functools.partial(_run, commands[n][side]))[0])
+    best = {key: min(t) for key, t in times.items()}
+    for n in sizes:
+        rounds = ", ".join(f"{f / p:.2f}" for p, f in zip(times[n, 0], times[n, 1]))
         print(
-            f"{n:>7,} messages, {n_votes:,} votes, {n_rankings:,} rankings: report {min(t_plain):.1f} s, with the "
-            f"per-annotator inputs {min(t_full):.1f} s: {rows[-1][-1]:.2f}x (per round: {rounds})",
-            flush=True,
+            f"{n:>7,} messages: report {best[n, 0]:.1f} s, with the per-annotator inputs {best[n, 1]:.1f} s: "
+            f"{best[n, 1] / best[n, 0]:.2f}x (per round: {rounds})"
         )
-    if len(rows) > 1:
-        (n0, *_, p0, f0, _), (n1, *_, p1, f1, _) = rows[0], rows[-1]
+    if a.parts:
+        steps = {n: parts(*inputs(n, folder)) for n in sizes}
+        print("seconds per step: " + " | ".join(f"{n:,}" for n in sizes))
+        for name in steps[sizes[0]]:
+            print(f"  {name:40s} " + " | ".join(f"{steps[n][name]:6.2f}" for n in sizes))
+    if len(sizes) > 1:
+        n0, n1 = sizes[0], sizes[-1]
+        grow = (best[n1, 1] - best[n1, 0]) / (best[n0, 1] - best[n0, 0])
         print(
-            f"{n1 / n0:.1f}x the messages: the report without them {p1 / p0:.2f}x, with them {f1 / f0:.2f}x, "
-            f"the per-annotator increment {(f1 - p1) / (f0 - p0):.2f}x"
+            f"{n1 / n0:.1f}x the messages: the report without them {best[n1, 0] / best[n0, 0]:.2f}x, with them "
+            f"{best[n1, 1] / best[n0, 1]:.2f}x, the per-annotator increment {grow:.2f}x"
         )
 
 
