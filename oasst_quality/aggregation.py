@@ -61,14 +61,22 @@ class Aggregator:
         raise NotImplementedError
 
     def fit(self, df: pd.DataFrame) -> Aggregator:
+        self._check_bounds()
+        return self.fit_ratings(_code(df, self.item, self.annotator, self.value))
+
+    def fit_ratings(self, c: Ratings) -> Aggregator:
+        """:meth:`fit` on votes coded already (:func:`oasst_quality.coding.encode`), so that several
+        estimators fitted on one table code it once."""
+        self._check_bounds()
+        self._check_values(c)
+        self._fit(c)
+        return self
+
+    def _check_bounds(self) -> None:
         for name, low, high in self._bounds:
             v = getattr(self, name)
             if not low <= v <= high:
                 raise UsageError(f"{type(self).__name__}: {name} must lie in [{low}, {high}], got {v!r}")
-        c = _code(df, self.item, self.annotator, self.value)
-        self._check_values(c)
-        self._fit(c)
-        return self
 
     def fit_predict(self, df: pd.DataFrame) -> pd.Series:
         return self.fit(df).labels_

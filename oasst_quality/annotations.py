@@ -20,6 +20,7 @@ validates the tables against a Dataset's messages the same way.
 
 from __future__ import annotations
 
+import gzip
 import json
 import math
 import re
@@ -86,33 +87,50 @@ def _concat(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
 
 
 class _Rows:
-    """Collects the rows of one source that fail a check: raise at once, or set them aside."""
+    """Collects the rows of one source that fail a check: raise at once, or set them aside; a row's
+    raw text is written only when it is set aside."""
 
-    def __init__(self, source: str, lenient: bool, raw: list[str], lines: np.ndarray) -> None:
-        self.source, self.lenient, self.raw, self.lines = source, lenient, raw, lines
-        self.bad = np.zeros(len(raw), dtype=bool)
-        self.rejected: list[dict] = []
+    def __init__(self, source: str, lenient: bool, frame: pd.DataFrame, lines: np.ndarray) -> None:
+        self.source, self.lenient, self.table, self.lines = source, lenient, frame, lines
+        self.bad = np.zeros(len(frame), dtype=bool)
+        self.rejected: list[pd.DataFrame] = []
 
-    def fail(self, mask: np.ndarray, field_name: str, detail: str) -> None:
-        mask = np.asarray(mask, dtype=bool) & ~self.bad
-        if not mask.any():
+    def fail(self, mask: np.ndarray, field_name: str, detail: str | np.ndarray) -> None:
+        """Rows of ``mask`` fail on ``field_name``: ``detail`` is one text for all, or one per row
+        of ``mask`` (in order). Rows that failed an earlier check keep that failure."""
+        mask = np.asarray(mask, dtype=bool)
+        fresh = mask & ~self.bad
+        if not fresh.any():
             return
-        first = int(np.flatnonzero(mask)[0])
+        index = np.flatnonzero(fresh)
+        if not isinstance(detail, str):
+            detail = np.asarray(detail, dtype=object)[fresh[mask]]
         if not self.lenient:
-            raise SchemaError(detail, path=self.source, line=int(self.lines[first]), field=field_name)
-        for i in np.flatnonzero(mask):
-            self.rejected.append(
-                dict(source=self.source, line=int(self.lines[i]), field=field_name, detail=detail, raw=self.raw[i])
+            first = detail if isinstance(detail, str) else detail[0]
+            raise SchemaError(first, path=self.source, line=int(self.lines[index[0]]), field=field_name)
+        self.rejected.append(
+            pd.DataFrame(
+                {
+                    "source": self.source,
+                    "line": self.lines[index].astype(int),
+                    "field": field_name,
+                    "detail": detail,
+                    "raw": _raw(self.table.iloc[index]),
+                },
+                columns=list(REJECTED_COLUMNS),
             )
-        self.bad |= mask
-
-    def fail_each(self, mask: np.ndarray, field_name: str, details: list[str]) -> None:
-        """As :meth:`fail`, with a detail for each row of ``mask`` (in order)."""
-        for i, detail in zip(np.flatnonzero(mask), details):
-            self.fail(np.arange(len(self.raw)) == i, field_name, detail)
+        )
+        self.bad |= fresh
 
     def frame(self) -> pd.DataFrame:
-        return pd.DataFrame(self.rejected, columns=list(REJECTED_COLUMNS))
+        if not self.rejected:
+            return pd.DataFrame(columns=list(REJECTED_COLUMNS))
+        return pd.concat(self.rejected, ignore_index=True)
+
+
+def _raw(rows: pd.DataFrame) -> list[str]:
+    """Each row as a JSON object, its raw text in the rejected table."""
+    return [json.dumps(r, default=str, ensure_ascii=False) for r in rows.to_dict(orient="records")]
 
 
 # --------------------------------------------------------------------------- value rules (as for exports)
@@ -155,20 +173,26 @@ def value_problem(label: str, value: float, scale: tuple[float, float] | None = 
 
 
 def _check_values(rows: _Rows, names: pd.Series, numbers: np.ndarray, field_name: str, scale) -> None:
-    """Each finite value against its label's rule (:func:`value_problem`), located row by row."""
+    """Each finite value against its label's rule (:func:`value_problem`), the rule applied once per
+    distinct (label, value) and its verdict spread to the rows."""
     _scale(scale)  # a bad scale is the caller's error, whatever the rows hold
-    names = names.to_numpy(dtype=object)
-    ruled = np.isin(names, (*FLAG_LABELS, *LIKERT_LABELS, *_SCORE_HEADS)) & np.isfinite(numbers) & ~rows.bad
-    details = [value_problem(str(n), float(v), scale) for n, v in zip(names[ruled], numbers[ruled])]
-    bad = np.zeros(len(names), dtype=bool)
-    bad[np.flatnonzero(ruled)[[d is not None for d in details]]] = True
-    rows.fail_each(bad, field_name, [d for d in details if d is not None])
+    label_code, labels = pd.factorize(names.to_numpy(dtype=object))
+    ruled = np.isin(np.asarray(labels, dtype=object), (*FLAG_LABELS, *LIKERT_LABELS, *_SCORE_HEADS))
+    ruled = np.append(ruled, False)[label_code] & np.isfinite(numbers) & ~rows.bad  # code -1: no label
+    value_code, bits = pd.factorize(numbers[ruled].view(np.int64))  # the bits: -0.0 stays apart from 0.0
+    values = np.asarray(bits).view(np.float64)
+    row_pair, pairs = pd.factorize(label_code[ruled] * max(len(values), 1) + value_code)
+    verdicts = [value_problem(str(labels[p // len(values)]), float(values[p % len(values)]), scale) for p in pairs]
+    details = np.array(verdicts, dtype=object)[row_pair]
+    bad = np.zeros(len(ruled), dtype=bool)
+    bad[np.flatnonzero(ruled)] = np.not_equal(details, None)
+    rows.fail(bad, field_name, details[np.not_equal(details, None)])
 
 
-def _check_ids(rows: _Rows, ids: pd.Series, field_name: str) -> None:
+def _check_ids(rows: _Rows, problems: np.ndarray, field_name: str) -> None:
     """No control character in an id: a NUL or an escape makes a second item that looks like the first."""
-    mask = ids.str.contains(_CONTROL, na=False).to_numpy(dtype=bool) if len(ids) else np.zeros(0, dtype=bool)
-    rows.fail_each(mask, field_name, [_id_problem(v) for v in ids[mask]])
+    mask = np.not_equal(problems, None)
+    rows.fail(mask, field_name, problems[mask])
 
 
 def _id_problem(*values: Any) -> str | None:
@@ -179,9 +203,18 @@ def _id_problem(*values: Any) -> str | None:
     return None
 
 
-def _text(values: pd.Series) -> pd.Series:
-    """Ids as strings (numbers from CSV included), missing stays missing."""
-    return values.map(lambda v: None if _missing(v) else str(v), na_action=None).astype(object)
+def _text(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
+    """Ids as strings (numbers from CSV included), missing stays missing; and each row's control
+    character problem (:func:`_id_problem`, None without one). Both are worked out once per distinct
+    value: ids repeat (an item has several votes, an annotator many)."""
+    if values.dtype == object and pd.api.types.infer_dtype(values, skipna=True) not in ("string", "empty"):
+        uniques, codes = values.to_numpy(dtype=object), np.arange(len(values))  # mixed types: 1 == 1.0 == True
+    else:
+        codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    text = [None if _missing(v) else str(v) for v in uniques]
+    problems = [None if t is None else _id_problem(t) for t in text]
+    text, problems = np.array([*text, None], dtype=object), np.array([*problems, None], dtype=object)
+    return pd.Series(text[codes], index=values.index, dtype=object), problems[codes]  # code -1: missing
 
 
 def _missing(v: Any) -> bool:
@@ -204,8 +237,8 @@ def _column(frame: pd.DataFrame, given: str | None, role: str, source: str, requ
     return None
 
 
-def _table(source: str | Path | pd.DataFrame) -> tuple[pd.DataFrame, str, np.ndarray, list[str]]:
-    """(frame, source name, line of each row, raw text of each row) of a table or a file."""
+def _table(source: str | Path | pd.DataFrame) -> tuple[pd.DataFrame, str, np.ndarray]:
+    """(frame, source name, line of each row) of a table or a file."""
     if isinstance(source, pd.DataFrame):
         frame = source.reset_index(drop=True)
         name = "DataFrame"
@@ -229,8 +262,7 @@ def _table(source: str | Path | pd.DataFrame) -> tuple[pd.DataFrame, str, np.nda
                 lines = np.arange(len(frame)) + 2  # line 1 is the header
         except (ValueError, UnicodeDecodeError, OSError) as exc:
             raise SchemaError(f"not a readable table ({str(exc).splitlines()[0][:160]})", path=name) from None
-    raw = [json.dumps(r, default=str, ensure_ascii=False) for r in frame.to_dict(orient="records")]
-    return frame, name, lines, raw
+    return frame, name, lines
 
 
 # --------------------------------------------------------------------------- votes
@@ -258,7 +290,23 @@ def read_votes(
     in [0, 1] unless ``scale=(low, high)`` declares theirs, Detoxify scores in [0, 1]. Ids hold no
     control character.
     """
-    frame, name, lines, raw = _table(source)
+    return _votes(*_table(source), item, annotator, label, value, time, default_label, scale, lenient)
+
+
+def _votes(
+    frame: pd.DataFrame,
+    name: str,
+    lines: np.ndarray,
+    item: str | None,
+    annotator: str | None,
+    label: str | None,
+    value: str | None,
+    time: str | None,
+    default_label: str,
+    scale: tuple[float, float] | None,
+    lenient: bool,
+) -> Annotations:
+    """:func:`read_votes` on a table read already (``lines``: each row's line in ``name``)."""
     value_col = value or ("value" if "value" in frame.columns else None)
     if value_col is None:  # crowd-kit: the label column holds the answer
         value_col = _column(frame, label, "label", name)
@@ -268,22 +316,29 @@ def read_votes(
             raise SchemaError(f"no column {value_col!r} (it has {list(frame.columns)})", path=name, field=value_col)
         label_col = _column(frame, label, "label", name, required=False)
         label_col = None if label_col == value_col else label_col  # crowd-kit's label named as the value
-        names = _text(frame[label_col]) if label_col else pd.Series(default_label, index=frame.index, dtype=object)
-    rows = _Rows(name, lenient, raw, lines)
-    items = _text(frame[_column(frame, item, "item", name)])
-    who = _text(frame[_column(frame, annotator, "annotator", name)])
-    numbers = pd.to_numeric(frame[value_col].replace("", np.nan), errors="coerce").astype(float)
+        names = _text(frame[label_col])[0] if label_col else pd.Series(default_label, index=frame.index, dtype=object)
+    rows = _Rows(name, lenient, frame, lines)
+    items, item_problems = _text(frame[_column(frame, item, "item", name)])
+    who, who_problems = _text(frame[_column(frame, annotator, "annotator", name)])
+    numbers = _numbers(frame[value_col])
     rows.fail(items.isna().to_numpy(), "item", "missing item id")
     rows.fail(who.isna().to_numpy(), "annotator", "missing annotator id")
     rows.fail(names.isna().to_numpy(), "label", "missing label name")
     rows.fail(~np.isfinite(numbers.to_numpy()), value_col, "value is not a number")
-    _check_ids(rows, items, "item")
-    _check_ids(rows, who, "annotator")
+    _check_ids(rows, item_problems, "item")
+    _check_ids(rows, who_problems, "annotator")
     _check_values(rows, names, numbers.to_numpy(), value_col, scale)
     votes = pd.DataFrame(
         {"item": items, "annotator": who, "label": names, "value": numbers, "count": 1, "time": _times(frame, time)}
     )
     return Annotations(votes=votes[~rows.bad].reset_index(drop=True), rejected=rows.frame())
+
+
+def _numbers(values: pd.Series) -> pd.Series:
+    """Values as floats (NaN where not a number), each distinct text converted once."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    numbers = pd.to_numeric(pd.Series(uniques).replace("", np.nan), errors="coerce").astype(float)
+    return pd.Series(np.append(numbers.to_numpy(), np.nan)[codes], index=values.index)
 
 
 def _times(frame: pd.DataFrame, given: str | None) -> pd.Series:
@@ -327,6 +382,32 @@ def _ranked_ids(ranking: tuple) -> list[str]:
     return [c for p in ranking for c in (sorted(p) if isinstance(p, frozenset) else (p,))]
 
 
+def _parse_rankings(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's ranking (None where it is not one) and why not (None where it is). Written rankings
+    are parsed once per distinct text: the rankers of a reply set often agree."""
+    if pd.api.types.infer_dtype(values, skipna=False) == "string":
+        codes, uniques = pd.factorize(values)
+    else:  # lists, or missing values: each row
+        uniques, codes = values.to_numpy(dtype=object), np.arange(len(values))
+    parsed, problems = [], []
+    for value in uniques:
+        try:
+            r = _as_ranking(value)
+            ids = _ranked_ids(r)
+            if len(set(ids)) < len(ids):
+                raise UsageError("an id appears twice in one ranking")
+            if problem := _id_problem(*ids):
+                raise UsageError(problem)
+            parsed.append(r)
+            problems.append(None)
+        except ValueError as exc:
+            parsed.append(None)
+            problems.append(str(exc))
+    out = np.empty(len(parsed), dtype=object)
+    out[:] = parsed  # tuples stay whole (np.array would make a 2-d array of equal-length rankings)
+    return out[codes], np.array(problems, dtype=object)[codes]
+
+
 def read_rankings(
     source: str | Path | pd.DataFrame,
     *,
@@ -341,7 +422,20 @@ def read_rankings(
     ``group`` (or ``parent_id``) is the reply set, ``ranking`` the item ids best first, written
     ``a>b=c>d`` (``=`` ties) or given as a list. An id named twice in one ranking is an error.
     """
-    frame, name, lines, raw = _table(source)
+    return _rankings(*_table(source), group, annotator, ranking, time, lenient)
+
+
+def _rankings(
+    frame: pd.DataFrame,
+    name: str,
+    lines: np.ndarray,
+    group: str | None,
+    annotator: str | None,
+    ranking: str,
+    time: str | None,
+    lenient: bool,
+) -> Annotations:
+    """:func:`read_rankings` on a table read already (``lines``: each row's line in ``name``)."""
     if ranking not in frame.columns:
         raise SchemaError(
             f"no column {ranking!r} (it has {list(frame.columns)}); a rankings table has group (or parent_id), "
@@ -349,26 +443,16 @@ def read_rankings(
             path=name,
             field=ranking,
         )
-    rows = _Rows(name, lenient, raw, lines)
-    groups = _text(frame[_column(frame, group, "group", name)])
-    who = _text(frame[_column(frame, annotator, "annotator", name)])
+    rows = _Rows(name, lenient, frame, lines)
+    groups, group_problems = _text(frame[_column(frame, group, "group", name)])
+    who, who_problems = _text(frame[_column(frame, annotator, "annotator", name)])
     rows.fail(groups.isna().to_numpy(), "group", "missing group (parent) id")
     rows.fail(who.isna().to_numpy(), "annotator", "missing annotator id")
-    _check_ids(rows, groups, "group")
-    _check_ids(rows, who, "annotator")
-    parsed: list[tuple | None] = []
-    for i, value in enumerate(frame[ranking]):
-        try:
-            r = _as_ranking(value)
-            ids = _ranked_ids(r)
-            if len(set(ids)) < len(ids):
-                raise UsageError("an id appears twice in one ranking")
-            if problem := _id_problem(*ids):
-                raise UsageError(problem)
-            parsed.append(r)
-        except ValueError as exc:
-            parsed.append(None)
-            rows.fail(np.arange(len(frame)) == i, ranking, str(exc))
+    _check_ids(rows, group_problems, "group")
+    _check_ids(rows, who_problems, "annotator")
+    parsed, problems = _parse_rankings(frame[ranking])
+    bad = np.not_equal(problems, None)
+    rows.fail(bad, ranking, problems[bad])
     table = pd.DataFrame(
         {"group": groups, "annotator": who, "ranking": pd.Series(parsed, dtype=object), "time": _times(frame, time)}
     )
@@ -383,8 +467,6 @@ def _records(source: str | Path | Iterable[dict]) -> tuple[list[Any], str, list[
         path = Path(source)
         if not path.is_file():
             raise SchemaError("file not found" if not path.exists() else "is a folder; give a file", path=str(path))
-        import gzip
-
         opener = gzip.open if path.name.endswith(".gz") else open
         with opener(path, "rt", encoding="utf-8-sig") as fh:
             text_lines = [line.rstrip("\n") for line in fh]
@@ -621,11 +703,15 @@ def check_items(
     annotations came from), the row of the votes or rankings table and the id; with ``lenient=True``
     the row is set aside in ``rejected``, raw.
     """
-    known = set(message_ids)
+    from .consensus import ballot_rows
+
+    known = pd.Index(message_ids).unique()
     v, r = annotations.votes, annotations.rankings
     bad_votes = ~v["item"].isin(known).to_numpy()
     bad_groups = ~r["group"].isin(known).to_numpy()
-    bad_items = np.array([not set(_ranked_ids(x)) <= known for x in r["ranking"]], dtype=bool)
+    ranked_row, ranked_id, _ = ballot_rows(r["ranking"])
+    unknown = ~pd.Index(ranked_id, dtype=object).isin(known)
+    bad_items = np.bincount(ranked_row[unknown], minlength=len(r)) > 0  # a ranking naming an unknown message
     problems = [
         (v, bad_votes, "item", "votes", "item is not a message of the dataset"),
         (r, bad_groups, "group", "rankings", "group is not a message of the dataset"),
@@ -674,13 +760,25 @@ def read(path: str | Path, *, scale: tuple[float, float] | None = None, lenient:
     if p.name.lower().endswith(".json") and p.is_file():  # a Label Studio export: a list of tasks
         return from_label_studio(p, scale=scale, lenient=lenient)
     if p.name.lower().endswith((".jsonl", ".jsonl.gz")) and p.is_file():
-        records, _, _ = _records(p)
-        first = next((r for r in records if isinstance(r, dict)), {})
+        first = _first_record(p)
         if "labels" in first:
             return from_backend(text_labels=p, scale=scale, lenient=lenient)
         if "payload" in first:
             return from_backend(reactions=p, lenient=lenient)
-    frame, _, _, _ = _table(p)
+    frame, name, lines = _table(p)
     if "ranking" in frame.columns:
-        return read_rankings(p, lenient=lenient)
-    return read_votes(p, scale=scale, lenient=lenient)
+        return _rankings(frame, name, lines, None, None, "ranking", None, lenient)
+    return _votes(frame, name, lines, None, None, None, None, None, "label", scale, lenient)
+
+
+def _first_record(path: Path) -> dict:
+    """The first JSON object of a JSON lines file, read up to it and no further: which rows the file holds."""
+    with (gzip.open if path.name.endswith(".gz") else open)(path, "rt", encoding="utf-8-sig") as fh:
+        for line in fh:
+            try:
+                record = json.loads(line) if line.strip() else None
+            except json.JSONDecodeError:
+                continue
+            if isinstance(record, dict):
+                return record
+    return {}

@@ -738,11 +738,35 @@ def preference_pairs(rankings: pd.DataFrame, *, group: str = "group", ranking: s
     return pd.DataFrame(rows, columns=[*keep, "chosen", "rejected", "rank_chosen", "rank_rejected"])
 
 
-def _group_levels(rankings: pd.DataFrame, group: str, ranking: str):
-    """Pack a long per-ranker ranking table into (groups x ballots x candidates) levels."""
-    grouped = list(rankings.groupby(group, sort=False)[ranking])
-    profiles = [list(g) for _, g in grouped]
-    return [k for k, _ in grouped], profiles
+def _group_profiles(rankings: pd.DataFrame, group: str, ranking: str):
+    """A long per-ranker ranking table as (groups x ballots x candidates) levels: the groups in
+    first-seen order, and what :func:`_pad_profiles` gives for their profiles (levels, ballot
+    weights, valid candidates, candidate names), built from one explode of the table."""
+    rankings = rankings[rankings[group].notna()]  # as groupby: a row without a group is in none
+    keys, g = pd.factorize(rankings[group].to_numpy(dtype=object))
+    E = len(g)
+    n_ballots = np.bincount(keys, minlength=E)
+    B = int(n_ballots.max(initial=0))
+    order = np.argsort(keys, kind="stable")
+    ballot = np.empty(len(keys), dtype=np.int64)
+    ballot[order] = np.arange(len(keys)) - np.repeat(np.cumsum(n_ballots) - n_ballots, n_ballots)
+    row, cand, level = ballot_rows(rankings[ranking])
+    cand_code, labels = pd.factorize(pd.Series(cand, dtype=object), sort=True)
+    n_labels = max(len(labels), 1)
+    uniq, inverse = np.unique(keys[row] * n_labels + cand_code, return_inverse=True)  # sorted ids per group
+    u_group = uniq // n_labels
+    starts = np.searchsorted(u_group, np.arange(E))
+    n_cands = np.bincount(u_group, minlength=E)
+    C = int(n_cands.max(initial=0))
+    lengths = np.fromiter(map(len, rankings[ranking]), dtype=np.int64, count=len(keys))
+    lv = np.zeros((E, B, C), dtype=np.int64)
+    lv[keys, ballot] = lengths[:, None]  # a candidate a ballot leaves out ranks below those it names
+    lv[keys[row], ballot[row], inverse.reshape(-1) - starts[keys[row]]] = level
+    weights = (np.arange(B) < n_ballots[:, None]).astype(np.int64)
+    valid = np.arange(C) < n_cands[:, None]
+    names = np.full((E, C), None, dtype=object)
+    names[u_group, np.arange(len(uniq)) - starts[u_group]] = labels.to_numpy(dtype=object)[uniq % n_labels]
+    return list(g), lv, weights, valid, names
 
 
 def consensus_ranks(
@@ -757,11 +781,17 @@ def consensus_ranks(
     ``rankings`` is a long table: one row per (group, ranker) with a ranking (ids best first, ties
     as sets). Returns ``group``, ``consensus`` (ids best first) and ``n_rankings``.
     """
-    keys, profiles = _group_levels(rankings, group, ranking)
-    orders = ranked_pairs_many(profiles, tie_break=tie_break)
+    keys, lv, weights, valid, names = _group_profiles(rankings, group, ranking)
+    orders = ranked_pairs_many(lv, tie_break=tie_break, weights=weights, n_candidates=valid.sum(axis=1))
     return pd.DataFrame(
-        {group: keys, "consensus": [tuple(o) for o in orders], "n_rankings": [len(p) for p in profiles]}
+        {group: keys, "consensus": _named_orders(names, orders, valid), "n_rankings": weights.sum(axis=1).tolist()}
     )
+
+
+def _named_orders(names: np.ndarray, orders: np.ndarray, valid: np.ndarray) -> list[tuple]:
+    """Each election's order (candidate indices, padding last) as a tuple of its candidates' names."""
+    rows = np.take_along_axis(names, orders, axis=1).tolist()
+    return [tuple(row[:n]) for row, n in zip(rows, valid.sum(axis=1).tolist())]
 
 
 def _kendall_tau(reference: Sequence, ballot: Ballot) -> float:
@@ -772,16 +802,36 @@ def _kendall_tau(reference: Sequence, ballot: Ballot) -> float:
     ``scipy.stats.kendalltau``. NaN where undefined (fewer than two shared ids, or every shared
     pair tied): the callers average it over many rankings, skipping those.
     """
-    named = {c for p in ballot for c in _position_members(p)}
-    ref = [c for p in reference for c in (sorted(p) if _is_group(p) else (p,)) if c in named]
-    if len(ref) < 2:
-        return float("nan")
-    shared = set(ref)
-    kept = [g for g in ([c for c in _position_members(p) if c in shared] for p in ballot) if g]
-    lv = levels([kept], ref)[0].astype(float)
-    s = np.sign(lv[None, :] - lv[:, None])[np.triu_indices(len(ref), 1)]  # +1: agrees with the reference
-    n, ties = s.size, int((s == 0).sum())
-    return float(s.sum() / np.sqrt(n * (n - ties))) if n > ties else float("nan")
+    return float(_kendall_taus(pd.Series([reference], dtype=object), pd.Series([ballot], dtype=object))[0])
+
+
+def _kendall_taus(references: pd.Series, ballots: pd.Series) -> np.ndarray:
+    """:func:`_kendall_tau` of each ballot against the reference in the same row, for all rows at
+    once: the shared ids of every row in reference order, padded into one (rows x ids) array of
+    the ballot's levels per number of shared ids, and the signs of all their pairs summed."""
+    ref_row, ref_id, ref_level = ballot_rows(references)
+    row, ids, level = ballot_rows(ballots)
+    shared = pd.DataFrame({"row": ref_row, "id": ref_id, "ref": ref_level}).merge(
+        pd.DataFrame({"row": row, "id": ids, "level": level}), on=["row", "id"]
+    )
+    shared = shared.sort_values(["row", "ref", "id"], kind="stable")  # a tie of the reference in sorted order
+    row, level = shared["row"].to_numpy(), shared["level"].to_numpy().astype(float)
+    size = np.bincount(row, minlength=len(references))
+    place = np.arange(row.size) - (np.cumsum(size) - size)[row]  # the id's place in its row's reference order
+    taus = np.full(len(references), np.nan)
+    for m in np.unique(size[size >= 2]):  # one array per number of shared ids
+        rows = np.flatnonzero(size == m)
+        local = np.full(len(references), -1)
+        local[rows] = np.arange(rows.size)
+        keep = local[row] >= 0
+        lv = np.empty((rows.size, m))
+        lv[local[row[keep]], place[keep]] = level[keep]
+        i, j = np.triu_indices(m, 1)
+        s = np.sign(lv[:, j] - lv[:, i])  # +1: the ballot agrees with the reference on the pair
+        n, ties = i.size, (s == 0).sum(axis=1)
+        defined = n > ties
+        taus[rows[defined]] = s[defined].sum(axis=1) / np.sqrt(n * (n - ties[defined]))
+    return taus
 
 
 def group_diagnostics(
@@ -792,12 +842,11 @@ def group_diagnostics(
     ``tie_break_sensitive`` (the ranked-pairs order changes under a random tie-break drawn with one
     of the ``seeds``), and
     ``consensus`` (the ranked-pairs order with OASST's tie-break)."""
-    keys, profiles = _group_levels(rankings, group, ranking)
-    if not profiles:
+    keys, lv, weights, valid, names = _group_profiles(rankings, group, ranking)
+    if not keys:
         return pd.DataFrame(
             columns=[group, "condorcet_cycle", "zero_margin_pairs", "n_pairs", "tie_break_sensitive", "consensus"]
         )
-    lv, weights, valid, _ = _pad_profiles(profiles)
     margins = _margins_from_levels(lv, weights)
     C = lv.shape[2]
     pair = valid[:, :, None] & valid[:, None, :] & ~np.eye(C, dtype=bool)
@@ -805,11 +854,12 @@ def group_diagnostics(
     closure = beats.copy()
     for _ in range(max(C - 1, 1).bit_length() + 1):  # transitive closure by repeated squaring
         closure = closure | np.einsum("eab,ebc->eac", closure, closure) > 0
-    base = ranked_pairs_many(profiles, tie_break="oasst")
-    changed = np.zeros(len(profiles), dtype=bool)
-    for seed in seeds:
-        other = ranked_pairs_many(profiles, tie_break="random", seed=seed)
-        changed |= np.array([a != b for a, b in zip(base, other)])
+    n = valid.sum(axis=1)
+    base = ranked_pairs_many(lv, tie_break="oasst", weights=weights, n_candidates=n)
+    changed = np.zeros(len(keys), dtype=bool)
+    for seed in seeds:  # the same padded levels under each tie-break: orders compared as index arrays
+        other = ranked_pairs_many(lv, tie_break="random", seed=seed, weights=weights, n_candidates=n)
+        changed |= (other != base).any(axis=1)
     return pd.DataFrame(
         {
             group: keys,
@@ -817,7 +867,7 @@ def group_diagnostics(
             "zero_margin_pairs": (((margins == 0) & pair).sum(axis=(1, 2)) // 2).astype(int),
             "n_pairs": (pair.sum(axis=(1, 2)) // 2).astype(int),
             "tie_break_sensitive": changed,
-            "consensus": [tuple(o) for o in base],
+            "consensus": _named_orders(names, base, valid),
         }
     )
 
@@ -843,19 +893,16 @@ def diagnostics(
     if not len(rankings):
         raise NotComputableError("no rankings to diagnose")
     per = group_diagnostics(rankings, group=group, ranking=ranking, seeds=seeds)
-    taus = []
+    taus = None
     if annotator in rankings.columns:
-        order_of = dict(zip(per[group], per["consensus"]))
-        for key, who, ballot in zip(rankings[group], rankings[annotator], rankings[ranking]):
-            taus.append((who, _kendall_tau(order_of[key], ballot)))
-    rankers = (
-        (
-            pd.DataFrame(taus, columns=["annotator", "tau"])
-            .groupby("annotator")["tau"]
-            .agg(mean_tau="mean", n_rankings="size")
-            .reset_index()
+        order_of = pd.Series(per["consensus"].to_numpy(), index=per[group].to_numpy())
+        consensus = pd.Series(order_of.reindex(rankings[group].to_numpy()).to_numpy(), dtype=object)
+        taus = pd.DataFrame(
+            {"annotator": rankings[annotator].to_numpy(), "tau": _kendall_taus(consensus, rankings[ranking])}
         )
-        if taus
+    rankers = (
+        (taus.groupby("annotator")["tau"].agg(mean_tau="mean", n_rankings="size").reset_index())
+        if taus is not None
         else pd.DataFrame(columns=["annotator", "mean_tau", "n_rankings"])
     )
     n_pairs = int(per["n_pairs"].sum())

@@ -300,10 +300,9 @@ def _annotations(annotations: Annotations, export_rankings: pd.DataFrame, summar
         votes = annotations.votes
         voted = votes[votes["annotator"].isin(rule.index)].drop_duplicates(["item", "annotator"])
         ranked = rankings[rankings["annotator"].isin(rule.index)].drop_duplicates(["group", "annotator"])
+        evidence = {a: f"{a} ({r}) annotated it" for a, r in rule.items()}  # one text per suspect
         for ids, who in ((voted["item"], voted["annotator"]), (ranked["group"], ranked["annotator"])):
-            parts.append(
-                _rows(ids.to_numpy(), "suspect_annotator", "medium", [f"{a} ({rule[a]}) annotated it" for a in who])
-            )
+            parts.append(_rows(ids.to_numpy(), "suspect_annotator", "medium", who.map(evidence).to_numpy()))
     return parts
 
 

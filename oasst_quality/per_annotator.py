@@ -20,13 +20,15 @@ export's merged rankings to compare with) and returns one JSON-ready dict:
 
 from __future__ import annotations
 
+import operator
+
 import numpy as np
 import pandas as pd
 
 from . import aggregation as agg
 from . import agreement as ag
-from .consensus import _kendall_tau as _tau
-from .consensus import consensus_ranks, pairwise_agreement
+from .coding import Ratings, encode
+from .consensus import _kendall_taus, consensus_ranks, pairwise_agreement
 from .errors import NotComputableError
 from .schema import label_kind
 
@@ -36,6 +38,16 @@ def _single_votes(votes: pd.DataFrame) -> pd.DataFrame:
     return votes[(votes["count"] == 1) & votes["annotator"].notna()]
 
 
+def _per_label(votes: pd.DataFrame, levels: str | dict | None) -> list[tuple[str, str, pd.DataFrame, Ratings]]:
+    """Per label (sorted): its level, its single votes and their coding (items and annotators
+    sorted), coded once for the agreement statistics and every annotator model."""
+    from .verdicts.annotators import levels_for
+
+    single = _single_votes(votes)
+    level_of = levels_for(single, levels) if len(single) else {}
+    return [(label, level_of[label], sub, encode(sub)) for label, sub in single.groupby("label", sort=True)]
+
+
 def agreement_from_votes(
     votes: pd.DataFrame, *, levels: str | dict | None = None, n_resamples: int = 1000, seed: int = 0
 ) -> pd.DataFrame:
@@ -43,15 +55,13 @@ def agreement_from_votes(
     for all or per label, else :func:`oasst_quality.verdicts.annotators.infer_level`) with its
     interval, and the kappa that applies (Fleiss and AC1 for nominal labels, AC2 with quadratic
     weights for ordered ones)."""
-    from .verdicts.annotators import levels_for
+    return _agreement(_per_label(votes, levels), n_resamples, seed)
 
+
+def _agreement(per_label: list, n_resamples: int, seed: int) -> pd.DataFrame:
     rows = []
-    single = _single_votes(votes)
-    level_of = levels_for(single, levels) if len(single) else {}
-    for label, sub in single.groupby("label", sort=True):
-        level = level_of[label]
+    for label, level, sub, r in per_label:
         likert = level != "nominal"
-        r = ag.ratings(sub)
         row = {
             "label": label,
             "level": level,
@@ -75,17 +85,16 @@ def agreement_from_votes(
 def annotator_models(votes: pd.DataFrame, *, levels: str | dict | None = None) -> pd.DataFrame:
     """Per (label, annotator): votes, Dawid-Skene accuracy, MACE competence, the correlation with
     the others' mean (ordered labels only: class codes are not numbers), ordinal MAE (Likert)."""
-    from .verdicts.annotators import levels_for
+    return _models(_per_label(votes, levels))
 
+
+def _models(per_label: list) -> pd.DataFrame:
     out = []
-    single = _single_votes(votes)
-    level_of = levels_for(single, levels) if len(single) else {}
-    for label, sub in single.groupby("label", sort=True):
+    for label, level, sub, coded in per_label:
         if sub["item"].nunique() < 2 or sub["value"].nunique() < 2:
             continue
-        ds = agg.DawidSkene().fit(sub)
-        mace = agg.MACE().fit(sub)
-        coded = agg._code(sub, "item", "annotator", "value")  # annotators sorted, as in the fits
+        ds = agg.DawidSkene().fit_ratings(coded)
+        mace = agg.MACE().fit_ratings(coded)
         frame = pd.DataFrame(
             {
                 "label": label,
@@ -93,9 +102,7 @@ def annotator_models(votes: pd.DataFrame, *, levels: str | dict | None = None) -
                 "n_votes": sub.groupby("annotator").size().reindex(ds.annotator_reliability_.index).to_numpy(),
                 "ds_accuracy": ds.annotator_reliability_.to_numpy(),
                 "mace_competence": mace.annotator_reliability_.reindex(ds.annotator_reliability_.index).to_numpy(),
-                "corr_with_others": agg._loo_correlation(coded, coded.value)
-                if level_of[label] != "nominal"
-                else np.nan,
+                "corr_with_others": agg._loo_correlation(coded, coded.value) if level != "nominal" else np.nan,
                 "zero_share": sub.assign(z=sub["value"] == 0)
                 .groupby("annotator")["z"]
                 .mean()
@@ -104,7 +111,7 @@ def annotator_models(votes: pd.DataFrame, *, levels: str | dict | None = None) -
             }
         )
         if label_kind(label) == "likert" and sub["value"].nunique() > 2:
-            ordinal = agg.OrdinalDawidSkene().fit(sub)
+            ordinal = agg.OrdinalDawidSkene().fit_ratings(coded)
             frame["ordinal_mae_steps"] = ordinal.annotator_mae_.reindex(frame["annotator"]).to_numpy()
         out.append(frame)
     return pd.concat(out, ignore_index=True) if out else pd.DataFrame()
@@ -131,14 +138,17 @@ def ranking_checks(
         except NotComputableError as exc:
             out[key] = {"computable": False, "reason": str(exc)}
     if export is not None and len(export):
-        ref = dict(zip(export["group"], export["ranking"].map(tuple)))
-        both = merged[merged["group"].isin(ref)]
-        same = [tuple(c) == ref[g] for g, c in zip(both["group"], both["consensus"])]
-        taus = np.array([_tau(ref[g], tuple(c)) for g, c in zip(both["group"], both["consensus"])], dtype=float)
+        ref = pd.Series(export["ranking"].map(tuple).to_numpy(), index=export["group"].to_numpy())
+        ref = ref[~ref.index.duplicated(keep="last")]  # a group given twice: its last ranking
+        both = merged[merged["group"].isin(ref.index)]
+        ref = pd.Series(ref.reindex(both["group"].to_numpy()).to_numpy(), dtype=object)
+        mine = pd.Series(both["consensus"].to_numpy(), dtype=object)
+        same = np.fromiter(map(operator.eq, mine, ref), dtype=bool, count=len(mine))  # tuples compared in C
+        taus = _kendall_taus(ref, mine)
         defined = taus[np.isfinite(taus)]  # tau needs two replies that are not tied in both orders
         out["vs_export"] = {
             "n_groups": len(both),
-            "share_identical": float(np.mean(same)) if same else None,
+            "share_identical": float(np.mean(same)) if len(same) else None,
             "mean_tau": float(defined.mean()) if len(defined) else None,
         }
     out["rankers"] = ranking_verdicts(table) if "annotator" in table.columns else pd.DataFrame()
@@ -159,8 +169,9 @@ def summarize(
     votes, rankings = annotations.votes, annotations.rankings
     out: dict = {"summary": annotations.summary()}
     if len(votes):
-        out["labels"] = agreement_from_votes(votes, levels=levels, n_resamples=n_resamples, seed=seed)
-        out["annotators"] = annotator_models(votes, levels=levels)
+        per_label = _per_label(votes, levels)  # the agreement and the models share each label's coding
+        out["labels"] = _agreement(per_label, n_resamples, seed)
+        out["annotators"] = _models(per_label)
     if len(rankings):
         out["rankings"] = ranking_checks(rankings, export_rankings, n_resamples=n_resamples, seed=seed)
     verdicts = summary(votes if len(votes) else None, rankings if len(rankings) else None, levels=levels)

@@ -11,6 +11,7 @@ import pytest
 import oasst_quality as oq
 from oasst_quality import adapter
 from oasst_quality import annotations as an
+from oasst_quality import consensus as cs
 from oasst_quality import per_annotator as pa
 from oasst_quality.cli import main
 
@@ -135,4 +136,26 @@ def test_rankings_over_different_reply_sets_are_compared_on_shared_ids():
     checks = pa.ranking_checks(table, export)
     assert checks["vs_export"]["mean_tau"] == pytest.approx(1.0)
     assert set(checks["rankers"]["annotator"]) == {"a", "b", "c"}
-    assert pa._tau(("x", "y", "z"), ("z", frozenset({"x", "y"}))) == pytest.approx(-2 / np.sqrt(3 * 2))
+    assert cs._kendall_tau(("x", "y", "z"), ("z", frozenset({"x", "y"}))) == pytest.approx(-2 / np.sqrt(3 * 2))
+
+
+def test_kendall_taus_of_many_ballots_at_once_are_scipys_tau_b():
+    """Ballots of every size at once (ties on both sides, ids named by one side only) against
+    scipy's tau-b on the ids both name, the reference's ties read in sorted order."""
+    from scipy import stats
+
+    rng = np.random.default_rng(7)
+    refs, ballots, expected = [], [], []
+    for _ in range(400):
+        ids = [f"c{i}" for i in rng.permutation(9)]
+        ref_ids, ballot_ids = ids[: rng.integers(0, 10)], list(rng.permutation(ids)[: rng.integers(2, 10)])
+        ref_level, ballot_level = rng.integers(0, 4, len(ref_ids)), rng.integers(0, 4, len(ballot_ids))
+        refs.append(tuple(frozenset(np.array(ref_ids)[ref_level == v]) for v in np.unique(ref_level)))
+        ballots.append(tuple(frozenset(np.array(ballot_ids)[ballot_level == v]) for v in np.unique(ballot_level)))
+        shared = sorted(set(ref_ids) & set(ballot_ids), key=lambda c: (ref_level[ref_ids.index(c)], c))
+        at = [ballot_level[ballot_ids.index(c)] for c in shared]
+        tau = stats.kendalltau(np.arange(len(shared)), at, variant="b").statistic if len(shared) > 1 else np.nan
+        expected.append(tau)
+    got = cs._kendall_taus(pd.Series(refs, dtype=object), pd.Series(ballots, dtype=object))
+    assert np.isfinite(got).sum() > 200
+    np.testing.assert_allclose(got, np.array(expected, dtype=float), atol=1e-12)

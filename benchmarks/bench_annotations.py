@@ -1,0 +1,199 @@
+"""Per-annotator report cost: the report with 4 annotators' votes and rankings per item, against the report without.
+
+A synthetic export (:mod:`synthetic`) of N messages gets a long votes table (each labelled
+message: 4 annotators out of 200 on its spam, quality and helpfulness labels; Likert votes the
+published mean plus N(0, 0.15) noise on the grid, flag votes 1 with the published yes share;
+``rand-*`` answer at random, ``zero-*`` answer 0) and a long rankings table (each ranked reply
+set: 4 rankers out of 100, the export's order with one adjacent pair swapped 5% of the time;
+``rev-*`` reverse it). The command
+``oasst-quality report EXPORT`` runs in process with and without ``--annotations VOTES --rankings
+RANKINGS`` at each size, every command once per round (a busy machine slows them alike); the
+ratio of the best times with / without is the per-annotator cost (each round's ratio is printed
+too), and the growth of the increment from the smaller to the larger size shows whether that cost
+is linear in the data. The inputs are written once into benchmarks/out/, and the reports there.
+
+    python benchmarks/bench_annotations.py [--sizes 50000,100000] [--rounds 2] [--parts]
+
+``--parts`` then times each step the inputs add (reading, attaching, each per-annotator statistic,
+the verdicts, the curation rows) at each size, one after the other in the same process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import functools
+import io
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import synthetic  # noqa: E402
+from _timing import _timed  # noqa: E402
+
+import oasst_quality as oq  # noqa: E402
+from oasst_quality import adapter  # noqa: E402
+from oasst_quality.cli import main as cli  # noqa: E402
+from oasst_quality.schema import LIKERT_GRID, label_kind  # noqa: E402
+
+PER_ITEM = 4
+LABELS = ("spam", "quality", "helpfulness")  # a flag and two Likert labels, as in one OASST labelling task
+LABELLERS = [f"lab-{i}" for i in range(196)] + ["rand-1", "rand-2", "zero-1", "zero-2"]
+RANKERS = [f"rank-{i}" for i in range(98)] + ["rev-1", "rev-2"]
+
+
+def _distinct(rng: np.random.Generator, n: int, pool: int) -> np.ndarray:
+    """(n, PER_ITEM) indices into a pool, distinct within each row."""
+    return (rng.integers(0, pool, size=n)[:, None] + np.arange(PER_ITEM)) % pool
+
+
+def votes(ds: oq.Dataset, seed: int = 0) -> pd.DataFrame:
+    """``item, annotator, label, value``: PER_ITEM annotators on each of LABELS of every message that has it."""
+    rng = np.random.default_rng(seed)
+    labels = ds.labels.loc[ds.labels["label"].isin(LABELS), ["message_id", "label", "value"]]
+    items, msg = np.unique(labels["message_id"].to_numpy(), return_inverse=True)
+    who = _distinct(rng, len(items), len(LABELLERS))[msg]  # one task per message: the same annotators on its labels
+    n = len(labels)
+    mean = np.repeat(labels["value"].to_numpy(float), PER_ITEM)
+    flag = np.repeat(labels["label"].map(lambda x: label_kind(x) == "flag").to_numpy(bool), PER_ITEM)
+    noisy = mean + rng.normal(0, 0.15, n * PER_ITEM)
+    likert = LIKERT_GRID[np.abs(LIKERT_GRID[None, :] - noisy[:, None]).argmin(axis=1)]
+    value = np.where(flag, (rng.random(n * PER_ITEM) < mean).astype(float), likert)
+    names = np.asarray(LABELLERS, dtype=object)[who.ravel()]
+    random = np.char.startswith(names.astype(str), "rand-")
+    value[random] = np.where(
+        flag[random], rng.integers(0, 2, random.sum()), rng.choice(LIKERT_GRID, random.sum())
+    ).astype(float)
+    value[np.char.startswith(names.astype(str), "zero-")] = 0.0
+    return pd.DataFrame(
+        {
+            "item": np.repeat(labels["message_id"].to_numpy(), PER_ITEM),
+            "annotator": names,
+            "label": np.repeat(labels["label"].to_numpy(), PER_ITEM),
+            "value": value,
+        }
+    )
+
+
+def rankings(ds: oq.Dataset, seed: int = 0, swap: float = 0.05) -> pd.DataFrame:
+    """``group, annotator, ranking`` (``a>b>c``): PER_ITEM rankers on every ranked reply set."""
+    rng = np.random.default_rng(seed)
+    merged = adapter.rankings(ds)
+    orders = [list(r) for r in merged["ranking"] for _ in range(PER_ITEM)]
+    who = np.asarray(RANKERS, dtype=object)[_distinct(rng, len(merged), len(RANKERS)).ravel()]
+    draws, at = rng.random(len(orders)), rng.random(len(orders))
+    for k, order in enumerate(orders):  # test data: one small list per ranking
+        if who[k].startswith("rev-"):
+            order.reverse()
+        elif draws[k] < swap and len(order) > 1:
+            i = int(at[k] * (len(order) - 1))
+            order[i], order[i + 1] = order[i + 1], order[i]
+    return pd.DataFrame(
+        {"group": np.repeat(merged["group"].to_numpy(), PER_ITEM), "annotator": who, "ranking": map(">".join, orders)}
+    )
+
+
+def inputs(n_messages: int, folder: Path) -> tuple[Path, Path, Path]:
+    """(export, votes.csv, rankings.csv) of ``n_messages`` messages, written once into ``folder``."""
+    n_trees = round(n_messages * synthetic.N_TREES / synthetic.N_MESSAGES)
+    export = folder / f"synthetic_{n_messages}_{n_trees}.jsonl"
+    votes_csv, rankings_csv = folder / f"votes_{n_messages}.csv", folder / f"rankings_{n_messages}.csv"
+    if not export.exists():
+        synthetic.write(export, synthetic.generate(n_messages, n_trees))
+    if not (votes_csv.exists() and rankings_csv.exists()):
+        ds = oq.load(export)
+        votes(ds).to_csv(votes_csv, index=False)
+        rankings(ds).to_csv(rankings_csv, index=False)
+    return export, votes_csv, rankings_csv
+
+
+def parts(export: Path, votes_csv: Path, rankings_csv: Path) -> dict[str, float]:
+    """Seconds of each step the per-annotator inputs add to the report, timed one after the other."""
+    from oasst_quality import annotations as an
+    from oasst_quality import consensus as cs
+    from oasst_quality import flags
+    from oasst_quality import per_annotator as pa
+    from oasst_quality.verdicts import annotators as va
+
+    ds, found, out = oq.load(export), {}, {}
+    steps = {
+        "read (annotations.read, both files)": lambda: found.update(v=an.read(votes_csv), r=an.read(rankings_csv)),
+        "attach (with_annotations)": lambda: found.update(ds=ds.with_annotations(found["v"] | found["r"])),
+        "code each label's votes": lambda: found.update(per=pa._per_label(found["ds"].annotations.votes, None)),
+        "alpha and kappas per label": lambda: pa._agreement(found["per"], 1000, 0),
+        "Dawid-Skene, MACE, ordinal fits": lambda: pa._models(found["per"]),
+        "ranked-pairs consensus": lambda: cs.consensus_ranks(found["ds"].annotations.rankings),
+        "rankers' pairwise agreement (x2)": lambda: [
+            cs.pairwise_agreement(found["ds"].annotations.rankings, ties=t) for t in (False, True)
+        ],
+        "ranker verdicts (in ranking_checks)": lambda: va.ranking_verdicts(found["ds"].annotations.rankings),
+        "suspect-annotator verdicts (summary)": lambda: found.update(
+            s=va.summary(found["ds"].annotations.votes, found["ds"].annotations.rankings)
+        ),
+        "curation-table rows (flags)": lambda: flags._annotations(
+            found["ds"].annotations, adapter.rankings(ds), {"suspects": found["s"]["suspects"]}
+        ),
+    }
+    for name, step in steps.items():
+        out[name] = _timed(step)[0]
+    return out
+
+
+def _run(argv: list[str]) -> None:
+    with contextlib.redirect_stdout(io.StringIO()):  # the command's "wrote ..." line
+        status = cli(argv)
+    if status:
+        raise SystemExit(f"oasst-quality {' '.join(argv)} exited with {status}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="50000,100000", help="message counts, comma-separated")
+    parser.add_argument("--parts", action="store_true", help="also time each step the inputs add, at each size")
+    parser.add_argument(
+        "--rounds", type=int, default=2, help="runs of every command (each size, with and without the inputs)"
+    )
+    a = parser.parse_args()
+    folder = HERE / "out"
+    folder.mkdir(exist_ok=True)
+    sizes = [int(n) for n in a.sizes.split(",")]
+    commands = {}
+    for n in sizes:
+        export, votes_csv, rankings_csv = inputs(n, folder)
+        plain = ["report", str(export), "--out", str(folder / f"report_{n}"), "--quiet"]
+        commands[n] = (plain, [*plain, "--annotations", str(votes_csv), "--rankings", str(rankings_csv)])
+        n_votes, n_rankings = (sum(1 for _ in open(f)) - 1 for f in (votes_csv, rankings_csv))
+        print(f"{n:>7,} messages: {n_votes:,} votes, {n_rankings:,} rankings", flush=True)
+    times = {(n, side): [] for n in sizes for side in (0, 1)}
+    for _ in range(a.rounds):  # every size and side once per round: a busy machine slows them alike
+        for n in sizes:
+            for side in (0, 1):
+                times[n, side].append(_timed(functools.partial(_run, commands[n][side]))[0])
+    best = {key: min(t) for key, t in times.items()}
+    for n in sizes:
+        rounds = ", ".join(f"{f / p:.2f}" for p, f in zip(times[n, 0], times[n, 1]))
+        print(
+            f"{n:>7,} messages: report {best[n, 0]:.1f} s, with the per-annotator inputs {best[n, 1]:.1f} s: "
+            f"{best[n, 1] / best[n, 0]:.2f}x (per round: {rounds})"
+        )
+    if a.parts:
+        steps = {n: parts(*inputs(n, folder)) for n in sizes}
+        print("seconds per step: " + " | ".join(f"{n:,}" for n in sizes))
+        for name in steps[sizes[0]]:
+            print(f"  {name:40s} " + " | ".join(f"{steps[n][name]:6.2f}" for n in sizes))
+    if len(sizes) > 1:
+        n0, n1 = sizes[0], sizes[-1]
+        grow = (best[n1, 1] - best[n1, 0]) / (best[n0, 1] - best[n0, 0])
+        print(
+            f"{n1 / n0:.1f}x the messages: the report without them {best[n1, 0] / best[n0, 0]:.2f}x, with them "
+            f"{best[n1, 1] / best[n0, 1]:.2f}x, the per-annotator increment {grow:.2f}x"
+        )
+
+
+if __name__ == "__main__":
+    main()
