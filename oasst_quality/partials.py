@@ -136,15 +136,37 @@ def toxicity_merge(a: tuple | None, b: tuple | None) -> tuple | None:
 
 
 def annotators_partial(ds: Dataset, t: Tables) -> tuple[Annotations, pd.DataFrame] | None:
-    """The per-annotator tables attached to the partition, with the export's rankings (None if none)."""
-    return None if ds.annotations is None else (ds.annotations, t.rankings)
+    """The per-annotator tables attached to the partition, with the export's rankings of the reply
+    sets they rank (the ones the comparison with the export reads), or None if none are attached."""
+    if ds.annotations is None:
+        return None
+    return ds.annotations, t.rankings[t.rankings["group"].isin(ds.annotations.rankings["group"])]
+
+
+def annotations_add(a: Annotations, b: Annotations) -> Annotations:
+    """Two partitions' per-annotator tables as one, each row keeping its label (its place in the
+    input: :func:`annotations_in_order` restores that order)."""
+    from .annotations import Annotations
+
+    def cat(x: pd.DataFrame, y: pd.DataFrame) -> pd.DataFrame:
+        return x if not len(y) else y if not len(x) else pd.concat([x, y])
+
+    return Annotations(*(cat(getattr(a, n), getattr(b, n)) for n in ("votes", "rankings", "rejected")))
+
+
+def annotations_in_order(a: Annotations) -> Annotations:
+    """Merged per-annotator tables in input order (their row labels), labelled 0, 1, ... again."""
+    from .annotations import Annotations
+
+    tables = (getattr(a, n) for n in ("votes", "rankings", "rejected"))
+    return Annotations(*(x.sort_index(kind="stable").reset_index(drop=True) for x in tables))
 
 
 def annotators_merge(a: tuple | None, b: tuple | None) -> tuple | None:
     """Two partitions' per-annotator tables and export rankings together."""
     if a is None or b is None:
         return b if a is None else a
-    return a[0] | b[0], pd.concat([a[1], b[1]], ignore_index=True)
+    return annotations_add(a[0], b[0]), pd.concat([a[1], b[1]], ignore_index=True)
 
 
 # --------------------------------------------------------------------------- second pass

@@ -303,14 +303,38 @@ def _count(records: list[tuple]) -> int:
     return len(records)
 
 
+def _message_ids(ds, t) -> list:
+    return [ds.messages["message_id"].to_numpy()]
+
+
+def _attach(datasets: list, found, rejected) -> list:
+    """The partitions' Datasets with the rows of ``found`` (votes by item, rankings by group) whose
+    messages they hold added to their per-annotator tables; row labels stay global (see
+    :meth:`Partitioned.with_annotations`)."""
+    from dataclasses import replace
+
+    from .annotations import Annotations
+
+    out = []
+    for ds, t in datasets:
+        ids = ds.messages["message_id"]
+        v, r = found.votes, found.rankings
+        mine = Annotations(v[v["item"].isin(ids)], r[r["group"].isin(ids)], rejected)
+        if ds.annotations is not None:
+            mine = partials.annotations_add(ds.annotations, mine)
+        out.append((replace(ds, annotations=mine), t))
+        rejected = rejected.iloc[:0]  # set-aside rows are counted once, with the first partition
+    return out
+
+
 class Partitioned:
     """An export spread over a Dask cluster in partitions of whole trees (see :func:`partition`): an
     :class:`~oasst_quality.engine.Engine`.
 
     Each partition's Dataset and its tables (:func:`oasst_quality.adapter.tables`) are built
     once, on the worker that holds its records (which are then released), and stay there for every
-    pass; Dask spills them to disk when a worker runs short of memory. Per-annotator tables are
-    joined in memory only (see docs/scale.md).
+    pass; Dask spills them to disk when a worker runs short of memory. Per-annotator tables join
+    the partitions that hold their messages (:meth:`with_annotations`).
 
     Building waits for each partition's list of the message ids it loaded: an id that two
     partitions hold (two trees that share a message id) is a ``duplicate_message`` as in memory,
@@ -333,9 +357,42 @@ class Partitioned:
             for p, b, f in zip(parts, built, self.foreign)
         ]
         del built  # each partition's ids are dropped with it; its Dataset and tables stay in self.parts
+        #: rows of per-annotator tables attached so far, by table (the next attached row's label)
+        self._rows = {"votes": 0, "rankings": 0, "rejected": 0}
 
     def __len__(self) -> int:
         return len(self.parts)
+
+    def with_annotations(self, annotations, *, lenient: bool = False, source: str = "annotations") -> Partitioned:
+        """Per-annotator votes and rankings (:class:`~oasst_quality.annotations.Annotations`) attached
+        to the partitions that hold their messages, checked as
+        :meth:`oasst_quality.dataset.Dataset.with_annotations` checks them (the same errors, or the
+        same rows set aside): a vote goes with its item's tree, a ranking with its reply set's.
+
+        The client lists the loaded message ids once for the check; the rows are sent to every
+        worker once and each partition keeps its own. Each row keeps its place in the input (a
+        global row label), so that the gathered tables are in the order the in-memory path holds
+        them. Attached in place (the partitions stay on the workers); returns this object.
+        """
+        import numpy as np
+
+        from .annotations import check_items
+
+        ids = np.concatenate(self.map_reduce(_message_ids))
+        checked = check_items(annotations, ids, lenient=lenient, source=source)
+        del ids
+        frames = {}
+        for name in ("votes", "rankings", "rejected"):
+            frame = getattr(checked, name)
+            frames[name] = frame.set_axis(range(self._rows[name], self._rows[name] + len(frame)))
+            self._rows[name] += len(frame)
+        checked = type(checked)(**frames)
+        found = self.client.scatter(type(checked)(checked.votes, checked.rankings), broadcast=True)
+        self.parts = [
+            self.client.submit(_attach, p, found, checked.rejected if i == 0 else checked.rejected.iloc[:0], pure=False)
+            for i, p in enumerate(self.parts)
+        ]
+        return self
 
     def map_reduce(self, fn: Callable, *args, merge: Callable[[Any, Any], Any] = partials.add) -> Any:
         """``fn(dataset, tables, *args)`` on every partition's Dataset, merged by ``merge``."""

@@ -198,6 +198,7 @@ def _annotators(stats: tuple | None, ctx: Context) -> dict | None:
     from ..per_annotator import summarize
 
     annotations, export_rankings = stats
+    annotations = partials.annotations_in_order(annotations)  # the in-memory order, whatever the partitions
     return summarize(annotations, export_rankings=export_rankings, n_resamples=ctx.n_resamples, seed=ctx.seed)
 
 
