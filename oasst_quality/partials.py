@@ -172,11 +172,18 @@ def annotators_merge(a: tuple | None, b: tuple | None) -> tuple | None:
 # --------------------------------------------------------------------------- second pass
 
 
-def second_pass(ds: Dataset, t: Tables, fits, text_ids: list, annotators: dict | None = None) -> dict:
+def second_pass(
+    ds: Dataset, t: Tables, fits, text_ids: list, annotators: dict | None = None, flags_dir: str | None = None
+) -> dict:
     """One partition's flagged messages (with the label models ``fits`` of the whole dataset: see
     :func:`oasst_quality.published.label_fits`), text snippets for the first of each kind, and the
-    texts of ``text_ids``."""
-    from .flags import curation_flags
+    texts of ``text_ids``.
+
+    ``flags_dir``: a folder every worker writes, where the partition's flags go as one part of the
+    ``flags.parquet`` dataset (:func:`oasst_quality.flags.write_part`); the result then holds their
+    counts (flags per kind and severity, flagged messages) instead of the table.
+    """
+    from .flags import curation_flags, write_part
 
     m = t.messages
 
@@ -185,7 +192,13 @@ def second_pass(ds: Dataset, t: Tables, fits, text_ids: list, annotators: dict |
         text = m.set_index("item")["text"]
         top = table.groupby("kind", sort=False, observed=True).head(_EXAMPLES)
         snippets = text.reindex(top["message_id"]).fillna("").str.slice(0, 160).to_numpy()
-        return {"table": [table], "examples": [top.assign(text=snippets)]}
+        examples = [top.assign(text=snippets)]
+        if flags_dir is None:
+            return {"table": [table], "examples": examples}
+        if len(table):
+            write_part(table, flags_dir)
+        counts = table.groupby(["kind", "severity"], observed=True).size()
+        return {"counts": counts, "n_messages": table["message_id"].nunique(), "examples": examples}
 
     texts = m.loc[m["item"].isin(text_ids), ["item", "lang", "text"]].rename(columns={"item": "message_id"})
     return {"flags": guarded(flags), "texts": [texts]}

@@ -11,6 +11,9 @@ the dataset shows as text and runs nothing, and writes the curation table beside
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +25,7 @@ from .._util import check_output_folder, jsonable, replace_into
 from ..dataset import Dataset
 from ..engine import Engine, InMemory
 from ..errors import FormatError
+from ..flags import FLAG_COLUMNS, write_part
 from .sections import (
     BY_NAME,
     SECTIONS,
@@ -51,6 +55,7 @@ def compute(
     noise_study=None,
     tables: dict | None = None,
     pairs=None,
+    flags_dir: str | Path | None = None,
 ) -> tuple[dict, dict]:
     """All metrics (a JSON-ready dict) and the figures (name -> PNG data URI).
 
@@ -61,6 +66,9 @@ def compute(
     ``tables``: a dict that receives the full tables behind the page (``"flags"``: the curation table).
     ``pairs``: a :class:`~oasst_quality.verdicts.pairs.PairVerdicts` to add as the preference-pairs
     section (its suspects join the curation table as ``suspect_preference`` rows).
+    ``flags_dir``: a folder the engine's workers write, where each partition writes its part of the
+    curation table (a ``flags.parquet`` dataset: :func:`oasst_quality.flags.write_part`) instead of
+    sending it to ``tables``; the report counts them.
     """
     engine = InMemory(dataset) if isinstance(dataset, Dataset) else dataset
     ctx = Context(
@@ -87,7 +95,7 @@ def compute(
     usable = suspects if suspects and suspects.get("computable", True) is not False else None
     # the second pass runs on the workers while the client finalizes the first
     fits = None if isinstance(ctx.fits, partials.Failed) else ctx.fits
-    pending = engine.submit(partials.second_pass, fits, text_ids, usable)
+    pending = engine.submit(partials.second_pass, fits, text_ids, usable, None if flags_dir is None else str(flags_dir))
     for section in SECTIONS:
         if section.partial is not None and section.name not in results:
             results[section.name] = finalize(section, stats[section.name], ctx)
@@ -134,19 +142,46 @@ def build(
     ``noise_study`` (a :class:`~oasst_quality.reward.NoiseStudyResult`) adds the noise-study section;
     ``pairs`` (a :class:`~oasst_quality.verdicts.pairs.PairVerdicts`) the preference-pairs section.
     """
-    from ..flags import flag_files
+    from ..flags import csv_from_parts, flag_files
     from .render import html
 
     out = check_output_folder(out_dir)  # before minutes of computing, not after
     tables: dict[str, pd.DataFrame] = {}
-    metrics, figures = compute(
-        dataset, n_resamples=n_resamples, seed=seed, quiet=quiet, noise_study=noise_study, tables=tables, pairs=pairs
-    )
-    files: dict[str, bytes | str] = {
-        "metrics.json": json.dumps(metrics, indent=2, allow_nan=False),
-        "index.html": html(metrics, figures),
-    }
-    if "flags" in tables:
-        files |= flag_files(tables["flags"])
-    replace_into(out, files)
+    settings = {"n_resamples": n_resamples, "seed": seed, "quiet": quiet, "noise_study": noise_study, "pairs": pairs}
+    if isinstance(dataset, Dataset | InMemory):
+        metrics, figures = compute(dataset, tables=tables, **settings)
+        files = flag_files(tables["flags"]) if "flags" in tables else {}
+        replace_into(out, files | {"metrics.json": _json(metrics), "index.html": html(metrics, figures)})
+        return out / "index.html"
+    # an engine of partitions: they write the curation table in parts, the client only counts it
+    out.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".oasst-quality-flags-", dir=out))
+    try:
+        parts = staging / "flags.parquet"
+        parts.mkdir()
+        metrics, figures = compute(dataset, tables=tables, flags_dir=parts, **settings)
+        if metrics["flags"].get("computable", True) is not False:  # else no table, as in memory
+            if not any(parts.iterdir()):  # nothing flagged: one empty part keeps the columns
+                write_part(pd.DataFrame(columns=FLAG_COLUMNS), parts)
+            csv_from_parts(parts, staging / "flags.csv")
+            for name in ("flags.parquet", "flags.csv"):
+                _replace(staging / name, out / name)
+        replace_into(out, {"metrics.json": _json(metrics), "index.html": html(metrics, figures)})
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     return out / "index.html"
+
+
+def _json(metrics: dict) -> str:
+    return json.dumps(metrics, indent=2, allow_nan=False)
+
+
+def _replace(src: Path, dst: Path) -> None:
+    """``src`` (a file or a folder) in place of ``dst``, whichever of the two ``dst`` is now."""
+    if dst.is_dir() and not dst.is_symlink():
+        old = dst.with_name(f".{dst.name}.old-{os.getpid()}")
+        os.replace(dst, old)
+        shutil.rmtree(old)
+    elif dst.exists() or dst.is_symlink():
+        dst.unlink()
+    os.replace(src, dst)

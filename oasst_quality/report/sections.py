@@ -23,9 +23,10 @@ import pandas as pd
 
 from .. import adapter, partials, published, skew
 from .. import toxicity as tx
+from ..errors import UsageError
 from ..flags import sort_flags
 from ..references import PAIRWISE_AGREEMENT
-from ..summaries import flags_summary
+from ..summaries import flags_summary, flags_summary_from_counts
 from . import plots, prose
 
 if TYPE_CHECKING:
@@ -216,16 +217,22 @@ def _pairs(stats: None, ctx: Context) -> dict | None:
 def _flags(stats: dict, ctx: Context) -> dict:
     """The curation table (written beside the report) in counts, with the first examples of each kind."""
     extra = ctx.tables.pop("pair_flags", None)
-    table = pd.concat([*stats["table"], *([extra] if extra is not None and len(extra) else [])], ignore_index=True)
-    table["severity"] = pd.Categorical(table["severity"], categories=["high", "medium", "low"], ordered=True)
-    table = sort_flags(table)
-    ctx.tables["flags"] = table
+    if "table" in stats:
+        table = pd.concat([*stats["table"], *([extra] if extra is not None and len(extra) else [])], ignore_index=True)
+        table["severity"] = pd.Categorical(table["severity"], categories=["high", "medium", "low"], ordered=True)
+        table = sort_flags(table)
+        ctx.tables["flags"] = table
+        summary = flags_summary(table)
+    else:  # written in parts by the partitions (the Dask engine): only their counts come back
+        if extra is not None and len(extra):
+            raise UsageError("the preference pairs' flags join a curation table that is held in memory, not in parts")
+        summary = flags_summary_from_counts(stats["counts"], int(stats["n_messages"]))
     shown_rows = sort_flags(pd.concat(stats["examples"], ignore_index=True))
     examples = {
         kind: g.head(5)[["message_id", "severity", "label", "evidence", "text"]]
         for kind, g in shown_rows.groupby("kind", sort=False, observed=True)
     }
-    return flags_summary(table) | {
+    return summary | {
         "examples": examples,
         "files": ["flags.parquet", "flags.csv"],
     }
