@@ -739,6 +739,7 @@ def _report_on_dask(args: argparse.Namespace, paths: list[str]) -> Path:
 
                 found = read(path, scale=getattr(args, "scale", None), lenient=args.lenient)
                 parts.with_annotations(found, lenient=args.lenient, source=path)
+                del found  # on the workers now: the client gathers them back for the annotator section
         return report.build(parts, args.out, n_resamples=args.resamples, seed=args.seed, quiet=args.quiet)
 
 
