@@ -172,12 +172,9 @@ def annotators_merge(a: tuple | None, b: tuple | None) -> tuple | None:
 # --------------------------------------------------------------------------- second pass
 
 
-def second_pass(
-    ds: Dataset, t: Tables, fits, text_ids: list, annotators: dict | None = None, flags_dir: str | None = None
-) -> dict:
+def second_pass(ds: Dataset, t: Tables, fits, annotators: dict | None = None, flags_dir: str | None = None) -> dict:
     """One partition's flagged messages (with the label models ``fits`` of the whole dataset: see
-    :func:`oasst_quality.published.label_fits`), text snippets for the first of each kind, and the
-    texts of ``text_ids``.
+    :func:`oasst_quality.published.label_fits`) and text snippets for the first of each kind.
 
     ``flags_dir``: a folder every worker writes, where the partition's flags go as one part of the
     ``flags.parquet`` dataset (:func:`oasst_quality.flags.write_part`); the result then holds their
@@ -185,11 +182,9 @@ def second_pass(
     """
     from .flags import curation_flags, write_part
 
-    m = t.messages
-
     def flags() -> dict:
         table = curation_flags(t, annotations=ds.annotations, annotators=annotators, fits=fits)
-        text = m.set_index("item")["text"]
+        text = t.messages.set_index("item")["text"]
         top = table.groupby("kind", sort=False, observed=True).head(_EXAMPLES)
         snippets = text.reindex(top["message_id"]).fillna("").str.slice(0, 160).to_numpy()
         examples = [top.assign(text=snippets)]
@@ -200,5 +195,10 @@ def second_pass(
         counts = table.groupby(["kind", "severity"], observed=True).size()
         return {"counts": counts, "n_messages": table["message_id"].nunique(), "examples": examples}
 
-    texts = m.loc[m["item"].isin(text_ids), ["item", "lang", "text"]].rename(columns={"item": "message_id"})
-    return {"flags": guarded(flags), "texts": [texts]}
+    return {"flags": guarded(flags)}
+
+
+def texts(ds: Dataset, t: Tables, ids: list) -> list[pd.DataFrame]:
+    """The language and text of the partition's messages among ``ids``."""
+    m = t.messages
+    return [m.loc[m["item"].isin(ids), ["item", "lang", "text"]].rename(columns={"item": "message_id"})]

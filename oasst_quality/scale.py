@@ -316,6 +316,13 @@ def _apply(datasets: list, fn: Callable, args: tuple, merge: Callable) -> Any:
     return result
 
 
+def _finish(merge: Callable, finish: Callable, *results: Any) -> Any:
+    merged = results[0]
+    for part in results[1:]:
+        merged = merge(merged, part)
+    return finish(merged)
+
+
 def _count(records: list[tuple]) -> int:
     return len(records)
 
@@ -415,10 +422,15 @@ class Partitioned:
         """``fn(dataset, tables, *args)`` on every partition's Dataset, merged by ``merge``."""
         return self.submit(fn, *args, merge=merge).result()
 
-    def submit(self, fn: Callable, *args, merge: Callable[[Any, Any], Any] = partials.add) -> _Pending:
+    def submit(
+        self, fn: Callable, *args, merge: Callable[[Any, Any], Any] = partials.add, finish: Callable | None = None
+    ) -> Any:
         """Start :meth:`map_reduce` on the cluster; its ``result()`` waits for it (the client can
-        work meanwhile)."""
+        work meanwhile). With ``finish``, one worker merges the partitions' results (in partition
+        order) and applies it: the client receives its value, never the merged statistics."""
         futures = [self.client.submit(_apply, p, fn, args, merge, pure=False) for p in self.parts]
+        if finish is not None:
+            return self.client.submit(_finish, merge, finish, *futures, pure=False)
         return _Pending(futures, merge)
 
 

@@ -10,6 +10,7 @@ the dataset shows as text and runs nothing, and writes the curation table beside
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -31,12 +32,14 @@ from .sections import (
     SECTIONS,
     Context,
     finalize,
+    finalize_apart,
     findings,
     first_pass,
     merge,
+    section_merge,
+    section_partial,
     shown,
     summaries,
-    toxicity_gaps,
     with_texts,
 )
 
@@ -75,6 +78,17 @@ def compute(
         engine.source, n_resamples, seed, tables={} if tables is None else tables, noise_study=noise_study, pairs=pairs
     )
     progress = tqdm(total=len(SECTIONS) + 2, desc="report", disable=quiet, unit="step")
+    # sections whose statistics never reach the client: merged and finalized on a worker
+    apart = {
+        s.name: engine.submit(
+            section_partial,
+            s.name,
+            merge=functools.partial(section_merge, s.name),
+            finish=functools.partial(finalize_apart, s.name, engine.source, n_resamples, seed),
+        )
+        for s in SECTIONS
+        if s.apart
+    }
     stats = engine.map_reduce(first_pass, merge=merge)
     progress.update()
     read = stats["structure"]
@@ -86,25 +100,29 @@ def compute(
     ctx.fits = patterns if failed else partials.guarded(lambda: published.label_fits(patterns))
     if isinstance(ctx.fits, partials.Failed):
         stats["aggregation"] = ctx.fits
-    merged = None if isinstance(stats["toxicity"], partials.Failed) else stats["toxicity"]
-    gaps = partials.guarded(lambda: toxicity_gaps(merged))
-    text_ids = gaps["message_id"].tolist() if isinstance(gaps, pd.DataFrame) else []
     results = {_FLAGS_READ: finalize(BY_NAME[_FLAGS_READ], stats[_FLAGS_READ], ctx)}
     progress.update()
     suspects = results[_FLAGS_READ]
     usable = suspects if suspects and suspects.get("computable", True) is not False else None
     # the second pass runs on the workers while the client finalizes the first
     fits = None if isinstance(ctx.fits, partials.Failed) else ctx.fits
-    pending = engine.submit(partials.second_pass, fits, text_ids, usable, None if flags_dir is None else str(flags_dir))
+    pending = engine.submit(partials.second_pass, fits, usable, None if flags_dir is None else str(flags_dir))
     for section in SECTIONS:
-        if section.partial is not None and section.name not in results:
+        if section.partial is not None and section.name not in results and not section.apart:
             results[section.name] = finalize(section, stats[section.name], ctx)
             progress.update()
+    found: dict[str, pd.DataFrame] = {}
+    for name, job in apart.items():
+        results[name], figures, more = job.result()
+        ctx.figures |= figures
+        found |= more
+        progress.update()
     second = pending.result()
     progress.update()
-    tox = results["toxicity"]
+    tox, gaps = results["toxicity"], found.get("toxicity_gaps")
     if tox.get("available") and isinstance(gaps, pd.DataFrame):
-        tox["disagreements"] = with_texts(gaps, pd.concat(second["texts"], ignore_index=True))
+        texts = engine.map_reduce(partials.texts, gaps["message_id"].tolist())
+        tox["disagreements"] = with_texts(gaps, pd.concat(texts, ignore_index=True))
     for section in SECTIONS:
         if section.partial is None:
             results[section.name] = finalize(section, second.get(section.name), ctx)

@@ -69,6 +69,10 @@ class Section:
     merge: Callable[[Any, Any], Any] = partials.add
     sentences: Callable[[dict], list[str]] | None = None
     findings: Callable[[dict], list[dict]] | None = None
+    #: merged and finalized where the partials are (one worker of a cluster): statistics too big for
+    #: the client to hold (per-message rows) stay off it; the finalize step's figures and its
+    #: ``context.tables`` entries travel back with the metrics (:func:`finalize_apart`)
+    apart: bool = False
 
 
 def shown(source: str | list[str] | None) -> str | None:
@@ -161,7 +165,7 @@ def _skew(t: dict, ctx: Context) -> dict:
 
 def _toxicity(tables: tuple | None, ctx: Context) -> dict:
     """The toxicity section from the merged (scores, human) tables; its ``disagreements`` get their
-    texts after the second pass (:func:`toxicity_gaps`)."""
+    texts after the second pass (from :func:`toxicity_gaps`, left in ``ctx.tables``)."""
     if tables is None:
         return {
             "available": False,
@@ -169,6 +173,7 @@ def _toxicity(tables: tuple | None, ctx: Context) -> dict:
             "local Detoxify checkpoint (the toxicity extra), offline.",
         }
     scores, human = tables
+    ctx.tables["toxicity_gaps"] = partials.guarded(lambda: toxicity_gaps(tables))
     table = tx.agreement_from_tables(scores, human, n_resamples=ctx.n_resamples, seed=ctx.seed)
     cal = tx.calibration_from_tables(scores, human)
     ctx.figures["calibration"] = plots.calibration(cal)
@@ -302,6 +307,7 @@ SECTIONS: tuple[Section, ...] = (
         _toxicity,
         partials.toxicity_partial,
         merge=partials.toxicity_merge,
+        apart=True,
         sentences=prose.toxicity_sentences,
         findings=prose.toxicity_findings,
     ),
@@ -345,7 +351,29 @@ BY_NAME: dict[str, Section] = {s.name: s for s in SECTIONS}
 
 def first_pass(ds: Dataset, t: adapter.Tables) -> dict:
     """One partition's statistics for every section with a partial."""
-    return {s.name: partials.guarded(lambda s=s: s.partial(ds, t)) for s in SECTIONS if s.partial is not None}
+    return {
+        s.name: partials.guarded(lambda s=s: s.partial(ds, t))
+        for s in SECTIONS
+        if s.partial is not None and not s.apart
+    }
+
+
+def section_partial(ds: Dataset, t: adapter.Tables, name: str) -> Any:
+    """One partition's statistics for the section ``name`` (one that is finalized :attr:`Section.apart`)."""
+    return partials.guarded(lambda: BY_NAME[name].partial(ds, t))
+
+
+def section_merge(name: str, a: Any, b: Any) -> Any:
+    """Two partitions' :func:`section_partial` results merged; a failure stays."""
+    return merge({name: a}, {name: b})[name]
+
+
+def finalize_apart(name: str, source, n_resamples: int, seed: int, stats: Any) -> tuple[dict | None, dict, dict]:
+    """The section ``name``'s metrics, figures and full tables, finalized where its merged
+    statistics are (a worker): what the client receives instead of them."""
+    ctx = Context(source, n_resamples, seed)
+    out = finalize(BY_NAME[name], stats, ctx)
+    return out, ctx.figures, ctx.tables
 
 
 def merge(a: dict, b: dict) -> dict:
