@@ -148,7 +148,7 @@ def test_cli_report_on_dask_with_votes_and_rankings_writes_the_in_memory_report(
     assert_close(mem, dask)
     assert mem["annotators"]["summary"]["n_rankings"] == 1254 and len(mem["annotators"]["suspects"]) >= 4
     assert (tmp_path / "dask" / "flags.parquet").is_dir()  # the workers' parts
-    with pytest.raises(FormatError, match=r"holds a report written by oasst-quality .*flags\.parquet/part-"):
+    with pytest.raises(FormatError, match="holds a report written by oasst-quality"):
         oq.load(tmp_path / "dask")  # a report's folder is not read as an export's shards
     (mem_table, mem_csv), (dask_table, dask_csv) = _flags(tmp_path / "mem"), _flags(tmp_path / "dask")
     pd.testing.assert_frame_equal(mem_table, dask_table)

@@ -362,17 +362,14 @@ def parquet_records(path: Path, *, first: int = 1, source: str | None = None) ->
 
 def shards(folder: Path) -> list[Path]:
     """The parquet shards under ``folder`` (the hub's layout), in sorted order; a report written
-    by oasst-quality (its flags.parquet beside metrics.json and index.html, a file or, from the
-    Dask engine, a folder of parts) is not a shard."""
+    by oasst-quality (its flags.parquet beside metrics.json and index.html) is not a shard."""
     found = sorted(folder.rglob("*.parquet"))
-    home = {p: p.parent.parent if p.parent.name == "flags.parquet" else p.parent for p in found}
-    reports = [p for p in found if (home[p] / "metrics.json").is_file() and (home[p] / "index.html").is_file()]
+    reports = [p for p in found if (p.parent / "metrics.json").is_file() and (p.parent / "index.html").is_file()]
     if reports:
-        where = home[reports[0]]
+        where = reports[0].parent
         raise FormatError(
             f"holds a report written by oasst-quality ({where / 'index.html'}, metrics.json, "
-            f"{reports[0].relative_to(where)}), not an export's parquet shards; "
-            "give the export the report was made from"
+            f"{reports[0].name}), not an export's parquet shards; give the export the report was made from"
             + ("" if where == folder else ", or move the report out of this folder"),
             path=folder,
         )
