@@ -14,6 +14,7 @@ Needs the ``dask`` extra (``pip install "oasst_quality[dask]"``); the core never
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import re
@@ -223,10 +224,65 @@ def _tree_key(obj: Any, line: int) -> str:
     return f"line {line}"  # unreadable: rejected (or reported) wherever it lands
 
 
-def _split(chunk: Chunk, n: int) -> list[list[tuple]]:
+def _paused(fn: Callable) -> Callable:
+    """``fn`` with the cyclic garbage collector paused (:func:`oasst_quality._util.gc_paused`): a
+    worker's tasks that make a record or a row object per line would otherwise have each automatic
+    collection walk every object the worker holds, its partitions' included."""
+
+    @functools.wraps(fn)
+    def paused(*args, **kwargs):
+        with gc_paused():
+            return fn(*args, **kwargs)
+
+    return paused
+
+
+@dataclass(frozen=True)
+class Bucket:
+    """Records on their way to one partition, in few objects (a worker sends and frees four arrays
+    and a byte string, not an object per line): raw JSON lines as one byte string cut at ``ends``,
+    with their ``source`` index and ``line`` number, and the records that travel parsed
+    (``(source, line, value, error)``: parquet rows, gzip streams, a DataFrame's rows)."""
+
+    source: Any
+    line: Any
+    ends: Any
+    data: bytes = b""
+    parsed: tuple = ()
+
+    @classmethod
+    def of(cls, source: list[int], line: list[int], blobs: list[bytes], parsed: list[tuple]) -> Bucket:
+        import numpy as np
+
+        ends = np.cumsum([len(b) for b in blobs], dtype=np.int64)
+        return cls(np.array(source, np.int32), np.array(line, np.int64), ends, b"".join(blobs), tuple(parsed))
+
+    def __len__(self) -> int:
+        return len(self.line) + len(self.parsed)
+
+    def records(self) -> Iterator[tuple]:
+        """``(source, line, raw line)`` and ``(source, line, value, error)`` records, in input order
+        (source, then line)."""
+        import numpy as np
+
+        source = np.concatenate([self.source, np.array([r[0] for r in self.parsed], np.int32)])
+        line = np.concatenate([self.line, np.array([r[1] for r in self.parsed], np.int64)])
+        starts = np.concatenate([[0], self.ends[:-1]]) if len(self.ends) else self.ends
+        raw, data = len(self.line), self.data
+        for i in np.lexsort((line, source)).tolist():
+            if i < raw:
+                yield int(source[i]), int(line[i]), data[starts[i] : self.ends[i]]
+            else:
+                yield self.parsed[i - raw]
+
+
+@_paused
+def _split(chunk: Chunk, n: int) -> list[Bucket]:
     """The chunk's records, by the partition their tree id hashes to (a stable hash: every
     process must agree). Lines travel raw and are parsed again where the partition is built."""
-    buckets: list[list[tuple]] = [[] for _ in range(n)]
+    lines: list[list[int]] = [[] for _ in range(n)]
+    blobs: list[list[bytes]] = [[] for _ in range(n)]
+    parsed: list[list[tuple]] = [[] for _ in range(n)]
     for _, line, blob, obj, error in _records(chunk, parse=False):
         found = _TREE_ID.search(blob) if blob else None
         if found:
@@ -234,19 +290,34 @@ def _split(chunk: Chunk, n: int) -> list[list[tuple]]:
         else:  # no tree id to read off the line: parse it (a "replies" tree, a bad line, a parquet row)
             key = _tree_key(obj if not blob else rec.parse(blob, line)[0], line).encode()
         b = zlib.crc32(key) % n
-        buckets[b].append((chunk.source, line, blob) if blob else (chunk.source, line, obj, error))
-    return buckets
+        if blob:
+            lines[b].append(line)
+            blobs[b].append(blob)
+        else:
+            parsed[b].append((chunk.source, line, obj, error))
+    return [Bucket.of([chunk.source] * len(lines[b]), lines[b], blobs[b], parsed[b]) for b in range(n)]
 
 
-def _take(buckets: list[list[tuple]], b: int) -> list[tuple]:
+def _take(buckets: list[Bucket], b: int) -> Bucket:
     return buckets[b]
 
 
-def _join(*parts: list[tuple]) -> list[tuple]:
-    return [r for part in parts for r in part]
+@_paused
+def _join(*parts: Bucket) -> Bucket:
+    import numpy as np
+
+    offsets = np.cumsum([0] + [len(p.data) for p in parts[:-1]], dtype=np.int64)
+    return Bucket(
+        np.concatenate([p.source for p in parts]),
+        np.concatenate([p.line for p in parts]),
+        np.concatenate([p.ends + o for p, o in zip(parts, offsets)]),
+        b"".join(p.data for p in parts),
+        tuple(r for p in parts for r in p.parsed),
+    )
 
 
-def _built(records: list[tuple], sources: list[str], lenient: bool, foreign: dict | None = None):
+@_paused
+def _built(records: Bucket, sources: list[str], lenient: bool, foreign: dict | None = None):
     """The partition's Dataset and its tables (:func:`oasst_quality.adapter.tables`), and the
     message ids it loaded with their (source index, line).
 
@@ -258,7 +329,7 @@ def _built(records: list[tuple], sources: list[str], lenient: bool, foreign: dic
     """
     import pandas as pd
 
-    records = sorted(records, key=lambda r: (r[0], r[1]))
+    records = list(records.records())
     present = list(dict.fromkeys(sources[r[0]] for r in records))
 
     def items():
@@ -267,8 +338,7 @@ def _built(records: list[tuple], sources: list[str], lenient: bool, foreign: dic
             yield rec.parse_line(r[2], r[1], name) if len(r) == 3 else rec.Record(name, r[1], b"", r[2], r[3])
 
     seen: dict[str, tuple[str, int]] = dict(foreign) if foreign else {}
-    with gc_paused():
-        ds = build(items(), ", ".join(present), lenient=lenient, partial=True, seen=seen)
+    ds = build(items(), ", ".join(present), lenient=lenient, partial=True, seen=seen)
     index = {name: i for i, name in enumerate(sources)}
     loaded = [(mid, where) for mid, where in seen.items() if not foreign or mid not in foreign]
     ids = pd.DataFrame(
@@ -281,7 +351,7 @@ def _built(records: list[tuple], sources: list[str], lenient: bool, foreign: dic
     return [(ds, adapter.tables(ds))], ids
 
 
-def _datasets(records: list[tuple], sources: list[str], lenient: bool, foreign: dict | None) -> list:
+def _datasets(records: Bucket, sources: list[str], lenient: bool, foreign: dict | None) -> list:
     return _built(records, sources, lenient, foreign)[0]
 
 
@@ -323,7 +393,7 @@ def _finish(merge: Callable, finish: Callable, *results: Any) -> Any:
     return finish(merged)
 
 
-def _count(records: list[tuple]) -> int:
+def _count(records: Bucket) -> int:
     return len(records)
 
 
@@ -510,10 +580,10 @@ def from_frame(frame, client, *, lenient: bool = False, n_partitions: int | None
     return Partitioned(client, [p for p, k in zip(parts, counts) if k], ["DataFrame"], lenient, "DataFrame")
 
 
-def _frame_records(frame) -> list[tuple]:
+def _frame_records(frame) -> Bucket:
     """A pandas partition as loader records (source 0, row number, row, no error), through Arrow
     so that every value is a plain Python object, as the parquet reader gives them."""
     import pyarrow as pa
 
     rows = pa.Table.from_pandas(frame, preserve_index=False).to_pylist()
-    return [(0, row.pop("_row"), rec.typed_row(row), None) for row in rows]
+    return Bucket.of([], [], [], [(0, row.pop("_row"), rec.typed_row(row), None) for row in rows])
