@@ -239,7 +239,7 @@ def _paused(fn: Callable) -> Callable:
 
 @dataclass(frozen=True)
 class Bucket:
-    """Records on their way to one partition, in few objects (a worker sends and frees four arrays
+    """Records on their way to one partition, in few objects (a worker sends and frees three arrays
     and a byte string, not an object per line): raw JSON lines as one byte string cut at ``ends``,
     with their ``source`` index and ``line`` number, and the records that travel parsed
     (``(source, line, value, error)``: parquet rows, gzip streams, a DataFrame's rows)."""

@@ -159,14 +159,16 @@ def build(
 
     ``noise_study`` (a :class:`~oasst_quality.reward.NoiseStudyResult`) adds the noise-study section;
     ``pairs`` (a :class:`~oasst_quality.verdicts.pairs.PairVerdicts`) the preference-pairs section.
+    On an engine of partitions (Dask) the partitions write the curation table themselves:
+    ``flags.parquet`` is then a folder of parts (a parquet dataset), each in the table's order.
     """
     from ..flags import csv_from_parts, flag_files
     from .render import html
 
     out = check_output_folder(out_dir)  # before minutes of computing, not after
-    tables: dict[str, pd.DataFrame] = {}
     settings = {"n_resamples": n_resamples, "seed": seed, "quiet": quiet, "noise_study": noise_study, "pairs": pairs}
     if isinstance(dataset, Dataset | InMemory):
+        tables: dict[str, pd.DataFrame] = {}
         metrics, figures = compute(dataset, tables=tables, **settings)
         files = flag_files(tables["flags"]) if "flags" in tables else {}
         replace_into(out, files | {"metrics.json": _json(metrics), "index.html": html(metrics, figures)})
@@ -177,7 +179,7 @@ def build(
     try:
         parts = staging / "flags.parquet"
         parts.mkdir()
-        metrics, figures = compute(dataset, tables=tables, flags_dir=parts, **settings)
+        metrics, figures = compute(dataset, flags_dir=parts, **settings)
         if metrics["flags"].get("computable", True) is not False:  # else no table, as in memory
             if not any(parts.iterdir()):  # nothing flagged: one empty part keeps the columns
                 write_part(pd.DataFrame(columns=FLAG_COLUMNS), parts)
