@@ -401,24 +401,16 @@ def _message_ids(ds, t) -> list:
     return [ds.messages["message_id"].to_numpy()]
 
 
-def _attach(datasets: list, found, rejected) -> list:
-    """The partitions' Datasets with the rows of ``found`` (votes by item, rankings by group) whose
-    messages they hold added to their per-annotator tables; row labels stay global (see
-    :meth:`Partitioned.with_annotations`)."""
+def _attach(datasets: list, mine) -> list:
+    """The partition's Dataset with its rows of the per-annotator tables (``mine``) added to the
+    ones attached before; row labels stay global (see :meth:`Partitioned.with_annotations`)."""
     from dataclasses import replace
 
-    from .annotations import Annotations
-
-    out = []
-    for ds, t in datasets:
-        ids = ds.messages["message_id"]
-        v, r = found.votes, found.rankings
-        mine = Annotations(v[v["item"].isin(ids)], r[r["group"].isin(ids)], rejected)
-        if ds.annotations is not None:
-            mine = partials.annotations_add(ds.annotations, mine)
-        out.append((replace(ds, annotations=mine), t))
-        rejected = rejected.iloc[:0]  # set-aside rows are counted once, with the first partition
-    return out
+    (ds, t), *rest = datasets
+    assert not rest, "one Dataset per partition"
+    if ds.annotations is not None:
+        mine = partials.annotations_add(ds.annotations, mine)
+    return [(replace(ds, annotations=mine), t)]
 
 
 class Partitioned:
@@ -463,29 +455,37 @@ class Partitioned:
         :meth:`oasst_quality.dataset.Dataset.with_annotations` checks them (the same errors, or the
         same rows set aside): a vote goes with its item's tree, a ranking with its reply set's.
 
-        The client lists the loaded message ids once for the check; the rows are sent to every
-        worker once and each partition keeps its own. Each row keeps its place in the input (a
+        The client lists the loaded message ids once, for the check and to send each partition
+        its rows only. Each row keeps its place in the input (a
         global row label), so that the gathered tables are in the order the in-memory path holds
         them. Attached in place (the partitions stay on the workers); returns this object.
         """
         import numpy as np
+        import pandas as pd
 
-        from .annotations import check_items
+        from .annotations import Annotations, check_items
 
-        ids = np.concatenate(self.map_reduce(_message_ids))
+        listed = self.map_reduce(_message_ids)  # one array per partition, in partition order
+        ids = pd.Index(np.concatenate(listed))
         checked = check_items(annotations, ids, lenient=lenient, source=source)
-        del ids
         frames = {}
         for name in ("votes", "rankings", "rejected"):
             frame = getattr(checked, name)
             frames[name] = frame.set_axis(range(self._rows[name], self._rows[name] + len(frame)))
             self._rows[name] += len(frame)
-        checked = type(checked)(**frames)
-        found = self.client.scatter(type(checked)(checked.votes, checked.rankings), broadcast=True)
-        self.parts = [
-            self.client.submit(_attach, p, found, checked.rejected if i == 0 else checked.rejected.iloc[:0], pure=False)
-            for i, p in enumerate(self.parts)
-        ]
+        part = np.repeat(np.arange(len(listed)), [len(a) for a in listed])  # each id's partition
+        vote_part = part[ids.get_indexer(frames["votes"]["item"])]  # every id is known once checked
+        ranking_part = part[ids.get_indexer(frames["rankings"]["group"])]
+        del listed, ids, part
+        parts = []
+        for i, p in enumerate(self.parts):
+            mine = Annotations(
+                frames["votes"][vote_part == i],
+                frames["rankings"][ranking_part == i],
+                frames["rejected"] if i == 0 else frames["rejected"].iloc[:0],  # counted once
+            )
+            parts.append(self.client.submit(_attach, p, self.client.scatter(mine, hash=False), pure=False))
+        self.parts = parts
         return self
 
     def map_reduce(self, fn: Callable, *args, merge: Callable[[Any, Any], Any] = partials.add) -> Any:
