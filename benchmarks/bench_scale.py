@@ -1,12 +1,15 @@
 """The report at 1x, 4x and 10x OASST2's size: in memory (one process) against Dask (2 workers).
 
 Synthetic exports (``synthetic.py``: trees resampled from the real ones, a contributor pool that
-grows with the size) are written once, then each path runs in its own process, measured in the
-same run: wall time, the in-memory process's peak memory, and for Dask each worker's peak and the
-client's (the client holds the merged statistics and the flags table). Checks that both
-metrics.json agree to 1e-9.
+grows with the size) are written once, with a planted per-user export (``planted_export.py``'s
+annotators: three labellers on a share of the labelled messages, three rankers on the same share
+of the ranked reply sets) that both paths read as ``--annotations`` and ``--rankings``. Then each
+path runs in its own process, measured in the same run: wall time, CPU seconds (for Dask the
+client's, the scheduler's thread among them, and every worker's), the in-memory process's peak
+memory, and for Dask each worker's peak and the client's. Checks that both metrics.json agree to
+1e-9.
 
-    python benchmarks/bench_scale.py [--scales 1,4,10] [--workers 2] [--folder /tmp/oq-scale]
+    python benchmarks/bench_scale.py [--scales 1,4,10] [--workers 2] [--annotated 0.1] [--folder /tmp/oq-scale]
 """
 
 from __future__ import annotations
@@ -21,36 +24,88 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import numpy as np
+import orjson
+import planted_export
 import synthetic
 
 OASST2_MESSAGES, OASST2_TREES = 135_174, 55_600  # the size the issue measured as 1x
 USERS_PER_MESSAGE = 13_500 / 161_443  # oasst1's volunteers per message
 
 
-def _in_memory(path: str, out: str) -> dict:
+def _cpu() -> float:
+    use = resource.getrusage(resource.RUSAGE_SELF)
+    return use.ru_utime + use.ru_stime
+
+
+def _peak_gb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+
+
+def _planted(path: Path, share: float, seed: int) -> tuple[Path, Path]:
+    """The planted per-user export of ``share`` of the labelled messages and of the ranked reply
+    sets of the synthetic export at ``path`` (backend text_labels and reaction rows), streamed."""
+    votes, ranks = (path.with_name(f"{path.stem}_{share:g}_{n}.jsonl") for n in ("text_labels", "reactions"))
+    if votes.exists() and ranks.exists():
+        return votes, ranks
+    rng = np.random.default_rng(seed)
+    ranked: dict[str, list] = {}
+    with open(path, "rb") as fh, open(votes, "wb") as out:
+        for line in fh:
+            r = orjson.loads(line)
+            if r["rank"] is not None:
+                ranked.setdefault(r["parent_id"], []).append((r["rank"], r["message_id"]))
+            if r["labels"] and rng.random() < share:
+                means = dict(zip(r["labels"]["name"], r["labels"]["value"]))
+                for who in rng.choice(planted_export.LABELLERS, 3, replace=False):
+                    out.write(
+                        orjson.dumps(planted_export.text_labels_row(rng, r["message_id"], means, str(who))) + b"\n"
+                    )
+    with open(ranks, "wb") as out:
+        for group, replies in ranked.items():
+            if len(replies) > 1 and rng.random() < share:
+                order = [m for _, m in sorted(replies)]
+                for who in rng.choice(planted_export.RANKERS, 3, replace=False):
+                    out.write(orjson.dumps(planted_export.reaction_row(rng, group, order, str(who), 0.05)) + b"\n")
+    return votes, ranks
+
+
+def _in_memory(path: str, out: str, annotations: list[str]) -> dict:
     import oasst_quality as oq
     from oasst_quality import report
+    from oasst_quality.annotations import read
 
-    t = time.perf_counter()
-    report.build(oq.load(path), out, quiet=True)
-    return {"wall_s": time.perf_counter() - t, "peak_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20}
+    t, cpu = time.perf_counter(), _cpu()
+    ds = oq.load(path)
+    for found in annotations:
+        ds = ds.with_annotations(read(found), source=found)
+    report.build(ds, out, quiet=True)
+    return {"wall_s": time.perf_counter() - t, "cpu_s": _cpu() - cpu, "peak_gb": _peak_gb()}
 
 
-def _dask(path: str, out: str, workers: int) -> dict:
+def _dask(path: str, out: str, workers: int, annotations: list[str]) -> dict:
     from oasst_quality import report, scale
+    from oasst_quality.annotations import read
 
     with scale.cluster(workers=workers) as client:
         client.run(lambda: __import__("oasst_quality.report"))  # worker start-up is not the data's cost
-        t = time.perf_counter()
+        before = client.run(_cpu)
+        t, cpu = time.perf_counter(), _cpu()
         parts = scale.partition(path, client)
+        for found in annotations:
+            parts.with_annotations(read(found), source=found)
         report.build(parts, out, quiet=True)
-        wall = time.perf_counter() - t
-        peaks = client.run(lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20)
+        wall, client_cpu = time.perf_counter() - t, _cpu() - cpu
+        after = client.run(_cpu)
+        peaks = client.run(_peak_gb)
+    workers_cpu = sum(after[w] - before[w] for w in after)
     return {
         "wall_s": wall,
+        "cpu_s": client_cpu + workers_cpu,
+        "client_cpu_s": client_cpu,
         "partitions": len(parts),
         "worker_peak_gb": max(peaks.values()),
-        "client_peak_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20,
+        "client_peak_gb": _peak_gb(),
     }
 
 
@@ -68,12 +123,13 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--scales", default="1,4,10")
     p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--annotated", type=float, default=0.1, help="share with planted per-user data (0: none)")
     p.add_argument("--folder", type=Path, default=Path("/tmp/oq-scale"))
-    p.add_argument("--run", nargs=3, metavar=("ENGINE", "PATH", "OUT"), help=argparse.SUPPRESS)
+    p.add_argument("--run", nargs="+", metavar="ENGINE PATH OUT [ANNOTATIONS...]", help=argparse.SUPPRESS)
     a = p.parse_args()
     if a.run:  # one measured path, in a fresh process
-        engine, path, out = a.run
-        print(json.dumps(_in_memory(path, out) if engine == "memory" else _dask(path, out, a.workers)))
+        engine, path, out, *found = a.run
+        print(json.dumps(_in_memory(path, out, found) if engine == "memory" else _dask(path, out, a.workers, found)))
         return
     a.folder.mkdir(parents=True, exist_ok=True)
     rows = []
@@ -83,10 +139,12 @@ def main() -> None:
         if not path.exists():
             users = round(n * USERS_PER_MESSAGE)
             synthetic.write(path, synthetic.generate(n, scale * OASST2_TREES, seed=scale, n_users=users))
+        found = [str(f) for f in _planted(path, a.annotated, scale)] if a.annotated else []
         row = {"scale": f"{scale}x", "messages": n, "size_gb": path.stat().st_size / 2**30}
+        row["annotation_rows"] = sum(Path(f).read_bytes().count(b"\n") for f in found)
         for engine in ("memory", "dask"):
             out = a.folder / f"report_{scale}x_{engine}"
-            cmd = [sys.executable, __file__, "--workers", str(a.workers), "--run", engine, str(path), str(out)]
+            cmd = [sys.executable, __file__, "--workers", str(a.workers), "--run", engine, str(path), str(out), *found]
             res = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.splitlines()[-1])
             row |= {f"{engine}_{k}": v for k, v in res.items()}
         same = _same(
@@ -94,18 +152,20 @@ def main() -> None:
         )
         row["metrics_equal_1e-9"] = same
         row["dask_over_memory_time"] = row["dask_wall_s"] / row["memory_wall_s"]
+        row["dask_over_memory_cpu"] = row["dask_cpu_s"] / row["memory_cpu_s"]
         rows.append(row)
         print(json.dumps(row), flush=True)
     print(
-        "\n| scale | messages | in memory s (peak GB) | Dask, 2 workers: s (peak GB per worker; client) "
-        "| time ratio | equal |"
+        "\n| scale | messages | in memory: s, CPU s (peak GB) | Dask, 2 workers: s, CPU s (peak GB per worker; client) "
+        "| time, Dask / memory | CPU, Dask / memory | equal |"
     )
-    print("|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|")
     for r in rows:
         print(
-            f"| {r['scale']} | {r['messages']:,} | {r['memory_wall_s']:.0f} ({r['memory_peak_gb']:.2f}) | "
-            f"{r['dask_wall_s']:.0f} ({r['dask_worker_peak_gb']:.2f}; {r['dask_client_peak_gb']:.2f}) | "
-            f"{r['dask_over_memory_time']:.2f} | {r['metrics_equal_1e-9']} |"
+            f"| {r['scale']} | {r['messages']:,} | {r['memory_wall_s']:.0f}, {r['memory_cpu_s']:.0f} "
+            f"({r['memory_peak_gb']:.2f}) | {r['dask_wall_s']:.0f}, {r['dask_cpu_s']:.0f} "
+            f"({r['dask_worker_peak_gb']:.2f}; {r['dask_client_peak_gb']:.2f}) | "
+            f"{r['dask_over_memory_time']:.2f} | {r['dask_over_memory_cpu']:.2f} | {r['metrics_equal_1e-9']} |"
         )
 
 

@@ -35,47 +35,58 @@ PLANTED = {
 }
 
 
+def text_labels_row(rng: np.random.Generator, mid: str, means: dict, who: str) -> dict:
+    """One labeller's ``text_labels`` row for a message whose published label means are ``means``."""
+    labels = {}
+    for name, mean in means.items():
+        if label_kind(name) == "flag":
+            value = float(rng.random() < mean) if who != "rand-1" else float(rng.integers(0, 2))
+        else:
+            value = LIKERT_GRID[np.abs(LIKERT_GRID - (mean + rng.normal(0, 0.15))).argmin()]
+            value = float(rng.choice(LIKERT_GRID)) if who == "rand-1" else float(value)
+        labels[name] = 0.0 if who == "zero-1" else value
+    return {"message_id": mid, "user_id": str(who), "labels": labels}
+
+
+def reaction_row(rng: np.random.Generator, group: str, order: list, who: str, swap: float) -> dict:
+    """One ranker's ranking reaction for the reply set ``group`` whose export order is ``order``."""
+    shown = [order[i] for i in rng.permutation(len(order))]  # the order the task displayed
+    if who == "rev-1":
+        ranked = order[::-1]
+    elif who == "lazy-1":
+        ranked = shown
+    else:
+        ranked = list(order)
+        if rng.random() < swap and len(ranked) > 1:
+            i = int(rng.integers(0, len(ranked) - 1))
+            ranked[i], ranked[i + 1] = ranked[i + 1], ranked[i]
+    payload = {
+        "type": "message_ranking",
+        "ranking": [shown.index(m) for m in ranked],
+        "ranked_message_ids": ranked,
+        "ranking_parent_id": group,
+    }
+    return {"message_id": group, "user_id": str(who), "payload": payload}
+
+
+LABELLERS = [*HONEST_LABELLERS, "rand-1", "zero-1"]
+RANKERS = [*HONEST_RANKERS, "rev-1", "lazy-1"]
+
+
 def generate(dataset=None, *, seed: int = 0, swap: float = 0.05) -> tuple[list[dict], list[dict]]:
     """(text_labels rows, reaction rows) for ``dataset`` (default: the bundled sample)."""
     ds = dataset if dataset is not None else oq.load_sample()
     rng = np.random.default_rng(seed)
-    labellers = [*HONEST_LABELLERS, "rand-1", "zero-1"]
     truth = ds.labels.pivot_table(index="message_id", columns="label", values="value")
     text_labels = []
     for mid, row in truth.iterrows():
         row = row.dropna()
-        for who in rng.choice(labellers, 3, replace=False):
-            labels = {}
-            for name, mean in row.items():
-                if label_kind(name) == "flag":
-                    value = float(rng.random() < mean) if who != "rand-1" else float(rng.integers(0, 2))
-                else:
-                    value = LIKERT_GRID[np.abs(LIKERT_GRID - (mean + rng.normal(0, 0.15))).argmin()]
-                    value = float(rng.choice(LIKERT_GRID)) if who == "rand-1" else float(value)
-                labels[name] = 0.0 if who == "zero-1" else value
-            text_labels.append({"message_id": mid, "user_id": str(who), "labels": labels})
-    rankers = [*HONEST_RANKERS, "rev-1", "lazy-1"]
+        for who in rng.choice(LABELLERS, 3, replace=False):
+            text_labels.append(text_labels_row(rng, mid, row.to_dict(), who))
     reactions = []
     for group, ranking in zip(*adapter.rankings(ds)[["group", "ranking"]].to_numpy().T):
-        order = list(ranking)
-        for who in rng.choice(rankers, 3, replace=False):
-            shown = [order[i] for i in rng.permutation(len(order))]  # the order the task displayed
-            if who == "rev-1":
-                ranked = order[::-1]
-            elif who == "lazy-1":
-                ranked = shown
-            else:
-                ranked = list(order)
-                if rng.random() < swap and len(ranked) > 1:
-                    i = int(rng.integers(0, len(ranked) - 1))
-                    ranked[i], ranked[i + 1] = ranked[i + 1], ranked[i]
-            payload = {
-                "type": "message_ranking",
-                "ranking": [shown.index(m) for m in ranked],
-                "ranked_message_ids": ranked,
-                "ranking_parent_id": group,
-            }
-            reactions.append({"message_id": group, "user_id": str(who), "payload": payload})
+        for who in rng.choice(RANKERS, 3, replace=False):
+            reactions.append(reaction_row(rng, group, list(ranking), who, swap))
     return text_labels, reactions
 
 

@@ -743,14 +743,19 @@ def cmd_report(args: argparse.Namespace) -> None:
 def _report_on_dask(args: argparse.Namespace, paths: list[str]) -> Path:
     from . import report, scale
 
-    unsupported = [
-        f"--{n.replace('_', '-')}" for n in ("annotations", "rankings", "noise_study", "pairs") if getattr(args, n)
-    ]
+    unsupported = [f"--{n.replace('_', '-')}" for n in ("noise_study", "pairs") if getattr(args, n)]
     if unsupported:
         raise UsageError(f"{', '.join(unsupported)} run with the in-memory engine only; leave out --engine dask")
     logging.getLogger("distributed").setLevel(logging.CRITICAL)  # its shutdown chatter is not the curator's concern
     with scale.cluster(args.scheduler, workers=args.workers) as client:
         parts = scale.partition(paths, client, lenient=args.lenient)
+        for name in ("annotations", "rankings"):
+            if path := getattr(args, name, None):
+                from .annotations import read
+
+                found = read(path, scale=getattr(args, "scale", None), lenient=args.lenient)
+                parts.with_annotations(found, lenient=args.lenient, source=path)
+                del found  # on the workers now: the client gathers them back for the annotator section
         return report.build(parts, args.out, n_resamples=args.resamples, seed=args.seed, quiet=args.quiet)
 
 

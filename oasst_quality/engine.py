@@ -4,7 +4,8 @@ An engine holds a dataset as partitions of whole trees, each a
 :class:`~oasst_quality.dataset.Dataset` with its tables (:func:`oasst_quality.adapter.tables`),
 built once and kept between the passes of a report. It runs a function of one partition,
 ``fn(dataset, tables, *args)``, on each and merges the results (:func:`oasst_quality.partials.add`
-unless told otherwise). :class:`InMemory` is the one-partition case;
+unless told otherwise); ``finish`` then reduces the merged result where it was merged (on a worker
+of a cluster), so that only what it returns reaches the caller. :class:`InMemory` is the one-partition case;
 :class:`oasst_quality.scale.Partitioned` runs the same functions on a Dask cluster.
 """
 
@@ -36,8 +37,15 @@ class Engine(Protocol):
         """``fn(dataset, tables, *args)`` on every partition, merged by ``merge`` in partition order."""
         ...
 
-    def submit(self, fn: Callable, *args: Any, merge: Callable[[Any, Any], Any] = add) -> Pending:
-        """:meth:`map_reduce` started: the caller can work while it runs."""
+    def submit(
+        self,
+        fn: Callable,
+        *args: Any,
+        merge: Callable[[Any, Any], Any] = add,
+        finish: Callable[[Any], Any] | None = None,
+    ) -> Pending:
+        """:meth:`map_reduce` started: the caller can work while it runs. ``finish``: applied to the
+        merged result where it is merged (a worker), the caller receiving only its value."""
         ...
 
 
@@ -53,9 +61,16 @@ class InMemory:
         """``fn(dataset, tables, *args)``: one partition, nothing to merge."""
         return fn(self.dataset, self.tables, *args)
 
-    def submit(self, fn: Callable, *args: Any, merge: Callable[[Any, Any], Any] = add) -> Done:
-        """:meth:`map_reduce`, run now (one process has nothing to overlap it with)."""
-        return Done(self.map_reduce(fn, *args, merge=merge))
+    def submit(
+        self,
+        fn: Callable,
+        *args: Any,
+        merge: Callable[[Any, Any], Any] = add,
+        finish: Callable[[Any], Any] | None = None,
+    ) -> Done:
+        """:meth:`map_reduce` (and ``finish``), run now (one process has nothing to overlap it with)."""
+        value = self.map_reduce(fn, *args, merge=merge)
+        return Done(value if finish is None else finish(value))
 
 
 class Done:

@@ -29,6 +29,7 @@ ranking and annotator rows need per-annotator data attached (:meth:`Dataset.with
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -317,3 +318,32 @@ def flag_files(table: pd.DataFrame) -> dict[str, bytes]:
     pq.write_table(arrow, parquet)
     pcsv.write_csv(arrow, csv, pcsv.WriteOptions(quoting_style="needed"))  # C++: 5-10x faster than pandas
     return {"flags.parquet": parquet.getvalue().to_pybytes(), "flags.csv": csv.getvalue().to_pybytes()}
+
+
+def write_part(table: pd.DataFrame, folder: str | Path) -> Path:
+    """One partition's curation table as a part of the ``flags.parquet`` dataset folder ``folder``
+    (every column a string, so that the parts share one schema whatever their rows)."""
+    import uuid
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    schema = pa.schema([(c, pa.string()) for c in FLAG_COLUMNS])
+    path = Path(folder) / f"part-{uuid.uuid4().hex}.parquet"
+    pq.write_table(
+        pa.Table.from_pandas(table[FLAG_COLUMNS].astype({"severity": str}), schema, preserve_index=False), path
+    )
+    return path
+
+
+def csv_from_parts(folder: str | Path, path: str | Path) -> None:
+    """``flags.csv`` from the parts of a ``flags.parquet`` folder (:func:`write_part`), one part in
+    memory at a time."""
+    import pyarrow.csv as pcsv
+    import pyarrow.parquet as pq
+
+    parts = sorted(Path(folder).glob("*.parquet"))
+    schema = pq.read_schema(parts[0])
+    with pcsv.CSVWriter(path, schema, write_options=pcsv.WriteOptions(quoting_style="needed")) as out:
+        for part in parts:
+            out.write_table(pq.read_table(part, schema=schema))

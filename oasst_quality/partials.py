@@ -136,34 +136,69 @@ def toxicity_merge(a: tuple | None, b: tuple | None) -> tuple | None:
 
 
 def annotators_partial(ds: Dataset, t: Tables) -> tuple[Annotations, pd.DataFrame] | None:
-    """The per-annotator tables attached to the partition, with the export's rankings (None if none)."""
-    return None if ds.annotations is None else (ds.annotations, t.rankings)
+    """The per-annotator tables attached to the partition, with the export's rankings of the reply
+    sets they rank (the ones the comparison with the export reads), or None if none are attached."""
+    if ds.annotations is None:
+        return None
+    return ds.annotations, t.rankings[t.rankings["group"].isin(ds.annotations.rankings["group"])]
+
+
+def annotations_add(a: Annotations, b: Annotations) -> Annotations:
+    """Two partitions' per-annotator tables as one, each row keeping its label (its place in the
+    input: :func:`annotations_in_order` restores that order)."""
+    from .annotations import Annotations
+
+    def cat(x: pd.DataFrame, y: pd.DataFrame) -> pd.DataFrame:
+        return x if not len(y) else y if not len(x) else pd.concat([x, y])
+
+    return Annotations(*(cat(getattr(a, n), getattr(b, n)) for n in ("votes", "rankings", "rejected")))
+
+
+def annotations_in_order(a: Annotations) -> Annotations:
+    """Merged per-annotator tables in input order (their row labels), labelled 0, 1, ... again."""
+    from .annotations import Annotations
+
+    tables = (getattr(a, n) for n in ("votes", "rankings", "rejected"))
+    return Annotations(*(x.sort_index(kind="stable").reset_index(drop=True) for x in tables))
 
 
 def annotators_merge(a: tuple | None, b: tuple | None) -> tuple | None:
     """Two partitions' per-annotator tables and export rankings together."""
     if a is None or b is None:
         return b if a is None else a
-    return a[0] | b[0], pd.concat([a[1], b[1]], ignore_index=True)
+    return annotations_add(a[0], b[0]), pd.concat([a[1], b[1]], ignore_index=True)
 
 
 # --------------------------------------------------------------------------- second pass
 
 
-def second_pass(ds: Dataset, t: Tables, fits, text_ids: list, annotators: dict | None = None) -> dict:
+def second_pass(ds: Dataset, t: Tables, fits, annotators: dict | None = None, flags_dir: str | None = None) -> dict:
     """One partition's flagged messages (with the label models ``fits`` of the whole dataset: see
-    :func:`oasst_quality.published.label_fits`), text snippets for the first of each kind, and the
-    texts of ``text_ids``."""
-    from .flags import curation_flags
+    :func:`oasst_quality.published.label_fits`) and text snippets for the first of each kind.
 
-    m = t.messages
+    ``flags_dir``: a folder every worker writes, where the partition's flags go as one part of the
+    ``flags.parquet`` dataset (:func:`oasst_quality.flags.write_part`); the result then holds their
+    counts (flags per kind and severity, flagged messages) instead of the table.
+    """
+    from .flags import curation_flags, write_part
 
     def flags() -> dict:
         table = curation_flags(t, annotations=ds.annotations, annotators=annotators, fits=fits)
-        text = m.set_index("item")["text"]
+        text = t.messages.set_index("item")["text"]
         top = table.groupby("kind", sort=False, observed=True).head(_EXAMPLES)
         snippets = text.reindex(top["message_id"]).fillna("").str.slice(0, 160).to_numpy()
-        return {"table": [table], "examples": [top.assign(text=snippets)]}
+        examples = [top.assign(text=snippets)]
+        if flags_dir is None:
+            return {"table": [table], "examples": examples}
+        if len(table):
+            write_part(table, flags_dir)
+        counts = table.groupby(["kind", "severity"], observed=True).size()
+        return {"counts": counts, "n_messages": table["message_id"].nunique(), "examples": examples}
 
-    texts = m.loc[m["item"].isin(text_ids), ["item", "lang", "text"]].rename(columns={"item": "message_id"})
-    return {"flags": guarded(flags), "texts": [texts]}
+    return {"flags": guarded(flags)}
+
+
+def texts(ds: Dataset, t: Tables, ids: list) -> list[pd.DataFrame]:
+    """The language and text of the partition's messages among ``ids``."""
+    m = t.messages
+    return [m.loc[m["item"].isin(ids), ["item", "lang", "text"]].rename(columns={"item": "message_id"})]

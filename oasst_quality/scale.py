@@ -14,6 +14,7 @@ Needs the ``dask`` extra (``pip install "oasst_quality[dask]"``); the core never
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import re
@@ -57,7 +58,9 @@ def cluster(scheduler: str | None = None, *, workers: int = 2, memory_limit: str
         with client:
             yield client
         return
-    with warnings.catch_warnings():
+    import dask
+
+    with warnings.catch_warnings(), dask.config.set(_QUIET):
         # its health endpoints take another port when a second local cluster runs: nothing to act on
         warnings.filterwarnings("ignore", message="Port .* is already in use")
         local = distributed.LocalCluster(
@@ -68,8 +71,23 @@ def cluster(scheduler: str | None = None, *, workers: int = 2, memory_limit: str
             memory_limit=memory_limit or "auto",
             silence_logs=logging.CRITICAL,
         )
-    with local, distributed.Client(local) as client:
-        yield client
+        with local, distributed.Client(local) as client:
+            yield client
+
+
+#: A local cluster's housekeeping, slowed to what a cluster without a dashboard needs. Dask's
+#: defaults (a stack sampler every 10 ms in each worker for the dashboard's profile, an event-loop
+#: tick every 20 ms, a memory check every 100 ms, work stealing every 100 ms) cost 0.9 CPU seconds
+#: per idle worker and 1.2 on the client over 30 idle seconds, 0.09 and 0.23 with these: on a busy
+#: machine, where a 1x report takes minutes, the defaults added a third to its CPU seconds.
+#: Stealing would move a partition away from the worker that holds it, so it is off.
+_QUIET = {
+    "distributed.worker.profile.enabled": False,
+    "distributed.admin.tick.interval": "1s",
+    "distributed.admin.system-monitor.interval": "2s",
+    "distributed.worker.memory.monitor-interval": "500ms",
+    "distributed.scheduler.work-stealing": False,
+}
 
 
 @dataclass(frozen=True)
@@ -206,10 +224,65 @@ def _tree_key(obj: Any, line: int) -> str:
     return f"line {line}"  # unreadable: rejected (or reported) wherever it lands
 
 
-def _split(chunk: Chunk, n: int) -> list[list[tuple]]:
+def _paused(fn: Callable) -> Callable:
+    """``fn`` with the cyclic garbage collector paused (:func:`oasst_quality._util.gc_paused`): a
+    worker's tasks that make a record or a row object per line would otherwise have each automatic
+    collection walk every object the worker holds, its partitions' included."""
+
+    @functools.wraps(fn)
+    def paused(*args, **kwargs):
+        with gc_paused():
+            return fn(*args, **kwargs)
+
+    return paused
+
+
+@dataclass(frozen=True)
+class Bucket:
+    """Records on their way to one partition, in few objects (a worker sends and frees three arrays
+    and a byte string, not an object per line): raw JSON lines as one byte string cut at ``ends``,
+    with their ``source`` index and ``line`` number, and the records that travel parsed
+    (``(source, line, value, error)``: parquet rows, gzip streams, a DataFrame's rows)."""
+
+    source: Any
+    line: Any
+    ends: Any
+    data: bytes = b""
+    parsed: tuple = ()
+
+    @classmethod
+    def of(cls, source: list[int], line: list[int], blobs: list[bytes], parsed: list[tuple]) -> Bucket:
+        import numpy as np
+
+        ends = np.cumsum([len(b) for b in blobs], dtype=np.int64)
+        return cls(np.array(source, np.int32), np.array(line, np.int64), ends, b"".join(blobs), tuple(parsed))
+
+    def __len__(self) -> int:
+        return len(self.line) + len(self.parsed)
+
+    def records(self) -> Iterator[tuple]:
+        """``(source, line, raw line)`` and ``(source, line, value, error)`` records, in input order
+        (source, then line)."""
+        import numpy as np
+
+        source = np.concatenate([self.source, np.array([r[0] for r in self.parsed], np.int32)])
+        line = np.concatenate([self.line, np.array([r[1] for r in self.parsed], np.int64)])
+        starts = np.concatenate([[0], self.ends[:-1]]) if len(self.ends) else self.ends
+        raw, data = len(self.line), self.data
+        for i in np.lexsort((line, source)).tolist():
+            if i < raw:
+                yield int(source[i]), int(line[i]), data[starts[i] : self.ends[i]]
+            else:
+                yield self.parsed[i - raw]
+
+
+@_paused
+def _split(chunk: Chunk, n: int) -> list[Bucket]:
     """The chunk's records, by the partition their tree id hashes to (a stable hash: every
     process must agree). Lines travel raw and are parsed again where the partition is built."""
-    buckets: list[list[tuple]] = [[] for _ in range(n)]
+    lines: list[list[int]] = [[] for _ in range(n)]
+    blobs: list[list[bytes]] = [[] for _ in range(n)]
+    parsed: list[list[tuple]] = [[] for _ in range(n)]
     for _, line, blob, obj, error in _records(chunk, parse=False):
         found = _TREE_ID.search(blob) if blob else None
         if found:
@@ -217,19 +290,34 @@ def _split(chunk: Chunk, n: int) -> list[list[tuple]]:
         else:  # no tree id to read off the line: parse it (a "replies" tree, a bad line, a parquet row)
             key = _tree_key(obj if not blob else rec.parse(blob, line)[0], line).encode()
         b = zlib.crc32(key) % n
-        buckets[b].append((chunk.source, line, blob) if blob else (chunk.source, line, obj, error))
-    return buckets
+        if blob:
+            lines[b].append(line)
+            blobs[b].append(blob)
+        else:
+            parsed[b].append((chunk.source, line, obj, error))
+    return [Bucket.of([chunk.source] * len(lines[b]), lines[b], blobs[b], parsed[b]) for b in range(n)]
 
 
-def _take(buckets: list[list[tuple]], b: int) -> list[tuple]:
+def _take(buckets: list[Bucket], b: int) -> Bucket:
     return buckets[b]
 
 
-def _join(*parts: list[tuple]) -> list[tuple]:
-    return [r for part in parts for r in part]
+@_paused
+def _join(*parts: Bucket) -> Bucket:
+    import numpy as np
+
+    offsets = np.cumsum([0] + [len(p.data) for p in parts[:-1]], dtype=np.int64)
+    return Bucket(
+        np.concatenate([p.source for p in parts]),
+        np.concatenate([p.line for p in parts]),
+        np.concatenate([p.ends + o for p, o in zip(parts, offsets)]),
+        b"".join(p.data for p in parts),
+        tuple(r for p in parts for r in p.parsed),
+    )
 
 
-def _built(records: list[tuple], sources: list[str], lenient: bool, foreign: dict | None = None):
+@_paused
+def _built(records: Bucket, sources: list[str], lenient: bool, foreign: dict | None = None):
     """The partition's Dataset and its tables (:func:`oasst_quality.adapter.tables`), and the
     message ids it loaded with their (source index, line).
 
@@ -241,7 +329,7 @@ def _built(records: list[tuple], sources: list[str], lenient: bool, foreign: dic
     """
     import pandas as pd
 
-    records = sorted(records, key=lambda r: (r[0], r[1]))
+    records = list(records.records())
     present = list(dict.fromkeys(sources[r[0]] for r in records))
 
     def items():
@@ -250,8 +338,7 @@ def _built(records: list[tuple], sources: list[str], lenient: bool, foreign: dic
             yield rec.parse_line(r[2], r[1], name) if len(r) == 3 else rec.Record(name, r[1], b"", r[2], r[3])
 
     seen: dict[str, tuple[str, int]] = dict(foreign) if foreign else {}
-    with gc_paused():
-        ds = build(items(), ", ".join(present), lenient=lenient, partial=True, seen=seen)
+    ds = build(items(), ", ".join(present), lenient=lenient, partial=True, seen=seen)
     index = {name: i for i, name in enumerate(sources)}
     loaded = [(mid, where) for mid, where in seen.items() if not foreign or mid not in foreign]
     ids = pd.DataFrame(
@@ -264,7 +351,7 @@ def _built(records: list[tuple], sources: list[str], lenient: bool, foreign: dic
     return [(ds, adapter.tables(ds))], ids
 
 
-def _datasets(records: list[tuple], sources: list[str], lenient: bool, foreign: dict | None) -> list:
+def _datasets(records: Bucket, sources: list[str], lenient: bool, foreign: dict | None) -> list:
     return _built(records, sources, lenient, foreign)[0]
 
 
@@ -299,8 +386,31 @@ def _apply(datasets: list, fn: Callable, args: tuple, merge: Callable) -> Any:
     return result
 
 
-def _count(records: list[tuple]) -> int:
+def _finish(merge: Callable, finish: Callable, *results: Any) -> Any:
+    merged = results[0]
+    for part in results[1:]:
+        merged = merge(merged, part)
+    return finish(merged)
+
+
+def _count(records: Bucket) -> int:
     return len(records)
+
+
+def _message_ids(ds, t) -> list:
+    return [ds.messages["message_id"].to_numpy()]
+
+
+def _attach(datasets: list, mine) -> list:
+    """The partition's Dataset with its rows of the per-annotator tables (``mine``) added to the
+    ones attached before; row labels stay global (see :meth:`Partitioned.with_annotations`)."""
+    from dataclasses import replace
+
+    (ds, t), *rest = datasets
+    assert not rest, "one Dataset per partition"
+    if ds.annotations is not None:
+        mine = partials.annotations_add(ds.annotations, mine)
+    return [(replace(ds, annotations=mine), t)]
 
 
 class Partitioned:
@@ -309,8 +419,8 @@ class Partitioned:
 
     Each partition's Dataset and its tables (:func:`oasst_quality.adapter.tables`) are built
     once, on the worker that holds its records (which are then released), and stay there for every
-    pass; Dask spills them to disk when a worker runs short of memory. Per-annotator tables are
-    joined in memory only (see docs/scale.md).
+    pass; Dask spills them to disk when a worker runs short of memory. Per-annotator tables join
+    the partitions that hold their messages (:meth:`with_annotations`).
 
     Building waits for each partition's list of the message ids it loaded: an id that two
     partitions hold (two trees that share a message id) is a ``duplicate_message`` as in memory,
@@ -333,18 +443,64 @@ class Partitioned:
             for p, b, f in zip(parts, built, self.foreign)
         ]
         del built  # each partition's ids are dropped with it; its Dataset and tables stay in self.parts
+        #: rows of per-annotator tables attached so far, by table (the next attached row's label)
+        self._rows = {"votes": 0, "rankings": 0, "rejected": 0}
 
     def __len__(self) -> int:
         return len(self.parts)
+
+    def with_annotations(self, annotations, *, lenient: bool = False, source: str = "annotations") -> Partitioned:
+        """Per-annotator votes and rankings (:class:`~oasst_quality.annotations.Annotations`) attached
+        to the partitions that hold their messages, checked as
+        :meth:`oasst_quality.dataset.Dataset.with_annotations` checks them (the same errors, or the
+        same rows set aside): a vote goes with its item's tree, a ranking with its reply set's.
+
+        The client lists the loaded message ids once, for the check and to send each partition
+        its rows only. Each row keeps its place in the input (a
+        global row label), so that the gathered tables are in the order the in-memory path holds
+        them. Attached in place (the partitions stay on the workers); returns this object.
+        """
+        import numpy as np
+        import pandas as pd
+
+        from .annotations import Annotations, check_items
+
+        listed = self.map_reduce(_message_ids)  # one array per partition, in partition order
+        ids = pd.Index(np.concatenate(listed))
+        checked = check_items(annotations, ids, lenient=lenient, source=source)
+        frames = {}
+        for name in ("votes", "rankings", "rejected"):
+            frame = getattr(checked, name)
+            frames[name] = frame.set_axis(range(self._rows[name], self._rows[name] + len(frame)))
+            self._rows[name] += len(frame)
+        part = np.repeat(np.arange(len(listed)), [len(a) for a in listed])  # each id's partition
+        vote_part = part[ids.get_indexer(frames["votes"]["item"])]  # every id is known once checked
+        ranking_part = part[ids.get_indexer(frames["rankings"]["group"])]
+        del listed, ids, part
+        parts = []
+        for i, p in enumerate(self.parts):
+            mine = Annotations(
+                frames["votes"][vote_part == i],
+                frames["rankings"][ranking_part == i],
+                frames["rejected"] if i == 0 else frames["rejected"].iloc[:0],  # counted once
+            )
+            parts.append(self.client.submit(_attach, p, self.client.scatter(mine, hash=False), pure=False))
+        self.parts = parts
+        return self
 
     def map_reduce(self, fn: Callable, *args, merge: Callable[[Any, Any], Any] = partials.add) -> Any:
         """``fn(dataset, tables, *args)`` on every partition's Dataset, merged by ``merge``."""
         return self.submit(fn, *args, merge=merge).result()
 
-    def submit(self, fn: Callable, *args, merge: Callable[[Any, Any], Any] = partials.add) -> _Pending:
+    def submit(
+        self, fn: Callable, *args, merge: Callable[[Any, Any], Any] = partials.add, finish: Callable | None = None
+    ) -> Any:
         """Start :meth:`map_reduce` on the cluster; its ``result()`` waits for it (the client can
-        work meanwhile)."""
+        work meanwhile). With ``finish``, one worker merges the partitions' results (in partition
+        order) and applies it: the client receives its value, never the merged statistics."""
         futures = [self.client.submit(_apply, p, fn, args, merge, pure=False) for p in self.parts]
+        if finish is not None:
+            return self.client.submit(_finish, merge, finish, *futures, pure=False)
         return _Pending(futures, merge)
 
 
@@ -424,10 +580,10 @@ def from_frame(frame, client, *, lenient: bool = False, n_partitions: int | None
     return Partitioned(client, [p for p, k in zip(parts, counts) if k], ["DataFrame"], lenient, "DataFrame")
 
 
-def _frame_records(frame) -> list[tuple]:
+def _frame_records(frame) -> Bucket:
     """A pandas partition as loader records (source 0, row number, row, no error), through Arrow
     so that every value is a plain Python object, as the parquet reader gives them."""
     import pyarrow as pa
 
     rows = pa.Table.from_pandas(frame, preserve_index=False).to_pylist()
-    return [(0, row.pop("_row"), rec.typed_row(row), None) for row in rows]
+    return Bucket.of([], [], [], [(0, row.pop("_row"), rec.typed_row(row), None) for row in rows])

@@ -142,14 +142,21 @@ def language_mismatches(t: Tables, *, backend: str | None = None, seed: int = 0,
 
 def flags_summary(table: pd.DataFrame) -> dict:
     """The curation table in counts: flags, messages, and flags per (kind, severity), most severe first."""
+    counts = table.groupby(["kind", "severity"], observed=True).size()
+    return flags_summary_from_counts(counts, int(table["message_id"].nunique()))
+
+
+def flags_summary_from_counts(counts: pd.Series, n_messages: int) -> dict:
+    """:func:`flags_summary` from the flags per (kind, severity) and the number of flagged messages
+    (what the Dask engine's partitions add up, their tables staying on disk)."""
     from .flags import SEVERITIES
 
-    counts = table.groupby(["kind", "severity"], observed=True).size().reset_index(name="n")
+    counts = counts[counts > 0].astype(int).rename_axis(["kind", "severity"]).reset_index(name="n")
     rank = counts["severity"].map({s: i for i, s in enumerate(SEVERITIES)}).astype(int)
     order = np.lexsort((counts["kind"].astype(str).to_numpy(), -counts["n"].to_numpy(), rank.to_numpy()))
     return {
-        "n_flags": len(table),
-        "n_messages": int(table["message_id"].nunique()),
+        "n_flags": int(counts["n"].sum()),
+        "n_messages": n_messages,
         "by_kind": counts.iloc[order].reset_index(drop=True),
     }
 

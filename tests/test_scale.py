@@ -10,8 +10,9 @@ import pytest
 from helpers import assert_close
 
 import oasst_quality as oq
-from oasst_quality import cli, report, scale
-from oasst_quality.errors import SchemaError
+from oasst_quality import adapter, cli, report, scale
+from oasst_quality._util import jsonable
+from oasst_quality.errors import FormatError, SchemaError
 from oasst_quality.io import records
 from oasst_quality.report import sections
 
@@ -116,15 +117,73 @@ def test_parquet_shards_and_several_inputs(client, tmp_path):
     assert_close(mem, from_frame)
 
 
-def test_cli_report_on_dask_writes_the_in_memory_report(tmp_path, capsys):
-    assert cli.main(["report", "--out", str(tmp_path / "mem"), "--quiet", "--resamples", "50"]) == 0
-    argv = ["report", "--engine", "dask", "--workers", "2", "--out", str(tmp_path / "dask"), "--quiet"]
-    assert cli.main([*argv, "--resamples", "50"]) == 0
+def _planted(folder: Path) -> tuple[Path, Path]:
+    """The bundled sample's planted per-user export (benchmarks/planted_export.py): votes, rankings."""
+    import planted_export
+
+    labels, reactions = planted_export.generate()
+    paths = folder / "text_labels.jsonl", folder / "reactions.jsonl"
+    for path, rows in zip(paths, (labels, reactions)):
+        path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return paths
+
+
+def _flags(folder: Path) -> tuple[pd.DataFrame, list[str]]:
+    """A report's curation table (flags.parquet: a file in memory, a folder of parts on Dask) in
+    the table's order, and its flags.csv lines, sorted."""
+    from oasst_quality.flags import sort_flags
+
+    return sort_flags(pd.read_parquet(folder / "flags.parquet")), sorted(
+        (folder / "flags.csv").read_text().splitlines()
+    )
+
+
+def test_cli_report_on_dask_with_votes_and_rankings_writes_the_in_memory_report(tmp_path, capsys):
+    votes, rankings = _planted(tmp_path)
+    common = ["--annotations", str(votes), "--rankings", str(rankings), "--quiet", "--resamples", "50"]
+    assert cli.main(["report", "--out", str(tmp_path / "mem"), *common]) == 0
+    argv = ["report", "--engine", "dask", "--workers", "2", "--out", str(tmp_path / "dask"), *common]
+    assert cli.main(argv) == 0
     mem, dask = (json.loads((tmp_path / d / "metrics.json").read_text()) for d in ("mem", "dask"))
     assert_close(mem, dask)
-    assert (tmp_path / "mem" / "flags.csv").read_bytes() == (tmp_path / "dask" / "flags.csv").read_bytes()
+    assert mem["annotators"]["summary"]["n_rankings"] == 1254 and len(mem["annotators"]["suspects"]) >= 4
+    assert (tmp_path / "dask" / "flags.parquet").is_dir()  # the workers' parts
+    with pytest.raises(FormatError, match="holds a report written by oasst-quality"):
+        oq.load(tmp_path / "dask")  # a report's folder is not read as an export's shards
+    (mem_table, mem_csv), (dask_table, dask_csv) = _flags(tmp_path / "mem"), _flags(tmp_path / "dask")
+    pd.testing.assert_frame_equal(mem_table, dask_table)
+    assert mem_csv == dask_csv and (mem_table["kind"] == "suspect_annotator").sum() > 1000
     capsys.readouterr()
     assert cli.main(["report", "a.jsonl", "b.jsonl", "--out", str(tmp_path / "x")]) == 2
     assert "--engine dask" in capsys.readouterr().err
     assert cli.main([*argv, "--noise-study"]) == 2
     assert "in-memory engine only" in capsys.readouterr().err
+
+
+def test_annotations_on_partitions_are_checked_as_in_memory(client, tmp_path):
+    from oasst_quality import annotations as an
+
+    votes, _ = _planted(tmp_path)
+    found = an.read(votes)
+    stray = an.Annotations(votes=found.votes.head(3).assign(item=["nowhere", found.votes["item"][1], "gone"]))
+    with pytest.raises(SchemaError) as mem_err:
+        oq.load_sample().with_annotations(stray, source="v.csv")
+    parts = scale.partition(oq.io.sample_path(), client, n_partitions=3)
+    with pytest.raises(SchemaError) as dask_err:
+        parts.with_annotations(stray, source="v.csv")
+    assert str(dask_err.value) == str(mem_err.value) and "row 1 of its votes table" in str(mem_err.value)
+    # lenient: the same rows set aside; votes attached twice keep the in-memory order
+    mem = oq.load_sample().with_annotations(stray, lenient=True).with_annotations(found, lenient=True)
+    parts.with_annotations(stray, lenient=True).with_annotations(found, lenient=True)
+    got = sections.finalize(
+        sections.BY_NAME["annotators"],
+        parts.map_reduce(sections.first_pass, merge=sections.merge)["annotators"],
+        sections.Context(None, 20, 0),
+    )
+    want = sections.finalize(
+        sections.BY_NAME["annotators"],
+        sections.first_pass(mem, adapter.tables(mem))["annotators"],
+        sections.Context(None, 20, 0),
+    )
+    assert got["summary"]["n_rejected"] == 2 and got["summary"]["n_vote_rows"] == len(found.votes) + 1
+    assert_close(json.loads(json.dumps(jsonable(want))), json.loads(json.dumps(jsonable(got))))

@@ -10,7 +10,11 @@ the dataset shows as text and runs nothing, and writes the curation table beside
 
 from __future__ import annotations
 
+import functools
 import json
+import os
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -22,17 +26,20 @@ from .._util import check_output_folder, jsonable, replace_into
 from ..dataset import Dataset
 from ..engine import Engine, InMemory
 from ..errors import FormatError
+from ..flags import FLAG_COLUMNS, write_part
 from .sections import (
     BY_NAME,
     SECTIONS,
     Context,
     finalize,
+    finalize_apart,
     findings,
     first_pass,
     merge,
+    section_merge,
+    section_partial,
     shown,
     summaries,
-    toxicity_gaps,
     with_texts,
 )
 
@@ -51,6 +58,7 @@ def compute(
     noise_study=None,
     tables: dict | None = None,
     pairs=None,
+    flags_dir: str | Path | None = None,
 ) -> tuple[dict, dict]:
     """All metrics (a JSON-ready dict) and the figures (name -> PNG data URI).
 
@@ -61,12 +69,26 @@ def compute(
     ``tables``: a dict that receives the full tables behind the page (``"flags"``: the curation table).
     ``pairs``: a :class:`~oasst_quality.verdicts.pairs.PairVerdicts` to add as the preference-pairs
     section (its suspects join the curation table as ``suspect_preference`` rows).
+    ``flags_dir``: a folder the engine's workers write, where each partition writes its part of the
+    curation table (a ``flags.parquet`` dataset: :func:`oasst_quality.flags.write_part`) instead of
+    sending it to ``tables``; the report counts them.
     """
     engine = InMemory(dataset) if isinstance(dataset, Dataset) else dataset
     ctx = Context(
         engine.source, n_resamples, seed, tables={} if tables is None else tables, noise_study=noise_study, pairs=pairs
     )
     progress = tqdm(total=len(SECTIONS) + 2, desc="report", disable=quiet, unit="step")
+    # sections whose statistics never reach the client: merged and finalized on a worker
+    apart = {
+        s.name: engine.submit(
+            section_partial,
+            s.name,
+            merge=functools.partial(section_merge, s.name),
+            finish=functools.partial(finalize_apart, s.name, engine.source, n_resamples, seed),
+        )
+        for s in SECTIONS
+        if s.apart
+    }
     stats = engine.map_reduce(first_pass, merge=merge)
     progress.update()
     read = stats["structure"]
@@ -78,25 +100,29 @@ def compute(
     ctx.fits = patterns if failed else partials.guarded(lambda: published.label_fits(patterns))
     if isinstance(ctx.fits, partials.Failed):
         stats["aggregation"] = ctx.fits
-    merged = None if isinstance(stats["toxicity"], partials.Failed) else stats["toxicity"]
-    gaps = partials.guarded(lambda: toxicity_gaps(merged))
-    text_ids = gaps["message_id"].tolist() if isinstance(gaps, pd.DataFrame) else []
     results = {_FLAGS_READ: finalize(BY_NAME[_FLAGS_READ], stats[_FLAGS_READ], ctx)}
     progress.update()
     suspects = results[_FLAGS_READ]
     usable = suspects if suspects and suspects.get("computable", True) is not False else None
     # the second pass runs on the workers while the client finalizes the first
     fits = None if isinstance(ctx.fits, partials.Failed) else ctx.fits
-    pending = engine.submit(partials.second_pass, fits, text_ids, usable)
+    pending = engine.submit(partials.second_pass, fits, usable, None if flags_dir is None else str(flags_dir))
     for section in SECTIONS:
-        if section.partial is not None and section.name not in results:
+        if section.partial is not None and section.name not in results and not section.apart:
             results[section.name] = finalize(section, stats[section.name], ctx)
             progress.update()
+    found: dict[str, pd.DataFrame] = {}
+    for name, job in apart.items():
+        results[name], figures, more = job.result()
+        ctx.figures |= figures
+        found |= more
+        progress.update()
     second = pending.result()
     progress.update()
-    tox = results["toxicity"]
+    tox, gaps = results["toxicity"], found.get("toxicity_gaps")
     if tox.get("available") and isinstance(gaps, pd.DataFrame):
-        tox["disagreements"] = with_texts(gaps, pd.concat(second["texts"], ignore_index=True))
+        texts = engine.map_reduce(partials.texts, gaps["message_id"].tolist())
+        tox["disagreements"] = with_texts(gaps, pd.concat(texts, ignore_index=True))
     for section in SECTIONS:
         if section.partial is None:
             results[section.name] = finalize(section, second.get(section.name), ctx)
@@ -133,20 +159,49 @@ def build(
 
     ``noise_study`` (a :class:`~oasst_quality.reward.NoiseStudyResult`) adds the noise-study section;
     ``pairs`` (a :class:`~oasst_quality.verdicts.pairs.PairVerdicts`) the preference-pairs section.
+    On an engine of partitions (Dask) the partitions write the curation table themselves:
+    ``flags.parquet`` is then a folder of parts (a parquet dataset), each in the table's order.
     """
-    from ..flags import flag_files
+    from ..flags import csv_from_parts, flag_files
     from .render import html
 
     out = check_output_folder(out_dir)  # before minutes of computing, not after
-    tables: dict[str, pd.DataFrame] = {}
-    metrics, figures = compute(
-        dataset, n_resamples=n_resamples, seed=seed, quiet=quiet, noise_study=noise_study, tables=tables, pairs=pairs
-    )
-    files: dict[str, bytes | str] = {
-        "metrics.json": json.dumps(metrics, indent=2, allow_nan=False),
-        "index.html": html(metrics, figures),
-    }
-    if "flags" in tables:
-        files |= flag_files(tables["flags"])
-    replace_into(out, files)
+    settings = {"n_resamples": n_resamples, "seed": seed, "quiet": quiet, "noise_study": noise_study, "pairs": pairs}
+    if isinstance(dataset, Dataset | InMemory):
+        tables: dict[str, pd.DataFrame] = {}
+        metrics, figures = compute(dataset, tables=tables, **settings)
+        files = flag_files(tables["flags"]) if "flags" in tables else {}
+        replace_into(out, files | {"metrics.json": _json(metrics), "index.html": html(metrics, figures)})
+        return out / "index.html"
+    # an engine of partitions: they write the curation table in parts, the client only counts it
+    out.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".oasst-quality-flags-", dir=out))
+    try:
+        parts = staging / "flags.parquet"
+        parts.mkdir()
+        metrics, figures = compute(dataset, flags_dir=parts, **settings)
+        if metrics["flags"].get("computable", True) is not False:  # else no table, as in memory
+            if not any(parts.iterdir()):  # nothing flagged: one empty part keeps the columns
+                write_part(pd.DataFrame(columns=FLAG_COLUMNS), parts)
+            csv_from_parts(parts, staging / "flags.csv")
+            for name in ("flags.parquet", "flags.csv"):
+                _replace(staging / name, out / name)
+        replace_into(out, {"metrics.json": _json(metrics), "index.html": html(metrics, figures)})
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     return out / "index.html"
+
+
+def _json(metrics: dict) -> str:
+    return json.dumps(metrics, indent=2, allow_nan=False)
+
+
+def _replace(src: Path, dst: Path) -> None:
+    """``src`` (a file or a folder) in place of ``dst``, whichever of the two ``dst`` is now."""
+    if dst.is_dir() and not dst.is_symlink():
+        old = dst.with_name(f".{dst.name}.old-{os.getpid()}")
+        os.replace(dst, old)
+        shutil.rmtree(old)
+    elif dst.exists() or dst.is_symlink():
+        dst.unlink()
+    os.replace(src, dst)

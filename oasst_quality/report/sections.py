@@ -23,9 +23,10 @@ import pandas as pd
 
 from .. import adapter, partials, published, skew
 from .. import toxicity as tx
+from ..errors import UsageError
 from ..flags import sort_flags
 from ..references import PAIRWISE_AGREEMENT
-from ..summaries import flags_summary
+from ..summaries import flags_summary, flags_summary_from_counts
 from . import plots, prose
 
 if TYPE_CHECKING:
@@ -68,6 +69,10 @@ class Section:
     merge: Callable[[Any, Any], Any] = partials.add
     sentences: Callable[[dict], list[str]] | None = None
     findings: Callable[[dict], list[dict]] | None = None
+    #: merged and finalized where the partials are (one worker of a cluster): statistics too big for
+    #: the client to hold (per-message rows) stay off it; the finalize step's figures and its
+    #: ``context.tables`` entries travel back with the metrics (:func:`finalize_apart`)
+    apart: bool = False
 
 
 def shown(source: str | list[str] | None) -> str | None:
@@ -160,7 +165,7 @@ def _skew(t: dict, ctx: Context) -> dict:
 
 def _toxicity(tables: tuple | None, ctx: Context) -> dict:
     """The toxicity section from the merged (scores, human) tables; its ``disagreements`` get their
-    texts after the second pass (:func:`toxicity_gaps`)."""
+    texts after the second pass (from :func:`toxicity_gaps`, left in ``ctx.tables``)."""
     if tables is None:
         return {
             "available": False,
@@ -168,6 +173,7 @@ def _toxicity(tables: tuple | None, ctx: Context) -> dict:
             "local Detoxify checkpoint (the toxicity extra), offline.",
         }
     scores, human = tables
+    ctx.tables["toxicity_gaps"] = partials.guarded(lambda: toxicity_gaps(tables))
     table = tx.agreement_from_tables(scores, human, n_resamples=ctx.n_resamples, seed=ctx.seed)
     cal = tx.calibration_from_tables(scores, human)
     ctx.figures["calibration"] = plots.calibration(cal)
@@ -198,6 +204,7 @@ def _annotators(stats: tuple | None, ctx: Context) -> dict | None:
     from ..per_annotator import summarize
 
     annotations, export_rankings = stats
+    annotations = partials.annotations_in_order(annotations)  # the in-memory order, whatever the partitions
     return summarize(annotations, export_rankings=export_rankings, n_resamples=ctx.n_resamples, seed=ctx.seed)
 
 
@@ -215,16 +222,22 @@ def _pairs(stats: None, ctx: Context) -> dict | None:
 def _flags(stats: dict, ctx: Context) -> dict:
     """The curation table (written beside the report) in counts, with the first examples of each kind."""
     extra = ctx.tables.pop("pair_flags", None)
-    table = pd.concat([*stats["table"], *([extra] if extra is not None and len(extra) else [])], ignore_index=True)
-    table["severity"] = pd.Categorical(table["severity"], categories=["high", "medium", "low"], ordered=True)
-    table = sort_flags(table)
-    ctx.tables["flags"] = table
+    if "table" in stats:
+        table = pd.concat([*stats["table"], *([extra] if extra is not None and len(extra) else [])], ignore_index=True)
+        table["severity"] = pd.Categorical(table["severity"], categories=["high", "medium", "low"], ordered=True)
+        table = sort_flags(table)
+        ctx.tables["flags"] = table
+        summary = flags_summary(table)
+    else:  # written in parts by the partitions (the Dask engine): only their counts come back
+        if extra is not None and len(extra):
+            raise UsageError("the preference pairs' flags join a curation table that is held in memory, not in parts")
+        summary = flags_summary_from_counts(stats["counts"], int(stats["n_messages"]))
     shown_rows = sort_flags(pd.concat(stats["examples"], ignore_index=True))
     examples = {
         kind: g.head(5)[["message_id", "severity", "label", "evidence", "text"]]
         for kind, g in shown_rows.groupby("kind", sort=False, observed=True)
     }
-    return flags_summary(table) | {
+    return summary | {
         "examples": examples,
         "files": ["flags.parquet", "flags.csv"],
     }
@@ -294,6 +307,7 @@ SECTIONS: tuple[Section, ...] = (
         _toxicity,
         partials.toxicity_partial,
         merge=partials.toxicity_merge,
+        apart=True,
         sentences=prose.toxicity_sentences,
         findings=prose.toxicity_findings,
     ),
@@ -337,7 +351,29 @@ BY_NAME: dict[str, Section] = {s.name: s for s in SECTIONS}
 
 def first_pass(ds: Dataset, t: adapter.Tables) -> dict:
     """One partition's statistics for every section with a partial."""
-    return {s.name: partials.guarded(lambda s=s: s.partial(ds, t)) for s in SECTIONS if s.partial is not None}
+    return {
+        s.name: partials.guarded(lambda s=s: s.partial(ds, t))
+        for s in SECTIONS
+        if s.partial is not None and not s.apart
+    }
+
+
+def section_partial(ds: Dataset, t: adapter.Tables, name: str) -> Any:
+    """One partition's statistics for the section ``name`` (one that is finalized :attr:`Section.apart`)."""
+    return partials.guarded(lambda: BY_NAME[name].partial(ds, t))
+
+
+def section_merge(name: str, a: Any, b: Any) -> Any:
+    """Two partitions' :func:`section_partial` results merged; a failure stays."""
+    return merge({name: a}, {name: b})[name]
+
+
+def finalize_apart(name: str, source, n_resamples: int, seed: int, stats: Any) -> tuple[dict | None, dict, dict]:
+    """The section ``name``'s metrics, figures and full tables, finalized where its merged
+    statistics are (a worker): what the client receives instead of them."""
+    ctx = Context(source, n_resamples, seed)
+    out = finalize(BY_NAME[name], stats, ctx)
+    return out, ctx.figures, ctx.tables
 
 
 def merge(a: dict, b: dict) -> dict:
