@@ -709,12 +709,9 @@ def pairwise_agreement(
     )
 
 
-def ranking_summary(data) -> dict:
-    """Ranked reply sets (a Dataset's merged ranks, or any ranking table): how many, their sizes,
-    and the preference pairs they imply."""
-    from .adapter import rankings as ranking_table
-
-    rankings = ranking_table(data)
+def ranking_summary(rankings: pd.DataFrame) -> dict:
+    """Ranked reply sets of a ranking table (``group``, ``ranking``; a Dataset's through
+    ``adapter.rankings``): how many, their sizes, and the preference pairs they imply."""
     sizes = rankings["ranking"].map(len).value_counts().sort_index()
     return {
         "n_ranked_groups": len(rankings),
