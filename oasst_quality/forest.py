@@ -83,7 +83,10 @@ def structure(messages: pd.DataFrame) -> tuple[pd.Series, pd.DataFrame]:
     parent = _parent_index(messages)
     depth = _depths(parent)
     out = []
-    m = messages
+    # Only the columns the checks read: every row selection below then takes five columns, not all.
+    m = pd.DataFrame(
+        {c: messages[c] for c in ("message_id", "parent_id", "message_tree_id", "role", "rank")}, copy=False
+    )
     has_pid = m["parent_id"].notna().to_numpy()
 
     orphan = has_pid & (parent < 0)
@@ -103,8 +106,8 @@ def structure(messages: pd.DataFrame) -> tuple[pd.Series, pd.DataFrame]:
         out.append(_problem("cycle", m[in_cycle], pd.Series(details), "parent_id"))
 
     roots = m[~has_pid]
-    n_roots = roots.groupby("message_tree_id", sort=False)["message_id"].transform("size")
-    multi = roots[n_roots.to_numpy() > 1]
+    tree = roots["message_tree_id"]
+    multi = roots[(tree.duplicated(keep=False) & tree.notna()).to_numpy()]  # a missing tree id is no group
     out.append(_problem("multiple_roots", multi, "tree has more than one root message", "parent_id"))
 
     linked = np.flatnonzero(parent >= 0)
