@@ -1,19 +1,23 @@
 """Conversation trees as networkx graphs, and the structural checks of an OASST export.
 
 The checks and statistics run vectorized over the flat message table (parent pointers as integer
-arrays); a tree's :class:`networkx.DiGraph` is built when it is first asked for.
+arrays); a tree's :class:`networkx.DiGraph` is built when it is first asked for (networkx is
+imported then, not with the package).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import networkx as nx
 import numpy as np
 import pandas as pd
 
 from ._util import gc_paused
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 
 def _parent_index(messages: pd.DataFrame) -> np.ndarray:
@@ -43,6 +47,21 @@ def _depths(parent: np.ndarray) -> np.ndarray:
     return np.where(anc >= 0, -1, dist)
 
 
+def _on_cycles(parent: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Which of ``rows`` (every message in or under a parent cycle) lie on a cycle.
+
+    Following parents ``len(rows)`` times from any of them ends on a cycle, and every message on a
+    cycle is reached so (a cycle maps onto itself): the cycles are the image of that jump, taken
+    by doubling (``log2(len(rows))`` vectorized rounds).
+    """
+    anc = parent.copy()
+    steps = 1
+    while steps < rows.size:
+        anc[rows] = anc[anc[rows]]
+        steps *= 2
+    return np.isin(rows, anc[rows])
+
+
 def _problem(kind: str, rows: pd.DataFrame, detail: pd.Series | str, field: str | None) -> pd.DataFrame:
     return pd.DataFrame(
         {
@@ -61,11 +80,13 @@ def structure(messages: pd.DataFrame) -> tuple[pd.Series, pd.DataFrame]:
     Problem kinds: ``orphan``, ``cycle``, ``multiple_roots``, ``role_alternation``,
     ``tree_id_mismatch``, ``rank_on_prompter``, ``rank_collision`` and ``rank_gap``.
     """
-    n = len(messages)
     parent = _parent_index(messages)
     depth = _depths(parent)
     out = []
-    m = messages
+    # Only the columns the checks read: every row selection below then takes five columns, not all.
+    m = pd.DataFrame(
+        {c: messages[c] for c in ("message_id", "parent_id", "message_tree_id", "role", "rank")}, copy=False
+    )
     has_pid = m["parent_id"].notna().to_numpy()
 
     orphan = has_pid & (parent < 0)
@@ -77,20 +98,16 @@ def structure(messages: pd.DataFrame) -> tuple[pd.Series, pd.DataFrame]:
 
     in_cycle = depth < 0
     if in_cycle.any():
-        graph = nx.DiGraph()
-        idx = np.flatnonzero(in_cycle & (parent >= 0))
-        graph.add_edges_from(zip(parent[idx].tolist(), idx.tolist()))
-        members = {node for cyc in nx.simple_cycles(graph) for node in cyc}
         details = np.where(
-            np.isin(np.arange(n), list(members)),
+            _on_cycles(parent, np.flatnonzero(in_cycle)),
             "message is on a parent cycle",
             "message descends from a parent cycle",
         )
-        out.append(_problem("cycle", m[in_cycle], pd.Series(details[in_cycle]), "parent_id"))
+        out.append(_problem("cycle", m[in_cycle], pd.Series(details), "parent_id"))
 
     roots = m[~has_pid]
-    n_roots = roots.groupby("message_tree_id", sort=False)["message_id"].transform("size")
-    multi = roots[n_roots.to_numpy() > 1]
+    tree = roots["message_tree_id"]
+    multi = roots[(tree.duplicated(keep=False) & tree.notna()).to_numpy()]  # a missing tree id is no group
     out.append(_problem("multiple_roots", multi, "tree has more than one root message", "parent_id"))
 
     linked = np.flatnonzero(parent >= 0)
@@ -203,6 +220,8 @@ class Forest:
         return self._attrs
 
     def _build(self, rows: np.ndarray) -> nx.DiGraph:
+        import networkx as nx
+
         attrs = self._node_attrs()
         ids = self._ids
         graph = nx.DiGraph()

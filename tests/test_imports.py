@@ -13,6 +13,18 @@ def test_core_import_stays_light():
     assert out.stdout.strip() == "[]"
 
 
+def test_networkx_waits_for_a_graph():
+    """``import oasst_quality`` and a load leave networkx unimported; a tree's graph imports it."""
+    code = (
+        "import sys, oasst_quality as oq, pandas as pd; "
+        "ds = oq.load(pd.DataFrame({'message_id': ['a', 'b'], 'parent_id': [None, 'a'], "
+        "'message_tree_id': ['a', 'a'], 'role': ['prompter', 'assistant']})); "
+        "print('networkx' in sys.modules, end=' '); ds.forest['a']; print('networkx' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False True"
+
+
 def _import_graph() -> dict[str, set[str]]:
     """Module -> the oasst_quality modules it imports, at module level or inside a function (a lazy
     import is an edge too); imports under ``if TYPE_CHECKING:`` never run and are left out."""

@@ -217,6 +217,24 @@ def test_structural_problems_never_raise(tmp_path):
     assert lines[("orphan", "o")] == 6
 
 
+@pytest.mark.parametrize("seed", range(20))
+def test_cycle_members_match_networkx(seed):
+    """The cycles found by pointer doubling are networkx's simple cycles of the parent graph
+    (random parent pointers: self-loops, long tails, several cycles)."""
+    import networkx as nx
+
+    from oasst_quality.forest import _depths, _on_cycles
+
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 300))
+    parent = np.where(rng.random(n) < 0.1, -1, rng.integers(0, n, n))
+    rows = np.flatnonzero(_depths(parent) < 0)
+    graph = nx.DiGraph()
+    graph.add_edges_from((int(parent[i]), int(i)) for i in rows)
+    members = {node for cyc in nx.simple_cycles(graph) for node in cyc}
+    assert _on_cycles(parent, rows).tolist() == [int(i) in members for i in rows]
+
+
 def test_duplicate_tree_loaded_once(tmp_path):
     tree = {
         "message_tree_id": "r",

@@ -277,25 +277,36 @@ def labels_part(col: list, bad: set[int]) -> Part:
         lengths = list(map(len, names))
         if _types(values) <= {list} and _types(counts) <= {list}:
             if lengths == list(map(len, values)) == list(map(len, counts)):
-                flat = [list(chain.from_iterable(c)) for c in (names, values, counts)]
-                if _labels_ok(*flat) and list(map(len, map(set, names))) == lengths:
-                    flat[0] = list(map(sys.intern, flat[0]))  # a few names, each once in memory
+                flat = [
+                    _interned(chain.from_iterable(names)),
+                    *(list(chain.from_iterable(c)) for c in (values, counts)),
+                ]
+                if flat[0] is not None and _labels_ok(*flat[1:]) and list(map(len, map(set, names))) == lengths:
                     return (_spread(len(col), rows, lengths), *flat)
     elif form == "raw":
         entries = list(chain.from_iterable(map(dict.values, objs)))
         if _types(entries) <= {dict}:
             flat = [
-                list(chain.from_iterable(objs)),
+                _interned(chain.from_iterable(objs)),
                 list(map(dict.get, entries, repeat("value"))),
                 list(map(dict.get, entries, repeat("count"))),
             ]
-            if _labels_ok(*flat):
+            if flat[0] is not None and _labels_ok(*flat[1:]):
                 return (_spread(len(col), rows, list(map(len, objs))), *flat)
     return _per_row(col, bad, _labels, 3)
 
 
-def _labels_ok(names: list, values: list, counts: list) -> bool:
-    if not (_types(names) <= {str} and _types(counts) <= {int, _NONE}):
+def _interned(names: Iterable[Any]) -> list[str] | None:
+    """The label names, each name once in memory (``sys.intern``); None if one is not a ``str``
+    (``sys.intern`` takes nothing else, not even a subclass: the interning is the type check)."""
+    try:
+        return list(map(sys.intern, names))
+    except TypeError:
+        return None
+
+
+def _labels_ok(values: list, counts: list) -> bool:
+    if not _types(counts) <= {int, _NONE}:
         return False
     given = counts if None not in counts else [c for c in counts if c is not None]
     return (not given or min(given) >= 0) and _numbers_ok(values, 0.0, 1.0)
@@ -444,12 +455,14 @@ def _arrow_lists(table: Any, key: str, fields: tuple[str, ...], bad: set[int]) -
         bad.update(row[~((values >= 0.0) & (values <= 1.0))].tolist())  # NaN and nulls fail too
     negative = pc.fill_null(pc.less(flat[-1], 0), False).to_numpy(zero_copy_only=False)
     bad.update(row[negative].tolist())
+    encoded = pc.dictionary_encode(pc.fill_null(names, ""))  # a few distinct names (a null's row is bad)
+    codes = encoded.indices.to_numpy(zero_copy_only=False)
     if key == "labels" and len(names):
-        codes = pc.dictionary_encode(pc.fill_null(names, "")).indices.to_numpy(zero_copy_only=False)
         twice = pd.Series(row * (int(codes.max()) + 1) + codes).duplicated().to_numpy()
         bad.update(row[twice].tolist())
     offsets = _offsets(np.where(valid, lengths[0], 0))
-    return (offsets, *(f.to_pylist() for f in flat))
+    distinct = np.array(list(map(sys.intern, encoded.dictionary.to_pylist())), dtype=object)
+    return (offsets, distinct[codes].tolist(), *(f.to_pylist() for f in flat[1:]))
 
 
 def _arrow_detox(table: Any, bad: set[int]) -> Part:
