@@ -128,9 +128,7 @@ def parts(export: Path, votes_csv: Path, rankings_csv: Path) -> dict[str, float]
         "alpha and kappas per label": lambda: pa._agreement(found["per"], 1000, 0),
         "Dawid-Skene, MACE, ordinal fits": lambda: pa._models(found["per"]),
         "ranked-pairs consensus": lambda: cs.consensus_ranks(found["ds"].annotations.rankings),
-        "rankers' pairwise agreement (x2)": lambda: [
-            cs.pairwise_agreement(found["ds"].annotations.rankings, ties=t) for t in (False, True)
-        ],
+        "rankers' pairwise agreement (both ties)": lambda: cs.pairwise_agreements(found["ds"].annotations.rankings),
         "ranker verdicts (in ranking_checks)": lambda: va.ranking_verdicts(found["ds"].annotations.rankings),
         "suspect-annotator verdicts (summary)": lambda: found.update(
             s=va.summary(found["ds"].annotations.votes, found["ds"].annotations.rankings)
