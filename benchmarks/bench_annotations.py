@@ -9,13 +9,14 @@ set: 4 rankers out of 100, the export's order with one adjacent pair swapped 5% 
 ``oasst-quality report EXPORT`` runs in process with and without ``--annotations VOTES --rankings
 RANKINGS`` at each size, every command once per round (a busy machine slows them alike); the
 ratio of the best times with / without is the per-annotator cost (each round's ratio is printed
-too), and the growth of the increment from the smaller to the larger size shows whether that cost
-is linear in the data. The inputs are written once into benchmarks/out/, and the reports there.
+too; wall time, and the process's CPU time, steadier on a shared machine), and the growth of the
+increment (wall) from the smaller to the larger size shows whether that cost is linear in the data.
+The inputs are written once into benchmarks/out/, and the reports there.
 
     python benchmarks/bench_annotations.py [--sizes 50000,100000] [--rounds 2] [--parts]
 
 ``--parts`` then times each step the inputs add (reading, attaching, each per-annotator statistic,
-the verdicts, the curation rows) at each size, one after the other in the same process.
+the verdicts, the curation rows) at each size, one after the other in the same process (CPU seconds).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import contextlib
 import functools
 import io
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -128,9 +130,7 @@ def parts(export: Path, votes_csv: Path, rankings_csv: Path) -> dict[str, float]
         "alpha and kappas per label": lambda: pa._agreement(found["per"], 1000, 0),
         "Dawid-Skene, MACE, ordinal fits": lambda: pa._models(found["per"]),
         "ranked-pairs consensus": lambda: cs.consensus_ranks(found["ds"].annotations.rankings),
-        "rankers' pairwise agreement (x2)": lambda: [
-            cs.pairwise_agreement(found["ds"].annotations.rankings, ties=t) for t in (False, True)
-        ],
+        "rankers' pairwise agreement (both ties)": lambda: cs.pairwise_agreements(found["ds"].annotations.rankings),
         "ranker verdicts (in ranking_checks)": lambda: va.ranking_verdicts(found["ds"].annotations.rankings),
         "suspect-annotator verdicts (summary)": lambda: found.update(
             s=va.summary(found["ds"].annotations.votes, found["ds"].annotations.rankings)
@@ -140,8 +140,15 @@ def parts(export: Path, votes_csv: Path, rankings_csv: Path) -> dict[str, float]
         ),
     }
     for name, step in steps.items():
-        out[name] = _timed(step)[0]
+        out[name] = _clocked(step)[1]
     return out
+
+
+def _clocked(fn) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of this process) of one call."""
+    cpu = time.process_time()
+    wall = _timed(fn)[0]
+    return wall, time.process_time() - cpu
 
 
 def _run(argv: list[str]) -> None:
@@ -169,21 +176,25 @@ def main() -> None:
         commands[n] = (plain, [*plain, "--annotations", str(votes_csv), "--rankings", str(rankings_csv)])
         n_votes, n_rankings = (sum(1 for _ in open(f)) - 1 for f in (votes_csv, rankings_csv))
         print(f"{n:>7,} messages: {n_votes:,} votes, {n_rankings:,} rankings", flush=True)
-    times = {(n, side): [] for n in sizes for side in (0, 1)}
+    clocks = {(n, side): [] for n in sizes for side in (0, 1)}
     for _ in range(a.rounds):  # every size and side once per round: a busy machine slows them alike
         for n in sizes:
             for side in (0, 1):
-                times[n, side].append(_timed(functools.partial(_run, commands[n][side]))[0])
+                clocks[n, side].append(_clocked(functools.partial(_run, commands[n][side])))
+    times = {key: [wall for wall, _ in c] for key, c in clocks.items()}
     best = {key: min(t) for key, t in times.items()}
-    for n in sizes:
-        rounds = ", ".join(f"{f / p:.2f}" for p, f in zip(times[n, 0], times[n, 1]))
-        print(
-            f"{n:>7,} messages: report {best[n, 0]:.1f} s, with the per-annotator inputs {best[n, 1]:.1f} s: "
-            f"{best[n, 1] / best[n, 0]:.2f}x (per round: {rounds})"
-        )
+    for clock, k in (("wall", 0), ("CPU", 1)):
+        for n in sizes:
+            got = {side: [c[k] for c in clocks[n, side]] for side in (0, 1)}
+            rounds = ", ".join(f"{f / p:.2f}" for p, f in zip(got[0], got[1]))
+            plain, full = min(got[0]), min(got[1])
+            print(
+                f"{n:>7,} messages ({clock}): report {plain:.1f} s, with the per-annotator inputs {full:.1f} s: "
+                f"{full / plain:.2f}x (per round: {rounds})"
+            )
     if a.parts:
         steps = {n: parts(*inputs(n, folder)) for n in sizes}
-        print("seconds per step: " + " | ".join(f"{n:,}" for n in sizes))
+        print("CPU seconds per step: " + " | ".join(f"{n:,}" for n in sizes))
         for name in steps[sizes[0]]:
             print(f"  {name:40s} " + " | ".join(f"{steps[n][name]:6.2f}" for n in sizes))
     if len(sizes) > 1:

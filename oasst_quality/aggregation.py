@@ -480,22 +480,27 @@ class MACE(_Categorical):
         rng = np.random.default_rng(self.seed)
         theta = np.full(A, 0.8) + rng.uniform(-0.05, 0.05, A)
         xi = np.full((A, K), 1.0 / K)
-        by_item, by_ann = c.by_item(), c.by_annotator()
-        eye = np.eye(K)[c.code]  # ratings x K: [label == k]
+        n = np.bincount(c.annotator, minlength=A)
+        cell = c.annotator * K + c.code  # (annotator, label) of each rating, for the strategies' sums
+        item_cell = c.item * K + c.code  # (item, label) of each rating
         last = -np.inf
         for _ in range(self.n_iter):
             th, x = theta[c.annotator], xi[c.annotator, c.code]
-            like = th[:, None] * eye + ((1 - th) * x)[:, None]  # P(label | true = k), ratings x K
-            logp = by_item @ np.log(like)
+            # P(label | true = k): (1 − θ) ξ(label) off the label, θ + (1 − θ) ξ(label) on it; so an
+            # item's log-likelihood is the sum of the off-label logs plus, at each rating's label, the gap
+            off = (1 - th) * x
+            gap = np.log(th + off) - np.log(off)
+            logp = np.bincount(c.item, np.log(off), c.n_items)[:, None] + np.bincount(
+                item_cell, gap, c.n_items * K
+            ).reshape(c.n_items, K)
             post, ll = _normalize_log_ll(logp)
             ll /= c.item.size
             # expected "spam" indicator per rating: certain when the label is not the truth
             p_true = post[c.item, c.code]
             spam_if_true = (1 - th) * x / (th + (1 - th) * x)
             spam = (1 - p_true) + p_true * spam_if_true
-            n = np.bincount(c.annotator, minlength=A)
-            theta = (n - by_ann @ spam + self.smoothing) / (n + 2 * self.smoothing)
-            xi = sp.csr_matrix((spam, (c.annotator, c.code)), shape=(A, K)).toarray() + self.smoothing / K
+            theta = (n - np.bincount(c.annotator, spam, A) + self.smoothing) / (n + 2 * self.smoothing)
+            xi = np.bincount(cell, spam, A * K).reshape(A, K) + self.smoothing / K
             xi /= xi.sum(axis=1, keepdims=True)
             if ll - last < self.tol:
                 break

@@ -48,11 +48,6 @@ class Ratings:
             return self.values[self.code].astype(float)
         return self.code.astype(float)
 
-    def by_item(self) -> sp.csr_matrix:
-        """Items x ratings incidence: a product with it sums per item."""
-        n = self.item.size
-        return sp.csr_matrix((np.ones(n), (self.item, np.arange(n))), shape=(self.n_items, n))
-
     def by_annotator(self) -> sp.csr_matrix:
         """Annotators x ratings incidence: a product with it sums per annotator."""
         n = self.item.size

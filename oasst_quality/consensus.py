@@ -675,38 +675,81 @@ def pairwise_agreement(
     larger sets are not). The interval is not computable (``low``, ``high`` None) on one reply
     set. Raises NotComputableError when no two rankings share a pair of replies.
     """
+    out = pairwise_agreements(
+        rankings,
+        group=group,
+        ranking=ranking,
+        ties=(ties,),
+        pairs=pairs,
+        n_resamples=n_resamples,
+        confidence=confidence,
+        seed=seed,
+    )[ties]
+    if isinstance(out, NotComputableError):
+        raise out
+    return out
+
+
+def pairwise_agreements(
+    rankings: pd.DataFrame,
+    *,
+    group: str = "group",
+    ranking: str = "ranking",
+    ties: tuple[bool, ...] = (False, True),
+    pairs: str = "all",
+    n_resamples: int = 1000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> dict[bool, Estimate | NotComputableError]:
+    """:func:`pairwise_agreement` under each convention of ``ties`` from one pass over the pair
+    votes: per convention its Estimate, or the NotComputableError that it would raise. Each
+    convention draws its bootstrap from ``seed`` as :func:`pairwise_agreement` does; conventions
+    that keep as many reply sets share the draws (the same draws: they depend on the count alone)."""
     v = _pair_votes(rankings, group, ranking)
-    agree, total = _agreement_counts(v, ties, pairs)
-    keep = total > 0
-    if not keep.any():
-        raise NotComputableError("no two rankings order the same pair of replies: no comparison to count")
-    agree, total = agree[keep], total[keep]
-    rng = np.random.default_rng(seed)
-    f = rng.multinomial(agree.size, np.full(agree.size, 1 / agree.size), size=n_resamples)
-    convention = "ties counted (a tie agrees with a tie)" if ties else "pairs of votes with a tie left out"
-    population = {
-        "all": "all pairs of replies of each set",
-        "adjacent": "pairs of replies adjacent in each set's order by net pairwise margin; pairs it ties left out",
-    }[pairs]
-    details = {
-        "n_sets": int(agree.size),
-        "ties": "counted" if ties else "left out",
-        "pairs": pairs,
-        "pair_population": f"{population}; replies a ranking leaves out make no vote",
-        "largest_set": int(v["sizes"][keep].max()),
-    }
-    if pairs == "adjacent":
-        details["n_tied_reference_pairs"] = int(v["tied_reference"].sum())
-    return bootstrap_estimate(
-        float(agree.sum() / total.sum()),
-        (f @ agree) / (f @ total),
-        confidence,
-        int(total.sum()),
-        f"pairs of votes on each pair of replies, {convention}; percentile bootstrap over reply sets",
-        details,
-        units=int(agree.size),
-        unit="reply set",
-    )
+    draws: dict[int, np.ndarray] = {}
+    out: dict[bool, Estimate | NotComputableError] = {}
+    for tie in ties:
+        agree, total = _agreement_counts(v, tie, pairs)
+        keep = total > 0
+        if not keep.any():
+            out[tie] = NotComputableError("no two rankings order the same pair of replies: no comparison to count")
+            continue
+        agree, total = agree[keep], total[keep]
+        if agree.size not in draws:
+            rng = np.random.default_rng(seed)
+            draws[agree.size] = rng.multinomial(
+                agree.size, np.full(agree.size, 1 / agree.size), size=n_resamples
+            ).astype(float)
+        f = draws[agree.size]
+        convention = "ties counted (a tie agrees with a tie)" if tie else "pairs of votes with a tie left out"
+        population = {
+            "all": "all pairs of replies of each set",
+            "adjacent": "pairs of replies adjacent in each set's order by net pairwise margin; pairs it ties left out",
+        }[pairs]
+        details = {
+            "n_sets": int(agree.size),
+            "ties": "counted" if tie else "left out",
+            "pairs": pairs,
+            "pair_population": f"{population}; replies a ranking leaves out make no vote",
+            "largest_set": int(v["sizes"][keep].max()),
+        }
+        if pairs == "adjacent":
+            details["n_tied_reference_pairs"] = int(v["tied_reference"].sum())
+        sums = f @ np.column_stack([agree, total])  # the resampled sums of both, one matmul
+        try:
+            out[tie] = bootstrap_estimate(
+                float(agree.sum() / total.sum()),
+                sums[:, 0] / sums[:, 1],
+                confidence,
+                int(total.sum()),
+                f"pairs of votes on each pair of replies, {convention}; percentile bootstrap over reply sets",
+                details,
+                units=int(agree.size),
+                unit="reply set",
+            )
+        except NotComputableError as exc:
+            out[tie] = exc
+    return out
 
 
 def ranking_summary(rankings: pd.DataFrame) -> dict:

@@ -28,7 +28,7 @@ import pandas as pd
 from . import aggregation as agg
 from . import agreement as ag
 from .coding import Ratings, encode
-from .consensus import _kendall_taus, consensus_ranks, pairwise_agreement
+from .consensus import _kendall_taus, consensus_ranks, pairwise_agreements
 from .errors import NotComputableError
 from .schema import label_kind
 
@@ -132,11 +132,10 @@ def ranking_checks(
     table = rankings.reset_index(drop=True)
     merged = consensus_ranks(table)
     out: dict = {"n_groups": len(merged), "n_rankings": len(table)}
+    both = pairwise_agreements(table, ties=(False, True), n_resamples=n_resamples, seed=seed)
     for key, ties in (("pairwise_agreement", False), ("pairwise_agreement_with_ties", True)):
-        try:
-            out[key] = pairwise_agreement(table, ties=ties, n_resamples=n_resamples, seed=seed).to_dict()
-        except NotComputableError as exc:
-            out[key] = {"computable": False, "reason": str(exc)}
+        res = both[ties]
+        out[key] = {"computable": False, "reason": str(res)} if isinstance(res, NotComputableError) else res.to_dict()
     if export is not None and len(export):
         ref = pd.Series(export["ranking"].map(tuple).to_numpy(), index=export["group"].to_numpy())
         ref = ref[~ref.index.duplicated(keep="last")]  # a group given twice: its last ranking

@@ -218,15 +218,24 @@ def _vote_scores(votes: pd.DataFrame, levels: dict, annotators: pd.Index, cols: 
             [np.bincount(c.item, log_conf[:, k], c.n_items) for k in range(K)], axis=1
         )
         q = special.softmax(log_item[c.item] - log_conf, axis=1)
+        ann_k, code_k, q_k = local[c.annotator][keep], c.code[keep], q[keep]
+        # the votes grouped by (annotator, answer), once: each group's log-likelihood ratios on the
+        # whole θ grid are then one small matmul in _loglik
+        key = ann_k * K + code_k
+        order = np.argsort(key, kind="stable")
+        cells, starts = np.unique(key[order], return_index=True)
         parts.append(
             {
                 "label": name,
                 "K": K,
                 "mirror": level != "nominal" or K == 2,
-                "ann": local[c.annotator][keep],
-                "code": c.code[keep],
-                "q": q[keep],
+                "ann": ann_k,
+                "code": code_k,
+                "q": q_k,
                 "names": names,
+                "q_sorted": q_k[order],
+                "cells": cells,
+                "bounds": np.r_[starts, order.size],
             }
         )
     return parts
@@ -257,14 +266,20 @@ def _loglik(parts: list, A: int, honest_w: np.ndarray) -> tuple[np.ndarray, np.n
         s = _bias_strength(counts[n_a > 0], m)
         xi = (counts + s * m) / (n_a[:, None] + s)  # own answer shares, shrunk to the crowd's
         by = sp.csr_matrix((np.ones(ann.size), (ann, np.arange(ann.size))), shape=(A, ann.size))
-        for g, theta in enumerate(_GRID):
-            for out, L in ((ll_h, lift), (ll_r, lift[::-1] if p["mirror"] else None)):
-                if L is None:
-                    continue
-                Lt = L**theta
-                Z = xi @ Lt.T  # [a, k]: Σ_l ξ(l) L[k, l]^θ
-                ratio = (q * Lt[:, code].T / Z[ann]).sum(axis=1)
-                out[:, g] += by @ np.log(ratio)
+        # L[k, l]^θ on the grid, honest then reversed: [type·θ, k, l]
+        lifts = [lift, lift[::-1]] if p["mirror"] else [lift]
+        Lt = np.concatenate([L[None] ** _GRID[:, None, None] for L in lifts])
+        Z = np.einsum("al,tkl->tak", xi, Lt)  # Σ_l ξ(l) L[k, l]^θ per annotator
+        # a vote (a, l) scores log Σ_k q(k) L[k, l]^θ / Z[a, k]: per (annotator, answer) cell, q @ M
+        cell_a, cell_l = np.divmod(p["cells"], K)
+        M = Lt[:, :, cell_l].transpose(2, 1, 0) / Z[:, cell_a, :].transpose(1, 2, 0)  # [cell, k, type·θ]
+        qs, bounds = p["q_sorted"], p["bounds"]
+        ll = np.stack([np.log(qs[bounds[j] : bounds[j + 1]] @ M[j]).sum(axis=0) for j in range(cell_a.size)])
+        out = np.zeros((A, Lt.shape[0]))
+        np.add.at(out, cell_a, ll)
+        ll_h += out[:, :G]
+        if p["mirror"]:
+            ll_r += out[:, G:]
         n += n_a.astype(np.int64)
         # constant answering: the annotator's most frequent answer against the rate at which the
         # crowd's typical annotator gives it on the same items (θ = 1) or regardless of them (θ = 0)
