@@ -350,7 +350,8 @@ BY_NAME: dict[str, Section] = {s.name: s for s in SECTIONS}
 
 
 def first_pass(ds: Dataset, t: adapter.Tables) -> dict:
-    """One partition's statistics for every section with a partial."""
+    """One partition's statistics for every section with a partial, but those finalized apart
+    (:func:`section_partial` computes those, one section at a time)."""
     return {
         s.name: partials.guarded(lambda s=s: s.partial(ds, t))
         for s in SECTIONS
