@@ -50,7 +50,7 @@ def _cell(value: Any) -> Any:
         return value.replace("\r", "\\r").replace("\n", "\\n")
     if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
         return int(value)
-    if isinstance(value, float) and value != value:  # not computable (NaN) or not given: a dash, not "NaN"
+    if value is None or (isinstance(value, float) and value != value):  # not computable or not given: a dash
         return "—"
     return value
 

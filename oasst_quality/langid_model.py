@@ -6,6 +6,7 @@ import hashlib
 import math
 import os
 import shutil
+import stat
 import tempfile
 import unicodedata
 from collections import Counter
@@ -187,11 +188,15 @@ def _valid(arrays: dict[str, np.ndarray]) -> bool:
 
 
 def _trusted(folder: Path) -> bool:
-    """A folder of this user's that no one else may write to (always, where there are no uids)."""
+    """A real folder (not a link) of this user's that no one else may write to, in a parent no one
+    else may write to either (always, where there are no uids)."""
     if not hasattr(os, "getuid"):
         return True
-    st = folder.stat()
-    return st.st_uid == os.getuid() and not st.st_mode & 0o022
+    for path in (folder, folder.parent):
+        st = os.lstat(path)
+        if stat.S_ISLNK(st.st_mode) or st.st_uid != os.getuid() or st.st_mode & 0o022:
+            return False
+    return True
 
 
 def _read(folder: Path) -> dict[str, np.ndarray] | None:
@@ -213,7 +218,10 @@ def _write(folder: Path, arrays: dict[str, np.ndarray]) -> None:
     tmp = None
     try:
         folder.parent.mkdir(parents=True, exist_ok=True)
-        if folder.exists():  # unsound or not ours: replace it
+        if os.path.lexists(folder):  # unsound: replace it, but only a real folder of our own
+            st = os.lstat(folder)
+            if stat.S_ISLNK(st.st_mode) or (hasattr(os, "getuid") and st.st_uid != os.getuid()):
+                return
             shutil.rmtree(folder)
         tmp = tempfile.mkdtemp(prefix=".tmp-", dir=folder.parent)  # mode 0700
         for name, a in arrays.items():

@@ -9,7 +9,7 @@ import pyarrow.parquet as pq
 import pytest
 
 import oasst_quality as oq
-from oasst_quality.errors import SchemaError
+from oasst_quality.errors import OasstQualityError, SchemaError
 from oasst_quality.io import bulk, records, tables, writers
 
 TABLES = ("messages", "labels", "emojis", "detoxify", "problems")
@@ -137,3 +137,19 @@ def test_clean_files_take_the_batch_path(tmp_path, monkeypatch, sample_rows):
         batched, row_by_row, checked = _load_both(path, monkeypatch, lenient=False)
         _assert_same(batched, row_by_row)
         assert checked == 0
+
+
+def test_a_nan_label_value_in_parquet_is_a_located_error_not_a_silent_nan(tmp_path, sample_rows):
+    rows = [r for r in sample_rows if "prompt" not in r]
+    i = next(i for i, r in enumerate(rows) if r.get("labels") and len(r["labels"]["value"]) > 1)
+    rows[i] = {
+        **rows[i],
+        "labels": {**rows[i]["labels"], "value": [0.0, float("nan"), *rows[i]["labels"]["value"][2:]]},
+    }
+    path = tmp_path / "nan.parquet"
+    pq.write_table(pa.Table.from_pylist(rows), path)  # parquet, unlike JSON, can hold a NaN
+    name = rows[i]["labels"]["name"][1]
+    with pytest.raises(OasstQualityError, match=rf"line {i + 1}, field 'labels\.{name}\.value'"):
+        oq.load(path)
+    lenient = oq.load(path, lenient=True)
+    assert len(lenient.rejected) == 1 and not lenient.labels["value"].isna().any()

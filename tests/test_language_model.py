@@ -92,3 +92,14 @@ def test_an_unsound_cache_is_rebuilt(cache, damage):
     codes, _ = lm.load().classify(["This is plainly an English sentence."])
     assert codes == ["en"]
     assert lm._read(folder) is not None  # rebuilt
+
+
+def test_a_cache_folder_that_is_a_link_is_neither_read_nor_deleted(cache, tmp_path):
+    lm.load()
+    [folder] = cache.iterdir()
+    elsewhere = tmp_path / "elsewhere"
+    folder.rename(elsewhere)  # a sound copy, reached through a link
+    folder.symlink_to(elsewhere, target_is_directory=True)
+    assert lm._read(folder) is None
+    codes, _ = lm.load().classify(["This is plainly an English sentence."])  # from memory
+    assert codes == ["en"] and folder.is_symlink() and lm._read(elsewhere) is not None

@@ -230,3 +230,17 @@ def test_comparison_tables_align_the_messages_with_both():
 def test_average_ranks_are_rankdatas():
     x = np.sort(np.round(np.random.default_rng(0).random(500), 2))
     assert np.array_equal(tx._average_ranks(x), stats.rankdata(x))
+
+
+def test_the_report_says_no_interval_where_detoxify_separates_perfectly():
+    from oasst_quality.report import prose
+
+    row = {"head": "toxicity", "label": "toxicity", "n": 4, "n_positive": 2, "spearman": 0.89, "auc": 1.0}
+    row |= {"spearman_low": 0.5, "spearman_high": 0.99, "auc_low": None, "auc_high": None}
+    m = {"toxicity": {"available": True, "agreement": [row]}}
+    assert "ROC-AUC 1.00 (no interval: the data cannot give one)" in prose.toxicity_sentences(m)[0]
+    assert "(0.50-0.99)" in prose.toxicity_sentences(m)[0]
+    (finding,) = prose.toxicity_findings(m)
+    assert "ROC-AUC 1.00 (no interval: the data cannot give one, n = 4)" in finding["text"]
+    m["toxicity"]["agreement"][0] |= {"auc_low": 0.8, "auc_high": 1.0}
+    assert "(95% CI 0.80-1.00, n = 4)" in prose.toxicity_findings(m)[0]["text"]

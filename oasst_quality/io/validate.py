@@ -99,12 +99,13 @@ def _labels(obj: Any) -> tuple[list, list, list]:
                 raise _fail(f"expected {{value, count}}, got {entry!r:.60}", f"labels.{name}")
             values.append(entry.get("value"))
             counts.append(entry.get("count"))
-    # Fast path: type sets and ranges at C speed; the slow loop below only names the culprit.
+    # Fast path: type sets and ranges at C speed (min and max skip a NaN; the sum does not); the slow
+    # loop below only names the culprit.
     if (
         set(map(type, names)) <= _STR
         and set(map(type, values)) <= _NUMBER
         and set(map(type, counts)) <= _COUNT
-        and (not values or (min(values) >= 0.0 and max(values) <= 1.0))
+        and (not values or (min(values) >= 0.0 and max(values) <= 1.0 and sum(values) == sum(values)))
         and all(c is None or c >= 0 for c in counts)
         and len(set(names)) == len(names)
     ):

@@ -7,6 +7,8 @@ Each section has a ``*_sentences(m)`` writer (two or three plain sentences from 
 
 from __future__ import annotations
 
+from typing import Any
+
 import pandas as pd
 
 from ..estimate import interval_text
@@ -29,6 +31,15 @@ def r2(x: float) -> str:
 def _ci(e: dict, fmt: str) -> str:
     """An estimate's interval in a sentence: "95% CI low-high", or "no interval: REASON"."""
     return interval_text(e, fmt, f"{e['confidence']:.0%} CI {{low}}-{{high}}")
+
+
+def _row_ci(r: Any, name: str, prefix: str = "") -> str:
+    """A table row's ``NAME_low``-``NAME_high`` at two decimals, or "no interval" where the data gave
+    none (an empty end: perfect separation, perfect rank agreement, or every resample alike)."""
+    low, high = r[f"{name}_low"], r[f"{name}_high"]
+    if low is None or high is None or low != low or high != high:
+        return "no interval: the data cannot give one"
+    return f"{prefix}{low:.2f}-{high:.2f}"
 
 
 def _excess(row: dict) -> float:
@@ -320,9 +331,9 @@ def toxicity_sentences(m: dict) -> list[str]:
     r = main.iloc[0]
     return [
         f"Detoxify's toxicity score (from the export) follows the human toxicity label only weakly in rank: "
-        f"Spearman {r['spearman']:.2f} ({r['spearman_low']:.2f}-{r['spearman_high']:.2f}), but it "
+        f"Spearman {r['spearman']:.2f} ({_row_ci(r, 'spearman')}), but it "
         f"separates the {r['n_positive']} messages humans call toxic with ROC-AUC {r['auc']:.2f} "
-        f"({r['auc_low']:.2f}-{r['auc_high']:.2f}).",
+        f"({_row_ci(r, 'auc')}).",
         "Most scores sit near zero, so the model says little about mildly toxic text; the table of "
         "disagreements shows where reading the messages is worth it.",
     ]
@@ -340,7 +351,7 @@ def toxicity_findings(m: dict) -> list[dict]:
             "low",
             "toxicity",
             f"Detoxify separates the {r['n_positive']:,} messages humans call toxic with ROC-AUC "
-            f"{r['auc']:.2f} (95% CI {r['auc_low']:.2f}-{r['auc_high']:.2f}, n = {r['n']:,}).",
+            f"{r['auc']:.2f} ({_row_ci(r, 'auc', '95% CI ')}, n = {r['n']:,}).",
         )
     ]
 
