@@ -188,24 +188,29 @@ def _vote_scores(votes: pd.DataFrame, levels: dict, annotators: pd.Index, cols: 
     from ..coding import Ratings
 
     item, annotator, label, value = cols
+    # items and annotators coded once over all labels; each label's items keep their order of first appearance
+    item_all, item_names = pd.factorize(votes[item])
+    ann_all = annotators.get_indexer(votes[annotator])
+    groups = votes.groupby(label, sort=True).indices
     parts = []
-    for name, sub in votes.groupby(label, sort=True):
+    for name in sorted(groups):
+        rows = groups[name]
         level = levels[name]
-        code, names = _classes(sub[value], level)
+        code, names = _classes(votes[value].iloc[rows], level)
         K = names.size
         if K < 2:
             continue
-        item_code, items = pd.factorize(sub[item])
-        ann = annotators.get_indexer(sub[annotator])
+        item_code, first = pd.factorize(item_all[rows])
+        ann = ann_all[rows]
         local, ann_code = np.unique(ann, return_inverse=True)
         c = Ratings(
             np.asarray(item_code),
             ann_code.ravel(),
             np.asarray(code),
             np.arange(K),
-            len(items),
+            first.size,
             local.size,
-            pd.Index(items),
+            pd.Index(item_names[first]),
             pd.Index(local),
         )
         model = agg.DawidSkene()
