@@ -188,24 +188,29 @@ def _vote_scores(votes: pd.DataFrame, levels: dict, annotators: pd.Index, cols: 
     from ..coding import Ratings
 
     item, annotator, label, value = cols
+    # items and annotators coded once over all labels; each label's items keep their order of first appearance
+    item_all, item_names = pd.factorize(votes[item])
+    ann_all = annotators.get_indexer(votes[annotator])
+    groups = votes.groupby(label, sort=True).indices
     parts = []
-    for name, sub in votes.groupby(label, sort=True):
+    for name in sorted(groups):
+        rows = groups[name]
         level = levels[name]
-        code, names = _classes(sub[value], level)
+        code, names = _classes(votes[value].iloc[rows], level)
         K = names.size
         if K < 2:
             continue
-        item_code, items = pd.factorize(sub[item])
-        ann = annotators.get_indexer(sub[annotator])
+        item_code, first = pd.factorize(item_all[rows])
+        ann = ann_all[rows]
         local, ann_code = np.unique(ann, return_inverse=True)
         c = Ratings(
             np.asarray(item_code),
             ann_code.ravel(),
             np.asarray(code),
             np.arange(K),
-            len(items),
+            first.size,
             local.size,
-            pd.Index(items),
+            pd.Index(item_names[first]),
             pd.Index(local),
         )
         model = agg.DawidSkene()
@@ -241,10 +246,12 @@ def _vote_scores(votes: pd.DataFrame, levels: dict, annotators: pd.Index, cols: 
     return parts
 
 
-def _loglik(parts: list, A: int, honest_w: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, pd.DataFrame]:
+def _loglik(
+    parts: list, A: int, honest_w: np.ndarray, constant: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, pd.DataFrame]:
     """Per annotator, log-likelihood ratios against the spam type (answers at the annotator's own
     shares ξ whatever the item): honest and reversed on the θ grid; the compared votes; and per
-    (annotator, label) the constant-answering test's inputs."""
+    (annotator, label) the constant-answering test's inputs (only if ``constant``, else empty)."""
     G = _GRID.size
     ll_h, ll_r = np.zeros((A, G)), np.zeros((A, G))
     n = np.zeros(A, dtype=np.int64)
@@ -265,7 +272,6 @@ def _loglik(parts: list, A: int, honest_w: np.ndarray) -> tuple[np.ndarray, np.n
         n_a = counts.sum(axis=1)
         s = _bias_strength(counts[n_a > 0], m)
         xi = (counts + s * m) / (n_a[:, None] + s)  # own answer shares, shrunk to the crowd's
-        by = sp.csr_matrix((np.ones(ann.size), (ann, np.arange(ann.size))), shape=(A, ann.size))
         # L[k, l]^θ on the grid, honest then reversed: [type·θ, k, l]
         lifts = [lift, lift[::-1]] if p["mirror"] else [lift]
         Lt = np.concatenate([L[None] ** _GRID[:, None, None] for L in lifts])
@@ -281,9 +287,12 @@ def _loglik(parts: list, A: int, honest_w: np.ndarray) -> tuple[np.ndarray, np.n
         if p["mirror"]:
             ll_r += out[:, G:]
         n += n_a.astype(np.int64)
+        if not constant:
+            continue
         # constant answering: the annotator's most frequent answer against the rate at which the
         # crowd's typical annotator gives it on the same items (θ = 1) or regardless of them (θ = 0)
         present = np.flatnonzero(n_a)
+        by = sp.csr_matrix((np.ones(ann.size), (ann, np.arange(ann.size))), shape=(A, ann.size))
         top = counts[present].argmax(axis=1)
         # (or a perfect one, answering the truth: an annotator better than the typical may see only one class)
         typical = by @ (q @ C)  # [a, l]: Σ over the annotator's votes of P(l) under the typical response
@@ -413,8 +422,8 @@ def _class_verdicts(df: pd.DataFrame, lv: dict, fdr: float, min_bayes_factor: fl
     G = _GRID.size
     support = np.r_[0.0, _GRID, -_GRID]
     honest = np.ones(A)
-    for _ in range(3):  # the crowd's typical response is fitted on the annotators who look honest
-        ll_h, ll_r, n, const = _loglik(parts, A, honest)
+    for i in range(3):  # the crowd's typical response is fitted on the annotators who look honest
+        ll_h, ll_r, n, const = _loglik(parts, A, honest, constant=i == 2)
         post, log_bf, own = _mixture(np.zeros(A), ll_h, ll_r)
         honest = post[:, 1 : 1 + G].sum(axis=1)
     p_spam, p_rev = post[:, 0], post[:, 1 + G :].sum(axis=1)
