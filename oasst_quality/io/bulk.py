@@ -462,6 +462,8 @@ def _arrow_lists(table: Any, key: str, fields: tuple[str, ...], bad: set[int]) -
         bad.update(row[twice].tolist())
     offsets = _offsets(np.where(valid, lengths[0], 0))
     distinct = np.array(list(map(sys.intern, encoded.dictionary.to_pylist())), dtype=object)
+    if "value" in fields:  # the values stay a float64 array (as the labels table holds them)
+        return (offsets, distinct[codes].tolist(), values, flat[2].to_pylist())
     return (offsets, distinct[codes].tolist(), *(f.to_pylist() for f in flat[1:]))
 
 
@@ -480,4 +482,4 @@ def _arrow_detox(table: Any, bad: set[int]) -> Part:
     present = ~np.isnan(scores)
     bad.update(np.flatnonzero((present & ~((scores >= 0.0) & (scores <= 1.0))).any(axis=1)).tolist())
     rows, cols = np.nonzero(present)
-    return (_offsets(present.sum(axis=1)), heads[cols].tolist(), scores[rows, cols].tolist())
+    return (_offsets(present.sum(axis=1)), heads[cols].tolist(), scores[rows, cols])

@@ -25,6 +25,27 @@ from .validate import BOOL_FIELDS, INT_FIELDS, Message, record_messages
 _ROLE_CODE = {role: code for code, role in enumerate(ROLES)}
 
 
+class _Floats:
+    """A float column appended to in runs: a Python list's values, or a numpy array's slice kept as
+    it is (a parquet batch's label values and Detoxify scores never become Python floats)."""
+
+    def __init__(self) -> None:
+        self.chunks: list[list | np.ndarray] = []
+
+    def extend(self, values: Iterable[float] | np.ndarray) -> None:
+        if isinstance(values, np.ndarray):
+            self.chunks.append(values)
+        elif self.chunks and type(self.chunks[-1]) is list:
+            self.chunks[-1].extend(values)
+        else:
+            self.chunks.append(list(values))
+
+    def array(self) -> np.ndarray:
+        if not self.chunks:
+            return np.zeros(0, dtype=np.float64)
+        return np.concatenate([np.asarray(c, dtype=np.float64) for c in self.chunks])
+
+
 class _Columns:
     """The tables' columns, appended to as messages are accepted (a run of a batch at once, or the
     messages of one record), with each message's file and line."""
@@ -35,9 +56,9 @@ class _Columns:
         self.lines: list[int] = []
         self.files: list[str] = []
         self.sources: set[str] = set()
-        self.labels: tuple[list, ...] = ([], [], [], [])  # message_id, label, value, count
+        self.labels: tuple[Any, ...] = ([], [], _Floats(), [])  # message_id, label, value, count
         self.emojis: tuple[list, ...] = ([], [], [])  # message_id, emoji, count
-        self.detox: tuple[list, ...] = ([], [], [])  # message_id, head, score
+        self.detox: tuple[Any, ...] = ([], [], _Floats())  # message_id, head, score
 
     def _add_extra(self, values: dict[str, list], before: int) -> None:
         """Extra fields of rows appended after the first ``before``; a field first seen now is
@@ -250,7 +271,7 @@ def _tables(col: _Columns) -> tuple[pd.DataFrame, ...]:
         {
             "message_id": pd.Series(mid, dtype=object),
             "label": pd.Series(name, dtype=object),
-            "value": np.asarray(value, dtype=np.float64),
+            "value": value.array(),
             "count": pd.array(count, dtype="Int64"),
         }
     )
@@ -267,7 +288,7 @@ def _tables(col: _Columns) -> tuple[pd.DataFrame, ...]:
         {
             "message_id": pd.Series(mid, dtype=object),
             "head": pd.Series(head, dtype=object),
-            "score": np.asarray(score, dtype=np.float64),
+            "score": score.array(),
         }
     )
     return messages, labels, emojis, detox
