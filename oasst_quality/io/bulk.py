@@ -462,9 +462,20 @@ def _arrow_lists(table: Any, key: str, fields: tuple[str, ...], bad: set[int]) -
         bad.update(row[twice].tolist())
     offsets = _offsets(np.where(valid, lengths[0], 0))
     distinct = np.array(list(map(sys.intern, encoded.dictionary.to_pylist())), dtype=object)
-    if "value" in fields:  # the values stay a float64 array (as the labels table holds them)
-        return (offsets, distinct[codes].tolist(), values, flat[2].to_pylist())
+    if "value" in fields:  # values and counts stay arrays, of the dtypes the labels table holds
+        return (offsets, distinct[codes].tolist(), values, _int64(flat[2]))
     return (offsets, distinct[codes].tolist(), *(f.to_pylist() for f in flat[1:]))
+
+
+def _int64(counts: Any) -> pd.arrays.IntegerArray | list:
+    """Arrow int64 counts as the labels table's ``Int64`` (another integer type as Python ints)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if counts.type != pa.int64():
+        return counts.to_pylist()
+    mask = counts.is_null().to_numpy(zero_copy_only=False)
+    return pd.arrays.IntegerArray(pc.fill_null(counts, 0).to_numpy(), mask)
 
 
 def _arrow_detox(table: Any, bad: set[int]) -> Part:

@@ -8,7 +8,7 @@ skips, raw, in the problems table) and appends the messages to the table columns
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from itertools import repeat
 from typing import Any
 
@@ -25,25 +25,38 @@ from .validate import BOOL_FIELDS, INT_FIELDS, Message, record_messages
 _ROLE_CODE = {role: code for code, role in enumerate(ROLES)}
 
 
-class _Floats:
-    """A float column appended to in runs: a Python list's values, or a numpy array's slice kept as
-    it is (a parquet batch's label values and Detoxify scores never become Python floats)."""
+class _Chunks:
+    """A numeric column appended to in runs: a Python list's values, or an array's slice kept as it
+    is (a parquet batch's label values, label counts and Detoxify scores never become Python
+    numbers); ``convert`` makes a list a column, ``join`` puts the columns together."""
 
-    def __init__(self) -> None:
-        self.chunks: list[list | np.ndarray] = []
+    def __init__(self, convert: Callable[[list], Any], join: Callable[[list], Any]) -> None:
+        self.convert, self.join = convert, join
+        self.chunks: list[Any] = []
 
-    def extend(self, values: Iterable[float] | np.ndarray) -> None:
-        if isinstance(values, np.ndarray):
+    def extend(self, values: Iterable[Any]) -> None:
+        if isinstance(values, (np.ndarray, pd.api.extensions.ExtensionArray)):
             self.chunks.append(values)
         elif self.chunks and type(self.chunks[-1]) is list:
             self.chunks[-1].extend(values)
         else:
             self.chunks.append(list(values))
 
-    def array(self) -> np.ndarray:
-        if not self.chunks:
-            return np.zeros(0, dtype=np.float64)
-        return np.concatenate([np.asarray(c, dtype=np.float64) for c in self.chunks])
+    def array(self) -> Any:
+        arrays = [self.convert(c) if type(c) is list else c for c in self.chunks] or [self.convert([])]
+        return arrays[0] if len(arrays) == 1 else self.join(arrays)
+
+
+def _floats() -> _Chunks:
+    return _Chunks(lambda c: np.asarray(c, dtype=np.float64), np.concatenate)
+
+
+def _counts() -> _Chunks:
+    def join(arrays: list) -> pd.arrays.IntegerArray:
+        values = np.concatenate([a.to_numpy(dtype=np.int64, na_value=0) for a in arrays])
+        return pd.arrays.IntegerArray(values, np.concatenate([a.isna() for a in arrays]))
+
+    return _Chunks(lambda c: pd.array(c, dtype="Int64"), join)
 
 
 class _Columns:
@@ -56,9 +69,9 @@ class _Columns:
         self.lines: list[int] = []
         self.files: list[str] = []
         self.sources: set[str] = set()
-        self.labels: tuple[Any, ...] = ([], [], _Floats(), [])  # message_id, label, value, count
+        self.labels: tuple[Any, ...] = ([], [], _floats(), _counts())  # message_id, label, value, count
         self.emojis: tuple[list, ...] = ([], [], [])  # message_id, emoji, count
-        self.detox: tuple[Any, ...] = ([], [], _Floats())  # message_id, head, score
+        self.detox: tuple[Any, ...] = ([], [], _floats())  # message_id, head, score
 
     def _add_extra(self, values: dict[str, list], before: int) -> None:
         """Extra fields of rows appended after the first ``before``; a field first seen now is
@@ -272,7 +285,7 @@ def _tables(col: _Columns) -> tuple[pd.DataFrame, ...]:
             "message_id": pd.Series(mid, dtype=object),
             "label": pd.Series(name, dtype=object),
             "value": value.array(),
-            "count": pd.array(count, dtype="Int64"),
+            "count": count.array(),
         }
     )
     mid, name, count = col.emojis
