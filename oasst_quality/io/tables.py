@@ -26,9 +26,10 @@ _ROLE_CODE = {role: code for code, role in enumerate(ROLES)}
 
 
 class _Chunks:
-    """A numeric column appended to in runs: a Python list's values, or an array's slice kept as it
-    is (a parquet batch's label values, label counts and Detoxify scores never become Python
-    numbers); ``convert`` makes a list a column, ``join`` puts the columns together."""
+    """A long table's column appended to in runs: a Python list's values, or an array's slice kept
+    as it is (a batch's label, emoji and Detoxify message ids from ``np.repeat``; a parquet batch's
+    label values, label counts and Detoxify scores, never Python numbers); ``convert`` makes a list
+    a column, ``join`` puts the columns together."""
 
     def __init__(self, convert: Callable[[list], Any], join: Callable[[list], Any]) -> None:
         self.convert, self.join = convert, join
@@ -51,6 +52,10 @@ def _floats() -> _Chunks:
     return _Chunks(lambda c: np.asarray(c, dtype=np.float64), np.concatenate)
 
 
+def _objects() -> _Chunks:
+    return _Chunks(lambda c: np.asarray(c, dtype=object), np.concatenate)
+
+
 def _counts() -> _Chunks:
     def join(arrays: list) -> pd.arrays.IntegerArray:
         values = np.concatenate([a.to_numpy(dtype=np.int64, na_value=0) for a in arrays])
@@ -69,9 +74,9 @@ class _Columns:
         self.lines: list[int] = []
         self.files: list[str] = []
         self.sources: set[str] = set()
-        self.labels: tuple[Any, ...] = ([], [], _floats(), _counts())  # message_id, label, value, count
-        self.emojis: tuple[list, ...] = ([], [], [])  # message_id, emoji, count
-        self.detox: tuple[Any, ...] = ([], [], _floats())  # message_id, head, score
+        self.labels: tuple[Any, ...] = (_objects(), [], _floats(), _counts())  # message_id, label, value, count
+        self.emojis: tuple[Any, ...] = (_objects(), [], [])  # message_id, emoji, count
+        self.detox: tuple[Any, ...] = (_objects(), [], _floats())  # message_id, head, score
 
     def _add_extra(self, values: dict[str, list], before: int) -> None:
         """Extra fields of rows appended after the first ``before``; a field first seen now is
@@ -102,7 +107,7 @@ class _Columns:
         ids = np.asarray(batch.cols["message_id"][i:j], dtype=object)
         for target, part in ((self.labels, batch.labels), (self.emojis, batch.emojis), (self.detox, batch.detox)):
             offsets = part[0][i : j + 1]
-            target[0].extend(np.repeat(ids, np.diff(offsets)).tolist())
+            target[0].extend(np.repeat(ids, np.diff(offsets)))
             lo, hi = offsets[0], offsets[-1]
             for column, values in zip(target[1:], part[1:]):
                 column.extend(values[lo:hi])
@@ -282,7 +287,7 @@ def _tables(col: _Columns) -> tuple[pd.DataFrame, ...]:
     mid, name, value, count = col.labels
     labels = pd.DataFrame(
         {
-            "message_id": pd.Series(mid, dtype=object),
+            "message_id": pd.Series(mid.array(), dtype=object),
             "label": pd.Series(name, dtype=object),
             "value": value.array(),
             "count": count.array(),
@@ -291,7 +296,7 @@ def _tables(col: _Columns) -> tuple[pd.DataFrame, ...]:
     mid, name, count = col.emojis
     emojis = pd.DataFrame(
         {
-            "message_id": pd.Series(mid, dtype=object),
+            "message_id": pd.Series(mid.array(), dtype=object),
             "emoji": pd.Series(name, dtype=object),
             "count": np.asarray(count, dtype=np.int64),
         }
@@ -299,7 +304,7 @@ def _tables(col: _Columns) -> tuple[pd.DataFrame, ...]:
     mid, head, score = col.detox
     detox = pd.DataFrame(
         {
-            "message_id": pd.Series(mid, dtype=object),
+            "message_id": pd.Series(mid.array(), dtype=object),
             "head": pd.Series(head, dtype=object),
             "score": score.array(),
         }
