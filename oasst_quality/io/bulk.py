@@ -462,7 +462,20 @@ def _arrow_lists(table: Any, key: str, fields: tuple[str, ...], bad: set[int]) -
         bad.update(row[twice].tolist())
     offsets = _offsets(np.where(valid, lengths[0], 0))
     distinct = np.array(list(map(sys.intern, encoded.dictionary.to_pylist())), dtype=object)
+    if "value" in fields:  # values and counts stay arrays, of the dtypes the labels table holds
+        return (offsets, distinct[codes].tolist(), values, _int64(flat[2]))
     return (offsets, distinct[codes].tolist(), *(f.to_pylist() for f in flat[1:]))
+
+
+def _int64(counts: Any) -> pd.arrays.IntegerArray | list:
+    """Arrow int64 counts as the labels table's ``Int64`` (another integer type as Python ints)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if counts.type != pa.int64():
+        return counts.to_pylist()
+    mask = counts.is_null().to_numpy(zero_copy_only=False)
+    return pd.arrays.IntegerArray(pc.fill_null(counts, 0).to_numpy(), mask)
 
 
 def _arrow_detox(table: Any, bad: set[int]) -> Part:
@@ -480,4 +493,4 @@ def _arrow_detox(table: Any, bad: set[int]) -> Part:
     present = ~np.isnan(scores)
     bad.update(np.flatnonzero((present & ~((scores >= 0.0) & (scores <= 1.0))).any(axis=1)).tolist())
     rows, cols = np.nonzero(present)
-    return (_offsets(present.sum(axis=1)), heads[cols].tolist(), scores[rows, cols].tolist())
+    return (_offsets(present.sum(axis=1)), heads[cols].tolist(), scores[rows, cols])

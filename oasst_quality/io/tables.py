@@ -8,7 +8,7 @@ skips, raw, in the problems table) and appends the messages to the table columns
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from itertools import repeat
 from typing import Any
 
@@ -25,6 +25,45 @@ from .validate import BOOL_FIELDS, INT_FIELDS, Message, record_messages
 _ROLE_CODE = {role: code for code, role in enumerate(ROLES)}
 
 
+class _Chunks:
+    """A long table's column appended to in runs: a Python list's values, or an array's slice kept
+    as it is (a batch's label, emoji and Detoxify message ids from ``np.repeat``; a parquet batch's
+    label values, label counts and Detoxify scores, never Python numbers); ``convert`` makes a list
+    a column, ``join`` puts the columns together."""
+
+    def __init__(self, convert: Callable[[list], Any], join: Callable[[list], Any]) -> None:
+        self.convert, self.join = convert, join
+        self.chunks: list[Any] = []
+
+    def extend(self, values: Iterable[Any]) -> None:
+        if isinstance(values, (np.ndarray, pd.api.extensions.ExtensionArray)):
+            self.chunks.append(values)
+        elif self.chunks and type(self.chunks[-1]) is list:
+            self.chunks[-1].extend(values)
+        else:
+            self.chunks.append(list(values))
+
+    def array(self) -> Any:
+        arrays = [self.convert(c) if type(c) is list else c for c in self.chunks] or [self.convert([])]
+        return arrays[0] if len(arrays) == 1 else self.join(arrays)
+
+
+def _floats() -> _Chunks:
+    return _Chunks(lambda c: np.asarray(c, dtype=np.float64), np.concatenate)
+
+
+def _objects() -> _Chunks:
+    return _Chunks(lambda c: np.asarray(c, dtype=object), np.concatenate)
+
+
+def _counts() -> _Chunks:
+    def join(arrays: list) -> pd.arrays.IntegerArray:
+        values = np.concatenate([a.to_numpy(dtype=np.int64, na_value=0) for a in arrays])
+        return pd.arrays.IntegerArray(values, np.concatenate([a.isna() for a in arrays]))
+
+    return _Chunks(lambda c: pd.array(c, dtype="Int64"), join)
+
+
 class _Columns:
     """The tables' columns, appended to as messages are accepted (a run of a batch at once, or the
     messages of one record), with each message's file and line."""
@@ -35,9 +74,9 @@ class _Columns:
         self.lines: list[int] = []
         self.files: list[str] = []
         self.sources: set[str] = set()
-        self.labels: tuple[list, ...] = ([], [], [], [])  # message_id, label, value, count
-        self.emojis: tuple[list, ...] = ([], [], [])  # message_id, emoji, count
-        self.detox: tuple[list, ...] = ([], [], [])  # message_id, head, score
+        self.labels: tuple[Any, ...] = (_objects(), [], _floats(), _counts())  # message_id, label, value, count
+        self.emojis: tuple[Any, ...] = (_objects(), [], [])  # message_id, emoji, count
+        self.detox: tuple[Any, ...] = (_objects(), [], _floats())  # message_id, head, score
 
     def _add_extra(self, values: dict[str, list], before: int) -> None:
         """Extra fields of rows appended after the first ``before``; a field first seen now is
@@ -68,7 +107,7 @@ class _Columns:
         ids = np.asarray(batch.cols["message_id"][i:j], dtype=object)
         for target, part in ((self.labels, batch.labels), (self.emojis, batch.emojis), (self.detox, batch.detox)):
             offsets = part[0][i : j + 1]
-            target[0].extend(np.repeat(ids, np.diff(offsets)).tolist())
+            target[0].extend(np.repeat(ids, np.diff(offsets)))
             lo, hi = offsets[0], offsets[-1]
             for column, values in zip(target[1:], part[1:]):
                 column.extend(values[lo:hi])
@@ -248,16 +287,16 @@ def _tables(col: _Columns) -> tuple[pd.DataFrame, ...]:
     mid, name, value, count = col.labels
     labels = pd.DataFrame(
         {
-            "message_id": pd.Series(mid, dtype=object),
+            "message_id": pd.Series(mid.array(), dtype=object),
             "label": pd.Series(name, dtype=object),
-            "value": np.asarray(value, dtype=np.float64),
-            "count": pd.array(count, dtype="Int64"),
+            "value": value.array(),
+            "count": count.array(),
         }
     )
     mid, name, count = col.emojis
     emojis = pd.DataFrame(
         {
-            "message_id": pd.Series(mid, dtype=object),
+            "message_id": pd.Series(mid.array(), dtype=object),
             "emoji": pd.Series(name, dtype=object),
             "count": np.asarray(count, dtype=np.int64),
         }
@@ -265,9 +304,9 @@ def _tables(col: _Columns) -> tuple[pd.DataFrame, ...]:
     mid, head, score = col.detox
     detox = pd.DataFrame(
         {
-            "message_id": pd.Series(mid, dtype=object),
+            "message_id": pd.Series(mid.array(), dtype=object),
             "head": pd.Series(head, dtype=object),
-            "score": np.asarray(score, dtype=np.float64),
+            "score": score.array(),
         }
     )
     return messages, labels, emojis, detox
