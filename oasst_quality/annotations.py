@@ -24,6 +24,7 @@ import gzip
 import json
 import math
 import re
+from array import array
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -533,7 +534,8 @@ def _backend_labels(source, lenient: bool, scale: tuple[float, float] | None = N
     name, records = _records(source)
     # one entry per row for its message, user and time, one per vote for the label and value: the
     # row's entries are repeated once the file is read (a tuple per vote held 3x the memory at 10x)
-    items, who, times, counts, names, values, bad = [], [], [], [], [], [], []
+    items, who, times, counts, names, bad = [], [], [], [], [], []
+    values, label_names = array("d"), {}  # one string object per label name, not one per vote
     for n, rec, raw in _parsed(name, records, lenient, bad):
         labels = rec.get("labels") if isinstance(rec, dict) else None
         mid, uid = (rec.get("message_id"), rec.get("user_id")) if isinstance(rec, dict) else (None, None)
@@ -556,8 +558,8 @@ def _backend_labels(source, lenient: bool, scale: tuple[float, float] | None = N
             who.append(str(uid))
             times.append(rec.get("created_date"))
             counts.append(len(labels))
-            names += map(str, labels)
-            values += map(float, labels.values())
+            names += [label_names.setdefault(k, str(k)) for k in labels]
+            values.extend(map(float, labels.values()))
     if not items:
         frame = pd.DataFrame([], columns=["item", "annotator", "label", "value", "time"])
         frame["time"] = pd.to_datetime(frame["time"], utc=True, errors="coerce", format="ISO8601")
@@ -569,7 +571,7 @@ def _backend_labels(source, lenient: bool, scale: tuple[float, float] | None = N
                 "item": pd.Series(items).take(row).reset_index(drop=True),
                 "annotator": pd.Series(who).take(row).reset_index(drop=True),
                 "label": pd.Series(names),
-                "value": np.array(values, dtype=float),
+                "value": np.frombuffer(values, dtype=float),
                 "time": stamps.take(row).reset_index(drop=True),
             }
         )
