@@ -301,7 +301,9 @@ def _analytic_spearman(x: np.ndarray, y: np.ndarray, confidence: float) -> Estim
     se = np.sqrt((1 + rho**2 / 2) / (n - 3))
     method = "Fisher z, Bonett-Wright standard error"
     if abs(rho) == 1:
-        return _no_interval(float(rho), confidence, n, method, "a perfect rank correlation: Fisher's z is infinite")
+        return _without_interval(
+            float(rho), confidence, n, method, "a perfect rank correlation: Fisher's z is infinite"
+        )
     low, high = float(np.tanh(np.arctanh(rho) - z * se)), float(np.tanh(np.arctanh(rho) + z * se))
     return Estimate(float(rho), low, high, confidence, n, method)
 
@@ -325,13 +327,13 @@ def _analytic_auc(x: np.ndarray, positive: np.ndarray, confidence: float) -> Est
     v01 = 1 - (ranks[~positive] - within[~positive]) / n_p  # per negative: share of positives above
     se_auc = np.sqrt(v10.var(ddof=1) / n_p + v01.var(ddof=1) / n_n)
     if se_auc == 0:  # perfect separation (or its reverse)
-        return _no_interval(
+        return _without_interval(
             float(auc), confidence, x.size, "DeLong", "perfect separation: DeLong's standard error is 0"
         )
     return Estimate(float(auc), float(auc - z * se_auc), float(auc + z * se_auc), confidence, x.size, "DeLong")
 
 
-def _no_interval(estimate: float, confidence: float, n: int, method: str, reason: str) -> Estimate:
+def _without_interval(estimate: float, confidence: float, n: int, method: str, reason: str) -> Estimate:
     """An analytic estimate whose interval the data cannot give (a zero-width one would claim a
     certainty it does not have)."""
     return Estimate(estimate, None, None, confidence, n, method, {"no_interval": reason})

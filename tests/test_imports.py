@@ -2,6 +2,11 @@ import subprocess
 import sys
 
 
+def _python(code: str) -> str:
+    """What a fresh interpreter prints running ``code``."""
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+
+
 def test_core_import_stays_light():
     code = (
         "import sys, oasst_quality, oasst_quality.agreement, oasst_quality.aggregation, oasst_quality.consensus, "
@@ -9,8 +14,7 @@ def test_core_import_stays_light():
         "oasst_quality.report, oasst_quality.cli; "
         "print(sorted(m for m in ('torch', 'transformers', 'detoxify', 'lingua', 'langdetect') if m in sys.modules))"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "[]"
+    assert _python(code) == "[]"
 
 
 def test_networkx_waits_for_a_graph():
@@ -21,8 +25,7 @@ def test_networkx_waits_for_a_graph():
         "'message_tree_id': ['a', 'a'], 'role': ['prompter', 'assistant']})); "
         "print('networkx' in sys.modules, end=' '); ds.forest['a']; print('networkx' in sys.modules)"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False True"
+    assert _python(code) == "False True"
 
 
 def _import_graph() -> dict[str, set[str]]:

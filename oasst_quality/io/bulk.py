@@ -22,7 +22,7 @@ import pandas as pd
 
 from ..errors import SchemaError
 from ..schema import KNOWN_FIELDS, MESSAGE_COLUMNS, ROLES
-from .validate import BOOL_FIELDS, INT_FIELDS, STR_FIELDS, _detoxify, _emojis, _labels
+from .validate import _COUNT, _NUMBER, _TYPED, BOOL_FIELDS, INT_FIELDS, _detoxify, _emojis, _labels
 
 if TYPE_CHECKING:
     from .records import Record
@@ -34,15 +34,8 @@ SIZE = 1024
 #: The message fields a batch holds as columns (the messages table's, less ``depth``).
 FIELDS: tuple[str, ...] = tuple(c for c in MESSAGE_COLUMNS if c != "depth")
 
-_NONE = type(None)
-_ALLOWED: dict[str, frozenset] = {
-    **{f: frozenset({str, _NONE}) for f in STR_FIELDS},
-    "created_date": frozenset({str, _NONE, datetime, pd.Timestamp}),
-    **{f: frozenset({bool, _NONE}) for f in BOOL_FIELDS},
-    **{f: frozenset({int, _NONE}) for f in INT_FIELDS},
-}
+_ALLOWED: dict[str, frozenset] = {f: frozenset(types) for f, (types, _) in _TYPED.items()}  # the per-record rule
 _ROLES = frozenset(ROLES)
-_NUMBER = frozenset({int, float})
 _EMPTY: dict = {}  # stands in for a row the columns do not describe (it is in ``bad``)
 _VALUE, _LINE = itemgetter(3), itemgetter(1)  # a Record's value and line
 _NAME_VALUE_COUNT = itemgetter("name", "value", "count")
@@ -306,7 +299,7 @@ def _interned(names: Iterable[Any]) -> list[str] | None:
 
 
 def _labels_ok(values: list, counts: list) -> bool:
-    if not _types(counts) <= {int, _NONE}:
+    if not _types(counts) <= _COUNT:
         return False
     given = counts if None not in counts else [c for c in counts if c is not None]
     return (not given or min(given) >= 0) and _numbers_ok(values, 0.0, 1.0)

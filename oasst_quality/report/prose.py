@@ -36,10 +36,8 @@ def _ci(e: dict, fmt: str) -> str:
 def _row_ci(r: Any, name: str, prefix: str = "") -> str:
     """A table row's ``NAME_low``-``NAME_high`` at two decimals, or "no interval" where the data gave
     none (an empty end: perfect separation, perfect rank agreement, or every resample alike)."""
-    low, high = r[f"{name}_low"], r[f"{name}_high"]
-    if low is None or high is None or low != low or high != high:
-        return "no interval: the data cannot give one"
-    return f"{prefix}{low:.2f}-{high:.2f}"
+    ends = {end: None if pd.isna(r[f"{name}_{end}"]) else r[f"{name}_{end}"] for end in ("low", "high")}
+    return interval_text(ends | {"no_interval": "the data cannot give one"}, ".2f", prefix + "{low}-{high}")
 
 
 def _excess(row: dict) -> float:
