@@ -1,9 +1,11 @@
-"""Shared timing helper for the benchmark scripts."""
+"""Shared timing and measuring helpers for the benchmark scripts."""
 
 from __future__ import annotations
 
 import gc
+import resource
 import time
+from pathlib import Path
 
 
 def best(fn, repeat: int = 3):
@@ -42,3 +44,20 @@ def interleaved(ours, anchor, rounds: int = 5):
         t_anchor.append(t)
     ratios = [a / o for a, o in zip(t_anchor, t_ours)]
     return ratios, t_ours, t_anchor, out_ours, out_anchor
+
+
+def cpu() -> float:
+    """CPU seconds of this process (every thread), which a busy machine inflates far less than wall time."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def peak_mb() -> float:
+    """This process's peak resident memory in MB: Linux's VmHWM (ru_maxrss would also count what the
+    parent held when it forked this child), else ru_maxrss."""
+    status = Path("/proc/self/status")
+    if status.exists():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -23,11 +23,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+from _timing import peak_mb
 
 HERE = Path(__file__).resolve().parent
 MEASURES = ("floor", "load_jsonl", "read_parquet", "load_parquet")
@@ -65,7 +66,7 @@ def _read_parquet(path: str) -> dict:
 def _child(which: str, path: str) -> None:
     fn = {"floor": _floor, "load_jsonl": _load, "read_parquet": _read_parquet, "load_parquet": _load}[which]
     result = fn(path)
-    result["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    result["peak_mb"] = peak_mb()
     print(json.dumps(result))
 
 

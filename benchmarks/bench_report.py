@@ -20,30 +20,25 @@ import argparse
 import gzip
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+from _timing import cpu, peak_mb
+
 HERE = Path(__file__).resolve().parent
 USERS_PER_MESSAGE = 13_500 / 161_443  # oasst1's volunteers per message
-
-
-def _cpu() -> float:
-    """CPU seconds of this process (every thread), which a busy machine inflates far less than wall time."""
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
 
 
 def _floor(path: str) -> dict:
     import orjson
 
-    t, c = time.perf_counter(), _cpu()
+    t, c = time.perf_counter(), cpu()
     with gzip.open(path, "rb") as fh:
         n = sum(1 for line in fh if orjson.loads(line) is not None)
-    return {"seconds": time.perf_counter() - t, "cpu": _cpu() - c, "messages": n}
+    return {"seconds": time.perf_counter() - t, "cpu": cpu() - c, "messages": n}
 
 
 def _report(path: str) -> dict:
@@ -54,30 +49,19 @@ def _report(path: str) -> dict:
     ds = oq.load(path)
     t_load = time.perf_counter() - t
     with tempfile.TemporaryDirectory() as out:
-        t, c = time.perf_counter(), _cpu()
+        t, c = time.perf_counter(), cpu()
         report.build(ds, out, quiet=True)
         return {
             "seconds": time.perf_counter() - t,
-            "cpu": _cpu() - c,
+            "cpu": cpu() - c,
             "load_seconds": t_load,
             "messages": len(ds.messages),
         }
 
 
-def _peak_mb() -> float:
-    """This process's peak resident memory: Linux's VmHWM (ru_maxrss would also count what the
-    parent held when it forked this child), else ru_maxrss."""
-    status = Path("/proc/self/status")
-    if status.exists():
-        for line in status.read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
 def _child(which: str, path: str) -> None:
     result = {"floor": _floor, "report": _report}[which](path)
-    result["peak_mb"] = _peak_mb()
+    result["peak_mb"] = peak_mb()
     print(json.dumps(result))
 
 

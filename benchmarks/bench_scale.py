@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import resource
 import subprocess
 import sys
 import time
@@ -28,18 +27,14 @@ import numpy as np
 import orjson
 import planted_export
 import synthetic
+from _timing import cpu, peak_mb
 
 OASST2_MESSAGES, OASST2_TREES = 135_174, 55_600  # the size the issue measured as 1x
 USERS_PER_MESSAGE = 13_500 / 161_443  # oasst1's volunteers per message
 
 
-def _cpu() -> float:
-    use = resource.getrusage(resource.RUSAGE_SELF)
-    return use.ru_utime + use.ru_stime
-
-
 def _peak_gb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    return peak_mb() / 1024
 
 
 def _planted(path: Path, share: float, seed: int) -> tuple[Path, Path]:
@@ -75,12 +70,12 @@ def _in_memory(path: str, out: str, annotations: list[str]) -> dict:
     from oasst_quality import report
     from oasst_quality.annotations import read
 
-    t, cpu = time.perf_counter(), _cpu()
+    t, c0 = time.perf_counter(), cpu()
     ds = oq.load(path)
     for found in annotations:
         ds = ds.with_annotations(read(found), source=found)
     report.build(ds, out, quiet=True)
-    return {"wall_s": time.perf_counter() - t, "cpu_s": _cpu() - cpu, "peak_gb": _peak_gb()}
+    return {"wall_s": time.perf_counter() - t, "cpu_s": cpu() - c0, "peak_gb": _peak_gb()}
 
 
 def _dask(path: str, out: str, workers: int, annotations: list[str]) -> dict:
@@ -89,14 +84,14 @@ def _dask(path: str, out: str, workers: int, annotations: list[str]) -> dict:
 
     with scale.cluster(workers=workers) as client:
         client.run(lambda: __import__("oasst_quality.report"))  # worker start-up is not the data's cost
-        before = client.run(_cpu)
-        t, cpu = time.perf_counter(), _cpu()
+        before = client.run(cpu)
+        t, c0 = time.perf_counter(), cpu()
         parts = scale.partition(path, client)
         for found in annotations:
             parts.with_annotations(read(found), source=found)
         report.build(parts, out, quiet=True)
-        wall, client_cpu = time.perf_counter() - t, _cpu() - cpu
-        after = client.run(_cpu)
+        wall, client_cpu = time.perf_counter() - t, cpu() - c0
+        after = client.run(cpu)
         peaks = client.run(_peak_gb)
     workers_cpu = sum(after[w] - before[w] for w in after)
     return {
