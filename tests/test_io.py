@@ -311,3 +311,19 @@ def test_a_100000_message_chain_loads_and_round_trips(tmp_path):
     again = oq.load(out)
     assert again.messages["message_id"].tolist() == ds.messages["message_id"].tolist()
     assert again.messages["parent_id"].tolist() == ds.messages["parent_id"].tolist()
+
+
+def test_a_3000_message_chain_loads_from_a_dataframe_as_from_its_file(tmp_path):
+    """A typed table's nested tree is walked without recursion, as the file's is."""
+    path = tmp_path / "chain.jsonl"
+    path.write_text(_chain_tree(3000))
+    root = node = {"message_id": "m0", "role": "prompter", "lang": "en", "text": "t0", "replies": []}
+    for i in range(1, 3000):
+        role = "prompter" if i % 2 == 0 else "assistant"
+        child = {"message_id": f"m{i}", "role": role, "lang": "en", "text": f"t{i}", "replies": []}
+        node["replies"] = [child]
+        node = child
+    frame = pd.DataFrame([{"message_tree_id": "m0", "tree_state": "ready_for_export", "prompt": root}])
+    from_frame, from_file = oq.load(frame), oq.load(path)
+    assert len(from_frame) == 3000 and from_frame.messages["depth"].max() == 2999
+    pd.testing.assert_frame_equal(from_frame.messages, from_file.messages)

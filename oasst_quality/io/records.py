@@ -315,30 +315,40 @@ def typed_row(row: dict, note: _Converted | None = None, line: int = 0) -> dict:
     NaN, NA and NaT mean missing; numpy values become Python values; a nullable integer or boolean
     column stored as floats gives back its integers and booleans (``1.0`` is true); ids that became
     numbers are strings again; the names an Arrow struct gives every row are dropped where a row
-    has none. Nested tree records (``prompt``, ``replies``) are read the same way.
+    has none. Nested tree records (``prompt``, ``replies``) are read the same way, as copies, walked
+    with a stack of their fields (a tree of any depth) in the order a recursive walk takes them.
     """
-    for key, value in row.items():
-        if type(value) not in _BASIC:
-            value = row[key] = _python(value)
-        kind = type(value)
-        if kind is float:
-            if value != value:
-                row[key] = None
-            elif key in INT_FIELDS and value.is_integer():
-                row[key] = int(value)
-            elif key in BOOL_FIELDS and value in (0.0, 1.0):
-                row[key] = value == 1.0
-            elif key in ID_FIELDS:
-                row[key] = _id(value, key, note, line)
-        elif kind is int and key in ID_FIELDS:
-            row[key] = _id(value, key, note, line)
-        elif kind is dict:
-            if key in _PARTS:
-                row[key] = _part(key, value)
-            elif key == "prompt":
-                row[key] = typed_row(dict(value), note, line)
-        elif kind is list and key == "replies":
-            row[key] = [typed_row(dict(r), note, line) if isinstance(r, dict) else r for r in value]
+    stack = [(row, iter(row.items()))]
+    while stack:
+        rec, fields = stack[-1]
+        for key, value in fields:
+            if type(value) not in _BASIC:
+                value = rec[key] = _python(value)
+            kind = type(value)
+            if kind is float:
+                if value != value:
+                    rec[key] = None
+                elif key in INT_FIELDS and value.is_integer():
+                    rec[key] = int(value)
+                elif key in BOOL_FIELDS and value in (0.0, 1.0):
+                    rec[key] = value == 1.0
+                elif key in ID_FIELDS:
+                    rec[key] = _id(value, key, note, line)
+            elif kind is int and key in ID_FIELDS:
+                rec[key] = _id(value, key, note, line)
+            elif kind is dict:
+                if key in _PARTS:
+                    rec[key] = _part(key, value)
+                elif key == "prompt":
+                    rec[key] = prompt = dict(value)
+                    stack.append((prompt, iter(prompt.items())))
+                    break  # the prompt's fields before this record's next ones
+            elif kind is list and key == "replies":
+                rec[key] = replies = [dict(r) if isinstance(r, dict) else r for r in value]
+                stack.extend((r, iter(r.items())) for r in reversed(replies) if type(r) is dict)
+                break  # every reply's fields, first reply first, before this record's next ones
+        else:
+            stack.pop()
     return row
 
 
