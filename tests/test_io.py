@@ -327,3 +327,15 @@ def test_a_3000_message_chain_loads_from_a_dataframe_as_from_its_file(tmp_path):
     from_frame, from_file = oq.load(frame), oq.load(path)
     assert len(from_frame) == 3000 and from_frame.messages["depth"].max() == 2999
     pd.testing.assert_frame_equal(from_frame.messages, from_file.messages)
+
+
+@pytest.mark.parametrize("block", [1, 5, 16, 1 << 20])
+def test_lines_longer_than_a_block_are_split_as_plain_splitting_splits_them(tmp_path, monkeypatch, block):
+    from oasst_quality.io import records
+
+    data = b"short\n" + b"x" * 50 + b"\n\n" + b"y" * 16 + b"\n" + b"z" * 37 + b"\nlast, with no newline" + b"w" * 40
+    path = tmp_path / "lines.jsonl.gz"
+    path.write_bytes(gzip.compress(data))
+    monkeypatch.setattr(records, "BLOCK", block)
+    with gzip.open(path, "rb") as fh:
+        assert list(records._lines(path, fh)) == data.splitlines(keepends=True)

@@ -176,12 +176,20 @@ BLOCK = 1 << 20
 def _lines(path: Path, fh: BinaryIO) -> Iterator[bytes]:
     """The lines of an open stream, each with its newline, split in C a block at a time. Where a
     gzip stream breaks off, the lines before the break are given one by one as ``readline`` gives
-    them (the same lines, then the same error, at the same place)."""
-    done, rest = 0, b""
+    them (the same lines, then the same error, at the same place). A line longer than a block is
+    kept in pieces and joined once its newline comes (not re-copied with every block)."""
+    done, pieces = 0, []
     try:
         while block := fh.read(BLOCK):
-            lines = io.BytesIO(rest + block).readlines()
-            rest = lines.pop() if not lines[-1].endswith(b"\n") else b""
+            lines = io.BytesIO(block).readlines()
+            if pieces:  # the end of a line that began in an earlier block
+                pieces.append(lines[0])
+                if not lines[0].endswith(b"\n"):
+                    continue
+                lines[0] = b"".join(pieces)
+                pieces = []
+            if not lines[-1].endswith(b"\n"):
+                pieces.append(lines.pop())
             yield from lines
             done += len(lines)
     except (EOFError, zlib.error, gzip.BadGzipFile):
@@ -191,8 +199,8 @@ def _lines(path: Path, fh: BinaryIO) -> Iterator[bytes]:
                 again.readline()
             yield from again
         return
-    if rest:
-        yield rest
+    if pieces:
+        yield b"".join(pieces)
 
 
 _new_record = tuple.__new__  # Record(...) without the generated __new__'s Python call, per line
