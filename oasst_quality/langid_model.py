@@ -143,8 +143,10 @@ def load() -> Model:
     a decompressed copy in ``cache_root()/py3langid-<sha256 of the shipped file>/``, written to a
     temporary folder and renamed into place, so a reader never sees half of it. Later starts map
     those files without pickle (``allow_pickle=False``), and only from a folder owned by this user
-    and writable by no one else, with every array's dtype and shape checked. Where the cache
-    cannot be read or written (a read-only folder, say) the model is decompressed in memory."""
+    and writable by no one else, with every array's dtype and shape checked; a missing cache root
+    is made with mode 0700 whatever the umask, and none is written into a root that others may
+    write to. Where the cache cannot be read or written (a read-only folder, say) the model is
+    decompressed in memory."""
     from py3langid.langid import MODEL_DIR, MODEL_FILE
 
     source = MODEL_DIR / MODEL_FILE
@@ -187,16 +189,30 @@ def _valid(arrays: dict[str, np.ndarray]) -> bool:
     )
 
 
-def _trusted(folder: Path) -> bool:
-    """A real folder (not a link) of this user's that no one else may write to, in a parent no one
-    else may write to either (always, where there are no uids)."""
+def _own(path: Path) -> bool:
+    """A real folder (not a link) of this user's that no one else may write to (always, where there
+    are no uids)."""
     if not hasattr(os, "getuid"):
         return True
-    for path in (folder, folder.parent):
-        st = os.lstat(path)
-        if stat.S_ISLNK(st.st_mode) or st.st_uid != os.getuid() or st.st_mode & 0o022:
-            return False
-    return True
+    st = os.lstat(path)
+    return not (stat.S_ISLNK(st.st_mode) or st.st_uid != os.getuid() or st.st_mode & 0o022)
+
+
+def _trusted(folder: Path) -> bool:
+    """``folder`` is this user's own (see ``_own``), in a parent that is this user's own too."""
+    return _own(folder) and _own(folder.parent)
+
+
+def _make_folders(folder: Path) -> None:
+    """``folder`` and every missing folder above it, each made with mode 0700 (which a umask such as
+    002 leaves as it is), so that the cache root passes ``_trusted``: ``mkdir(parents=True)``
+    makes the parents with the umask's default mode (0775 under umask 002)."""
+    missing = []
+    while not os.path.lexists(folder):
+        missing.append(folder)
+        folder = folder.parent
+    for path in reversed(missing):
+        path.mkdir(mode=0o700, exist_ok=True)
 
 
 def _read(folder: Path) -> dict[str, np.ndarray] | None:
@@ -217,7 +233,9 @@ def _write(folder: Path, arrays: dict[str, np.ndarray]) -> None:
     """Keep the arrays under ``folder`` for the next start; nothing happens where that fails."""
     tmp = None
     try:
-        folder.parent.mkdir(parents=True, exist_ok=True)
+        _make_folders(folder.parent)
+        if not _own(folder.parent):  # a copy there would never be read: write none
+            return
         if os.path.lexists(folder):  # unsound: replace it, but only a real folder of our own
             st = os.lstat(folder)
             if stat.S_ISLNK(st.st_mode) or (hasattr(os, "getuid") and st.st_uid != os.getuid()):

@@ -103,3 +103,34 @@ def test_a_cache_folder_that_is_a_link_is_neither_read_nor_deleted(cache, tmp_pa
     assert lm._read(folder) is None
     codes, _ = lm.load().classify(["This is plainly an English sentence."])  # from memory
     assert codes == ["en"] and folder.is_symlink() and lm._read(elsewhere) is not None
+
+
+def _counting_decompressions(monkeypatch) -> list:
+    calls, real = [], lm._decompress
+    monkeypatch.setattr(lm, "_decompress", lambda source: calls.append(source) or real(source))
+    return calls
+
+
+def test_under_umask_002_the_cache_is_written_once_and_then_read(tmp_path, monkeypatch):
+    root = tmp_path / "missing" / "cache"  # the root and a folder above it made by load
+    monkeypatch.setenv("OASST_QUALITY_CACHE", str(root))
+    calls = _counting_decompressions(monkeypatch)
+    old = os.umask(0o002)
+    try:
+        lm.load()
+        lm.load()
+    finally:
+        os.umask(old)
+    assert len(calls) == 1
+    assert [os.stat(p).st_mode & 0o777 for p in (root.parent, root)] == [0o700, 0o700]
+
+
+@pytest.mark.skipif(not hasattr(os, "getuid"), reason="no uids: every folder is trusted")
+def test_no_cache_is_written_into_a_root_others_may_write_to(tmp_path, monkeypatch):
+    root = tmp_path / "cache"
+    root.mkdir()
+    root.chmod(0o775)
+    monkeypatch.setenv("OASST_QUALITY_CACHE", str(root))
+    calls = _counting_decompressions(monkeypatch)
+    codes, _ = lm.load().classify(["This is plainly an English sentence."])
+    assert codes == ["en"] and len(calls) == 1 and not any(root.iterdir())
