@@ -33,7 +33,10 @@ def test_label_analyses_take_a_table_in_place_of_a_dataset():
     post = published.oasst_posteriors(table).sort_values(["label", "item"]).reset_index(drop=True)
     expected = published.oasst_posteriors(ds).sort_values(["label", "item"]).reset_index(drop=True)
     pd.testing.assert_frame_equal(post, expected)
-    assert cs.ranking_summary(adapter.rankings(ds))["n_ranked_groups"] == len(adapter.rankings(ds))
+    # the ranked sets counted straight from the messages: replies with a rank, by parent, two or more
+    sizes = ds.messages.dropna(subset=["rank", "parent_id"]).groupby("parent_id").size()
+    summary = cs.ranking_summary(adapter.rankings(ds))
+    assert summary["group_sizes"] == {int(k): int(v) for k, v in sizes[sizes >= 2].value_counts().sort_index().items()}
 
 
 def test_analyses_that_read_two_tables_take_the_tables_once_built():
