@@ -339,3 +339,15 @@ def test_lines_longer_than_a_block_are_split_as_plain_splitting_splits_them(tmp_
     monkeypatch.setattr(records, "BLOCK", block)
     with gzip.open(path, "rb") as fh:
         assert list(records._lines(path, fh)) == data.splitlines(keepends=True)
+
+
+def test_a_whole_number_id_beyond_2_53_is_called_too_large_not_a_fraction(tmp_path):
+    frame = pd.DataFrame([msg("p"), msg("a", "p", "assistant")])
+    frame["message_id"] = ["p", 1e20]  # a whole number, past those a float holds exactly
+    with pytest.raises(SchemaError, match=r"whole number too large .* \(1e\+20, beyond 2\*\*53\)") as err:
+        oq.load(frame)
+    assert (err.value.line, err.value.field) == (2, "message_id")
+    path = tmp_path / "float_id.jsonl"
+    path.write_text(jsonl([msg(5.0)]))  # a JSON file's ids are never read as numbers
+    with pytest.raises(SchemaError, match=r"a message id must be a string, got float 5\.0"):
+        oq.load(path)

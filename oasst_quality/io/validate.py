@@ -67,10 +67,15 @@ def _check_id(value: Any, field: str) -> None:
 def _not_an_id(value: Any) -> str:
     if value is None or value == "":
         return "missing or empty message id"
-    if type(value) is float and value == value:
+    if type(value) is float and value == value and not value.is_integer():
         return (
             f"the id is a number that is not a whole number ({value!r}), so the string it was cannot be told; "
             "read the column as text (dtype=str)"
+        )
+    if type(value) is float and abs(value) >= 2**53:  # a typed table's smaller whole ids were read as strings
+        return (
+            f"the id is a whole number too large for a float to hold exactly ({value!r}, beyond 2**53), "
+            "so the string it was cannot be told; read the column as text (dtype=str)"
         )
     return f"a message id must be a string, got {_type_name(value)}"
 
