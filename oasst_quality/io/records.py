@@ -25,7 +25,7 @@ import pandas as pd
 from .. import _json
 from ..errors import FormatError, SchemaError
 from .bulk import Batch, from_arrow
-from .validate import BOOL_FIELDS, INT_FIELDS
+from .validate import declared_type, whole
 
 
 class Record(NamedTuple):
@@ -296,23 +296,22 @@ def _part(key: str, value: dict) -> dict:
         out = {k: v.tolist() if isinstance(v, np.ndarray) else v for k, v in value.items()}
         counts = out.get("count")
         if type(counts) is list and float in set(map(type, counts)):
-            out["count"] = [int(c) if type(c) is float and c.is_integer() else c for c in counts]
+            out["count"] = [whole(c) for c in counts]
         return out
     out = {}
     for name, entry in value.items():
         if type(entry) is dict:  # a label: {value, count}
             entry = {k: _python(v) for k, v in entry.items()}
-            count = entry.get("count")
-            if type(count) is float and count.is_integer():
-                entry["count"] = int(count)
+            if "count" in entry:
+                entry["count"] = whole(entry["count"])
             if entry.get("value") is None and entry.get("count") is None:
                 continue
         else:
             entry = _python(entry)
             if entry is None:
                 continue
-            if key == "emojis" and type(entry) is float and entry.is_integer():
-                entry = int(entry)
+            if key == "emojis":
+                entry = whole(entry)
         out[name] = entry
     return out
 
@@ -336,12 +335,10 @@ def typed_row(row: dict, note: _Converted | None = None, line: int = 0) -> dict:
             if kind is float:
                 if value != value:
                     rec[key] = None
-                elif key in INT_FIELDS and value.is_integer():
-                    rec[key] = int(value)
-                elif key in BOOL_FIELDS and value in (0.0, 1.0):
-                    rec[key] = value == 1.0
                 elif key in ID_FIELDS:
                     rec[key] = _id(value, key, note, line)
+                else:
+                    rec[key] = declared_type(key, value)
             elif kind is int and key in ID_FIELDS:
                 rec[key] = _id(value, key, note, line)
             elif kind is dict:

@@ -33,6 +33,24 @@ _COUNT = frozenset({int, _NONE})
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # C0 and C1 control characters (NUL, ESC, ...)
 
 
+def whole(value: Any) -> Any:
+    """A float that is a whole number as that integer (a typed table keeps an integer column with a
+    gap, a label's or an emoji's count say, as floats); anything else as it is."""
+    return int(value) if type(value) is float and value.is_integer() else value
+
+
+def declared_type(field: str, value: Any) -> Any:
+    """A float in a message's integer or true/false field (where a typed table kept the column as
+    floats) as the export's type: a whole number in an integer field as that integer, 1.0/0.0 in a
+    true/false field as true/false; anything else as it is, for the check to refuse."""
+    if type(value) is float:
+        if field in INT_FIELDS:
+            return whole(value)
+        if field in BOOL_FIELDS and value in (0.0, 1.0):
+            return value == 1.0
+    return value
+
+
 def _fail(detail: str, field: str | None = None) -> SchemaError:
     return SchemaError(detail, field=field)
 

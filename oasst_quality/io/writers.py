@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -14,42 +13,20 @@ import pandas as pd
 
 from .. import _json
 from ..errors import SchemaError, UsageError
-from .validate import BOOL_FIELDS, INT_FIELDS, record_messages
+from .records import _python
+from .validate import declared_type, record_messages, whole
 
 if TYPE_CHECKING:
     from ..dataset import Dataset
 
 
 def _plain(value: Any) -> Any:
-    """A pandas cell as a JSON-ready Python value."""
-    if value is None or value is pd.NA or value is pd.NaT:
-        return None
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    if isinstance(value, pd.Timestamp):
-        return value.isoformat()
+    """A pandas cell as a JSON-ready Python value: ``records._python``'s value, with a timestamp (in
+    an array cell too) as its ISO 8601 string."""
     if isinstance(value, np.ndarray):
         return [_plain(v) for v in value.tolist()]
-    if isinstance(value, np.generic):
-        return _plain(value.item())
-    return value
-
-
-def _typed(key: str, value: Any) -> Any:
-    """What pandas keeps as a float beside NaN, written as the type the export has: a whole rank or
-    count as an integer, 1.0/0.0 in a true/false field as true/false (anything else is left for
-    the check, which refuses it)."""
-    if type(value) is float:
-        if key in INT_FIELDS and value.is_integer():
-            return int(value)
-        if key in BOOL_FIELDS and value in (0.0, 1.0):
-            return value == 1.0
-    return value
-
-
-def _count(value: Any) -> Any:
-    value = _plain(value)
-    return int(value) if type(value) is float and value.is_integer() else value
+    value = _python(value)
+    return value.isoformat() if isinstance(value, pd.Timestamp) else value
 
 
 def _check_tables(dataset: Dataset) -> None:
@@ -85,7 +62,7 @@ def message_records(dataset: Dataset, labels_form: str = "hf") -> list[dict]:
     msgs = dataset.messages
     out_cols = [c for c in msgs.columns if c != "depth"]
     records = [
-        {k: _typed(k, _plain(v)) for k, v in zip(out_cols, row)}
+        {k: declared_type(k, _plain(v)) for k, v in zip(out_cols, row)}
         for row in msgs[out_cols].itertuples(index=False, name=None)
     ]
     by_id = {r["message_id"]: r for r in records}
@@ -95,13 +72,13 @@ def message_records(dataset: Dataset, labels_form: str = "hf") -> list[dict]:
         r["detoxify"] = None
     for mid, group in dataset.labels.groupby("message_id", sort=False):
         names, values = group["label"].tolist(), [_plain(v) for v in group["value"]]
-        counts = [_count(c) for c in group["count"]]
+        counts = [whole(_plain(c)) for c in group["count"]]
         if labels_form == "hf":
             by_id[mid]["labels"] = {"name": names, "value": values, "count": counts}
         else:
             by_id[mid]["labels"] = {n: {"value": v, "count": c} for n, v, c in zip(names, values, counts)}
     for mid, group in dataset.emojis.groupby("message_id", sort=False):
-        names, counts = group["emoji"].tolist(), [_count(c) for c in group["count"]]
+        names, counts = group["emoji"].tolist(), [whole(_plain(c)) for c in group["count"]]
         by_id[mid]["emojis"] = {"name": names, "count": counts} if labels_form == "hf" else dict(zip(names, counts))
     for mid, group in dataset.detoxify.groupby("message_id", sort=False):
         by_id[mid]["detoxify"] = dict(zip(group["head"].tolist(), [_plain(v) for v in group["score"]]))
