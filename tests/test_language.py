@@ -165,3 +165,22 @@ def test_lingua_is_asked_only_when_there_is_something_to_compare(monkeypatch):
     asked.clear()
     lg.detect_languages([alone], declared=["es"])  # the declared language is something to compare
     assert asked and asked[0][1] >= {"en", "es"}
+
+
+def test_candidates_join_every_unsure_texts_comparison(monkeypatch):
+    """``candidates`` are compared for every unsure text (as lingua codes; ones lingua lacks left out)."""
+    asked = []
+    detect = lg._detect_lingua
+
+    def recording(texts, codes=None):
+        asked.append((texts, codes))
+        return detect(texts, codes)
+
+    monkeypatch.setattr(lg, "_detect_lingua", recording)
+    alone, sure = "Give me a vegan pancake recipe.", SENTENCES["de"]
+    assert lg.detect_languages([alone, sure], backend="py3langid")["confidence"].tolist()[1] >= 0.5
+    assert "an" not in lg._lingua_languages()
+    out = lg.detect_languages([alone, sure], candidates=["pt-BR", "fr", "an"])
+    assert [texts for texts, _ in asked] == [[alone]]  # the sure text is not asked
+    assert asked[0][1] >= {"en", "pt", "fr"} and "an" not in asked[0][1]
+    assert out["lang"].tolist()[1] == "de"

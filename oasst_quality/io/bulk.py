@@ -81,8 +81,8 @@ class Batch:
         return {k: list(map(dict.get, rows, repeat(k))) for k in keys}
 
 
-def batches(items: Iterable[Record | Batch], size: int = SIZE) -> Iterator[Batch]:
-    """Records grouped into batches of ``size`` (a batch among them passes through, in its place)."""
+def batches(items: Iterable[Record | Batch]) -> Iterator[Batch]:
+    """Records grouped into batches of :data:`SIZE` (a batch among them passes through, in its place)."""
     chunk: list[Record] = []
     for item in items:
         if isinstance(item, Batch):
@@ -92,7 +92,7 @@ def batches(items: Iterable[Record | Batch], size: int = SIZE) -> Iterator[Batch
             yield item
             continue
         chunk.append(item)
-        if len(chunk) == size:
+        if len(chunk) == SIZE:
             yield from_records(chunk)
             chunk = []
     if chunk:
