@@ -1,4 +1,4 @@
-"""Language-ID backends on the real multilingual OASST2 sample (32 languages), messages of >= 5 words.
+"""Language-ID backends on the real multilingual OASST2 sample (31 languages), messages of >= 5 words.
 
 Agreement with the declared language and texts per second for each backend, measured in one run;
 each backend's one-time model load is timed apart (a warm-up call) and excluded from the rate.
@@ -9,6 +9,8 @@ per round, of the `detect_languages()` call and of the whole process (with its i
 time and in the process's CPU time (which other jobs on a shared machine disturb less). The
 model cache is a fresh temporary folder: a first cascade run fills it (its time is printed apart,
 the cost paid once per installed py3langid model), the rounds then read it as every later start does.
+Then the cascade's second stage: how many texts are unsure, how many of them lingua is asked about
+and over which languages, and the languages a `mismatches()` on the bundled sample has lingua compare.
 Last, the cold start: a first `mismatches()` call on the bundled sample in a fresh process
 (target <= 3 s).
 
@@ -52,9 +54,39 @@ def first_stage(texts: list[str]) -> None:
     print(f"first stage, {len(texts)} texts: batch {batch:.3f} s, py3langid's classify {own:.3f} s: {own / batch:.1f}x")
 
 
+def second_stage(texts: list[str]) -> None:
+    """The texts the cascade finds unsure (py3langid below 0.5), those lingua is asked about, the
+    language sets they compare (no declared languages given), and the languages lingua compares for
+    a `mismatches()` on the bundled sample (each message's declared language given): every call of
+    lingua recorded, as tests/test_language.py records it."""
+    calls = []
+    detect = lg._detect_lingua
+
+    def recording(batch: list[str], codes: frozenset[str] | None = None):
+        calls.append((len(batch), codes))
+        return detect(batch, codes)
+
+    lg._detect_lingua = recording
+    try:
+        unsure = int((lg.detect_languages(texts, backend="py3langid")["confidence"] < 0.5).sum())
+        lg.detect_languages(texts)
+        asked, compared = sum(n for n, _ in calls), sorted(set().union(*(c for _, c in calls)))
+        print(
+            f"cascade: {unsure} of {len(texts)} texts unsure; lingua asked about {asked} of them, in {len(calls)} "
+            f"sets over {len(compared)} of its {len(lg._lingua_languages())} languages ({', '.join(compared)})"
+        )
+        calls.clear()
+        lg.mismatches(oq.load_sample())
+        compared = sorted(set().union(*(c for _, c in calls)))
+        print(f"mismatches() on the bundled sample: lingua compares {len(compared)} languages ({', '.join(compared)})")
+    finally:
+        lg._detect_lingua = detect
+
+
 def main() -> None:
     texts, raw_declared = sample()
     first_stage(texts)
+    second_stage(texts)
     declared = np.array([lg.normalize_code(x) for x in raw_declared], dtype=object)
     print(f"{len(texts)} messages of >= 5 words, {len(set(declared))} declared languages")
     print("backend | agreement with declared | texts/s | one-time load s | vs langdetect")
