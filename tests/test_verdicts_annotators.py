@@ -103,6 +103,39 @@ def test_continuous_ratings_under_the_noise_scale_rules():
     assert (honest["rule"] == "compressed_scale").sum() <= 1
 
 
+def test_a_numeric_label_beside_a_text_label_is_read_as_numbers():
+    # a text label makes the shared value column object dtype: the 0..100 label is still continuous,
+    # with the same verdicts as on its own
+    ratings, planted = planted_crowds.ratings(bad={"reversed": 2, "constant": 1}, seed=1)
+    n = 300
+    text = pd.DataFrame(
+        {
+            "item": [f"x{i // 3}" for i in range(n)],
+            "annotator": [f"t{i % 7}" for i in range(n)],
+            "label": "answer",
+            "value": np.where(np.arange(n) % 2 == 0, "yes", "no"),
+        }
+    )
+    mixed = pd.concat([ratings, text], ignore_index=True)
+    assert mixed["value"].dtype == object
+    # inferred per label too: fractions beside text are interval, as on their own
+    fractions = pd.concat([ratings.assign(value=ratings["value"] / 100 + 0.005), text], ignore_index=True)
+    assert va.levels_for(fractions) == {"affect": "interval", "answer": "nominal"}
+    alone = va.vote_verdicts(ratings, levels="interval").set_index("annotator")
+    both = va.vote_verdicts(mixed, levels={"affect": "interval", "answer": "nominal"}).set_index("annotator")
+    both = both.loc[alone.index]
+    pd.testing.assert_series_equal(alone["verdict"], both["verdict"])
+    pd.testing.assert_series_equal(alone["rule"], both["rule"])
+    np.testing.assert_allclose(alone["reliability"], both["reliability"], atol=1e-9)
+    # read as ordinal classes, the 101-value scale is binned beside text as on its own
+    on_its_own = va._classes(ratings["value"], "ordinal")
+    beside_text = va._classes(mixed.loc[mixed["label"] == "affect", "value"], "ordinal")
+    assert on_its_own[1].size == 9
+    np.testing.assert_array_equal(on_its_own[0], beside_text[0])
+    np.testing.assert_array_equal(on_its_own[1], beside_text[1])
+    assert (alone.loc[list(planted), "verdict"] == "suspect").all()
+
+
 def test_annotators_without_comparisons_get_insufficient_data():
     one_each = pd.DataFrame(  # a continuous label where no item has two ratings, and a class label likewise
         {

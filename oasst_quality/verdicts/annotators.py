@@ -146,11 +146,19 @@ def infer_level(label: str, values: pd.Series) -> str:
         return "nominal"
     if kind == "likert":
         return "interval"
-    v = values.dropna()
-    if not pd.api.types.is_numeric_dtype(v) or v.nunique() <= 2:
+    x = _numbers(values.dropna())
+    if x is None or np.unique(x).size <= 2:
         return "nominal"
-    x = v.to_numpy(float)
     return "nominal" if np.all(x == np.round(x)) else "interval"
+
+
+def _numbers(values: pd.Series) -> np.ndarray | None:
+    """A label's values as floats when every one is a number, else None. Decided per label: where
+    another label has text values the shared column is of object dtype, and its dtype says nothing."""
+    kinds = ("integer", "floating", "mixed-integer-float", "decimal")
+    if pd.api.types.is_numeric_dtype(values) or pd.api.types.infer_dtype(values, skipna=True) in kinds:
+        return values.to_numpy(float)
+    return None
 
 
 def levels_for(
@@ -171,12 +179,11 @@ def levels_for(
 
 def _classes(values: pd.Series, level: str) -> tuple[np.ndarray, np.ndarray]:
     """(class code per vote, class names): ordered for ordinal/interval, binned when too many."""
-    if level != "nominal" and pd.api.types.is_numeric_dtype(values):
-        x = values.to_numpy(float)
-        if np.unique(x).size > _MAX_CLASSES:
-            edges = np.linspace(x.min(), x.max(), _BINS + 1)
-            code = np.clip(np.searchsorted(edges, x, side="right") - 1, 0, _BINS - 1)
-            return code, (edges[:-1] + edges[1:]) / 2
+    x = _numbers(values) if level != "nominal" else None
+    if x is not None and np.unique(x).size > _MAX_CLASSES:
+        edges = np.linspace(x.min(), x.max(), _BINS + 1)
+        code = np.clip(np.searchsorted(edges, x, side="right") - 1, 0, _BINS - 1)
+        return code, (edges[:-1] + edges[1:]) / 2
     names, code = np.unique(values.to_numpy(), return_inverse=True)
     return code.ravel(), names
 
@@ -702,7 +709,7 @@ def vote_verdicts(
     continuous = [
         name
         for name, sub in df.groupby(label, sort=True)
-        if lv[name] == "interval" and pd.api.types.is_numeric_dtype(sub[value]) and sub[value].nunique() > _MAX_CLASSES
+        if lv[name] == "interval" and _numbers(sub[value]) is not None and sub[value].nunique() > _MAX_CLASSES
     ]
     in_cont = df[label].isin(continuous)
     parts = []
