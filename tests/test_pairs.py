@@ -38,6 +38,16 @@ def test_ranker_votes_by_hand():
     }
 
 
+@pytest.mark.parametrize("tie", [frozenset({"b", "c"}), {"b", "c"}, ("b", "c"), ["b", "c"]])
+def test_ranker_votes_on_a_tie_of_any_container(tie):
+    # a tied position as a set, tuple or list: a vote on each pair it orders, none on the tied pair
+    pairs = _pairs([("t", "g", "a", "b", 0, 1), ("t", "g", "a", "c", 0, 2), ("t", "g", "b", "c", 1, 2)])
+    rankings = pd.DataFrame({"group": ["g", "g"], "annotator": ["z", "w"], "ranking": [("a", tie), (tie, "a")]})
+    votes = vp.ranker_votes(pairs, rankings)
+    got = {(int(p), w): int(a) for p, w, a in votes.itertuples(index=False)}
+    assert got == {(0, "w"): 0, (0, "z"): 1, (1, "w"): 0, (1, "z"): 1}
+
+
 def test_rankings_without_columns_is_a_usage_error():
     with pytest.raises(UsageError, match="annotator"):
         vp.ranker_votes(_pairs([("t", "g", "a", "b", 0, 1)]), pd.DataFrame({"group": ["g"], "ranking": [("a", "b")]}))

@@ -41,18 +41,24 @@ def ranker_votes(
     not rank both replies give no vote).
 
     ``pairs`` has ``parent`` (the reply set), ``chosen_id``, ``rejected_id``; ``rankings`` is a
-    per-ranker table (``group, annotator, ranking``: ids best first, tied positions as sets).
+    per-ranker table (``group, annotator, ranking``: ids best first, a tied position as a set, tuple
+    or list of ids).
     """
     missing = [c for c in (group, annotator, "ranking") if c not in rankings.columns]
     if missing:
         have = list(rankings.columns)
         raise UsageError(f"rankings lack {missing} (they have {have}); need group, annotator, ranking")
-    rows = []
-    for g, who, ranking in zip(rankings[group], rankings[annotator], rankings["ranking"]):
-        for level, position in enumerate(ranking):
-            for item in position if isinstance(position, (set, frozenset)) else (position,):
-                rows.append((g, who, item, level))
-    long = pd.DataFrame(rows, columns=["parent", "annotator", "item", "level"])
+    from ..consensus import ballot_rows
+
+    rows, item, level = ballot_rows(rankings["ranking"])
+    long = pd.DataFrame(
+        {
+            "parent": rankings[group].to_numpy()[rows],
+            "annotator": rankings[annotator].to_numpy()[rows],
+            "item": item,
+            "level": level,
+        }
+    )
     left = pd.DataFrame({"pair": np.arange(len(pairs)), "parent": pairs["parent"].to_numpy()})
     c = left.assign(item=pairs["chosen_id"].to_numpy()).merge(long, on=["parent", "item"])
     r = left.assign(item=pairs["rejected_id"].to_numpy()).merge(long, on=["parent", "item"])
