@@ -376,3 +376,14 @@ def test_tree_bootstrap_gives_no_interval_where_the_test_trees_cannot():
     low, high = two.interval(np.array([1.0, 1, 0, 0, 1]))
     assert low < high
     assert two.over_seeds(np.ones((3, 5))) == (None, None)
+
+
+def test_tree_bootstrap_reason_is_the_last_intervals_own():
+    from oasst_quality.reward.study import _TreeBootstrap
+
+    two = _TreeBootstrap(pd.Series(list("aabbb")), 200, 0.95, seed=0)
+    assert two.interval(np.array([1.0, 1, 0, 0, 1])) != (None, None) and two.reason() is None  # an interval
+    assert two.interval(np.array([np.nan, 1, 0, 1, 1])) == (None, None)
+    assert two.reason() == "the statistic is undefined on every resample"
+    assert two.over_seeds(np.ones((3, 5))) == (None, None)
+    assert two.reason() == "every resample of the 2 test trees gives the same value"

@@ -851,9 +851,9 @@ def cleaning_table(
     an interval is None where the data gives none (one tree; ``none``'s gain against itself).
     The suspects come from p_flipped fitted on all pairs, test folds included (a mild optimism).
     """
-    from .._util import row_interval
     from ..reward.frozen import train_head
     from ..reward.margins import tree_folds
+    from ..reward.study import _TreeBootstrap
 
     table = verdicts.table
     p = table["p_flipped"].to_numpy()
@@ -864,15 +864,19 @@ def cleaning_table(
         fold = tree_folds(groups, folds, seed=seed)
         for k in range(folds):
             test, train = fold == k, np.flatnonzero(fold != k)
-            l2 = train_head(chosen[train], rejected[train], head=head, groups=groups[train], seed=seed).l2
+            # the head that chose the L2 penalty was trained on the uncleaned pairs: it is ``none``'s head
+            uncleaned = train_head(chosen[train], rejected[train], head=head, groups=groups[train], seed=seed)
             for j, (strategy, share) in enumerate(strategies):
-                keep, flip, weights = _cleaned(p[train], strategy, share)
-                rows = train[keep]
-                swap = flip[keep][:, None]
-                c, r = chosen[rows], rejected[rows]
-                c, r = np.where(swap, r, c), np.where(swap, c, r)
-                w = None if weights is None else weights[keep]
-                fitted = train_head(c, r, head=head, l2=l2, seed=seed, weights=w)
+                if strategy == "none":
+                    fitted = uncleaned
+                else:
+                    keep, flip, weights = _cleaned(p[train], strategy, share)
+                    rows = train[keep]
+                    swap = flip[keep][:, None]
+                    c, r = chosen[rows], rejected[rows]
+                    c, r = np.where(swap, r, c), np.where(swap, c, r)
+                    w = None if weights is None else weights[keep]
+                    fitted = train_head(c, r, head=head, l2=uncleaned.l2, seed=seed, weights=w)
                 diff = fitted.reward(chosen[test]) - fitted.reward(rejected[test])
                 correct[j, test] += (diff > 0) + 0.5 * (diff == 0)
     correct /= len(seeds)
@@ -883,14 +887,7 @@ def cleaning_table(
     else:
         right = correct * (1 - p) + (1 - correct) * p
         basis = "expected under p_flipped"
-    codes, uniques = pd.factorize(groups)
-    rng = np.random.default_rng(0)
-    draws = rng.integers(0, len(uniques), size=(n_resamples, len(uniques)))
-    w = np.zeros((n_resamples, len(uniques)))
-    np.add.at(w, (np.repeat(np.arange(n_resamples), len(uniques)), draws.ravel()), 1)
-    per_tree = np.stack([np.bincount(codes, weights=r, minlength=len(uniques)) for r in right])
-    size = w @ np.bincount(codes, minlength=len(uniques))
-    boot = (w @ per_tree.T) / size[:, None]  # resamples x strategies
+    boot = _TreeBootstrap(pd.Series(groups), n_resamples, confidence, seed=0)
     out = []
     for j, (strategy, share) in enumerate(strategies):
         keep, flip, weights = _cleaned(p, strategy, share)
@@ -898,8 +895,8 @@ def cleaning_table(
             expected = float((weights * p).sum() / weights.sum())
         else:
             expected = float(np.where(flip, 1 - p, p)[keep].mean())
-        low, high, _ = row_interval(boot[:, j], confidence, len(uniques))
-        dlow, dhigh, _ = row_interval(boot[:, j] - boot[:, 0], confidence, len(uniques))
+        low, high = boot.interval(right[j])
+        dlow, dhigh = boot.interval(right[j] - right[0])
         row = {
             "strategy": strategy,
             "share": share,
