@@ -236,7 +236,7 @@ def noise_study(
         train = train.sample(max_pairs, random_state=0).reset_index(drop=True)
     boot = _TreeBootstrap(test["group"], n_resamples, confidence, seed=0)
     fit = _frozen_runner(train, test, backbone, max_length, dev, head) if mode == "frozen" else None
-    rows, speeds, clean, per_run = [], [], [], {}
+    rows, speeds, per_run = [], [], {}
     runs = [(seed, rate) for seed in seeds for rate in rates]
     for seed, rate in tqdm(runs, desc=f"noise study ({mode})", unit="run", disable=not progress):
         noisy = NOISES[noise](train, rate, seed=seed)
@@ -251,8 +251,6 @@ def noise_study(
             correct, final_loss = pair_correct(result, test, max_length=max_length), result.losses[-1]
             speeds.append(result.pairs_per_second)
         per_run[(float(rate), int(seed))] = np.asarray(correct, dtype=float)
-        if rate == 0:
-            clean.append(correct)
         low, high = boot.interval(correct)
         rows.append(
             {
@@ -273,7 +271,7 @@ def noise_study(
     clean_interval = (None, None) if pd.isna(low) else (float(low), float(high))
     slope = float(np.polyfit(table["rate"], table["accuracy"], 1)[0]) if table["rate"].nunique() > 1 else 0.0
     warnings = []
-    if clean and clean_interval[0] is not None and clean_interval[0] <= 0.5:
+    if clean_interval[0] is not None and clean_interval[0] <= 0.5:
         warnings.append(
             f"the clean accuracy's {confidence:.0%} interval ({clean_interval[0]:.3f}-{clean_interval[1]:.3f}) "
             "includes 0.5: the model learned nothing measurable from these pairs, so the curve says nothing "
