@@ -67,7 +67,6 @@ def test_verdicts_do_not_depend_on_how_ids_sort():
     # item renamed so that the ids sort in the reverse order, and the rows reversed
     votes, _ = planted_crowds.votes(votes_per_item=10, seed=5)
     ratings, _ = planted_crowds.ratings(bad={"random": 2, "reversed": 1, "constant": 1, "compressed": 1}, seed=5)
-    votes.attrs, ratings.attrs = {}, {}  # (the planted truths: not needed here)
     votes = pd.concat([votes, ratings], ignore_index=True)
     levels = {"answer": "nominal", "affect": "interval"}
     a = va.vote_verdicts(votes, levels=levels).set_index("annotator").sort_index()

@@ -564,7 +564,6 @@ def _noise_fit(sub: pd.DataFrame, cols: tuple) -> pd.DataFrame:
             "r": r,
             "slope": beta,
             "se": se,
-            "resid_sd": np.sqrt(s2),
             "value": vals[top],
             "k": np.bincount(a_code, hit, A).astype(int),
             "n_all": np.bincount(a_code, minlength=A),
