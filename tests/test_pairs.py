@@ -98,7 +98,10 @@ def test_votes_alone_learn_ranker_accuracy_and_find_flips():
     assert vp.detection(flipped, v.table["p_flipped"])["auroc"] > 0.9
     assert abs(v.noise_rate.estimate - flipped.mean()) < 0.05
     assert v.noise_rate.low <= flipped.mean() <= v.noise_rate.high
-    assert set(v.table.columns) == set(vp.TABLE_COLUMNS)
+    # each pair's votes for and against, counted here from the votes themselves
+    counted = votes.groupby("pair")["agree"].agg(["sum", "size"])
+    assert (v.table["votes_for"].to_numpy() == counted["sum"].to_numpy()).all()
+    assert (v.table["votes_against"].to_numpy() == (counted["size"] - counted["sum"]).to_numpy()).all()
     trl = v.to_trl()
     assert np.allclose(trl["label_confidence"], 1 - v.table["p_flipped"])
 
@@ -298,7 +301,12 @@ def test_preference_flags_and_the_report_section():
     assert set(flags["kind"]) == {"suspect_preference"}
     assert set(flags["message_id"]) == set(v.table.loc[suspect, "chosen"])
     assert (flags["severity"] == "medium").sum() == (v.table["p_flipped"] >= 0.8).sum()
-    assert flags["evidence"].str.contains("ranked above").all()
+    # each flag's evidence names its own pair's other reply and that pair's votes, counted here
+    named = {(m, e.split(" ")[2]) for m, e in zip(flags["message_id"], flags["evidence"])}
+    assert named == set(zip(v.table.loc[suspect, "chosen"], v.table.loc[suspect, "rejected"]))
+    counted = votes.groupby("pair")["agree"].agg(["sum", "size"]).loc[np.flatnonzero(suspect)]
+    said = {f"votes {int(y)} for / {int(n - y)} against" for y, n in zip(counted["sum"], counted["size"])}
+    assert said == {e[e.index("votes ") : e.index(" against") + len(" against")] for e in flags["evidence"]}
     section = vp.report_section(v, top=5)
     assert len(section["top_suspects"]) == 5 and section["cleaning"] is None
     assert section["top_suspects"]["p_flipped"].is_monotonic_decreasing

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from ..errors import NotComputableError, UsageError
 from ..estimate import Estimate
+
+if TYPE_CHECKING:
+    from ..adapter import Tables
+    from ..dataset import Dataset
 
 #: Rank-gap buckets (1, 2, 3 or more) in which the Likert and margin sources learn their own shift.
 GAP_BUCKETS = 3
@@ -658,7 +664,7 @@ def plant_rankers(
     )
 
 
-def with_ranks(dataset, export: pd.DataFrame):
+def with_ranks(dataset: Dataset | Tables, export: pd.DataFrame) -> Dataset | Tables:
     """A copy of ``dataset`` whose messages carry the ranks of ``export`` (``group``, ``ranking``);
     replies of other sets keep theirs."""
     messages = dataset.messages.copy()
@@ -689,7 +695,9 @@ class PlantedPreferences:
     flipped: np.ndarray
 
 
-def planted_preferences(datasets, *, noise: float = 1.4, reverse: float = 0.1, seed: int = 0) -> PlantedPreferences:
+def planted_preferences(
+    datasets: Iterable[Dataset | Tables], *, noise: float = 1.4, reverse: float = 0.1, seed: int = 0
+) -> PlantedPreferences:
     """Plant rankers (:func:`plant_rankers`) on each dataset's ranked reply sets, whose real ranks are
     taken as the truth, and derive the pairs from the planted export; a pair that two datasets share
     (the same chosen and rejected ids) is kept once. Dataset i is planted with seed ``seed + i``."""
@@ -830,9 +838,9 @@ def cleaning_table(
     rejected: np.ndarray,
     *,
     truth: np.ndarray | None = None,
-    strategies=STRATEGIES,
+    strategies: Sequence[tuple[str, float]] = STRATEGIES,
     folds: int = 5,
-    seeds=(0, 1, 2),
+    seeds: Sequence[int] = (0, 1, 2),
     head: str = "linear",
     n_resamples: int = 1000,
     confidence: float = 0.95,
@@ -938,7 +946,7 @@ def _all_pairs(datasets) -> tuple[pd.DataFrame, pd.DataFrame | None]:
 
 
 def suspect_pairs(
-    data,
+    data: Dataset | Tables | Sequence[Dataset | Tables],
     *,
     rankings: pd.DataFrame | None = None,
     margins: bool = False,
