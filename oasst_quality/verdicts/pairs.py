@@ -237,6 +237,7 @@ class _Votes:
     agree: np.ndarray
     n_pairs: int
     ballot_size: np.ndarray  # per vote: its ballot's number of replies when the ballot is whole, else 2
+    names: np.ndarray  # the rankers' names, by code
     prior: float = 1.0
 
     def __post_init__(self):
@@ -247,7 +248,7 @@ class _Votes:
         # a whole ballot of k replies has k(k − 1)/2 votes: each counts that share of one ballot
         self.ballot_share = 2 / (self.ballot_size * (self.ballot_size - 1))
         self.voted = np.bincount(self.pair, minlength=self.n_pairs) > 0
-        self.fitted_accuracy = np.full(self.n_rankers, np.nan)
+        self.fitted_accuracy = np.full(self.n_rankers, np.nan)  # each ranker's share of right votes, fitted
 
     def ll(self) -> np.ndarray:
         """Per pair and state, its votes' log-likelihood: −theta[gap] for each wrong vote; a vote of a
@@ -301,10 +302,6 @@ class _Votes:
         for k, n in whole.items():
             expected_wrong += n * _mallows_moments(self.theta, k)[0].sum(axis=1)
         self.fitted_accuracy = 1 - expected_wrong / np.maximum(votes, 1e-9)
-
-    def ranker_accuracy(self) -> np.ndarray:
-        """Each ranker's share of right votes under the fitted model."""
-        return self.fitted_accuracy
 
 
 def _discordance(k: int) -> np.ndarray:
@@ -451,8 +448,7 @@ def _build_sources(pairs, votes, quality, margins, sets):
         codes, names = pd.factorize(votes["annotator"])
         pair = votes["pair"].to_numpy(np.int64)
         size = _ballot_size(pairs, pair, codes, sets.size)
-        sources["votes"] = _Votes(pair, codes, votes["agree"].to_numpy(np.int8), n, size)
-        sources["votes"].names = np.asarray(names)
+        sources["votes"] = _Votes(pair, codes, votes["agree"].to_numpy(np.int8), n, size, np.asarray(names))
     if quality is not None and len(quality):
         qc = quality.reindex(pairs["chosen_id"].to_numpy())
         qr = quality.reindex(pairs["rejected_id"].to_numpy())
@@ -558,7 +554,7 @@ def flip_model(
         table["votes_for"] = np.bincount(s.pair, weights=s.agree, minlength=n).astype(int)
         table["votes_against"] = np.bincount(s.pair, weights=1 - s.agree, minlength=n).astype(int)
         rankers = pd.DataFrame(
-            {"annotator": s.names, "votes": np.bincount(s.who, minlength=s.n_rankers), "accuracy": s.ranker_accuracy()}
+            {"annotator": s.names, "votes": np.bincount(s.who, minlength=s.n_rankers), "accuracy": s.fitted_accuracy}
         )
     else:
         table["votes_for"] = 0
@@ -713,15 +709,20 @@ def planted_preferences(
         flips.append(planted_flips(pairs, truth))
         rankers.append(per)
         quality.append(reply_quality(adapter.labels(ds)))
+    pairs, keep, q = _merged(parts, quality)
+    rankers = pd.concat(rankers, ignore_index=True).drop_duplicates(["group", "annotator"])
+    return PlantedPreferences(pairs, rankers, q, np.concatenate(flips)[keep])
+
+
+def _merged(
+    parts: list[pd.DataFrame], quality: list[pd.DataFrame]
+) -> tuple[pd.DataFrame, np.ndarray, pd.DataFrame | None]:
+    """Several datasets' pairs with a pair two share (the same chosen and rejected ids) kept once, which
+    of the concatenated rows were kept, and the replies' quality with each reply once (None without)."""
     pairs = pd.concat(parts, ignore_index=True)
     keep = ~pairs.duplicated(["chosen_id", "rejected_id"]).to_numpy()
-    q = pd.concat(quality)
-    return PlantedPreferences(
-        pairs[keep].reset_index(drop=True),
-        pd.concat(rankers, ignore_index=True).drop_duplicates(["group", "annotator"]),
-        q[~q.index.duplicated()],
-        np.concatenate(flips)[keep],
-    )
+    q = pd.concat(quality) if quality else None
+    return pairs[keep].reset_index(drop=True), keep, (q[~q.index.duplicated()] if q is not None else None)
 
 
 # --------------------------------------------------------------------------- how well it finds flips
@@ -939,10 +940,8 @@ def _all_pairs(datasets) -> tuple[pd.DataFrame, pd.DataFrame | None]:
         labels = adapter.labels(ds)
         if len(labels):
             quality.append(reply_quality(labels))
-    pairs = pd.concat(parts, ignore_index=True)
-    pairs = pairs[~pairs.duplicated(["chosen_id", "rejected_id"])].reset_index(drop=True)
-    q = pd.concat(quality) if quality else None
-    return pairs, (q[~q.index.duplicated()] if q is not None else None)
+    pairs, _, q = _merged(parts, quality)
+    return pairs, q
 
 
 def suspect_pairs(
