@@ -106,6 +106,7 @@ def main() -> None:
                 "decile_gap": bin_gap(p, planted.flipped, 10),
                 "seconds": seconds,
                 "auroc_quality_alone": vp.detection(planted.flipped, alone.table["p_flipped"])["auroc"],
+                "mean_p_quality_alone": alone.noise_rate.estimate,
                 "seconds_alone": seconds_alone,
             }
         )

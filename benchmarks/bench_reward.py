@@ -23,6 +23,7 @@ import pandas as pd
 
 import oasst_quality as oq
 from oasst_quality import reward as rw
+from oasst_quality.estimate import interval_text
 from oasst_quality.reward import train as train_lib
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -45,11 +46,17 @@ def study(args) -> None:
         device=args.device,
     )
     seconds = time.perf_counter() - start
-    table = result.runs.groupby("rate")[["accuracy", "accuracy_low", "accuracy_high"]].mean()
+    runs = result.runs.groupby("rate")[["accuracy", "accuracy_low", "accuracy_high"]].mean()
     print(f"{len(pairs):,} pairs ({result.n_train:,} train / {result.n_test:,} test, split by tree)")
-    print(table.round(3).to_string())
-    low, high = result.clean_interval
-    print(f"fitted clean accuracy {result.clean_accuracy:.3f}; clean runs pooled {low:.3f}-{high:.3f} (95%, trees)")
+    print("per run, averaged over seeds (each run's interval over test trees):")
+    print(runs.round(3).to_string())
+    print("by rate (the headline: mean over seeds, interval over seeds and test trees, decreasing fit):")
+    print(result.by_rate.round(3).to_string(index=False))
+    interval = interval_text(result.clean, ".3f", "{low}-{high}")
+    print(
+        f"clean accuracy (measured mean over seeds at rate 0) {result.clean_accuracy:.3f}; "
+        f"{result.confidence:.0%} interval over seeds and test trees {interval}"
+    )
     print(f"warning: {result.warning}" if result.warning else "no warning: the clean interval excludes 0.5")
     print(f"{len(result.runs)} runs in {seconds:.1f} s wall, of which encoding {result.timing['encode_seconds']:.1f} s")
 

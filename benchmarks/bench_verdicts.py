@@ -4,14 +4,16 @@
     python benchmarks/bench_verdicts.py gold       # the real gold sets only
     python benchmarks/bench_verdicts.py planted    # the planted crowds only
     python benchmarks/bench_verdicts.py flags      # default_zero_suspect on planted OASST-like labels
-    python benchmarks/bench_verdicts.py trec       # TREC's verdicts against chance on gold
+    python benchmarks/bench_verdicts.py trec       # TREC's verdicts against chance on gold, the consensus's
+                                                   # accuracy on gold and the answer shares
 
 Gold sets (``crowd_data.SETS`` plus MS, ZenCrowd, Snow's seven affect labels and wordsim): per set,
 the annotators, the suspects, and the median accuracy on gold items (on an interval scale the
 correlation with gold, per label) of the suspects and of the others (annotators with at least 5
 gold-scored votes). Planted crowds (``planted_crowds``): per rule and votes per annotator, the mean
 over seeds of the suspects' precision and the planted annotators' recall; the issue's crowd over
-ten seeds, beside what an oracle finds.
+ten seeds, beside what an oracle finds, and seed 8's spammers' agreement with the truth and with
+the verdicts' estimate of it. ``gold`` also prints the evidence of every rater named ``compressed_scale``.
 """
 
 from __future__ import annotations
@@ -58,8 +60,10 @@ def _extra_sets() -> dict:
     return out
 
 
-def gold_table() -> pd.DataFrame:
-    rows = []
+def gold_table() -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per gold set the verdicts against gold; and the evidence of every rater named ``compressed_scale``
+    (their slopes against the crowd's)."""
+    rows, compressed = [], []
     sets = {**crowd_data.SETS, **_extra_sets()}
     for name, (reader, scale) in sets.items():
         votes, gold = reader()
@@ -87,6 +91,8 @@ def gold_table() -> pd.DataFrame:
             acc = pd.Series(scored["value"].to_numpy() == g).groupby(who).agg(["mean", "size"])
         acc = acc[acc["size"] >= 5]["mean"]
         sus = out.index[out["verdict"] == "suspect"]
+        named = out[out["rule"] == "compressed_scale"]
+        compressed += [(name, who, text) for who, text in zip(named.index, named["evidence"])]
         a_s, a_o = acc.reindex(sus).dropna(), acc.drop(sus, errors="ignore")
         rows.append(
             {
@@ -105,7 +111,7 @@ def gold_table() -> pd.DataFrame:
                 "seconds": seconds,
             }
         )
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows), pd.DataFrame(compressed, columns=["set", "annotator", "evidence"])
 
 
 PLANTED = [
@@ -233,6 +239,28 @@ def issue_crowd(seeds: range = range(10)) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def spammer_agreement(seed: int = 8) -> pd.DataFrame:
+    """The issue's crowd at ``seed``: per planted spammer, its votes, how many agree with the planted
+    truth, and how many with the verdicts' own estimate of it (the class each vote's Dawid-Skene
+    leave-one-out posterior of the other votes makes likeliest)."""
+    from oasst_quality.verdicts.annotators import _vote_scores
+
+    v, planted = planted_crowds.votes(votes_per_item=15, seed=seed)
+    truth = v.attrs["truth"].reindex(v["item"]).to_numpy()
+    annotators = pd.Index(pd.unique(v["annotator"]))
+    (part,) = _vote_scores(v, {"answer": "nominal"}, annotators, ("item", "annotator", "label", "value"))
+    estimate = pd.Series(part["q"].argmax(axis=1) == part["code"]).groupby(annotators[part["ann"]]).sum()
+    right = pd.Series(v["value"].to_numpy() == truth).groupby(v["annotator"].to_numpy()).agg(["size", "sum"])
+    return pd.DataFrame(
+        {
+            "votes": right.loc[list(planted), "size"].to_numpy(),
+            "agree_with_truth": right.loc[list(planted), "sum"].to_numpy(),
+            "agree_with_estimate": estimate.reindex(list(planted)).to_numpy(),
+        },
+        index=pd.Index(list(planted), name="spammer"),
+    )
+
+
 def planted_labels(n=2000, pi=0.05, a=2.0, b=2.0, seed=0) -> tuple[pd.DataFrame, pd.Series]:
     """An OASST-like Likert label (1-5 votes per message, votes Binomial(4, p) / 4 with p ~ Beta(a, b)),
     each vote replaced by a stored 0 with probability ``pi``; the truth: messages with a replaced vote."""
@@ -277,7 +305,7 @@ def default_zero_table(seeds: range = range(4)) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def trec_chance() -> pd.DataFrame:
+def trec_chance(votes: pd.DataFrame, gold: pd.Series, out: pd.DataFrame) -> pd.DataFrame:
     """TREC's verdicts against chance on gold: per verdict, workers with >= 10 gold-scored votes,
     how many beat the accuracy their own label rates would score on their gold items (one-sided
     binomial, p < 0.05), the median margin over that chance level; the same medians for the
@@ -285,8 +313,6 @@ def trec_chance() -> pd.DataFrame:
     those at most 0.02 above that chance level (precision and recall against gold)."""
     from scipy import stats
 
-    votes, gold, scale = crowd_data.load("TREC RF10 relevance")
-    out = vote_verdicts(votes, levels=scale).set_index("annotator")
     sc = votes[votes["item"].isin(gold.index)].assign(g=lambda d: gold.reindex(d["item"]).to_numpy())
     rows = []
     for a, sub in sc.groupby("annotator"):
@@ -320,16 +346,44 @@ def trec_chance() -> pd.DataFrame:
     return pd.DataFrame(table)
 
 
+def trec_context(votes: pd.DataFrame, gold: pd.Series, out: pd.DataFrame) -> list[str]:
+    """What the TREC verdicts sit among: the crowd's Dawid-Skene consensus (all votes) scored on gold,
+    the answer shares of the suspects, of the ``ok`` workers and of gold, and the workers whose
+    reliability interval prints as [1.00, 1.00]."""
+    from oasst_quality.aggregation import DawidSkene
+
+    scored = gold[gold.notna() & (gold >= 0)]
+    consensus = DawidSkene().fit_predict(votes).reindex(scored.index)
+    lines = [f"Dawid-Skene consensus on gold: {(consensus == scored).mean():.3f} accurate ({len(scored):,} items)"]
+    for verdict in ("suspect", "ok"):
+        shares = votes[votes["annotator"].isin(out.index[out["verdict"] == verdict])]["value"]
+        lines.append(
+            f"answer shares, {verdict} workers: {shares.value_counts(normalize=True).sort_index().round(2).to_dict()}"
+        )
+    lines.append(f"answer shares, gold: {scored.value_counts(normalize=True).sort_index().round(2).to_dict()}")
+    top = out[(out["low"].round(2) == 1) & (out["high"].round(2) == 1)]
+    lines.append(f"reliability printed [1.00, 1.00]: {len(top)} workers, the fewest votes {top['n_votes'].min()}")
+    return lines
+
+
 def main() -> None:
     what = sys.argv[1] if len(sys.argv) > 1 else "both"
     pd.set_option("display.width", 200)
     if what in ("both", "gold"):
-        print(gold_table().round(3).to_string(index=False))
+        table, compressed = gold_table()
+        print(table.round(3).to_string(index=False))
+        print("named compressed_scale:")
+        print(compressed.to_string(index=False))
     if what in ("both", "planted"):
         print(issue_crowd().T.to_string(header=False))
+        print("seed 8's spammers: votes agreeing with the planted truth and with the verdicts' estimate of it")
+        print(spammer_agreement(8).T.to_string())
         print(planted_table().round(2).to_string(index=False))
     if what == "trec":
-        print(trec_chance().round(3).to_string(index=False))
+        votes, gold, scale = crowd_data.load("TREC RF10 relevance")
+        out = vote_verdicts(votes, levels=scale).set_index("annotator")
+        print(trec_chance(votes, gold, out).round(3).to_string(index=False))
+        print("\n".join(trec_context(votes, gold, out)))
     if what in ("both", "flags"):
         print(default_zero_table().round(3).to_string(index=False))
 

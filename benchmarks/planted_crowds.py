@@ -113,7 +113,6 @@ def ratings(
             "value": np.clip(np.round(value), 0, 100),
         }
     )
-    table.attrs["truth"] = pd.Series(mu, index=[f"i{j}" for j in range(n_items)])
     planted = {names[i]: kinds[i] for i in range(len(kinds)) if kinds[i] != "honest"}
     return table, planted
 

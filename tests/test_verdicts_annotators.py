@@ -67,7 +67,6 @@ def test_verdicts_do_not_depend_on_how_ids_sort():
     # item renamed so that the ids sort in the reverse order, and the rows reversed
     votes, _ = planted_crowds.votes(votes_per_item=10, seed=5)
     ratings, _ = planted_crowds.ratings(bad={"random": 2, "reversed": 1, "constant": 1, "compressed": 1}, seed=5)
-    votes.attrs, ratings.attrs = {}, {}  # (the planted truths: not needed here)
     votes = pd.concat([votes, ratings], ignore_index=True)
     levels = {"answer": "nominal", "affect": "interval"}
     a = va.vote_verdicts(votes, levels=levels).set_index("annotator").sort_index()
@@ -101,6 +100,39 @@ def test_continuous_ratings_under_the_noise_scale_rules():
     honest = out.drop(list(planted))
     assert (honest["verdict"] == "suspect").sum() <= 1 and (honest["verdict"] == "ok").mean() > 0.9
     assert (honest["rule"] == "compressed_scale").sum() <= 1
+
+
+def test_a_numeric_label_beside_a_text_label_is_read_as_numbers():
+    # a text label makes the shared value column object dtype: the 0..100 label is still continuous,
+    # with the same verdicts as on its own
+    ratings, planted = planted_crowds.ratings(bad={"reversed": 2, "constant": 1}, seed=1)
+    n = 300
+    text = pd.DataFrame(
+        {
+            "item": [f"x{i // 3}" for i in range(n)],
+            "annotator": [f"t{i % 7}" for i in range(n)],
+            "label": "answer",
+            "value": np.where(np.arange(n) % 2 == 0, "yes", "no"),
+        }
+    )
+    mixed = pd.concat([ratings, text], ignore_index=True)
+    assert mixed["value"].dtype == object
+    # inferred per label too: fractions beside text are interval, as on their own
+    fractions = pd.concat([ratings.assign(value=ratings["value"] / 100 + 0.005), text], ignore_index=True)
+    assert va.levels_for(fractions) == {"affect": "interval", "answer": "nominal"}
+    alone = va.vote_verdicts(ratings, levels="interval").set_index("annotator")
+    both = va.vote_verdicts(mixed, levels={"affect": "interval", "answer": "nominal"}).set_index("annotator")
+    both = both.loc[alone.index]
+    pd.testing.assert_series_equal(alone["verdict"], both["verdict"])
+    pd.testing.assert_series_equal(alone["rule"], both["rule"])
+    np.testing.assert_allclose(alone["reliability"], both["reliability"], atol=1e-9)
+    # read as ordinal classes, the 101-value scale is binned beside text as on its own
+    on_its_own = va._classes(ratings["value"], "ordinal")
+    beside_text = va._classes(mixed.loc[mixed["label"] == "affect", "value"], "ordinal")
+    assert on_its_own[1].size == 9
+    np.testing.assert_array_equal(on_its_own[0], beside_text[0])
+    np.testing.assert_array_equal(on_its_own[1], beside_text[1])
+    assert (alone.loc[list(planted), "verdict"] == "suspect").all()
 
 
 def test_annotators_without_comparisons_get_insufficient_data():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
 
 from ..errors import UsageError
 
@@ -25,7 +26,7 @@ def pair_embeddings(
     return e[:n], e[n:]
 
 
-def tree_folds(groups, folds: int, *, seed: int = 0) -> np.ndarray:
+def tree_folds(groups: ArrayLike, folds: int, *, seed: int = 0) -> np.ndarray:
     """A fold number per row, every group (tree) in one fold, groups dealt to folds in a seeded order."""
     codes, uniques = pd.factorize(pd.Series(groups))
     if folds < 2:
@@ -39,22 +40,20 @@ def tree_folds(groups, folds: int, *, seed: int = 0) -> np.ndarray:
 def cross_fitted_margins(
     chosen: np.ndarray,
     rejected: np.ndarray,
-    groups,
+    groups: ArrayLike,
     *,
     folds: int = 5,
     ensemble: int = 3,
-    flipped: np.ndarray | None = None,
     head: str = "linear",
     seed: int = 0,
 ) -> pd.DataFrame:
-    """Per pair: ``margin`` (mean over the ensemble of reward(chosen) − reward(rejected)), ``margin_sd``
-    (the ensemble's spread) and ``fold``.
+    """Per pair: ``margin`` (mean over the ensemble of reward(chosen) − reward(rejected)) and ``margin_sd``
+    (the ensemble's spread).
 
     Pairs are dealt to ``folds`` folds by tree; the pairs of a fold are scored by ``ensemble`` heads
     trained on the other folds only (the first with its L2 penalty chosen by cross-validation by
     tree, the others on bootstrap resamples of the training trees with that penalty), so no pair's
-    own label, nor any pair of its tree, reaches its margin. ``flipped`` swaps those pairs' labels
-    before training (the labels as the data gives them are the default). Seeded.
+    own label, nor any pair of its tree, reaches its margin. Seeded.
     """
     from .frozen import train_head
 
@@ -63,9 +62,6 @@ def cross_fitted_margins(
         raise UsageError(f"ensemble must be at least 1, got {ensemble}")
     groups = np.asarray(groups)
     fold = tree_folds(groups, folds, seed=seed)
-    if flipped is not None:
-        swap = np.asarray(flipped, dtype=bool)[:, None]
-        chosen, rejected = np.where(swap, rejected, chosen), np.where(swap, chosen, rejected)
     out = np.empty((ensemble, n))
     rng = np.random.default_rng(seed)
     for k in range(folds):
@@ -85,6 +81,5 @@ def cross_fitted_margins(
         {
             "margin": out.mean(axis=0),
             "margin_sd": out.std(axis=0, ddof=1) if ensemble > 1 else np.zeros(n),
-            "fold": fold,
         }
     )

@@ -11,7 +11,7 @@ from typing import BinaryIO
 import numpy as np
 import pandas as pd
 
-from .._util import jsonable, no_interval, row_interval
+from .._util import jsonable, row_interval
 from ..errors import UsageError
 from ..estimate import Estimate
 from .data import split_by_group
@@ -147,39 +147,42 @@ class NoiseStudyResult:
 
 
 class _TreeBootstrap:
-    """Accuracy intervals over test trees: one seeded table of tree multiplicities for every run."""
+    """Accuracy intervals over test trees: one seeded table of tree multiplicities for every run.
+    :meth:`reason` says why the last interval asked for is None (:func:`~oasst_quality._util.row_interval`'s
+    reason), or None when it is an interval."""
 
     def __init__(self, groups: pd.Series, n_resamples: int, confidence: float, seed: int) -> None:
+        from ..agreement import _resample_counts
+
         self.codes, uniques = pd.factorize(groups)
-        rng = np.random.default_rng(seed)
-        draws = rng.integers(0, len(uniques), size=(n_resamples, len(uniques)))
-        offsets = (np.arange(n_resamples) * len(uniques))[:, None]
-        self.weights = np.bincount((draws + offsets).ravel(), minlength=n_resamples * len(uniques)).reshape(
-            n_resamples, len(uniques)
-        )
+        self.weights = _resample_counts(np.random.default_rng(seed), len(uniques), n_resamples)
         self.pairs = self.weights @ np.bincount(self.codes, minlength=len(uniques))
         self.confidence = confidence
+        self._reason: str | None = None
+
+    def _row(self, stats: np.ndarray) -> tuple[float | None, float | None]:
+        low, high, self._reason = row_interval(stats, self.confidence, self.weights.shape[1], "test tree")
+        return low, high
 
     def interval(self, correct: np.ndarray) -> tuple[float | None, float | None]:
         """The accuracy's interval over test trees; None where they cannot give one (:meth:`reason`)."""
         per_tree = np.bincount(self.codes, weights=correct, minlength=self.weights.shape[1])
-        low, high, _ = row_interval(self.weights @ per_tree / self.pairs, self.confidence, self.weights.shape[1])
-        return low, high
+        return self._row(self.weights @ per_tree / self.pairs)
 
     def reason(self) -> str | None:
-        """Why an interval over these test trees is None: one test tree, else no spread between resamples."""
-        return no_interval(np.nan, np.nan, self.weights.shape[1], "test tree")
+        """Why the last interval asked for is None (one test tree, no spread between resamples, a
+        statistic undefined on every resample), or None when it is an interval."""
+        return self._reason
 
     def over_seeds(self, correct: np.ndarray, seed: int = 0) -> tuple[float | None, float | None]:
         """Interval for the mean over seeds of ``correct`` (seeds x test pairs): each resample draws the
         seeds with replacement as well as the test trees, so training variability is in it."""
+        from ..agreement import _resample_counts
+
         s = correct.shape[0]
-        draws = np.random.default_rng(seed).integers(0, s, size=(self.weights.shape[0], s))
-        seed_weights = np.stack([np.bincount(d, minlength=s) for d in draws]) / s  # resamples x seeds
+        seed_weights = _resample_counts(np.random.default_rng(seed), s, self.weights.shape[0]) / s  # resamples x seeds
         per_tree = np.stack([np.bincount(self.codes, weights=c, minlength=self.weights.shape[1]) for c in correct])
-        stats = np.einsum("bs,st,bt->b", seed_weights, per_tree, self.weights) / self.pairs
-        low, high, _ = row_interval(stats, self.confidence, self.weights.shape[1])
-        return low, high
+        return self._row(np.einsum("bs,st,bt->b", seed_weights, per_tree, self.weights) / self.pairs)
 
 
 def noise_study(
@@ -233,7 +236,7 @@ def noise_study(
         train = train.sample(max_pairs, random_state=0).reset_index(drop=True)
     boot = _TreeBootstrap(test["group"], n_resamples, confidence, seed=0)
     fit = _frozen_runner(train, test, backbone, max_length, dev, head) if mode == "frozen" else None
-    rows, speeds, clean, per_run = [], [], [], {}
+    rows, speeds, per_run = [], [], {}
     runs = [(seed, rate) for seed in seeds for rate in rates]
     for seed, rate in tqdm(runs, desc=f"noise study ({mode})", unit="run", disable=not progress):
         noisy = NOISES[noise](train, rate, seed=seed)
@@ -248,8 +251,6 @@ def noise_study(
             correct, final_loss = pair_correct(result, test, max_length=max_length), result.losses[-1]
             speeds.append(result.pairs_per_second)
         per_run[(float(rate), int(seed))] = np.asarray(correct, dtype=float)
-        if rate == 0:
-            clean.append(correct)
         low, high = boot.interval(correct)
         rows.append(
             {
@@ -266,11 +267,11 @@ def noise_study(
     by_rate = _by_rate(table, per_run, boot)
     clean_row = by_rate[by_rate["rate"] == 0.0]
     a0 = float(clean_row["accuracy"].iloc[0])  # rate 0 is always run
-    low, high = (clean_row[c].iloc[0] for c in ("accuracy_low", "accuracy_high"))
+    low, high, reason = (clean_row[c].iloc[0] for c in ("accuracy_low", "accuracy_high", "no_interval"))
     clean_interval = (None, None) if pd.isna(low) else (float(low), float(high))
     slope = float(np.polyfit(table["rate"], table["accuracy"], 1)[0]) if table["rate"].nunique() > 1 else 0.0
     warnings = []
-    if clean and clean_interval[0] is not None and clean_interval[0] <= 0.5:
+    if clean_interval[0] is not None and clean_interval[0] <= 0.5:
         warnings.append(
             f"the clean accuracy's {confidence:.0%} interval ({clean_interval[0]:.3f}-{clean_interval[1]:.3f}) "
             "includes 0.5: the model learned nothing measurable from these pairs, so the curve says nothing "
@@ -293,7 +294,7 @@ def noise_study(
         pairs_per_second=float(np.mean(speeds)),
         mode=mode,
         clean_interval=clean_interval,
-        clean_no_interval=boot.reason() if clean_interval[0] is None else None,
+        clean_no_interval=reason if isinstance(reason, str) else None,  # (a missing reason reads as NaN)
         confidence=confidence,
         warning=warning,
         timing=fit.timing if fit is not None else {},
@@ -314,7 +315,8 @@ def _seed_warnings(runs: pd.DataFrame) -> list[str]:
 
 
 def _by_rate(table: pd.DataFrame, per_run: dict, boot: _TreeBootstrap) -> pd.DataFrame:
-    """Per rate: mean accuracy over seeds, its interval over seeds and test trees, and a decreasing fit."""
+    """Per rate: mean accuracy over seeds, its interval over seeds and test trees (``no_interval``: why
+    there is none, else None), and a decreasing fit."""
     from sklearn.isotonic import IsotonicRegression
 
     rows = []
@@ -328,6 +330,7 @@ def _by_rate(table: pd.DataFrame, per_run: dict, boot: _TreeBootstrap) -> pd.Dat
                 "accuracy": float(correct.mean()),
                 "accuracy_low": low,
                 "accuracy_high": high,
+                "no_interval": boot.reason(),
                 "seed_sd": float(runs["accuracy"].std(ddof=1)) if len(runs) > 1 else 0.0,
             }
         )

@@ -146,11 +146,19 @@ def infer_level(label: str, values: pd.Series) -> str:
         return "nominal"
     if kind == "likert":
         return "interval"
-    v = values.dropna()
-    if not pd.api.types.is_numeric_dtype(v) or v.nunique() <= 2:
+    x = _numbers(values.dropna())
+    if x is None or np.unique(x).size <= 2:
         return "nominal"
-    x = v.to_numpy(float)
     return "nominal" if np.all(x == np.round(x)) else "interval"
+
+
+def _numbers(values: pd.Series) -> np.ndarray | None:
+    """A label's values as floats when every one is a number, else None. Decided per label: where
+    another label has text values the shared column is of object dtype, and its dtype says nothing."""
+    kinds = ("integer", "floating", "mixed-integer-float", "decimal")
+    if pd.api.types.is_numeric_dtype(values) or pd.api.types.infer_dtype(values, skipna=True) in kinds:
+        return values.to_numpy(float)
+    return None
 
 
 def levels_for(
@@ -171,12 +179,11 @@ def levels_for(
 
 def _classes(values: pd.Series, level: str) -> tuple[np.ndarray, np.ndarray]:
     """(class code per vote, class names): ordered for ordinal/interval, binned when too many."""
-    if level != "nominal" and pd.api.types.is_numeric_dtype(values):
-        x = values.to_numpy(float)
-        if np.unique(x).size > _MAX_CLASSES:
-            edges = np.linspace(x.min(), x.max(), _BINS + 1)
-            code = np.clip(np.searchsorted(edges, x, side="right") - 1, 0, _BINS - 1)
-            return code, (edges[:-1] + edges[1:]) / 2
+    x = _numbers(values) if level != "nominal" else None
+    if x is not None and np.unique(x).size > _MAX_CLASSES:
+        edges = np.linspace(x.min(), x.max(), _BINS + 1)
+        code = np.clip(np.searchsorted(edges, x, side="right") - 1, 0, _BINS - 1)
+        return code, (edges[:-1] + edges[1:]) / 2
     names, code = np.unique(values.to_numpy(), return_inverse=True)
     return code.ravel(), names
 
@@ -433,7 +440,11 @@ def _class_verdicts(df: pd.DataFrame, lv: dict, fdr: float, min_bayes_factor: fl
     n_votes = df.groupby(annotator, sort=False).size().reindex(annotators).to_numpy()
     # constant answering: per annotator the label with the smallest P, Bonferroni over their labels,
     # then Benjamini-Hochberg over all annotators; only where one value takes CONSTANT_SHARE of the votes
-    const = _strongest_constant(const, A)
+    columns = ["label", "value", "k", "n", "rate", "p", "share"]
+    if len(const):
+        const = _strongest_constant(const, "a", "n").reindex(np.arange(A))[columns]
+    else:  # NaN rows for annotators without a test
+        const = pd.DataFrame(np.nan, index=np.arange(A), columns=columns)
     share = const["share"].to_numpy(float)
     # ... and the answers do not depend on the item: the honest type is not MIN_BAYES_FACTOR times more likely
     constant = (
@@ -478,17 +489,15 @@ def _class_verdicts(df: pd.DataFrame, lv: dict, fdr: float, min_bayes_factor: fl
     )
 
 
-def _strongest_constant(const: pd.DataFrame, A: int) -> pd.DataFrame:
-    """Per annotator code 0..A-1, the label whose constant test has the smallest P (Bonferroni over
-    the annotator's labels); NaN rows for annotators without one."""
-    columns = ["label", "value", "k", "n", "rate", "p", "share"]
-    if not len(const):
-        return pd.DataFrame(np.nan, index=np.arange(A), columns=columns)
-    const = const.assign(share=const["k"] / const["n"], labels=const.groupby("a")["a"].transform("size"))
-    # only a label where one value takes CONSTANT_SHARE can show constant answering (P = 1 elsewhere)
-    const["p"] = np.where(const["share"] >= CONSTANT_SHARE, np.minimum(const["p"] * const["labels"], 1.0), 1.0)
-    const = const.sort_values(["p", "share"], ascending=[True, False], kind="stable").drop_duplicates("a")
-    return const.set_index("a").reindex(np.arange(A))[columns]
+def _strongest_constant(const: pd.DataFrame, by: str, n: str) -> pd.DataFrame:
+    """Per ``by`` (the annotator), the label whose constant test (its ``k`` of ``n`` votes on one value,
+    and their ``p``) has the smallest P, Bonferroni over the annotator's labels; ties go to the larger
+    share. Only a label where one value takes CONSTANT_SHARE can show constant answering (P = 1 elsewhere)."""
+    share = const["k"] / const[n]
+    labels = const.groupby(by)[by].transform("size")
+    p = np.where(share >= CONSTANT_SHARE, np.minimum(const["p"] * labels, 1.0), 1.0)
+    const = const.assign(share=share, p=p)
+    return const.sort_values(["p", "share"], ascending=[True, False], kind="stable").drop_duplicates(by).set_index(by)
 
 
 def _constant_text(row: pd.Series, null: str) -> str:
@@ -557,7 +566,6 @@ def _noise_fit(sub: pd.DataFrame, cols: tuple) -> pd.DataFrame:
             "r": r,
             "slope": beta,
             "se": se,
-            "resid_sd": np.sqrt(s2),
             "value": vals[top],
             "k": np.bincount(a_code, hit, A).astype(int),
             "n_all": np.bincount(a_code, minlength=A),
@@ -608,10 +616,9 @@ def _noise_verdicts(df: pd.DataFrame, labels: list, fdr: float, cols: tuple) -> 
     # per annotator and rule, the label with the smallest P (Bonferroni over their continuous labels);
     # Benjamini-Hochberg over the annotators, rule by rule
     n_labels = t.groupby("annotator")["label"].transform("size")
-    best = {}
-    t["p"] = np.where(t["k"] >= CONSTANT_SHARE * t["n_all"], t["p"], 1.0)  # as for class labels
+    best = {"p": _strongest_constant(t, "annotator", "n_all")}  # as for class labels
     t["p_compressed"] = np.where(t["low"] > 0, t["p_compressed"], 1.0)  # compressed: still following the items
-    for col in ("p", "p_reversed", "p_noisy", "p_compressed"):
+    for col in ("p_reversed", "p_noisy", "p_compressed"):
         t[col] = np.minimum(t[col] * n_labels, 1.0)
         b = t.sort_values(col, kind="stable").drop_duplicates("annotator").set_index("annotator")
         best[col] = b
@@ -702,7 +709,7 @@ def vote_verdicts(
     continuous = [
         name
         for name, sub in df.groupby(label, sort=True)
-        if lv[name] == "interval" and pd.api.types.is_numeric_dtype(sub[value]) and sub[value].nunique() > _MAX_CLASSES
+        if lv[name] == "interval" and _numbers(sub[value]) is not None and sub[value].nunique() > _MAX_CLASSES
     ]
     in_cont = df[label].isin(continuous)
     parts = []

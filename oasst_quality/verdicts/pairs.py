@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from ..errors import NotComputableError, UsageError
 from ..estimate import Estimate
+
+if TYPE_CHECKING:
+    from ..adapter import Tables
+    from ..dataset import Dataset
 
 #: Rank-gap buckets (1, 2, 3 or more) in which the Likert and margin sources learn their own shift.
 GAP_BUCKETS = 3
@@ -41,18 +47,24 @@ def ranker_votes(
     not rank both replies give no vote).
 
     ``pairs`` has ``parent`` (the reply set), ``chosen_id``, ``rejected_id``; ``rankings`` is a
-    per-ranker table (``group, annotator, ranking``: ids best first, tied positions as sets).
+    per-ranker table (``group, annotator, ranking``: ids best first, a tied position as a set, tuple
+    or list of ids).
     """
     missing = [c for c in (group, annotator, "ranking") if c not in rankings.columns]
     if missing:
         have = list(rankings.columns)
         raise UsageError(f"rankings lack {missing} (they have {have}); need group, annotator, ranking")
-    rows = []
-    for g, who, ranking in zip(rankings[group], rankings[annotator], rankings["ranking"]):
-        for level, position in enumerate(ranking):
-            for item in position if isinstance(position, (set, frozenset)) else (position,):
-                rows.append((g, who, item, level))
-    long = pd.DataFrame(rows, columns=["parent", "annotator", "item", "level"])
+    from ..consensus import ballot_rows
+
+    rows, item, level = ballot_rows(rankings["ranking"])
+    long = pd.DataFrame(
+        {
+            "parent": rankings[group].to_numpy()[rows],
+            "annotator": rankings[annotator].to_numpy()[rows],
+            "item": item,
+            "level": level,
+        }
+    )
     left = pd.DataFrame({"pair": np.arange(len(pairs)), "parent": pairs["parent"].to_numpy()})
     c = left.assign(item=pairs["chosen_id"].to_numpy()).merge(long, on=["parent", "item"])
     r = left.assign(item=pairs["rejected_id"].to_numpy()).merge(long, on=["parent", "item"])
@@ -225,6 +237,7 @@ class _Votes:
     agree: np.ndarray
     n_pairs: int
     ballot_size: np.ndarray  # per vote: its ballot's number of replies when the ballot is whole, else 2
+    names: np.ndarray  # the rankers' names, by code
     prior: float = 1.0
 
     def __post_init__(self):
@@ -235,7 +248,7 @@ class _Votes:
         # a whole ballot of k replies has k(k − 1)/2 votes: each counts that share of one ballot
         self.ballot_share = 2 / (self.ballot_size * (self.ballot_size - 1))
         self.voted = np.bincount(self.pair, minlength=self.n_pairs) > 0
-        self.fitted_accuracy = np.full(self.n_rankers, np.nan)
+        self.fitted_accuracy = np.full(self.n_rankers, np.nan)  # each ranker's share of right votes, fitted
 
     def ll(self) -> np.ndarray:
         """Per pair and state, its votes' log-likelihood: −theta[gap] for each wrong vote; a vote of a
@@ -289,10 +302,6 @@ class _Votes:
         for k, n in whole.items():
             expected_wrong += n * _mallows_moments(self.theta, k)[0].sum(axis=1)
         self.fitted_accuracy = 1 - expected_wrong / np.maximum(votes, 1e-9)
-
-    def ranker_accuracy(self) -> np.ndarray:
-        """Each ranker's share of right votes under the fitted model."""
-        return self.fitted_accuracy
 
 
 def _discordance(k: int) -> np.ndarray:
@@ -439,8 +448,7 @@ def _build_sources(pairs, votes, quality, margins, sets):
         codes, names = pd.factorize(votes["annotator"])
         pair = votes["pair"].to_numpy(np.int64)
         size = _ballot_size(pairs, pair, codes, sets.size)
-        sources["votes"] = _Votes(pair, codes, votes["agree"].to_numpy(np.int8), n, size)
-        sources["votes"].names = np.asarray(names)
+        sources["votes"] = _Votes(pair, codes, votes["agree"].to_numpy(np.int8), n, size, np.asarray(names))
     if quality is not None and len(quality):
         qc = quality.reindex(pairs["chosen_id"].to_numpy())
         qr = quality.reindex(pairs["rejected_id"].to_numpy())
@@ -546,7 +554,7 @@ def flip_model(
         table["votes_for"] = np.bincount(s.pair, weights=s.agree, minlength=n).astype(int)
         table["votes_against"] = np.bincount(s.pair, weights=1 - s.agree, minlength=n).astype(int)
         rankers = pd.DataFrame(
-            {"annotator": s.names, "votes": np.bincount(s.who, minlength=s.n_rankers), "accuracy": s.ranker_accuracy()}
+            {"annotator": s.names, "votes": np.bincount(s.who, minlength=s.n_rankers), "accuracy": s.fitted_accuracy}
         )
     else:
         table["votes_for"] = 0
@@ -652,7 +660,7 @@ def plant_rankers(
     )
 
 
-def with_ranks(dataset, export: pd.DataFrame):
+def with_ranks(dataset: Dataset | Tables, export: pd.DataFrame) -> Dataset | Tables:
     """A copy of ``dataset`` whose messages carry the ranks of ``export`` (``group``, ``ranking``);
     replies of other sets keep theirs."""
     messages = dataset.messages.copy()
@@ -683,7 +691,9 @@ class PlantedPreferences:
     flipped: np.ndarray
 
 
-def planted_preferences(datasets, *, noise: float = 1.4, reverse: float = 0.1, seed: int = 0) -> PlantedPreferences:
+def planted_preferences(
+    datasets: Iterable[Dataset | Tables], *, noise: float = 1.4, reverse: float = 0.1, seed: int = 0
+) -> PlantedPreferences:
     """Plant rankers (:func:`plant_rankers`) on each dataset's ranked reply sets, whose real ranks are
     taken as the truth, and derive the pairs from the planted export; a pair that two datasets share
     (the same chosen and rejected ids) is kept once. Dataset i is planted with seed ``seed + i``."""
@@ -699,15 +709,20 @@ def planted_preferences(datasets, *, noise: float = 1.4, reverse: float = 0.1, s
         flips.append(planted_flips(pairs, truth))
         rankers.append(per)
         quality.append(reply_quality(adapter.labels(ds)))
+    pairs, keep, q = _merged(parts, quality)
+    rankers = pd.concat(rankers, ignore_index=True).drop_duplicates(["group", "annotator"])
+    return PlantedPreferences(pairs, rankers, q, np.concatenate(flips)[keep])
+
+
+def _merged(
+    parts: list[pd.DataFrame], quality: list[pd.DataFrame]
+) -> tuple[pd.DataFrame, np.ndarray, pd.DataFrame | None]:
+    """Several datasets' pairs with a pair two share (the same chosen and rejected ids) kept once, which
+    of the concatenated rows were kept, and the replies' quality with each reply once (None without)."""
     pairs = pd.concat(parts, ignore_index=True)
     keep = ~pairs.duplicated(["chosen_id", "rejected_id"]).to_numpy()
-    q = pd.concat(quality)
-    return PlantedPreferences(
-        pairs[keep].reset_index(drop=True),
-        pd.concat(rankers, ignore_index=True).drop_duplicates(["group", "annotator"]),
-        q[~q.index.duplicated()],
-        np.concatenate(flips)[keep],
-    )
+    q = pd.concat(quality) if quality else None
+    return pairs[keep].reset_index(drop=True), keep, (q[~q.index.duplicated()] if q is not None else None)
 
 
 # --------------------------------------------------------------------------- how well it finds flips
@@ -824,9 +839,9 @@ def cleaning_table(
     rejected: np.ndarray,
     *,
     truth: np.ndarray | None = None,
-    strategies=STRATEGIES,
+    strategies: Sequence[tuple[str, float]] = STRATEGIES,
     folds: int = 5,
-    seeds=(0, 1, 2),
+    seeds: Sequence[int] = (0, 1, 2),
     head: str = "linear",
     n_resamples: int = 1000,
     confidence: float = 0.95,
@@ -845,9 +860,9 @@ def cleaning_table(
     an interval is None where the data gives none (one tree; ``none``'s gain against itself).
     The suspects come from p_flipped fitted on all pairs, test folds included (a mild optimism).
     """
-    from .._util import row_interval
     from ..reward.frozen import train_head
     from ..reward.margins import tree_folds
+    from ..reward.study import _TreeBootstrap
 
     table = verdicts.table
     p = table["p_flipped"].to_numpy()
@@ -858,15 +873,19 @@ def cleaning_table(
         fold = tree_folds(groups, folds, seed=seed)
         for k in range(folds):
             test, train = fold == k, np.flatnonzero(fold != k)
-            l2 = train_head(chosen[train], rejected[train], head=head, groups=groups[train], seed=seed).l2
+            # the head that chose the L2 penalty was trained on the uncleaned pairs: it is ``none``'s head
+            uncleaned = train_head(chosen[train], rejected[train], head=head, groups=groups[train], seed=seed)
             for j, (strategy, share) in enumerate(strategies):
-                keep, flip, weights = _cleaned(p[train], strategy, share)
-                rows = train[keep]
-                swap = flip[keep][:, None]
-                c, r = chosen[rows], rejected[rows]
-                c, r = np.where(swap, r, c), np.where(swap, c, r)
-                w = None if weights is None else weights[keep]
-                fitted = train_head(c, r, head=head, l2=l2, seed=seed, weights=w)
+                if strategy == "none":
+                    fitted = uncleaned
+                else:
+                    keep, flip, weights = _cleaned(p[train], strategy, share)
+                    rows = train[keep]
+                    swap = flip[keep][:, None]
+                    c, r = chosen[rows], rejected[rows]
+                    c, r = np.where(swap, r, c), np.where(swap, c, r)
+                    w = None if weights is None else weights[keep]
+                    fitted = train_head(c, r, head=head, l2=uncleaned.l2, seed=seed, weights=w)
                 diff = fitted.reward(chosen[test]) - fitted.reward(rejected[test])
                 correct[j, test] += (diff > 0) + 0.5 * (diff == 0)
     correct /= len(seeds)
@@ -877,14 +896,7 @@ def cleaning_table(
     else:
         right = correct * (1 - p) + (1 - correct) * p
         basis = "expected under p_flipped"
-    codes, uniques = pd.factorize(groups)
-    rng = np.random.default_rng(0)
-    draws = rng.integers(0, len(uniques), size=(n_resamples, len(uniques)))
-    w = np.zeros((n_resamples, len(uniques)))
-    np.add.at(w, (np.repeat(np.arange(n_resamples), len(uniques)), draws.ravel()), 1)
-    per_tree = np.stack([np.bincount(codes, weights=r, minlength=len(uniques)) for r in right])
-    size = w @ np.bincount(codes, minlength=len(uniques))
-    boot = (w @ per_tree.T) / size[:, None]  # resamples x strategies
+    boot = _TreeBootstrap(pd.Series(groups), n_resamples, confidence, seed=0)
     out = []
     for j, (strategy, share) in enumerate(strategies):
         keep, flip, weights = _cleaned(p, strategy, share)
@@ -892,8 +904,8 @@ def cleaning_table(
             expected = float((weights * p).sum() / weights.sum())
         else:
             expected = float(np.where(flip, 1 - p, p)[keep].mean())
-        low, high, _ = row_interval(boot[:, j], confidence, len(uniques))
-        dlow, dhigh, _ = row_interval(boot[:, j] - boot[:, 0], confidence, len(uniques))
+        low, high = boot.interval(right[j])
+        dlow, dhigh = boot.interval(right[j] - right[0])
         row = {
             "strategy": strategy,
             "share": share,
@@ -928,14 +940,12 @@ def _all_pairs(datasets) -> tuple[pd.DataFrame, pd.DataFrame | None]:
         labels = adapter.labels(ds)
         if len(labels):
             quality.append(reply_quality(labels))
-    pairs = pd.concat(parts, ignore_index=True)
-    pairs = pairs[~pairs.duplicated(["chosen_id", "rejected_id"])].reset_index(drop=True)
-    q = pd.concat(quality) if quality else None
-    return pairs, (q[~q.index.duplicated()] if q is not None else None)
+    pairs, _, q = _merged(parts, quality)
+    return pairs, q
 
 
 def suspect_pairs(
-    data,
+    data: Dataset | Tables | Sequence[Dataset | Tables],
     *,
     rankings: pd.DataFrame | None = None,
     margins: bool = False,
