@@ -14,7 +14,6 @@ Needs the ``dask`` extra (``pip install "oasst_quality[dask]"``); the core never
 
 from __future__ import annotations
 
-import functools
 import logging
 import math
 import re
@@ -224,19 +223,6 @@ def _tree_key(obj: Any, line: int) -> str:
     return f"line {line}"  # unreadable: rejected (or reported) wherever it lands
 
 
-def _paused(fn: Callable) -> Callable:
-    """``fn`` with the cyclic garbage collector paused (:func:`oasst_quality._util.gc_paused`): a
-    worker's tasks that make a record or a row object per line would otherwise have each automatic
-    collection walk every object the worker holds, its partitions' included."""
-
-    @functools.wraps(fn)
-    def paused(*args, **kwargs):
-        with gc_paused():
-            return fn(*args, **kwargs)
-
-    return paused
-
-
 @dataclass(frozen=True)
 class Bucket:
     """Records on their way to one partition, in few objects (a worker sends and frees three arrays
@@ -276,7 +262,10 @@ class Bucket:
                 yield self.parsed[i - raw]
 
 
-@_paused
+# _split, _join and _built make an object per line or record on a worker: with the cyclic garbage
+# collector paused (a @contextmanager is also a decorator), no automatic collection walks every
+# object the worker holds, its partitions' included
+@gc_paused()
 def _split(chunk: Chunk, n: int) -> list[Bucket]:
     """The chunk's records, by the partition their tree id hashes to (a stable hash: every
     process must agree). Lines travel raw and are parsed again where the partition is built."""
@@ -302,7 +291,7 @@ def _take(buckets: list[Bucket], b: int) -> Bucket:
     return buckets[b]
 
 
-@_paused
+@gc_paused()
 def _join(*parts: Bucket) -> Bucket:
     import numpy as np
 
@@ -316,7 +305,7 @@ def _join(*parts: Bucket) -> Bucket:
     )
 
 
-@_paused
+@gc_paused()
 def _built(records: Bucket, sources: list[str], lenient: bool, foreign: dict | None = None):
     """The partition's Dataset and its tables (:func:`oasst_quality.adapter.tables`), and the
     message ids it loaded with their (source index, line).
