@@ -93,7 +93,6 @@ def curation_flags(
     if not parts:
         return pd.DataFrame(columns=FLAG_COLUMNS)
     table = pd.concat(parts, ignore_index=True)[FLAG_COLUMNS]
-    table["severity"] = pd.Categorical(table["severity"], categories=list(SEVERITIES), ordered=True)
     return sort_flags(table)
 
 

@@ -224,7 +224,6 @@ def _flags(stats: dict, ctx: Context) -> dict:
     extra = ctx.tables.pop("pair_flags", None)
     if "table" in stats:
         table = pd.concat([*stats["table"], *([extra] if extra is not None and len(extra) else [])], ignore_index=True)
-        table["severity"] = pd.Categorical(table["severity"], categories=["high", "medium", "low"], ordered=True)
         table = sort_flags(table)
         ctx.tables["flags"] = table
         summary = flags_summary(table)
