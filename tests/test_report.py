@@ -119,3 +119,15 @@ def test_the_in_memory_engine_is_the_one_partition_case():
     tox = sections.section_partial(ds, adapter.tables(ds), "toxicity")  # finalized apart: its own partial
     assert len(sections.section_merge("toxicity", tox, tox)[0]) == 2 * len(tox[0])
     assert engine.submit(sections.first_pass).result().keys() == stats.keys()
+
+
+def test_an_in_memory_report_replaces_the_flags_folder_a_dask_report_wrote(tmp_path):
+    import pandas as pd
+
+    from oasst_quality.flags import FLAG_COLUMNS, write_part
+
+    (tmp_path / "flags.parquet").mkdir()  # what a Dask report leaves: a folder of parts
+    write_part(pd.DataFrame(columns=FLAG_COLUMNS), tmp_path / "flags.parquet")
+    report.build(oq.load_sample(), tmp_path, n_resamples=10, quiet=True)
+    assert (tmp_path / "flags.parquet").is_file() and len(pd.read_parquet(tmp_path / "flags.parquet")) > 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["flags.csv", "flags.parquet", "index.html", "metrics.json"]

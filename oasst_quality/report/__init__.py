@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -180,13 +179,13 @@ def build(
         parts = staging / "flags.parquet"
         parts.mkdir()
         metrics, figures = compute(dataset, flags_dir=parts, **settings)
+        files: dict[str, Path] = {}
         if metrics["flags"].get("computable", True) is not False:  # else no table, as in memory
             if not any(parts.iterdir()):  # nothing flagged: one empty part keeps the columns
                 write_part(pd.DataFrame(columns=FLAG_COLUMNS), parts)
             csv_from_parts(parts, staging / "flags.csv")
-            for name in ("flags.parquet", "flags.csv"):
-                _replace(staging / name, out / name)
-        replace_into(out, {"metrics.json": _json(metrics), "index.html": html(metrics, figures)})
+            files = {name: staging / name for name in ("flags.parquet", "flags.csv")}
+        replace_into(out, files | {"metrics.json": _json(metrics), "index.html": html(metrics, figures)})
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return out / "index.html"
@@ -194,14 +193,3 @@ def build(
 
 def _json(metrics: dict) -> str:
     return json.dumps(metrics, indent=2, allow_nan=False)
-
-
-def _replace(src: Path, dst: Path) -> None:
-    """``src`` (a file or a folder) in place of ``dst``, whichever of the two ``dst`` is now."""
-    if dst.is_dir() and not dst.is_symlink():
-        old = dst.with_name(f".{dst.name}.old-{os.getpid()}")
-        os.replace(dst, old)
-        shutil.rmtree(old)
-    elif dst.exists() or dst.is_symlink():
-        dst.unlink()
-    os.replace(src, dst)
