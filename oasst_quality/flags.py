@@ -319,16 +319,15 @@ def flag_files(table: pd.DataFrame) -> dict[str, bytes]:
     return {"flags.parquet": parquet.getvalue().to_pybytes(), "flags.csv": csv.getvalue().to_pybytes()}
 
 
-def write_part(table: pd.DataFrame, folder: str | Path) -> Path:
-    """One partition's curation table as a part of the ``flags.parquet`` dataset folder ``folder``
-    (every column a string, so that the parts share one schema whatever their rows)."""
-    import uuid
-
+def write_part(table: pd.DataFrame, folder: str | Path, number: int) -> Path:
+    """Partition ``number``'s curation table as a part of the ``flags.parquet`` dataset folder
+    ``folder`` (every column a string, so that the parts share one schema whatever their rows),
+    ``part-NNNNN.parquet``: read in sorted order, the parts come in partition order on every run."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     schema = pa.schema([(c, pa.string()) for c in FLAG_COLUMNS])
-    path = Path(folder) / f"part-{uuid.uuid4().hex}.parquet"
+    path = Path(folder) / f"part-{number:05d}.parquet"
     pq.write_table(
         pa.Table.from_pandas(table[FLAG_COLUMNS].astype({"severity": str}), schema, preserve_index=False), path
     )

@@ -367,10 +367,10 @@ def _foreign(listed: list, sources: list[str]) -> list[dict | None]:
     return out
 
 
-def _apply(datasets: list, fn: Callable, args: tuple, merge: Callable) -> Any:
+def _apply(datasets: list, fn: Callable, args: tuple, merge: Callable, kwargs: dict) -> Any:
     result = None
     for ds, t in datasets:
-        part = fn(ds, t, *args)
+        part = fn(ds, t, *args, **kwargs)
         result = part if result is None else merge(result, part)
     return result
 
@@ -482,12 +482,21 @@ class Partitioned:
         return self.submit(fn, *args, merge=merge).result()
 
     def submit(
-        self, fn: Callable, *args, merge: Callable[[Any, Any], Any] = partials.add, finish: Callable | None = None
+        self,
+        fn: Callable,
+        *args,
+        merge: Callable[[Any, Any], Any] = partials.add,
+        finish: Callable | None = None,
+        numbered: bool = False,
     ) -> Any:
         """Start :meth:`map_reduce` on the cluster; its ``result()`` waits for it (the client can
         work meanwhile). With ``finish``, one worker merges the partitions' results (in partition
-        order) and applies it: the client receives its value, never the merged statistics."""
-        futures = [self.client.submit(_apply, p, fn, args, merge, pure=False) for p in self.parts]
+        order) and applies it: the client receives its value, never the merged statistics.
+        ``numbered``: ``fn`` also gets the partition's number, ``part=i`` (its place in ``parts``)."""
+        futures = [
+            self.client.submit(_apply, p, fn, args, merge, {"part": i} if numbered else {}, pure=False)
+            for i, p in enumerate(self.parts)
+        ]
         if finish is not None:
             return self.client.submit(_finish, merge, finish, *futures, pure=False)
         return _Pending(futures, merge)

@@ -127,7 +127,7 @@ def test_an_in_memory_report_replaces_the_flags_folder_a_dask_report_wrote(tmp_p
     from oasst_quality.flags import FLAG_COLUMNS, write_part
 
     (tmp_path / "flags.parquet").mkdir()  # what a Dask report leaves: a folder of parts
-    write_part(pd.DataFrame(columns=FLAG_COLUMNS), tmp_path / "flags.parquet")
+    write_part(pd.DataFrame(columns=FLAG_COLUMNS), tmp_path / "flags.parquet", 0)
     report.build(oq.load_sample(), tmp_path, n_resamples=10, quiet=True)
     assert (tmp_path / "flags.parquet").is_file() and len(pd.read_parquet(tmp_path / "flags.parquet")) > 0
     assert sorted(p.name for p in tmp_path.iterdir()) == ["flags.csv", "flags.parquet", "index.html", "metrics.json"]

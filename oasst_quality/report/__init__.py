@@ -105,7 +105,8 @@ def compute(
     usable = suspects if suspects and suspects.get("computable", True) is not False else None
     # the second pass runs on the workers while the client finalizes the first
     fits = None if isinstance(ctx.fits, partials.Failed) else ctx.fits
-    pending = engine.submit(partials.second_pass, fits, usable, None if flags_dir is None else str(flags_dir))
+    where = None if flags_dir is None else str(flags_dir)
+    pending = engine.submit(partials.second_pass, fits, usable, where, numbered=True)
     for section in SECTIONS:
         if section.partial is not None and section.name not in results and not section.apart:
             results[section.name] = finalize(section, stats[section.name], ctx)
@@ -182,7 +183,7 @@ def build(
         files: dict[str, Path] = {}
         if metrics["flags"].get("computable", True) is not False:  # else no table, as in memory
             if not any(parts.iterdir()):  # nothing flagged: one empty part keeps the columns
-                write_part(pd.DataFrame(columns=FLAG_COLUMNS), parts)
+                write_part(pd.DataFrame(columns=FLAG_COLUMNS), parts, 0)
             csv_from_parts(parts, staging / "flags.csv")
             files = {name: staging / name for name in ("flags.parquet", "flags.csv")}
         replace_into(out, files | {"metrics.json": _json(metrics), "index.html": html(metrics, figures)})
