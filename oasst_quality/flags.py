@@ -345,3 +345,15 @@ def csv_from_parts(folder: str | Path, path: str | Path) -> None:
     with pcsv.CSVWriter(path, schema, write_options=pcsv.WriteOptions(quoting_style="needed")) as out:
         for part in parts:
             out.write_table(pq.read_table(part, schema=schema))
+
+
+def flagged_messages(folder: str | Path) -> int:
+    """The distinct message ids of the parts of a ``flags.parquet`` folder (:func:`write_part`),
+    reading only that column: a duplicate message set aside in one partition carries the id of a
+    message another partition loaded, so the parts' own counts do not add up."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    parts = Path(folder).glob("*.parquet")
+    ids = [pq.read_table(part, columns=["message_id"])["message_id"].unique() for part in parts]
+    return len(pa.chunked_array(ids, pa.string()).unique())

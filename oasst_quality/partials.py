@@ -181,7 +181,9 @@ def second_pass(
     ``flags_dir``: a folder every worker writes, where the partition's flags go as one part of the
     ``flags.parquet`` dataset (:func:`oasst_quality.flags.write_part`), named by its number ``part``
     (the engine's ``numbered``: the same names, so the same file order, on every run); the result
-    then holds their counts (flags per kind and severity, flagged messages) instead of the table.
+    then holds their counts per kind and severity instead of the table (the flagged messages are
+    counted over all parts: :func:`oasst_quality.flags.flagged_messages`, a message id can recur in
+    another partition's part).
     """
     from .flags import curation_flags, write_part
 
@@ -196,7 +198,7 @@ def second_pass(
         if len(table):
             write_part(table, flags_dir, part)
         counts = table.groupby(["kind", "severity"], observed=True).size()
-        return {"counts": counts, "n_messages": table["message_id"].nunique(), "examples": examples}
+        return {"counts": counts, "examples": examples}
 
     return {"flags": guarded(flags)}
 

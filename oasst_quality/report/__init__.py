@@ -73,8 +73,15 @@ def compute(
     sending it to ``tables``; the report counts them.
     """
     engine = InMemory(dataset) if isinstance(dataset, Dataset) else dataset
+    where = None if flags_dir is None else str(flags_dir)
     ctx = Context(
-        engine.source, n_resamples, seed, tables={} if tables is None else tables, noise_study=noise_study, pairs=pairs
+        engine.source,
+        n_resamples,
+        seed,
+        tables={} if tables is None else tables,
+        noise_study=noise_study,
+        pairs=pairs,
+        flags_dir=where,
     )
     progress = tqdm(total=len(SECTIONS) + 2, desc="report", disable=quiet, unit="step")
     # sections whose statistics never reach the client: merged and finalized on a worker
@@ -105,7 +112,6 @@ def compute(
     usable = suspects if suspects and suspects.get("computable", True) is not False else None
     # the second pass runs on the workers while the client finalizes the first
     fits = None if isinstance(ctx.fits, partials.Failed) else ctx.fits
-    where = None if flags_dir is None else str(flags_dir)
     pending = engine.submit(partials.second_pass, fits, usable, where, numbered=True)
     for section in SECTIONS:
         if section.partial is not None and section.name not in results and not section.apart:

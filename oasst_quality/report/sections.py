@@ -24,7 +24,7 @@ import pandas as pd
 from .. import adapter, partials, published, skew
 from .. import toxicity as tx
 from ..errors import UsageError
-from ..flags import sort_flags
+from ..flags import flagged_messages, sort_flags
 from ..references import PAIRWISE_AGREEMENT
 from ..summaries import flags_summary, flags_summary_from_counts
 from . import plots, prose
@@ -49,6 +49,8 @@ class Context:
     noise_study: Any = None
     #: a :class:`~oasst_quality.verdicts.pairs.PairVerdicts` to show, if the pairs were judged
     pairs: Any = None
+    #: the folder where the partitions wrote the curation table in parts, if they did
+    flags_dir: str | None = None
 
 
 @dataclass(frozen=True)
@@ -230,7 +232,7 @@ def _flags(stats: dict, ctx: Context) -> dict:
     else:  # written in parts by the partitions (the Dask engine): only their counts come back
         if extra is not None and len(extra):
             raise UsageError("the preference pairs' flags join a curation table that is held in memory, not in parts")
-        summary = flags_summary_from_counts(stats["counts"], int(stats["n_messages"]))
+        summary = flags_summary_from_counts(stats["counts"], flagged_messages(ctx.flags_dir))
     shown_rows = sort_flags(pd.concat(stats["examples"], ignore_index=True))
     examples = {
         kind: g.head(5)[["message_id", "severity", "label", "evidence", "text"]]
