@@ -23,7 +23,6 @@ import pandas as pd
 
 from .. import adapter, partials, published, skew
 from .. import toxicity as tx
-from ..errors import UsageError
 from ..flags import flagged_messages, sort_flags
 from ..references import PAIRWISE_AGREEMENT
 from ..summaries import flags_summary, flags_summary_from_counts
@@ -189,7 +188,8 @@ def _toxicity(tables: tuple | None, ctx: Context) -> dict:
 
 
 def toxicity_gaps(tables: tuple | None) -> pd.DataFrame | None:
-    """The toxicity section's largest model-human gaps (their texts come with the second pass)."""
+    """The toxicity section's largest model-human gaps (their texts come from a pass of their own over
+    the partitions, :func:`oasst_quality.partials.texts`, then :func:`with_texts`)."""
     return None if tables is None else tx.largest_gaps(*tables, k=8).reset_index(names="message_id")
 
 
@@ -230,8 +230,6 @@ def _flags(stats: dict, ctx: Context) -> dict:
         ctx.tables["flags"] = table
         summary = flags_summary(table)
     else:  # written in parts by the partitions (the Dask engine): only their counts come back
-        if extra is not None and len(extra):
-            raise UsageError("the preference pairs' flags join a curation table that is held in memory, not in parts")
         summary = flags_summary_from_counts(stats["counts"], flagged_messages(ctx.flags_dir))
     shown_rows = sort_flags(pd.concat(stats["examples"], ignore_index=True))
     examples = {
