@@ -23,13 +23,20 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import adapter, partials
 from ._util import gc_paused
 from .errors import FormatError, UsageError
 from .io import records as rec
 from .io.tables import build
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+
+    from .annotations import Annotations
+    from .engine import Pending
 
 BLOCKSIZE = 64 * 2**20  # bytes of JSON lines per chunk, and roughly per partition
 
@@ -434,38 +441,48 @@ class Partitioned:
         del built  # each partition's ids are dropped with it; its Dataset and tables stay in self.parts
         #: rows of per-annotator tables attached so far, by table (the next attached row's label)
         self._rows = {"votes": 0, "rankings": 0, "rejected": 0}
+        #: the loaded message ids and each one's partition (:meth:`_message_partitions`)
+        self._where: tuple[pd.Index, np.ndarray] | None = None
 
     def __len__(self) -> int:
         return len(self.parts)
 
-    def with_annotations(self, annotations, *, lenient: bool = False, source: str = "annotations") -> Partitioned:
+    def _message_partitions(self) -> tuple[pd.Index, np.ndarray]:
+        """The loaded message ids and each one's partition number, gathered to the client on the
+        first call only: the partitions' messages do not change once they are built."""
+        if self._where is None:
+            import numpy as np
+            import pandas as pd
+
+            listed = self.map_reduce(_message_ids)  # one array per partition, in partition order
+            part = np.repeat(np.arange(len(listed)), [len(a) for a in listed])
+            self._where = pd.Index(np.concatenate(listed)), part
+        return self._where
+
+    def with_annotations(
+        self, annotations: Annotations, *, lenient: bool = False, source: str = "annotations"
+    ) -> Partitioned:
         """Per-annotator votes and rankings (:class:`~oasst_quality.annotations.Annotations`) attached
         to the partitions that hold their messages, checked as
         :meth:`oasst_quality.dataset.Dataset.with_annotations` checks them (the same errors, or the
         same rows set aside): a vote goes with its item's tree, a ranking with its reply set's.
 
-        The client lists the loaded message ids once, for the check and to send each partition
-        its rows only. Each row keeps its place in the input (a
+        The client lists the loaded message ids once (on the first call), for the check and to send
+        each partition its rows only. Each row keeps its place in the input (a
         global row label), so that the gathered tables are in the order the in-memory path holds
         them. Attached in place (the partitions stay on the workers); returns this object.
         """
-        import numpy as np
-        import pandas as pd
-
         from .annotations import Annotations, check_items
 
-        listed = self.map_reduce(_message_ids)  # one array per partition, in partition order
-        ids = pd.Index(np.concatenate(listed))
+        ids, part = self._message_partitions()
         checked = check_items(annotations, ids, lenient=lenient, source=source)
         frames = {}
         for name in ("votes", "rankings", "rejected"):
             frame = getattr(checked, name)
             frames[name] = frame.set_axis(range(self._rows[name], self._rows[name] + len(frame)))
             self._rows[name] += len(frame)
-        part = np.repeat(np.arange(len(listed)), [len(a) for a in listed])  # each id's partition
         vote_part = part[ids.get_indexer(frames["votes"]["item"])]  # every id is known once checked
         ranking_part = part[ids.get_indexer(frames["rankings"]["group"])]
-        del listed, ids, part
         parts = []
         for i, p in enumerate(self.parts):
             mine = Annotations(
@@ -488,7 +505,7 @@ class Partitioned:
         merge: Callable[[Any, Any], Any] = partials.add,
         finish: Callable | None = None,
         numbered: bool = False,
-    ) -> Any:
+    ) -> Pending:
         """Start :meth:`map_reduce` on the cluster; its ``result()`` waits for it (the client can
         work meanwhile). With ``finish``, one worker merges the partitions' results (in partition
         order) and applies it: the client receives its value, never the merged statistics.

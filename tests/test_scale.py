@@ -200,3 +200,14 @@ def test_two_dask_reports_write_the_same_flags_files(client, tmp_path):
     pd.testing.assert_frame_equal(
         pd.read_parquet(tmp_path / "a" / "flags.parquet"), pd.read_parquet(tmp_path / "b" / "flags.parquet")
     )
+
+
+def test_attaching_votes_then_rankings_gathers_the_message_ids_once(client, tmp_path):
+    from oasst_quality import annotations as an
+
+    votes, rankings = _planted(tmp_path)
+    parts = scale.partition(oq.io.sample_path(), client, n_partitions=3)
+    calls, map_reduce = [], parts.map_reduce
+    parts.map_reduce = lambda fn, *args, **kw: calls.append(fn) or map_reduce(fn, *args, **kw)
+    assert parts.with_annotations(an.read(votes)).with_annotations(an.read(rankings)) is parts
+    assert calls.count(scale._message_ids) == 1
