@@ -258,8 +258,12 @@ def _wide(
     keep = (rows >= 0) & (cols >= 0)
     cell = rows[keep] * len(names) + cols[keep]
     size = len(items) * len(names)
-    if not repeats and (np.bincount(cell, minlength=size) > 1).any():
-        raise OasstQualityError(f"a message has two {values.name}s for the same {names.name}: one is expected")
+    if not repeats and (repeated := np.flatnonzero(np.bincount(cell, minlength=size) > 1)).size:
+        item, name = divmod(int(repeated[0]), len(names))  # the first in (item, name) order
+        raise OasstQualityError(
+            f"message {items[item]!r} has two {values.name}s for the same {names.name} ({names[name]!r}): "
+            "one is expected"
+        )
     value = values.to_numpy(dtype=float, na_value=np.nan)[keep]
     present = ~np.isnan(value)
     total = np.bincount(cell, weights=np.where(present, value, 0.0), minlength=size)

@@ -1,3 +1,5 @@
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -244,3 +246,14 @@ def test_the_report_says_no_interval_where_detoxify_separates_perfectly():
     assert "ROC-AUC 1.00 (no interval: the data cannot give one, n = 4)" in finding["text"]
     m["toxicity"]["agreement"][0] |= {"auc_low": 0.8, "auc_high": 1.0}
     assert "(95% CI 0.80-1.00, n = 4)" in prose.toxicity_findings(m)[0]["text"]
+
+
+def test_a_repeated_score_names_its_message_and_head():
+    ds = oq.load_sample()
+    first = ds.detoxify.sort_values(["message_id", "head"]).iloc[:1]
+    doubled = oq.Dataset.from_tables(ds.messages, labels=ds.labels, detoxify=pd.concat([ds.detoxify, first]))
+    mid, head = first["message_id"].iloc[0], first["head"].iloc[0]
+    with pytest.raises(
+        OasstQualityError, match=re.escape(f"message {mid!r} has two scores for the same head ({head!r})")
+    ):
+        tx.export_scores(doubled)
