@@ -146,3 +146,24 @@ def test_pairs_on_partitions_are_refused_before_any_computing(tmp_path):
 
     with pytest.raises(UsageError, match="held in memory, not in parts"):
         report.build(Untouched(), tmp_path / "out", n_resamples=10, quiet=True, pairs=object())
+
+
+def test_a_flag_alpha_without_an_interval_says_why_in_the_findings():
+    from oasst_quality.report import prose, sections
+
+    stats = {"spam": {"n_messages": 1, "n_votes": 40, "n_inconsistent": 0, "patterns": {(40, 20): 1}}}
+    m = {"agreement": sections._agreement(stats, sections.Context(None, 20, 0))}
+    spam = m["agreement"]["flags"]["spam"]
+    assert (spam["alpha_low"], spam["alpha_no_interval"]) == (None, "one pairable item")
+    assert "alpha_no_interval" not in m["agreement"]["flags"].get("toxic", {})
+    assert "(no interval: one pairable item, 1 messages" in prose.agreement_findings(m)[0]["text"]
+
+
+def test_a_per_annotator_alpha_without_an_interval_says_why():
+    import pandas as pd
+
+    from oasst_quality.per_annotator import agreement_from_votes
+
+    one = pd.DataFrame({"item": "a", "annotator": list("wxyz"), "label": "spam", "value": [1.0, 1, 0, 0], "count": 1})
+    row = agreement_from_votes(one, n_resamples=30).iloc[0]
+    assert row["alpha_low"] is None and row["alpha_no_interval"] == "one pairable item"

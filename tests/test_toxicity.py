@@ -257,3 +257,19 @@ def test_a_repeated_score_names_its_message_and_head():
         OasstQualityError, match=re.escape(f"message {mid!r} has two scores for the same head ({head!r})")
     ):
         tx.export_scores(doubled)
+
+
+def test_a_row_without_an_interval_carries_why_to_the_report():
+    from oasst_quality.report import prose
+
+    idx = pd.Index([f"m{i}" for i in range(40)], dtype=object)
+    separated = np.r_[np.linspace(0, 0.3, 20), np.linspace(0.6, 0.9, 20)]
+    scores = pd.DataFrame({"toxicity": separated, "source": "export"}, index=idx)
+    human = pd.DataFrame({"toxicity": np.r_[np.zeros(20), np.ones(20)]}, index=idx)
+    table = tx.agreement_from_tables(scores, human, n_resamples=50, max_bootstrap=10)  # analytic: DeLong
+    row = table.iloc[0]
+    assert pd.isna(row["auc_low"]) and row["auc_no_interval"] == "perfect separation: DeLong's standard error is 0"
+    assert "spearman_no_interval" not in table  # Spearman has its interval: no column for it
+    m = {"toxicity": {"available": True, "agreement": table.to_dict("records")}}
+    said = "ROC-AUC 1.00 (no interval: perfect separation: DeLong's standard error is 0)"
+    assert said in prose.toxicity_sentences(m)[0]

@@ -115,8 +115,13 @@ def _agreement(stats: dict, ctx: Context) -> dict:
         )
     cols = published.FLAG_AGREEMENT_COLUMNS
     counts = ("n_pairable_messages", "n_votes", "n_inconsistent")
+    why = "alpha_no_interval"  # only on a flag whose alpha has no interval
     return {
-        "flags": {r["label"]: {c: int(r[c]) if c in counts else r[c] for c in cols} for _, r in flags.iterrows()},
+        "flags": {
+            r["label"]: {c: int(r[c]) if c in counts else r[c] for c in cols}
+            | ({why: r[why]} if isinstance(r.get(why), str) else {})
+            for _, r in flags.iterrows()
+        },
         "not_computable": {r["label"]: r["reason"] for _, r in table[~table["computable"]].iterrows()},
         "n_resamples": ctx.n_resamples,
     }
