@@ -235,12 +235,13 @@ def cmd_agreement(args: argparse.Namespace) -> None:
             return (
                 f"{p['source']}: {a['n_ratings']} ratings of {a['n']} items by {a['n_annotators']} annotators\n"
                 f"{a['statistic']} = {a['estimate']:.4f} "
-                + (
-                    f"({interval_text(a)})\n"
-                    if a["low"] is None
-                    else f"{interval_text(a)} ({a['confidence']:.0%} bootstrap over {a['cluster']}, "
-                    f"{a['n_resamples']} resamples)\n"
+                + interval_text(
+                    a,
+                    form=f"[{{low}}, {{high}}] ({a['confidence']:.0%} bootstrap over {a['cluster']}, "
+                    f"{a['n_resamples']} resamples)",
+                    missing="(no interval: {reason})",
                 )
+                + "\n"
                 + f"Gwet's AC1 = {p['gwet_ac1']:.4f}; percent agreement = {p['percent_agreement']:.4f}\n"
                 + _table(p["annotators_lowering_agreement"], "annotators whose removal raises alpha most")
             )

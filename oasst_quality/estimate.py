@@ -49,12 +49,14 @@ def interval_text(
     form: str = "[{low}, {high}]",
     *,
     show: Callable[[Any], str] | None = None,
+    missing: str = "no interval: {reason}",
 ) -> str:
     """An estimate's interval (an :class:`Estimate` or its ``to_dict``) as ``form`` with both ends in
-    format ``fmt`` (or written by ``show``), or "no interval: REASON" where the data gave none."""
+    format ``fmt`` (or written by ``show``), or ``missing`` ("no interval: REASON") where the data
+    gave none."""
     d = e.to_dict() if isinstance(e, Estimate) else e
     if d.get("low") is None or d.get("high") is None:
-        return f"no interval: {d.get('no_interval') or 'not computable'}"
+        return missing.format(reason=d.get("no_interval") or "not computable")
     show = show or (lambda v: format(v, fmt))
     return form.format(low=show(d["low"]), high=show(d["high"]))
 

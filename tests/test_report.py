@@ -167,3 +167,13 @@ def test_a_per_annotator_alpha_without_an_interval_says_why():
     one = pd.DataFrame({"item": "a", "annotator": list("wxyz"), "label": "spam", "value": [1.0, 1, 0, 0], "count": 1})
     row = agreement_from_votes(one, n_resamples=30).iloc[0]
     assert row["alpha_low"] is None and row["alpha_no_interval"] == "one pairable item"
+
+
+def test_an_estimate_interval_on_the_page_takes_its_confidence():
+    from oasst_quality.report.render import _estimate_interval
+
+    e = {"low": 0.5621, "high": 0.5834, "confidence": 0.9}
+    assert _estimate_interval(e, pct=True, confidence=True) == "90% CI 56.2% – 58.3%"
+    gone = e | {"low": None, "no_interval": "one reply set"}
+    assert _estimate_interval(gone, pct=True, confidence=True) == "no interval: one reply set"
+    assert _estimate_interval({"low": -0.0001, "high": 0.0123}) == "0.000 – 0.012"  # never "-0.000"
