@@ -84,8 +84,9 @@ def cluster(scheduler: str | None = None, *, workers: int = 2, memory_limit: str
 #: A local cluster's housekeeping, slowed to what a cluster without a dashboard needs. Dask's
 #: defaults (a stack sampler every 10 ms in each worker for the dashboard's profile, an event-loop
 #: tick every 20 ms, a memory check every 100 ms, work stealing every 100 ms) cost 0.9 CPU seconds
-#: per idle worker and 1.2 on the client over 30 idle seconds, 0.09 and 0.23 with these: on a busy
-#: machine, where a 1x report takes minutes, the defaults added a third to its CPU seconds.
+#: per idle worker and 1.2 on the client over 30 idle seconds, 0.09 and 0.23 with these (one-off
+#: measurements: docs/scale.md says how): on a busy machine, where a 1x report takes minutes, the
+#: defaults added a third to its CPU seconds.
 #: Stealing would move a partition away from the worker that holds it, so it is off.
 _QUIET = {
     "distributed.worker.profile.enabled": False,

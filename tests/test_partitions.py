@@ -118,7 +118,7 @@ def test_a_message_id_in_two_partitions_is_a_duplicate_as_in_memory(client, tmp_
     assert memory.problem_counts() == {"duplicate_message": 20} and memory.records_loaded == 20
     parts = scale.partition([first, second], client, n_partitions=7)
     assert_close(_metrics(memory), _metrics(parts))
-    assert parts.foreign is not None and sum(len(f or {}) for f in parts.foreign) >= 10  # trees spread out
+    assert sum(len(f or {}) for f in parts.foreign) >= 10  # trees spread out
     problems = parts.map_reduce(lambda ds, tables: [ds.problems])
     rows = [r for frame in problems for r in frame.to_dict("records")]
     assert {r["file"] for r in rows} == {str(second)}
