@@ -155,12 +155,15 @@ def check_output_folder(out_dir: str | Path) -> Path:
     return out
 
 
-def replace_into(out_dir: str | Path, files: Mapping[str, bytes | str]) -> Path:
-    """Write ``files`` (name -> content) into ``out_dir`` atomically.
+def replace_into(out_dir: str | Path, files: Mapping[str, bytes | str | Path]) -> Path:
+    """Write ``files`` (name -> content, or a file or folder already written on the same file system,
+    which is moved) into ``out_dir`` atomically.
 
     Everything is written to a temporary folder inside ``out_dir`` first, then renamed into place
     one file at a time: a reader never sees a half-written file, and a name that is a symlink is
-    replaced itself, never followed to overwrite its target.
+    replaced itself, never followed to overwrite its target. A folder in the way (the
+    ``flags.parquet`` dataset a Dask report writes, where an in-memory report writes one file) is
+    renamed aside first and removed once its replacement is in place.
     """
     from .errors import UsageError
 
@@ -172,9 +175,17 @@ def replace_into(out_dir: str | Path, files: Mapping[str, bytes | str]) -> Path:
         raise UsageError(f"cannot write into {out}: {exc.strerror or exc}") from None
     try:
         for name, data in files.items():
-            (tmp / name).write_bytes(data.encode("utf-8") if isinstance(data, str) else data)
+            if isinstance(data, Path):
+                os.replace(data, tmp / name)
+            else:
+                (tmp / name).write_bytes(data.encode("utf-8") if isinstance(data, str) else data)
         for name in files:
-            os.replace(tmp / name, out / name)
+            dst = out / name
+            if dst.is_dir() and not dst.is_symlink():
+                os.replace(dst, tmp / f"{name}.old")  # removed with the temporary folder
+            elif (tmp / name).is_dir() and (dst.exists() or dst.is_symlink()):
+                dst.unlink()  # a file cannot be renamed over by a folder
+            os.replace(tmp / name, dst)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return out

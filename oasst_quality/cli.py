@@ -66,15 +66,19 @@ def _table(rows: dict | pd.DataFrame, title: str = "") -> str:
 
 
 def _load(args: argparse.Namespace):
-    ds = load(args.path or sample_path(), lenient=args.lenient)
+    return _with_annotations(args, load(args.path or sample_path(), lenient=args.lenient))
+
+
+def _with_annotations(args: argparse.Namespace, data):
+    """``data`` (a Dataset, or the Dask engine's partitions) with the ``--annotations`` and
+    ``--rankings`` files attached, each read and checked in turn."""
     for name in ("annotations", "rankings"):
-        if getattr(args, name, None):
+        if path := getattr(args, name, None):
             from .annotations import read
 
-            path = getattr(args, name)
             found = read(path, scale=getattr(args, "scale", None), lenient=args.lenient)
-            ds = ds.with_annotations(found, lenient=args.lenient, source=path)
-    return ds
+            data = data.with_annotations(found, lenient=args.lenient, source=path)
+    return data
 
 
 def _add_per_annotator(args: argparse.Namespace, ds, t: Tables, payload: dict, text: Callable[[dict], str]):
@@ -231,12 +235,13 @@ def cmd_agreement(args: argparse.Namespace) -> None:
             return (
                 f"{p['source']}: {a['n_ratings']} ratings of {a['n']} items by {a['n_annotators']} annotators\n"
                 f"{a['statistic']} = {a['estimate']:.4f} "
-                + (
-                    f"({interval_text(a)})\n"
-                    if a["low"] is None
-                    else f"{interval_text(a)} ({a['confidence']:.0%} bootstrap over {a['cluster']}, "
-                    f"{a['n_resamples']} resamples)\n"
+                + interval_text(
+                    a,
+                    form=f"[{{low}}, {{high}}] ({a['confidence']:.0%} bootstrap over {a['cluster']}, "
+                    f"{a['n_resamples']} resamples)",
+                    missing="(no interval: {reason})",
                 )
+                + "\n"
                 + f"Gwet's AC1 = {p['gwet_ac1']:.4f}; percent agreement = {p['percent_agreement']:.4f}\n"
                 + _table(p["annotators_lowering_agreement"], "annotators whose removal raises alpha most")
             )
@@ -748,14 +753,7 @@ def _report_on_dask(args: argparse.Namespace, paths: list[str]) -> Path:
         raise UsageError(f"{', '.join(unsupported)} run with the in-memory engine only; leave out --engine dask")
     logging.getLogger("distributed").setLevel(logging.CRITICAL)  # its shutdown chatter is not the curator's concern
     with scale.cluster(args.scheduler, workers=args.workers) as client:
-        parts = scale.partition(paths, client, lenient=args.lenient)
-        for name in ("annotations", "rankings"):
-            if path := getattr(args, name, None):
-                from .annotations import read
-
-                found = read(path, scale=getattr(args, "scale", None), lenient=args.lenient)
-                parts.with_annotations(found, lenient=args.lenient, source=path)
-                del found  # on the workers now: the client gathers them back for the annotator section
+        parts = _with_annotations(args, scale.partition(paths, client, lenient=args.lenient))
         return report.build(parts, args.out, n_resamples=args.resamples, seed=args.seed, quiet=args.quiet)
 
 

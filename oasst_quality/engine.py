@@ -5,7 +5,9 @@ An engine holds a dataset as partitions of whole trees, each a
 built once and kept between the passes of a report. It runs a function of one partition,
 ``fn(dataset, tables, *args)``, on each and merges the results (:func:`oasst_quality.partials.add`
 unless told otherwise); ``finish`` then reduces the merged result where it was merged (on a worker
-of a cluster), so that only what it returns reaches the caller. :class:`InMemory` is the one-partition case;
+of a cluster), so that only what it returns reaches the caller; ``numbered=True`` also gives ``fn`` the
+partition's number (``part=0, 1, ...`` in partition order), to name what a partition writes the same
+on every run. :class:`InMemory` is the one-partition case;
 :class:`oasst_quality.scale.Partitioned` runs the same functions on a Dask cluster.
 """
 
@@ -43,9 +45,11 @@ class Engine(Protocol):
         *args: Any,
         merge: Callable[[Any, Any], Any] = add,
         finish: Callable[[Any], Any] | None = None,
+        numbered: bool = False,
     ) -> Pending:
         """:meth:`map_reduce` started: the caller can work while it runs. ``finish``: applied to the
-        merged result where it is merged (a worker), the caller receiving only its value."""
+        merged result where it is merged (a worker), the caller receiving only its value.
+        ``numbered``: call ``fn(dataset, tables, *args, part=i)``, ``i`` the partition's number."""
         ...
 
 
@@ -67,9 +71,11 @@ class InMemory:
         *args: Any,
         merge: Callable[[Any, Any], Any] = add,
         finish: Callable[[Any], Any] | None = None,
+        numbered: bool = False,
     ) -> Done:
-        """:meth:`map_reduce` (and ``finish``), run now (one process has nothing to overlap it with)."""
-        value = self.map_reduce(fn, *args, merge=merge)
+        """:meth:`map_reduce` (and ``finish``), run now (one process has nothing to overlap it with);
+        ``numbered``: the one partition is number 0."""
+        value = fn(self.dataset, self.tables, *args, **({"part": 0} if numbered else {}))
         return Done(value if finish is None else finish(value))
 
 

@@ -8,7 +8,7 @@ says per row whether it could compute it, in ``computable`` and ``reason`` colum
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,10 +43,27 @@ class Estimate:
         }
 
 
-def interval_text(e: Mapping[str, Any] | Estimate, fmt: str = ".4f", form: str = "[{low}, {high}]") -> str:
+def interval_text(
+    e: Mapping[str, Any] | Estimate,
+    fmt: str = ".4f",
+    form: str = "[{low}, {high}]",
+    *,
+    show: Callable[[Any], str] | None = None,
+    missing: str = "no interval: {reason}",
+) -> str:
     """An estimate's interval (an :class:`Estimate` or its ``to_dict``) as ``form`` with both ends in
-    format ``fmt``, or "no interval: REASON" where the data gave none."""
+    format ``fmt`` (or written by ``show``), or ``missing`` ("no interval: REASON") where the data
+    gave none."""
     d = e.to_dict() if isinstance(e, Estimate) else e
     if d.get("low") is None or d.get("high") is None:
-        return f"no interval: {d.get('no_interval') or 'not computable'}"
-    return form.format(low=format(d["low"], fmt), high=format(d["high"], fmt))
+        return missing.format(reason=d.get("no_interval") or "not computable")
+    show = show or (lambda v: format(v, fmt))
+    return form.format(low=show(d["low"]), high=show(d["high"]))
+
+
+def no_interval_field(e: Estimate | None, name: str) -> dict[str, str]:
+    """For a table row that copies ``e`` into ``NAME``, ``NAME_low`` and ``NAME_high``: its
+    ``NAME_no_interval`` entry, why ``e`` has no interval, where it has none and says why; else no
+    entry, so that rows (and tables) with an interval keep their columns."""
+    reason = None if e is None or e.low is not None else e.details.get("no_interval")
+    return {f"{name}_no_interval": reason} if reason else {}

@@ -93,7 +93,6 @@ def curation_flags(
     if not parts:
         return pd.DataFrame(columns=FLAG_COLUMNS)
     table = pd.concat(parts, ignore_index=True)[FLAG_COLUMNS]
-    table["severity"] = pd.Categorical(table["severity"], categories=list(SEVERITIES), ordered=True)
     return sort_flags(table)
 
 
@@ -320,16 +319,15 @@ def flag_files(table: pd.DataFrame) -> dict[str, bytes]:
     return {"flags.parquet": parquet.getvalue().to_pybytes(), "flags.csv": csv.getvalue().to_pybytes()}
 
 
-def write_part(table: pd.DataFrame, folder: str | Path) -> Path:
-    """One partition's curation table as a part of the ``flags.parquet`` dataset folder ``folder``
-    (every column a string, so that the parts share one schema whatever their rows)."""
-    import uuid
-
+def write_part(table: pd.DataFrame, folder: str | Path, number: int) -> Path:
+    """Partition ``number``'s curation table as a part of the ``flags.parquet`` dataset folder
+    ``folder`` (every column a string, so that the parts share one schema whatever their rows),
+    ``part-NNNNN.parquet``: read in sorted order, the parts come in partition order on every run."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     schema = pa.schema([(c, pa.string()) for c in FLAG_COLUMNS])
-    path = Path(folder) / f"part-{uuid.uuid4().hex}.parquet"
+    path = Path(folder) / f"part-{number:05d}.parquet"
     pq.write_table(
         pa.Table.from_pandas(table[FLAG_COLUMNS].astype({"severity": str}), schema, preserve_index=False), path
     )
@@ -347,3 +345,15 @@ def csv_from_parts(folder: str | Path, path: str | Path) -> None:
     with pcsv.CSVWriter(path, schema, write_options=pcsv.WriteOptions(quoting_style="needed")) as out:
         for part in parts:
             out.write_table(pq.read_table(part, schema=schema))
+
+
+def flagged_messages(folder: str | Path) -> int:
+    """The distinct message ids of the parts of a ``flags.parquet`` folder (:func:`write_part`),
+    reading only that column: a duplicate message set aside in one partition carries the id of a
+    message another partition loaded, so the parts' own counts do not add up."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    parts = Path(folder).glob("*.parquet")
+    ids = [pq.read_table(part, columns=["message_id"])["message_id"].unique() for part in parts]
+    return len(pa.chunked_array(ids, pa.string()).unique())

@@ -172,13 +172,18 @@ def annotators_merge(a: tuple | None, b: tuple | None) -> tuple | None:
 # --------------------------------------------------------------------------- second pass
 
 
-def second_pass(ds: Dataset, t: Tables, fits, annotators: dict | None = None, flags_dir: str | None = None) -> dict:
+def second_pass(
+    ds: Dataset, t: Tables, fits, annotators: dict | None = None, flags_dir: str | None = None, *, part: int = 0
+) -> dict:
     """One partition's flagged messages (with the label models ``fits`` of the whole dataset: see
     :func:`oasst_quality.published.label_fits`) and text snippets for the first of each kind.
 
     ``flags_dir``: a folder every worker writes, where the partition's flags go as one part of the
-    ``flags.parquet`` dataset (:func:`oasst_quality.flags.write_part`); the result then holds their
-    counts (flags per kind and severity, flagged messages) instead of the table.
+    ``flags.parquet`` dataset (:func:`oasst_quality.flags.write_part`), named by its number ``part``
+    (the engine's ``numbered``: the same names, so the same file order, on every run); the result
+    then holds their counts per kind and severity instead of the table (the flagged messages are
+    counted over all parts: :func:`oasst_quality.flags.flagged_messages`, a message id can recur in
+    another partition's part).
     """
     from .flags import curation_flags, write_part
 
@@ -191,9 +196,9 @@ def second_pass(ds: Dataset, t: Tables, fits, annotators: dict | None = None, fl
         if flags_dir is None:
             return {"table": [table], "examples": examples}
         if len(table):
-            write_part(table, flags_dir)
+            write_part(table, flags_dir, part)
         counts = table.groupby(["kind", "severity"], observed=True).size()
-        return {"counts": counts, "n_messages": table["message_id"].nunique(), "examples": examples}
+        return {"counts": counts, "examples": examples}
 
     return {"flags": guarded(flags)}
 

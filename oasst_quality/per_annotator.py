@@ -30,6 +30,7 @@ from . import agreement as ag
 from .coding import Ratings, encode
 from .consensus import _kendall_taus, consensus_ranks, pairwise_agreements
 from .errors import NotComputableError
+from .estimate import no_interval_field
 from .schema import label_kind
 
 
@@ -72,6 +73,7 @@ def _agreement(per_label: list, n_resamples: int, seed: int) -> pd.DataFrame:
         try:
             ci = ag.bootstrap(r, "alpha", level=level, n_resamples=n_resamples, seed=seed)
             row.update(alpha=ci.estimate, alpha_low=ci.low, alpha_high=ci.high, computable=True, reason="")
+            row.update(no_interval_field(ci, "alpha"))
             if likert:
                 row["gwet_ac2_quadratic"] = ag.gwet_ac2(r, weights="quadratic")
             else:

@@ -22,6 +22,7 @@ from ._util import row_counts, unique_rows
 from .adapter import whole_votes
 from .aggregation import fit_beta_prior
 from .agreement import bootstrap, fleiss_kappa, gwet_ac1, percent_agreement, ratings
+from .estimate import no_interval_field
 from .schema import FLAG_LABELS, LIKERT_GRID, LIKERT_LABELS
 
 # --------------------------------------------------------------------------- flag agreement from counts
@@ -158,9 +159,12 @@ def agreement_from_patterns(
             fleiss_kappa=fleiss_kappa(r),
             gwet_ac1=gwet_ac1(r),
             percent_agreement=percent_agreement(r),
+            **no_interval_field(ci, "alpha"),
         )
         rows.append(row)
-    columns = dict.fromkeys(["label", "kind", "n_messages", "n_votes", "computable", "reason", *FLAG_AGREEMENT_COLUMNS])
+    # an alpha_no_interval column only where some alpha has no interval
+    fixed = ["label", "kind", "n_messages", "n_votes", "computable", "reason", *FLAG_AGREEMENT_COLUMNS]
+    columns = dict.fromkeys([*fixed, *(k for r in rows for k in r)])
     table = pd.DataFrame(rows, columns=list(columns))
     table["computable"] = table["computable"].astype(bool)
     return table

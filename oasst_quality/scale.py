@@ -14,7 +14,6 @@ Needs the ``dask`` extra (``pip install "oasst_quality[dask]"``); the core never
 
 from __future__ import annotations
 
-import functools
 import logging
 import math
 import re
@@ -24,13 +23,20 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import adapter, partials
 from ._util import gc_paused
 from .errors import FormatError, UsageError
 from .io import records as rec
 from .io.tables import build
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+
+    from .annotations import Annotations
+    from .engine import Pending
 
 BLOCKSIZE = 64 * 2**20  # bytes of JSON lines per chunk, and roughly per partition
 
@@ -78,8 +84,9 @@ def cluster(scheduler: str | None = None, *, workers: int = 2, memory_limit: str
 #: A local cluster's housekeeping, slowed to what a cluster without a dashboard needs. Dask's
 #: defaults (a stack sampler every 10 ms in each worker for the dashboard's profile, an event-loop
 #: tick every 20 ms, a memory check every 100 ms, work stealing every 100 ms) cost 0.9 CPU seconds
-#: per idle worker and 1.2 on the client over 30 idle seconds, 0.09 and 0.23 with these: on a busy
-#: machine, where a 1x report takes minutes, the defaults added a third to its CPU seconds.
+#: per idle worker and 1.2 on the client over 30 idle seconds, 0.09 and 0.23 with these (one-off
+#: measurements: docs/scale.md says how): on a busy machine, where a 1x report takes minutes, the
+#: defaults added a third to its CPU seconds.
 #: Stealing would move a partition away from the worker that holds it, so it is off.
 _QUIET = {
     "distributed.worker.profile.enabled": False,
@@ -224,19 +231,6 @@ def _tree_key(obj: Any, line: int) -> str:
     return f"line {line}"  # unreadable: rejected (or reported) wherever it lands
 
 
-def _paused(fn: Callable) -> Callable:
-    """``fn`` with the cyclic garbage collector paused (:func:`oasst_quality._util.gc_paused`): a
-    worker's tasks that make a record or a row object per line would otherwise have each automatic
-    collection walk every object the worker holds, its partitions' included."""
-
-    @functools.wraps(fn)
-    def paused(*args, **kwargs):
-        with gc_paused():
-            return fn(*args, **kwargs)
-
-    return paused
-
-
 @dataclass(frozen=True)
 class Bucket:
     """Records on their way to one partition, in few objects (a worker sends and frees three arrays
@@ -276,7 +270,10 @@ class Bucket:
                 yield self.parsed[i - raw]
 
 
-@_paused
+# _split, _join and _built make an object per line or record on a worker: with the cyclic garbage
+# collector paused (a @contextmanager is also a decorator), no automatic collection walks every
+# object the worker holds, its partitions' included
+@gc_paused()
 def _split(chunk: Chunk, n: int) -> list[Bucket]:
     """The chunk's records, by the partition their tree id hashes to (a stable hash: every
     process must agree). Lines travel raw and are parsed again where the partition is built."""
@@ -302,7 +299,7 @@ def _take(buckets: list[Bucket], b: int) -> Bucket:
     return buckets[b]
 
 
-@_paused
+@gc_paused()
 def _join(*parts: Bucket) -> Bucket:
     import numpy as np
 
@@ -316,7 +313,7 @@ def _join(*parts: Bucket) -> Bucket:
     )
 
 
-@_paused
+@gc_paused()
 def _built(records: Bucket, sources: list[str], lenient: bool, foreign: dict | None = None):
     """The partition's Dataset and its tables (:func:`oasst_quality.adapter.tables`), and the
     message ids it loaded with their (source index, line).
@@ -378,10 +375,10 @@ def _foreign(listed: list, sources: list[str]) -> list[dict | None]:
     return out
 
 
-def _apply(datasets: list, fn: Callable, args: tuple, merge: Callable) -> Any:
+def _apply(datasets: list, fn: Callable, args: tuple, merge: Callable, kwargs: dict) -> Any:
     result = None
     for ds, t in datasets:
-        part = fn(ds, t, *args)
+        part = fn(ds, t, *args, **kwargs)
         result = part if result is None else merge(result, part)
     return result
 
@@ -445,38 +442,48 @@ class Partitioned:
         del built  # each partition's ids are dropped with it; its Dataset and tables stay in self.parts
         #: rows of per-annotator tables attached so far, by table (the next attached row's label)
         self._rows = {"votes": 0, "rankings": 0, "rejected": 0}
+        #: the loaded message ids and each one's partition (:meth:`_message_partitions`)
+        self._where: tuple[pd.Index, np.ndarray] | None = None
 
     def __len__(self) -> int:
         return len(self.parts)
 
-    def with_annotations(self, annotations, *, lenient: bool = False, source: str = "annotations") -> Partitioned:
+    def _message_partitions(self) -> tuple[pd.Index, np.ndarray]:
+        """The loaded message ids and each one's partition number, gathered to the client on the
+        first call only: the partitions' messages do not change once they are built."""
+        if self._where is None:
+            import numpy as np
+            import pandas as pd
+
+            listed = self.map_reduce(_message_ids)  # one array per partition, in partition order
+            part = np.repeat(np.arange(len(listed)), [len(a) for a in listed])
+            self._where = pd.Index(np.concatenate(listed)), part
+        return self._where
+
+    def with_annotations(
+        self, annotations: Annotations, *, lenient: bool = False, source: str = "annotations"
+    ) -> Partitioned:
         """Per-annotator votes and rankings (:class:`~oasst_quality.annotations.Annotations`) attached
         to the partitions that hold their messages, checked as
         :meth:`oasst_quality.dataset.Dataset.with_annotations` checks them (the same errors, or the
         same rows set aside): a vote goes with its item's tree, a ranking with its reply set's.
 
-        The client lists the loaded message ids once, for the check and to send each partition
-        its rows only. Each row keeps its place in the input (a
+        The client lists the loaded message ids once (on the first call), for the check and to send
+        each partition its rows only. Each row keeps its place in the input (a
         global row label), so that the gathered tables are in the order the in-memory path holds
         them. Attached in place (the partitions stay on the workers); returns this object.
         """
-        import numpy as np
-        import pandas as pd
-
         from .annotations import Annotations, check_items
 
-        listed = self.map_reduce(_message_ids)  # one array per partition, in partition order
-        ids = pd.Index(np.concatenate(listed))
+        ids, part = self._message_partitions()
         checked = check_items(annotations, ids, lenient=lenient, source=source)
         frames = {}
         for name in ("votes", "rankings", "rejected"):
             frame = getattr(checked, name)
             frames[name] = frame.set_axis(range(self._rows[name], self._rows[name] + len(frame)))
             self._rows[name] += len(frame)
-        part = np.repeat(np.arange(len(listed)), [len(a) for a in listed])  # each id's partition
         vote_part = part[ids.get_indexer(frames["votes"]["item"])]  # every id is known once checked
         ranking_part = part[ids.get_indexer(frames["rankings"]["group"])]
-        del listed, ids, part
         parts = []
         for i, p in enumerate(self.parts):
             mine = Annotations(
@@ -493,12 +500,21 @@ class Partitioned:
         return self.submit(fn, *args, merge=merge).result()
 
     def submit(
-        self, fn: Callable, *args, merge: Callable[[Any, Any], Any] = partials.add, finish: Callable | None = None
-    ) -> Any:
+        self,
+        fn: Callable,
+        *args,
+        merge: Callable[[Any, Any], Any] = partials.add,
+        finish: Callable | None = None,
+        numbered: bool = False,
+    ) -> Pending:
         """Start :meth:`map_reduce` on the cluster; its ``result()`` waits for it (the client can
         work meanwhile). With ``finish``, one worker merges the partitions' results (in partition
-        order) and applies it: the client receives its value, never the merged statistics."""
-        futures = [self.client.submit(_apply, p, fn, args, merge, pure=False) for p in self.parts]
+        order) and applies it: the client receives its value, never the merged statistics.
+        ``numbered``: ``fn`` also gets the partition's number, ``part=i`` (its place in ``parts``)."""
+        futures = [
+            self.client.submit(_apply, p, fn, args, merge, {"part": i} if numbered else {}, pure=False)
+            for i, p in enumerate(self.parts)
+        ]
         if finish is not None:
             return self.client.submit(_finish, merge, finish, *futures, pure=False)
         return _Pending(futures, merge)

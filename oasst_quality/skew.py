@@ -382,6 +382,7 @@ def agreement_by_group(
     messages with two or more votes, or with no variation, are left out.
     """
     from . import agreement as ag
+    from .estimate import no_interval_field
     from .published import flag_value_counts
 
     m = adapter.messages(dataset)[["item", "lang", "author"]].copy()
@@ -406,6 +407,7 @@ def agreement_by_group(
                 "alpha_low": ci.low,
                 "alpha_high": ci.high,
                 "percent_agreement": ag.percent_agreement(r),
+                **no_interval_field(ci, "alpha"),
             }
         )
     return pd.DataFrame(rows)

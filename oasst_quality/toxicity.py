@@ -32,7 +32,7 @@ from tqdm.auto import tqdm
 from . import adapter
 from ._util import bootstrap_estimate, torch_device
 from .errors import NotComputableError, OasstQualityError, UsageError
-from .estimate import Estimate
+from .estimate import Estimate, no_interval_field
 
 #: Detoxify heads and the human OASST labels that measure the same thing.
 HEAD_LABELS: dict[str, tuple[str, ...]] = {
@@ -258,8 +258,12 @@ def _wide(
     keep = (rows >= 0) & (cols >= 0)
     cell = rows[keep] * len(names) + cols[keep]
     size = len(items) * len(names)
-    if not repeats and (np.bincount(cell, minlength=size) > 1).any():
-        raise OasstQualityError(f"a message has two {values.name}s for the same {names.name}: one is expected")
+    if not repeats and (repeated := np.flatnonzero(np.bincount(cell, minlength=size) > 1)).size:
+        item, name = divmod(int(repeated[0]), len(names))  # the first in (item, name) order
+        raise OasstQualityError(
+            f"message {items[item]!r} has two {values.name}s for the same {names.name} ({names[name]!r}): "
+            "one is expected"
+        )
     value = values.to_numpy(dtype=float, na_value=np.nan)[keep]
     present = ~np.isnan(value)
     total = np.bincount(cell, weights=np.where(present, value, 0.0), minlength=size)
@@ -510,7 +514,8 @@ def agreement_from_tables(
 
 
 def _row(head, label, lang, g, positive, rho: Estimate | None, auc: Estimate | None, reasons, interval, scores) -> dict:
-    """One table row; a statistic that could not be computed is empty there and its reason is given."""
+    """One table row; a statistic that could not be computed is empty there and its reason is given,
+    and one without an interval says why in ``spearman_no_interval`` or ``auc_no_interval``."""
     nan = float("nan")
     return {
         "head": head,
@@ -528,6 +533,8 @@ def _row(head, label, lang, g, positive, rho: Estimate | None, auc: Estimate | N
         "source": scores["source"].iloc[0] if "source" in scores else "given",
         "computable": not reasons,
         "reason": "; ".join(reasons),
+        **no_interval_field(rho, "spearman"),
+        **no_interval_field(auc, "auc"),
     }
 
 

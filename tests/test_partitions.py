@@ -118,11 +118,24 @@ def test_a_message_id_in_two_partitions_is_a_duplicate_as_in_memory(client, tmp_
     assert memory.problem_counts() == {"duplicate_message": 20} and memory.records_loaded == 20
     parts = scale.partition([first, second], client, n_partitions=7)
     assert_close(_metrics(memory), _metrics(parts))
-    assert parts.foreign is not None and sum(len(f or {}) for f in parts.foreign) >= 10  # trees spread out
+    assert sum(len(f or {}) for f in parts.foreign) >= 10  # trees spread out
     problems = parts.map_reduce(lambda ds, tables: [ds.problems])
     rows = [r for frame in problems for r in frame.to_dict("records")]
     assert {r["file"] for r in rows} == {str(second)}
     assert all(r["detail"].startswith("message id 'r") and str(first) in r["detail"] for r in rows)
+
+
+def test_a_dask_report_counts_each_flagged_message_once(client, tmp_path):
+    # the set-aside copies of r0..r19 carry the ids of messages other partitions loaded: the
+    # curation table the partitions write in parts flags each id in several parts
+    trees = [_tree(f"t{i}", f"r{i % 20}") for i in range(60)]
+    path = tmp_path / "a.jsonl"
+    path.write_text("".join(json.dumps(t) + "\n" for t in trees))
+    report.build(oq.load(path), tmp_path / "mem", n_resamples=RESAMPLES, quiet=True)
+    report.build(scale.partition([path], client, n_partitions=7), tmp_path / "dask", n_resamples=RESAMPLES, quiet=True)
+    mem, dask = (json.loads((tmp_path / d / "metrics.json").read_text())["flags"] for d in ("mem", "dask"))
+    assert (dask["n_flags"], dask["n_messages"]) == (mem["n_flags"], mem["n_messages"]) == (40, 20)
+    assert len({p.name for p in (tmp_path / "dask" / "flags.parquet").iterdir()}) >= 2  # flags in several parts
 
 
 def test_the_same_file_twice_reports_duplicates(client, tmp_path):

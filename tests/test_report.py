@@ -119,3 +119,61 @@ def test_the_in_memory_engine_is_the_one_partition_case():
     tox = sections.section_partial(ds, adapter.tables(ds), "toxicity")  # finalized apart: its own partial
     assert len(sections.section_merge("toxicity", tox, tox)[0]) == 2 * len(tox[0])
     assert engine.submit(sections.first_pass).result().keys() == stats.keys()
+
+
+def test_an_in_memory_report_replaces_the_flags_folder_a_dask_report_wrote(tmp_path):
+    import pandas as pd
+
+    from oasst_quality.flags import FLAG_COLUMNS, write_part
+
+    (tmp_path / "flags.parquet").mkdir()  # what a Dask report leaves: a folder of parts
+    write_part(pd.DataFrame(columns=FLAG_COLUMNS), tmp_path / "flags.parquet", 0)
+    report.build(oq.load_sample(), tmp_path, n_resamples=10, quiet=True)
+    assert (tmp_path / "flags.parquet").is_file() and len(pd.read_parquet(tmp_path / "flags.parquet")) > 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["flags.csv", "flags.parquet", "index.html", "metrics.json"]
+
+
+def test_pairs_on_partitions_are_refused_before_any_computing(tmp_path):
+    from oasst_quality.errors import UsageError
+
+    class Untouched:  # an engine of partitions that fails if anything runs on it
+        source = "parts"
+
+        def map_reduce(self, *args, **kwargs):
+            raise AssertionError("computed")
+
+        submit = map_reduce
+
+    with pytest.raises(UsageError, match="held in memory, not in parts"):
+        report.build(Untouched(), tmp_path / "out", n_resamples=10, quiet=True, pairs=object())
+
+
+def test_a_flag_alpha_without_an_interval_says_why_in_the_findings():
+    from oasst_quality.report import prose, sections
+
+    stats = {"spam": {"n_messages": 1, "n_votes": 40, "n_inconsistent": 0, "patterns": {(40, 20): 1}}}
+    m = {"agreement": sections._agreement(stats, sections.Context(None, 20, 0))}
+    spam = m["agreement"]["flags"]["spam"]
+    assert (spam["alpha_low"], spam["alpha_no_interval"]) == (None, "one pairable item")
+    assert "alpha_no_interval" not in m["agreement"]["flags"].get("toxic", {})
+    assert "(no interval: one pairable item, 1 messages" in prose.agreement_findings(m)[0]["text"]
+
+
+def test_a_per_annotator_alpha_without_an_interval_says_why():
+    import pandas as pd
+
+    from oasst_quality.per_annotator import agreement_from_votes
+
+    one = pd.DataFrame({"item": "a", "annotator": list("wxyz"), "label": "spam", "value": [1.0, 1, 0, 0], "count": 1})
+    row = agreement_from_votes(one, n_resamples=30).iloc[0]
+    assert row["alpha_low"] is None and row["alpha_no_interval"] == "one pairable item"
+
+
+def test_an_estimate_interval_on_the_page_takes_its_confidence():
+    from oasst_quality.report.render import _estimate_interval
+
+    e = {"low": 0.5621, "high": 0.5834, "confidence": 0.9}
+    assert _estimate_interval(e, pct=True, confidence=True) == "90% CI 56.2% – 58.3%"
+    gone = e | {"low": None, "no_interval": "one reply set"}
+    assert _estimate_interval(gone, pct=True, confidence=True) == "no interval: one reply set"
+    assert _estimate_interval({"low": -0.0001, "high": 0.0123}) == "0.000 – 0.012"  # never "-0.000"

@@ -187,3 +187,27 @@ def test_annotations_on_partitions_are_checked_as_in_memory(client, tmp_path):
     )
     assert got["summary"]["n_rejected"] == 2 and got["summary"]["n_vote_rows"] == len(found.votes) + 1
     assert_close(json.loads(json.dumps(jsonable(want))), json.loads(json.dumps(jsonable(got))))
+
+
+def test_two_dask_reports_write_the_same_flags_files(client, tmp_path):
+    # the partitions' parts are named by partition number: the same file order, so the same csv
+    parts = scale.partition(oq.io.sample_path(), client, n_partitions=4)
+    for run in ("a", "b"):
+        report.build(parts, tmp_path / run, n_resamples=10, quiet=True)
+    names = [sorted(p.name for p in (tmp_path / run / "flags.parquet").iterdir()) for run in ("a", "b")]
+    assert names[0] == names[1] == [f"part-{i:05d}.parquet" for i in range(4)]
+    assert (tmp_path / "a" / "flags.csv").read_bytes() == (tmp_path / "b" / "flags.csv").read_bytes()
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(tmp_path / "a" / "flags.parquet"), pd.read_parquet(tmp_path / "b" / "flags.parquet")
+    )
+
+
+def test_attaching_votes_then_rankings_gathers_the_message_ids_once(client, tmp_path):
+    from oasst_quality import annotations as an
+
+    votes, rankings = _planted(tmp_path)
+    parts = scale.partition(oq.io.sample_path(), client, n_partitions=3)
+    calls, map_reduce = [], parts.map_reduce
+    parts.map_reduce = lambda fn, *args, **kw: calls.append(fn) or map_reduce(fn, *args, **kw)
+    assert parts.with_annotations(an.read(votes)).with_annotations(an.read(rankings)) is parts
+    assert calls.count(scale._message_ids) == 1

@@ -1,3 +1,5 @@
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -244,3 +246,30 @@ def test_the_report_says_no_interval_where_detoxify_separates_perfectly():
     assert "ROC-AUC 1.00 (no interval: the data cannot give one, n = 4)" in finding["text"]
     m["toxicity"]["agreement"][0] |= {"auc_low": 0.8, "auc_high": 1.0}
     assert "(95% CI 0.80-1.00, n = 4)" in prose.toxicity_findings(m)[0]["text"]
+
+
+def test_a_repeated_score_names_its_message_and_head():
+    ds = oq.load_sample()
+    first = ds.detoxify.sort_values(["message_id", "head"]).iloc[:1]
+    doubled = oq.Dataset.from_tables(ds.messages, labels=ds.labels, detoxify=pd.concat([ds.detoxify, first]))
+    mid, head = first["message_id"].iloc[0], first["head"].iloc[0]
+    with pytest.raises(
+        OasstQualityError, match=re.escape(f"message {mid!r} has two scores for the same head ({head!r})")
+    ):
+        tx.export_scores(doubled)
+
+
+def test_a_row_without_an_interval_carries_why_to_the_report():
+    from oasst_quality.report import prose
+
+    idx = pd.Index([f"m{i}" for i in range(40)], dtype=object)
+    separated = np.r_[np.linspace(0, 0.3, 20), np.linspace(0.6, 0.9, 20)]
+    scores = pd.DataFrame({"toxicity": separated, "source": "export"}, index=idx)
+    human = pd.DataFrame({"toxicity": np.r_[np.zeros(20), np.ones(20)]}, index=idx)
+    table = tx.agreement_from_tables(scores, human, n_resamples=50, max_bootstrap=10)  # analytic: DeLong
+    row = table.iloc[0]
+    assert pd.isna(row["auc_low"]) and row["auc_no_interval"] == "perfect separation: DeLong's standard error is 0"
+    assert "spearman_no_interval" not in table  # Spearman has its interval: no column for it
+    m = {"toxicity": {"available": True, "agreement": table.to_dict("records")}}
+    said = "ROC-AUC 1.00 (no interval: perfect separation: DeLong's standard error is 0)"
+    assert said in prose.toxicity_sentences(m)[0]

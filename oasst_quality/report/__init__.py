@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -25,7 +24,7 @@ from .. import __version__, partials, published
 from .._util import check_output_folder, jsonable, replace_into
 from ..dataset import Dataset
 from ..engine import Engine, InMemory
-from ..errors import FormatError
+from ..errors import FormatError, UsageError
 from ..flags import FLAG_COLUMNS, write_part
 from .sections import (
     BY_NAME,
@@ -68,14 +67,24 @@ def compute(
     ``noise_study``: a :class:`~oasst_quality.reward.NoiseStudyResult` to add as a section.
     ``tables``: a dict that receives the full tables behind the page (``"flags"``: the curation table).
     ``pairs``: a :class:`~oasst_quality.verdicts.pairs.PairVerdicts` to add as the preference-pairs
-    section (its suspects join the curation table as ``suspect_preference`` rows).
+    section (its suspects join the curation table as ``suspect_preference`` rows; not with ``flags_dir``,
+    a :class:`~oasst_quality.errors.UsageError` before any computing).
     ``flags_dir``: a folder the engine's workers write, where each partition writes its part of the
     curation table (a ``flags.parquet`` dataset: :func:`oasst_quality.flags.write_part`) instead of
     sending it to ``tables``; the report counts them.
     """
+    if pairs is not None and flags_dir is not None:  # before minutes of computing, not after
+        raise UsageError("the preference pairs' flags join a curation table that is held in memory, not in parts")
     engine = InMemory(dataset) if isinstance(dataset, Dataset) else dataset
+    where = None if flags_dir is None else str(flags_dir)
     ctx = Context(
-        engine.source, n_resamples, seed, tables={} if tables is None else tables, noise_study=noise_study, pairs=pairs
+        engine.source,
+        n_resamples,
+        seed,
+        tables={} if tables is None else tables,
+        noise_study=noise_study,
+        pairs=pairs,
+        flags_dir=where,
     )
     progress = tqdm(total=len(SECTIONS) + 2, desc="report", disable=quiet, unit="step")
     # sections whose statistics never reach the client: merged and finalized on a worker
@@ -106,7 +115,7 @@ def compute(
     usable = suspects if suspects and suspects.get("computable", True) is not False else None
     # the second pass runs on the workers while the client finalizes the first
     fits = None if isinstance(ctx.fits, partials.Failed) else ctx.fits
-    pending = engine.submit(partials.second_pass, fits, usable, None if flags_dir is None else str(flags_dir))
+    pending = engine.submit(partials.second_pass, fits, usable, where, numbered=True)
     for section in SECTIONS:
         if section.partial is not None and section.name not in results and not section.apart:
             results[section.name] = finalize(section, stats[section.name], ctx)
@@ -180,13 +189,13 @@ def build(
         parts = staging / "flags.parquet"
         parts.mkdir()
         metrics, figures = compute(dataset, flags_dir=parts, **settings)
+        files: dict[str, Path] = {}
         if metrics["flags"].get("computable", True) is not False:  # else no table, as in memory
             if not any(parts.iterdir()):  # nothing flagged: one empty part keeps the columns
-                write_part(pd.DataFrame(columns=FLAG_COLUMNS), parts)
+                write_part(pd.DataFrame(columns=FLAG_COLUMNS), parts, 0)
             csv_from_parts(parts, staging / "flags.csv")
-            for name in ("flags.parquet", "flags.csv"):
-                _replace(staging / name, out / name)
-        replace_into(out, {"metrics.json": _json(metrics), "index.html": html(metrics, figures)})
+            files = {name: staging / name for name in ("flags.parquet", "flags.csv")}
+        replace_into(out, files | {"metrics.json": _json(metrics), "index.html": html(metrics, figures)})
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return out / "index.html"
@@ -194,14 +203,3 @@ def build(
 
 def _json(metrics: dict) -> str:
     return json.dumps(metrics, indent=2, allow_nan=False)
-
-
-def _replace(src: Path, dst: Path) -> None:
-    """``src`` (a file or a folder) in place of ``dst``, whichever of the two ``dst`` is now."""
-    if dst.is_dir() and not dst.is_symlink():
-        old = dst.with_name(f".{dst.name}.old-{os.getpid()}")
-        os.replace(dst, old)
-        shutil.rmtree(old)
-    elif dst.exists() or dst.is_symlink():
-        dst.unlink()
-    os.replace(src, dst)

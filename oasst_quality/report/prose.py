@@ -34,10 +34,18 @@ def _ci(e: dict, fmt: str) -> str:
 
 
 def _row_ci(r: Any, name: str, prefix: str = "") -> str:
-    """A table row's ``NAME_low``-``NAME_high`` at two decimals, or "no interval" where the data gave
-    none (an empty end: perfect separation, perfect rank agreement, or every resample alike)."""
-    ends = {end: None if pd.isna(r[f"{name}_{end}"]) else r[f"{name}_{end}"] for end in ("low", "high")}
-    return interval_text(ends | {"no_interval": "the data cannot give one"}, ".2f", prefix + "{low}-{high}")
+    """A table row's ``NAME_low``-``NAME_high`` at two decimals, or "no interval: REASON" where the data
+    gave none (an empty end): the row's ``NAME_no_interval`` (perfect separation, perfect rank
+    agreement, every resample alike), else "the data cannot give one"."""
+    ends = {end: _cell(r, f"{name}_{end}") for end in ("low", "high")}
+    why = _cell(r, f"{name}_no_interval") or "the data cannot give one"
+    return interval_text(ends | {"no_interval": why}, ".2f", prefix + "{low}-{high}")
+
+
+def _cell(r: Any, key: str) -> Any:
+    """A row's (dict or Series) value under ``key``; None where it has none or it is missing."""
+    value = r.get(key)
+    return None if value is None or pd.isna(value) else value
 
 
 def _excess(row: dict) -> float:
@@ -150,11 +158,9 @@ def agreement_findings(m: dict) -> list[dict]:
     if flags:
         name, f = min(flags.items(), key=lambda kv: kv[1]["alpha"])
         severity = "high" if f["alpha"] < 0.4 else "medium" if f["alpha"] < 0.667 else "low"
-        interval = (
-            "no interval: one pairable message, or every resample alike"
-            if f["alpha_low"] is None
-            else f"95% CI {r2(f['alpha_low'])} to {r2(f['alpha_high'])}"
-        )
+        ends = {"low": f["alpha_low"], "high": f["alpha_high"]}
+        why = f.get("alpha_no_interval") or "one pairable message, or every resample alike"
+        interval = interval_text(ends | {"no_interval": why}, form="95% CI {low} to {high}", show=r2)
         out.append(
             finding(
                 severity,

@@ -6,6 +6,7 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from ..estimate import interval_text
 from .sections import SECTIONS
 
 
@@ -45,11 +46,11 @@ def _interval(low: Any, high: Any, digits: int = 3, *, pct: bool = False) -> str
     return f"{show(low)} – {show(high)}"
 
 
-def _estimate_interval(e: dict, digits: int = 3, *, pct: bool = False) -> str:
-    """An estimate's interval as "low – high", or "no interval: REASON" where the data gave none."""
-    if e.get("low") is None or e.get("high") is None:
-        return f"no interval: {e.get('no_interval') or 'not computable'}"
-    return _interval(e["low"], e["high"], digits, pct=pct)
+def _estimate_interval(e: dict, digits: int = 3, *, pct: bool = False, confidence: bool = False) -> str:
+    """An estimate's interval as "low – high" (after "95% CI ", its confidence, with ``confidence``),
+    or "no interval: REASON" where the data gave none (:func:`oasst_quality.estimate.interval_text`)."""
+    prefix = f"{e['confidence']:.0%} CI " if confidence else ""
+    return interval_text(e, form=prefix + "{low} – {high}", show=_pct if pct else lambda v: _num(v, digits))
 
 
 def _pct(value: Any) -> str:

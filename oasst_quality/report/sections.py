@@ -23,8 +23,7 @@ import pandas as pd
 
 from .. import adapter, partials, published, skew
 from .. import toxicity as tx
-from ..errors import UsageError
-from ..flags import sort_flags
+from ..flags import flagged_messages, sort_flags
 from ..references import PAIRWISE_AGREEMENT
 from ..summaries import flags_summary, flags_summary_from_counts
 from . import plots, prose
@@ -49,6 +48,8 @@ class Context:
     noise_study: Any = None
     #: a :class:`~oasst_quality.verdicts.pairs.PairVerdicts` to show, if the pairs were judged
     pairs: Any = None
+    #: the folder where the partitions wrote the curation table in parts, if they did
+    flags_dir: str | None = None
 
 
 @dataclass(frozen=True)
@@ -114,8 +115,13 @@ def _agreement(stats: dict, ctx: Context) -> dict:
         )
     cols = published.FLAG_AGREEMENT_COLUMNS
     counts = ("n_pairable_messages", "n_votes", "n_inconsistent")
+    why = "alpha_no_interval"  # only on a flag whose alpha has no interval
     return {
-        "flags": {r["label"]: {c: int(r[c]) if c in counts else r[c] for c in cols} for _, r in flags.iterrows()},
+        "flags": {
+            r["label"]: {c: int(r[c]) if c in counts else r[c] for c in cols}
+            | ({why: r[why]} if isinstance(r.get(why), str) else {})
+            for _, r in flags.iterrows()
+        },
         "not_computable": {r["label"]: r["reason"] for _, r in table[~table["computable"]].iterrows()},
         "n_resamples": ctx.n_resamples,
     }
@@ -187,7 +193,8 @@ def _toxicity(tables: tuple | None, ctx: Context) -> dict:
 
 
 def toxicity_gaps(tables: tuple | None) -> pd.DataFrame | None:
-    """The toxicity section's largest model-human gaps (their texts come with the second pass)."""
+    """The toxicity section's largest model-human gaps (their texts come from a pass of their own over
+    the partitions, :func:`oasst_quality.partials.texts`, then :func:`with_texts`)."""
     return None if tables is None else tx.largest_gaps(*tables, k=8).reset_index(names="message_id")
 
 
@@ -224,14 +231,11 @@ def _flags(stats: dict, ctx: Context) -> dict:
     extra = ctx.tables.pop("pair_flags", None)
     if "table" in stats:
         table = pd.concat([*stats["table"], *([extra] if extra is not None and len(extra) else [])], ignore_index=True)
-        table["severity"] = pd.Categorical(table["severity"], categories=["high", "medium", "low"], ordered=True)
         table = sort_flags(table)
         ctx.tables["flags"] = table
         summary = flags_summary(table)
     else:  # written in parts by the partitions (the Dask engine): only their counts come back
-        if extra is not None and len(extra):
-            raise UsageError("the preference pairs' flags join a curation table that is held in memory, not in parts")
-        summary = flags_summary_from_counts(stats["counts"], int(stats["n_messages"]))
+        summary = flags_summary_from_counts(stats["counts"], flagged_messages(ctx.flags_dir))
     shown_rows = sort_flags(pd.concat(stats["examples"], ignore_index=True))
     examples = {
         kind: g.head(5)[["message_id", "severity", "label", "evidence", "text"]]
