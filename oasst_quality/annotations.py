@@ -96,6 +96,11 @@ class _Rows:
         self.bad = np.zeros(len(frame), dtype=bool)
         self.rejected: list[pd.DataFrame] = []
 
+    def fail_each(self, problems: np.ndarray, field_name: str) -> None:
+        """Rows whose entry of ``problems`` (one per row: a text, or None) is set fail with that text."""
+        mask = np.not_equal(problems, None)
+        self.fail(mask, field_name, problems[mask])
+
     def fail(self, mask: np.ndarray, field_name: str, detail: str | np.ndarray) -> None:
         """Rows of ``mask`` fail on ``field_name``: ``detail`` is one text for all, or one per row
         of ``mask`` (in order). Rows that failed an earlier check keep that failure."""
@@ -184,16 +189,9 @@ def _check_values(rows: _Rows, names: pd.Series, numbers: np.ndarray, field_name
     values = np.asarray(bits).view(np.float64)
     row_pair, pairs = pd.factorize(label_code[ruled] * max(len(values), 1) + value_code)
     verdicts = [value_problem(str(labels[p // len(values)]), float(values[p % len(values)]), scale) for p in pairs]
-    details = np.array(verdicts, dtype=object)[row_pair]
-    bad = np.zeros(len(ruled), dtype=bool)
-    bad[np.flatnonzero(ruled)] = np.not_equal(details, None)
-    rows.fail(bad, field_name, details[np.not_equal(details, None)])
-
-
-def _check_ids(rows: _Rows, problems: np.ndarray, field_name: str) -> None:
-    """No control character in an id: a NUL or an escape makes a second item that looks like the first."""
-    mask = np.not_equal(problems, None)
-    rows.fail(mask, field_name, problems[mask])
+    problems = np.full(len(ruled), None, dtype=object)
+    problems[ruled] = np.array(verdicts, dtype=object)[row_pair]
+    rows.fail_each(problems, field_name)
 
 
 def _id_problem(*values: Any) -> str | None:
@@ -326,8 +324,8 @@ def _votes(
     rows.fail(who.isna().to_numpy(), "annotator", "missing annotator id")
     rows.fail(names.isna().to_numpy(), "label", "missing label name")
     rows.fail(~np.isfinite(numbers.to_numpy()), value_col, "value is not a number")
-    _check_ids(rows, item_problems, "item")
-    _check_ids(rows, who_problems, "annotator")
+    rows.fail_each(item_problems, "item")  # a control character in an id (see _text)
+    rows.fail_each(who_problems, "annotator")
     _check_values(rows, names, numbers.to_numpy(), value_col, scale)
     votes = pd.DataFrame(
         {"item": items, "annotator": who, "label": names, "value": numbers, "count": 1, "time": _times(frame, time)}
@@ -449,11 +447,10 @@ def _rankings(
     who, who_problems = _text(frame[_column(frame, annotator, "annotator", name)])
     rows.fail(groups.isna().to_numpy(), "group", "missing group (parent) id")
     rows.fail(who.isna().to_numpy(), "annotator", "missing annotator id")
-    _check_ids(rows, group_problems, "group")
-    _check_ids(rows, who_problems, "annotator")
+    rows.fail_each(group_problems, "group")  # a control character in an id (see _text)
+    rows.fail_each(who_problems, "annotator")
     parsed, problems = _parse_rankings(frame[ranking])
-    bad = np.not_equal(problems, None)
-    rows.fail(bad, ranking, problems[bad])
+    rows.fail_each(problems, ranking)
     table = pd.DataFrame(
         {"group": groups, "annotator": who, "ranking": pd.Series(parsed, dtype=object), "time": _times(frame, time)}
     )
@@ -529,6 +526,14 @@ def _number(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
+def _refused_label(labels: dict, scale: tuple[float, float] | None) -> tuple[Any, str] | None:
+    """A record's first label whose value its rule refuses (:func:`value_problem`), and why; or None."""
+    for k, v in labels.items():
+        if problem := value_problem(str(k), float(v), scale):
+            return k, problem
+    return None
+
+
 def _backend_labels(source, lenient: bool, scale: tuple[float, float] | None = None) -> Annotations:
     _scale(scale)
     name, records = _records(source)
@@ -548,11 +553,12 @@ def _backend_labels(source, lenient: bool, scale: tuple[float, float] | None = N
         elif not all(map(_number, labels.values())):
             culprit = next(k for k, v in labels.items() if not _number(v))
             _located(name, n, f"labels.{culprit}", "label value is not a number", raw, lenient, bad)
-        elif problem := _id_problem(mid, uid):
-            _located(name, n, "message_id" if _id_problem(mid) else "user_id", problem, raw, lenient, bad)
-        elif any(value_problem(str(k), float(v), scale) for k, v in labels.items()):
-            k, v = next((k, v) for k, v in labels.items() if value_problem(str(k), float(v), scale))
-            _located(name, n, f"labels.{k}", value_problem(str(k), float(v), scale), raw, lenient, bad)
+        elif problem := _id_problem(mid):
+            _located(name, n, "message_id", problem, raw, lenient, bad)
+        elif problem := _id_problem(uid):
+            _located(name, n, "user_id", problem, raw, lenient, bad)
+        elif refused := _refused_label(labels, scale):
+            _located(name, n, f"labels.{refused[0]}", refused[1], raw, lenient, bad)
         elif labels:
             items.append(str(mid))
             who.append(str(uid))
