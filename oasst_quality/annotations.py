@@ -20,12 +20,14 @@ validates the tables against a Dataset's messages the same way.
 
 from __future__ import annotations
 
+import codecs
 import gzip
 import json
 import math
 import re
 from array import array
 from collections.abc import Iterable, Iterator
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -471,15 +473,37 @@ def _records(source: str | Path | Iterable[dict]) -> tuple[str, Iterator[tuple[i
     return "records", ((n, r, json.dumps(r, default=str)) for n, r in enumerate(source, start=1))
 
 
+def _open_lines(path: Path) -> Iterator[tuple[int, str, SchemaError | None]]:
+    """The lines of a JSON lines file, gzip when its name ends in .gz (in any case), as (line number,
+    text without its end, None), split as text mode splits them (\\n, \\r\\n and \\r end a line; a
+    leading byte-order mark is dropped); a line that is not UTF-8 comes as (line number, its text
+    with the bad bytes replaced, a SchemaError locating it)."""
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    n = 0
+    with opener(path, "rb") as fh:
+        for chunk in fh:  # bytes up to each \n; a \r (never inside a UTF-8 character) ends a line too
+            if n == 0 and chunk.startswith(codecs.BOM_UTF8):
+                chunk = chunk[len(codecs.BOM_UTF8) :]
+            pieces = chunk.replace(b"\r\n", b"\n").split(b"\r") if b"\r" in chunk else [chunk]
+            for line in pieces if pieces[-1] else pieces[:-1]:  # an empty last piece: the file ended on \r
+                n += 1
+                line = line.rstrip(b"\n")
+                try:
+                    yield n, line.decode("utf-8"), None
+                except UnicodeDecodeError as exc:
+                    detail = f"bytes that are not UTF-8 at byte {exc.start}: {line[exc.start : exc.start + 4]!r}"
+                    yield n, line.decode("utf-8", "replace"), SchemaError(detail, path=str(path), line=n)
+
+
 def _file_records(path: Path) -> Iterator[tuple[int, Any, str]]:
-    opener = gzip.open if path.name.endswith(".gz") else open
-    with opener(path, "rt", encoding="utf-8-sig") as fh:
-        for n, line in enumerate(fh, start=1):
-            line = line.rstrip("\n")
-            try:
-                yield n, json.loads(line) if line.strip() else None, line
-            except json.JSONDecodeError as exc:
-                yield n, SchemaError(f"broken JSON at column {exc.colno}: {exc.msg}", path=str(path), line=n), line
+    for n, line, problem in _open_lines(path):
+        if problem is not None:
+            yield n, problem, line
+            continue
+        try:
+            yield n, json.loads(line) if line.strip() else None, line
+        except json.JSONDecodeError as exc:
+            yield n, SchemaError(f"broken JSON at column {exc.colno}: {exc.msg}", path=str(path), line=n), line
 
 
 def from_backend(
@@ -805,12 +829,5 @@ def read(path: str | Path, *, scale: tuple[float, float] | None = None, lenient:
 
 def _first_record(path: Path) -> dict:
     """The first JSON object of a JSON lines file, read up to it and no further: which rows the file holds."""
-    with (gzip.open if path.name.endswith(".gz") else open)(path, "rt", encoding="utf-8-sig") as fh:
-        for line in fh:
-            try:
-                record = json.loads(line) if line.strip() else None
-            except json.JSONDecodeError:
-                continue
-            if isinstance(record, dict):
-                return record
-    return {}
+    with closing(_file_records(path)) as records:
+        return next((record for _, record, _ in records if isinstance(record, dict)), {})
