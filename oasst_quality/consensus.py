@@ -523,12 +523,11 @@ def ballot_rows(ballots: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]
 PAIRS = ("all", "adjacent")
 
 
-def _named_pairs(rankings: pd.DataFrame, group: str, ranking: str) -> tuple[np.ndarray, ...]:
-    """Every pair of replies that one ranking names both of, as flat arrays with no loop per
-    ranking or set: the set code, the two replies' indices within their set (first < second, in
-    first-seen order: no ordering of ids), the vote (+1 the first above, -1 below, 0 tied); then
-    each set's size and first (set, reply) index, and each (set, reply)'s id. A reply a ranking
-    leaves out is in none of its pairs; one it names twice (malformed) is not paired with itself."""
+def _reply_codes(rankings: pd.DataFrame, group: str, ranking: str) -> tuple[np.ndarray, ...]:
+    """Every reply that a ranking names, coded with no loop per ranking or set: per named reply its
+    ranking's row (position in ``rankings``), the set code (``pd.factorize`` of ``group``), the
+    reply's index within its set (first-seen order: no ordering of ids) and its level (0 = best,
+    equal = tied); then each set's size and first (set, reply) index, and each (set, reply)'s id."""
     rows, cands, lvls = ballot_rows(rankings[ranking])
     g_code = pd.factorize(rankings[group].to_numpy())[0]
     cand_code, labels = pd.factorize(pd.Series(cands, dtype=object))
@@ -540,7 +539,17 @@ def _named_pairs(rankings: pd.DataFrame, group: str, ranking: str) -> tuple[np.n
     within = np.empty(reply_set.size, dtype=np.int64)
     by_set = np.argsort(reply_set, kind="stable")
     within[by_set] = np.arange(reply_set.size) - starts[reply_set[by_set]]
-    cand = within[reply_code]
+    names = labels.to_numpy(dtype=object)[uniq % width]
+    return rows, g_code, within[reply_code], lvls, sizes, starts, names
+
+
+def _named_pairs(rankings: pd.DataFrame, group: str, ranking: str) -> tuple[np.ndarray, ...]:
+    """Every pair of replies that one ranking names both of, as flat arrays with no loop per
+    ranking or set: the set code, the two replies' indices within their set (first < second, in
+    first-seen order: no ordering of ids), the vote (+1 the first above, -1 below, 0 tied); then
+    each set's size and first (set, reply) index, and each (set, reply)'s id. A reply a ranking
+    leaves out is in none of its pairs; one it names twice (malformed) is not paired with itself."""
+    rows, g_code, cand, lvls, sizes, starts, names = _reply_codes(rankings, group, ranking)
     # the entries come ranking by ranking: each pairs with the entries after it in its ranking
     k = np.bincount(rows, minlength=len(rankings))
     follow = k[rows] - (np.arange(rows.size) - (np.cumsum(k) - k)[rows]) - 1
@@ -551,7 +560,6 @@ def _named_pairs(rankings: pd.DataFrame, group: str, ranking: str) -> tuple[np.n
     swap = cand[left] > cand[right]
     first, second = np.where(swap, right, left), np.where(swap, left, right)
     vote = np.sign(lvls[second] - lvls[first])
-    names = labels.to_numpy(dtype=object)[uniq % width]
     return g_code[rows[first]], cand[first], cand[second], vote, sizes, starts, names
 
 

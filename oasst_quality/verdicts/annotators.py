@@ -761,25 +761,6 @@ RANKER_COLUMNS = [
 ]
 
 
-def _ballot_levels(rankings: pd.DataFrame, group: str, ranking: str):
-    """Long rows (ranking row, group code, candidate code within the group, level) of every named reply."""
-    from ..consensus import ballot_rows
-
-    rows, cands, lvls = ballot_rows(rankings[ranking])
-    g_code, _ = pd.factorize(rankings[group].to_numpy())
-    g_row = g_code[rows]
-    key = pd.MultiIndex.from_arrays([g_row, pd.Index(cands, dtype=object)])
-    pair_code, uniq = pd.factorize(key)
-    # candidate code within the group: rank of the (group, candidate) pair among the group's pairs, in first-seen order
-    first_group = np.asarray(uniq.get_level_values(0))
-    order = np.argsort(first_group, kind="stable")
-    within = np.empty(order.size, dtype=np.int64)
-    counts = np.bincount(first_group, minlength=g_code.max() + 1 if g_code.size else 0)
-    starts = np.cumsum(counts) - counts
-    within[order] = np.arange(order.size) - starts[first_group[order]]
-    return rows, g_code, within[pair_code], lvls, counts
-
-
 def ranking_scores(rankings: pd.DataFrame, *, group: str = "group", ranking: str = "ranking") -> pd.DataFrame:
     """Per ranking: S (agreements minus disagreements with the other rankings' pairwise majority on the
     pairs both order), its null variance under random ordering, and the number of compared pairs.
@@ -798,7 +779,9 @@ def ranking_scores(rankings: pd.DataFrame, *, group: str = "group", ranking: str
     )
     if not n:
         return out
-    rows, g_code, cand, lvls, sizes = _ballot_levels(rankings, group, ranking)
+    from ..consensus import _reply_codes
+
+    rows, g_code, cand, lvls, sizes = _reply_codes(rankings, group, ranking)[:5]
     out["k"] = np.bincount(rows, minlength=n)
     size_of_row = sizes[g_code]
     for C in np.unique(size_of_row):
