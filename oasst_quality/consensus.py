@@ -527,9 +527,10 @@ def _reply_codes(rankings: pd.DataFrame, group: str, ranking: str) -> tuple[np.n
     """Every reply that a ranking names, coded with no loop per ranking or set: per named reply its
     ranking's row (position in ``rankings``), the set code (``pd.factorize`` of ``group``), the
     reply's index within its set (first-seen order: no ordering of ids) and its level (0 = best,
-    equal = tied); then each set's size and first (set, reply) index, and each (set, reply)'s id."""
+    equal = tied); then each set's size and first (set, reply) index, each (set, reply)'s id, and
+    each set's id."""
     rows, cands, lvls = ballot_rows(rankings[ranking])
-    g_code = pd.factorize(rankings[group].to_numpy())[0]
+    g_code, groups = pd.factorize(rankings[group].to_numpy())
     cand_code, labels = pd.factorize(pd.Series(cands, dtype=object))
     width = max(len(labels), 1)
     reply_code, uniq = pd.factorize(g_code[rows] * width + cand_code)  # (set, reply) as one integer
@@ -540,16 +541,18 @@ def _reply_codes(rankings: pd.DataFrame, group: str, ranking: str) -> tuple[np.n
     by_set = np.argsort(reply_set, kind="stable")
     within[by_set] = np.arange(reply_set.size) - starts[reply_set[by_set]]
     names = labels.to_numpy(dtype=object)[uniq % width]
-    return rows, g_code, within[reply_code], lvls, sizes, starts, names
+    return rows, g_code, within[reply_code], lvls, sizes, starts, names, groups
 
 
 def _named_pairs(rankings: pd.DataFrame, group: str, ranking: str) -> tuple[np.ndarray, ...]:
     """Every pair of replies that one ranking names both of, as flat arrays with no loop per
     ranking or set: the set code, the two replies' indices within their set (first < second, in
     first-seen order: no ordering of ids), the vote (+1 the first above, -1 below, 0 tied); then
-    each set's size and first (set, reply) index, and each (set, reply)'s id. A reply a ranking
-    leaves out is in none of its pairs; one it names twice (malformed) is not paired with itself."""
-    rows, g_code, cand, lvls, sizes, starts, names = _reply_codes(rankings, group, ranking)
+    each set's size and first (set, reply) index, each (set, reply)'s id, and each set's id. A reply
+    a ranking leaves out is in none of its pairs; one it names twice (malformed) is not paired with
+    itself; a ranking without a set (missing ``group``) is in none, as in :func:`consensus_ranks`."""
+    rankings = rankings[rankings[group].notna()]
+    rows, g_code, cand, lvls, sizes, starts, names, groups = _reply_codes(rankings, group, ranking)
     # the entries come ranking by ranking: each pairs with the entries after it in its ranking
     k = np.bincount(rows, minlength=len(rankings))
     follow = k[rows] - (np.arange(rows.size) - (np.cumsum(k) - k)[rows]) - 1
@@ -560,7 +563,7 @@ def _named_pairs(rankings: pd.DataFrame, group: str, ranking: str) -> tuple[np.n
     swap = cand[left] > cand[right]
     first, second = np.where(swap, right, left), np.where(swap, left, right)
     vote = np.sign(lvls[second] - lvls[first])
-    return g_code[rows[first]], cand[first], cand[second], vote, sizes, starts, names
+    return g_code[rows[first]], cand[first], cand[second], vote, sizes, starts, names, groups
 
 
 def _reference_tiers(
@@ -593,8 +596,9 @@ def _pair_votes(rankings: pd.DataFrame, group: str, ranking: str) -> dict[str, A
     first above the second (``a``), the second above the first (``b``), or tie them (``t``); the
     set (``g``), the replies' indices in it (``first``, ``second``) and whether the pair is
     ``adjacent`` or ``tied_reference`` in the set's reference order (:func:`_reference_tiers`);
-    then ``n_sets``, each set's ``sizes`` and first (set, reply) index (``starts``), and ``names``."""
-    g, first, second, vote, sizes, starts, names = _named_pairs(rankings, group, ranking)
+    then ``n_sets``, each set's ``sizes`` and first (set, reply) index (``starts``), ``names`` and
+    the sets' ids (``groups``)."""
+    g, first, second, vote, sizes, starts, names, groups = _named_pairs(rankings, group, ranking)
     C = max(int(sizes.max()) if sizes.size else 0, 1)
     keys, inv = np.unique((g * C + first) * C + second, return_inverse=True)
     inv = inv.ravel()
@@ -603,7 +607,7 @@ def _pair_votes(rankings: pd.DataFrame, group: str, ranking: str) -> dict[str, A
     tier = _reference_tiers(out["g"], out["first"], out["second"], a, b, starts, names.size)
     ti, tj = tier[starts[out["g"]] + out["first"]], tier[starts[out["g"]] + out["second"]]
     out["adjacent"], out["tied_reference"] = np.abs(ti - tj) == 1, ti == tj
-    return out | {"n_sets": sizes.size, "sizes": sizes, "starts": starts, "names": names}
+    return out | {"n_sets": sizes.size, "sizes": sizes, "starts": starts, "names": names, "groups": groups}
 
 
 def _population(pairs: str, v: dict[str, Any]) -> np.ndarray:
@@ -623,7 +627,7 @@ def pair_votes(
     margin, equal margins one tier) and ``tied_reference`` (the two replies tie in it)."""
     v = _pair_votes(rankings, group, ranking)
     keep = _population(pairs, v)
-    keys = np.asarray(pd.factorize(rankings[group].to_numpy())[1], dtype=object)
+    keys = np.asarray(v["groups"], dtype=object)
     g, first, second = v["g"][keep], v["first"][keep], v["second"][keep]
     return pd.DataFrame(
         {
