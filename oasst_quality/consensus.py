@@ -339,27 +339,37 @@ def _pad_profiles(profiles: Sequence[Sequence[Ballot]]) -> tuple[np.ndarray, np.
     flat = [x for p in profiles for b in p for x in b]
     if any(issubclass(t, _GROUP_TYPES) for t in set(map(type, flat))):
         return _pad_profiles_slow(profiles, E, B)
-    # Vectorized: one factorize over all labels, candidate index = rank within its election.
     n_ballots = np.array([len(p) for p in profiles], dtype=np.int64)
     lengths = np.array([len(b) for p in profiles for b in p], dtype=np.int64)
     ballot_election = np.repeat(np.arange(E), n_ballots)
     ballot_index = np.arange(n_ballots.sum()) - np.repeat(np.cumsum(n_ballots) - n_ballots, n_ballots)
-    election = np.repeat(ballot_election, lengths)
-    ballot = np.repeat(ballot_index, lengths)
     position = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-    codes, labels = pd.factorize(pd.Series(flat, dtype=object), sort=True)
+    entries = (np.repeat(ballot_election, lengths), np.repeat(ballot_index, lengths), flat, position)
+    return _padded(entries, (ballot_election, ballot_index, lengths), n_ballots)
+
+
+def _padded(
+    entries: tuple[np.ndarray, np.ndarray, Sequence, np.ndarray],
+    ballots: tuple[np.ndarray, np.ndarray, np.ndarray],
+    n_ballots: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """What :func:`_pad_profiles` returns, from each named candidate as (election, ballot within it,
+    candidate, level), each ballot as (election, index within it, length) and each election's number
+    of ballots: one factorize over all candidates, a candidate's index its rank within its election;
+    a candidate a ballot leaves out gets the ballot's length, below those it names."""
+    election, ballot, cands, level = entries
+    ballot_election, ballot_index, lengths = ballots
+    E, B = n_ballots.size, int(n_ballots.max(initial=0))
+    codes, labels = pd.factorize(pd.Series(cands, dtype=object), sort=True)
     n_labels = max(len(labels), 1)
-    uniq, inverse = np.unique(election * n_labels + codes, return_inverse=True)
+    uniq, inverse = np.unique(election * n_labels + codes, return_inverse=True)  # sorted ids per election
     u_election = uniq // n_labels
     starts = np.searchsorted(u_election, np.arange(E))
     n_cands = np.bincount(u_election, minlength=E)
-    cand = inverse.reshape(-1) - starts[election]
-    C = int(n_cands.max()) if E else 0
-    # unnamed candidates rank below the named ones: start from the ballot length
-    ballot_len = np.zeros((E, B), dtype=np.int64)
-    ballot_len[ballot_election, ballot_index] = lengths
-    lv = np.repeat(ballot_len[:, :, None], C, axis=2)
-    lv[election, ballot, cand] = position
+    C = int(n_cands.max(initial=0))
+    lv = np.zeros((E, B, C), dtype=np.int64)
+    lv[ballot_election, ballot_index] = lengths[:, None]
+    lv[election, ballot, inverse.reshape(-1) - starts[election]] = level
     weights = (np.arange(B) < n_ballots[:, None]).astype(np.int64)
     valid = np.arange(C) < n_cands[:, None]
     names = np.full((E, C), None, dtype=object)
@@ -798,27 +808,12 @@ def _group_profiles(rankings: pd.DataFrame, group: str, ranking: str):
     keys, g = pd.factorize(rankings[group].to_numpy(dtype=object))
     E = len(g)
     n_ballots = np.bincount(keys, minlength=E)
-    B = int(n_ballots.max(initial=0))
     order = np.argsort(keys, kind="stable")
     ballot = np.empty(len(keys), dtype=np.int64)
     ballot[order] = np.arange(len(keys)) - np.repeat(np.cumsum(n_ballots) - n_ballots, n_ballots)
     row, cand, level = ballot_rows(rankings[ranking])
-    cand_code, labels = pd.factorize(pd.Series(cand, dtype=object), sort=True)
-    n_labels = max(len(labels), 1)
-    uniq, inverse = np.unique(keys[row] * n_labels + cand_code, return_inverse=True)  # sorted ids per group
-    u_group = uniq // n_labels
-    starts = np.searchsorted(u_group, np.arange(E))
-    n_cands = np.bincount(u_group, minlength=E)
-    C = int(n_cands.max(initial=0))
     lengths = np.fromiter(map(len, rankings[ranking]), dtype=np.int64, count=len(keys))
-    lv = np.zeros((E, B, C), dtype=np.int64)
-    lv[keys, ballot] = lengths[:, None]  # a candidate a ballot leaves out ranks below those it names
-    lv[keys[row], ballot[row], inverse.reshape(-1) - starts[keys[row]]] = level
-    weights = (np.arange(B) < n_ballots[:, None]).astype(np.int64)
-    valid = np.arange(C) < n_cands[:, None]
-    names = np.full((E, C), None, dtype=object)
-    names[u_group, np.arange(len(uniq)) - starts[u_group]] = labels.to_numpy(dtype=object)[uniq % n_labels]
-    return list(g), lv, weights, valid, names
+    return list(g), *_padded((keys[row], ballot[row], cand, level), (keys, ballot, lengths), n_ballots)
 
 
 def consensus_ranks(
