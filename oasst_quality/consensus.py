@@ -54,8 +54,11 @@ def _position_members(position: Any) -> list:
     return list(position) if _is_group(position) else [position]
 
 
+_GROUP_TYPES = (set, frozenset, list, tuple)
+
+
 def _is_group(position: Any) -> bool:
-    return isinstance(position, (set, frozenset, list, tuple))
+    return isinstance(position, _GROUP_TYPES)
 
 
 def _candidates(ballots: Iterable[Ballot], candidates: Sequence[Hashable] | None) -> list:
@@ -328,9 +331,6 @@ def ranked_pairs(
     return [cands[i] for i in order]
 
 
-_GROUP_TYPES = (set, frozenset, list, tuple)
-
-
 def _pad_profiles(profiles: Sequence[Sequence[Ballot]]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Pack profiles into (E, B, C) levels, (E, B) integer ballot weights (0 = padding), (E, C) valid
     candidates and an (E, C) object array of candidate names (sorted per election; padding None)."""
@@ -430,10 +430,7 @@ def ranked_pairs_many(
         raise UsageError(f"ranked_pairs_many takes tie_break='oasst' or 'random' (with seed=), got {tie_break!r}")
     margins = _margins_from_levels(lv, weights, compact=True)
     orders = _ranked_pairs_batch(margins, valid, tb)
-    if names is None:
-        return orders
-    rows = np.take_along_axis(names, orders, axis=1).tolist()
-    return [row[:n] for row, n in zip(rows, valid.sum(axis=1).tolist())]
+    return orders if names is None else [list(order) for order in _named_orders(names, orders, valid)]
 
 
 # --------------------------------------------------------------------------- comparison methods
