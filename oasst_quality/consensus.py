@@ -394,6 +394,16 @@ def _pad_profiles_slow(profiles, E: int, B: int):
     return lv, weights, valid, names
 
 
+def _batch_tie_order(tie_break: TieBreak, seed: int, E: int, C: int) -> np.ndarray:
+    """(E, C) tie-break positions of a padded batch: sorted ids (``"oasst"``) or the order
+    :func:`ranked_pairs` draws from ``seed`` (``"random"``), the same for every election."""
+    if isinstance(tie_break, str) and tie_break == "random":
+        return np.broadcast_to(_random_positions(seed, C), (E, C))
+    if tie_break is None or (isinstance(tie_break, str) and tie_break in ("oasst", "sorted")):
+        return np.broadcast_to(np.arange(C), (E, C))
+    raise UsageError(f"ranked_pairs_many takes tie_break='oasst' or 'random' (with seed=), got {tie_break!r}")
+
+
 def ranked_pairs_many(
     profiles: Sequence[Sequence[Ballot]] | np.ndarray,
     *,
@@ -422,14 +432,8 @@ def ranked_pairs_many(
     else:
         lv, weights, valid, names = _pad_profiles(profiles)
         E, _, C = lv.shape
-    if isinstance(tie_break, str) and tie_break == "random":
-        tb = np.broadcast_to(_random_positions(seed, C), (E, C))
-    elif tie_break is None or (isinstance(tie_break, str) and tie_break in ("oasst", "sorted")):
-        tb = np.broadcast_to(np.arange(C), (E, C))
-    else:
-        raise UsageError(f"ranked_pairs_many takes tie_break='oasst' or 'random' (with seed=), got {tie_break!r}")
-    margins = _margins_from_levels(lv, weights, compact=True)
-    orders = _ranked_pairs_batch(margins, valid, tb)
+    tb = _batch_tie_order(tie_break, seed, E, C)
+    orders = _ranked_pairs_batch(_margins_from_levels(lv, weights, compact=True), valid, tb)
     return orders if names is None else [list(order) for order in _named_orders(names, orders, valid)]
 
 
@@ -891,18 +895,17 @@ def group_diagnostics(
         return pd.DataFrame(
             columns=[group, "condorcet_cycle", "zero_margin_pairs", "n_pairs", "tie_break_sensitive", "consensus"]
         )
-    margins = _margins_from_levels(lv, weights)
-    C = lv.shape[2]
+    margins = _margins_from_levels(lv, weights, compact=True)  # the same margins under every tie-break
+    E, _, C = lv.shape
     pair = valid[:, :, None] & valid[:, None, :] & ~np.eye(C, dtype=bool)
     beats = (margins > 0) & pair
     closure = beats.copy()
     for _ in range(max(C - 1, 1).bit_length() + 1):  # transitive closure by repeated squaring
         closure = closure | np.einsum("eab,ebc->eac", closure, closure) > 0
-    n = valid.sum(axis=1)
-    base = ranked_pairs_many(lv, tie_break="oasst", weights=weights, n_candidates=n)
+    base = _ranked_pairs_batch(margins, valid, _batch_tie_order("oasst", 0, E, C))
     changed = np.zeros(len(keys), dtype=bool)
-    for seed in seeds:  # the same padded levels under each tie-break: orders compared as index arrays
-        other = ranked_pairs_many(lv, tie_break="random", seed=seed, weights=weights, n_candidates=n)
+    for seed in seeds:  # orders compared as index arrays
+        other = _ranked_pairs_batch(margins, valid, _batch_tie_order("random", seed, E, C))
         changed |= (other != base).any(axis=1)
     return pd.DataFrame(
         {
