@@ -564,17 +564,23 @@ def _named_pairs(rankings: pd.DataFrame, group: str, ranking: str) -> tuple[np.n
     itself; a ranking without a set (missing ``group``) is in none, as in :func:`consensus_ranks`."""
     rankings = rankings[rankings[group].notna()]
     rows, g_code, cand, lvls, sizes, starts, names, groups = _reply_codes(rankings, group, ranking)
-    # the entries come ranking by ranking: each pairs with the entries after it in its ranking
-    k = np.bincount(rows, minlength=len(rankings))
-    follow = k[rows] - (np.arange(rows.size) - (np.cumsum(k) - k)[rows]) - 1
+    first, second = _entry_pairs(rows, cand, len(rankings))
+    vote = np.sign(lvls[second] - lvls[first])
+    return g_code[rows[first]], cand[first], cand[second], vote, sizes, starts, names, groups
+
+
+def _entry_pairs(rows: np.ndarray, cand: np.ndarray, n_rankings: int) -> tuple[np.ndarray, np.ndarray]:
+    """Every pair of the named replies of :func:`_reply_codes` (which come ranking by ranking) that
+    one ranking names both of, as two entry indices, the reply first in its set first; a reply
+    named twice is not paired with itself."""
+    k = np.bincount(rows, minlength=n_rankings)
+    follow = k[rows] - (np.arange(rows.size) - (np.cumsum(k) - k)[rows]) - 1  # entries after it in its ranking
     left = np.repeat(np.arange(rows.size), follow)
     right = left + 1 + np.arange(left.size) - np.repeat(np.cumsum(follow) - follow, follow)
     distinct = cand[left] != cand[right]
     left, right = left[distinct], right[distinct]
     swap = cand[left] > cand[right]
-    first, second = np.where(swap, right, left), np.where(swap, left, right)
-    vote = np.sign(lvls[second] - lvls[first])
-    return g_code[rows[first]], cand[first], cand[second], vote, sizes, starts, names, groups
+    return np.where(swap, right, left), np.where(swap, left, right)
 
 
 def _reference_tiers(
