@@ -118,7 +118,8 @@ class MajorityVote(_Categorical):
         self._finish(c, shares)
         winner = np.searchsorted(c.values, self.labels_.to_numpy())
         agree = (c.code == winner[c.item]).astype(float)
-        self._set_reliability(c.by_annotator() @ agree / np.bincount(c.annotator, minlength=c.n_annotators), c)
+        n = np.bincount(c.annotator, minlength=c.n_annotators)
+        self._set_reliability(np.bincount(c.annotator, agree, c.n_annotators) / n, c)
 
 
 # --------------------------------------------------------------------------- numeric aggregates

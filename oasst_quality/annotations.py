@@ -20,12 +20,14 @@ validates the tables against a Dataset's messages the same way.
 
 from __future__ import annotations
 
+import codecs
 import gzip
 import json
 import math
 import re
 from array import array
 from collections.abc import Iterable, Iterator
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -95,6 +97,11 @@ class _Rows:
         self.source, self.lenient, self.table, self.lines = source, lenient, frame, lines
         self.bad = np.zeros(len(frame), dtype=bool)
         self.rejected: list[pd.DataFrame] = []
+
+    def fail_each(self, problems: np.ndarray, field_name: str) -> None:
+        """Rows whose entry of ``problems`` (one per row: a text, or None) is set fail with that text."""
+        mask = np.not_equal(problems, None)
+        self.fail(mask, field_name, problems[mask])
 
     def fail(self, mask: np.ndarray, field_name: str, detail: str | np.ndarray) -> None:
         """Rows of ``mask`` fail on ``field_name``: ``detail`` is one text for all, or one per row
@@ -184,16 +191,9 @@ def _check_values(rows: _Rows, names: pd.Series, numbers: np.ndarray, field_name
     values = np.asarray(bits).view(np.float64)
     row_pair, pairs = pd.factorize(label_code[ruled] * max(len(values), 1) + value_code)
     verdicts = [value_problem(str(labels[p // len(values)]), float(values[p % len(values)]), scale) for p in pairs]
-    details = np.array(verdicts, dtype=object)[row_pair]
-    bad = np.zeros(len(ruled), dtype=bool)
-    bad[np.flatnonzero(ruled)] = np.not_equal(details, None)
-    rows.fail(bad, field_name, details[np.not_equal(details, None)])
-
-
-def _check_ids(rows: _Rows, problems: np.ndarray, field_name: str) -> None:
-    """No control character in an id: a NUL or an escape makes a second item that looks like the first."""
-    mask = np.not_equal(problems, None)
-    rows.fail(mask, field_name, problems[mask])
+    problems = np.full(len(ruled), None, dtype=object)
+    problems[ruled] = np.array(verdicts, dtype=object)[row_pair]
+    rows.fail_each(problems, field_name)
 
 
 def _id_problem(*values: Any) -> str | None:
@@ -326,8 +326,8 @@ def _votes(
     rows.fail(who.isna().to_numpy(), "annotator", "missing annotator id")
     rows.fail(names.isna().to_numpy(), "label", "missing label name")
     rows.fail(~np.isfinite(numbers.to_numpy()), value_col, "value is not a number")
-    _check_ids(rows, item_problems, "item")
-    _check_ids(rows, who_problems, "annotator")
+    rows.fail_each(item_problems, "item")  # a control character in an id (see _text)
+    rows.fail_each(who_problems, "annotator")
     _check_values(rows, names, numbers.to_numpy(), value_col, scale)
     votes = pd.DataFrame(
         {"item": items, "annotator": who, "label": names, "value": numbers, "count": 1, "time": _times(frame, time)}
@@ -449,11 +449,10 @@ def _rankings(
     who, who_problems = _text(frame[_column(frame, annotator, "annotator", name)])
     rows.fail(groups.isna().to_numpy(), "group", "missing group (parent) id")
     rows.fail(who.isna().to_numpy(), "annotator", "missing annotator id")
-    _check_ids(rows, group_problems, "group")
-    _check_ids(rows, who_problems, "annotator")
+    rows.fail_each(group_problems, "group")  # a control character in an id (see _text)
+    rows.fail_each(who_problems, "annotator")
     parsed, problems = _parse_rankings(frame[ranking])
-    bad = np.not_equal(problems, None)
-    rows.fail(bad, ranking, problems[bad])
+    rows.fail_each(problems, ranking)
     table = pd.DataFrame(
         {"group": groups, "annotator": who, "ranking": pd.Series(parsed, dtype=object), "time": _times(frame, time)}
     )
@@ -474,15 +473,37 @@ def _records(source: str | Path | Iterable[dict]) -> tuple[str, Iterator[tuple[i
     return "records", ((n, r, json.dumps(r, default=str)) for n, r in enumerate(source, start=1))
 
 
+def _open_lines(path: Path) -> Iterator[tuple[int, str, SchemaError | None]]:
+    """The lines of a JSON lines file, gzip when its name ends in .gz (in any case), as (line number,
+    text without its end, None), split as text mode splits them (\\n, \\r\\n and \\r end a line; a
+    leading byte-order mark is dropped); a line that is not UTF-8 comes as (line number, its text
+    with the bad bytes replaced, a SchemaError locating it)."""
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    n = 0
+    with opener(path, "rb") as fh:
+        for chunk in fh:  # bytes up to each \n; a \r (never inside a UTF-8 character) ends a line too
+            if n == 0 and chunk.startswith(codecs.BOM_UTF8):
+                chunk = chunk[len(codecs.BOM_UTF8) :]
+            pieces = chunk.replace(b"\r\n", b"\n").split(b"\r") if b"\r" in chunk else [chunk]
+            for line in pieces if pieces[-1] else pieces[:-1]:  # an empty last piece: the file ended on \r
+                n += 1
+                line = line.rstrip(b"\n")
+                try:
+                    yield n, line.decode("utf-8"), None
+                except UnicodeDecodeError as exc:
+                    detail = f"bytes that are not UTF-8 at byte {exc.start}: {line[exc.start : exc.start + 4]!r}"
+                    yield n, line.decode("utf-8", "replace"), SchemaError(detail, path=str(path), line=n)
+
+
 def _file_records(path: Path) -> Iterator[tuple[int, Any, str]]:
-    opener = gzip.open if path.name.endswith(".gz") else open
-    with opener(path, "rt", encoding="utf-8-sig") as fh:
-        for n, line in enumerate(fh, start=1):
-            line = line.rstrip("\n")
-            try:
-                yield n, json.loads(line) if line.strip() else None, line
-            except json.JSONDecodeError as exc:
-                yield n, SchemaError(f"broken JSON at column {exc.colno}: {exc.msg}", path=str(path), line=n), line
+    for n, line, problem in _open_lines(path):
+        if problem is not None:
+            yield n, problem, line
+            continue
+        try:
+            yield n, json.loads(line) if line.strip() else None, line
+        except json.JSONDecodeError as exc:
+            yield n, SchemaError(f"broken JSON at column {exc.colno}: {exc.msg}", path=str(path), line=n), line
 
 
 def from_backend(
@@ -529,6 +550,14 @@ def _number(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
+def _refused_label(labels: dict, scale: tuple[float, float] | None) -> tuple[Any, str] | None:
+    """A record's first label whose value its rule refuses (:func:`value_problem`), and why; or None."""
+    for k, v in labels.items():
+        if problem := value_problem(str(k), float(v), scale):
+            return k, problem
+    return None
+
+
 def _backend_labels(source, lenient: bool, scale: tuple[float, float] | None = None) -> Annotations:
     _scale(scale)
     name, records = _records(source)
@@ -548,11 +577,12 @@ def _backend_labels(source, lenient: bool, scale: tuple[float, float] | None = N
         elif not all(map(_number, labels.values())):
             culprit = next(k for k, v in labels.items() if not _number(v))
             _located(name, n, f"labels.{culprit}", "label value is not a number", raw, lenient, bad)
-        elif problem := _id_problem(mid, uid):
-            _located(name, n, "message_id" if _id_problem(mid) else "user_id", problem, raw, lenient, bad)
-        elif any(value_problem(str(k), float(v), scale) for k, v in labels.items()):
-            k, v = next((k, v) for k, v in labels.items() if value_problem(str(k), float(v), scale))
-            _located(name, n, f"labels.{k}", value_problem(str(k), float(v), scale), raw, lenient, bad)
+        elif problem := _id_problem(mid):
+            _located(name, n, "message_id", problem, raw, lenient, bad)
+        elif problem := _id_problem(uid):
+            _located(name, n, "user_id", problem, raw, lenient, bad)
+        elif refused := _refused_label(labels, scale):
+            _located(name, n, f"labels.{refused[0]}", refused[1], raw, lenient, bad)
         elif labels:
             items.append(str(mid))
             who.append(str(uid))
@@ -799,12 +829,5 @@ def read(path: str | Path, *, scale: tuple[float, float] | None = None, lenient:
 
 def _first_record(path: Path) -> dict:
     """The first JSON object of a JSON lines file, read up to it and no further: which rows the file holds."""
-    with (gzip.open if path.name.endswith(".gz") else open)(path, "rt", encoding="utf-8-sig") as fh:
-        for line in fh:
-            try:
-                record = json.loads(line) if line.strip() else None
-            except json.JSONDecodeError:
-                continue
-            if isinstance(record, dict):
-                return record
-    return {}
+    with closing(_file_records(path)) as records:
+        return next((record for _, record, _ in records if isinstance(record, dict)), {})

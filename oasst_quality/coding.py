@@ -48,11 +48,6 @@ class Ratings:
             return self.values[self.code].astype(float)
         return self.code.astype(float)
 
-    def by_annotator(self) -> sp.csr_matrix:
-        """Annotators x ratings incidence: a product with it sums per annotator."""
-        n = self.item.size
-        return sp.csr_matrix((np.ones(n), (self.annotator, np.arange(n))), shape=(self.n_annotators, n))
-
     def take(self, index: np.ndarray) -> Ratings:
         """The ratings at ``index`` (a mask or positions, repeats allowed), with the same codes."""
         return Ratings(

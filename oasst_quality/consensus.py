@@ -54,8 +54,11 @@ def _position_members(position: Any) -> list:
     return list(position) if _is_group(position) else [position]
 
 
+_GROUP_TYPES = (set, frozenset, list, tuple)
+
+
 def _is_group(position: Any) -> bool:
-    return isinstance(position, (set, frozenset, list, tuple))
+    return isinstance(position, _GROUP_TYPES)
 
 
 def _candidates(ballots: Iterable[Ballot], candidates: Sequence[Hashable] | None) -> list:
@@ -328,9 +331,6 @@ def ranked_pairs(
     return [cands[i] for i in order]
 
 
-_GROUP_TYPES = (set, frozenset, list, tuple)
-
-
 def _pad_profiles(profiles: Sequence[Sequence[Ballot]]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Pack profiles into (E, B, C) levels, (E, B) integer ballot weights (0 = padding), (E, C) valid
     candidates and an (E, C) object array of candidate names (sorted per election; padding None)."""
@@ -339,27 +339,37 @@ def _pad_profiles(profiles: Sequence[Sequence[Ballot]]) -> tuple[np.ndarray, np.
     flat = [x for p in profiles for b in p for x in b]
     if any(issubclass(t, _GROUP_TYPES) for t in set(map(type, flat))):
         return _pad_profiles_slow(profiles, E, B)
-    # Vectorized: one factorize over all labels, candidate index = rank within its election.
     n_ballots = np.array([len(p) for p in profiles], dtype=np.int64)
     lengths = np.array([len(b) for p in profiles for b in p], dtype=np.int64)
     ballot_election = np.repeat(np.arange(E), n_ballots)
     ballot_index = np.arange(n_ballots.sum()) - np.repeat(np.cumsum(n_ballots) - n_ballots, n_ballots)
-    election = np.repeat(ballot_election, lengths)
-    ballot = np.repeat(ballot_index, lengths)
     position = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-    codes, labels = pd.factorize(pd.Series(flat, dtype=object), sort=True)
+    entries = (np.repeat(ballot_election, lengths), np.repeat(ballot_index, lengths), flat, position)
+    return _padded(entries, (ballot_election, ballot_index, lengths), n_ballots)
+
+
+def _padded(
+    entries: tuple[np.ndarray, np.ndarray, Sequence, np.ndarray],
+    ballots: tuple[np.ndarray, np.ndarray, np.ndarray],
+    n_ballots: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """What :func:`_pad_profiles` returns, from each named candidate as (election, ballot within it,
+    candidate, level), each ballot as (election, index within it, length) and each election's number
+    of ballots: one factorize over all candidates, a candidate's index its rank within its election;
+    a candidate a ballot leaves out gets the ballot's length, below those it names."""
+    election, ballot, cands, level = entries
+    ballot_election, ballot_index, lengths = ballots
+    E, B = n_ballots.size, int(n_ballots.max(initial=0))
+    codes, labels = pd.factorize(pd.Series(cands, dtype=object), sort=True)
     n_labels = max(len(labels), 1)
-    uniq, inverse = np.unique(election * n_labels + codes, return_inverse=True)
+    uniq, inverse = np.unique(election * n_labels + codes, return_inverse=True)  # sorted ids per election
     u_election = uniq // n_labels
     starts = np.searchsorted(u_election, np.arange(E))
     n_cands = np.bincount(u_election, minlength=E)
-    cand = inverse.reshape(-1) - starts[election]
-    C = int(n_cands.max()) if E else 0
-    # unnamed candidates rank below the named ones: start from the ballot length
-    ballot_len = np.zeros((E, B), dtype=np.int64)
-    ballot_len[ballot_election, ballot_index] = lengths
-    lv = np.repeat(ballot_len[:, :, None], C, axis=2)
-    lv[election, ballot, cand] = position
+    C = int(n_cands.max(initial=0))
+    lv = np.zeros((E, B, C), dtype=np.int64)
+    lv[ballot_election, ballot_index] = lengths[:, None]
+    lv[election, ballot, inverse.reshape(-1) - starts[election]] = level
     weights = (np.arange(B) < n_ballots[:, None]).astype(np.int64)
     valid = np.arange(C) < n_cands[:, None]
     names = np.full((E, C), None, dtype=object)
@@ -382,6 +392,16 @@ def _pad_profiles_slow(profiles, E: int, B: int):
         for i, c in enumerate(cands):
             names[e, i] = c
     return lv, weights, valid, names
+
+
+def _batch_tie_order(tie_break: TieBreak, seed: int, E: int, C: int) -> np.ndarray:
+    """(E, C) tie-break positions of a padded batch: sorted ids (``"oasst"``) or the order
+    :func:`ranked_pairs` draws from ``seed`` (``"random"``), the same for every election."""
+    if isinstance(tie_break, str) and tie_break == "random":
+        return np.broadcast_to(_random_positions(seed, C), (E, C))
+    if tie_break is None or (isinstance(tie_break, str) and tie_break in ("oasst", "sorted")):
+        return np.broadcast_to(np.arange(C), (E, C))
+    raise UsageError(f"ranked_pairs_many takes tie_break='oasst' or 'random' (with seed=), got {tie_break!r}")
 
 
 def ranked_pairs_many(
@@ -412,18 +432,9 @@ def ranked_pairs_many(
     else:
         lv, weights, valid, names = _pad_profiles(profiles)
         E, _, C = lv.shape
-    if isinstance(tie_break, str) and tie_break == "random":
-        tb = np.broadcast_to(_random_positions(seed, C), (E, C))
-    elif tie_break is None or (isinstance(tie_break, str) and tie_break in ("oasst", "sorted")):
-        tb = np.broadcast_to(np.arange(C), (E, C))
-    else:
-        raise UsageError(f"ranked_pairs_many takes tie_break='oasst' or 'random' (with seed=), got {tie_break!r}")
-    margins = _margins_from_levels(lv, weights, compact=True)
-    orders = _ranked_pairs_batch(margins, valid, tb)
-    if names is None:
-        return orders
-    rows = np.take_along_axis(names, orders, axis=1).tolist()
-    return [row[:n] for row, n in zip(rows, valid.sum(axis=1).tolist())]
+    tb = _batch_tie_order(tie_break, seed, E, C)
+    orders = _ranked_pairs_batch(_margins_from_levels(lv, weights, compact=True), valid, tb)
+    return orders if names is None else [list(order) for order in _named_orders(names, orders, valid)]
 
 
 # --------------------------------------------------------------------------- comparison methods
@@ -523,14 +534,14 @@ def ballot_rows(ballots: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]
 PAIRS = ("all", "adjacent")
 
 
-def _named_pairs(rankings: pd.DataFrame, group: str, ranking: str) -> tuple[np.ndarray, ...]:
-    """Every pair of replies that one ranking names both of, as flat arrays with no loop per
-    ranking or set: the set code, the two replies' indices within their set (first < second, in
-    first-seen order: no ordering of ids), the vote (+1 the first above, -1 below, 0 tied); then
-    each set's size and first (set, reply) index, and each (set, reply)'s id. A reply a ranking
-    leaves out is in none of its pairs; one it names twice (malformed) is not paired with itself."""
+def _reply_codes(rankings: pd.DataFrame, group: str, ranking: str) -> tuple[np.ndarray, ...]:
+    """Every reply that a ranking names, coded with no loop per ranking or set: per named reply its
+    ranking's row (position in ``rankings``), the set code (``pd.factorize`` of ``group``), the
+    reply's index within its set (first-seen order: no ordering of ids) and its level (0 = best,
+    equal = tied); then each set's size and first (set, reply) index, each (set, reply)'s id, and
+    each set's id."""
     rows, cands, lvls = ballot_rows(rankings[ranking])
-    g_code = pd.factorize(rankings[group].to_numpy())[0]
+    g_code, groups = pd.factorize(rankings[group].to_numpy())
     cand_code, labels = pd.factorize(pd.Series(cands, dtype=object))
     width = max(len(labels), 1)
     reply_code, uniq = pd.factorize(g_code[rows] * width + cand_code)  # (set, reply) as one integer
@@ -540,19 +551,36 @@ def _named_pairs(rankings: pd.DataFrame, group: str, ranking: str) -> tuple[np.n
     within = np.empty(reply_set.size, dtype=np.int64)
     by_set = np.argsort(reply_set, kind="stable")
     within[by_set] = np.arange(reply_set.size) - starts[reply_set[by_set]]
-    cand = within[reply_code]
-    # the entries come ranking by ranking: each pairs with the entries after it in its ranking
-    k = np.bincount(rows, minlength=len(rankings))
-    follow = k[rows] - (np.arange(rows.size) - (np.cumsum(k) - k)[rows]) - 1
+    names = labels.to_numpy(dtype=object)[uniq % width]
+    return rows, g_code, within[reply_code], lvls, sizes, starts, names, groups
+
+
+def _named_pairs(rankings: pd.DataFrame, group: str, ranking: str) -> tuple[np.ndarray, ...]:
+    """Every pair of replies that one ranking names both of, as flat arrays with no loop per
+    ranking or set: the set code, the two replies' indices within their set (first < second, in
+    first-seen order: no ordering of ids), the vote (+1 the first above, -1 below, 0 tied); then
+    each set's size and first (set, reply) index, each (set, reply)'s id, and each set's id. A reply
+    a ranking leaves out is in none of its pairs; one it names twice (malformed) is not paired with
+    itself; a ranking without a set (missing ``group``) is in none, as in :func:`consensus_ranks`."""
+    rankings = rankings[rankings[group].notna()]
+    rows, g_code, cand, lvls, sizes, starts, names, groups = _reply_codes(rankings, group, ranking)
+    first, second = _entry_pairs(rows, cand, len(rankings))
+    vote = np.sign(lvls[second] - lvls[first])
+    return g_code[rows[first]], cand[first], cand[second], vote, sizes, starts, names, groups
+
+
+def _entry_pairs(rows: np.ndarray, cand: np.ndarray, n_rankings: int) -> tuple[np.ndarray, np.ndarray]:
+    """Every pair of the named replies of :func:`_reply_codes` (which come ranking by ranking) that
+    one ranking names both of, as two entry indices, the reply first in its set first; a reply
+    named twice is not paired with itself."""
+    k = np.bincount(rows, minlength=n_rankings)
+    follow = k[rows] - (np.arange(rows.size) - (np.cumsum(k) - k)[rows]) - 1  # entries after it in its ranking
     left = np.repeat(np.arange(rows.size), follow)
     right = left + 1 + np.arange(left.size) - np.repeat(np.cumsum(follow) - follow, follow)
     distinct = cand[left] != cand[right]
     left, right = left[distinct], right[distinct]
     swap = cand[left] > cand[right]
-    first, second = np.where(swap, right, left), np.where(swap, left, right)
-    vote = np.sign(lvls[second] - lvls[first])
-    names = labels.to_numpy(dtype=object)[uniq % width]
-    return g_code[rows[first]], cand[first], cand[second], vote, sizes, starts, names
+    return np.where(swap, right, left), np.where(swap, left, right)
 
 
 def _reference_tiers(
@@ -585,8 +613,9 @@ def _pair_votes(rankings: pd.DataFrame, group: str, ranking: str) -> dict[str, A
     first above the second (``a``), the second above the first (``b``), or tie them (``t``); the
     set (``g``), the replies' indices in it (``first``, ``second``) and whether the pair is
     ``adjacent`` or ``tied_reference`` in the set's reference order (:func:`_reference_tiers`);
-    then ``n_sets``, each set's ``sizes`` and first (set, reply) index (``starts``), and ``names``."""
-    g, first, second, vote, sizes, starts, names = _named_pairs(rankings, group, ranking)
+    then ``n_sets``, each set's ``sizes`` and first (set, reply) index (``starts``), ``names`` and
+    the sets' ids (``groups``)."""
+    g, first, second, vote, sizes, starts, names, groups = _named_pairs(rankings, group, ranking)
     C = max(int(sizes.max()) if sizes.size else 0, 1)
     keys, inv = np.unique((g * C + first) * C + second, return_inverse=True)
     inv = inv.ravel()
@@ -595,7 +624,7 @@ def _pair_votes(rankings: pd.DataFrame, group: str, ranking: str) -> dict[str, A
     tier = _reference_tiers(out["g"], out["first"], out["second"], a, b, starts, names.size)
     ti, tj = tier[starts[out["g"]] + out["first"]], tier[starts[out["g"]] + out["second"]]
     out["adjacent"], out["tied_reference"] = np.abs(ti - tj) == 1, ti == tj
-    return out | {"n_sets": sizes.size, "sizes": sizes, "starts": starts, "names": names}
+    return out | {"n_sets": sizes.size, "sizes": sizes, "starts": starts, "names": names, "groups": groups}
 
 
 def _population(pairs: str, v: dict[str, Any]) -> np.ndarray:
@@ -615,7 +644,7 @@ def pair_votes(
     margin, equal margins one tier) and ``tied_reference`` (the two replies tie in it)."""
     v = _pair_votes(rankings, group, ranking)
     keep = _population(pairs, v)
-    keys = np.asarray(pd.factorize(rankings[group].to_numpy())[1], dtype=object)
+    keys = np.asarray(v["groups"], dtype=object)
     g, first, second = v["g"][keep], v["first"][keep], v["second"][keep]
     return pd.DataFrame(
         {
@@ -786,27 +815,12 @@ def _group_profiles(rankings: pd.DataFrame, group: str, ranking: str):
     keys, g = pd.factorize(rankings[group].to_numpy(dtype=object))
     E = len(g)
     n_ballots = np.bincount(keys, minlength=E)
-    B = int(n_ballots.max(initial=0))
     order = np.argsort(keys, kind="stable")
     ballot = np.empty(len(keys), dtype=np.int64)
     ballot[order] = np.arange(len(keys)) - np.repeat(np.cumsum(n_ballots) - n_ballots, n_ballots)
     row, cand, level = ballot_rows(rankings[ranking])
-    cand_code, labels = pd.factorize(pd.Series(cand, dtype=object), sort=True)
-    n_labels = max(len(labels), 1)
-    uniq, inverse = np.unique(keys[row] * n_labels + cand_code, return_inverse=True)  # sorted ids per group
-    u_group = uniq // n_labels
-    starts = np.searchsorted(u_group, np.arange(E))
-    n_cands = np.bincount(u_group, minlength=E)
-    C = int(n_cands.max(initial=0))
     lengths = np.fromiter(map(len, rankings[ranking]), dtype=np.int64, count=len(keys))
-    lv = np.zeros((E, B, C), dtype=np.int64)
-    lv[keys, ballot] = lengths[:, None]  # a candidate a ballot leaves out ranks below those it names
-    lv[keys[row], ballot[row], inverse.reshape(-1) - starts[keys[row]]] = level
-    weights = (np.arange(B) < n_ballots[:, None]).astype(np.int64)
-    valid = np.arange(C) < n_cands[:, None]
-    names = np.full((E, C), None, dtype=object)
-    names[u_group, np.arange(len(uniq)) - starts[u_group]] = labels.to_numpy(dtype=object)[uniq % n_labels]
-    return list(g), lv, weights, valid, names
+    return list(g), *_padded((keys[row], ballot[row], cand, level), (keys, ballot, lengths), n_ballots)
 
 
 def consensus_ranks(
@@ -887,18 +901,17 @@ def group_diagnostics(
         return pd.DataFrame(
             columns=[group, "condorcet_cycle", "zero_margin_pairs", "n_pairs", "tie_break_sensitive", "consensus"]
         )
-    margins = _margins_from_levels(lv, weights)
-    C = lv.shape[2]
+    margins = _margins_from_levels(lv, weights, compact=True)  # the same margins under every tie-break
+    E, _, C = lv.shape
     pair = valid[:, :, None] & valid[:, None, :] & ~np.eye(C, dtype=bool)
     beats = (margins > 0) & pair
     closure = beats.copy()
     for _ in range(max(C - 1, 1).bit_length() + 1):  # transitive closure by repeated squaring
         closure = closure | np.einsum("eab,ebc->eac", closure, closure) > 0
-    n = valid.sum(axis=1)
-    base = ranked_pairs_many(lv, tie_break="oasst", weights=weights, n_candidates=n)
+    base = _ranked_pairs_batch(margins, valid, _batch_tie_order("oasst", 0, E, C))
     changed = np.zeros(len(keys), dtype=bool)
-    for seed in seeds:  # the same padded levels under each tie-break: orders compared as index arrays
-        other = ranked_pairs_many(lv, tie_break="random", seed=seed, weights=weights, n_candidates=n)
+    for seed in seeds:  # orders compared as index arrays
+        other = _ranked_pairs_batch(margins, valid, _batch_tie_order("random", seed, E, C))
         changed |= (other != base).any(axis=1)
     return pd.DataFrame(
         {

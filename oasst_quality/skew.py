@@ -143,14 +143,19 @@ def bootstrap_statistic(
     return bootstrap_estimate(statistic(x), values, confidence, n, method, units=n, unit=unit)
 
 
-def bootstrap_units(counts, statistic, *, n_resamples: int = 1000, confidence: float = 0.95, seed: int = 0) -> Estimate:
-    """Interval for a statistic of per-unit counts (e.g. messages per contributor) by resampling units."""
+def bootstrap_units(
+    counts, statistic, *, n_resamples: int = 1000, confidence: float = 0.95, seed: int = 0, unit: str = "unit"
+) -> Estimate:
+    """Interval for a statistic of per-unit counts (e.g. messages per contributor) by resampling units.
+
+    ``unit`` names what is resampled ("contributor"), for the reason given where there is no
+    interval (one unit, or every resample alike)."""
     x = _counts(counts)
     rng = np.random.default_rng(seed)
     idx = rng.integers(0, x.size, size=(n_resamples, x.size))
     values = _gini_of_resamples(x, idx) if statistic is gini else np.array([statistic(x[i]) for i in idx])
     method = "percentile bootstrap over units"
-    return bootstrap_estimate(statistic(x), values, confidence, int(x.size), method, units=int(x.size), unit="unit")
+    return bootstrap_estimate(statistic(x), values, confidence, int(x.size), method, units=int(x.size), unit=unit)
 
 
 def _gini_of_resamples(x: np.ndarray, idx: np.ndarray, chunk: int = 64) -> np.ndarray:
@@ -225,7 +230,7 @@ def concentration_from_tallies(t: dict, *, n_resamples: int = 1000, seed: int = 
     if per_user.empty:
         return {"n_contributors": 0, "note": "the export carries no user_id"}
     x = per_user.to_numpy()
-    g = bootstrap_units(x, gini, n_resamples=n_resamples, seed=seed)
+    g = bootstrap_units(x, gini, n_resamples=n_resamples, seed=seed, unit="contributor")
     lx, ly = lorenz_curve(x)
     return {
         "n_contributors": int(per_user.size),

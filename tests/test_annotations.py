@@ -273,3 +273,32 @@ def test_control_characters_in_annotation_ids_are_located(tmp_path):
     ranks.write_text("group,annotator,ranking\np,a,r1>r\x1b2\n")
     with pytest.raises(SchemaError, match=r"control character U\+001B"):
         an.read_rankings(ranks)
+
+
+def test_backend_json_lines_gzip_in_any_case_and_not_utf8_located(tmp_path):
+    import gzip
+
+    row = json.dumps({"message_id": "m1", "user_id": "u1", "labels": {"spam": 0}}) + "\n"
+    upper = tmp_path / "votes.JSONL.GZ"
+    upper.write_bytes(gzip.compress(row.encode()))
+    assert an.read(upper).votes[["item", "annotator", "label", "value"]].values.tolist() == [["m1", "u1", "spam", 0.0]]
+    bad = tmp_path / "votes.jsonl"
+    bad.write_bytes(row.encode() + b'{"message_id": "m\xff2", "user_id": "u1", "labels": {"spam": 1}}\n' + row.encode())
+    for load in (an.read, lambda p: an.from_backend(text_labels=p)):
+        with pytest.raises(SchemaError, match="not UTF-8") as err:
+            load(bad)
+        assert (err.value.path, err.value.line) == (str(bad), 2)
+    kept = an.read(bad, lenient=True)
+    assert len(kept.votes) == 2 and kept.rejected["line"].tolist() == [2]
+    assert "\ufffd" in kept.rejected["raw"].iloc[0]
+
+
+def test_cli_exits_2_on_annotations_that_are_not_utf8(tmp_path, capsys):
+    from oasst_quality.cli import main
+
+    bad = tmp_path / "votes.jsonl"
+    row = b'{"message_id": "m1", "user_id": "u1", "labels": {"spam": 1}}\n'
+    bad.write_bytes(row + row.replace(b"m1", b"m\xff1"))
+    assert main(["flags", "--annotations", str(bad)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "line 2" in err[0] and "not UTF-8" in err[0]

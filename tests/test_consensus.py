@@ -563,6 +563,18 @@ def test_pairwise_agreement_on_one_reply_set_has_no_interval():
     assert (q2.low, q2.high) == (None, None) and "same value" in q2.details["no_interval"]
 
 
+def test_a_ranking_without_a_group_is_in_no_reply_set():
+    grouped = pd.DataFrame(
+        {"group": ["g1", "g1", "g2", "g2"], "ranking": [["a", "b"], ["a", "b"], ["c", "d"], ["d", "c"]]}
+    )
+    lost = pd.DataFrame({"group": [None, None], "ranking": [["x", "y"], ["y", "x"]]})
+    rankings = pd.concat([grouped.iloc[:2], lost, grouped.iloc[2:]], ignore_index=True)
+    for pairs in cs.PAIRS:
+        pd.testing.assert_frame_equal(cs.pair_votes(rankings, pairs=pairs), cs.pair_votes(grouped, pairs=pairs))
+        assert cs.pairwise_agreement(rankings, pairs=pairs) == cs.pairwise_agreement(grouped, pairs=pairs)
+    assert cs.consensus_ranks(rankings)["group"].tolist() == ["g1", "g2"]
+
+
 def test_adjacent_pairs_by_hand():
     # set 1, three rankers: x above y 3-0, x above z 3-0, y above z 2-1. Net margins: x +6, y -2,
     # z -4: the reference order is x, y, z; adjacent pairs (x, y) with 3 agreeing ranker pairs of 3

@@ -76,6 +76,14 @@ def test_bootstrap_seeded():
     assert a.low <= a.estimate <= a.high
 
 
+def test_concentration_without_interval_names_contributors():
+    one = skew.concentration_from_tallies({"users": {"n_messages": {"u1": 5}}}, n_resamples=20)
+    assert one["gini"]["no_interval"] == "one contributor"
+    alike = skew.concentration_from_tallies({"users": {"n_messages": {"u1": 4, "u2": 4, "u3": 4}}}, n_resamples=20)
+    assert alike["gini"]["no_interval"] == "every resample of the 3 contributors gives the same value"
+    assert alike["gini"]["method"] == "percentile bootstrap over units"
+
+
 def test_dataset_summaries(shared):
     ds = oq.load(shared / "oasst2_openpaws_filtered" / "oasst2_filtered.jsonl.gz", lenient=True)
     lang = skew.language_skew(

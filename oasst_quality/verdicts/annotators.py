@@ -768,25 +768,6 @@ RANKER_COLUMNS = [
 ]
 
 
-def _ballot_levels(rankings: pd.DataFrame, group: str, ranking: str):
-    """Long rows (ranking row, group code, candidate code within the group, level) of every named reply."""
-    from ..consensus import ballot_rows
-
-    rows, cands, lvls = ballot_rows(rankings[ranking])
-    g_code, _ = pd.factorize(rankings[group].to_numpy())
-    g_row = g_code[rows]
-    key = pd.MultiIndex.from_arrays([g_row, pd.Index(cands, dtype=object)])
-    pair_code, uniq = pd.factorize(key)
-    # candidate code within the group: rank of the (group, candidate) pair among the group's pairs, in first-seen order
-    first_group = np.asarray(uniq.get_level_values(0))
-    order = np.argsort(first_group, kind="stable")
-    within = np.empty(order.size, dtype=np.int64)
-    counts = np.bincount(first_group, minlength=g_code.max() + 1 if g_code.size else 0)
-    starts = np.cumsum(counts) - counts
-    within[order] = np.arange(order.size) - starts[first_group[order]]
-    return rows, g_code, within[pair_code], lvls, counts
-
-
 def ranking_scores(rankings: pd.DataFrame, *, group: str = "group", ranking: str = "ranking") -> pd.DataFrame:
     """Per ranking: S (agreements minus disagreements with the other rankings' pairwise majority on the
     pairs both order), its null variance under random ordering, and the number of compared pairs.
@@ -805,32 +786,24 @@ def ranking_scores(rankings: pd.DataFrame, *, group: str = "group", ranking: str
     )
     if not n:
         return out
-    rows, g_code, cand, lvls, sizes = _ballot_levels(rankings, group, ranking)
+    from ..consensus import _entry_pairs, _reply_codes
+
+    rows, g_code, cand, lvls, sizes = _reply_codes(rankings, group, ranking)[:5]
     out["k"] = np.bincount(rows, minlength=n)
-    size_of_row = sizes[g_code]
-    for C in np.unique(size_of_row):
-        if C < 2:
-            continue
-        sel_rows = np.flatnonzero(size_of_row == C)
-        local = np.full(n, -1, dtype=np.int64)
-        local[sel_rows] = np.arange(sel_rows.size)
-        m = local[rows] >= 0
-        L = np.full((sel_rows.size, C), np.nan)
-        L[local[rows[m]], cand[m]] = lvls[m]
-        named = ~np.isnan(L)
-        P = np.sign(L[:, None, :] - L[:, :, None])  # +1 where the row candidate is above the column one
-        P = np.nan_to_num(P)
-        g_local, g_index = np.unique(g_code[sel_rows], return_inverse=True)
-        M = np.zeros((g_local.size, C, C))
-        np.add.at(M, g_index, P)
-        both = named[:, :, None] & named[:, None, :]
-        w = np.sign(M[g_index] - P) * both
-        s = (P * w).sum(axis=(1, 2)) / 2
-        q = (w**2).sum(axis=(1, 2)) / 2
-        r = (w.sum(axis=2) ** 2).sum(axis=1)
-        out.loc[sel_rows, "s"] = s
-        out.loc[sel_rows, "var0"] = (q + r) / 3
-        out.loc[sel_rows, "n_pairs"] = ((w != 0) & (P != 0)).sum(axis=(1, 2)) // 2
+    width = max(int(sizes.max(initial=0)), 1)
+    _, last = np.unique((rows * width + cand)[::-1], return_index=True)
+    keep = np.sort(rows.size - 1 - last)  # a reply a ranking names twice keeps its last level
+    rows, cand, lvls = rows[keep], cand[keep], lvls[keep]
+    first, second = _entry_pairs(rows, cand, n)
+    row, x, y = rows[first], cand[first], cand[second]
+    p = np.sign(lvls[second] - lvls[first])  # +1 where the ranking puts x above y
+    pair = np.unique((g_code[row] * width + x) * width + y, return_inverse=True)[1].ravel()
+    w = np.sign(np.bincount(pair, p)[pair] - p)  # the sign of the other rankings' margin of x over y
+    reply, net = np.unique(np.concatenate([row * width + x, row * width + y]), return_inverse=True)
+    net = np.bincount(net.ravel(), np.concatenate([w, -w]))  # a named reply's row sum of the others' signs
+    out["s"] = np.bincount(row, p * w, n)
+    out["var0"] = (np.bincount(row, w * w, n) + np.bincount(reply // width, net * net, n)) / 3
+    out["n_pairs"] = np.bincount(row, (w != 0) & (p != 0), n).astype(np.int64)
     return out
 
 
