@@ -523,12 +523,18 @@ def consensus(ballots, method: str = "ranked_pairs", **kw) -> list:
 
 def ballot_rows(ballots: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Every named candidate of every ballot as (ballot position in ``ballots``, candidate, level),
-    levels 0 = best and equal for a tied position; two pandas explodes, no Python loop per vote."""
+    levels 0 = best and equal for a tied position, a tie's members by type name and text (not a set's
+    iteration order, which the hash seed changes); two pandas explodes, no Python loop per vote."""
     positions = pd.Series(ballots.to_numpy(), dtype=object).explode()
     level = positions.groupby(level=0).cumcount().to_numpy()
     long = pd.DataFrame({"c": positions.to_numpy(), "lvl": level, "row": positions.index.to_numpy()}).explode("c")
     long = long[long["c"].notna()]
-    return long["row"].to_numpy(np.int64), long["c"].to_numpy(), long["lvl"].to_numpy(np.int64)
+    row, cand, lvl = long["row"].to_numpy(np.int64), long["c"].to_numpy(), long["lvl"].to_numpy(np.int64)
+    tied = np.flatnonzero(long.duplicated(["row", "lvl"], keep=False).to_numpy())
+    if tied.size:
+        key = np.array([f"{type(c).__name__}:{c}" for c in cand[tied]], dtype=object)
+        cand[tied] = cand[tied][np.lexsort((key, lvl[tied], row[tied]))]
+    return row, cand, lvl
 
 
 PAIRS = ("all", "adjacent")

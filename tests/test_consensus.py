@@ -724,3 +724,27 @@ def test_the_report_compares_with_a_band_only_under_the_same_convention():
     # no interval: said so, never a zero-width one
     (flat,) = prose.annotators_findings(_agreement_metrics(2, None))
     assert "no interval: one reply set" in flat["text"] and flat["severity"] == "info"
+
+
+_TIED_PAIR_VOTES = """
+import pandas as pd
+from oasst_quality import consensus
+rows = [{"group": f"g{g}", "ranking": (f"{g}a", frozenset({f"{g}b", f"{g}c", f"{g}d"}), f"{g}e")} for g in range(50)]
+print(consensus.pair_votes(pd.DataFrame(rows)).to_csv(index=False))
+"""
+
+
+def test_pair_votes_on_tied_ballots_do_not_depend_on_the_hash_seed():
+    import os
+    import subprocess
+    import sys
+
+    def run(seed: str) -> str:
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        return subprocess.run(
+            [sys.executable, "-c", _TIED_PAIR_VOTES], env=env, capture_output=True, text=True, check=True
+        ).stdout
+
+    outputs = {run(seed) for seed in ("1", "2", "3", "4")}
+    assert len(outputs) == 1
+    assert "0b,0c" in next(iter(outputs))  # a tie's members by their text: b before c before d
