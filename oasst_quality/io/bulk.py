@@ -150,13 +150,15 @@ def _types(values: Iterable[Any]) -> set[type]:
     return set(map(type, values))
 
 
-def check(cols: dict[str, Sequence], bad: set[int]) -> None:
+def check(cols: dict[str, Sequence], bad: set[int], *, typed: bool = False) -> None:
     """Check the message fields of a batch (flat records); add to ``bad`` every row that the
-    per-record check might refuse; ``created_date`` is parsed in place."""
+    per-record check might refuse; ``created_date`` is parsed in place. ``typed``: the columns come
+    from Arrow columns of the layout's types (strings, dates, integers and booleans as ``Int64`` and
+    ``boolean`` arrays, see :func:`from_arrow`), so no value can be of a type the field refuses."""
     ids = cols["message_id"]
     if not (_types(ids) <= {str} and all(ids) and all(map(str.isprintable, ids))):
         bad.update(i for i, v in enumerate(ids) if not (type(v) is str and v and v.isprintable()))
-    for field, allowed in _ALLOWED.items():
+    for field, allowed in () if typed else _ALLOWED.items():
         col = cols[field]
         if not _types(col) <= allowed:
             bad.update(i for i, v in enumerate(col) if type(v) not in allowed)
@@ -168,9 +170,13 @@ def check(cols: dict[str, Sequence], bad: set[int]) -> None:
             ok = False
         if not ok:
             bad.update(i for i, v in enumerate(col) if type(v) is str and not v.isprintable())
-    ranks = [v for v in cols["rank"] if type(v) is int]
-    if ranks and min(ranks) < 0:
-        bad.update(i for i, v in enumerate(cols["rank"]) if type(v) is int and v < 0)
+    rank = cols["rank"]
+    if isinstance(rank, pd.arrays.IntegerArray):
+        bad.update(np.flatnonzero(rank.to_numpy(dtype=np.int64, na_value=0) < 0).tolist())
+    else:
+        ranks = [v for v in rank if type(v) is int]
+        if ranks and min(ranks) < 0:
+            bad.update(i for i, v in enumerate(rank) if type(v) is int and v < 0)
     roles = cols["role"]
     if not (_types(roles) <= {str} and set(roles) <= _ROLES):
         bad.update(i for i, v in enumerate(roles) if not (type(v) is str and v in _ROLES))
@@ -401,15 +407,31 @@ def from_arrow(table: Any, source: str, first: int, record: Callable[[int], Reco
             return None
     bad: set[int] = set()
     none = [None] * n
-    cols = {f: table.column(f).to_pylist() if f in names else none for f in FIELDS}
+    cols = {f: _arrow_column(table.column(f), _ARROW_KINDS[f]) if f in names else none for f in FIELDS}
     extra = {k: _no_nan(table.column(k).to_pylist()) for k in names if k not in KNOWN_FIELDS}
     labels = _arrow_lists(table, "labels", ("name", "value", "count"), bad)
     emojis = _arrow_lists(table, "emojis", ("name", "count"), bad)
     if labels is None or emojis is None:
         return None
-    check(cols, bad)
+    check(cols, bad, typed=True)
     lines = list(range(first, first + n))
     return Batch(source, lines, cols, (labels, emojis, _arrow_detox(table, bad)), bad, record, extra=extra)
+
+
+def _arrow_column(column: Any, kind: str) -> Sequence:
+    """A message field's Arrow column as the batch holds it: integers (of a type that fits in
+    int64) and booleans straight as the messages table's ``Int64`` and ``boolean`` arrays, a column
+    of nulls as Nones, anything else as Python objects."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if pa.types.is_null(column.type):
+        return [None] * len(column)
+    if kind == "boolean":
+        return pd.BooleanDtype().__from_arrow__(column)
+    if kind == "integer" and column.type != pa.uint64():  # every other integer type fits in int64
+        return pd.Int64Dtype().__from_arrow__(pc.cast(column, pa.int64()))
+    return column.to_pylist()
 
 
 def _no_nan(values: list) -> list:

@@ -35,6 +35,9 @@ class _Chunks:
         self.convert, self.join = convert, join
         self.chunks: list[Any] = []
 
+    def append(self, value: Any) -> None:
+        self.extend((value,))
+
     def extend(self, values: Iterable[Any]) -> None:
         if isinstance(values, (np.ndarray, pd.api.extensions.ExtensionArray)):
             self.chunks.append(values)
@@ -56,6 +59,11 @@ def _objects() -> _Chunks:
     return _Chunks(lambda c: np.asarray(c, dtype=object), np.concatenate)
 
 
+def _masked(dtype: str) -> _Chunks:
+    """A message field's ``Int64`` or ``boolean`` column (a parquet batch's runs are such arrays already)."""
+    return _Chunks(lambda c: pd.array(c, dtype=dtype), lambda arrays: type(arrays[0])._concat_same_type(arrays))
+
+
 def _counts() -> _Chunks:
     def join(arrays: list) -> pd.arrays.IntegerArray:
         values = np.concatenate([a.to_numpy(dtype=np.int64, na_value=0) for a in arrays])
@@ -69,7 +77,9 @@ class _Columns:
     messages of one record), with each message's file and line."""
 
     def __init__(self) -> None:
-        self.cols: dict[str, list] = {f: [] for f in FIELDS}
+        self.cols: dict[str, Any] = {f: [] for f in FIELDS}
+        self.cols.update({f: _masked("Int64") for f in INT_FIELDS})
+        self.cols.update({f: _masked("boolean") for f in BOOL_FIELDS})
         self.extra: dict[str, list] = {}
         self.lines: list[int] = []
         self.files: list[str] = []
@@ -268,12 +278,10 @@ def _where(first: tuple[str, int], record: Record) -> str:
 def _tables(col: _Columns) -> tuple[pd.DataFrame, ...]:
     data: dict[str, Any] = {}
     for name, values in col.cols.items():
-        if name == "created_date":
-            data[name] = pd.to_datetime(pd.Series(values, dtype=object), utc=True)
-        elif name in BOOL_FIELDS:
-            data[name] = pd.array(values, dtype="boolean")
-        elif name in INT_FIELDS:
-            data[name] = pd.array(values, dtype="Int64")
+        if name == "created_date":  # distinct dates, nearly all: a cache of them only costs
+            data[name] = pd.to_datetime(pd.Series(values, dtype=object), utc=True, cache=False)
+        elif name in BOOL_FIELDS or name in INT_FIELDS:
+            data[name] = values.array()
         elif name == "role":  # every role was checked to be one of ROLES
             codes = np.fromiter(map(_ROLE_CODE.__getitem__, values), dtype=np.int8, count=len(values))
             data[name] = pd.Categorical.from_codes(codes, categories=list(ROLES))
