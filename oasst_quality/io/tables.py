@@ -287,13 +287,13 @@ def _tables(col: _Columns) -> tuple[pd.DataFrame, ...]:
             data[name] = pd.Categorical.from_codes(codes, categories=list(ROLES))
         else:
             data[name] = pd.Series(values, dtype=object)
-    messages = pd.DataFrame(data, copy=False)  # no consolidating copy of every column
     n = len(col.lines)
     for key, values in col.extra.items():
         values.extend(repeat(None, n - len(values)))
-        messages[key] = pd.Series(values, dtype=object)
+        data[key] = pd.Series(values, dtype=object)
+    messages = _frame(data)
     mid, name, value, count = col.labels
-    labels = pd.DataFrame(
+    labels = _frame(
         {
             "message_id": pd.Series(mid.array(), dtype=object),
             "label": pd.Series(name, dtype=object),
@@ -302,7 +302,7 @@ def _tables(col: _Columns) -> tuple[pd.DataFrame, ...]:
         }
     )
     mid, name, count = col.emojis
-    emojis = pd.DataFrame(
+    emojis = _frame(
         {
             "message_id": pd.Series(mid.array(), dtype=object),
             "emoji": pd.Series(name, dtype=object),
@@ -310,7 +310,7 @@ def _tables(col: _Columns) -> tuple[pd.DataFrame, ...]:
         }
     )
     mid, head, score = col.detox
-    detox = pd.DataFrame(
+    detox = _frame(
         {
             "message_id": pd.Series(mid.array(), dtype=object),
             "head": pd.Series(head, dtype=object),
@@ -318,3 +318,9 @@ def _tables(col: _Columns) -> tuple[pd.DataFrame, ...]:
         }
     )
     return messages, labels, emojis, detox
+
+
+def _frame(columns: dict[str, Any]) -> pd.DataFrame:
+    """A table of these columns as they are, each its own block (``pd.DataFrame`` of a dict copies
+    the columns of one dtype into a single block: every object column of a million-row table)."""
+    return pd.concat({name: pd.Series(values, copy=False) for name, values in columns.items()}, axis=1)
