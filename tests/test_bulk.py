@@ -3,6 +3,7 @@ located errors and the same rejected records, on exports with bad rows across ba
 
 import json
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -153,3 +154,19 @@ def test_a_nan_label_value_in_parquet_is_a_located_error_not_a_silent_nan(tmp_pa
         oq.load(path)
     lenient = oq.load(path, lenient=True)
     assert len(lenient.rejected) == 1 and not lenient.labels["value"].isna().any()
+
+
+@pytest.mark.parametrize("distinct", [3, 13, 32, 33, 70])
+def test_rows_naming_a_label_twice_by_bits_as_by_duplicated(distinct):
+    """bulk._twice (a row's names as bits while there are at most 32) finds the rows pandas'
+    ``duplicated`` finds on (row, name) pairs."""
+    rng = np.random.default_rng(distinct)
+    for _ in range(50):
+        lengths = rng.integers(0, 6, rng.integers(1, 40))
+        lengths[rng.random(len(lengths)) < 0.2] = 0
+        row = np.repeat(np.arange(len(lengths)), lengths)
+        if not len(row):
+            continue
+        codes = rng.integers(0, distinct, len(row)).astype(np.int32)
+        want = row[pd.Series(row * distinct + codes).duplicated().to_numpy()]
+        assert set(bulk._twice(row, codes, lengths).tolist()) == set(want.tolist())

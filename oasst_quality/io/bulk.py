@@ -473,13 +473,23 @@ def _arrow_lists(table: Any, key: str, fields: tuple[str, ...], bad: set[int]) -
     encoded = pc.dictionary_encode(pc.fill_null(names, ""))  # a few distinct names (a null's row is bad)
     codes = encoded.indices.to_numpy(zero_copy_only=False)
     if key == "labels" and len(names):
-        twice = pd.Series(row * (int(codes.max()) + 1) + codes).duplicated().to_numpy()
-        bad.update(row[twice].tolist())
+        bad.update(_twice(row, codes, lengths[0]).tolist())
     offsets = _offsets(np.where(valid, lengths[0], 0))
     distinct = np.array(list(map(sys.intern, encoded.dictionary.to_pylist())), dtype=object)
     if "value" in fields:  # values and counts stay arrays, of the dtypes the labels table holds
         return (offsets, distinct[codes].tolist(), values, _int64(flat[2]))
     return (offsets, distinct[codes].tolist(), *(f.to_pylist() for f in flat[1:]))
+
+
+def _twice(row: np.ndarray, codes: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """The rows that name a label twice (``codes``: each entry's name among the distinct names,
+    ``row``: its row, ``lengths``: entries per row)."""
+    if codes.max() < 32:  # a row's names as bits: their sum is their union unless a name repeats
+        bits = np.left_shift(np.int64(1), codes.astype(np.int64))
+        rows = np.flatnonzero(lengths)
+        starts = _offsets(lengths)[rows]
+        return rows[np.add.reduceat(bits, starts) != np.bitwise_or.reduceat(bits, starts)]
+    return row[pd.Series(row * (int(codes.max()) + 1) + codes).duplicated().to_numpy()]
 
 
 def _int64(counts: Any) -> pd.arrays.IntegerArray | list:
