@@ -477,8 +477,8 @@ def _arrow_lists(table: Any, key: str, fields: tuple[str, ...], bad: set[int]) -
     offsets = _offsets(np.where(valid, lengths[0], 0))
     distinct = np.array(list(map(sys.intern, encoded.dictionary.to_pylist())), dtype=object)
     if "value" in fields:  # values and counts stay arrays, of the dtypes the labels table holds
-        return (offsets, distinct[codes].tolist(), values, _int64(flat[2]))
-    return (offsets, distinct[codes].tolist(), *(f.to_pylist() for f in flat[1:]))
+        return (offsets, distinct[codes], values, _int64(flat[2]))
+    return (offsets, distinct[codes], *(f.to_pylist() for f in flat[1:]))
 
 
 def _twice(row: np.ndarray, codes: np.ndarray, lengths: np.ndarray) -> np.ndarray:
@@ -518,4 +518,4 @@ def _arrow_detox(table: Any, bad: set[int]) -> Part:
     present = ~np.isnan(scores)
     bad.update(np.flatnonzero((present & ~((scores >= 0.0) & (scores <= 1.0))).any(axis=1)).tolist())
     rows, cols = np.nonzero(present)
-    return (_offsets(present.sum(axis=1)), heads[cols].tolist(), scores[rows, cols])
+    return (_offsets(present.sum(axis=1)), heads[cols], scores[rows, cols])

@@ -26,10 +26,11 @@ _ROLE_CODE = {role: code for code, role in enumerate(ROLES)}
 
 
 class _Chunks:
-    """A long table's column appended to in runs: a Python list's values, or an array's slice kept
-    as it is (a batch's label, emoji and Detoxify message ids from ``np.repeat``; a parquet batch's
-    label values, label counts and Detoxify scores, never Python numbers); ``convert`` makes a list
-    a column, ``join`` puts the columns together."""
+    """A table's column appended to in runs: a Python list's values, or an array's slice kept as it
+    is (a batch's label, emoji and Detoxify message ids from ``np.repeat``; a parquet batch's label,
+    emoji and head names, label values, label counts, Detoxify scores and integer and boolean message
+    fields, never Python objects per entry); ``convert`` makes a list a column, ``join`` puts the
+    columns together."""
 
     def __init__(self, convert: Callable[[list], Any], join: Callable[[list], Any]) -> None:
         self.convert, self.join = convert, join
@@ -84,9 +85,9 @@ class _Columns:
         self.lines: list[int] = []
         self.files: list[str] = []
         self.sources: set[str] = set()
-        self.labels: tuple[Any, ...] = (_objects(), [], _floats(), _counts())  # message_id, label, value, count
-        self.emojis: tuple[Any, ...] = (_objects(), [], [])  # message_id, emoji, count
-        self.detox: tuple[Any, ...] = (_objects(), [], _floats())  # message_id, head, score
+        self.labels: tuple[Any, ...] = (_objects(), _objects(), _floats(), _counts())  # message_id, label, value, count
+        self.emojis: tuple[Any, ...] = (_objects(), _objects(), [])  # message_id, emoji, count
+        self.detox: tuple[Any, ...] = (_objects(), _objects(), _floats())  # message_id, head, score
 
     def _add_extra(self, values: dict[str, list], before: int) -> None:
         """Extra fields of rows appended after the first ``before``; a field first seen now is
@@ -296,7 +297,7 @@ def _tables(col: _Columns) -> tuple[pd.DataFrame, ...]:
     labels = _frame(
         {
             "message_id": pd.Series(mid.array(), dtype=object),
-            "label": pd.Series(name, dtype=object),
+            "label": pd.Series(name.array(), dtype=object),
             "value": value.array(),
             "count": count.array(),
         }
@@ -305,7 +306,7 @@ def _tables(col: _Columns) -> tuple[pd.DataFrame, ...]:
     emojis = _frame(
         {
             "message_id": pd.Series(mid.array(), dtype=object),
-            "emoji": pd.Series(name, dtype=object),
+            "emoji": pd.Series(name.array(), dtype=object),
             "count": np.asarray(count, dtype=np.int64),
         }
     )
@@ -313,7 +314,7 @@ def _tables(col: _Columns) -> tuple[pd.DataFrame, ...]:
     detox = _frame(
         {
             "message_id": pd.Series(mid.array(), dtype=object),
-            "head": pd.Series(head, dtype=object),
+            "head": pd.Series(head.array(), dtype=object),
             "score": score.array(),
         }
     )
