@@ -170,3 +170,18 @@ def test_rows_naming_a_label_twice_by_bits_as_by_duplicated(distinct):
         codes = rng.integers(0, distinct, len(row)).astype(np.int32)
         want = row[pd.Series(row * distinct + codes).duplicated().to_numpy()]
         assert set(bulk._twice(row, codes, lengths).tolist()) == set(want.tolist())
+
+
+@pytest.mark.parametrize("typ", [pa.string(), pa.large_string()])
+def test_arrow_ids_vouched_printable_only_when_str_isprintable_says_so(typ):
+    """bulk._ascii_printable (the bytes of an Arrow string column, sliced or not) vouches for a
+    column only where every value is ``str.isprintable``, and does for plain ASCII ids."""
+    rng = np.random.default_rng(0)
+    alphabet = ["a", "Z", "0", "-", " ", "~", "\x00", "\x1f", "\x7f", "\x85", "é", "\u2028"]
+    for _ in range(200):
+        values = ["".join(rng.choice(alphabet, rng.integers(0, 4))) for _ in range(rng.integers(1, 6))]
+        values = [None if rng.random() < 0.2 else v for v in values]
+        column = pa.chunked_array([pa.array(["pad", *values], typ).slice(1)])
+        printable = all(v.isprintable() for v in values if v is not None)
+        ascii_only = all(v.isascii() for v in values if v is not None)
+        assert bulk._ascii_printable(column) == (printable and ascii_only)

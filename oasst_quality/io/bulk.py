@@ -150,13 +150,16 @@ def _types(values: Iterable[Any]) -> set[type]:
     return set(map(type, values))
 
 
-def check(cols: dict[str, Sequence], bad: set[int], *, typed: bool = False) -> None:
+def check(
+    cols: dict[str, Sequence], bad: set[int], *, typed: bool = False, printable: frozenset[str] = frozenset()
+) -> None:
     """Check the message fields of a batch (flat records); add to ``bad`` every row that the
     per-record check might refuse; ``created_date`` is parsed in place. ``typed``: the columns come
     from Arrow columns of the layout's types (strings, dates, integers and booleans as ``Int64`` and
-    ``boolean`` arrays, see :func:`from_arrow`), so no value can be of a type the field refuses."""
+    ``boolean`` arrays, see :func:`from_arrow`), so no value can be of a type the field refuses.
+    ``printable``: the id fields whose every string Arrow found to be printable ASCII."""
     ids = cols["message_id"]
-    if not (_types(ids) <= {str} and all(ids) and all(map(str.isprintable, ids))):
+    if not (_types(ids) <= {str} and all(ids) and ("message_id" in printable or all(map(str.isprintable, ids)))):
         bad.update(i for i, v in enumerate(ids) if not (type(v) is str and v and v.isprintable()))
     for field, allowed in () if typed else _ALLOWED.items():
         col = cols[field]
@@ -165,7 +168,7 @@ def check(cols: dict[str, Sequence], bad: set[int], *, typed: bool = False) -> N
     for field in ("parent_id", "user_id"):
         col = cols[field]
         try:
-            ok = all(map(str.isprintable, filter(None, col)))
+            ok = field in printable or all(map(str.isprintable, filter(None, col)))
         except TypeError:  # a value that is not a string: already bad
             ok = False
         if not ok:
@@ -181,7 +184,7 @@ def check(cols: dict[str, Sequence], bad: set[int], *, typed: bool = False) -> N
     if not (_types(roles) <= {str} and set(roles) <= _ROLES):
         bad.update(i for i, v in enumerate(roles) if not (type(v) is str and v in _ROLES))
     trees = cols["message_tree_id"]
-    if not (_types(trees) <= {str} and all(map(str.isprintable, trees))):
+    if not (_types(trees) <= {str} and ("message_tree_id" in printable or all(map(str.isprintable, trees)))):
         bad.update(i for i, v in enumerate(trees) if not (type(v) is str and v.isprintable()))
     cols["created_date"] = _dates(cols["created_date"], bad)
 
@@ -413,7 +416,10 @@ def from_arrow(table: Any, source: str, first: int, record: Callable[[int], Reco
     emojis = _arrow_lists(table, "emojis", ("name", "count"), bad)
     if labels is None or emojis is None:
         return None
-    check(cols, bad, typed=True)
+    ids = ("message_id", "parent_id", "user_id", "message_tree_id")
+    check(
+        cols, bad, typed=True, printable=frozenset(f for f in ids if f in names and _ascii_printable(table.column(f)))
+    )
     lines = list(range(first, first + n))
     return Batch(source, lines, cols, (labels, emojis, _arrow_detox(table, bad)), bad, record, extra=extra)
 
@@ -432,6 +438,26 @@ def _arrow_column(column: Any, kind: str) -> Sequence:
     if kind == "integer" and column.type != pa.uint64():  # every other integer type fits in int64
         return pd.Int64Dtype().__from_arrow__(pc.cast(column, pa.int64()))
     return column.to_pylist()
+
+
+def _ascii_printable(column: Any) -> bool:
+    """Every byte of an Arrow string column's values is printable ASCII (0x20-0x7e: for ASCII,
+    exactly what ``str.isprintable`` accepts); False for a column of another type, or where a null
+    slot holds bytes (then only the per-value check says)."""
+    import pyarrow.types as pt
+
+    if not (pt.is_string(column.type) or pt.is_large_string(column.type)):
+        return False
+    width = np.int64 if pt.is_large_string(column.type) else np.int32
+    for chunk in column.chunks:
+        _, offsets, data = chunk.buffers()
+        if data is None or not len(chunk):
+            continue
+        ends = np.frombuffer(offsets, dtype=width)[[chunk.offset, chunk.offset + len(chunk)]]
+        values = np.frombuffer(data, dtype=np.uint8)[ends[0] : ends[1]]
+        if len(values) and (values.min() < 0x20 or values.max() > 0x7E):
+            return False
+    return True
 
 
 def _no_nan(values: list) -> list:
