@@ -135,12 +135,13 @@ def toxicity_merge(a: tuple | None, b: tuple | None) -> tuple | None:
     return tuple(pd.concat([x, y]).sort_index(kind="stable") for x, y in zip(a, b))
 
 
-def annotators_partial(ds: Dataset, t: Tables) -> tuple[Annotations, pd.DataFrame] | None:
+def annotators_partial(ds: Dataset, t: Tables) -> Gathered | None:
     """The per-annotator tables attached to the partition, with the export's rankings of the reply
     sets they rank (the ones the comparison with the export reads), or None if none are attached."""
     if ds.annotations is None:
         return None
-    return ds.annotations, t.rankings[t.rankings["group"].isin(ds.annotations.rankings["group"])]
+    export = t.rankings[t.rankings["group"].isin(ds.annotations.rankings["group"])]
+    return Gathered([(ds.annotations, export)])
 
 
 def annotations_add(a: Annotations, b: Annotations) -> Annotations:
@@ -162,11 +163,36 @@ def annotations_in_order(a: Annotations) -> Annotations:
     return Annotations(*(x.sort_index(kind="stable").reset_index(drop=True) for x in tables))
 
 
-def annotators_merge(a: tuple | None, b: tuple | None) -> tuple | None:
-    """Two partitions' per-annotator tables and export rankings together."""
+@dataclass
+class Gathered:
+    """Partitions' per-annotator tables and export rankings (``pieces``, in partition order), kept
+    apart until :meth:`take` joins them: one concatenation per table instead of one per merge."""
+
+    pieces: list[tuple[Annotations, pd.DataFrame]]
+
+    def take(self) -> tuple[Annotations, pd.DataFrame]:
+        """The per-annotator tables in input order (:func:`annotations_in_order`) and the export's
+        rankings in partition order. The pieces are let go of (this object is left empty), so that
+        once the tables are joined they are freed if nothing else holds them."""
+        from .annotations import Annotations
+
+        pieces, self.pieces = self.pieces, []
+
+        def cat(tables: list[pd.DataFrame]) -> pd.DataFrame:
+            full = [x for x in tables if len(x)]  # an empty table's dtypes must not change the others'
+            return tables[0] if not full else full[0] if len(full) == 1 else pd.concat(full)
+
+        joined = Annotations(*(cat([getattr(a, n) for a, _ in pieces]) for n in ("votes", "rankings", "rejected")))
+        export = pd.concat([e for _, e in pieces], ignore_index=True)
+        del pieces
+        return annotations_in_order(joined), export
+
+
+def annotators_merge(a: Gathered | None, b: Gathered | None) -> Gathered | None:
+    """Two partitions' per-annotator tables and export rankings together (joined by :meth:`Gathered.take`)."""
     if a is None or b is None:
         return b if a is None else a
-    return annotations_add(a[0], b[0]), pd.concat([a[1], b[1]], ignore_index=True)
+    return Gathered(a.pieces + b.pieces)
 
 
 # --------------------------------------------------------------------------- second pass

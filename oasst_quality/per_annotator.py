@@ -35,8 +35,10 @@ from .schema import label_kind
 
 
 def _single_votes(votes: pd.DataFrame) -> pd.DataFrame:
-    """Votes of known annotators (aggregated rows and anonymous votes cannot show an annotator)."""
-    return votes[(votes["count"] == 1) & votes["annotator"].notna()]
+    """Votes of known annotators (aggregated rows and anonymous votes cannot show an annotator);
+    ``votes`` itself, not a copy, when every row is one."""
+    keep = (votes["count"] == 1) & votes["annotator"].notna()
+    return votes if keep.all() else votes[keep]
 
 
 def _per_label(votes: pd.DataFrame, levels: str | dict | None) -> list[tuple[str, str, pd.DataFrame, Ratings]]:
@@ -156,6 +158,13 @@ def ranking_checks(
     return out
 
 
+def _vote_summaries(votes: pd.DataFrame, levels: str | dict | None, n_resamples: int, seed: int) -> dict:
+    """Agreement per label and the annotator models; each label's votes and coding, which both share,
+    are freed on return (before the verdicts need memory of their own)."""
+    per_label = _per_label(votes, levels)
+    return {"labels": _agreement(per_label, n_resamples, seed), "annotators": _models(per_label)}
+
+
 def summarize(
     annotations,
     *,
@@ -170,9 +179,7 @@ def summarize(
     votes, rankings = annotations.votes, annotations.rankings
     out: dict = {"summary": annotations.summary()}
     if len(votes):
-        per_label = _per_label(votes, levels)  # the agreement and the models share each label's coding
-        out["labels"] = _agreement(per_label, n_resamples, seed)
-        out["annotators"] = _models(per_label)
+        out |= _vote_summaries(votes, levels, n_resamples, seed)
     if len(rankings):
         out["rankings"] = ranking_checks(rankings, export_rankings, n_resamples=n_resamples, seed=seed)
     verdicts = summary(votes if len(votes) else None, rankings if len(rankings) else None, levels=levels)

@@ -211,3 +211,27 @@ def test_attaching_votes_then_rankings_gathers_the_message_ids_once(client, tmp_
     parts.map_reduce = lambda fn, *args, **kw: calls.append(fn) or map_reduce(fn, *args, **kw)
     assert parts.with_annotations(an.read(votes)).with_annotations(an.read(rankings)) is parts
     assert calls.count(scale._message_ids) == 1
+
+
+def test_gathered_annotator_tables_join_once_in_input_order():
+    from oasst_quality import partials
+    from oasst_quality.annotations import Annotations
+
+    votes = pd.DataFrame(
+        {"item": list("abcdef"), "annotator": list("xyxyxy"), "label": ["spam"] * 6, "value": [0.0, 1, 0, 1, 1, 0]}
+    ).astype({"item": "str", "annotator": "str", "label": "str"})
+    rankings = pd.DataFrame({"group": ["g"], "annotator": ["x"], "ranking": [("a", "b")]})
+    empty = Annotations()  # an empty partition's tables (object columns) must not change the others' dtypes
+    pieces = [
+        (Annotations(votes.iloc[[4, 1]], rankings.iloc[:0]), rankings.iloc[:0]),
+        (empty, rankings.iloc[:0]),
+        (Annotations(votes.iloc[[5, 0, 3, 2]], rankings), rankings),
+    ]
+    gathered = partials.annotators_merge(
+        partials.annotators_merge(partials.Gathered(pieces[:1]), None), partials.Gathered(pieces[1:])
+    )
+    joined, export = gathered.take()
+    pd.testing.assert_frame_equal(joined.votes, votes)
+    pd.testing.assert_frame_equal(joined.rankings, rankings)
+    pd.testing.assert_frame_equal(export, rankings)
+    assert gathered.pieces == []  # let go of: the joined tables are the only copy

@@ -109,7 +109,9 @@ def compute(
     ctx.fits = patterns if failed else partials.guarded(lambda: published.label_fits(patterns))
     if isinstance(ctx.fits, partials.Failed):
         stats["aggregation"] = ctx.fits
-    results = {_FLAGS_READ: finalize(BY_NAME[_FLAGS_READ], stats[_FLAGS_READ], ctx)}
+    # each section's merged statistics are let go of as it is finalized (the annotator section's
+    # gathered votes are the largest: its tables are joined once, then only that copy is held)
+    results = {_FLAGS_READ: finalize(BY_NAME[_FLAGS_READ], stats.pop(_FLAGS_READ), ctx)}
     progress.update()
     suspects = results[_FLAGS_READ]
     usable = suspects if suspects and suspects.get("computable", True) is not False else None
@@ -118,7 +120,7 @@ def compute(
     pending = engine.submit(partials.second_pass, fits, usable, where, numbered=True)
     for section in SECTIONS:
         if section.partial is not None and section.name not in results and not section.apart:
-            results[section.name] = finalize(section, stats[section.name], ctx)
+            results[section.name] = finalize(section, stats.pop(section.name), ctx)
             progress.update()
     found: dict[str, pd.DataFrame] = {}
     for name, job in apart.items():

@@ -205,13 +205,12 @@ def with_texts(worst: pd.DataFrame, texts: pd.DataFrame) -> pd.DataFrame:
     return worst[["message_id", "lang", "score", "human", "direction", "text"]]
 
 
-def _annotators(stats: tuple | None, ctx: Context) -> dict | None:
+def _annotators(stats: partials.Gathered | None, ctx: Context) -> dict | None:
     if stats is None:
         return None
     from ..per_annotator import summarize
 
-    annotations, export_rankings = stats
-    annotations = partials.annotations_in_order(annotations)  # the in-memory order, whatever the partitions
+    annotations, export_rankings = stats.take()  # the in-memory order, whatever the partitions
     return summarize(annotations, export_rankings=export_rankings, n_resamples=ctx.n_resamples, seed=ctx.seed)
 
 

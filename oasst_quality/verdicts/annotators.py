@@ -974,8 +974,10 @@ def summary(
     parts = []
     out: dict = {"levels": {}}
     if votes is not None and len(votes):
-        single = votes[votes["count"].fillna(1) == 1] if "count" in votes.columns else votes
-        single = single[single["annotator"].notna()]
+        keep = votes["annotator"].notna()
+        if "count" in votes.columns:
+            keep &= votes["count"].fillna(1) == 1
+        single = votes if keep.all() else votes[keep]  # no copy of the votes when every row is a single vote
         if len(single):
             lv = levels_for(single, levels)
             out["levels"] = {
