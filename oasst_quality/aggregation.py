@@ -23,10 +23,13 @@ Casella, G. (1985). An introduction to empirical Bayes data analysis. Am. Stat. 
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 from scipy import optimize, special, stats
+from threadpoolctl import ThreadpoolController
 
 from ._util import unique_rows
 from .coding import Ratings, encode
@@ -385,6 +388,12 @@ class DawidSkene(_Categorical):
         self._set_reliability(np.einsum("k,akk->a", pi, self.confusions_), c)
 
 
+@functools.cache
+def _blas_threads() -> ThreadpoolController:
+    """The BLAS thread pools, found once (after scipy.optimize has loaded its own OpenBLAS)."""
+    return ThreadpoolController()
+
+
 def _ordinal_kernel(K: int, decay: float) -> np.ndarray:
     """G[l, k] ∝ decay^|l − k|: each column a distribution over labels that falls off with the
     number of scale steps from the true point k."""
@@ -443,8 +452,10 @@ class OrdinalDawidSkene(DawidSkene):
                 + (special.gammaln(counts + alpha) - special.gammaln(alpha)).sum()
             )
 
-        # (log s, logit ρ), warm-started from the last M-step
-        self._hyper = optimize.minimize(neg_evidence, self._hyper, method="L-BFGS-B", bounds=[(-5, 10), (-8, 8)]).x
+        # (log s, logit ρ), warm-started from the last M-step. L-BFGS-B's BLAS calls on two
+        # parameters run on one thread: waking OpenBLAS's pool for them cost 15x the optimizer's own work
+        with _blas_threads().limit(limits=1, user_api="blas"):
+            self._hyper = optimize.minimize(neg_evidence, self._hyper, method="L-BFGS-B", bounds=[(-5, 10), (-8, 8)]).x
         return np.exp(self._hyper[0]) * _ordinal_kernel(K, special.expit(self._hyper[1]))
 
     def _fit(self, c: Ratings) -> None:
