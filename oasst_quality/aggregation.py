@@ -497,20 +497,22 @@ class MACE(_Categorical):
         item_cell = c.item * K + c.code  # (item, label) of each rating
         last = -np.inf
         for _ in range(self.n_iter):
-            th, x = theta[c.annotator], xi[c.annotator, c.code]
+            # the terms that depend on a rating's (annotator, label) cell alone: computed per cell, then gathered
+            th, x = np.repeat(theta, K), xi.ravel()
             # P(label | true = k): (1 − θ) ξ(label) off the label, θ + (1 − θ) ξ(label) on it; so an
             # item's log-likelihood is the sum of the off-label logs plus, at each rating's label, the gap
             off = (1 - th) * x
-            gap = np.log(th + off) - np.log(off)
-            logp = np.bincount(c.item, np.log(off), c.n_items)[:, None] + np.bincount(
-                item_cell, gap, c.n_items * K
+            log_off = np.log(off)
+            gap = np.log(th + off) - log_off
+            logp = np.bincount(c.item, log_off[cell], c.n_items)[:, None] + np.bincount(
+                item_cell, gap[cell], c.n_items * K
             ).reshape(c.n_items, K)
             post, ll = _normalize_log_ll(logp)
             ll /= c.item.size
             # expected "spam" indicator per rating: certain when the label is not the truth
             p_true = post[c.item, c.code]
-            spam_if_true = (1 - th) * x / (th + (1 - th) * x)
-            spam = (1 - p_true) + p_true * spam_if_true
+            spam_if_true = off / (th + off)
+            spam = (1 - p_true) + p_true * spam_if_true[cell]
             theta = (n - np.bincount(c.annotator, spam, A) + self.smoothing) / (n + 2 * self.smoothing)
             xi = np.bincount(cell, spam, A * K).reshape(A, K) + self.smoothing / K
             xi /= xi.sum(axis=1, keepdims=True)
