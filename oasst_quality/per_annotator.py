@@ -175,7 +175,11 @@ def summarize(
         out["annotators"] = _models(per_label)
     if len(rankings):
         out["rankings"] = ranking_checks(rankings, export_rankings, n_resamples=n_resamples, seed=seed)
-    verdicts = summary(votes if len(votes) else None, rankings if len(rankings) else None, levels=levels)
+    # the rankers' verdicts of ranking_checks (the same rankings and default thresholds) are not computed twice
+    rankers = out["rankings"]["rankers"] if len(rankings) and "annotator" in rankings.columns else None
+    verdicts = summary(
+        votes if len(votes) else None, rankings if len(rankings) else None, levels=levels, rankers=rankers
+    )
     out["verdicts"] = verdicts["annotators"]
     out["levels"] = verdicts["levels"]
     out["suspects"] = verdicts["suspects"]

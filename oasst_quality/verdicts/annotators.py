@@ -963,13 +963,16 @@ def summary(
     levels: str | Mapping[str, str] | None = None,
     fdr: float = FDR,
     min_bayes_factor: float = MIN_BAYES_FACTOR,
+    rankers: pd.DataFrame | None = None,
 ) -> dict:
     """What the CLI's ``annotators`` command, the report's annotator section and the flags table share.
 
     ``annotators``: one row per annotator and source (``votes`` or ``rankings``): ``annotator,
     source, n_votes, reliability, low, high, verdict, rule, evidence`` (``n_votes``: votes or
     rankings); ``suspects``: the rows with verdict ``suspect``; ``levels``: the level each label
-    was read at and whether it was declared; ``rules``: the thresholds.
+    was read at and whether it was declared; ``rules``: the thresholds. ``rankers``:
+    :func:`ranking_verdicts` of ``rankings`` at the same ``fdr`` and ``min_bayes_factor``, where
+    the caller has it already (else computed here).
     """
     parts = []
     out: dict = {"levels": {}}
@@ -985,7 +988,7 @@ def summary(
             t = vote_verdicts(single, levels=lv, fdr=fdr, min_bayes_factor=min_bayes_factor)
             parts.append(t.assign(source="votes"))
     if rankings is not None and len(rankings):
-        t = ranking_verdicts(rankings, fdr=fdr, min_bayes_factor=min_bayes_factor)
+        t = ranking_verdicts(rankings, fdr=fdr, min_bayes_factor=min_bayes_factor) if rankers is None else rankers
         parts.append(t.rename(columns={"n_rankings": "n_votes"}).assign(source="rankings"))
     columns = ["annotator", "source", "n_votes", "reliability", "low", "high", "verdict", "rule", "evidence"]
     table = pd.concat([p[columns] for p in parts], ignore_index=True) if parts else pd.DataFrame(columns=columns)
