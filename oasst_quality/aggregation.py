@@ -23,15 +23,12 @@ Casella, G. (1985). An introduction to empirical Bayes data analysis. Am. Stat. 
 
 from __future__ import annotations
 
-import functools
-
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 from scipy import optimize, special, stats
-from threadpoolctl import ThreadpoolController
 
-from ._util import unique_rows
+from ._util import one_blas_thread, unique_rows
 from .coding import Ratings, encode
 from .errors import NotComputableError, UsageError
 from .schema import LIKERT_GRID
@@ -388,12 +385,6 @@ class DawidSkene(_Categorical):
         self._set_reliability(np.einsum("k,akk->a", pi, self.confusions_), c)
 
 
-@functools.cache
-def _blas_threads() -> ThreadpoolController:
-    """The BLAS thread pools, found once (after scipy.optimize has loaded its own OpenBLAS)."""
-    return ThreadpoolController()
-
-
 def _ordinal_kernel(K: int, decay: float) -> np.ndarray:
     """G[l, k] ∝ decay^|l − k|: each column a distribution over labels that falls off with the
     number of scale steps from the true point k."""
@@ -454,7 +445,7 @@ class OrdinalDawidSkene(DawidSkene):
 
         # (log s, logit ρ), warm-started from the last M-step. L-BFGS-B's BLAS calls on two
         # parameters run on one thread: waking OpenBLAS's pool for them cost 15x the optimizer's own work
-        with _blas_threads().limit(limits=1, user_api="blas"):
+        with one_blas_thread():
             self._hyper = optimize.minimize(neg_evidence, self._hyper, method="L-BFGS-B", bounds=[(-5, 10), (-8, 8)]).x
         return np.exp(self._hyper[0]) * _ordinal_kernel(K, special.expit(self._hyper[1]))
 

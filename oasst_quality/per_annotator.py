@@ -27,6 +27,7 @@ import pandas as pd
 
 from . import aggregation as agg
 from . import agreement as ag
+from ._util import one_blas_thread
 from .coding import Ratings, encode
 from .consensus import _kendall_taus, consensus_ranks, pairwise_agreements
 from .errors import NotComputableError
@@ -169,17 +170,18 @@ def summarize(
 
     votes, rankings = annotations.votes, annotations.rankings
     out: dict = {"summary": annotations.summary()}
-    if len(votes):
-        per_label = _per_label(votes, levels)  # the agreement and the models share each label's coding
-        out["labels"] = _agreement(per_label, n_resamples, seed)
-        out["annotators"] = _models(per_label)
-    if len(rankings):
-        out["rankings"] = ranking_checks(rankings, export_rankings, n_resamples=n_resamples, seed=seed)
-    # the rankers' verdicts of ranking_checks (the same rankings and default thresholds) are not computed twice
-    rankers = out["rankings"]["rankers"] if len(rankings) and "annotator" in rankings.columns else None
-    verdicts = summary(
-        votes if len(votes) else None, rankings if len(rankings) else None, levels=levels, rankers=rankers
-    )
+    with one_blas_thread():  # the products here are of votes x classes arrays: tall and narrow
+        if len(votes):
+            per_label = _per_label(votes, levels)  # the agreement and the models share each label's coding
+            out["labels"] = _agreement(per_label, n_resamples, seed)
+            out["annotators"] = _models(per_label)
+        if len(rankings):
+            out["rankings"] = ranking_checks(rankings, export_rankings, n_resamples=n_resamples, seed=seed)
+        # the rankers' verdicts of ranking_checks (the same rankings and default thresholds) are not computed twice
+        rankers = out["rankings"]["rankers"] if len(rankings) and "annotator" in rankings.columns else None
+        verdicts = summary(
+            votes if len(votes) else None, rankings if len(rankings) else None, levels=levels, rankers=rankers
+        )
     out["verdicts"] = verdicts["annotators"]
     out["levels"] = verdicts["levels"]
     out["suspects"] = verdicts["suspects"]
