@@ -88,15 +88,17 @@ def _agreement(per_label: list, n_resamples: int, seed: int) -> pd.DataFrame:
 def annotator_models(votes: pd.DataFrame, *, levels: str | dict | None = None) -> pd.DataFrame:
     """Per (label, annotator): votes, Dawid-Skene accuracy, MACE competence, the correlation with
     the others' mean (ordered labels only: class codes are not numbers), ordinal MAE (Likert)."""
-    return _models(_per_label(votes, levels))
+    return _models(_per_label(votes, levels))[0]
 
 
-def _models(per_label: list) -> pd.DataFrame:
-    out = []
+def _models(per_label: list) -> tuple[pd.DataFrame, dict]:
+    """The annotator models' table, and per label its Dawid-Skene fit with the coded votes (the verdicts reuse it)."""
+    out, fits = [], {}
     for label, level, sub, coded in per_label:
         if sub["item"].nunique() < 2 or sub["value"].nunique() < 2:
             continue
         ds = agg.DawidSkene().fit_ratings(coded)
+        fits[label] = (ds, coded)
         mace = agg.MACE().fit_ratings(coded)
         frame = pd.DataFrame(
             {
@@ -117,7 +119,7 @@ def _models(per_label: list) -> pd.DataFrame:
             ordinal = agg.OrdinalDawidSkene().fit_ratings(coded)
             frame["ordinal_mae_steps"] = ordinal.annotator_mae_.reindex(frame["annotator"]).to_numpy()
         out.append(frame)
-    return pd.concat(out, ignore_index=True) if out else pd.DataFrame()
+    return (pd.concat(out, ignore_index=True) if out else pd.DataFrame()), fits
 
 
 def ranking_checks(
@@ -174,13 +176,17 @@ def summarize(
         if len(votes):
             per_label = _per_label(votes, levels)  # the agreement and the models share each label's coding
             out["labels"] = _agreement(per_label, n_resamples, seed)
-            out["annotators"] = _models(per_label)
+            out["annotators"], fits = _models(per_label)
         if len(rankings):
             out["rankings"] = ranking_checks(rankings, export_rankings, n_resamples=n_resamples, seed=seed)
         # the rankers' verdicts of ranking_checks (the same rankings and default thresholds) are not computed twice
         rankers = out["rankings"]["rankers"] if len(rankings) and "annotator" in rankings.columns else None
         verdicts = summary(
-            votes if len(votes) else None, rankings if len(rankings) else None, levels=levels, rankers=rankers
+            votes if len(votes) else None,
+            rankings if len(rankings) else None,
+            levels=levels,
+            rankers=rankers,
+            fits=fits if len(votes) else None,
         )
     out["verdicts"] = verdicts["annotators"]
     out["levels"] = verdicts["levels"]
