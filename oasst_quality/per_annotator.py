@@ -27,6 +27,7 @@ import pandas as pd
 
 from . import aggregation as agg
 from . import agreement as ag
+from ._util import one_blas_thread
 from .coding import Ratings, encode
 from .consensus import _kendall_taus, consensus_ranks, pairwise_agreements
 from .errors import NotComputableError
@@ -89,15 +90,17 @@ def _agreement(per_label: list, n_resamples: int, seed: int) -> pd.DataFrame:
 def annotator_models(votes: pd.DataFrame, *, levels: str | dict | None = None) -> pd.DataFrame:
     """Per (label, annotator): votes, Dawid-Skene accuracy, MACE competence, the correlation with
     the others' mean (ordered labels only: class codes are not numbers), ordinal MAE (Likert)."""
-    return _models(_per_label(votes, levels))
+    return _models(_per_label(votes, levels))[0]
 
 
-def _models(per_label: list) -> pd.DataFrame:
-    out = []
+def _models(per_label: list) -> tuple[pd.DataFrame, dict]:
+    """The annotator models' table, and per label its Dawid-Skene fit with the coded votes (the verdicts reuse it)."""
+    out, fits = [], {}
     for label, level, sub, coded in per_label:
         if sub["item"].nunique() < 2 or sub["value"].nunique() < 2:
             continue
         ds = agg.DawidSkene().fit_ratings(coded)
+        fits[label] = (ds, coded)
         mace = agg.MACE().fit_ratings(coded)
         frame = pd.DataFrame(
             {
@@ -118,7 +121,7 @@ def _models(per_label: list) -> pd.DataFrame:
             ordinal = agg.OrdinalDawidSkene().fit_ratings(coded)
             frame["ordinal_mae_steps"] = ordinal.annotator_mae_.reindex(frame["annotator"]).to_numpy()
         out.append(frame)
-    return pd.concat(out, ignore_index=True) if out else pd.DataFrame()
+    return (pd.concat(out, ignore_index=True) if out else pd.DataFrame()), fits
 
 
 def ranking_checks(
@@ -158,11 +161,14 @@ def ranking_checks(
     return out
 
 
-def _vote_summaries(votes: pd.DataFrame, levels: str | dict | None, n_resamples: int, seed: int) -> dict:
-    """Agreement per label and the annotator models; each label's votes and coding, which both share,
-    are freed on return (before the verdicts need memory of their own)."""
+def _vote_summaries(votes: pd.DataFrame, levels: str | dict | None, n_resamples: int, seed: int) -> tuple[dict, dict]:
+    """Agreement per label and the annotator models, and the models' Dawid-Skene fits (which the
+    verdicts reuse); each label's votes and coding, which both share, are freed on return (before
+    the verdicts need memory of their own)."""
     per_label = _per_label(votes, levels)
-    return {"labels": _agreement(per_label, n_resamples, seed), "annotators": _models(per_label)}
+    labels = _agreement(per_label, n_resamples, seed)
+    models, fits = _models(per_label)
+    return {"labels": labels, "annotators": models}, fits
 
 
 def summarize(
@@ -178,11 +184,22 @@ def summarize(
 
     votes, rankings = annotations.votes, annotations.rankings
     out: dict = {"summary": annotations.summary()}
-    if len(votes):
-        out |= _vote_summaries(votes, levels, n_resamples, seed)
-    if len(rankings):
-        out["rankings"] = ranking_checks(rankings, export_rankings, n_resamples=n_resamples, seed=seed)
-    verdicts = summary(votes if len(votes) else None, rankings if len(rankings) else None, levels=levels)
+    with one_blas_thread():  # the products here are of votes x classes arrays: tall and narrow
+        fits = None
+        if len(votes):
+            summaries, fits = _vote_summaries(votes, levels, n_resamples, seed)
+            out |= summaries
+        if len(rankings):
+            out["rankings"] = ranking_checks(rankings, export_rankings, n_resamples=n_resamples, seed=seed)
+        # the rankers' verdicts of ranking_checks (the same rankings and default thresholds) are not computed twice
+        rankers = out["rankings"]["rankers"] if len(rankings) and "annotator" in rankings.columns else None
+        verdicts = summary(
+            votes if len(votes) else None,
+            rankings if len(rankings) else None,
+            levels=levels,
+            rankers=rankers,
+            fits=fits,
+        )
     out["verdicts"] = verdicts["annotators"]
     out["levels"] = verdicts["levels"]
     out["suspects"] = verdicts["suspects"]

@@ -251,3 +251,25 @@ def test_the_annotators_command_on_a_planted_backend_export(tmp_path, capsys):
     assert payload["levels"]["quality"] == {"level": "interval", "declared": False}
     assert main(["annotators", str(lp), "--level", "ordinal", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["levels"]["quality"]["declared"] is True
+
+
+def test_a_shared_dawid_skene_fit_gives_the_verdicts_of_their_own():
+    # per_annotator.summarize hands its Dawid-Skene fits to the verdicts; the fit on other votes is not used
+    from oasst_quality import aggregation as agg
+    from oasst_quality.coding import encode
+
+    votes, _ = planted_crowds.votes(bad={"constant": 2, "reversed": 2}, k=5, ordered=True, votes_per_item=8, seed=4)
+    votes = votes.assign(label="answer")
+    coded = encode(votes)
+    fit = agg.DawidSkene().fit_ratings(coded)
+    own = va.vote_verdicts(votes, levels="ordinal")
+    shared = va.vote_verdicts(votes, levels="ordinal", fits={"answer": (fit, coded)})
+    pd.testing.assert_frame_equal(shared, own, rtol=1e-9, atol=1e-12)
+    changed = votes.copy()  # as many votes, one of them another answer: not the same votes
+    values = np.sort(changed["value"].unique())
+    changed.iloc[0, changed.columns.get_loc("value")] = values[values != changed["value"].iloc[0]][0]
+    other = encode(changed)
+    elsewhere = agg.DawidSkene().fit_ratings(other)
+    pd.testing.assert_frame_equal(
+        va.vote_verdicts(votes, levels="ordinal", fits={"answer": (elsewhere, other)}), own, check_exact=True
+    )
