@@ -9,15 +9,16 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from threadpoolctl import ThreadpoolController
 
 if TYPE_CHECKING:
+    from threadpoolctl import ThreadpoolController
+
     from .estimate import Estimate
 
 
@@ -228,11 +229,15 @@ def unique_rows(a: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 @functools.cache
 def _blas_pools() -> ThreadpoolController:
-    """The loaded BLAS libraries' thread pools, found once: call after scipy has loaded its own OpenBLAS."""
+    """The loaded BLAS libraries' thread pools, found once (scipy's own OpenBLAS, which L-BFGS-B
+    uses, among them: loaded first)."""
+    import scipy.optimize  # noqa: F401  (loads scipy's OpenBLAS, so that the controller finds it)
+    from threadpoolctl import ThreadpoolController  # imported when first used, not with the package
+
     return ThreadpoolController()
 
 
-def one_blas_thread():
+def one_blas_thread() -> AbstractContextManager:
     """A context in which BLAS runs on one thread: for products of tall, narrow arrays (and
     L-BFGS-B's steps on a few parameters), where waking OpenBLAS's pool costs more than the work
     (a 200k x 5 by 5 x 5 product: 80 ms of CPU on two threads, 2 ms on one). Results are the same:

@@ -28,6 +28,18 @@ def test_networkx_waits_for_a_graph():
     assert _python(code) == "False True"
 
 
+def test_threadpoolctl_waits_for_a_blas_thread_limit():
+    """The package imports threadpoolctl only when a summary first limits BLAS to one thread."""
+    code = (
+        "import sys, oasst_quality, oasst_quality.per_annotator, oasst_quality.aggregation\n"
+        "from oasst_quality._util import one_blas_thread\n"
+        "print('threadpoolctl' in sys.modules, end=' ')\n"
+        "with one_blas_thread():\n"
+        "    print('threadpoolctl' in sys.modules)"
+    )
+    assert _python(code) == "False True"
+
+
 def _import_graph() -> dict[str, set[str]]:
     """Module -> the oasst_quality modules it imports, at module level or inside a function (a lazy
     import is an edge too); imports under ``if TYPE_CHECKING:`` never run and are left out."""
@@ -89,3 +101,15 @@ def test_analyses_never_reach_io_the_report_or_the_cli():
     edge = {m for m in graph if room(m) in {"io", "report", "cli", "scale", "summaries"}}
     reached = {a: sorted(nx.descendants(graph, a) & edge) for a in analyses}
     assert not {a: r for a, r in reached.items() if r}, reached
+
+
+def test_the_blas_thread_limit_finds_scipys_blas_whatever_was_imported_first():
+    """``_blas_pools`` called before anything imported scipy.optimize still holds scipy's OpenBLAS."""
+    code = (
+        "from oasst_quality._util import _blas_pools\n"
+        "found = len(_blas_pools().lib_controllers)\n"
+        "import scipy.optimize\n"
+        "from threadpoolctl import ThreadpoolController\n"
+        "print(found == len(ThreadpoolController().lib_controllers))"
+    )
+    assert _python(code) == "True"
