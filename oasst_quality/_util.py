@@ -240,6 +240,6 @@ def _blas_pools() -> ThreadpoolController:
 def one_blas_thread() -> AbstractContextManager:
     """A context in which BLAS runs on one thread: for products of tall, narrow arrays (and
     L-BFGS-B's steps on a few parameters), where waking OpenBLAS's pool costs more than the work
-    (a 200k x 5 by 5 x 5 product: 80 ms of CPU on two threads, 2 ms on one). Results are the same:
+    (docs/annotations.md, fourth round). Results are the same:
     OpenBLAS splits a product's output among its threads, each element computed alike."""
     return _blas_pools().limit(limits=1, user_api="blas")

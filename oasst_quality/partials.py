@@ -149,10 +149,13 @@ def annotations_add(a: Annotations, b: Annotations) -> Annotations:
     input: :func:`annotations_in_order` restores that order)."""
     from .annotations import Annotations
 
-    def cat(x: pd.DataFrame, y: pd.DataFrame) -> pd.DataFrame:
-        return x if not len(y) else y if not len(x) else pd.concat([x, y])
+    return Annotations(*(_cat([getattr(a, n), getattr(b, n)]) for n in ("votes", "rankings", "rejected")))
 
-    return Annotations(*(cat(getattr(a, n), getattr(b, n)) for n in ("votes", "rankings", "rejected")))
+
+def _cat(tables: list[pd.DataFrame]) -> pd.DataFrame:
+    """Tables one after the other; an empty one is left out (its dtypes must not change the others')."""
+    full = [x for x in tables if len(x)]
+    return tables[0] if not full else full[0] if len(full) == 1 else pd.concat(full)
 
 
 def annotations_in_order(a: Annotations) -> Annotations:
@@ -177,12 +180,7 @@ class Gathered:
         from .annotations import Annotations
 
         pieces, self.pieces = self.pieces, []
-
-        def cat(tables: list[pd.DataFrame]) -> pd.DataFrame:
-            full = [x for x in tables if len(x)]  # an empty table's dtypes must not change the others'
-            return tables[0] if not full else full[0] if len(full) == 1 else pd.concat(full)
-
-        joined = Annotations(*(cat([getattr(a, n) for a, _ in pieces]) for n in ("votes", "rankings", "rejected")))
+        joined = Annotations(*(_cat([getattr(a, n) for a, _ in pieces]) for n in ("votes", "rankings", "rejected")))
         export = pd.concat([e for _, e in pieces], ignore_index=True)
         del pieces
         return annotations_in_order(joined), export

@@ -163,8 +163,8 @@ def ranking_checks(
 
 def _vote_summaries(votes: pd.DataFrame, levels: str | dict | None, n_resamples: int, seed: int) -> tuple[dict, dict]:
     """Agreement per label and the annotator models, and the models' Dawid-Skene fits (which the
-    verdicts reuse); each label's votes and coding, which both share, are freed on return (before
-    the verdicts need memory of their own)."""
+    verdicts reuse); each label's votes are freed on return (before the verdicts need memory of
+    their own), its coding kept with its Dawid-Skene fit."""
     per_label = _per_label(votes, levels)
     labels = _agreement(per_label, n_resamples, seed)
     models, fits = _models(per_label)

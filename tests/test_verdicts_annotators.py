@@ -273,3 +273,22 @@ def test_a_shared_dawid_skene_fit_gives_the_verdicts_of_their_own():
     pd.testing.assert_frame_equal(
         va.vote_verdicts(votes, levels="ordinal", fits={"answer": (elsewhere, other)}), own, check_exact=True
     )
+
+
+def test_the_verdicts_fit_no_dawid_skene_of_their_own_when_handed_one_on_their_votes(monkeypatch):
+    from oasst_quality import aggregation as agg
+    from oasst_quality.coding import encode
+
+    votes, _ = planted_crowds.votes(k=5, ordered=True, votes_per_item=8, seed=4)
+    votes = votes.assign(label="answer")
+    coded = encode(votes)
+    fit = agg.DawidSkene().fit_ratings(coded)
+    other = encode(votes.iloc[1:])  # other votes: a fit on them is not the verdicts' model
+    elsewhere = agg.DawidSkene().fit_ratings(other)
+    calls = []
+    fit_once = agg.DawidSkene._fit
+    monkeypatch.setattr(agg.DawidSkene, "_fit", lambda self, c: (calls.append(1), fit_once(self, c))[1])
+    va.vote_verdicts(votes, levels="ordinal", fits={"answer": (fit, coded)})
+    assert calls == []
+    va.vote_verdicts(votes, levels="ordinal", fits={"answer": (elsewhere, other)})
+    assert calls == [1]

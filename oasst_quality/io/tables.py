@@ -37,7 +37,10 @@ class _Chunks:
         self.chunks: list[Any] = []
 
     def append(self, value: Any) -> None:
-        self.extend((value,))
+        if self.chunks and type(self.chunks[-1]) is list:
+            self.chunks[-1].append(value)
+        else:
+            self.chunks.append([value])
 
     def extend(self, values: Iterable[Any]) -> None:
         if isinstance(values, (np.ndarray, pd.api.extensions.ExtensionArray)):
