@@ -185,3 +185,17 @@ def test_arrow_ids_vouched_printable_only_when_str_isprintable_says_so(typ):
         printable = all(v.isprintable() for v in values if v is not None)
         ascii_only = all(v.isascii() for v in values if v is not None)
         assert bulk._ascii_printable(column) == (printable and ascii_only)
+
+
+def test_a_uint64_rank_beyond_int64_in_parquet_is_a_located_error(tmp_path):
+    fields = [("message_id", pa.string()), ("parent_id", pa.string()), ("message_tree_id", pa.string())]
+    schema = pa.schema([*fields, ("role", pa.string()), ("text", pa.string()), ("rank", pa.uint64())])
+    rows = [
+        {"message_id": "a", "parent_id": None, "message_tree_id": "a", "role": "prompter", "text": "hi", "rank": None},
+        {"message_id": "b", "parent_id": "a", "message_tree_id": "a", "role": "assistant", "text": "yo", "rank": 2**63},
+    ]
+    path = tmp_path / "u64.parquet"
+    pq.write_table(pa.Table.from_pylist(rows, schema=schema), path)
+    with pytest.raises(OasstQualityError, match=r"line 2, field 'rank': 9223372036854775808 does not fit in 64 bits"):
+        oq.load(path)
+    assert len(oq.load(path, lenient=True).rejected) == 1

@@ -1,6 +1,7 @@
 import gzip
 import itertools
 import json
+import re
 
 import numpy as np
 import pandas as pd
@@ -8,7 +9,7 @@ import pytest
 from helpers import jsonl, msg
 
 import oasst_quality as oq
-from oasst_quality.errors import FormatError, SchemaError
+from oasst_quality.errors import FormatError, OasstQualityError, SchemaError
 
 # --------------------------------------------------------------------------- real samples
 
@@ -351,3 +352,27 @@ def test_a_whole_number_id_beyond_2_53_is_called_too_large_not_a_fraction(tmp_pa
     path.write_text(jsonl([msg(5.0)]))  # a JSON file's ids are never read as numbers
     with pytest.raises(SchemaError, match=r"a message id must be a string, got float 5\.0"):
         oq.load(path)
+
+
+@pytest.mark.parametrize(
+    ("extra", "field"),
+    [
+        ({"rank": 2**63}, "rank"),
+        ({"review_count": 2**63}, "review_count"),
+        ({"labels": {"spam": {"value": 0.5, "count": 2**63}}}, "labels.spam.count"),
+        ({"emojis": {"+1": 2**63}}, "emojis.+1"),
+    ],
+)
+def test_an_integer_beyond_64_bits_is_a_located_error_not_an_overflow(tmp_path, extra, field):
+    rows = [
+        {"message_id": "a", "parent_id": None, "message_tree_id": "a", "role": "prompter", "text": "hi"},
+        {"message_id": "b", "parent_id": "a", "message_tree_id": "a", "role": "assistant", "text": "yo", **extra},
+    ]
+    path = tmp_path / "big.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    with pytest.raises(
+        OasstQualityError, match=rf"line 2, field '{re.escape(field)}': 9223372036854775808 does not fit"
+    ):
+        oq.load(path)
+    lenient = oq.load(path, lenient=True)
+    assert list(lenient.messages["message_id"]) == ["a"] and len(lenient.rejected) == 1

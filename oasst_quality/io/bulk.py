@@ -22,7 +22,7 @@ import pandas as pd
 
 from ..errors import SchemaError
 from ..schema import KNOWN_FIELDS, MESSAGE_COLUMNS, ROLES
-from .validate import _COUNT, _NUMBER, _TYPED, BOOL_FIELDS, INT_FIELDS, _detoxify, _emojis, _labels
+from .validate import _COUNT, _NUMBER, _TYPED, BOOL_FIELDS, INT64_MAX, INT_FIELDS, _detoxify, _emojis, _labels
 
 if TYPE_CHECKING:
     from .records import Record
@@ -178,8 +178,13 @@ def check(
         bad.update(np.flatnonzero(rank.to_numpy(dtype=np.int64, na_value=0) < 0).tolist())
     else:
         ranks = [v for v in rank if type(v) is int]
-        if ranks and min(ranks) < 0:
-            bad.update(i for i, v in enumerate(rank) if type(v) is int and v < 0)
+        if ranks and (min(ranks) < 0 or max(ranks) > INT64_MAX):
+            bad.update(i for i, v in enumerate(rank) if type(v) is int and not 0 <= v <= INT64_MAX)
+    counts = cols["review_count"]
+    if not isinstance(counts, pd.arrays.IntegerArray):
+        given = [v for v in counts if type(v) is int]
+        if given and (min(given) < -INT64_MAX - 1 or max(given) > INT64_MAX):
+            bad.update(i for i, v in enumerate(counts) if type(v) is int and not -INT64_MAX - 1 <= v <= INT64_MAX)
     roles = cols["role"]
     if not (_types(roles) <= {str} and set(roles) <= _ROLES):
         bad.update(i for i, v in enumerate(roles) if not (type(v) is str and v in _ROLES))
@@ -311,7 +316,7 @@ def _labels_ok(values: list, counts: list) -> bool:
     if not _types(counts) <= _COUNT:
         return False
     given = counts if None not in counts else [c for c in counts if c is not None]
-    return (not given or min(given) >= 0) and _numbers_ok(values, 0.0, 1.0)
+    return (not given or (min(given) >= 0 and max(given) <= INT64_MAX)) and _numbers_ok(values, 0.0, 1.0)
 
 
 def emojis_part(col: list, bad: set[int]) -> Part:
@@ -333,7 +338,7 @@ def emojis_part(col: list, bad: set[int]) -> Part:
 
 
 def _counts_ok(counts: list) -> bool:
-    return not counts or (_types(counts) <= {int} and min(counts) >= 0)
+    return not counts or (_types(counts) <= {int} and min(counts) >= 0 and max(counts) <= INT64_MAX)
 
 
 def detox_part(col: list, bad: set[int]) -> Part:

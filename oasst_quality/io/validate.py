@@ -18,6 +18,8 @@ from ..schema import KNOWN_FIELDS, ROLES
 STR_FIELDS = ("parent_id", "lang", "text", "user_id", "created_date", "model_name", "tree_state")
 BOOL_FIELDS = ("review_result", "deleted", "synthetic")
 INT_FIELDS = ("review_count", "rank")
+#: The largest integer a table column holds (int64): a larger rank or count is refused, not overflowed.
+INT64_MAX = 2**63 - 1
 
 # Exact types (a JSON true is not a count, and 1 is not a string); None means absent.
 _NONE = type(None)
@@ -49,6 +51,10 @@ def declared_type(field: str, value: Any) -> Any:
         if field in BOOL_FIELDS and value in (0.0, 1.0):
             return value == 1.0
     return value
+
+
+def _too_large(value: int) -> str:
+    return f"{value} does not fit in 64 bits (an integer from -2**63 to 2**63 - 1)"
 
 
 def _fail(detail: str, field: str | None = None) -> SchemaError:
@@ -129,7 +135,7 @@ def _labels(obj: Any) -> tuple[list, list, list]:
         and set(map(type, values)) <= _NUMBER
         and set(map(type, counts)) <= _COUNT
         and (not values or (min(values) >= 0.0 and max(values) <= 1.0 and sum(values) == sum(values)))
-        and all(c is None or c >= 0 for c in counts)
+        and all(c is None or 0 <= c <= INT64_MAX for c in counts)
         and len(set(names)) == len(names)
     ):
         return names, values, counts
@@ -149,6 +155,8 @@ def _labels(obj: Any) -> tuple[list, list, list]:
             raise _fail(f"label value {v} outside [0, 1]", f"labels.{name}.value")
         if count is not None and (type(count) is not int or count < 0):
             raise _fail(f"count must be a non-negative integer, got {count!r:.60}", f"labels.{name}.count")
+        if count is not None and count > INT64_MAX:
+            raise _fail(_too_large(count), f"labels.{name}.count")
     raise AssertionError("unreachable")  # pragma: no cover
 
 
@@ -167,6 +175,8 @@ def _emojis(obj: Any) -> tuple[list, list]:
     for name, count in zip(names, counts):
         if type(count) is not int or count < 0:
             raise _fail(f"count must be a non-negative integer, got {count!r:.60}", f"emojis.{name}")
+        if count > INT64_MAX:
+            raise _fail(_too_large(count), f"emojis.{name}")
     return names, counts
 
 
@@ -211,6 +221,9 @@ def _message(rec: Any, *, tree_id: str | None, tree_state: str | None, parent: s
     fields["created_date"] = _date(rec.get("created_date"))
     if fields["rank"] is not None and fields["rank"] < 0:
         raise _fail(f"rank must be >= 0, got {fields['rank']}", "rank")
+    for f in INT_FIELDS:
+        if fields[f] is not None and not -INT64_MAX - 1 <= fields[f] <= INT64_MAX:
+            raise _fail(_too_large(fields[f]), f)
     role = get("role")
     if role not in ROLES:
         if role is None and "text" not in rec and ("labels" in rec or "payload" in rec):
