@@ -15,6 +15,7 @@ import math
 import warnings
 import zlib
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, BinaryIO, NamedTuple
 
@@ -24,7 +25,7 @@ import pandas as pd
 
 from .. import _json
 from ..errors import FormatError, SchemaError
-from .bulk import Batch, from_arrow
+from .bulk import SIZE, Batch, from_arrow, read_json
 from .validate import declared_type, whole
 
 
@@ -88,7 +89,7 @@ def read(path: str | Path) -> Iterator[Record | Batch]:
         if magic == b"PAR1":
             yield from parquet_records(path)
         else:
-            yield from json_lines(path, fh)
+            yield from json_batches(path, fh)
 
 
 _CONSTANT = object()  # stands in for NaN / Infinity while locating them
@@ -205,13 +206,17 @@ def _lines(path: Path, fh: BinaryIO) -> Iterator[bytes]:
 
 _new_record = tuple.__new__  # Record(...) without the generated __new__'s Python call, per line
 
+#: Records read through Arrow's JSON reader at a time (:func:`json_batches`): a multiple of
+#: :data:`~oasst_quality.io.bulk.SIZE`, so that the batches of records around them fall as they would
+#: without them (a gzip stream that breaks off then costs the same records as before).
+CHUNK = 4 * SIZE
 
-def json_lines(path: Path, fh: BinaryIO) -> Iterator[Record]:
-    """The records of an open JSON-lines stream, one per non-blank line."""
-    source = str(path)
+
+def _numbered_lines(path: Path, fh: BinaryIO) -> Iterator[tuple[int, bytes]]:
+    """(line number, line) of every non-blank line of an open JSON-lines stream; a byte-order mark
+    on line 1 is dropped; a JSON array, an empty file or a broken gzip stream is a FormatError."""
     number = 0
     first = True
-    loads, decode_error = orjson.loads, orjson.JSONDecodeError
     try:
         for number, line in enumerate(_lines(path, fh), start=1):
             if first:
@@ -229,11 +234,7 @@ def json_lines(path: Path, fh: BinaryIO) -> Iterator[Record]:
                 first = False
             elif line.isspace():
                 continue
-            try:
-                value, error = loads(line), None
-            except decode_error:
-                value, error = parse(line, number)
-            yield _new_record(Record, (source, number, line, value, error))
+            yield number, line
     except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
         raise FormatError(
             f"truncated or corrupt gzip stream after line {number} ({exc}); re-download or re-compress the file",
@@ -241,6 +242,66 @@ def json_lines(path: Path, fh: BinaryIO) -> Iterator[Record]:
         ) from None
     if first:
         raise FormatError("empty file: no records", path=path)
+
+
+def _parsed(source: str, numbered: Iterable[tuple[int, bytes]]) -> Iterator[Record]:
+    """Numbered lines parsed one by one (orjson; :func:`parse` for a line it refuses)."""
+    loads, decode_error = orjson.loads, orjson.JSONDecodeError
+    for number, line in numbered:
+        try:
+            value, error = loads(line), None
+        except decode_error:
+            value, error = parse(line, number)
+        yield _new_record(Record, (source, number, line, value, error))
+
+
+def json_lines(path: Path, fh: BinaryIO) -> Iterator[Record]:
+    """The records of an open JSON-lines stream, one per non-blank line."""
+    yield from _parsed(str(path), _numbered_lines(path, fh))
+
+
+def json_batches(path: Path, fh: BinaryIO) -> Iterator[Record | Batch]:
+    """The records of an open JSON-lines stream, :data:`CHUNK` lines at a time: a chunk that Arrow's
+    JSON reader reads as flat messages the batch check can take (:func:`~oasst_quality.io.bulk.read_json`)
+    comes as one batch, any other chunk line by line as :func:`json_lines` gives it. Where the
+    stream breaks off, the lines read before the break come line by line, then the error. Arrow
+    reads each chunk on a thread of its own while the chunk before it is checked and added (both
+    it and zlib let go of the interpreter while they work)."""
+    source = str(path)
+    numbers: list[int] = []
+    lines: list[bytes] = []
+    ahead: tuple | None = None  # the chunk Arrow is reading: (numbers, lines, its table to come)
+    with ThreadPoolExecutor(1) as reader:
+        try:
+            for number, line in _numbered_lines(path, fh):
+                numbers.append(number)
+                lines.append(line)
+                if len(lines) == CHUNK:
+                    chunk = (numbers, lines, reader.submit(read_json, lines))
+                    if ahead is not None:
+                        yield from _chunk(source, *ahead)
+                    ahead, numbers, lines = chunk, [], []
+        except FormatError:
+            if ahead is not None:
+                yield from _chunk(source, *ahead)
+            yield from _parsed(source, zip(numbers, lines))
+            raise
+        if ahead is not None:
+            yield from _chunk(source, *ahead)
+        if lines:
+            yield from _chunk(source, numbers, lines, reader.submit(read_json, lines))
+
+
+def _chunk(source: str, numbers: list[int], lines: list[bytes], table: Future) -> Iterator[Record | Batch]:
+    def record(i: int) -> Record:
+        return next(_parsed(source, [(numbers[i], lines[i])]))
+
+    read = table.result()
+    batch = None if read is None else from_arrow(read, source, numbers, record, json=True)
+    if batch is None:
+        yield from _parsed(source, zip(numbers, lines))
+    else:
+        yield batch
 
 
 # --------------------------------------------------------------------------- typed tables
@@ -418,7 +479,8 @@ def parquet_records(path: Path, *, first: int = 1, source: str | None = None) ->
     def row(i: int) -> Record:
         return Record(name, first + i, b"", typed_row(table.slice(i, 1).to_pylist()[0], None, first + i))
 
-    batch = from_arrow(table, name, first, row) if table.num_rows else None
+    lines = list(range(first, first + table.num_rows))
+    batch = from_arrow(table, name, lines, row) if table.num_rows else None
     if batch is None:
         yield from typed_rows(table.to_pylist(), name, first)
     else:
