@@ -15,9 +15,8 @@ import math
 import warnings
 import zlib
 from collections.abc import Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, BinaryIO, NamedTuple
+from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple
 
 import numpy as np
 import orjson  # 2-3x faster than json on big exports; json stays for error messages.
@@ -27,6 +26,9 @@ from .. import _json
 from ..errors import FormatError, SchemaError
 from .bulk import SIZE, Batch, from_arrow, read_json
 from .validate import declared_type, whole
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
 
 
 class Record(NamedTuple):
@@ -267,6 +269,8 @@ def json_batches(path: Path, fh: BinaryIO) -> Iterator[Record | Batch]:
     stream breaks off, the lines read before the break come line by line, then the error. Arrow
     reads each chunk on a thread of its own while the chunk before it is checked and added (both
     it and zlib let go of the interpreter while they work)."""
+    from concurrent.futures import ThreadPoolExecutor
+
     source = str(path)
     numbers: list[int] = []
     lines: list[bytes] = []
