@@ -610,7 +610,10 @@ def read_json(raw: list[bytes]) -> Any | None:
     if not all(map(bytes.startswith, raw, repeat(b"{"))):
         return None
     try:
-        table = pj.read_json(pa.BufferReader(b"".join(raw)), parse_options=_json_options())
+        # On the calling thread alone: it runs beside the checks of the chunk before (records.json_batches)
+        # and Arrow's own threads would hold more memory than the whole load on main.
+        one_thread = pj.ReadOptions(use_threads=False)
+        table = pj.read_json(pa.BufferReader(b"".join(raw)), read_options=one_thread, parse_options=_json_options())
         table.validate(full=True)  # Arrow's JSON reader leaves bytes that are not UTF-8 in its strings
         fits = set(table.column_names) <= KNOWN_FIELDS and _detox_in_order(table, raw)
     except Exception:  # pyarrow raises several unrelated types; the lines then go one by one

@@ -16,7 +16,7 @@ import warnings
 import zlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple
+from typing import Any, BinaryIO, NamedTuple
 
 import numpy as np
 import orjson  # 2-3x faster than json on big exports; json stays for error messages.
@@ -26,9 +26,6 @@ from .. import _json
 from ..errors import FormatError, SchemaError
 from .bulk import SIZE, Batch, from_arrow, read_json
 from .validate import declared_type, whole
-
-if TYPE_CHECKING:
-    from concurrent.futures import Future
 
 
 class Record(NamedTuple):
@@ -266,42 +263,49 @@ def json_batches(path: Path, fh: BinaryIO) -> Iterator[Record | Batch]:
     """The records of an open JSON-lines stream, :data:`CHUNK` lines at a time: a chunk that Arrow's
     JSON reader reads as flat messages the batch check can take (:func:`~oasst_quality.io.bulk.read_json`)
     comes as one batch, any other chunk line by line as :func:`json_lines` gives it. Where the
-    stream breaks off, the lines read before the break come line by line, then the error. Arrow
-    reads each chunk on a thread of its own while the chunk before it is checked and added (both
-    it and zlib let go of the interpreter while they work)."""
+    stream breaks off, the lines read before the break come line by line, then the error.
+
+    A thread of its own reads the next chunk (gunzip, split, Arrow) while this one is checked
+    and added: zlib and Arrow let go of the interpreter while they work."""
     from concurrent.futures import ThreadPoolExecutor
 
     source = str(path)
-    numbers: list[int] = []
-    lines: list[bytes] = []
-    ahead: tuple | None = None  # the chunk Arrow is reading: (numbers, lines, its table to come)
-    with ThreadPoolExecutor(1) as reader:
+    numbered = _numbered_lines(path, fh)
+
+    def read_chunk() -> tuple[list[int], list[bytes], Any, FormatError | None]:
+        numbers: list[int] = []
+        lines: list[bytes] = []
         try:
-            for number, line in _numbered_lines(path, fh):
+            for number, line in numbered:
                 numbers.append(number)
                 lines.append(line)
                 if len(lines) == CHUNK:
-                    chunk = (numbers, lines, reader.submit(read_json, lines))
-                    if ahead is not None:
-                        yield from _chunk(source, *ahead)
-                    ahead, numbers, lines = chunk, [], []
-        except FormatError:
-            if ahead is not None:
-                yield from _chunk(source, *ahead)
-            yield from _parsed(source, zip(numbers, lines))
-            raise
-        if ahead is not None:
-            yield from _chunk(source, *ahead)
-        if lines:
-            yield from _chunk(source, numbers, lines, reader.submit(read_json, lines))
+                    break
+        except FormatError as exc:  # the lines before it go line by line, as json_lines gives them
+            return numbers, lines, None, exc
+        return numbers, lines, read_json(lines) if lines else None, None
+
+    with ThreadPoolExecutor(1) as reader:
+        ahead = reader.submit(read_chunk)
+        while True:
+            numbers, lines, table, error = ahead.result()
+            more = error is None and len(lines) == CHUNK
+            if more:
+                ahead = reader.submit(read_chunk)
+            yield from _chunk(source, numbers, lines, table)
+            if error is not None:
+                raise error
+            if not more:
+                return
 
 
-def _chunk(source: str, numbers: list[int], lines: list[bytes], table: Future) -> Iterator[Record | Batch]:
+def _chunk(source: str, numbers: list[int], lines: list[bytes], table: Any) -> Iterator[Record | Batch]:
+    """A chunk's lines as one batch (``table``: Arrow's read of them, or None), or line by line."""
+
     def record(i: int) -> Record:
         return next(_parsed(source, [(numbers[i], lines[i])]))
 
-    read = table.result()
-    batch = None if read is None else from_arrow(read, source, numbers, record, json=True)
+    batch = None if table is None else from_arrow(table, source, numbers, record, json=True)
     if batch is None:
         yield from _parsed(source, zip(numbers, lines))
     else:
