@@ -624,9 +624,9 @@ def read_json(raw: list[bytes]) -> Any | None:
 def _detox_in_order(table: Any, raw: list[bytes]) -> bool:
     """Every Detoxify object in the lines ``raw`` names the struct's heads, all of them, in the
     struct's order: as many lines whose last ``"detoxify"`` begins an object of exactly that form
-    (values hold no comma or brace: they are numbers, checked in :func:`from_arrow`) as rows with
-    scores. A ``"detoxify":`` key is only ever a line's own (no other object may hold a field
-    outside the schema), and the bytes ``"detoxify"`` inside a string have their quotes escaped."""
+    (JSON's own spacing or none; values that Arrow read as floats) as rows with scores. A
+    ``"detoxify":`` key is only ever a line's own (no other object may hold a field outside the
+    schema), and the bytes ``"detoxify"`` inside a string have their quotes escaped."""
     import re
 
     import pyarrow as pa
@@ -637,6 +637,7 @@ def _detox_in_order(table: Any, raw: list[bytes]) -> bool:
     if not pa.types.is_struct(column.type) or column.type.num_fields < 2:
         return True
     heads = [column.type.field(i).name.encode() for i in range(column.type.num_fields)]
-    form = re.compile(rb'"detoxify": ?\{' + rb", ?".join(b'"' + re.escape(h) + rb'": ?[^,}]*' for h in heads) + rb"\}")
+    value = rb": ?[-+.0-9A-Za-z]*"  # a number, null, NaN or Infinity (Arrow read a float)
+    form = re.compile(rb'"detoxify": ?\{' + rb", ?".join(b'"' + re.escape(h) + b'"' + value for h in heads) + rb"\}")
     found = sum(map(bool, map(form.match, raw, map(bytes.rfind, raw, repeat(b'"detoxify"')))))
     return found == len(column) - column.null_count
