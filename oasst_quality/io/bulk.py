@@ -1,7 +1,8 @@
 """The schema check of many flat messages at once, column by column, at C speed.
 
 A :class:`Batch` holds flat message records as columns: up to :data:`SIZE` JSON lines or rows of a
-typed table, or a whole parquet file in the hub's layout, read column by column. The checks here accept a row only
+typed table, a whole parquet file in the hub's layout read column by column, or a chunk of JSON
+lines that Arrow's JSON reader read the same way (:func:`read_json`). The checks here accept a row only
 where :func:`oasst_quality.io.validate.record_messages` would accept it and give the same values;
 every other row (a tree record, a line that did not parse, a wrong type, a value out of range, a
 control character in an id, ...) is listed in ``Batch.bad`` and goes through the per-record check,
@@ -596,7 +597,7 @@ def _json_options() -> Any:
 
 def read_json(raw: list[bytes]) -> Any | None:
     """JSON lines (``raw``) of flat messages in the hub's form as an Arrow table, read by Arrow's
-    JSON reader (in C++), for :func:`from_arrow` (with ``json=True``) to check; None where Arrow
+    JSON reader (in C++, on the calling thread), for :func:`from_arrow` (``json=True``) to check; None where Arrow
     cannot stand in for the per-line read: every line must open with ``{`` (Arrow skips a blank
     line, reads two objects on one line as two rows, and may crash on a line that is not an
     object), Arrow must read them all, no field may lie outside the schema (its value is kept as
