@@ -265,12 +265,14 @@ def json_batches(path: Path, fh: BinaryIO) -> Iterator[Record | Batch]:
     comes as one batch, any other chunk line by line as :func:`json_lines` gives it. Where the
     stream breaks off, the lines read before the break come line by line, then the error.
 
-    A thread of its own reads the next chunk (gunzip, split, Arrow) while this one is checked
-    and added: zlib and Arrow let go of the interpreter while they work."""
+    A thread of its own reads the next chunk (split, Arrow) while this one is checked and added,
+    and another inflates the gzip stream a block ahead: zlib and Arrow let go of the interpreter
+    while they work."""
     from concurrent.futures import ThreadPoolExecutor
 
     source = str(path)
-    numbered = _numbered_lines(path, fh)
+    inflate = ThreadPoolExecutor(1)
+    numbered = _numbered_lines(path, _ReadAhead(fh, inflate))
 
     def read_chunk() -> tuple[list[int], list[bytes], Any, FormatError | None]:
         numbers: list[int] = []
@@ -285,7 +287,7 @@ def json_batches(path: Path, fh: BinaryIO) -> Iterator[Record | Batch]:
             return numbers, lines, None, exc
         return numbers, lines, read_json(lines) if lines else None, None
 
-    with ThreadPoolExecutor(1) as reader:
+    with inflate, ThreadPoolExecutor(1) as reader:  # the reader is shut down first: it reads through inflate
         ahead = reader.submit(read_chunk)
         while True:
             numbers, lines, table, error = ahead.result()
@@ -297,6 +299,20 @@ def json_batches(path: Path, fh: BinaryIO) -> Iterator[Record | Batch]:
                 raise error
             if not more:
                 return
+
+
+class _ReadAhead:
+    """A stream whose next ``read`` (of the same size) is done on ``pool``'s thread while the last
+    block is used: the same blocks in the same order, and a read's error raised where it falls."""
+
+    def __init__(self, fh: BinaryIO, pool: Any) -> None:
+        self.fh, self.pool = fh, pool
+        self.ahead: Any = None
+
+    def read(self, size: int) -> bytes:
+        block = (self.ahead or self.pool.submit(self.fh.read, size)).result()
+        self.ahead = self.pool.submit(self.fh.read, size) if block else None
+        return block
 
 
 def _chunk(source: str, numbers: list[int], lines: list[bytes], table: Any) -> Iterator[Record | Batch]:
