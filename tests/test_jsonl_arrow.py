@@ -43,8 +43,8 @@ def _load_both(path, monkeypatch, lenient: bool):
     with monkeypatch.context() as m:
         m.setattr(records, "from_arrow", counted)
         through_arrow = _load(path, lenient)
-    with monkeypatch.context() as m:
-        m.setattr(records, "read_json", lambda raw: None)
+    with monkeypatch.context() as m:  # the read before Arrow: GzipFile, orjson per line, no threads
+        m.setattr(records, "json_batches", records.json_lines)
         line_by_line = _load(path, lenient)
     return through_arrow, line_by_line, sum(arrow_rows)
 
@@ -156,3 +156,22 @@ def test_a_gzip_stream_that_breaks_off_fails_as_line_by_line(tmp_path, monkeypat
     for lenient in (False, True):
         through_arrow, line_by_line, _ = _load_both(path, monkeypatch, lenient)
         assert isinstance(through_arrow, str) and through_arrow == line_by_line
+
+
+GZIP_ODDITIES = {
+    "two members": lambda a, b: gzip.compress(a) + gzip.compress(b),
+    "zeros after the member": lambda a, b: gzip.compress(a) + bytes(16),
+    "bytes after the member": lambda a, b: gzip.compress(a) + b"garbage!",
+    "a CRC that does not match": lambda a, b: gzip.compress(a)[:-8] + bytes(4) + gzip.compress(a)[-4:],
+}
+
+
+@pytest.mark.parametrize("case", list(GZIP_ODDITIES))
+def test_gzip_oddities_read_as_gzipfile_reads_them(tmp_path, monkeypatch, sample_lines, case):
+    """A stream that is not one whole gzip member is read again by GzipFile, from where it stopped."""
+    head, tail = (b"\n".join(part) + b"\n" for part in (sample_lines[:1500], sample_lines[1500:]))
+    path = tmp_path / "odd.jsonl.gz"
+    path.write_bytes(GZIP_ODDITIES[case](head, tail))
+    for lenient in (False, True):
+        through_arrow, line_by_line, _ = _load_both(path, monkeypatch, lenient)
+        _assert_same(through_arrow, line_by_line)

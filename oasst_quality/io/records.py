@@ -8,6 +8,7 @@ functions, so a record read in a partition is the record :func:`oasst_quality.lo
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import io
 import json
@@ -266,13 +267,14 @@ def json_batches(path: Path, fh: BinaryIO) -> Iterator[Record | Batch]:
     stream breaks off, the lines read before the break come line by line, then the error.
 
     A thread of its own reads the next chunk (split, Arrow) while this one is checked and added,
-    and another inflates the gzip stream a block ahead: zlib and Arrow let go of the interpreter
-    while they work."""
+    and another inflates the gzip stream a block ahead (:class:`_Inflated`): zlib and Arrow let
+    go of the interpreter while they work."""
     from concurrent.futures import ThreadPoolExecutor
 
     source = str(path)
     inflate = ThreadPoolExecutor(1)
-    numbered = _numbered_lines(path, _ReadAhead(fh, inflate))
+    raw = open(path, "rb") if isinstance(fh, gzip.GzipFile) else None  # closed with the threads, below
+    numbered = _numbered_lines(path, _ReadAhead(fh if raw is None else _Inflated(raw), inflate))
 
     def read_chunk() -> tuple[list[int], list[bytes], Any, FormatError | None]:
         numbers: list[int] = []
@@ -287,7 +289,7 @@ def json_batches(path: Path, fh: BinaryIO) -> Iterator[Record | Batch]:
             return numbers, lines, None, exc
         return numbers, lines, read_json(lines) if lines else None, None
 
-    with inflate, ThreadPoolExecutor(1) as reader:  # the reader is shut down first: it reads through inflate
+    with raw or contextlib.nullcontext(), inflate, ThreadPoolExecutor(1) as reader:  # shut down in reverse order
         ahead = reader.submit(read_chunk)
         while True:
             numbers, lines, table, error = ahead.result()
@@ -299,6 +301,30 @@ def json_batches(path: Path, fh: BinaryIO) -> Iterator[Record | Batch]:
                 raise error
             if not more:
                 return
+
+
+class _Inflated:
+    """A gzip file's content read 256 KB of the file at a time, inflated by zlib in one call
+    each (``GzipFile`` inflates 8 KB at a time, each call taking and releasing the interpreter's
+    lock). Anything but one whole gzip member (a stream cut short, a second member, bytes after
+    it, a CRC that does not match) raises, and :func:`_lines` then reads the file again with
+    ``GzipFile``, which says what is wrong where it always did."""
+
+    def __init__(self, raw: BinaryIO) -> None:
+        self.raw = raw
+        self.inflater = zlib.decompressobj(wbits=31)  # the gzip wrapper, its CRC and length checked
+
+    def read(self, size: int) -> bytes:
+        while not self.inflater.eof:
+            compressed = self.raw.read(1 << 18)
+            if not compressed:
+                raise EOFError("the gzip stream ends before its end-of-stream marker")
+            block = self.inflater.decompress(compressed)
+            if self.inflater.eof and (self.inflater.unused_data or self.raw.read(1)):
+                raise EOFError("bytes after the first gzip member")
+            if block:
+                return block
+        return b""
 
 
 class _ReadAhead:
