@@ -597,14 +597,15 @@ def _json_options() -> Any:
 
 def read_json(raw: list[bytes]) -> Any | None:
     """JSON lines (``raw``) of flat messages in the hub's form as an Arrow table, read by Arrow's
-    JSON reader (in C++, on the calling thread), for :func:`from_arrow` (``json=True``) to check; None where Arrow
-    cannot stand in for the per-line read: every line must open with ``{`` (Arrow skips a blank
-    line, reads two objects on one line as two rows, and may crash on a line that is not an
-    object), Arrow must read them all, no field may lie outside the schema (its value is kept as
-    orjson gives it), and every Detoxify object must name the same heads in the same order (a
-    row's scores keep its order). Anything Arrow reads that the per-record check might not (a
-    null, NaN or Infinity, a value out of range, a control character in an id, ...) makes its row
-    bad in :func:`from_arrow`, for :func:`~oasst_quality.io.validate.record_messages` to judge."""
+    JSON reader (in C++, on the calling thread), for :func:`from_arrow` (``json=True``) to check;
+    None where Arrow cannot stand in for the per-line read: every line must open with ``{`` (Arrow
+    skips a blank line, reads two objects on one line as two rows, and may crash on a line that
+    is not an object), Arrow must read them all, its strings must be UTF-8, no field may lie
+    outside the schema (its value is kept as orjson gives it), and every Detoxify object must name
+    the same heads in the same order (a row's scores keep its order). Anything Arrow reads that
+    the per-record check might not (a null, NaN or Infinity, a value out of range, a control
+    character in an id, ...) makes its row bad in :func:`from_arrow`, for
+    :func:`~oasst_quality.io.validate.record_messages` to judge."""
     import pyarrow as pa
     import pyarrow.json as pj
 
