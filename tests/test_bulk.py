@@ -49,7 +49,7 @@ def _row_by_row(monkeypatch) -> None:
         return batch
 
     monkeypatch.setattr(bulk, "from_records", all_bad)
-    monkeypatch.setattr(records, "from_arrow", lambda *a: None)
+    monkeypatch.setattr(records, "from_arrow", lambda *a, **k: None)
 
 
 def _count_per_record(monkeypatch) -> list:

@@ -15,7 +15,8 @@ Structural problems (orphans, cycles, duplicates, rank and role problems) never 
 
 The stages, each its own module: :mod:`~oasst_quality.io.records` (the record stream, which the
 Dask engine reads too), :mod:`~oasst_quality.io.validate` (one record's schema check),
-:mod:`~oasst_quality.io.bulk` (the same check over a batch of flat messages, column by column),
+:mod:`~oasst_quality.io.bulk` (the same check over a batch of flat messages, column by column; JSON
+lines of flat messages are read into columns by Arrow's JSON reader, a chunk at a time),
 :mod:`~oasst_quality.io.tables` (records into a Dataset), :mod:`~oasst_quality.io.loading`
 (:func:`load` and its doors) and :mod:`~oasst_quality.io.writers` (:func:`write`).
 """

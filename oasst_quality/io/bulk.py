@@ -1,7 +1,8 @@
 """The schema check of many flat messages at once, column by column, at C speed.
 
 A :class:`Batch` holds flat message records as columns: up to :data:`SIZE` JSON lines or rows of a
-typed table, or a whole parquet file in the hub's layout, read column by column. The checks here accept a row only
+typed table, a whole parquet file in the hub's layout read column by column, or a chunk of JSON
+lines that Arrow's JSON reader read the same way (:func:`read_json`). The checks here accept a row only
 where :func:`oasst_quality.io.validate.record_messages` would accept it and give the same values;
 every other row (a tree record, a line that did not parse, a wrong type, a value out of range, a
 control character in an id, ...) is listed in ``Batch.bad`` and goes through the per-record check,
@@ -383,10 +384,14 @@ def _list_of(typ: Any, test: Callable[[Any], bool]) -> bool:
     return (pt.is_list(typ) or pt.is_large_list(typ)) and test(typ.value_type)
 
 
-def from_arrow(table: Any, source: str, first: int, record: Callable[[int], Record]) -> Batch | None:
-    """The rows of a parquet file in the hub's layout as one batch, read column by column (no row
-    becomes a dict unless it is bad); None where a column's type is not the layout's (the caller
-    then reads the table row by row, as before)."""
+def from_arrow(
+    table: Any, source: str, lines: list[int], record: Callable[[int], Record], *, json: bool = False
+) -> Batch | None:
+    """The rows of a parquet file in the hub's layout (numbered ``lines``) as one batch, read column
+    by column (no row becomes a dict unless it is bad); None where a column's type is not the
+    layout's (the caller then reads the table row by row, as before). ``json``: the table is JSON
+    lines read by Arrow (:func:`read_json`), where a null or NaN score, and a label value or score
+    that is ``-0.0`` (which Arrow also makes of the integer ``-0``), are for the per-record check."""
     import pyarrow.types as pt
 
     names = table.column_names
@@ -417,7 +422,7 @@ def from_arrow(table: Any, source: str, first: int, record: Callable[[int], Reco
     none = [None] * n
     cols = {f: _arrow_column(table.column(f), _ARROW_KINDS[f]) if f in names else none for f in FIELDS}
     extra = {k: _no_nan(table.column(k).to_pylist()) for k in names if k not in KNOWN_FIELDS}
-    labels = _arrow_lists(table, "labels", ("name", "value", "count"), bad)
+    labels = _arrow_lists(table, "labels", ("name", "value", "count"), bad, json=json)
     emojis = _arrow_lists(table, "emojis", ("name", "count"), bad)
     if labels is None or emojis is None:
         return None
@@ -425,8 +430,7 @@ def from_arrow(table: Any, source: str, first: int, record: Callable[[int], Reco
     check(
         cols, bad, typed=True, printable=frozenset(f for f in ids if f in names and _ascii_printable(table.column(f)))
     )
-    lines = list(range(first, first + n))
-    return Batch(source, lines, cols, (labels, emojis, _arrow_detox(table, bad)), bad, record, extra=extra)
+    return Batch(source, lines, cols, (labels, emojis, _arrow_detox(table, bad, json=json)), bad, record, extra=extra)
 
 
 def _arrow_column(column: Any, kind: str) -> Sequence:
@@ -470,10 +474,11 @@ def _no_nan(values: list) -> list:
     return [None if type(v) is float and v != v else v for v in values]
 
 
-def _arrow_lists(table: Any, key: str, fields: tuple[str, ...], bad: set[int]) -> Part | None:
+def _arrow_lists(table: Any, key: str, fields: tuple[str, ...], bad: set[int], *, json: bool = False) -> Part | None:
     """The hub's parallel lists (``{name: [...], value: [...], count: [...]}``) in long form; a row
-    whose lists hold a null, a NaN, a value out of range, a negative count or a name twice is bad.
-    None where a row's lists are null or of unequal lengths (the table is then read row by row)."""
+    whose lists hold a null, a NaN, a value out of range (``json``: or ``-0.0``), a negative count or
+    a name twice is bad. None where a row's lists are null or of unequal lengths (the table is then
+    read row by row)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -498,7 +503,8 @@ def _arrow_lists(table: Any, key: str, fields: tuple[str, ...], bad: set[int]) -
     names = flat[0]
     if "value" in fields:
         values = flat[1].to_numpy(zero_copy_only=False).astype(np.float64)
-        bad.update(row[~((values >= 0.0) & (values <= 1.0))].tolist())  # NaN and nulls fail too
+        refused = ~((values >= 0.0) & (values <= 1.0))  # NaN and nulls fail too
+        bad.update(row[refused | np.signbit(values) if json else refused].tolist())
     negative = pc.fill_null(pc.less(flat[-1], 0), False).to_numpy(zero_copy_only=False)
     bad.update(row[negative].tolist())
     encoded = pc.dictionary_encode(pc.fill_null(names, ""))  # a few distinct names (a null's row is bad)
@@ -534,9 +540,12 @@ def _int64(counts: Any) -> pd.arrays.IntegerArray | list:
     return pd.arrays.IntegerArray(pc.fill_null(counts, 0).to_numpy(), mask)
 
 
-def _arrow_detox(table: Any, bad: set[int]) -> Part:
+def _arrow_detox(table: Any, bad: set[int], *, json: bool = False) -> Part:
     """Detoxify scores (a struct of heads) in long form: a row's heads in the struct's order, those
-    null or NaN left out (as the row reader has it); a score outside [0, 1] makes its row bad."""
+    null or NaN left out (as the row reader has it); a score outside [0, 1] makes its row bad, and
+    (``json``) so does a null, NaN or ``-0.0`` score of a row that has scores (JSON lines say null
+    where the row has the head and nothing where it has not, which Arrow's struct does not tell
+    apart)."""
     import pyarrow as pa
 
     n = table.num_rows
@@ -547,6 +556,90 @@ def _arrow_detox(table: Any, bad: set[int]) -> Part:
     heads = np.array([struct.type.field(i).name for i in range(struct.type.num_fields)], dtype=object)
     scores = np.column_stack([c.to_numpy(zero_copy_only=False).astype(np.float64) for c in struct.flatten()])
     present = ~np.isnan(scores)
-    bad.update(np.flatnonzero((present & ~((scores >= 0.0) & (scores <= 1.0))).any(axis=1)).tolist())
+    refused = present & ~((scores >= 0.0) & (scores <= 1.0))
+    if json:
+        has = struct.is_valid().to_numpy(zero_copy_only=False)
+        refused |= (has[:, None] & ~present) | np.signbit(scores)
+    bad.update(np.flatnonzero(refused.any(axis=1)).tolist())
     rows, cols = np.nonzero(present)
     return (_offsets(present.sum(axis=1)), heads[cols], scores[rows, cols])
+
+
+# --------------------------------------------------------------------------- JSON lines, through Arrow
+
+#: The fields of a flat message whose Arrow type Arrow's JSON reader is told (not left to guess:
+#: ``created_date`` would become a timestamp); ``detoxify`` (a struct of any heads) it infers.
+_JSON_TYPES = {"created_date": "string", **{f: kind for f, kind in _ARROW_KINDS.items() if f != "created_date"}}
+
+
+def _json_options() -> Any:
+    import pyarrow as pa
+    import pyarrow.json as pj
+
+    scalar = {"string": pa.string(), "integer": pa.int64(), "boolean": pa.bool_()}
+    schema = pa.schema(
+        [
+            *((f, scalar[kind]) for f, kind in _JSON_TYPES.items()),
+            (
+                "labels",
+                pa.struct(
+                    [
+                        (k, pa.list_(t))
+                        for k, t in (("name", pa.string()), ("value", pa.float64()), ("count", pa.int64()))
+                    ]
+                ),
+            ),
+            ("emojis", pa.struct([("name", pa.list_(pa.string())), ("count", pa.list_(pa.int64()))])),
+        ]
+    )
+    return pj.ParseOptions(explicit_schema=schema, unexpected_field_behavior="infer")
+
+
+def read_json(raw: list[bytes]) -> Any | None:
+    """JSON lines (``raw``) of flat messages in the hub's form as an Arrow table, read by Arrow's
+    JSON reader (in C++, on the calling thread), for :func:`from_arrow` (``json=True``) to check;
+    None where Arrow cannot stand in for the per-line read: every line must open with ``{`` (Arrow
+    skips a blank line, reads two objects on one line as two rows, and may crash on a line that
+    is not an object), Arrow must read them all, its strings must be UTF-8, no field may lie
+    outside the schema (its value is kept as orjson gives it), and every Detoxify object must name
+    the same heads in the same order (a row's scores keep its order). Anything Arrow reads that
+    the per-record check might not (a null, NaN or Infinity, a value out of range, a control
+    character in an id, ...) makes its row bad in :func:`from_arrow`, for
+    :func:`~oasst_quality.io.validate.record_messages` to judge."""
+    import pyarrow as pa
+    import pyarrow.json as pj
+
+    if not all(map(bytes.startswith, raw, repeat(b"{"))):
+        return None
+    try:
+        # On the calling thread alone: it runs beside the checks of the chunk before (records.json_batches)
+        # and Arrow's own threads would hold more memory than the whole load on main.
+        one_thread = pj.ReadOptions(use_threads=False)
+        table = pj.read_json(pa.BufferReader(b"".join(raw)), read_options=one_thread, parse_options=_json_options())
+        table.validate(full=True)  # Arrow's JSON reader leaves bytes that are not UTF-8 in its strings
+        fits = set(table.column_names) <= KNOWN_FIELDS and _detox_in_order(table, raw)
+    except Exception:  # pyarrow raises several unrelated types; the lines then go one by one
+        return None
+    return table if fits and table.num_rows == len(raw) else None
+
+
+def _detox_in_order(table: Any, raw: list[bytes]) -> bool:
+    """Every Detoxify object in the lines ``raw`` names the struct's heads, all of them, in the
+    struct's order: as many lines whose last ``"detoxify"`` begins an object of exactly that form
+    (JSON's own spacing or none; values that Arrow read as floats) as rows with scores. A
+    ``"detoxify":`` key is only ever a line's own (no other object may hold a field outside the
+    schema), and the bytes ``"detoxify"`` inside a string have their quotes escaped."""
+    import re
+
+    import pyarrow as pa
+
+    if "detoxify" not in table.column_names:
+        return True
+    column = table.column("detoxify")
+    if not pa.types.is_struct(column.type) or column.type.num_fields < 2:
+        return True
+    heads = [column.type.field(i).name.encode() for i in range(column.type.num_fields)]
+    value = rb": ?[-+.0-9A-Za-z]*"  # a number, null, NaN or Infinity (Arrow read a float)
+    form = re.compile(rb'"detoxify": ?\{' + rb", ?".join(b'"' + re.escape(h) + b'"' + value for h in heads) + rb"\}")
+    found = sum(map(bool, map(form.match, raw, map(bytes.rfind, raw, repeat(b'"detoxify"')))))
+    return found == len(column) - column.null_count

@@ -8,6 +8,7 @@ functions, so a record read in a partition is the record :func:`oasst_quality.lo
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import io
 import json
@@ -24,7 +25,7 @@ import pandas as pd
 
 from .. import _json
 from ..errors import FormatError, SchemaError
-from .bulk import Batch, from_arrow
+from .bulk import SIZE, Batch, from_arrow, read_json
 from .validate import declared_type, whole
 
 
@@ -88,7 +89,7 @@ def read(path: str | Path) -> Iterator[Record | Batch]:
         if magic == b"PAR1":
             yield from parquet_records(path)
         else:
-            yield from json_lines(path, fh)
+            yield from json_batches(path, fh)
 
 
 _CONSTANT = object()  # stands in for NaN / Infinity while locating them
@@ -205,13 +206,17 @@ def _lines(path: Path, fh: BinaryIO) -> Iterator[bytes]:
 
 _new_record = tuple.__new__  # Record(...) without the generated __new__'s Python call, per line
 
+#: Records read through Arrow's JSON reader at a time (:func:`json_batches`): a multiple of
+#: :data:`~oasst_quality.io.bulk.SIZE`, so that the batches of records around them fall as they would
+#: without them (a gzip stream that breaks off then costs the same records as before).
+CHUNK = 4 * SIZE
 
-def json_lines(path: Path, fh: BinaryIO) -> Iterator[Record]:
-    """The records of an open JSON-lines stream, one per non-blank line."""
-    source = str(path)
+
+def _numbered_lines(path: Path, fh: BinaryIO) -> Iterator[tuple[int, bytes]]:
+    """(line number, line) of every non-blank line of an open JSON-lines stream; a byte-order mark
+    on line 1 is dropped; a JSON array, an empty file or a broken gzip stream is a FormatError."""
     number = 0
     first = True
-    loads, decode_error = orjson.loads, orjson.JSONDecodeError
     try:
         for number, line in enumerate(_lines(path, fh), start=1):
             if first:
@@ -229,11 +234,7 @@ def json_lines(path: Path, fh: BinaryIO) -> Iterator[Record]:
                 first = False
             elif line.isspace():
                 continue
-            try:
-                value, error = loads(line), None
-            except decode_error:
-                value, error = parse(line, number)
-            yield _new_record(Record, (source, number, line, value, error))
+            yield number, line
     except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
         raise FormatError(
             f"truncated or corrupt gzip stream after line {number} ({exc}); re-download or re-compress the file",
@@ -241,6 +242,116 @@ def json_lines(path: Path, fh: BinaryIO) -> Iterator[Record]:
         ) from None
     if first:
         raise FormatError("empty file: no records", path=path)
+
+
+def _parsed(source: str, numbered: Iterable[tuple[int, bytes]]) -> Iterator[Record]:
+    """Numbered lines parsed one by one (orjson; :func:`parse` for a line it refuses)."""
+    loads, decode_error = orjson.loads, orjson.JSONDecodeError
+    for number, line in numbered:
+        try:
+            value, error = loads(line), None
+        except decode_error:
+            value, error = parse(line, number)
+        yield _new_record(Record, (source, number, line, value, error))
+
+
+def json_lines(path: Path, fh: BinaryIO) -> Iterator[Record]:
+    """The records of an open JSON-lines stream, one per non-blank line."""
+    yield from _parsed(str(path), _numbered_lines(path, fh))
+
+
+def json_batches(path: Path, fh: BinaryIO) -> Iterator[Record | Batch]:
+    """The records of an open JSON-lines stream, :data:`CHUNK` lines at a time: a chunk that Arrow's
+    JSON reader reads as flat messages the batch check can take (:func:`~oasst_quality.io.bulk.read_json`)
+    comes as one batch, any other chunk line by line as :func:`json_lines` gives it. Where the
+    stream breaks off, the lines read before the break come line by line, then the error.
+
+    A thread of its own reads the next chunk (split, Arrow) while this one is checked and added,
+    and another inflates the gzip stream a block ahead (:class:`_Inflated`): zlib and Arrow let
+    go of the interpreter while they work."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    source = str(path)
+    inflate = ThreadPoolExecutor(1)
+    raw = open(path, "rb") if isinstance(fh, gzip.GzipFile) else None  # closed with the threads, below
+    numbered = _numbered_lines(path, _ReadAhead(fh if raw is None else _Inflated(raw), inflate))
+
+    def read_chunk() -> tuple[list[int], list[bytes], Any, FormatError | None]:
+        numbers: list[int] = []
+        lines: list[bytes] = []
+        try:
+            for number, line in numbered:
+                numbers.append(number)
+                lines.append(line)
+                if len(lines) == CHUNK:
+                    break
+        except FormatError as exc:  # the lines before it go line by line, as json_lines gives them
+            return numbers, lines, None, exc
+        return numbers, lines, read_json(lines) if lines else None, None
+
+    with raw or contextlib.nullcontext(), inflate, ThreadPoolExecutor(1) as reader:  # shut down in reverse order
+        ahead = reader.submit(read_chunk)
+        while True:
+            numbers, lines, table, error = ahead.result()
+            more = error is None and len(lines) == CHUNK
+            if more:
+                ahead = reader.submit(read_chunk)
+            yield from _chunk(source, numbers, lines, table)
+            if error is not None:
+                raise error
+            if not more:
+                return
+
+
+class _Inflated:
+    """A gzip file's content read 256 KB of the file at a time, inflated by zlib in one call
+    each (``GzipFile`` inflates 8 KB at a time, each call taking and releasing the interpreter's
+    lock). Anything but one whole gzip member (a stream cut short, a second member, bytes after
+    it, a CRC that does not match) raises, and :func:`_lines` then reads the file again with
+    ``GzipFile``, which says what is wrong where it always did."""
+
+    def __init__(self, raw: BinaryIO) -> None:
+        self.raw = raw
+        self.inflater = zlib.decompressobj(wbits=31)  # the gzip wrapper, its CRC and length checked
+
+    def read(self, size: int) -> bytes:
+        while not self.inflater.eof:
+            compressed = self.raw.read(1 << 18)
+            if not compressed:
+                raise EOFError("the gzip stream ends before its end-of-stream marker")
+            block = self.inflater.decompress(compressed)
+            if self.inflater.eof and (self.inflater.unused_data or self.raw.read(1)):
+                raise EOFError("bytes after the first gzip member")
+            if block:
+                return block
+        return b""
+
+
+class _ReadAhead:
+    """A stream whose next ``read`` (of the same size) is done on ``pool``'s thread while the last
+    block is used: the same blocks in the same order, and a read's error raised where it falls."""
+
+    def __init__(self, fh: BinaryIO, pool: Any) -> None:
+        self.fh, self.pool = fh, pool
+        self.ahead: Any = None
+
+    def read(self, size: int) -> bytes:
+        block = (self.ahead or self.pool.submit(self.fh.read, size)).result()
+        self.ahead = self.pool.submit(self.fh.read, size) if block else None
+        return block
+
+
+def _chunk(source: str, numbers: list[int], lines: list[bytes], table: Any) -> Iterator[Record | Batch]:
+    """A chunk's lines as one batch (``table``: Arrow's read of them, or None), or line by line."""
+
+    def record(i: int) -> Record:
+        return next(_parsed(source, [(numbers[i], lines[i])]))
+
+    batch = None if table is None else from_arrow(table, source, numbers, record, json=True)
+    if batch is None:
+        yield from _parsed(source, zip(numbers, lines))
+    else:
+        yield batch
 
 
 # --------------------------------------------------------------------------- typed tables
@@ -418,7 +529,8 @@ def parquet_records(path: Path, *, first: int = 1, source: str | None = None) ->
     def row(i: int) -> Record:
         return Record(name, first + i, b"", typed_row(table.slice(i, 1).to_pylist()[0], None, first + i))
 
-    batch = from_arrow(table, name, first, row) if table.num_rows else None
+    lines = list(range(first, first + table.num_rows))
+    batch = from_arrow(table, name, lines, row) if table.num_rows else None
     if batch is None:
         yield from typed_rows(table.to_pylist(), name, first)
     else:
