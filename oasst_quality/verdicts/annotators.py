@@ -103,6 +103,7 @@ import pandas as pd
 import scipy.sparse as sp
 from scipy import optimize, special, stats
 
+from ..coding import _sorted_codes
 from ..errors import UsageError
 
 LEVELS = ("nominal", "ordinal", "interval")
@@ -166,11 +167,11 @@ def levels_for(
 ) -> dict[str, str]:
     """Each label's level: ``declared`` (one level for all, or a mapping per label), else inferred."""
     out = {}
-    for name, sub in votes.groupby(label, sort=True):
+    for name, values in votes.groupby(label, sort=True)[value]:
         given = declared.get(name) if isinstance(declared, Mapping) else declared
         if given is not None and given not in LEVELS:
             raise UsageError(f"level must be one of {', '.join(LEVELS)}; got {given!r} for label {name!r}")
-        out[name] = given or infer_level(name, sub[value])
+        out[name] = given or infer_level(name, values)
     return out
 
 
@@ -180,12 +181,13 @@ def levels_for(
 def _classes(values: pd.Series, level: str) -> tuple[np.ndarray, np.ndarray]:
     """(class code per vote, class names): ordered for ordinal/interval, binned when too many."""
     x = _numbers(values) if level != "nominal" else None
-    if x is not None and np.unique(x).size > _MAX_CLASSES:
+    raw = values.to_numpy()
+    names, code = _sorted_codes(raw)
+    if x is not None and (names if raw.dtype == x.dtype else np.unique(x)).size > _MAX_CLASSES:
         edges = np.linspace(x.min(), x.max(), _BINS + 1)
         code = np.clip(np.searchsorted(edges, x, side="right") - 1, 0, _BINS - 1)
         return code, (edges[:-1] + edges[1:]) / 2
-    names, code = np.unique(values.to_numpy(), return_inverse=True)
-    return code.ravel(), names
+    return code, names
 
 
 def _vote_scores(
@@ -280,8 +282,10 @@ def _class_model(c, names: pd.Index, classes: np.ndarray, fit: tuple | None) -> 
             item, who = done.items.get_indexer(c.items), done.annotators.get_indexer(names)
             if (item >= 0).all() and (who >= 0).all():
                 K, A = classes.size, done.n_annotators
-                mine = np.sort((item[c.item] * A + who[c.annotator]) * K + c.code)
-                if np.array_equal(mine, np.sort((done.item * A + done.annotator) * K + done.code)):
+                mine = (item[c.item] * A + who[c.annotator]) * K + c.code
+                theirs = (done.item * A + done.annotator) * K + done.code
+                # the same votes: in the same order where both coded the same rows (the report's), else sorted
+                if np.array_equal(mine, theirs) or np.array_equal(np.sort(mine), np.sort(theirs)):
                     return model.confusions_[who], model.priors_.to_numpy()
     model = agg.DawidSkene()
     model._fit(c)
@@ -731,9 +735,10 @@ def vote_verdicts(
         df = df.assign(**{"label": "default_label"})
         label = "label"
     require_columns(df, item, annotator, value)
+    keep = df[annotator].notna() & df[value].notna()
     if "count" in df.columns:
-        df = df[df["count"].fillna(1) == 1]
-    df = df[df[annotator].notna() & df[value].notna()]
+        keep &= df["count"].fillna(1) == 1
+    df = df if keep.all() else df[keep]  # no copy of the votes when every row is kept
     columns = [
         *ANNOTATOR_COLUMNS[:2],
         "n_compared",
@@ -748,13 +753,14 @@ def vote_verdicts(
     cols = (item, annotator, label, value)
     continuous = [
         name
-        for name, sub in df.groupby(label, sort=True)
-        if lv[name] == "interval" and _numbers(sub[value]) is not None and sub[value].nunique() > _MAX_CLASSES
+        for name, values in df.groupby(label, sort=True)[value]
+        if lv[name] == "interval" and _numbers(values) is not None and values.nunique() > _MAX_CLASSES
     ]
     in_cont = df[label].isin(continuous)
     parts = []
     if (~in_cont).any():
-        parts.append(_class_verdicts(df[~in_cont], lv, fdr, min_bayes_factor, cols, fits).assign(source=0))
+        classes = df if not in_cont.any() else df[~in_cont]
+        parts.append(_class_verdicts(classes, lv, fdr, min_bayes_factor, cols, fits).assign(source=0))
     if in_cont.any():
         parts.append(_noise_verdicts(df[in_cont], continuous, fdr, cols).assign(source=1))
     kept = [x for x in parts if len(x)]
