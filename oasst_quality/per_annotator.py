@@ -20,6 +20,7 @@ export's merged rankings to compare with) and returns one JSON-ready dict:
 
 from __future__ import annotations
 
+import functools
 import operator
 from typing import NamedTuple
 
@@ -28,12 +29,17 @@ import pandas as pd
 
 from . import aggregation as agg
 from . import agreement as ag
-from ._util import one_blas_thread
+from ._util import Forked, one_blas_thread
 from .coding import Ratings, code_values, encode
 from .consensus import _kendall_taus, consensus_ranks, pairwise_agreements
 from .errors import NotComputableError
 from .estimate import no_interval_field
 from .schema import label_kind
+
+#: From this many rankings (beside votes) :func:`summarize` checks them in a forked child process
+#: (:class:`~oasst_quality._util.Forked`), concurrently with the votes' statistics: at 27,000 rankings
+#: their checks take about 0.6 s of CPU, more than forking costs.
+FORK_RANKINGS = 10_000
 
 
 def _single_votes(votes: pd.DataFrame) -> pd.DataFrame:
@@ -245,12 +251,20 @@ def summarize(
     votes, rankings = annotations.votes, annotations.rankings
     out: dict = {"summary": annotations.summary()}
     with one_blas_thread():  # the products here are of votes x classes arrays: tall and narrow
-        fits = None
-        if len(votes):
-            summaries, fits = _vote_summaries(votes, levels, n_resamples, seed)
-            out |= summaries
-        if len(rankings):
-            out["rankings"] = ranking_checks(rankings, export_rankings, n_resamples=n_resamples, seed=seed)
+        checks = functools.partial(ranking_checks, rankings, export_rankings, n_resamples=n_resamples, seed=seed)
+        # many rankings beside votes: their checks (seeded) run in a child process while the votes' run here
+        apart = Forked(checks) if len(votes) and len(rankings) >= FORK_RANKINGS else None
+        try:
+            fits = None
+            if len(votes):
+                summaries, fits = _vote_summaries(votes, levels, n_resamples, seed)
+                out |= summaries
+            if len(rankings):
+                out["rankings"] = apart.result() if apart is not None else checks()
+        except BaseException:
+            if apart is not None:
+                apart.cancel()
+            raise
         # the rankers' verdicts of ranking_checks (the same rankings and default thresholds) are not computed twice
         rankers = out["rankings"]["rankers"] if len(rankings) and "annotator" in rankings.columns else None
         verdicts = summary(
