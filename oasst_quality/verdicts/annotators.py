@@ -190,24 +190,33 @@ def _classes(values: pd.Series, level: str) -> tuple[np.ndarray, np.ndarray]:
     return code, names
 
 
+def _first_seen(ids: pd.Series) -> tuple[np.ndarray, pd.Index]:
+    """Each row's code and the ids in order of first appearance (``pd.unique``'s), from one hash
+    pass: the codes count the votes per id by bincount instead of a groupby. No id is missing."""
+    codes, uniques = pd.factorize(ids)
+    return codes, pd.Index(pd.unique(np.asarray(uniques)))  # as pd.Index(pd.unique(ids)): the dtype inferred alike
+
+
 def _vote_scores(
     votes: pd.DataFrame,
     levels: dict,
     annotators: pd.Index,
     cols: tuple[str, str, str, str],
     fits: Mapping | None = None,
+    ann_all: np.ndarray | None = None,
 ) -> list:
     """Per label read as classes: its compared votes (annotator code, class code, the item's
     leave-one-out posterior q), K, whether the scale has a mirror, and the class names.
 
     ``fits``: per label, a Dawid-Skene fitted already and the votes it was fitted on (coded by
-    :func:`oasst_quality.coding.encode`), reused where :func:`_class_model` finds it the same model."""
+    :func:`oasst_quality.coding.encode`), reused where :func:`_class_model` finds it the same model.
+    ``ann_all``: each vote's position in ``annotators``, where the caller has it."""
     from ..coding import Ratings
 
     item, annotator, label, value = cols
     # items and annotators coded once over all labels; each label's items keep their order of first appearance
     item_all, item_names = pd.factorize(votes[item])
-    ann_all = annotators.get_indexer(votes[annotator])
+    ann_all = annotators.get_indexer(votes[annotator]) if ann_all is None else ann_all
     groups = votes.groupby(label, sort=True).indices
     parts = []
     for name in sorted(groups):
@@ -464,9 +473,9 @@ def _class_verdicts(
 ) -> pd.DataFrame:
     """The mixture of annotator types on the labels read as classes: one row per annotator of ``df``."""
     annotator = cols[1]
-    annotators = pd.Index(pd.unique(df[annotator]))
+    ann_code, annotators = _first_seen(df[annotator])
     A = annotators.size
-    parts = _vote_scores(df, lv, annotators, cols, fits)
+    parts = _vote_scores(df, lv, annotators, cols, fits, ann_code)
     G = _GRID.size
     support = np.r_[0.0, _GRID, -_GRID]
     honest = np.ones(A)
@@ -478,7 +487,7 @@ def _class_verdicts(
     rel, low, high = _posterior_summary(own, support)
     p_bad = p_spam + p_rev
     suspect = _bayes_fdr(p_bad, fdr) & (log_bf >= np.log(min_bayes_factor))
-    n_votes = df.groupby(annotator, sort=False).size().reindex(annotators).to_numpy()
+    n_votes = np.bincount(ann_code, minlength=A)
     # constant answering: per annotator the label with the smallest P, Bonferroni over their labels,
     # then Benjamini-Hochberg over all annotators; only where one value takes CONSTANT_SHARE of the votes
     columns = ["label", "value", "k", "n", "rate", "p", "share"]
@@ -769,7 +778,7 @@ def vote_verdicts(
     both = both.sort_values(["suspect", "source"], ascending=[False, True], kind="stable")
     first = both.drop_duplicates("annotator").set_index("annotator")
     grouped = both.groupby("annotator", sort=False)
-    annotators = pd.Index(pd.unique(df[annotator]))
+    ann_code, annotators = _first_seen(df[annotator])
     first = first.reindex(annotators)
 
     def per(column: str, how) -> pd.Series:
@@ -780,7 +789,7 @@ def vote_verdicts(
     out = pd.DataFrame(
         {
             "annotator": annotators,
-            "n_votes": df.groupby(annotator, sort=False).size().reindex(annotators).to_numpy(int),
+            "n_votes": np.bincount(ann_code, minlength=annotators.size),
             "n_compared": per("n_compared", "sum").fillna(0).to_numpy(int),
             "reliability": first.get("reliability", pd.Series(np.nan, index=annotators)).to_numpy(float),
             "low": first.get("low", pd.Series(np.nan, index=annotators)).to_numpy(float),
