@@ -274,6 +274,9 @@ class Forked:
             os.close(write)
             return
         if pid == 0:  # the child: compute, hand back, and leave without running the parent's exit handlers
+            # the parent's objects are left out of the child's collections, which would otherwise write
+            # to every one of them (their GC headers) and so copy every page they are on
+            gc.freeze()
             os.close(read)
             try:
                 try:
