@@ -20,7 +20,6 @@ export's merged rankings to compare with) and returns one JSON-ready dict:
 
 from __future__ import annotations
 
-import functools
 import operator
 from typing import NamedTuple
 
@@ -36,9 +35,9 @@ from .errors import NotComputableError
 from .estimate import no_interval_field
 from .schema import label_kind
 
-#: From this many rankings (beside votes) :func:`summarize` checks them in a forked child process
-#: (:class:`~oasst_quality._util.Forked`), concurrently with the votes' statistics: at 27,000 rankings
-#: their checks take about 0.6 s of CPU, more than forking costs.
+#: From this many rankings (beside votes) :func:`summarize` checks them, and computes the agreement
+#: per label, in a forked child process (:class:`~oasst_quality._util.Forked`) while the annotator
+#: models run: at 27,000 rankings their checks take about 0.6 s of CPU, more than forking costs.
 FORK_RANKINGS = 10_000
 
 
@@ -227,16 +226,6 @@ def ranking_checks(
     return out
 
 
-def _vote_summaries(votes: pd.DataFrame, levels: str | dict | None, n_resamples: int, seed: int) -> tuple[dict, dict]:
-    """Agreement per label and the annotator models, and the models' Dawid-Skene fits (which the
-    verdicts reuse); each label's votes are freed on return (before the verdicts need memory of
-    their own), its coding kept with its Dawid-Skene fit."""
-    per_label = _per_label(votes, levels)
-    labels = _agreement(per_label, n_resamples, seed)
-    models, fits = _models(per_label)
-    return {"labels": labels, "annotators": models}, fits
-
-
 def summarize(
     annotations,
     *,
@@ -251,20 +240,28 @@ def summarize(
     votes, rankings = annotations.votes, annotations.rankings
     out: dict = {"summary": annotations.summary()}
     with one_blas_thread():  # the products here are of votes x classes arrays: tall and narrow
-        checks = functools.partial(ranking_checks, rankings, export_rankings, n_resamples=n_resamples, seed=seed)
-        # many rankings beside votes: their checks (seeded) run in a child process while the votes' run here
-        apart = Forked(checks) if len(votes) and len(rankings) >= FORK_RANKINGS else None
+        per_label = _per_label(votes, levels) if len(votes) else []
+
+        def apart() -> tuple[pd.DataFrame | None, dict | None]:
+            """Agreement per label and the ranking checks: all seeded, and the verdicts need neither."""
+            labels = _agreement(per_label, n_resamples, seed) if len(votes) else None
+            if not len(rankings):
+                return labels, None
+            return labels, ranking_checks(rankings, export_rankings, n_resamples=n_resamples, seed=seed)
+
+        # many rankings beside votes: that part runs in a child process while the annotator models run here
+        forked = Forked(apart) if len(votes) and len(rankings) >= FORK_RANKINGS else None
         try:
-            fits = None
-            if len(votes):
-                summaries, fits = _vote_summaries(votes, levels, n_resamples, seed)
-                out |= summaries
-            if len(rankings):
-                out["rankings"] = apart.result() if apart is not None else checks()
+            models, fits = _models(per_label) if len(votes) else (None, None)
+            labels, checks = forked.result() if forked is not None else apart()
         except BaseException:
-            if apart is not None:
-                apart.cancel()
+            if forked is not None:
+                forked.cancel()
             raise
+        if len(votes):
+            out |= {"labels": labels, "annotators": models}
+        if len(rankings):
+            out["rankings"] = checks
         # the rankers' verdicts of ranking_checks (the same rankings and default thresholds) are not computed twice
         rankers = out["rankings"]["rankers"] if len(rankings) and "annotator" in rankings.columns else None
         verdicts = summary(

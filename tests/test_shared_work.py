@@ -146,7 +146,7 @@ def test_forked_cancel_stops_the_child():
 
 
 @linux_only
-def test_summarize_with_the_ranking_checks_apart_equals_in_place(planted, monkeypatch):
+def test_summarize_with_agreement_and_ranking_checks_apart_equals_in_place(planted, monkeypatch):
     ds = planted
     export = adapter.rankings(ds)
     here = pa.summarize(ds.annotations, export_rankings=export, n_resamples=50)
@@ -170,4 +170,7 @@ def test_summarize_with_the_ranking_checks_apart_equals_in_place(planted, monkey
     assert apart["rankings"]["pairwise_agreement"] == here["rankings"]["pairwise_agreement"]
     assert apart["rankings"]["vs_export"] == here["rankings"]["vs_export"]
     pd.testing.assert_frame_equal(apart["rankings"]["rankers"], here["rankings"]["rankers"])
+    pd.testing.assert_frame_equal(apart["labels"], here["labels"])  # the agreement, computed in the child too
+    pd.testing.assert_frame_equal(apart["annotators"], here["annotators"])
     pd.testing.assert_frame_equal(apart["verdicts"], here["verdicts"])
+    assert list(apart) == list(here)  # the keys in the same order (metrics.json's)
