@@ -18,7 +18,9 @@ The inputs are written once into benchmarks/out/, and the reports there.
     python benchmarks/bench_annotations.py [--sizes 50000,100000] [--rounds 2] [--parts]
 
 ``--parts`` then times each step the inputs add (reading, attaching, each per-annotator statistic,
-the verdicts, the curation rows) at each size, one after the other in the same process (CPU seconds).
+the verdicts, the curation rows) at each size, one after the other in the same process (CPU seconds,
+with any child process's), and then ``per_annotator.summarize`` whole, as the report runs it (its
+ranking checks and agreement in a forked child, the verdicts reusing the models' fits).
 """
 
 from __future__ import annotations
@@ -140,6 +142,9 @@ def parts(export: Path, votes_csv: Path, rankings_csv: Path) -> dict[str, float]
         ),
         "curation-table rows (flags)": lambda: flags._annotations(
             found["ds"].annotations, adapter.rankings(ds), {"suspects": found["s"]["suspects"]}
+        ),
+        "summarize whole (as the report runs it)": lambda: pa.summarize(
+            found["ds"].annotations, export_rankings=adapter.rankings(ds)
         ),
     }
     for name, step in steps.items():
