@@ -71,10 +71,10 @@ def _per_label(votes: pd.DataFrame, levels: str | dict | None) -> list[_Label]:
     # the sorted ids of all labels with the others left out, so each label gets encode's codes
     item, items = pd.factorize(single["item"], sort=True)
     annotator, annotators = pd.factorize(single["annotator"], sort=True)
-    values, coded = single["value"].to_numpy(), (single["value"].notna() & (item >= 0)).to_numpy()
+    values, codable = single["value"].to_numpy(), (single["value"].notna() & (item >= 0)).to_numpy()
     out = []
     for label, rows in sorted(single.groupby("label", sort=True).indices.items()):
-        if coded[rows].all():
+        if codable[rows].all():
             ratings = _ratings(values[rows], item[rows], items, annotator[rows], annotators)
             out.append(_Label(label, level_of[label], rows.size, ratings, None))
         else:  # votes without a value, or without an item: encode's own way
