@@ -9,14 +9,18 @@ set: 4 rankers out of 100, the export's order with one adjacent pair swapped 5% 
 ``oasst-quality report EXPORT`` runs in process with and without ``--annotations VOTES --rankings
 RANKINGS`` at each size, every command once per round (a busy machine slows them alike); the
 ratio of the best times with / without is the per-annotator cost (each round's ratio is printed
-too; wall time, and the process's CPU time, steadier on a shared machine), and the growth of the
-increment (wall) from the smaller to the larger size shows whether that cost is linear in the data.
+too; wall time, and CPU time, steadier on a shared machine: the process's own and that of the child
+processes it forked, which :func:`oasst_quality.per_annotator.summarize` runs the ranking checks in),
+and the growth of the increment (wall) from the smaller to the larger size shows whether that cost
+is linear in the data.
 The inputs are written once into benchmarks/out/, and the reports there.
 
     python benchmarks/bench_annotations.py [--sizes 50000,100000] [--rounds 2] [--parts]
 
 ``--parts`` then times each step the inputs add (reading, attaching, each per-annotator statistic,
-the verdicts, the curation rows) at each size, one after the other in the same process (CPU seconds).
+the verdicts, the curation rows) at each size, one after the other in the same process (CPU seconds,
+with any child process's), and then ``per_annotator.summarize`` whole, as the report runs it (its
+ranking checks and agreement in a forked child, the verdicts reusing the models' fits).
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import argparse
 import contextlib
 import functools
 import io
+import resource
 import sys
 import time
 from pathlib import Path
@@ -138,17 +143,26 @@ def parts(export: Path, votes_csv: Path, rankings_csv: Path) -> dict[str, float]
         "curation-table rows (flags)": lambda: flags._annotations(
             found["ds"].annotations, adapter.rankings(ds), {"suspects": found["s"]["suspects"]}
         ),
+        "summarize whole (as the report runs it)": lambda: pa.summarize(
+            found["ds"].annotations, export_rankings=adapter.rankings(ds)
+        ),
     }
     for name, step in steps.items():
         out[name] = _clocked(step)[1]
     return out
 
 
+def _cpu() -> float:
+    """CPU seconds of this process and of its children that have ended (the report's forked ones)."""
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + children.ru_utime + children.ru_stime
+
+
 def _clocked(fn) -> tuple[float, float]:
-    """(wall seconds, CPU seconds of this process) of one call."""
-    cpu = time.process_time()
+    """(wall seconds, CPU seconds of this process and the child processes it ran) of one call."""
+    cpu = _cpu()
     wall = _timed(fn)[0]
-    return wall, time.process_time() - cpu
+    return wall, _cpu() - cpu
 
 
 def _run(argv: list[str]) -> None:

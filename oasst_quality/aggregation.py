@@ -348,29 +348,31 @@ class DawidSkene(_Categorical):
         m_t = m.T.tocsr()
         per_item = np.bincount(c.item, minlength=c.n_items).astype(float)
 
-        def m_step(post):
+        def m_step(post, expected):
+            """Priors and confusions from the posteriors ``post`` and their expected counts ``m @ post``."""
             priors = np.maximum((post.sum(axis=0) + self._class_pseudo) / (c.n_items + K * self._class_pseudo), _EPS)
-            counts = (m @ post).reshape(A, K, K)  # [a, l, k]
+            counts = expected.reshape(A, K, K)  # [a, l, k]
             # the floor (crowd-kit's too) turns a row no rating reaches into a uniform one, not 0/0
             counts = np.maximum(counts + self._pseudo_counts(counts), _EPS)
             return priors, counts / counts.sum(axis=1, keepdims=True)  # P(label l | true k) for annotator a
 
         # initialised with the vote shares; then E-step, M-step and the evidence lower bound per
-        # rating (crowd-kit's order and stopping rule)
+        # rating (crowd-kit's order and stopping rule). The expected counts and the log confusions
+        # serve both the M-step and the bound, and the next E-step: each computed once
         post = _vote_shares(c)
-        priors, conf = m_step(post)
+        priors, conf = m_step(post, m @ post)
+        log_conf = np.log(conf).reshape(A * K, K)
         last = -np.inf
         self.n_iter_ = 0
         for it in range(self.n_iter):
-            log_conf = np.log(conf).reshape(A * K, K)
             post, ll = _normalize_log_ll(np.log(priors) + m_t @ log_conf)
-            priors, conf = m_step(post)
+            expected = m @ post
+            priors, conf = m_step(post, expected)
+            log_conf = np.log(conf).reshape(A * K, K)
             if self._stop_on_elbo:
                 safe = np.maximum(post, _EPS)
                 elbo = (
-                    ((m @ post) * np.log(conf).reshape(A * K, K)).sum()
-                    + (per_item @ post) @ np.log(priors)
-                    - (post * np.log(safe)).sum()
+                    (expected * log_conf).sum() + (per_item @ post) @ np.log(priors) - (post * np.log(safe)).sum()
                 ) / c.item.size
             else:  # the marginal log-likelihood per rating (with a prior refitted each step, the ELBO is not monotone)
                 elbo = ll / c.item.size
@@ -486,6 +488,8 @@ class MACE(_Categorical):
         n = np.bincount(c.annotator, minlength=A)
         cell = c.annotator * K + c.code  # (annotator, label) of each rating, for the strategies' sums
         item_cell = c.item * K + c.code  # (item, label) of each rating
+        # the same, label-major: _normalize_log_ll's posteriors are the transpose of a contiguous array
+        label_item = c.code * c.n_items + c.item
         last = -np.inf
         for _ in range(self.n_iter):
             # the terms that depend on a rating's (annotator, label) cell alone: computed per cell, then gathered
@@ -501,7 +505,7 @@ class MACE(_Categorical):
             post, ll = _normalize_log_ll(logp)
             ll /= c.item.size
             # expected "spam" indicator per rating: certain when the label is not the truth
-            p_true = post[c.item, c.code]
+            p_true = post.T.ravel()[label_item]  # post[c.item, c.code], gathered from the contiguous array
             spam_if_true = off / (th + off)
             spam = (1 - p_true) + p_true * spam_if_true[cell]
             theta = (n - np.bincount(c.annotator, spam, A) + self.smoothing) / (n + 2 * self.smoothing)

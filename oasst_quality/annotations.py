@@ -208,13 +208,23 @@ def _text(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
     """Ids as strings (numbers from CSV included), missing stays missing; and each row's control
     character problem (:func:`_id_problem`, None without one). Both are worked out once per distinct
     value: ids repeat (an item has several votes, an annotator many)."""
-    if values.dtype == object and pd.api.types.infer_dtype(values, skipna=True) not in ("string", "empty"):
+    inferred = pd.api.types.infer_dtype(values, skipna=True) if values.dtype == object else None
+    if inferred is not None and inferred not in ("string", "empty"):
         uniques, codes = values.to_numpy(dtype=object), np.arange(len(values))  # mixed types: 1 == 1.0 == True
     else:
         codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    text = [None if _missing(v) else str(v) for v in uniques]
-    problems = [None if t is None else _id_problem(t) for t in text]
-    text, problems = np.array([*text, None], dtype=object), np.array([*problems, None], dtype=object)
+    if inferred in ("string", "empty") or isinstance(values.dtype, pd.StringDtype):  # strings: a blank one is missing
+        text = np.array(uniques, dtype=object)
+        text[np.fromiter((not v.strip() for v in text), dtype=bool, count=text.size)] = None
+    else:
+        text = np.array([None if _missing(v) else str(v) for v in uniques], dtype=object)
+    given = [t for t in text if t is not None]
+    # one search over all the ids joined by a space (not a control character) finds whether any has one
+    if _CONTROL.search(" ".join(given)) is None:
+        problems = np.full(text.size + 1, None, dtype=object)
+    else:
+        problems = np.array([*(None if t is None else _id_problem(t) for t in text), None], dtype=object)
+    text = np.append(text, None)
     return pd.Series(text[codes], index=values.index, dtype=object), problems[codes]  # code -1: missing
 
 

@@ -21,18 +21,24 @@ export's merged rankings to compare with) and returns one JSON-ready dict:
 from __future__ import annotations
 
 import operator
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 
 from . import aggregation as agg
 from . import agreement as ag
-from ._util import one_blas_thread
-from .coding import Ratings, encode
+from ._util import Forked, one_blas_thread
+from .coding import Ratings, code_values, encode
 from .consensus import _kendall_taus, consensus_ranks, pairwise_agreements
 from .errors import NotComputableError
 from .estimate import no_interval_field
 from .schema import label_kind
+
+#: From this many rankings (beside votes) :func:`summarize` checks them, and computes the agreement
+#: per label, in a forked child process (:class:`~oasst_quality._util.Forked`) while the annotator
+#: models run: at 27,000 rankings their checks take about 0.6 s of CPU, more than forking costs.
+FORK_RANKINGS = 10_000
 
 
 def _single_votes(votes: pd.DataFrame) -> pd.DataFrame:
@@ -42,14 +48,67 @@ def _single_votes(votes: pd.DataFrame) -> pd.DataFrame:
     return votes if keep.all() else votes[keep]
 
 
-def _per_label(votes: pd.DataFrame, levels: str | dict | None) -> list[tuple[str, str, pd.DataFrame, Ratings]]:
-    """Per label (sorted): its level, its single votes and their coding (items and annotators
-    sorted), coded once for the agreement statistics and every annotator model."""
+class _Label(NamedTuple):
+    """One label's single votes as :func:`_per_label` codes them."""
+
+    name: str
+    level: str
+    n_votes: int
+    coded: Ratings
+    votes: pd.DataFrame | None  # the label's votes, kept only where some are not coded (no value): counted apart
+
+
+def _per_label(votes: pd.DataFrame, levels: str | dict | None) -> list[_Label]:
+    """Per label (sorted): its level and its single votes' coding (items and annotators sorted, as
+    :func:`~oasst_quality.coding.encode`), coded once for the agreement statistics and every annotator model."""
     from .verdicts.annotators import levels_for
 
     single = _single_votes(votes)
-    level_of = levels_for(single, levels) if len(single) else {}
-    return [(label, level_of[label], sub, encode(sub)) for label, sub in single.groupby("label", sort=True)]
+    if not len(single):
+        return []
+    level_of = levels_for(single, levels)
+    # items and annotators numbered once over all labels, in sorted order: a label's sorted ids are
+    # the sorted ids of all labels with the others left out, so each label gets encode's codes
+    item, items = pd.factorize(single["item"], sort=True)
+    annotator, annotators = pd.factorize(single["annotator"], sort=True)
+    values, codable = single["value"].to_numpy(), (single["value"].notna() & (item >= 0)).to_numpy()
+    out = []
+    for label, rows in sorted(single.groupby("label", sort=True).indices.items()):
+        if codable[rows].all():
+            ratings = _ratings(values[rows], item[rows], items, annotator[rows], annotators)
+            out.append(_Label(label, level_of[label], rows.size, ratings, None))
+        else:  # votes without a value, or without an item: encode's own way
+            sub = single.iloc[rows]
+            out.append(_Label(label, level_of[label], rows.size, encode(sub), sub))
+    return out
+
+
+def _ratings(
+    values: np.ndarray, item: np.ndarray, items: pd.Index, annotator: np.ndarray, annotators: pd.Index
+) -> Ratings:
+    """:func:`~oasst_quality.coding.encode`'s Ratings of votes whose items and annotators are coded
+    already over a larger table (``item`` into its sorted ``items``, ``annotator`` into its sorted
+    ``annotators``): the codes renumbered over the ids these votes hold."""
+    item_code, item_held = _renumber(item, len(items))
+    annotator_code, annotator_held = _renumber(annotator, len(annotators))
+    domain, codes = code_values(values)
+    return Ratings(
+        item_code,
+        annotator_code,
+        codes,
+        domain,
+        int(item_held.sum()),
+        int(annotator_held.sum()),
+        items[item_held],
+        annotators[annotator_held],
+    )
+
+
+def _renumber(codes: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """``codes`` (into ``n`` ids) numbered 0, 1, ... over the ids they hold, in the same order, and
+    which of the ``n`` ids they hold."""
+    held = np.bincount(codes, minlength=n) > 0
+    return (np.cumsum(held) - 1)[codes], held
 
 
 def agreement_from_votes(
@@ -62,16 +121,16 @@ def agreement_from_votes(
     return _agreement(_per_label(votes, levels), n_resamples, seed)
 
 
-def _agreement(per_label: list, n_resamples: int, seed: int) -> pd.DataFrame:
+def _agreement(per_label: list[_Label], n_resamples: int, seed: int) -> pd.DataFrame:
     rows = []
-    for label, level, sub, r in per_label:
+    for label, level, n_votes, r, _ in per_label:
         likert = level != "nominal"
         row = {
             "label": label,
             "level": level,
             "n_items": r.n_items,
             "n_annotators": r.n_annotators,
-            "n_votes": len(sub),
+            "n_votes": n_votes,
         }
         try:
             ci = ag.bootstrap(r, "alpha", level=level, n_resamples=n_resamples, seed=seed)
@@ -93,31 +152,37 @@ def annotator_models(votes: pd.DataFrame, *, levels: str | dict | None = None) -
     return _models(_per_label(votes, levels))[0]
 
 
-def _models(per_label: list) -> tuple[pd.DataFrame, dict]:
+def _models(per_label: list[_Label]) -> tuple[pd.DataFrame, dict]:
     """The annotator models' table, and per label its Dawid-Skene fit with the coded votes (the verdicts reuse it)."""
     out, fits = [], {}
-    for label, level, sub, coded in per_label:
-        if sub["item"].nunique() < 2 or sub["value"].nunique() < 2:
+    for label, level, _, coded, sub in per_label:
+        if sub is None:  # every vote coded: the distinct items and values are the codes'
+            n_items, n_values = coded.n_items, coded.values.size
+        else:
+            n_items, n_values = sub["item"].nunique(), sub["value"].nunique()
+        if n_items < 2 or n_values < 2:
             continue
         ds = agg.DawidSkene().fit_ratings(coded)
         fits[label] = (ds, coded)
         mace = agg.MACE().fit_ratings(coded)
+        if sub is None:
+            n_votes = np.bincount(coded.annotator, minlength=coded.n_annotators)
+            zero_share = np.bincount(coded.annotator, coded.values[coded.code] == 0, coded.n_annotators) / n_votes
+        else:
+            n_votes = sub.groupby("annotator").size().reindex(coded.annotators).to_numpy()
+            zero_share = (sub["value"] == 0).groupby(sub["annotator"]).mean().reindex(coded.annotators).to_numpy()
         frame = pd.DataFrame(
             {
                 "label": label,
                 "annotator": ds.annotator_reliability_.index,
-                "n_votes": sub.groupby("annotator").size().reindex(ds.annotator_reliability_.index).to_numpy(),
+                "n_votes": n_votes,
                 "ds_accuracy": ds.annotator_reliability_.to_numpy(),
                 "mace_competence": mace.annotator_reliability_.reindex(ds.annotator_reliability_.index).to_numpy(),
                 "corr_with_others": agg._loo_correlation(coded, coded.value) if level != "nominal" else np.nan,
-                "zero_share": sub.assign(z=sub["value"] == 0)
-                .groupby("annotator")["z"]
-                .mean()
-                .reindex(ds.annotator_reliability_.index)
-                .to_numpy(),
+                "zero_share": zero_share,
             }
         )
-        if label_kind(label) == "likert" and sub["value"].nunique() > 2:
+        if label_kind(label) == "likert" and n_values > 2:
             ordinal = agg.OrdinalDawidSkene().fit_ratings(coded)
             frame["ordinal_mae_steps"] = ordinal.annotator_mae_.reindex(frame["annotator"]).to_numpy()
         out.append(frame)
@@ -161,16 +226,6 @@ def ranking_checks(
     return out
 
 
-def _vote_summaries(votes: pd.DataFrame, levels: str | dict | None, n_resamples: int, seed: int) -> tuple[dict, dict]:
-    """Agreement per label and the annotator models, and the models' Dawid-Skene fits (which the
-    verdicts reuse); each label's votes are freed on return (before the verdicts need memory of
-    their own), its coding kept with its Dawid-Skene fit."""
-    per_label = _per_label(votes, levels)
-    labels = _agreement(per_label, n_resamples, seed)
-    models, fits = _models(per_label)
-    return {"labels": labels, "annotators": models}, fits
-
-
 def summarize(
     annotations,
     *,
@@ -185,12 +240,28 @@ def summarize(
     votes, rankings = annotations.votes, annotations.rankings
     out: dict = {"summary": annotations.summary()}
     with one_blas_thread():  # the products here are of votes x classes arrays: tall and narrow
-        fits = None
+        per_label = _per_label(votes, levels) if len(votes) else []
+
+        def apart() -> tuple[pd.DataFrame | None, dict | None]:
+            """Agreement per label and the ranking checks: all seeded, and the verdicts need neither."""
+            labels = _agreement(per_label, n_resamples, seed) if len(votes) else None
+            if not len(rankings):
+                return labels, None
+            return labels, ranking_checks(rankings, export_rankings, n_resamples=n_resamples, seed=seed)
+
+        # many rankings beside votes: that part runs in a child process while the annotator models run here
+        forked = Forked(apart) if len(votes) and len(rankings) >= FORK_RANKINGS else None
+        try:
+            models, fits = _models(per_label) if len(votes) else (None, None)
+            labels, checks = forked.result() if forked is not None else apart()
+        except BaseException:
+            if forked is not None:
+                forked.cancel()
+            raise
         if len(votes):
-            summaries, fits = _vote_summaries(votes, levels, n_resamples, seed)
-            out |= summaries
+            out |= {"labels": labels, "annotators": models}
         if len(rankings):
-            out["rankings"] = ranking_checks(rankings, export_rankings, n_resamples=n_resamples, seed=seed)
+            out["rankings"] = checks
         # the rankers' verdicts of ranking_checks (the same rankings and default thresholds) are not computed twice
         rankers = out["rankings"]["rankers"] if len(rankings) and "annotator" in rankings.columns else None
         verdicts = summary(

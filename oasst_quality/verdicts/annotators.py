@@ -103,6 +103,7 @@ import pandas as pd
 import scipy.sparse as sp
 from scipy import optimize, special, stats
 
+from ..coding import _sorted_codes
 from ..errors import UsageError
 
 LEVELS = ("nominal", "ordinal", "interval")
@@ -166,11 +167,11 @@ def levels_for(
 ) -> dict[str, str]:
     """Each label's level: ``declared`` (one level for all, or a mapping per label), else inferred."""
     out = {}
-    for name, sub in votes.groupby(label, sort=True):
+    for name, values in votes.groupby(label, sort=True)[value]:
         given = declared.get(name) if isinstance(declared, Mapping) else declared
         if given is not None and given not in LEVELS:
             raise UsageError(f"level must be one of {', '.join(LEVELS)}; got {given!r} for label {name!r}")
-        out[name] = given or infer_level(name, sub[value])
+        out[name] = given or infer_level(name, values)
     return out
 
 
@@ -180,12 +181,20 @@ def levels_for(
 def _classes(values: pd.Series, level: str) -> tuple[np.ndarray, np.ndarray]:
     """(class code per vote, class names): ordered for ordinal/interval, binned when too many."""
     x = _numbers(values) if level != "nominal" else None
-    if x is not None and np.unique(x).size > _MAX_CLASSES:
+    raw = values.to_numpy()
+    names, code = _sorted_codes(raw)
+    if x is not None and (names if raw.dtype == x.dtype else np.unique(x)).size > _MAX_CLASSES:
         edges = np.linspace(x.min(), x.max(), _BINS + 1)
         code = np.clip(np.searchsorted(edges, x, side="right") - 1, 0, _BINS - 1)
         return code, (edges[:-1] + edges[1:]) / 2
-    names, code = np.unique(values.to_numpy(), return_inverse=True)
-    return code.ravel(), names
+    return code, names
+
+
+def _first_seen(ids: pd.Series) -> tuple[np.ndarray, pd.Index]:
+    """Each row's code and the ids in order of first appearance (``pd.unique``'s), from one hash
+    pass: the codes count the votes per id by bincount instead of a groupby. No id is missing."""
+    codes, uniques = pd.factorize(ids)
+    return codes, pd.Index(pd.unique(np.asarray(uniques)))  # as pd.Index(pd.unique(ids)): the dtype inferred alike
 
 
 def _vote_scores(
@@ -194,18 +203,20 @@ def _vote_scores(
     annotators: pd.Index,
     cols: tuple[str, str, str, str],
     fits: Mapping | None = None,
+    ann_all: np.ndarray | None = None,
 ) -> list:
     """Per label read as classes: its compared votes (annotator code, class code, the item's
     leave-one-out posterior q), K, whether the scale has a mirror, and the class names.
 
     ``fits``: per label, a Dawid-Skene fitted already and the votes it was fitted on (coded by
-    :func:`oasst_quality.coding.encode`), reused where :func:`_class_model` finds it the same model."""
+    :func:`oasst_quality.coding.encode`), reused where :func:`_class_model` finds it the same model.
+    ``ann_all``: each vote's position in ``annotators``, where the caller has it."""
     from ..coding import Ratings
 
     item, annotator, label, value = cols
     # items and annotators coded once over all labels; each label's items keep their order of first appearance
     item_all, item_names = pd.factorize(votes[item])
-    ann_all = annotators.get_indexer(votes[annotator])
+    ann_all = annotators.get_indexer(votes[annotator]) if ann_all is None else ann_all
     groups = votes.groupby(label, sort=True).indices
     parts = []
     for name in sorted(groups):
@@ -280,8 +291,10 @@ def _class_model(c, names: pd.Index, classes: np.ndarray, fit: tuple | None) -> 
             item, who = done.items.get_indexer(c.items), done.annotators.get_indexer(names)
             if (item >= 0).all() and (who >= 0).all():
                 K, A = classes.size, done.n_annotators
-                mine = np.sort((item[c.item] * A + who[c.annotator]) * K + c.code)
-                if np.array_equal(mine, np.sort((done.item * A + done.annotator) * K + done.code)):
+                mine = (item[c.item] * A + who[c.annotator]) * K + c.code
+                theirs = (done.item * A + done.annotator) * K + done.code
+                # the same votes: in the same order where both coded the same rows (the report's), else sorted
+                if np.array_equal(mine, theirs) or np.array_equal(np.sort(mine), np.sort(theirs)):
                     return model.confusions_[who], model.priors_.to_numpy()
     model = agg.DawidSkene()
     model._fit(c)
@@ -460,9 +473,9 @@ def _class_verdicts(
 ) -> pd.DataFrame:
     """The mixture of annotator types on the labels read as classes: one row per annotator of ``df``."""
     annotator = cols[1]
-    annotators = pd.Index(pd.unique(df[annotator]))
+    ann_code, annotators = _first_seen(df[annotator])
     A = annotators.size
-    parts = _vote_scores(df, lv, annotators, cols, fits)
+    parts = _vote_scores(df, lv, annotators, cols, fits, ann_code)
     G = _GRID.size
     support = np.r_[0.0, _GRID, -_GRID]
     honest = np.ones(A)
@@ -474,7 +487,7 @@ def _class_verdicts(
     rel, low, high = _posterior_summary(own, support)
     p_bad = p_spam + p_rev
     suspect = _bayes_fdr(p_bad, fdr) & (log_bf >= np.log(min_bayes_factor))
-    n_votes = df.groupby(annotator, sort=False).size().reindex(annotators).to_numpy()
+    n_votes = np.bincount(ann_code, minlength=A)
     # constant answering: per annotator the label with the smallest P, Bonferroni over their labels,
     # then Benjamini-Hochberg over all annotators; only where one value takes CONSTANT_SHARE of the votes
     columns = ["label", "value", "k", "n", "rate", "p", "share"]
@@ -731,9 +744,10 @@ def vote_verdicts(
         df = df.assign(**{"label": "default_label"})
         label = "label"
     require_columns(df, item, annotator, value)
+    keep = df[annotator].notna() & df[value].notna()
     if "count" in df.columns:
-        df = df[df["count"].fillna(1) == 1]
-    df = df[df[annotator].notna() & df[value].notna()]
+        keep &= df["count"].fillna(1) == 1
+    df = df if keep.all() else df[keep]  # no copy of the votes when every row is kept
     columns = [
         *ANNOTATOR_COLUMNS[:2],
         "n_compared",
@@ -748,13 +762,14 @@ def vote_verdicts(
     cols = (item, annotator, label, value)
     continuous = [
         name
-        for name, sub in df.groupby(label, sort=True)
-        if lv[name] == "interval" and _numbers(sub[value]) is not None and sub[value].nunique() > _MAX_CLASSES
+        for name, values in df.groupby(label, sort=True)[value]
+        if lv[name] == "interval" and _numbers(values) is not None and values.nunique() > _MAX_CLASSES
     ]
     in_cont = df[label].isin(continuous)
     parts = []
     if (~in_cont).any():
-        parts.append(_class_verdicts(df[~in_cont], lv, fdr, min_bayes_factor, cols, fits).assign(source=0))
+        classes = df if not in_cont.any() else df[~in_cont]
+        parts.append(_class_verdicts(classes, lv, fdr, min_bayes_factor, cols, fits).assign(source=0))
     if in_cont.any():
         parts.append(_noise_verdicts(df[in_cont], continuous, fdr, cols).assign(source=1))
     kept = [x for x in parts if len(x)]
@@ -763,7 +778,7 @@ def vote_verdicts(
     both = both.sort_values(["suspect", "source"], ascending=[False, True], kind="stable")
     first = both.drop_duplicates("annotator").set_index("annotator")
     grouped = both.groupby("annotator", sort=False)
-    annotators = pd.Index(pd.unique(df[annotator]))
+    ann_code, annotators = _first_seen(df[annotator])
     first = first.reindex(annotators)
 
     def per(column: str, how) -> pd.Series:
@@ -774,7 +789,7 @@ def vote_verdicts(
     out = pd.DataFrame(
         {
             "annotator": annotators,
-            "n_votes": df.groupby(annotator, sort=False).size().reindex(annotators).to_numpy(int),
+            "n_votes": np.bincount(ann_code, minlength=annotators.size),
             "n_compared": per("n_compared", "sum").fillna(0).to_numpy(int),
             "reliability": first.get("reliability", pd.Series(np.nan, index=annotators)).to_numpy(float),
             "low": first.get("low", pd.Series(np.nan, index=annotators)).to_numpy(float),
