@@ -539,6 +539,7 @@ class Partitioned:
         n = len(self.parts)
         votes = _by_partition(frames["votes"], part[ids.get_indexer(frames["votes"]["item"])], n)
         rankings = _by_partition(frames["rankings"], part[ids.get_indexer(frames["rankings"]["group"])], n)
+        _dask().wait(self.parts)  # built (and attached before) first, so that they have a worker
         holders = self.client.who_has(self.parts)  # each partition's rows go straight to its worker
         parts = []
         for i, p in enumerate(self.parts):
@@ -547,7 +548,7 @@ class Partitioned:
                 rankings[i],
                 frames["rejected"] if i == 0 else frames["rejected"].iloc[:0],  # counted once
             )
-            sent = self.client.scatter(mine, workers=list(holders[p.key]) or None, hash=False)
+            sent = self.client.scatter(mine, workers=list(holders.get(p.key, ())) or None, hash=False)
             parts.append(self.client.submit(_attach, p, sent, pure=False))
         self.parts = parts
         return self

@@ -277,3 +277,13 @@ def test_toxicity_tables_of_partitions_join_once_sorted_by_message_id():
     assert list(joined_scores.index) == sorted(ids)
     again = tuple(merged)
     assert again[0] is joined_scores and again[1] is joined_human  # joined once
+
+
+def test_partitions_are_dealt_to_the_workers_in_turn(client):
+    import distributed
+
+    parts = scale.partition(oq.io.sample_path(), client, n_partitions=4)
+    distributed.wait(parts.parts)
+    held = client.who_has(parts.parts)
+    workers = [w for p in parts.parts for w in held[p.key]]
+    assert len(workers) == 4 and sorted(map(workers.count, set(workers))) == [2, 2]
