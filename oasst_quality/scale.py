@@ -307,7 +307,8 @@ def _split_lines(chunk: Chunk, n: int) -> list[Bucket]:
     """:func:`_split` of a byte range of JSON lines, the lines as :func:`_records` cuts and numbers
     them (a byte-order mark off the file's first line, blank lines left out), hashed by the tree id
     read off each line (a line without one is parsed for it) and gathered per partition with one
-    selection each, not an object per line and partition (a third of the CPU seconds before)."""
+    selection each, not a record object per line (a fifth fewer CPU seconds: 0.56 against 0.71 for the
+    1x export's three chunks, a one-off comparison in one process)."""
     import numpy as np
 
     with open(chunk.path, "rb") as fh:
@@ -617,7 +618,7 @@ def partition(
     chunks = _plan(found, blocksize)
     size = sum(f.stat().st_size for _, files in found for f in files)
     workers = sorted(client.scheduler_info()["workers"])
-    n = n_partitions or max(2 * len(workers), math.ceil(size / blocksize))
+    n = n_partitions or max(2 * max(1, len(workers)), math.ceil(size / blocksize))
     split = [client.submit(_split, c, n, pure=False) for c in chunks]
     # partitions dealt to the workers in turn (left to data locality, 3 of the 1x export's 4 went to
     # one worker, which then held three quarters of the export); a worker that leaves hands its on
