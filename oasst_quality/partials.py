@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 
 from . import consensus as cs
@@ -128,11 +129,54 @@ def toxicity_partial(ds: Dataset, t: Tables) -> tuple[pd.DataFrame, pd.DataFrame
     return tx.comparison_tables(t) if not t.scores.empty else None
 
 
-def toxicity_merge(a: tuple | None, b: tuple | None) -> tuple | None:
-    """Two partitions' (scores, human) tables as one, sorted by message id (partition order on ties)."""
+@dataclass
+class Comparison:
+    """Partitions' toxicity (scores, human) tables (``pieces``, in partition order), kept apart until
+    first unpacked (``scores, human = comparison``): then joined and sorted by message id once, not
+    once per merge (each merge re-sorted the rows merged so far: a pass over them per partition)."""
+
+    pieces: list[tuple[pd.DataFrame, pd.DataFrame]]
+
+    def __iter__(self):
+        if len(self.pieces) > 1:  # joined once; every later unpacking reads the joined tables
+            pieces, self.pieces = self.pieces, []
+            self.pieces = [tuple(_sorted_join(list(x)) for x in zip(*pieces))]
+        return iter(self.pieces[0])
+
+
+def _sorted_join(tables: list[pd.DataFrame]) -> pd.DataFrame:
+    """``pd.concat(tables).sort_index(kind="stable")``, built a column at a time: the joined table is
+    the one copy made, not the concatenation and then its sorted copy (at 10x the export's size,
+    1.35 million rows held three times on one worker). A float column that some tables lack is NaN
+    there, as concat makes it; any other difference between the tables goes through concat."""
+    ids = np.concatenate([t.index.to_numpy() for t in tables])
+    columns = pd.concat([t.iloc[:0] for t in tables]).columns  # their union, as concat orders it
+    everywhere = {c for c in columns if all(c in t.columns for t in tables)}
+    floats = all((t[list(set(t.columns) - everywhere)].dtypes == "float64").all() for t in tables)
+    if not floats or pd.isna(ids).any() or len({t.columns.name for t in tables} | {None}) > 2:
+        return pd.concat(tables).sort_index(kind="stable")
+    order = np.argsort(ids, kind="stable")
+    rows = np.cumsum([0] + [len(t) for t in tables])
+    joined = {}
+    for name in columns:
+        if name in everywhere:
+            joined[name] = pd.concat([t[name] for t in tables], ignore_index=True).array.take(order)
+            continue
+        column = np.full(rows[-1], np.nan)
+        for t, start in zip(tables, rows):
+            if name in t.columns:
+                column[start : start + len(t)] = t[name].to_numpy()
+        joined[name] = column[order]
+    index = pd.Index(ids[order], dtype=tables[0].index.dtype, name=tables[0].index.name)
+    return pd.DataFrame(joined, index=index, columns=columns, copy=False)
+
+
+def toxicity_merge(a: tuple | Comparison | None, b: tuple | Comparison | None) -> Comparison | tuple | None:
+    """Two partitions' (scores, human) tables together (a :class:`Comparison`, which unpacks as the
+    two tables joined and sorted by message id, partition order on ties)."""
     if a is None or b is None:
         return b if a is None else a
-    return tuple(pd.concat([x, y]).sort_index(kind="stable") for x, y in zip(a, b))
+    return Comparison([p for x in (a, b) for p in (x.pieces if isinstance(x, Comparison) else [x])])
 
 
 def annotators_partial(ds: Dataset, t: Tables) -> Gathered | None:

@@ -14,6 +14,7 @@ Needs the ``dask`` extra (``pip install "oasst_quality[dask]"``); the core never
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 import re
@@ -277,6 +278,8 @@ class Bucket:
 def _split(chunk: Chunk, n: int) -> list[Bucket]:
     """The chunk's records, by the partition their tree id hashes to (a stable hash: every
     process must agree). Lines travel raw and are parsed again where the partition is built."""
+    if chunk.kind == "lines":
+        return _split_lines(chunk, n)
     lines: list[list[int]] = [[] for _ in range(n)]
     blobs: list[list[bytes]] = [[] for _ in range(n)]
     parsed: list[list[tuple]] = [[] for _ in range(n)]
@@ -293,6 +296,46 @@ def _split(chunk: Chunk, n: int) -> list[Bucket]:
         else:
             parsed[b].append((chunk.source, line, obj, error))
     return [Bucket.of([chunk.source] * len(lines[b]), lines[b], blobs[b], parsed[b]) for b in range(n)]
+
+
+def _parsed_key(line: bytes, number: int) -> bytes | None:
+    """The tree key of a line without a tree id to read off it (parsed for it), None if it is blank."""
+    return _tree_key(rec.parse(line, number)[0], number).encode() if line.strip() else None
+
+
+def _split_lines(chunk: Chunk, n: int) -> list[Bucket]:
+    """:func:`_split` of a byte range of JSON lines, the lines as :func:`_records` cuts and numbers
+    them (a byte-order mark off the file's first line, blank lines left out), hashed by the tree id
+    read off each line (a line without one is parsed for it) and gathered per partition with one
+    selection each, not a record object per line (a fifth fewer CPU seconds: 0.56 against 0.71 for the
+    1x export's three chunks, a one-off comparison in one process)."""
+    import numpy as np
+
+    with open(chunk.path, "rb") as fh:
+        fh.seek(chunk.start)
+        lines = fh.read(chunk.end - chunk.start).splitlines(keepends=True)
+    if chunk.first == 1 and lines and lines[0].startswith(b"\xef\xbb\xbf"):  # a UTF-8 byte-order mark
+        lines[0] = lines[0][3:]
+    numbers = range(chunk.first, chunk.first + len(lines))
+    keys = [  # None: a blank line
+        found.group(1) if found else _parsed_key(line, number)
+        for found, line, number in zip(map(_TREE_ID.search, lines), lines, numbers)
+    ]
+    bucket = np.fromiter((-1 if k is None else zlib.crc32(k) % n for k in keys), np.int64, len(keys))
+    sizes = np.fromiter(map(len, lines), np.int64, len(lines))
+    line = np.arange(chunk.first, chunk.first + len(lines), dtype=np.int64)
+    out = []
+    for b in range(n):
+        mine = np.flatnonzero(bucket == b)
+        out.append(
+            Bucket(
+                np.full(len(mine), chunk.source, np.int32),
+                line[mine],
+                np.cumsum(sizes[mine], dtype=np.int64),
+                b"".join([lines[i] for i in mine.tolist()]),
+            )
+        )
+    return out
 
 
 def _take(buckets: list[Bucket], b: int) -> Bucket:
@@ -410,6 +453,17 @@ def _attach(datasets: list, mine) -> list:
     return [(replace(ds, annotations=mine), t)]
 
 
+def _by_partition(frame: pd.DataFrame, part: np.ndarray, n: int) -> list[pd.DataFrame]:
+    """``frame``'s rows of each partition ``0 .. n-1`` (``part``: each row's), in their order:
+    one stable sort and one selection, not a pass over every row per partition."""
+    import numpy as np
+
+    order = np.argsort(part, kind="stable")
+    cuts = np.searchsorted(part[order], np.arange(n + 1))
+    ordered = frame.take(order)
+    return [ordered.iloc[a:b] for a, b in itertools.pairwise(cuts)]
+
+
 class Partitioned:
     """An export spread over a Dask cluster in partitions of whole trees (see :func:`partition`): an
     :class:`~oasst_quality.engine.Engine`.
@@ -482,16 +536,21 @@ class Partitioned:
             frame = getattr(checked, name)
             frames[name] = frame.set_axis(range(self._rows[name], self._rows[name] + len(frame)))
             self._rows[name] += len(frame)
-        vote_part = part[ids.get_indexer(frames["votes"]["item"])]  # every id is known once checked
-        ranking_part = part[ids.get_indexer(frames["rankings"]["group"])]
+        # every id is known once checked; each table is cut by partition with one stable sort
+        n = len(self.parts)
+        votes = _by_partition(frames["votes"], part[ids.get_indexer(frames["votes"]["item"])], n)
+        rankings = _by_partition(frames["rankings"], part[ids.get_indexer(frames["rankings"]["group"])], n)
+        _dask().wait(self.parts)  # built (and attached before) first, so that they have a worker
+        holders = self.client.who_has(self.parts)  # each partition's rows go straight to its worker
         parts = []
         for i, p in enumerate(self.parts):
             mine = Annotations(
-                frames["votes"][vote_part == i],
-                frames["rankings"][ranking_part == i],
+                votes[i],
+                rankings[i],
                 frames["rejected"] if i == 0 else frames["rejected"].iloc[:0],  # counted once
             )
-            parts.append(self.client.submit(_attach, p, self.client.scatter(mine, hash=False), pure=False))
+            sent = self.client.scatter(mine, workers=list(holders.get(p.key, ())) or None, hash=False)
+            parts.append(self.client.submit(_attach, p, sent, pure=False))
         self.parts = parts
         return self
 
@@ -558,11 +617,20 @@ def partition(
     found = _sources(paths)
     chunks = _plan(found, blocksize)
     size = sum(f.stat().st_size for _, files in found for f in files)
-    workers = max(1, len(client.scheduler_info()["workers"]))
-    n = n_partitions or max(2 * workers, math.ceil(size / blocksize))
+    workers = sorted(client.scheduler_info()["workers"])
+    n = n_partitions or max(2 * max(1, len(workers)), math.ceil(size / blocksize))
     split = [client.submit(_split, c, n, pure=False) for c in chunks]
+    # partitions dealt to the workers in turn (left to data locality, 3 of the 1x export's 4 went to
+    # one worker, which then held three quarters of the export); a worker that leaves hands its on
     parts = [
-        client.submit(_join, *[client.submit(_take, s, b, pure=False) for s in split], pure=False) for b in range(n)
+        client.submit(
+            _join,
+            *[client.submit(_take, s, b, pure=False) for s in split],
+            workers=workers[b % len(workers)] if workers else None,
+            allow_other_workers=True,
+            pure=False,
+        )
+        for b in range(n)
     ]
     counts = client.gather([client.submit(_count, p, pure=False) for p in parts])
     del split  # the chunks' buckets are released once every partition holds its records

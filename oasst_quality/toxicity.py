@@ -463,8 +463,11 @@ def agreement_from_tables(
     id) adds the rows per language."""
     by_language = langs is not None
     rng = np.random.default_rng(seed)
-    common = scores.index.intersection(human.index)  # aligned once, not per (head, label) pair
-    s_all, h_all = scores.reindex(common), human.reindex(common)
+    if scores.index.equals(human.index):  # aligned already (comparison_tables'): no copies, no hash of the ids
+        common, s_all, h_all = scores.index, scores, human
+    else:  # aligned once, not per (head, label) pair
+        common = scores.index.intersection(human.index)
+        s_all, h_all = scores.reindex(common), human.reindex(common)
     rows = []
     for head, labels in HEAD_LABELS.items():
         if head not in scores.columns:
@@ -557,6 +560,15 @@ def calibration(
     return calibration_from_tables(*tables, head=head, label=label, bins=bins, threshold=threshold)
 
 
+def _paired(scores: pd.DataFrame, human: pd.DataFrame, head: str, label: str) -> pd.DataFrame:
+    """One head's ``score`` and one label's ``human`` mean side by side, over the messages that have both."""
+    if scores.index.equals(human.index):  # aligned already (comparison_tables'): joined without hashing the ids
+        both = pd.DataFrame({"score": scores[head].to_numpy(), "human": human[label].to_numpy()}, index=scores.index)
+    else:
+        both = pd.concat([scores[head].rename("score"), human[label].rename("human")], axis=1, join="inner")
+    return both.dropna()
+
+
 def calibration_from_tables(
     scores: pd.DataFrame,
     human: pd.DataFrame,
@@ -567,7 +579,7 @@ def calibration_from_tables(
     threshold: float = 0.5,
 ) -> pd.DataFrame:
     """:func:`calibration` from :func:`comparison_tables`."""
-    both = pd.concat([scores[head].rename("score"), human[label].rename("human")], axis=1, join="inner").dropna()
+    both = _paired(scores, human, head, label)
     both["bin"] = pd.qcut(both["score"].rank(method="first"), q=min(bins, len(both)), labels=False)
     g = both.groupby("bin")
     return pd.DataFrame(

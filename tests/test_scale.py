@@ -1,7 +1,9 @@
 """The Dask engine: the same metrics as the in-memory report, on a LocalCluster of 2 worker processes."""
 
+import gzip
 import json
 import sys
+import zlib
 from pathlib import Path
 
 import pandas as pd
@@ -57,8 +59,6 @@ def test_synthetic_100k_same_metrics(client, tmp_path):
 
 def _broken(tmp_path) -> Path:
     lines = oq.io.sample_path().read_bytes()
-    import gzip
-
     rows = gzip.decompress(lines).splitlines(keepends=True)[:60]
     rows[41] = b'{"message_tree_id": "x", "prompt": {"message_id": "m", "role": "robot", "text": "t"}}\n'
     rows[17] = b"{not json\n"
@@ -88,6 +88,26 @@ def test_line_chunks_read_every_record_once_with_its_number(tmp_path):
     whole = [(r.line, r.value) for r in records.read(path)]
     pieces = [(r.line, r.value) for c in chunks for r in scale._records(c)]
     assert pieces == whole
+
+
+def test_split_sends_each_line_to_its_trees_partition_with_its_number(tmp_path):
+    sample = gzip.decompress(oq.io.sample_path().read_bytes()).splitlines(keepends=True)[:40]
+    tree = b'{"message_tree_id": "t", "prompt": {"message_id": "t", "role": "prompter", "text": "a"}}\n'
+    replies = b'{"prompt": {"message_id": "r", "role": "prompter", "text": "b", "replies": []}}\n'
+    path = tmp_path / "mixed.jsonl"
+    path.write_bytes(
+        b"\xef\xbb\xbf" + b"".join([*sample[:9], b"\n", b"  \n", tree, b"{not json\n", replies, *sample[9:]])
+    )
+    n = 3
+    buckets = [scale._split(c, n) for c in scale.plan([path], blocksize=2000)]
+    got = sorted((line, raw, b) for bs in buckets for b, bucket in enumerate(bs) for _, line, raw in bucket.records())
+    lines = path.read_bytes()[3:].splitlines(keepends=True)  # the byte-order mark is not part of line 1
+    kept = [(i, raw) for i, raw in enumerate(lines, start=1) if raw.strip()]
+    assert [(line, raw) for line, raw, _ in got] == kept  # every non-blank line once, numbered as the loader does
+    for line, raw, b in got:
+        value, _ = records.parse(raw, line)
+        key = value.get("message_tree_id") or value.get("message_id") if value else None
+        assert b == zlib.crc32((key or f"line {line}").encode()) % n
 
 
 def test_parquet_shards_and_several_inputs(client, tmp_path):
@@ -235,3 +255,35 @@ def test_gathered_annotator_tables_join_once_in_input_order():
     pd.testing.assert_frame_equal(joined.rankings, rankings)
     pd.testing.assert_frame_equal(export, rankings)
     assert gathered.pieces == []  # let go of: the joined tables are the only copy
+
+
+def test_toxicity_tables_of_partitions_join_once_sorted_by_message_id():
+    from oasst_quality import partials
+
+    ids = ["m5", "m1", "m4", "m2", "m3", "m0"]
+    scores = pd.DataFrame({"toxicity": [0.5, 0.1, 0.4, 0.2, 0.3, 0.0]}, index=pd.Index(ids, name="item"))
+    human = pd.DataFrame({"toxicity": [1.0, 0.0, 0.5, 0.0, 1.0, 0.5], "violence": 0.0}, index=scores.index)
+    pieces = [(scores.iloc[a:b].sort_index(), human.iloc[a:b].sort_index()) for a, b in ((0, 2), (2, 3), (3, 6))]
+    pieces[1] = (pieces[1][0], pieces[1][1].drop(columns="violence"))  # a partition without a label's values
+    merged = partials.toxicity_merge(partials.toxicity_merge(pieces[0], None), pieces[1])
+    merged = partials.toxicity_merge(merged, partials.toxicity_merge(None, pieces[2]))
+    assert len(merged.pieces) == 3  # kept apart until read
+    joined_scores, joined_human = merged
+    pairwise = pieces[0]  # what merging two at a time gave: concatenated, then sorted by id, at every merge
+    for piece in pieces[1:]:
+        pairwise = tuple(pd.concat([x, y]).sort_index(kind="stable") for x, y in zip(pairwise, piece))
+    pd.testing.assert_frame_equal(joined_scores, pairwise[0])
+    pd.testing.assert_frame_equal(joined_human, pairwise[1])
+    assert list(joined_scores.index) == sorted(ids)
+    again = tuple(merged)
+    assert again[0] is joined_scores and again[1] is joined_human  # joined once
+
+
+def test_partitions_are_dealt_to_the_workers_in_turn(client):
+    import distributed
+
+    parts = scale.partition(oq.io.sample_path(), client, n_partitions=4)
+    distributed.wait(parts.parts)
+    held = client.who_has(parts.parts)
+    workers = [w for p in parts.parts for w in held[p.key]]
+    assert len(workers) == 4 and sorted(map(workers.count, set(workers))) == [2, 2]

@@ -273,3 +273,16 @@ def test_a_row_without_an_interval_carries_why_to_the_report():
     m = {"toxicity": {"available": True, "agreement": table.to_dict("records")}}
     said = "ROC-AUC 1.00 (no interval: perfect separation: DeLong's standard error is 0)"
     assert said in prose.toxicity_sentences(m)[0]
+
+
+def test_tables_already_aligned_give_what_aligning_them_gives():
+    scores, human = tx.comparison_tables(oq.load_sample())
+    shuffled = human.iloc[::-1]  # the same messages in another order: aligned by id first
+    assert scores.index.equals(human.index) and not scores.index.equals(shuffled.index)
+    pd.testing.assert_frame_equal(
+        tx.agreement_from_tables(scores, human, n_resamples=50),
+        tx.agreement_from_tables(scores, shuffled, n_resamples=50),
+    )
+    pd.testing.assert_frame_equal(
+        tx.calibration_from_tables(scores, human), tx.calibration_from_tables(scores, shuffled)
+    )
