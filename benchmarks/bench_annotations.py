@@ -29,9 +29,7 @@ import argparse
 import contextlib
 import functools
 import io
-import resource
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -41,7 +39,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import synthetic  # noqa: E402
-from _timing import _timed  # noqa: E402
+from _timing import _timed, cpu  # noqa: E402
 
 import oasst_quality as oq  # noqa: E402
 from oasst_quality import adapter  # noqa: E402
@@ -152,17 +150,11 @@ def parts(export: Path, votes_csv: Path, rankings_csv: Path) -> dict[str, float]
     return out
 
 
-def _cpu() -> float:
-    """CPU seconds of this process and of its children that have ended (the report's forked ones)."""
-    children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return time.process_time() + children.ru_utime + children.ru_stime
-
-
 def _clocked(fn) -> tuple[float, float]:
     """(wall seconds, CPU seconds of this process and the child processes it ran) of one call."""
-    cpu = _cpu()
+    start = cpu()
     wall = _timed(fn)[0]
-    return wall, _cpu() - cpu
+    return wall, cpu() - start
 
 
 def _run(argv: list[str]) -> None:
