@@ -117,7 +117,9 @@ def test_the_in_memory_engine_is_the_one_partition_case():
     twice = sections.merge(stats, stats)
     assert twice["consensus"]["n_preference_pairs"] == 2 * stats["consensus"]["n_preference_pairs"]
     tox = sections.section_partial(ds, adapter.tables(ds), "toxicity")  # finalized apart: its own partial
-    assert len(sections.section_merge("toxicity", tox, tox)[0]) == 2 * len(tox[0])
+    scores, human = sections.section_merge("toxicity", tox, tox)  # unpacked: joined, sorted by message id
+    assert len(scores) == 2 * len(tox[0]) and len(human) == 2 * len(tox[1])
+    assert scores.index.is_monotonic_increasing
     assert engine.submit(sections.first_pass).result().keys() == stats.keys()
 
 
