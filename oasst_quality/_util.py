@@ -249,20 +249,6 @@ def one_blas_thread() -> AbstractContextManager:
     return _blas_pools().limit(limits=1, user_api="blas")
 
 
-@functools.cache
-def _bar_class() -> type:
-    from tqdm.auto import tqdm  # imported when a bar is first made, not with the package
-
-    return type("ProgressBar", (tqdm,), {"monitor_interval": 0})
-
-
-def progress_bar(iterable: Any = None, **options: Any) -> Any:
-    """A tqdm progress bar (``tqdm.auto``'s, with its ``options``) that starts no monitor thread:
-    tqdm starts one with its first bar, shown or not, and a thread left running keeps
-    :class:`Forked` from forking."""
-    return _bar_class()(iterable, **options)
-
-
 class Forked:
     """``fn()`` run in a forked child process while the caller goes on; :meth:`result` waits for it.
 

@@ -20,7 +20,6 @@ import numpy as np
 import pandas as pd
 
 from . import adapter, langid_model
-from ._util import progress_bar
 from .errors import UsageError
 
 BACKENDS = ("cascade", "py3langid", "lingua", "langdetect")
@@ -156,9 +155,11 @@ def _second_stage(
 
 
 def _detect_py3langid(texts: list[str], progress: bool = False) -> tuple[list, np.ndarray]:
+    from tqdm.auto import tqdm
+
     model = _py3langid()
     codes, conf = [], []
-    with progress_bar(total=len(texts), desc="language", unit="text", disable=not progress) as bar:
+    with tqdm(total=len(texts), desc="language", unit="text", disable=not progress) as bar:
         for start in range(0, len(texts), _PY3LANGID_CHUNK):
             chunk = texts[start : start + _PY3LANGID_CHUNK]
             found, probs = model.classify(chunk)

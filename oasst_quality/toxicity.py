@@ -27,9 +27,10 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 from scipy.stats import rankdata
+from tqdm.auto import tqdm
 
 from . import adapter
-from ._util import bootstrap_estimate, progress_bar, torch_device
+from ._util import bootstrap_estimate, torch_device
 from .errors import NotComputableError, OasstQualityError, UsageError
 from .estimate import Estimate, no_interval_field
 
@@ -178,7 +179,7 @@ def score_texts(
     show = len(texts) > 1000 if progress is None else progress
     out = []
     with torch.inference_mode():
-        for start in progress_bar(range(0, len(texts), batch_size), disable=not show, desc="toxicity", unit="batch"):
+        for start in tqdm(range(0, len(texts), batch_size), disable=not show, desc="toxicity", unit="batch"):
             batch = tokenizer(
                 texts[start : start + batch_size],
                 return_tensors="pt",

@@ -1,12 +1,10 @@
-import io
-
 import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from oasst_quality import _util, skew
+from oasst_quality import skew
 from oasst_quality._util import bootstrap_estimate, unique_rows
 from oasst_quality.errors import NotComputableError
 from oasst_quality.estimate import interval_text
@@ -47,16 +45,3 @@ def test_one_unit_or_no_spread_gives_no_interval():
     # one language: every message is in it, so entropy is 0 on every resample and has no interval
     e = skew.bootstrap_statistic(np.array([2022]), skew.entropy, n_resamples=20)
     assert (e.low, e.high) == (None, None) and "2,022 counted units gives the same value" in e.details["no_interval"]
-
-
-def test_progress_bar_starts_no_thread():
-    """tqdm starts a monitor thread with its first bar, shown or not; ours does not, so that a
-    report can still fork (:class:`oasst_quality._util.Forked` forks only without other threads)."""
-    import threading
-
-    before = {t.ident for t in threading.enumerate()}
-    for disable in (True, False):
-        with _util.progress_bar(total=3, disable=disable, file=io.StringIO()) as bar:
-            bar.update(3)
-    assert {t.ident for t in threading.enumerate()} == before
-    assert list(_util.progress_bar(range(4), disable=True)) == [0, 1, 2, 3]

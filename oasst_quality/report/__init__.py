@@ -18,9 +18,10 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from tqdm.auto import tqdm
 
 from .. import __version__, partials, published
-from .._util import check_output_folder, jsonable, progress_bar, replace_into
+from .._util import check_output_folder, jsonable, replace_into
 from ..dataset import Dataset
 from ..engine import Engine, InMemory
 from ..errors import FormatError, UsageError
@@ -85,7 +86,7 @@ def compute(
         pairs=pairs,
         flags_dir=where,
     )
-    progress = progress_bar(total=len(SECTIONS) + 2, desc="report", disable=quiet, unit="step")
+    progress = tqdm(total=len(SECTIONS) + 2, desc="report", disable=quiet, unit="step")
     # sections whose statistics never reach the client: merged and finalized on a worker
     apart = {
         s.name: engine.submit(

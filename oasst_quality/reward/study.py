@@ -11,7 +11,7 @@ from typing import BinaryIO
 import numpy as np
 import pandas as pd
 
-from .._util import jsonable, progress_bar, row_interval
+from .._util import jsonable, row_interval
 from ..errors import UsageError
 from ..estimate import Estimate
 from .data import split_by_group
@@ -217,6 +217,8 @@ def noise_study(
     Train and test are split by tree; ``max_pairs`` caps the training pairs (seeded). Each run's
     accuracy gets a bootstrap interval over test trees (``n_resamples``, seeded).
     """
+    from tqdm.auto import tqdm
+
     if noise not in NOISES:
         raise UsageError(f"noise must be one of {sorted(NOISES)}, got {noise!r}")
     if 0.0 not in {float(r) for r in rates}:
@@ -236,7 +238,7 @@ def noise_study(
     fit = _frozen_runner(train, test, backbone, max_length, dev, head) if mode == "frozen" else None
     rows, speeds, per_run = [], [], {}
     runs = [(seed, rate) for seed in seeds for rate in rates]
-    for seed, rate in progress_bar(runs, desc=f"noise study ({mode})", unit="run", disable=not progress):
+    for seed, rate in tqdm(runs, desc=f"noise study ({mode})", unit="run", disable=not progress):
         noisy = NOISES[noise](train, rate, seed=seed)
         start = time.perf_counter()
         if fit is not None:
