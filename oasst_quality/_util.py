@@ -11,7 +11,6 @@ import shutil
 import signal
 import sys
 import tempfile
-import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
@@ -254,17 +253,15 @@ class Forked:
 
     For independent work on large in-memory tables (the child sees them without a copy). The child
     hands back its result, or the exception it raised, pickled through a pipe. Where there is no
-    fork (not Linux), where the process runs other Python threads (a Dask client's, say: a lock one
-    of them holds at the fork would stay held in the child for ever), where fork fails, or where
-    the child hands nothing back (killed, a result that does not pickle), :meth:`result` runs
-    ``fn()`` in the caller: the same result either way
+    fork (not Linux), where fork fails, or where the child hands nothing back (killed, a result
+    that does not pickle), :meth:`result` runs ``fn()`` in the caller: the same result either way
     for a deterministic (seeded) ``fn``. The child's CPU time is counted with the caller's children
     (``resource.getrusage(RUSAGE_CHILDREN)``) once :meth:`result` has collected it.
     """
 
     def __init__(self, fn: Callable[[], Any]) -> None:
         self._fn, self._pid, self._read = fn, None, None
-        if not sys.platform.startswith("linux") or threading.active_count() > 1:
+        if not sys.platform.startswith("linux"):
             return
         try:
             read, write = os.pipe()

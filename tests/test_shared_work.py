@@ -2,7 +2,6 @@
 
 import os
 import sys
-import threading
 from pathlib import Path
 
 import numpy as np
@@ -19,13 +18,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 import planted_export
 
 linux_only = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Forked forks on Linux only")
-
-
-@pytest.fixture
-def alone(monkeypatch):
-    """As if this process ran no other Python thread (Forked forks only then; the test session
-    may keep some, e.g. distributed's, from earlier tests)."""
-    monkeypatch.setattr(_util.threading, "active_count", lambda: 1)
 
 
 @pytest.fixture(scope="module")
@@ -113,7 +105,7 @@ def test_text_of_ids_blank_control_and_numbers():
 
 
 @linux_only
-def test_forked_hands_back_the_result_and_the_exception(alone):
+def test_forked_hands_back_the_result_and_the_exception():
     rng_draws = _util.Forked(lambda: np.random.default_rng(3).random(5)).result()
     np.testing.assert_array_equal(rng_draws, np.random.default_rng(3).random(5))
     pid = _util.Forked(os.getpid).result()
@@ -127,7 +119,7 @@ def test_forked_hands_back_the_result_and_the_exception(alone):
 
 
 @linux_only
-def test_forked_falls_back_to_computing_in_the_caller(monkeypatch, alone):
+def test_forked_falls_back_to_computing_in_the_caller(monkeypatch):
     calls = []
 
     def unpicklable():
@@ -145,24 +137,7 @@ def test_forked_falls_back_to_computing_in_the_caller(monkeypatch, alone):
 
 
 @linux_only
-def test_forked_computes_in_the_caller_beside_other_threads(monkeypatch):
-    """A fork beside another Python thread could inherit a lock that thread holds, held for ever:
-    with one running (a Dask client's, say), the work is done in the caller."""
-    stop = threading.Event()
-    other = threading.Thread(target=stop.wait)
-    other.start()
-    try:
-        job = _util.Forked(os.getpid)
-        assert job._pid is None and job.result() == os.getpid()
-    finally:
-        stop.set()
-        other.join()
-    monkeypatch.setattr(_util.threading, "active_count", lambda: 1)  # alone: forked
-    assert _util.Forked(os.getpid).result() != os.getpid()
-
-
-@linux_only
-def test_forked_cancel_stops_the_child(alone):
+def test_forked_cancel_stops_the_child():
     job = _util.Forked(lambda: __import__("time").sleep(60))
     pid = job._pid
     job.cancel()
@@ -171,7 +146,7 @@ def test_forked_cancel_stops_the_child(alone):
 
 
 @linux_only
-def test_summarize_with_agreement_and_ranking_checks_apart_equals_in_place(planted, monkeypatch, alone):
+def test_summarize_with_agreement_and_ranking_checks_apart_equals_in_place(planted, monkeypatch):
     ds = planted
     export = adapter.rankings(ds)
     here = pa.summarize(ds.annotations, export_rankings=export, n_resamples=50)
