@@ -47,9 +47,8 @@ def interleaved(ours, anchor, rounds: int = 5):
 
 
 def cpu() -> float:
-    """CPU seconds of this process (every thread) and of its child processes that have ended (the
-    report's forked ones: ``oasst_quality._util.Forked``), which a busy machine inflates far less
-    than wall time."""
+    """CPU seconds of this process (every thread) and of the child processes it has waited for,
+    which a busy machine inflates far less than wall time."""
     usage, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime + children.ru_utime + children.ru_stime
 

@@ -6,12 +6,9 @@ import functools
 import gc
 import math
 import os
-import pickle
 import shutil
-import signal
-import sys
 import tempfile
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -246,74 +243,3 @@ def one_blas_thread() -> AbstractContextManager:
     (docs/annotations.md, fourth round). Results are the same:
     OpenBLAS splits a product's output among its threads, each element computed alike."""
     return _blas_pools().limit(limits=1, user_api="blas")
-
-
-class Forked:
-    """``fn()`` run in a forked child process while the caller goes on; :meth:`result` waits for it.
-
-    For independent work on large in-memory tables (the child sees them without a copy). The child
-    hands back its result, or the exception it raised, pickled through a pipe. Where there is no
-    fork (not Linux), where fork fails, or where the child hands nothing back (killed, a result
-    that does not pickle), :meth:`result` runs ``fn()`` in the caller: the same result either way
-    for a deterministic (seeded) ``fn``. The child's CPU time is counted with the caller's children
-    (``resource.getrusage(RUSAGE_CHILDREN)``) once :meth:`result` has collected it.
-    """
-
-    def __init__(self, fn: Callable[[], Any]) -> None:
-        self._fn, self._pid, self._read = fn, None, None
-        if not sys.platform.startswith("linux"):
-            return
-        try:
-            read, write = os.pipe()
-        except OSError:
-            return
-        try:
-            pid = os.fork()
-        except OSError:
-            os.close(read)
-            os.close(write)
-            return
-        if pid == 0:  # the child: compute, hand back, and leave without running the parent's exit handlers
-            # the parent's objects are left out of the child's collections, which would otherwise write
-            # to every one of them (their GC headers) and so copy every page they are on
-            gc.freeze()
-            os.close(read)
-            try:
-                try:
-                    outcome = (True, fn())
-                except Exception as exc:
-                    outcome = (False, exc)
-                try:
-                    payload = pickle.dumps(outcome, protocol=pickle.HIGHEST_PROTOCOL)
-                except Exception:  # a result that does not pickle: the caller computes it
-                    payload = b""
-                with os.fdopen(write, "wb") as out:
-                    out.write(payload)
-            finally:
-                os._exit(0)
-        os.close(write)
-        self._pid, self._read = pid, read
-
-    def result(self) -> Any:
-        """``fn()``'s result (its exception raised here), from the child or, failing that, computed here."""
-        if self._pid is None:
-            return self._fn()
-        with os.fdopen(self._read, "rb") as pipe:
-            payload = pipe.read()
-        os.waitpid(self._pid, 0)
-        self._pid = None
-        try:
-            done, value = pickle.loads(payload)
-        except Exception:  # nothing (or not a whole result) came back
-            return self._fn()
-        if done:
-            return value
-        raise value
-
-    def cancel(self) -> None:
-        """Stop the child without its result (when the caller fails first)."""
-        if self._pid is not None:
-            os.kill(self._pid, signal.SIGKILL)
-            os.close(self._read)
-            os.waitpid(self._pid, 0)
-            self._pid = None

@@ -28,17 +28,12 @@ import pandas as pd
 
 from . import aggregation as agg
 from . import agreement as ag
-from ._util import Forked, one_blas_thread
+from ._util import one_blas_thread
 from .coding import Ratings, code_values, encode
 from .consensus import _kendall_taus, consensus_ranks, pairwise_agreements
 from .errors import NotComputableError
 from .estimate import no_interval_field
 from .schema import label_kind
-
-#: From this many rankings (beside votes) :func:`summarize` checks them, and computes the agreement
-#: per label, in a forked child process (:class:`~oasst_quality._util.Forked`) while the annotator
-#: models run: at 27,000 rankings their checks take about 0.6 s of CPU, more than forking costs.
-FORK_RANKINGS = 10_000
 
 
 def _single_votes(votes: pd.DataFrame) -> pd.DataFrame:
@@ -241,23 +236,11 @@ def summarize(
     out: dict = {"summary": annotations.summary()}
     with one_blas_thread():  # the products here are of votes x classes arrays: tall and narrow
         per_label = _per_label(votes, levels) if len(votes) else []
-
-        def apart() -> tuple[pd.DataFrame | None, dict | None]:
-            """Agreement per label and the ranking checks: all seeded, and the verdicts need neither."""
-            labels = _agreement(per_label, n_resamples, seed) if len(votes) else None
-            if not len(rankings):
-                return labels, None
-            return labels, ranking_checks(rankings, export_rankings, n_resamples=n_resamples, seed=seed)
-
-        # many rankings beside votes: that part runs in a child process while the annotator models run here
-        forked = Forked(apart) if len(votes) and len(rankings) >= FORK_RANKINGS else None
-        try:
-            models, fits = _models(per_label) if len(votes) else (None, None)
-            labels, checks = forked.result() if forked is not None else apart()
-        except BaseException:
-            if forked is not None:
-                forked.cancel()
-            raise
+        labels = _agreement(per_label, n_resamples, seed) if len(votes) else None
+        models, fits = _models(per_label) if len(votes) else (None, None)
+        checks = (
+            ranking_checks(rankings, export_rankings, n_resamples=n_resamples, seed=seed) if len(rankings) else None
+        )
         if len(votes):
             out |= {"labels": labels, "annotators": models}
         if len(rankings):

@@ -1,6 +1,5 @@
-"""Work the per-annotator summary shares or runs apart gives what computing it anew in place gives."""
+"""Work the per-annotator summary shares (codes, counts, sorted values) gives what computing it anew gives."""
 
-import os
 import sys
 from pathlib import Path
 
@@ -9,15 +8,12 @@ import pandas as pd
 import pytest
 
 import oasst_quality as oq
-from oasst_quality import _util, adapter
 from oasst_quality import annotations as an
 from oasst_quality import per_annotator as pa
 from oasst_quality.coding import _sorted_codes, encode
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 import planted_export
-
-linux_only = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Forked forks on Linux only")
 
 
 @pytest.fixture(scope="module")
@@ -102,75 +98,3 @@ def test_text_of_ids_blank_control_and_numbers():
     assert text.tolist() == ["3", "1", "3"] and all(p is None for p in problems)
     text, _ = an._text(pd.Series(["x", 1.0, None], dtype=object))  # mixed types: each as it is
     assert text.tolist()[:2] == ["x", "1.0"]
-
-
-@linux_only
-def test_forked_hands_back_the_result_and_the_exception():
-    rng_draws = _util.Forked(lambda: np.random.default_rng(3).random(5)).result()
-    np.testing.assert_array_equal(rng_draws, np.random.default_rng(3).random(5))
-    pid = _util.Forked(os.getpid).result()
-    assert pid != os.getpid()  # it ran in another process
-
-    def fails():
-        raise ValueError("no such ranking")
-
-    with pytest.raises(ValueError, match="no such ranking"):
-        _util.Forked(fails).result()
-
-
-@linux_only
-def test_forked_falls_back_to_computing_in_the_caller(monkeypatch):
-    calls = []
-
-    def unpicklable():
-        calls.append(os.getpid())
-        return lambda: None  # a result that does not pickle: the child hands back nothing
-
-    assert callable(_util.Forked(unpicklable).result())
-    assert calls == [os.getpid()]  # the caller's own run (the child's list is its own)
-
-    def no_fork():
-        raise OSError("fork failed")
-
-    monkeypatch.setattr(os, "fork", no_fork)
-    assert _util.Forked(lambda: os.getpid()).result() == os.getpid()
-
-
-@linux_only
-def test_forked_cancel_stops_the_child():
-    job = _util.Forked(lambda: __import__("time").sleep(60))
-    pid = job._pid
-    job.cancel()
-    with pytest.raises(ProcessLookupError):
-        os.kill(pid, 0)  # gone, and reaped
-
-
-@linux_only
-def test_summarize_with_agreement_and_ranking_checks_apart_equals_in_place(planted, monkeypatch):
-    ds = planted
-    export = adapter.rankings(ds)
-    here = pa.summarize(ds.annotations, export_rankings=export, n_resamples=50)
-    forks = []
-    real = _util.Forked.__init__
-
-    def counted(self, fn):
-        forks.append(fn)
-        real(self, fn)
-
-    checks = pa.ranking_checks
-
-    def with_pid(*args, **kw):
-        return checks(*args, **kw) | {"pid": os.getpid()}
-
-    monkeypatch.setattr(pa, "FORK_RANKINGS", 1)
-    monkeypatch.setattr(_util.Forked, "__init__", counted)
-    monkeypatch.setattr(pa, "ranking_checks", with_pid)
-    apart = pa.summarize(ds.annotations, export_rankings=export, n_resamples=50)
-    assert len(forks) == 1 and apart["rankings"].pop("pid") != os.getpid()  # checked in the child
-    assert apart["rankings"]["pairwise_agreement"] == here["rankings"]["pairwise_agreement"]
-    assert apart["rankings"]["vs_export"] == here["rankings"]["vs_export"]
-    pd.testing.assert_frame_equal(apart["rankings"]["rankers"], here["rankings"]["rankers"])
-    pd.testing.assert_frame_equal(apart["labels"], here["labels"])  # the agreement, computed in the child too
-    pd.testing.assert_frame_equal(apart["annotators"], here["annotators"])
-    pd.testing.assert_frame_equal(apart["verdicts"], here["verdicts"])
-    assert list(apart) == list(here)  # the keys in the same order (metrics.json's)
