@@ -3,6 +3,7 @@ loads: the same tables, located errors and rejected records, whether a chunk of 
 Arrow or falls back to the line-by-line read."""
 
 import gzip
+import io
 import json
 
 import numpy as np
@@ -138,6 +139,25 @@ def test_a_planted_line_loads_as_line_by_line(tmp_path, monkeypatch, sample_line
         assert isinstance(strict, str) and f"line {AT + 1}" in strict and located in strict
 
 
+def test_an_object_over_two_lines_beside_two_objects_on_one_line(tmp_path, monkeypatch, sample_lines):
+    """Arrow reads an object cut over two lines as one row, and two objects on one line as two: in
+    one chunk the rows and lines would number the same. The chunk goes line by line."""
+    rows = [json.loads(line) for line in sample_lines[:10]]
+    for row in rows[4:6]:
+        row.pop("detoxify", None)
+    lines = [json.dumps(r).encode() for r in rows]
+    cut = lines[3].index(b'"labels": ') + len(b'"labels": ')
+    lines[3:6] = [lines[3][:cut], lines[3][cut:], lines[4] + lines[5]]
+    path = tmp_path / "spoofed.jsonl"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    for lenient in (False, True):
+        through_arrow, line_by_line, arrow_rows = _load_both(path, monkeypatch, lenient)
+        _assert_same(through_arrow, line_by_line)
+        assert arrow_rows == 0
+    strict = _load(path, lenient=False)
+    assert isinstance(strict, str) and "line 4" in strict and "broken JSON" in strict
+
+
 def test_a_clean_file_goes_through_arrow_whole(tmp_path, monkeypatch, sample_lines):
     path = tmp_path / "clean.jsonl.gz"
     path.write_bytes(gzip.compress(b"\r\n".join(sample_lines)))  # CRLF, and no newline at the end
@@ -175,3 +195,22 @@ def test_gzip_oddities_read_as_gzipfile_reads_them(tmp_path, monkeypatch, sample
     for lenient in (False, True):
         through_arrow, line_by_line, _ = _load_both(path, monkeypatch, lenient)
         _assert_same(through_arrow, line_by_line)
+
+
+def test_inflated_blocks_keep_to_the_size_asked_for():
+    """A stream that compresses well (1,000 times) still comes a block at a time, whole."""
+    data = b"".join(b'{"text": "%d"}\n' % (i % 7) for i in range(400_000))
+    stream = records._Inflated(io.BytesIO(gzip.compress(data)))
+    blocks = list(iter(lambda: stream.read(1 << 16), b""))
+    assert max(map(len, blocks)) <= 1 << 16 and len(blocks) > len(data) >> 16
+    assert b"".join(blocks) == data
+
+
+def test_a_line_longer_than_arrows_blocks_goes_through_arrow(tmp_path, monkeypatch, sample_lines):
+    lines = list(sample_lines)
+    lines[AT] = _edit(lines[AT], lambda r: r.__setitem__("text", "long " * 600_000))  # 3 MB
+    path = tmp_path / "long.jsonl"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    through_arrow, line_by_line, arrow_rows = _load_both(path, monkeypatch, lenient=False)
+    _assert_same(through_arrow, line_by_line)
+    assert arrow_rows == len(sample_lines)

@@ -595,12 +595,17 @@ def _json_options() -> Any:
     return pj.ParseOptions(explicit_schema=schema, unexpected_field_behavior="infer")
 
 
+_CLOSED = (b"}\n", b"}\r\n", b"}")  # a line's end where it closes its object (the last line may lack a newline)
+
+
 def read_json(raw: list[bytes]) -> Any | None:
     """JSON lines (``raw``) of flat messages in the hub's form as an Arrow table, read by Arrow's
     JSON reader (in C++, on the calling thread), for :func:`from_arrow` (``json=True``) to check;
-    None where Arrow cannot stand in for the per-line read: every line must open with ``{`` (Arrow
-    skips a blank line, reads two objects on one line as two rows, and may crash on a line that
-    is not an object), Arrow must read them all, its strings must be UTF-8, no field may lie
+    None where Arrow cannot stand in for the per-line read: every line must open with ``{`` and
+    close with ``}`` (Arrow skips a blank line, reads two objects on one line as two rows and one
+    object over two lines as one row, and may crash on a line that is not an object; with every
+    line an object's braces, a row is a line, since JSON puts no ``}`` next to a ``{`` inside an
+    object), Arrow must read them all, its strings must be UTF-8, no field may lie
     outside the schema (its value is kept as orjson gives it), and every Detoxify object must name
     the same heads in the same order (a row's scores keep its order). Anything Arrow reads that
     the per-record check might not (a null, NaN or Infinity, a value out of range, a control
@@ -609,13 +614,14 @@ def read_json(raw: list[bytes]) -> Any | None:
     import pyarrow as pa
     import pyarrow.json as pj
 
-    if not all(map(bytes.startswith, raw, repeat(b"{"))):
+    if not (all(map(bytes.startswith, raw, repeat(b"{"))) and all(map(bytes.endswith, raw, repeat(_CLOSED)))):
         return None
     try:
         # On the calling thread alone: it runs beside the checks of the chunk before (records.json_batches)
         # and Arrow's own threads would hold more memory than the whole load on main.
-        one_thread = pj.ReadOptions(use_threads=False)
-        table = pj.read_json(pa.BufferReader(b"".join(raw)), read_options=one_thread, parse_options=_json_options())
+        text = b"".join(raw)  # one block for the whole chunk: a line longer than Arrow's blocks (1 MB) is no error
+        one_thread = pj.ReadOptions(use_threads=False, block_size=len(text) + 1)
+        table = pj.read_json(pa.BufferReader(text), read_options=one_thread, parse_options=_json_options())
         table.validate(full=True)  # Arrow's JSON reader leaves bytes that are not UTF-8 in its strings
         fits = set(table.column_names) <= KNOWN_FIELDS and _detox_in_order(table, raw)
     except Exception:  # pyarrow raises several unrelated types; the lines then go one by one

@@ -304,9 +304,9 @@ def json_batches(path: Path, fh: BinaryIO) -> Iterator[Record | Batch]:
 
 
 class _Inflated:
-    """A gzip file's content read 256 KB of the file at a time, inflated by zlib in one call
-    each (``GzipFile`` inflates 8 KB at a time, each call taking and releasing the interpreter's
-    lock). Anything but one whole gzip member (a stream cut short, a second member, bytes after
+    """A gzip file's content read 256 KB of the file at a time, inflated by zlib in one call each,
+    up to the size asked for (``GzipFile`` inflates 8 KB at a time, each call taking and releasing
+    the interpreter's lock). Anything but one whole gzip member (a stream cut short, a second member, bytes after
     it, a CRC that does not match) raises, and :func:`_lines` then reads the file again with
     ``GzipFile``, which says what is wrong where it always did."""
 
@@ -315,11 +315,12 @@ class _Inflated:
         self.inflater = zlib.decompressobj(wbits=31)  # the gzip wrapper, its CRC and length checked
 
     def read(self, size: int) -> bytes:
+        """At most ``size`` bytes inflated (what one call inflates past that waits for the next)."""
         while not self.inflater.eof:
-            compressed = self.raw.read(1 << 18)
+            compressed = self.inflater.unconsumed_tail or self.raw.read(1 << 18)
             if not compressed:
                 raise EOFError("the gzip stream ends before its end-of-stream marker")
-            block = self.inflater.decompress(compressed)
+            block = self.inflater.decompress(compressed, size)
             if self.inflater.eof and (self.inflater.unused_data or self.raw.read(1)):
                 raise EOFError("bytes after the first gzip member")
             if block:
