@@ -15,7 +15,7 @@ The sections that use them are listed in :mod:`oasst_quality.report.sections`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -137,7 +137,7 @@ class Comparison:
 
     pieces: list[tuple[pd.DataFrame, pd.DataFrame]]
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[pd.DataFrame]:
         if len(self.pieces) > 1:  # joined once; every later unpacking reads the joined tables
             pieces, self.pieces = self.pieces, []
             self.pieces = [tuple(_sorted_join(list(x)) for x in zip(*pieces))]
@@ -146,14 +146,15 @@ class Comparison:
 
 def _sorted_join(tables: list[pd.DataFrame]) -> pd.DataFrame:
     """``pd.concat(tables).sort_index(kind="stable")``, built a column at a time: the joined table is
-    the one copy made, not the concatenation and then its sorted copy (at 10x the export's size,
-    1.35 million rows held three times on one worker). A float column that some tables lack is NaN
-    there, as concat makes it; any other difference between the tables goes through concat."""
+    the one copy made, not the concatenation and then its sorted copy (docs/scale.md, fourth round).
+    A float column that some tables lack is NaN there, as concat makes it; any other difference
+    between the tables (their columns, their indexes' names or dtypes) goes through concat."""
     ids = np.concatenate([t.index.to_numpy() for t in tables])
     columns = pd.concat([t.iloc[:0] for t in tables]).columns  # their union, as concat orders it
     everywhere = {c for c in columns if all(c in t.columns for t in tables)}
     floats = all((t[list(set(t.columns) - everywhere)].dtypes == "float64").all() for t in tables)
-    if not floats or pd.isna(ids).any() or len({t.columns.name for t in tables} | {None}) > 2:
+    same_index = len({(t.index.name, t.index.dtype) for t in tables}) == 1  # else concat's own index
+    if not floats or not same_index or pd.isna(ids).any() or len({t.columns.name for t in tables} | {None}) > 2:
         return pd.concat(tables).sort_index(kind="stable")
     order = np.argsort(ids, kind="stable")
     rows = np.cumsum([0] + [len(t) for t in tables])

@@ -307,8 +307,7 @@ def _split_lines(chunk: Chunk, n: int) -> list[Bucket]:
     """:func:`_split` of a byte range of JSON lines, the lines as :func:`_records` cuts and numbers
     them (a byte-order mark off the file's first line, blank lines left out), hashed by the tree id
     read off each line (a line without one is parsed for it) and gathered per partition with one
-    selection each, not a record object per line (a fifth fewer CPU seconds: 0.56 against 0.71 for the
-    1x export's three chunks, a one-off comparison in one process)."""
+    selection each, not a record object per line (docs/scale.md, fourth round)."""
     import numpy as np
 
     with open(chunk.path, "rb") as fh:

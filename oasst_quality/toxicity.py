@@ -463,9 +463,9 @@ def agreement_from_tables(
     id) adds the rows per language."""
     by_language = langs is not None
     rng = np.random.default_rng(seed)
-    if scores.index.equals(human.index):  # aligned already (comparison_tables'): no copies, no hash of the ids
+    if scores.index.equals(human.index) and scores.index.is_unique:  # aligned already (comparison_tables'): no copies
         common, s_all, h_all = scores.index, scores, human
-    else:  # aligned once, not per (head, label) pair
+    else:  # aligned once, not per (head, label) pair (an id given twice raises, as reindex does)
         common = scores.index.intersection(human.index)
         s_all, h_all = scores.reindex(common), human.reindex(common)
     rows = []
@@ -562,7 +562,7 @@ def calibration(
 
 def _paired(scores: pd.DataFrame, human: pd.DataFrame, head: str, label: str) -> pd.DataFrame:
     """One head's ``score`` and one label's ``human`` mean side by side, over the messages that have both."""
-    if scores.index.equals(human.index):  # aligned already (comparison_tables'): joined without hashing the ids
+    if scores.index.equals(human.index) and scores.index.is_unique:  # aligned already (comparison_tables')
         both = pd.DataFrame({"score": scores[head].to_numpy(), "human": human[label].to_numpy()}, index=scores.index)
     else:
         both = pd.concat([scores[head].rename("score"), human[label].rename("human")], axis=1, join="inner")

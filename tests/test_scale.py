@@ -277,6 +277,10 @@ def test_toxicity_tables_of_partitions_join_once_sorted_by_message_id():
     assert list(joined_scores.index) == sorted(ids)
     again = tuple(merged)
     assert again[0] is joined_scores and again[1] is joined_human  # joined once
+    # indexes that differ in name or dtype: concat's own index (no name; str, not the empty one's object)
+    empty = pd.DataFrame({"toxicity": pd.Series([], dtype=float)}).set_axis(pd.Index([], dtype=object, name="item"))
+    for tables in ([scores.iloc[:2], scores.iloc[2:].rename_axis("other")], [empty, scores]):
+        pd.testing.assert_frame_equal(partials._sorted_join(tables), pd.concat(tables).sort_index(kind="stable"))
 
 
 def test_partitions_are_dealt_to_the_workers_in_turn(client):

@@ -98,3 +98,15 @@ def test_text_of_ids_blank_control_and_numbers():
     assert text.tolist() == ["3", "1", "3"] and all(p is None for p in problems)
     text, _ = an._text(pd.Series(["x", 1.0, None], dtype=object))  # mixed types: each as it is
     assert text.tolist()[:2] == ["x", "1.0"]
+
+
+@pytest.mark.parametrize("dtype", [object, "str", "string", "category", "Int64", "int64"])
+def test_first_seen_is_factorize_with_pd_uniques_index(dtype):
+    from oasst_quality.verdicts.annotators import _first_seen
+
+    values = [3, 1, 3, 2, 1] if dtype in ("Int64", "int64") else ["c", "a", "c", "b", "a"]
+    ids = pd.Series(values, dtype=dtype)
+    codes, order = _first_seen(ids)
+    want = pd.Index(pd.unique(ids))
+    pd.testing.assert_index_equal(order, want, exact=True)
+    np.testing.assert_array_equal(codes, [0, 1, 0, 2, 1])

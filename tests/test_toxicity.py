@@ -286,3 +286,7 @@ def test_tables_already_aligned_give_what_aligning_them_gives():
     pd.testing.assert_frame_equal(
         tx.calibration_from_tables(scores, human), tx.calibration_from_tables(scores, shuffled)
     )
+    twice = [*scores.index[:2], scores.index[0], *scores.index[3:]]  # aligned, but one id given twice
+    for fn in (tx.agreement_from_tables, tx.calibration_from_tables):
+        with pytest.raises(ValueError, match="duplicate"):  # as aligning them raises: rows are not paired by place
+            fn(scores.set_axis(twice), human.set_axis(twice))

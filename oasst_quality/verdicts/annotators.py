@@ -194,7 +194,8 @@ def _first_seen(ids: pd.Series) -> tuple[np.ndarray, pd.Index]:
     """Each row's code and the ids in order of first appearance (``pd.unique``'s), from one hash
     pass: the codes count the votes per id by bincount instead of a groupby. No id is missing."""
     codes, uniques = pd.factorize(ids)
-    return codes, pd.Index(pd.unique(np.asarray(uniques)))  # as pd.Index(pd.unique(ids)): the dtype inferred alike
+    # pd.Index(pd.unique(ids)) over the distinct ids: the same dtype (an extension one kept, object inferred)
+    return codes, pd.Index(pd.unique(pd.Series(uniques, dtype=ids.dtype)))
 
 
 def _vote_scores(
