@@ -15,7 +15,7 @@ import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
 from itertools import chain, repeat
-from operator import itemgetter
+from operator import add, itemgetter
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -595,6 +595,11 @@ def _json_options() -> Any:
     return pj.ParseOptions(explicit_schema=schema, unexpected_field_behavior="infer")
 
 
+#: The most ``{`` and ``[`` a line may hold for Arrow's JSON reader to read it: its parser recurses
+#: per level of nesting, and crashes the process (a segmentation fault) near 100,000 levels; a
+#: line that holds more (however deep it really is) goes line by line, where orjson refuses depth.
+MAX_OPENINGS = 5_000
+
 _CLOSED = (b"}\n", b"}\r\n", b"}")  # a line's end where it closes its object (the last line may lack a newline)
 
 
@@ -605,9 +610,10 @@ def read_json(raw: list[bytes]) -> Any | None:
     close with ``}`` (Arrow skips a blank line, reads two objects on one line as two rows and one
     object over two lines as one row, and may crash on a line that is not an object; with every
     line an object's braces, a row is a line, since JSON puts no ``}`` next to a ``{`` inside an
-    object), Arrow must read them all, its strings must be UTF-8, no field may lie
-    outside the schema (its value is kept as orjson gives it), and every Detoxify object must name
-    the same heads in the same order (a row's scores keep its order). Anything Arrow reads that
+    object), no line may nest deeper than Arrow's parser can (:data:`MAX_OPENINGS`), Arrow must
+    read them all, its strings must be UTF-8, no field may lie outside the schema (its value is
+    kept as orjson gives it), and every Detoxify object must name the same heads in the same order
+    (a row's scores keep its order). Anything Arrow reads that
     the per-record check might not (a null, NaN or Infinity, a value out of range, a control
     character in an id, ...) makes its row bad in :func:`from_arrow`, for
     :func:`~oasst_quality.io.validate.record_messages` to judge."""
@@ -615,6 +621,9 @@ def read_json(raw: list[bytes]) -> Any | None:
     import pyarrow.json as pj
 
     if not (all(map(bytes.startswith, raw, repeat(b"{"))) and all(map(bytes.endswith, raw, repeat(_CLOSED)))):
+        return None
+    openings = map(add, map(bytes.count, raw, repeat(b"{")), map(bytes.count, raw, repeat(b"[")))
+    if max(openings) > MAX_OPENINGS:  # nested that deep, or maybe: Arrow's parser would overflow the stack
         return None
     try:
         # On the calling thread alone: it runs beside the checks of the chunk before (records.json_batches)
