@@ -197,12 +197,12 @@ def test_gzip_oddities_read_as_gzipfile_reads_them(tmp_path, monkeypatch, sample
         _assert_same(through_arrow, line_by_line)
 
 
-def test_inflated_blocks_keep_to_the_size_asked_for():
+def test_inflated_blocks_keep_to_four_times_the_size_asked_for():
     """A stream that compresses well (1,000 times) still comes a block at a time, whole."""
     data = b"".join(b'{"text": "%d"}\n' % (i % 7) for i in range(400_000))
     stream = records._Inflated(io.BytesIO(gzip.compress(data)))
     blocks = list(iter(lambda: stream.read(1 << 16), b""))
-    assert max(map(len, blocks)) <= 1 << 16 and len(blocks) > len(data) >> 16
+    assert max(map(len, blocks)) <= 4 << 16 and len(blocks) >= len(data) // (4 << 16)
     assert b"".join(blocks) == data
 
 

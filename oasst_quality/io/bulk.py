@@ -15,7 +15,7 @@ import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
 from itertools import chain, repeat
-from operator import add, itemgetter
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -598,6 +598,7 @@ def _json_options() -> Any:
 #: The most ``{`` and ``[`` a line may hold for Arrow's JSON reader to read it: its parser recurses
 #: per level of nesting, and crashes the process (a segmentation fault) near 100,000 levels; a
 #: line that holds more (however deep it really is) goes line by line, where orjson refuses depth.
+#: Only lines longer than twice this are counted: a line of n bytes nests at most n / 2 deep.
 MAX_OPENINGS = 5_000
 
 _CLOSED = (b"}\n", b"}\r\n", b"}")  # a line's end where it closes its object (the last line may lack a newline)
@@ -622,8 +623,8 @@ def read_json(raw: list[bytes]) -> Any | None:
 
     if not (all(map(bytes.startswith, raw, repeat(b"{"))) and all(map(bytes.endswith, raw, repeat(_CLOSED)))):
         return None
-    openings = map(add, map(bytes.count, raw, repeat(b"{")), map(bytes.count, raw, repeat(b"[")))
-    if max(openings) > MAX_OPENINGS:  # nested that deep, or maybe: Arrow's parser would overflow the stack
+    long = [line for line in raw if len(line) > 2 * MAX_OPENINGS]  # a shorter line cannot nest that deep
+    if any(line.count(b"{") + line.count(b"[") > MAX_OPENINGS for line in long):  # Arrow might overflow its stack
         return None
     try:
         # On the calling thread alone: it runs beside the checks of the chunk before (records.json_batches)

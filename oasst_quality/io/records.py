@@ -305,7 +305,7 @@ def json_batches(path: Path, fh: BinaryIO) -> Iterator[Record | Batch]:
 
 class _Inflated:
     """A gzip file's content read 256 KB of the file at a time, inflated by zlib in one call each,
-    up to the size asked for (``GzipFile`` inflates 8 KB at a time, each call taking and releasing
+    up to four times the size asked for (``GzipFile`` inflates 8 KB at a time, each call taking and releasing
     the interpreter's lock). Anything but one whole gzip member (a stream cut short, a second member, bytes after
     it, a CRC that does not match) raises, and :func:`_lines` then reads the file again with
     ``GzipFile``, which says what is wrong where it always did."""
@@ -315,12 +315,15 @@ class _Inflated:
         self.inflater = zlib.decompressobj(wbits=31)  # the gzip wrapper, its CRC and length checked
 
     def read(self, size: int) -> bytes:
-        """At most ``size`` bytes inflated (what one call inflates past that waits for the next)."""
+        """At most four times ``size`` bytes inflated (what one call inflates past that waits for the
+        next): text compresses about four times, so a block is what 256 KB of the file hold, but one
+        that compresses a thousand times over is not inflated whole (capped at ``size`` itself, the
+        common block was cut in two, and the load took a tenth longer)."""
         while not self.inflater.eof:
             compressed = self.inflater.unconsumed_tail or self.raw.read(1 << 18)
             if not compressed:
                 raise EOFError("the gzip stream ends before its end-of-stream marker")
-            block = self.inflater.decompress(compressed, size)
+            block = self.inflater.decompress(compressed, 4 * size)
             if self.inflater.eof and (self.inflater.unused_data or self.raw.read(1)):
                 raise EOFError("bytes after the first gzip member")
             if block:
