@@ -372,9 +372,23 @@ def _built(records: Bucket, sources: list[str], lenient: bool, foreign: dict | N
     present = list(dict.fromkeys(sources[r[0]] for r in records))
 
     def items():
+        """The records in input order; raw lines a run of one file at a time, up to ``CHUNK`` of them,
+        read as the in-memory load reads them (:func:`~oasst_quality.io.records.line_records`)."""
+        numbers: list[int] = []
+        lines: list[bytes] = []
+        at = None
         for r in records:
-            name = sources[r[0]]
-            yield rec.parse_line(r[2], r[1], name) if len(r) == 3 else rec.Record(name, r[1], b"", r[2], r[3])
+            if lines and (len(r) != 3 or r[0] != at or len(lines) == rec.CHUNK):
+                yield from rec.line_records(sources[at], numbers, lines)
+                numbers, lines = [], []
+            if len(r) == 3:
+                at = r[0]
+                numbers.append(r[1])
+                lines.append(r[2])
+            else:
+                yield rec.Record(sources[r[0]], r[1], b"", r[2], r[3])
+        if lines:
+            yield from rec.line_records(sources[at], numbers, lines)
 
     seen: dict[str, tuple[str, int]] = dict(foreign) if foreign else {}
     ds = build(items(), ", ".join(present), lenient=lenient, partial=True, seen=seen)

@@ -291,3 +291,26 @@ def test_partitions_are_dealt_to_the_workers_in_turn(client):
     held = client.who_has(parts.parts)
     workers = [w for p in parts.parts for w in held[p.key]]
     assert len(workers) == 4 and sorted(map(workers.count, set(workers))) == [2, 2]
+
+
+def test_a_partition_reads_its_lines_through_arrow_as_line_by_line(monkeypatch):
+    from oasst_quality.io import writers
+
+    lines = [json.dumps(r).encode() + b"\n" for r in writers.message_records(oq.load_sample(), "hf")]  # 2,022
+    lines[1200] = b'{"message_id": "x", "rank": 1.5}\n'  # refused: its chunk goes line by line
+    n = len(lines)
+    bucket = scale.Bucket.of([0] * (n - 10) + [1] * 10, list(range(1, n + 1)), lines, [])  # two files
+    tables = ("messages", "labels", "emojis", "detoxify", "problems")
+    read = []
+    real = records.read_json
+    monkeypatch.setattr(records, "read_json", lambda raw: read.append(real(raw) is not None) or real(raw))
+    monkeypatch.setattr(records, "CHUNK", 1024)
+    through_arrow = scale._built(bucket, ["a.jsonl", "b.jsonl"], lenient=True)[0][0][0]
+    assert read == [True, False, True]  # a.jsonl's 2,012 lines as 1,024 and 988 (refused), then b.jsonl's 10
+    monkeypatch.setattr(
+        records, "line_records", lambda source, numbers, raw: records._parsed(source, zip(numbers, raw))
+    )
+    line_by_line = scale._built(bucket, ["a.jsonl", "b.jsonl"], lenient=True)[0][0][0]
+    for name in tables:
+        pd.testing.assert_frame_equal(getattr(through_arrow, name), getattr(line_by_line, name), check_exact=True)
+    assert through_arrow.records_loaded == n - 1

@@ -345,6 +345,12 @@ class _ReadAhead:
         return block
 
 
+def line_records(source: str, numbers: list[int], lines: list[bytes]) -> Iterator[Record | Batch]:
+    """Numbered JSON lines (each with its newline, none blank) as :func:`json_batches` gives a
+    chunk of them: one batch read by Arrow where it can stand in, else record by record."""
+    return _chunk(source, numbers, lines, read_json(lines))
+
+
 def _chunk(source: str, numbers: list[int], lines: list[bytes], table: Any) -> Iterator[Record | Batch]:
     """A chunk's lines as one batch (``table``: Arrow's read of them, or None), or line by line."""
 
