@@ -221,6 +221,16 @@ def ranking_checks(
     return out
 
 
+def _vote_summaries(votes: pd.DataFrame, levels: str | dict | None, n_resamples: int, seed: int) -> tuple[dict, dict]:
+    """Agreement per label and the annotator models, and the models' Dawid-Skene fits (which the
+    verdicts reuse); each label's votes and coding, which both share, are freed on return (before
+    the verdicts need memory of their own)."""
+    per_label = _per_label(votes, levels)
+    labels = _agreement(per_label, n_resamples, seed)
+    models, fits = _models(per_label)
+    return {"labels": labels, "annotators": models}, fits
+
+
 def summarize(
     annotations,
     *,
@@ -235,16 +245,12 @@ def summarize(
     votes, rankings = annotations.votes, annotations.rankings
     out: dict = {"summary": annotations.summary()}
     with one_blas_thread():  # the products here are of votes x classes arrays: tall and narrow
-        per_label = _per_label(votes, levels) if len(votes) else []
-        labels = _agreement(per_label, n_resamples, seed) if len(votes) else None
-        models, fits = _models(per_label) if len(votes) else (None, None)
-        checks = (
-            ranking_checks(rankings, export_rankings, n_resamples=n_resamples, seed=seed) if len(rankings) else None
-        )
+        fits = None
         if len(votes):
-            out |= {"labels": labels, "annotators": models}
+            summaries, fits = _vote_summaries(votes, levels, n_resamples, seed)
+            out |= summaries
         if len(rankings):
-            out["rankings"] = checks
+            out["rankings"] = ranking_checks(rankings, export_rankings, n_resamples=n_resamples, seed=seed)
         # the rankers' verdicts of ranking_checks (the same rankings and default thresholds) are not computed twice
         rankers = out["rankings"]["rankers"] if len(rankings) and "annotator" in rankings.columns else None
         verdicts = summary(
