@@ -741,7 +741,7 @@ def pairwise_agreements(
     convention draws its bootstrap from ``seed`` as :func:`pairwise_agreement` does; conventions
     that keep as many reply sets share the draws (the same draws: they depend on the count alone)."""
     v = _pair_votes(rankings, group, ranking)
-    draws: dict[int, np.ndarray] = {}
+    counts: dict[bool, tuple[np.ndarray, np.ndarray]] = {}
     out: dict[bool, Estimate | NotComputableError] = {}
     for tie in ties:
         agree, total = _agreement_counts(v, tie, pairs)
@@ -749,18 +749,14 @@ def pairwise_agreements(
         if not keep.any():
             out[tie] = NotComputableError("no two rankings order the same pair of replies: no comparison to count")
             continue
-        agree, total = agree[keep], total[keep]
-        if agree.size not in draws:
-            rng = np.random.default_rng(seed)
-            draws[agree.size] = rng.multinomial(
-                agree.size, np.full(agree.size, 1 / agree.size), size=n_resamples
-            ).astype(float)
-        f = draws[agree.size]
+        counts[tie] = agree[keep], total[keep], keep
+    sums = _resampled_sums({tie: np.column_stack(c[:2]) for tie, c in counts.items()}, n_resamples, seed)
+    population = {
+        "all": "all pairs of replies of each set",
+        "adjacent": "pairs of replies adjacent in each set's order by net pairwise margin; pairs it ties left out",
+    }[pairs]
+    for tie, (agree, total, keep) in counts.items():
         convention = "ties counted (a tie agrees with a tie)" if tie else "pairs of votes with a tie left out"
-        population = {
-            "all": "all pairs of replies of each set",
-            "adjacent": "pairs of replies adjacent in each set's order by net pairwise margin; pairs it ties left out",
-        }[pairs]
         details = {
             "n_sets": int(agree.size),
             "ties": "counted" if tie else "left out",
@@ -770,11 +766,10 @@ def pairwise_agreements(
         }
         if pairs == "adjacent":
             details["n_tied_reference_pairs"] = int(v["tied_reference"].sum())
-        sums = f @ np.column_stack([agree, total])  # the resampled sums of both, one matmul
         try:
             out[tie] = bootstrap_estimate(
                 float(agree.sum() / total.sum()),
-                sums[:, 0] / sums[:, 1],
+                sums[tie][:, 0] / sums[tie][:, 1],
                 confidence,
                 int(total.sum()),
                 f"pairs of votes on each pair of replies, {convention}; percentile bootstrap over reply sets",
@@ -784,6 +779,29 @@ def pairwise_agreements(
             )
         except NotComputableError as exc:
             out[tie] = exc
+    return {tie: out[tie] for tie in ties}
+
+
+_DRAWN_AT_ONCE = 1 << 19  # multinomial counts per block of resamples: 4 MB of them, not n_resamples x sets
+
+
+def _resampled_sums(columns: dict, n_resamples: int, seed: int) -> dict:
+    """Per key, the (n_resamples, 2) sums of its two per-set columns (sets x 2) over reply sets drawn
+    multinomially from ``seed`` (``rng.multinomial(sets, uniform, size=n_resamples)``); keys with as
+    many sets share the draws. The resamples are drawn a block at a time from one generator: the
+    same draws as one call (each resample continues the stream), and each block's product with
+    the columns gives the same sums as the whole array's, without holding n_resamples x sets counts."""
+    out = {}
+    for size in dict.fromkeys(x.shape[0] for x in columns.values()):
+        keys = [k for k, x in columns.items() if x.shape[0] == size]
+        rng, p = np.random.default_rng(seed), np.full(size, 1 / size)
+        step = max(1, _DRAWN_AT_ONCE // size)
+        for k in keys:
+            out[k] = np.empty((n_resamples, 2))
+        for start in range(0, n_resamples, step):
+            f = rng.multinomial(size, p, size=min(step, n_resamples - start)).astype(float)
+            for k in keys:
+                out[k][start : start + f.shape[0]] = f @ columns[k]  # the resampled sums of both, one matmul
     return out
 
 

@@ -302,3 +302,40 @@ def test_cli_exits_2_on_annotations_that_are_not_utf8(tmp_path, capsys):
     assert main(["flags", "--annotations", str(bad)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "line 2" in err[0] and "not UTF-8" in err[0]
+
+
+def test_csv_tables_read_by_arrow_as_pandas_reads_them(tmp_path):
+    """Arrow's reader gives pandas' table (dtype=str, blanks kept) or hands the file to pandas."""
+    files = {
+        "bom.csv": b"\xef\xbb\xbfitem,annotator,label,value\na,b,spam,1\n",
+        "quoted.csv": b'item,annotator,label,value\n"a,x",b,spam,1\n\n"q\nr",b,spam,0\n',
+        "crlf.csv": b"item,annotator,label,value\r\na,,spam,\r\n",
+        "header.csv": b"item,annotator,label,value\n",
+        "tabs.tsv": b"item\tannotator\tlabel\tvalue\na\tb\tspam\t1\n",
+    }
+    pandas_only = {  # a short or long row, a repeated or blank column name, bytes that are not UTF-8, no header
+        "few.csv": b"item,annotator,label,value\na,b,spam\n",
+        "many.csv": b"item,annotator,label,value\na,b,spam,1,\n",
+        "repeat.csv": b"item,item,label,value\na,b,spam,1\n",
+        "blank.csv": b"item,,label,value\na,b,spam,1\n",
+        "latin.csv": b"item,annotator,label,value\n\xff,b,spam,1\n",
+        "empty.csv": b"",
+    }
+    for name, data in {**files, **pandas_only}.items():
+        (tmp_path / name).write_bytes(data)
+        sep = "\t" if name.endswith(".tsv") else ","
+        got = an._arrow_csv(tmp_path / name, sep)
+        assert (got is None) == (name in pandas_only), name
+        if got is not None:
+            want = pd.read_csv(tmp_path / name, sep=sep, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+            pd.testing.assert_frame_equal(got, want)
+    with pytest.raises(SchemaError, match="not a readable table"):
+        an.read(tmp_path / "latin.csv")
+
+
+def test_written_rankings_without_ties_parse_as_parse_ranking_reads_them():
+    texts = ["a>b>c", " a > b ", "a>b>c", "a>>b", "a>b>a", "a\x01>b", "a>b=c"]
+    parsed, problems = an._parse_rankings(pd.Series(texts, dtype=object))
+    assert list(parsed) == [("a", "b", "c"), ("a", "b"), ("a", "b", "c"), None, None, None, ("a", frozenset("bc"))]
+    assert [p is None for p in problems] == [True, True, True, False, False, False, True]
+    assert "empty position" in problems[3] and "appears twice" in problems[4] and "U+0001" in problems[5]

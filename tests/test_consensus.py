@@ -748,3 +748,15 @@ def test_pair_votes_on_tied_ballots_do_not_depend_on_the_hash_seed():
     outputs = {run(seed) for seed in ("1", "2", "3", "4")}
     assert len(outputs) == 1
     assert "0b,0c" in next(iter(outputs))  # a tie's members by their text: b before c before d
+
+
+def test_resampled_sums_draw_in_blocks_as_one_multinomial_call(monkeypatch):
+    """The bootstrap's blocks of resamples are the rows of one ``rng.multinomial`` call: the same sums."""
+    rng = np.random.default_rng(3)
+    columns = {False: rng.integers(0, 9, (40, 2)).astype(float), True: rng.integers(0, 9, (40, 2)).astype(float)}
+    columns[True][:, 1] += columns[True][:, 0]
+    monkeypatch.setattr(cs, "_DRAWN_AT_ONCE", 7 * 40)  # blocks of 7 resamples, the last one of 3
+    got = cs._resampled_sums(columns, 52, 11)
+    f = np.random.default_rng(11).multinomial(40, np.full(40, 1 / 40), size=52).astype(float)
+    for key, x in columns.items():
+        np.testing.assert_array_equal(got[key], f @ x)
