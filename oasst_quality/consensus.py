@@ -32,6 +32,7 @@ Köpf, A. et al. (2023). OpenAssistant Conversations. arXiv:2304.07327 (backend 
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Hashable, Iterable, Sequence
 from itertools import permutations
 from typing import Any
@@ -39,7 +40,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ._util import bootstrap_estimate
+from ._util import bootstrap_estimate, one_blas_thread
 from .errors import NotComputableError, UsageError
 from .estimate import Estimate
 
@@ -524,8 +525,19 @@ def consensus(ballots, method: str = "ranked_pairs", **kw) -> list:
 def ballot_rows(ballots: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Every named candidate of every ballot as (ballot position in ``ballots``, candidate, level),
     levels 0 = best and equal for a tied position, a tie's members by type name and text (not a set's
-    iteration order, which the hash seed changes); two pandas explodes, no Python loop per vote."""
-    positions = pd.Series(ballots.to_numpy(), dtype=object).explode()
+    iteration order, which the hash seed changes); two pandas explodes, no Python loop per vote.
+    Ballots that are all tuples (or lists) of ids that are all text, without ties (the usual
+    rankings), are laid out directly: the same arrays, without the explodes."""
+    values = ballots.to_numpy()
+    if set(map(type, values)) <= {tuple, list}:
+        flat = list(itertools.chain.from_iterable(values))
+        if set(map(type, flat)) == {str}:  # one id per position: no tie, nothing missing
+            lengths = np.fromiter(map(len, values), dtype=np.int64, count=values.size)
+            row = np.repeat(np.arange(values.size, dtype=np.int64), lengths)
+            cand = np.empty(len(flat), dtype=object)
+            cand[:] = flat
+            return row, cand, np.arange(row.size, dtype=np.int64) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    positions = pd.Series(values, dtype=object).explode()
     level = positions.groupby(level=0).cumcount().to_numpy()
     long = pd.DataFrame({"c": positions.to_numpy(), "lvl": level, "row": positions.index.to_numpy()}).explode("c")
     long = long[long["c"].notna()]
@@ -798,10 +810,11 @@ def _resampled_sums(columns: dict, n_resamples: int, seed: int) -> dict:
         step = max(1, _DRAWN_AT_ONCE // size)
         for k in keys:
             out[k] = np.empty((n_resamples, 2))
-        for start in range(0, n_resamples, step):
-            f = rng.multinomial(size, p, size=min(step, n_resamples - start)).astype(float)
-            for k in keys:
-                out[k][start : start + f.shape[0]] = f @ columns[k]  # the resampled sums of both, one matmul
+        with one_blas_thread():  # many products of a short, wide block with two columns: no pool to wake
+            for start in range(0, n_resamples, step):
+                f = rng.multinomial(size, p, size=min(step, n_resamples - start)).astype(float)
+                for k in keys:
+                    out[k][start : start + f.shape[0]] = f @ columns[k]  # the resampled sums of both, one matmul
     return out
 
 

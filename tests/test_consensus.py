@@ -760,3 +760,14 @@ def test_resampled_sums_draw_in_blocks_as_one_multinomial_call(monkeypatch):
     f = np.random.default_rng(11).multinomial(40, np.full(40, 1 / 40), size=52).astype(float)
     for key, x in columns.items():
         np.testing.assert_array_equal(got[key], f @ x)
+
+
+def test_ballot_rows_lay_out_ballots_of_text_ids_as_the_explodes_do():
+    ballots = pd.Series([("b", "a", "c"), ("c",), (), ["a", "d"], ("d", "b")], dtype=object)
+    as_arrays = pd.Series([np.array(b, dtype=object) for b in ballots], dtype=object)  # not tuples: the explodes
+    for got, want in zip(cs.ballot_rows(ballots), cs.ballot_rows(as_arrays)):
+        assert got.dtype == want.dtype
+        np.testing.assert_array_equal(got, want)
+    row, cand, level = cs.ballot_rows(ballots)
+    assert row.tolist() == [0, 0, 0, 1, 3, 3, 4, 4] and level.tolist() == [0, 1, 2, 0, 0, 1, 0, 1]
+    assert cand.tolist() == ["b", "a", "c", "c", "a", "d", "d", "b"]
