@@ -34,6 +34,7 @@ from .consensus import _kendall_taus, consensus_ranks, pairwise_agreements
 from .errors import NotComputableError
 from .estimate import no_interval_field
 from .schema import label_kind
+from .verdicts.annotators import Codes
 
 
 def _single_votes(votes: pd.DataFrame) -> pd.DataFrame:
@@ -53,22 +54,23 @@ class _Label(NamedTuple):
     votes: pd.DataFrame | None  # the label's votes, kept only where some are not coded (no value): counted apart
 
 
-def _per_label(votes: pd.DataFrame, levels: str | dict | None) -> list[_Label]:
+def _per_label(votes: pd.DataFrame, levels: str | dict | None, codes: Codes | None = None) -> list[_Label]:
     """Per label (sorted): its level and its single votes' coding (items and annotators sorted, as
-    :func:`~oasst_quality.coding.encode`), coded once for the agreement statistics and every annotator model."""
-    from .verdicts.annotators import levels_for
+    :func:`~oasst_quality.coding.encode`), coded once for the agreement statistics and every annotator model
+    (``codes``: the :class:`~oasst_quality.verdicts.annotators.Codes` of ``votes``, where every vote is single)."""
+    from .verdicts.annotators import _levels
 
     single = _single_votes(votes)
     if not len(single):
         return []
-    level_of = levels_for(single, levels)
     # items and annotators numbered once over all labels, in sorted order: a label's sorted ids are
     # the sorted ids of all labels with the others left out, so each label gets encode's codes
-    item, items = pd.factorize(single["item"], sort=True)
-    annotator, annotators = pd.factorize(single["annotator"], sort=True)
+    codes = codes if single is votes and codes is not None else Codes.of(single)
+    level_of = _levels(single, levels, codes.labels, "value")
+    item, items, annotator, annotators = codes.item, codes.items, codes.annotator, codes.annotators
     values, codable = single["value"].to_numpy(), (single["value"].notna() & (item >= 0)).to_numpy()
     out = []
-    for label, rows in sorted(single.groupby("label", sort=True).indices.items()):
+    for label, rows in sorted(codes.labels.items()):
         if codable[rows].all():
             ratings = _ratings(values[rows], item[rows], items, annotator[rows], annotators)
             out.append(_Label(label, level_of[label], rows.size, ratings, None))
@@ -221,11 +223,13 @@ def ranking_checks(
     return out
 
 
-def _vote_summaries(votes: pd.DataFrame, levels: str | dict | None, n_resamples: int, seed: int) -> tuple[dict, dict]:
+def _vote_summaries(
+    votes: pd.DataFrame, levels: str | dict | None, n_resamples: int, seed: int, codes: Codes | None = None
+) -> tuple[dict, dict]:
     """Agreement per label and the annotator models, and the models' Dawid-Skene fits (which the
     verdicts reuse); each label's votes and coding, which both share, are freed on return (before
     the verdicts need memory of their own)."""
-    per_label = _per_label(votes, levels)
+    per_label = _per_label(votes, levels, codes)
     labels = _agreement(per_label, n_resamples, seed)
     models, fits = _models(per_label)
     return {"labels": labels, "annotators": models}, fits
@@ -245,9 +249,11 @@ def summarize(
     votes, rankings = annotations.votes, annotations.rankings
     out: dict = {"summary": annotations.summary()}
     with one_blas_thread():  # the products here are of votes x classes arrays: tall and narrow
-        fits = None
+        fits = codes = None
         if len(votes):
-            summaries, fits = _vote_summaries(votes, levels, n_resamples, seed)
+            # the votes' ids coded once, for the agreement, the models and the verdicts, where every vote is single
+            codes = Codes.of(votes) if _single_votes(votes) is votes else None
+            summaries, fits = _vote_summaries(votes, levels, n_resamples, seed, codes)
             out |= summaries
         if len(rankings):
             out["rankings"] = ranking_checks(rankings, export_rankings, n_resamples=n_resamples, seed=seed)
@@ -259,6 +265,7 @@ def summarize(
             levels=levels,
             rankers=rankers,
             fits=fits,
+            codes=codes,
         )
     out["verdicts"] = verdicts["annotators"]
     out["levels"] = verdicts["levels"]

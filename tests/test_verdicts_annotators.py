@@ -292,3 +292,17 @@ def test_the_verdicts_fit_no_dawid_skene_of_their_own_when_handed_one_on_their_v
     assert calls == []
     va.vote_verdicts(votes, levels="ordinal", fits={"answer": (elsewhere, other)})
     assert calls == [1]
+
+
+def test_the_verdicts_from_ids_coded_once_are_the_verdicts():
+    """Codes: the items, annotators and labels coded once give the same tables as coding them here."""
+    votes, _ = planted_crowds.votes(bad={"constant": 2, "reversed": 2}, k=5, ordered=True, votes_per_item=8, seed=6)
+    flags, _ = planted_crowds.votes(votes_per_item=6, seed=7)
+    continuous = votes.assign(label="score", value=votes["value"] + np.random.default_rng(0).normal(0, 0.3, len(votes)))
+    parts = [votes.assign(label="quality", value=votes["value"] / 4), flags.assign(label="spam"), continuous]
+    columns = ["item", "annotator", "label", "value"]
+    table = pd.concat([pd.DataFrame({c: p[c].to_numpy() for c in columns}) for p in parts], ignore_index=True)
+    for votes in (table, table[table["label"] != "score"].reset_index(drop=True)):  # with a continuous label, without
+        got, want = va.summary(votes, codes=va.Codes.of(votes)), va.summary(votes)
+        pd.testing.assert_frame_equal(got["annotators"], want["annotators"])
+        assert got["levels"] == want["levels"] and len(got["levels"]) == votes["label"].nunique()

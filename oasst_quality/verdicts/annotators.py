@@ -97,6 +97,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from math import factorial
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -166,8 +167,40 @@ def levels_for(
     votes: pd.DataFrame, declared: str | Mapping[str, str] | None = None, *, label: str = "label", value: str = "value"
 ) -> dict[str, str]:
     """Each label's level: ``declared`` (one level for all, or a mapping per label), else inferred."""
+    return _levels(votes, declared, votes.groupby(label, sort=True).indices, value)
+
+
+class Codes(NamedTuple):
+    """A votes table's ids coded once, for every step that reads them: items and annotators as
+    ``pd.factorize(..., sort=True)`` codes them, and each label's rows (``groupby(label).indices``)."""
+
+    item: np.ndarray
+    items: pd.Index
+    annotator: np.ndarray
+    annotators: pd.Index
+    labels: dict
+
+    @classmethod
+    def of(cls, votes: pd.DataFrame) -> Codes:
+        item, items = pd.factorize(votes["item"], sort=True)
+        annotator, annotators = pd.factorize(votes["annotator"], sort=True)
+        return cls(item, items, annotator, annotators, votes.groupby("label", sort=True).indices)
+
+
+def _first_seen_codes(codes: np.ndarray, ids: pd.Index, dtype) -> tuple[np.ndarray, pd.Index]:
+    """:func:`_first_seen` of the ids behind ``codes`` (into ``ids``; of ``dtype``), from the codes:
+    no string hashed again."""
+    first, order = pd.factorize(codes)
+    return first, pd.Index(pd.unique(pd.Series(ids[order], dtype=dtype)))
+
+
+def _levels(
+    votes: pd.DataFrame, declared: str | Mapping[str, str] | None, groups: Mapping, value: str
+) -> dict[str, str]:
+    """:func:`levels_for` with each label's rows given (``groups``: label -> positions, sorted by label)."""
     out = {}
-    for name, values in votes.groupby(label, sort=True)[value]:
+    for name, rows in groups.items():
+        values = votes[value].iloc[rows]
         given = declared.get(name) if isinstance(declared, Mapping) else declared
         if given is not None and given not in LEVELS:
             raise UsageError(f"level must be one of {', '.join(LEVELS)}; got {given!r} for label {name!r}")
@@ -205,20 +238,26 @@ def _vote_scores(
     cols: tuple[str, str, str, str],
     fits: Mapping | None = None,
     ann_all: np.ndarray | None = None,
+    codes: Codes | None = None,
 ) -> list:
     """Per label read as classes: its compared votes (annotator code, class code, the item's
     leave-one-out posterior q), K, whether the scale has a mirror, and the class names.
 
     ``fits``: per label, a Dawid-Skene fitted already and the votes it was fitted on (coded by
     :func:`oasst_quality.coding.encode`), reused where :func:`_class_model` finds it the same model.
-    ``ann_all``: each vote's position in ``annotators``, where the caller has it."""
+    ``ann_all``: each vote's position in ``annotators``, and ``codes``: the votes' :class:`Codes`,
+    where the caller has them."""
     from ..coding import Ratings
 
     item, annotator, label, value = cols
     # items and annotators coded once over all labels; each label's items keep their order of first appearance
-    item_all, item_names = pd.factorize(votes[item])
+    if codes is None:
+        item_all, item_names = pd.factorize(votes[item])
+        groups = votes.groupby(label, sort=True).indices
+    else:
+        first, order = pd.factorize(codes.item)
+        item_all, item_names, groups = first, codes.items[order], codes.labels
     ann_all = annotators.get_indexer(votes[annotator]) if ann_all is None else ann_all
-    groups = votes.groupby(label, sort=True).indices
     parts = []
     for name in sorted(groups):
         rows = groups[name]
@@ -470,13 +509,21 @@ def _bayes_fdr(p_bad: np.ndarray, fdr: float) -> np.ndarray:
 
 
 def _class_verdicts(
-    df: pd.DataFrame, lv: dict, fdr: float, min_bayes_factor: float, cols: tuple, fits: Mapping | None = None
+    df: pd.DataFrame,
+    lv: dict,
+    fdr: float,
+    min_bayes_factor: float,
+    cols: tuple,
+    fits: Mapping | None = None,
+    codes: Codes | None = None,
+    seen: tuple | None = None,
 ) -> pd.DataFrame:
-    """The mixture of annotator types on the labels read as classes: one row per annotator of ``df``."""
+    """The mixture of annotator types on the labels read as classes: one row per annotator of ``df``
+    (``codes``: its :class:`Codes`, and ``seen``: its annotators' :func:`_first_seen`, where the caller has them)."""
     annotator = cols[1]
-    ann_code, annotators = _first_seen(df[annotator])
+    ann_code, annotators = _first_seen(df[annotator]) if seen is None else seen
     A = annotators.size
-    parts = _vote_scores(df, lv, annotators, cols, fits, ann_code)
+    parts = _vote_scores(df, lv, annotators, cols, fits, ann_code, codes)
     G = _GRID.size
     support = np.r_[0.0, _GRID, -_GRID]
     honest = np.ones(A)
@@ -725,6 +772,7 @@ def vote_verdicts(
     label: str | None = "label",
     value: str = "value",
     fits: Mapping[str, tuple] | None = None,
+    codes: Codes | None = None,
 ) -> pd.DataFrame:
     """One row per annotator of ``votes``: reliability with its interval, verdict, rule and evidence.
 
@@ -735,6 +783,8 @@ def vote_verdicts(
     verdict, rule, evidence`` (see the module's docstring). ``fits``: per label, a default
     :class:`~oasst_quality.aggregation.DawidSkene` fitted already and the
     :class:`~oasst_quality.coding.Ratings` it was fitted on, reused where they are the label's votes.
+    ``codes``: the :class:`Codes` of ``votes`` (columns of the default names), where the caller has
+    them; used where every row is a single vote with a value.
     """
     if not 0 < fdr < 1:
         raise UsageError(f"fdr must lie in (0, 1), got {fdr!r}")
@@ -748,7 +798,10 @@ def vote_verdicts(
     keep = df[annotator].notna() & df[value].notna()
     if "count" in df.columns:
         keep &= df["count"].fillna(1) == 1
-    df = df if keep.all() else df[keep]  # no copy of the votes when every row is kept
+    if not keep.all():
+        df, codes = df[keep], None  # no copy of the votes when every row is kept
+    if (item, annotator, label, value) != ("item", "annotator", "label", "value") or df is not votes:
+        codes = None
     columns = [
         *ANNOTATOR_COLUMNS[:2],
         "n_compared",
@@ -759,18 +812,33 @@ def vote_verdicts(
     ]
     if df.empty:
         return pd.DataFrame(columns=columns)
-    lv = levels_for(df, levels, label=label, value=value)
+    groups = df.groupby(label, sort=True).indices if codes is None else codes.labels
+    lv = _levels(df, levels, groups, value)
     cols = (item, annotator, label, value)
     continuous = [
         name
-        for name, values in df.groupby(label, sort=True)[value]
-        if lv[name] == "interval" and _numbers(values) is not None and values.nunique() > _MAX_CLASSES
+        for name, rows in groups.items()
+        if lv[name] == "interval"
+        and _numbers(values := df[value].iloc[rows]) is not None
+        and values.nunique() > _MAX_CLASSES
     ]
-    in_cont = df[label].isin(continuous)
+    in_cont = np.zeros(len(df), dtype=bool)
+    for name in continuous:
+        in_cont[groups[name]] = True
+    seen = (
+        _first_seen(df[annotator])
+        if codes is None
+        else _first_seen_codes(codes.annotator, codes.annotators, df[annotator].dtype)
+    )
     parts = []
     if (~in_cont).any():
-        classes = df if not in_cont.any() else df[~in_cont]
-        parts.append(_class_verdicts(classes, lv, fdr, min_bayes_factor, cols, fits).assign(source=0))
+        both = not in_cont.any()  # every label read as classes: the codes and annotators are the table's
+        classes = df if both else df[~in_cont]
+        parts.append(
+            _class_verdicts(
+                classes, lv, fdr, min_bayes_factor, cols, fits, codes if both else None, seen if both else None
+            ).assign(source=0)
+        )
     if in_cont.any():
         parts.append(_noise_verdicts(df[in_cont], continuous, fdr, cols).assign(source=1))
     kept = [x for x in parts if len(x)]
@@ -779,7 +847,7 @@ def vote_verdicts(
     both = both.sort_values(["suspect", "source"], ascending=[False, True], kind="stable")
     first = both.drop_duplicates("annotator").set_index("annotator")
     grouped = both.groupby("annotator", sort=False)
-    ann_code, annotators = _first_seen(df[annotator])
+    ann_code, annotators = seen
     first = first.reindex(annotators)
 
     def per(column: str, how) -> pd.Series:
@@ -1021,6 +1089,7 @@ def summary(
     min_bayes_factor: float = MIN_BAYES_FACTOR,
     rankers: pd.DataFrame | None = None,
     fits: Mapping[str, tuple] | None = None,
+    codes: Codes | None = None,
 ) -> dict:
     """What the CLI's ``annotators`` command, the report's annotator section and the flags table share.
 
@@ -1029,7 +1098,8 @@ def summary(
     rankings); ``suspects``: the rows with verdict ``suspect``; ``levels``: the level each label
     was read at and whether it was declared; ``rules``: the thresholds. ``rankers``:
     :func:`ranking_verdicts` of ``rankings`` at the same ``fdr`` and ``min_bayes_factor``, where
-    the caller has it already (else computed here); ``fits``: as :func:`vote_verdicts`'.
+    the caller has it already (else computed here); ``fits`` and ``codes`` (the :class:`Codes` of
+    ``votes``): as :func:`vote_verdicts`'.
     """
     parts = []
     out: dict = {"levels": {}}
@@ -1039,12 +1109,13 @@ def summary(
             keep &= votes["count"].fillna(1) == 1
         single = votes if keep.all() else votes[keep]  # no copy of the votes when every row is a single vote
         if len(single):
-            lv = levels_for(single, levels)
+            codes = codes if single is votes else None
+            lv = levels_for(single, levels) if codes is None else _levels(single, levels, codes.labels, "value")
             out["levels"] = {
                 k: {"level": v, "declared": (levels.get(k) if isinstance(levels, Mapping) else levels) is not None}
                 for k, v in lv.items()
             }
-            t = vote_verdicts(single, levels=lv, fdr=fdr, min_bayes_factor=min_bayes_factor, fits=fits)
+            t = vote_verdicts(single, levels=lv, fdr=fdr, min_bayes_factor=min_bayes_factor, fits=fits, codes=codes)
             parts.append(t.assign(source="votes"))
     if rankings is not None and len(rankings):
         t = ranking_verdicts(rankings, fdr=fdr, min_bayes_factor=min_bayes_factor) if rankers is None else rankers
