@@ -60,12 +60,12 @@ def _per_label(votes: pd.DataFrame, levels: str | dict | None, codes: Codes | No
     (``codes``: the :class:`~oasst_quality.verdicts.annotators.Codes` of ``votes``, where every vote is single)."""
     from .verdicts.annotators import _levels
 
-    single = _single_votes(votes)
+    single = votes if codes is not None else _single_votes(votes)
     if not len(single):
         return []
     # items and annotators numbered once over all labels, in sorted order: a label's sorted ids are
     # the sorted ids of all labels with the others left out, so each label gets encode's codes
-    codes = codes if single is votes and codes is not None else Codes.of(single)
+    codes = Codes.of(single) if codes is None else codes
     level_of = _levels(single, levels, codes.labels, "value")
     item, items, annotator, annotators = codes.item, codes.items, codes.annotator, codes.annotators
     values, codable = single["value"].to_numpy(), (single["value"].notna() & (item >= 0)).to_numpy()

@@ -267,8 +267,7 @@ def _vote_scores(
         if K < 2:
             continue
         item_code, first = pd.factorize(item_all[rows])
-        ann = ann_all[rows]
-        local, ann_code = np.unique(ann, return_inverse=True)
+        local, ann_code = _held(ann_all[rows], annotators.size)
         c = Ratings(
             np.asarray(item_code),
             ann_code.ravel(),
@@ -293,7 +292,11 @@ def _vote_scores(
         # whole θ grid are then one small matmul in _loglik
         key = ann_k * K + code_k
         order = np.argsort(key, kind="stable")
-        cells, starts = np.unique(key[order], return_index=True)
+        sorted_key = key[order]
+        new = np.ones(sorted_key.size, dtype=bool)
+        new[1:] = sorted_key[1:] != sorted_key[:-1]
+        starts = np.flatnonzero(new)  # np.unique(sorted_key, return_index=True), without sorting it again
+        cells = sorted_key[starts]
         parts.append(
             {
                 "label": name,
@@ -309,6 +312,15 @@ def _vote_scores(
             }
         )
     return parts
+
+
+def _held(codes: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(codes, return_inverse=True)`` of codes into ``n`` ids, by counting instead of sorting."""
+    if not codes.size or codes.min() < 0:
+        local, inverse = np.unique(codes, return_inverse=True)
+        return local, inverse.ravel()
+    held = np.bincount(codes, minlength=n) > 0
+    return np.flatnonzero(held), (np.cumsum(held) - 1)[codes]
 
 
 def _class_model(c, names: pd.Index, classes: np.ndarray, fit: tuple | None) -> tuple[np.ndarray, np.ndarray]:
@@ -795,13 +807,14 @@ def vote_verdicts(
         df = df.assign(**{"label": "default_label"})
         label = "label"
     require_columns(df, item, annotator, value)
-    keep = df[annotator].notna() & df[value].notna()
+    if (item, annotator, label, value) != ("item", "annotator", "label", "value") or df is not votes:
+        codes = None
+    known = df[annotator].notna() if codes is None else codes.annotator >= 0  # factorize's -1: a missing id
+    keep = known & df[value].notna()
     if "count" in df.columns:
         keep &= df["count"].fillna(1) == 1
     if not keep.all():
         df, codes = df[keep], None  # no copy of the votes when every row is kept
-    if (item, annotator, label, value) != ("item", "annotator", "label", "value") or df is not votes:
-        codes = None
     columns = [
         *ANNOTATOR_COLUMNS[:2],
         "n_compared",
@@ -1104,7 +1117,7 @@ def summary(
     parts = []
     out: dict = {"levels": {}}
     if votes is not None and len(votes):
-        keep = votes["annotator"].notna()
+        keep = votes["annotator"].notna() if codes is None else pd.Series(codes.annotator >= 0, index=votes.index)
         if "count" in votes.columns:
             keep &= votes["count"].fillna(1) == 1
         single = votes if keep.all() else votes[keep]  # no copy of the votes when every row is a single vote
