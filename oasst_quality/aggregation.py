@@ -487,8 +487,8 @@ class MACE(_Categorical):
         xi = np.full((A, K), 1.0 / K)
         n = np.bincount(c.annotator, minlength=A)
         cell = c.annotator * K + c.code  # (annotator, label) of each rating, for the strategies' sums
-        item_cell = c.item * K + c.code  # (item, label) of each rating
-        # the same, label-major: _normalize_log_ll's posteriors are the transpose of a contiguous array
+        # (label, item) of each rating, label-major: the log-likelihoods are summed straight into the
+        # class-major array that _normalize_log_ll works on, whose posteriors are its transpose
         label_item = c.code * c.n_items + c.item
         last = -np.inf
         for _ in range(self.n_iter):
@@ -499,10 +499,10 @@ class MACE(_Categorical):
             off = (1 - th) * x
             log_off = np.log(off)
             gap = np.log(th + off) - log_off
-            logp = np.bincount(c.item, log_off[cell], c.n_items)[:, None] + np.bincount(
-                item_cell, gap[cell], c.n_items * K
-            ).reshape(c.n_items, K)
-            post, ll = _normalize_log_ll(logp)
+            log_t = np.bincount(label_item, gap[cell], K * c.n_items).reshape(K, c.n_items) + np.bincount(
+                c.item, log_off[cell], c.n_items
+            )
+            post, ll = _normalize_log_ll(log_t.T)
             ll /= c.item.size
             # expected "spam" indicator per rating: certain when the label is not the truth
             p_true = post.T.ravel()[label_item]  # post[c.item, c.code], gathered from the contiguous array
