@@ -9,18 +9,17 @@ set: 4 rankers out of 100, the export's order with one adjacent pair swapped 5% 
 ``oasst-quality report EXPORT`` runs in process with and without ``--annotations VOTES --rankings
 RANKINGS`` at each size, every command once per round (a busy machine slows them alike); the
 ratio of the best times with / without is the per-annotator cost (each round's ratio is printed
-too; wall time, and CPU time, steadier on a shared machine: the process's own and that of the child
-processes it forked, which :func:`oasst_quality.per_annotator.summarize` runs the ranking checks in),
-and the growth of the increment (wall) from the smaller to the larger size shows whether that cost
-is linear in the data.
+too; wall time, and CPU time, steadier on a shared machine: the process's own, every thread; the
+report forks no process), and the growth of the increment (wall) from the smaller to the larger
+size shows whether that cost is linear in the data.
 The inputs are written once into benchmarks/out/, and the reports there.
 
     python benchmarks/bench_annotations.py [--sizes 50000,100000] [--rounds 2] [--parts]
 
 ``--parts`` then times each step the inputs add (reading, attaching, each per-annotator statistic,
-the verdicts, the curation rows) at each size, one after the other in the same process (CPU seconds,
-with any child process's), and then ``per_annotator.summarize`` whole, as the report runs it (its
-ranking checks and agreement in a forked child, the verdicts reusing the models' fits).
+the verdicts, the curation rows) at each size, one after the other in the same process (CPU seconds),
+and then ``per_annotator.summarize`` whole, as the report runs it (the votes' ids coded once for the
+agreement, the models and the verdicts, and the verdicts reusing the models' Dawid-Skene fits).
 """
 
 from __future__ import annotations
@@ -151,7 +150,7 @@ def parts(export: Path, votes_csv: Path, rankings_csv: Path) -> dict[str, float]
 
 
 def _clocked(fn) -> tuple[float, float]:
-    """(wall seconds, CPU seconds of this process and the child processes it ran) of one call."""
+    """(wall seconds, CPU seconds of this process, every thread) of one call."""
     start = cpu()
     wall = _timed(fn)[0]
     return wall, cpu() - start

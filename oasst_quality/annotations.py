@@ -74,11 +74,18 @@ class Annotations:
             "n_votes": int(v["count"].sum()) if len(v) else 0,
             "n_vote_rows": len(v),
             "labels": sorted(v["label"].unique().tolist()),
-            "n_annotators": int(pd.concat([v["annotator"], r["annotator"]]).dropna().nunique()),
+            "n_annotators": _n_distinct(v["annotator"], r["annotator"]),
             "n_ranked_groups": int(r["group"].nunique()),
             "n_rankings": len(r),
             "n_rejected": len(self.rejected),
         }
+
+
+def _n_distinct(*columns: pd.Series) -> int:
+    """How many distinct ids, missing ones left out, the columns hold together (``nunique`` of their
+    concatenation, from each column's distinct ids: no copy of the columns, no missing-value mask)."""
+    ids = set().union(*(pd.unique(c) for c in columns))
+    return sum(1 for x in ids if not pd.isna(x))
 
 
 def _concat(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
