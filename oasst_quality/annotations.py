@@ -211,10 +211,10 @@ def _id_problem(*values: Any) -> str | None:
     return None
 
 
-def _text(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
-    """Ids as strings (numbers from CSV included), missing stays missing; and each row's control
-    character problem (:func:`_id_problem`, None without one). Both are worked out once per distinct
-    value: ids repeat (an item has several votes, an annotator many)."""
+def _text(values: pd.Series) -> tuple[pd.Series, np.ndarray, np.ndarray]:
+    """Ids as strings (numbers from CSV included), missing stays missing; each row's control
+    character problem (:func:`_id_problem`, None without one); and which rows are missing. All are
+    worked out once per distinct value: ids repeat (an item has several votes, an annotator many)."""
     inferred = pd.api.types.infer_dtype(values, skipna=True) if values.dtype == object else None
     if inferred is not None and inferred not in ("string", "empty"):
         uniques, codes = values.to_numpy(dtype=object), np.arange(len(values))  # mixed types: 1 == 1.0 == True
@@ -232,7 +232,8 @@ def _text(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
     else:
         problems = np.array([*(None if t is None else _id_problem(t) for t in text), None], dtype=object)
     text = np.append(text, None)
-    return pd.Series(text[codes], index=values.index, dtype=object), problems[codes]  # code -1: missing
+    missing = np.equal(text, None)[codes]  # code -1: missing
+    return pd.Series(text[codes], index=values.index, dtype=object), problems[codes], missing
 
 
 def _missing(v: Any) -> bool:
@@ -361,20 +362,24 @@ def _votes(
     value_col = value or ("value" if "value" in frame.columns else None)
     if value_col is None:  # crowd-kit: the label column holds the answer
         value_col = _column(frame, label, "label", name)
-        names = pd.Series(default_label, index=frame.index, dtype=object)
+        names, no_name = pd.Series(default_label, index=frame.index, dtype=object), np.zeros(len(frame), dtype=bool)
     else:
         if value_col not in frame.columns:
             raise SchemaError(f"no column {value_col!r} (it has {list(frame.columns)})", path=name, field=value_col)
         label_col = _column(frame, label, "label", name, required=False)
         label_col = None if label_col == value_col else label_col  # crowd-kit's label named as the value
-        names = _text(frame[label_col])[0] if label_col else pd.Series(default_label, index=frame.index, dtype=object)
+        if label_col:
+            names, _, no_name = _text(frame[label_col])
+        else:
+            names = pd.Series(default_label, index=frame.index, dtype=object)
+            no_name = np.zeros(len(frame), dtype=bool)
     rows = _Rows(name, lenient, frame, lines)
-    items, item_problems = _text(frame[_column(frame, item, "item", name)])
-    who, who_problems = _text(frame[_column(frame, annotator, "annotator", name)])
+    items, item_problems, no_item = _text(frame[_column(frame, item, "item", name)])
+    who, who_problems, no_who = _text(frame[_column(frame, annotator, "annotator", name)])
     numbers = _numbers(frame[value_col])
-    rows.fail(items.isna().to_numpy(), "item", "missing item id")
-    rows.fail(who.isna().to_numpy(), "annotator", "missing annotator id")
-    rows.fail(names.isna().to_numpy(), "label", "missing label name")
+    rows.fail(no_item, "item", "missing item id")
+    rows.fail(no_who, "annotator", "missing annotator id")
+    rows.fail(no_name, "label", "missing label name")
     rows.fail(~np.isfinite(numbers.to_numpy()), value_col, "value is not a number")
     rows.fail_each(item_problems, "item")  # a control character in an id (see _text)
     rows.fail_each(who_problems, "annotator")
@@ -382,7 +387,8 @@ def _votes(
     votes = pd.DataFrame(
         {"item": items, "annotator": who, "label": names, "value": numbers, "count": 1, "time": _times(frame, time)}
     )
-    return Annotations(votes=votes[~rows.bad].reset_index(drop=True), rejected=rows.frame())
+    kept = votes[~rows.bad].reset_index(drop=True) if rows.bad.any() else votes  # (a RangeIndex already)
+    return Annotations(votes=kept, rejected=rows.frame())
 
 
 def _numbers(values: pd.Series) -> pd.Series:
@@ -504,10 +510,10 @@ def _rankings(
             field=ranking,
         )
     rows = _Rows(name, lenient, frame, lines)
-    groups, group_problems = _text(frame[_column(frame, group, "group", name)])
-    who, who_problems = _text(frame[_column(frame, annotator, "annotator", name)])
-    rows.fail(groups.isna().to_numpy(), "group", "missing group (parent) id")
-    rows.fail(who.isna().to_numpy(), "annotator", "missing annotator id")
+    groups, group_problems, no_group = _text(frame[_column(frame, group, "group", name)])
+    who, who_problems, no_who = _text(frame[_column(frame, annotator, "annotator", name)])
+    rows.fail(no_group, "group", "missing group (parent) id")
+    rows.fail(no_who, "annotator", "missing annotator id")
     rows.fail_each(group_problems, "group")  # a control character in an id (see _text)
     rows.fail_each(who_problems, "annotator")
     parsed, problems = _parse_rankings(frame[ranking])
@@ -515,7 +521,8 @@ def _rankings(
     table = pd.DataFrame(
         {"group": groups, "annotator": who, "ranking": pd.Series(parsed, dtype=object), "time": _times(frame, time)}
     )
-    return Annotations(rankings=table[~rows.bad].reset_index(drop=True), rejected=rows.frame())
+    kept = table[~rows.bad].reset_index(drop=True) if rows.bad.any() else table  # (a RangeIndex already)
+    return Annotations(rankings=kept, rejected=rows.frame())
 
 
 # --------------------------------------------------------------------------- the Open-Assistant backend
