@@ -18,6 +18,7 @@ import itertools
 import logging
 import math
 import re
+import uuid
 import warnings
 import zlib
 from collections.abc import Callable, Iterator, Sequence
@@ -28,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import adapter, partials
 from ._util import gc_paused
+from .annotations import Annotations
 from .errors import FormatError, UsageError
 from .io import records as rec
 from .io.tables import build
@@ -36,7 +38,6 @@ if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
-    from .annotations import Annotations
     from .engine import Pending
 
 BLOCKSIZE = 64 * 2**20  # bytes of JSON lines per chunk, and roughly per partition
@@ -485,16 +486,17 @@ def _message_ids(ds, t) -> list:
     return [ds.messages["message_id"].to_numpy()]
 
 
-def _attach(datasets: list, mine) -> list:
+def _attach(datasets: list, mine: Annotations, token: str) -> list:
     """The partition's Dataset with its rows of the per-annotator tables (``mine``) added to the
-    ones attached before; row labels stay global (see :meth:`Partitioned.with_annotations`)."""
+    ones attached before; row labels stay global (see :meth:`Partitioned.with_annotations`), and
+    the client holds them all under ``token`` (:class:`~oasst_quality.partials.Held`)."""
     from dataclasses import replace
 
     (ds, t), *rest = datasets
     assert not rest, "one Dataset per partition"
     if ds.annotations is not None:
         mine = partials.annotations_add(ds.annotations, mine)
-    return [(replace(ds, annotations=mine), t)]
+    return [(replace(ds, annotations=partials.Held(mine.votes, mine.rankings, mine.rejected, token)), t)]
 
 
 def _by_partition(frame: pd.DataFrame, part: np.ndarray, n: int) -> list[pd.DataFrame]:
@@ -542,6 +544,10 @@ class Partitioned:
         self._rows = {"votes": 0, "rankings": 0, "rejected": 0}
         #: the loaded message ids and each one's partition (:meth:`_message_partitions`)
         self._where: tuple[pd.Index, np.ndarray] | None = None
+        #: every per-annotator row attached (global row labels), which the annotator section reads
+        #: here instead of gathering the partitions' back (partials.HELD[self._token])
+        self._held: Annotations | None = None
+        self._token = uuid.uuid4().hex
 
     def __len__(self) -> int:
         return len(self.parts)
@@ -568,11 +574,13 @@ class Partitioned:
         same rows set aside): a vote goes with its item's tree, a ranking with its reply set's.
 
         The client lists the loaded message ids once (on the first call), for the check and to send
-        each partition its rows only. Each row keeps its place in the input (a
-        global row label), so that the gathered tables are in the order the in-memory path holds
-        them. Attached in place (the partitions stay on the workers); returns this object.
+        each partition its rows only. Each row keeps its place in the input (a global row label),
+        so that the tables are in the order the in-memory path holds them. The client keeps the
+        rows it sent (:class:`~oasst_quality.partials.Held`): the annotator section reads them here,
+        and the partitions send back only their token. Attached in place (the partitions stay on
+        the workers); returns this object.
         """
-        from .annotations import Annotations, check_items
+        from .annotations import check_items
 
         ids, part = self._message_partitions()
         checked = check_items(annotations, ids, lenient=lenient, source=source)
@@ -581,6 +589,9 @@ class Partitioned:
             frame = getattr(checked, name)
             frames[name] = frame.set_axis(range(self._rows[name], self._rows[name] + len(frame)))
             self._rows[name] += len(frame)
+        held = Annotations(frames["votes"], frames["rankings"], frames["rejected"])
+        self._held = held if self._held is None else partials.annotations_add(self._held, held)
+        partials.HELD[self._token] = self._held
         # every id is known once checked; each table is cut by partition with one stable sort
         n = len(self.parts)
         votes = _by_partition(frames["votes"], part[ids.get_indexer(frames["votes"]["item"])], n)
@@ -595,7 +606,7 @@ class Partitioned:
                 frames["rejected"] if i == 0 else frames["rejected"].iloc[:0],  # counted once
             )
             sent = self.client.scatter(mine, workers=list(holders.get(p.key, ())) or None, hash=False)
-            parts.append(self.client.submit(_attach, p, sent, pure=False))
+            parts.append(self.client.submit(_attach, p, sent, self._token, pure=False))
         self.parts = parts
         return self
 

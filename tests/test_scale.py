@@ -250,6 +250,23 @@ def test_attaching_votes_then_rankings_gathers_the_message_ids_once(client, tmp_
     assert calls.count(scale._message_ids) == 1
 
 
+def test_partitions_send_back_only_the_token_of_the_annotator_tables_the_client_holds(client, tmp_path):
+    from oasst_quality import annotations as an
+    from oasst_quality import partials
+
+    votes, rankings = _planted(tmp_path)
+    mem = oq.load_sample().with_annotations(an.read(votes)).with_annotations(an.read(rankings))
+    parts = scale.partition(oq.io.sample_path(), client, n_partitions=3)
+    parts.with_annotations(an.read(votes)).with_annotations(an.read(rankings))
+    gathered = parts.map_reduce(partials.annotators_partial, merge=partials.annotators_merge)
+    assert len(gathered.pieces) == 3 and all(isinstance(a, str) for a, _ in gathered.pieces)  # no tables
+    got, _ = gathered.take()
+    want, _ = partials.annotators_partial(mem, adapter.tables(mem)).take()
+    assert len(got.votes) and len(got.rankings)
+    for name in ("votes", "rankings", "rejected"):
+        pd.testing.assert_frame_equal(getattr(got, name), getattr(want, name), check_exact=True)
+
+
 def test_gathered_annotator_tables_join_once_in_input_order():
     from oasst_quality import partials
     from oasst_quality.annotations import Annotations
