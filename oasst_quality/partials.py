@@ -15,6 +15,7 @@ The sections that use them are listed in :mod:`oasst_quality.report.sections`.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -26,10 +27,10 @@ from . import consensus as cs
 from . import published, skew
 from . import toxicity as tx
 from .adapter import Tables
+from .annotations import Annotations
 from .errors import OasstQualityError
 
 if TYPE_CHECKING:
-    from .annotations import Annotations
     from .dataset import Dataset
 
 _EXAMPLES = 5  # flagged messages shown per kind in the report
@@ -180,20 +181,33 @@ def toxicity_merge(a: tuple | Comparison | None, b: tuple | Comparison | None) -
     return Comparison([p for x in (a, b) for p in (x.pieces if isinstance(x, Comparison) else [x])])
 
 
+#: The per-annotator tables that a client attached to a Dask engine's partitions, all of them, by
+#: token (:class:`Held`): :meth:`Gathered.take` reads them there, so the partitions never send theirs
+#: back. Held as long as the engine holds them.
+HELD: weakref.WeakValueDictionary[str, Annotations] = weakref.WeakValueDictionary()
+
+
+@dataclass(frozen=True)
+class Held(Annotations):
+    """A partition's per-annotator tables whose client holds them all, in :data:`HELD` under
+    ``token``: its :func:`annotators_partial` sends the token, not the tables."""
+
+    token: str = ""
+
+
 def annotators_partial(ds: Dataset, t: Tables) -> Gathered | None:
-    """The per-annotator tables attached to the partition, with the export's rankings of the reply
-    sets they rank (the ones the comparison with the export reads), or None if none are attached."""
+    """The per-annotator tables attached to the partition (only their token when the client holds
+    them: :class:`Held`), with the export's rankings of the reply sets they rank (the ones the
+    comparison with the export reads), or None if none are attached."""
     if ds.annotations is None:
         return None
     export = t.rankings[t.rankings["group"].isin(ds.annotations.rankings["group"])]
-    return Gathered([(ds.annotations, export)])
+    return Gathered([(ds.annotations.token if isinstance(ds.annotations, Held) else ds.annotations, export)])
 
 
 def annotations_add(a: Annotations, b: Annotations) -> Annotations:
     """Two partitions' per-annotator tables as one, each row keeping its label (its place in the
     input: :func:`annotations_in_order` restores that order)."""
-    from .annotations import Annotations
-
     return Annotations(*(_cat([getattr(a, n), getattr(b, n)]) for n in ("votes", "rankings", "rejected")))
 
 
@@ -205,8 +219,6 @@ def _cat(tables: list[pd.DataFrame]) -> pd.DataFrame:
 
 def annotations_in_order(a: Annotations) -> Annotations:
     """Merged per-annotator tables in input order (their row labels), labelled 0, 1, ... again."""
-    from .annotations import Annotations
-
     tables = (getattr(a, n) for n in ("votes", "rankings", "rejected"))
     return Annotations(*(x.sort_index(kind="stable").reset_index(drop=True) for x in tables))
 
@@ -214,18 +226,24 @@ def annotations_in_order(a: Annotations) -> Annotations:
 @dataclass
 class Gathered:
     """Partitions' per-annotator tables and export rankings (``pieces``, in partition order), kept
-    apart until :meth:`take` joins them: one concatenation per table instead of one per merge."""
+    apart until :meth:`take` joins them: one concatenation per table instead of one per merge. A
+    piece's tables may be the token of all partitions' tables, held where :meth:`take` runs
+    (:class:`Held`)."""
 
-    pieces: list[tuple[Annotations, pd.DataFrame]]
+    pieces: list[tuple[Annotations | str, pd.DataFrame]]
 
     def take(self) -> tuple[Annotations, pd.DataFrame]:
         """The per-annotator tables in input order (:func:`annotations_in_order`) and the export's
         rankings in partition order. The pieces are let go of (this object is left empty), so that
         once the tables are joined they are freed if nothing else holds them."""
-        from .annotations import Annotations
-
         pieces, self.pieces = self.pieces, []
-        joined = Annotations(*(_cat([getattr(a, n) for a, _ in pieces]) for n in ("votes", "rankings", "rejected")))
+        tokens = {a for a, _ in pieces if isinstance(a, str)}
+        if tokens:  # every partition's rows, held here: one engine's, so one token for all
+            (token,) = tokens
+            assert all(isinstance(a, str) for a, _ in pieces), "one engine's partitions"
+            joined = HELD[token]
+        else:
+            joined = Annotations(*(_cat([getattr(a, n) for a, _ in pieces]) for n in ("votes", "rankings", "rejected")))
         export = pd.concat([e for _, e in pieces], ignore_index=True)
         del pieces
         return annotations_in_order(joined), export

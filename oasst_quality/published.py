@@ -72,10 +72,13 @@ def flag_vote_patterns(labels, by_label: dict | None = None) -> dict[str, dict]:
     by_label = adapter.by_label(labels) if by_label is None else by_label
     out = {}
     for name, sub in by_label.items():
+        count = sub["count"].to_numpy(dtype=float, na_value=np.nan)
         row = {"n_messages": len(sub), "n_votes": int(sub["count"].fillna(0).sum())}
-        if label_kind(name) == "flag":
-            counts, _, inconsistent = flag_value_counts(sub, name)
-            row |= {"n_inconsistent": inconsistent, "patterns": row_counts(counts.astype(np.int64))}
+        if label_kind(name) == "flag":  # flag_value_counts of the label's own rows, in arrays
+            voted = ~np.isnan(count)
+            yes, consistent = whole_votes(sub["value"].to_numpy(dtype=float)[voted], count[voted])
+            votes = np.column_stack([count[voted][consistent] - yes[consistent], yes[consistent]])
+            row |= {"n_inconsistent": int((~consistent).sum()), "patterns": row_counts(votes.astype(np.int64))}
         out[str(name)] = row
     return out
 
@@ -177,12 +180,20 @@ def _steps(name: str) -> int:
     return 1 if name in FLAG_LABELS else LIKERT_GRID.size - 1
 
 
+def _grid_rows(labels: pd.DataFrame, steps: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The positions of the rows with votes whose S = Σ votes in grid steps is whole, and their n
+    votes and S, in arrays (no copy of the table)."""
+    count = labels["count"].to_numpy(dtype=float, na_value=np.nan)
+    at = np.flatnonzero(count > 0)  # a missing count (NaN) is not > 0
+    n = count[at].astype(np.int64)
+    s, whole = whole_votes(labels["value"].to_numpy(dtype=float)[at], n, steps)
+    return at[whole], n[whole], s[whole]
+
+
 def _grid_sums(labels: pd.DataFrame, steps: int) -> pd.DataFrame:
     """Per message: n votes and S = Σ votes in grid steps (dropping rows where S is not whole)."""
-    rows = labels[labels["count"].notna() & (labels["count"] > 0)].copy()
-    rows["n"] = rows["count"].astype(int)
-    rows["s"], whole = whole_votes(rows["value"].to_numpy(float), rows["n"].to_numpy(), steps)
-    return rows[whole]
+    at, n, s = _grid_rows(labels, steps)
+    return labels.iloc[at].assign(n=n, s=s)
 
 
 def grid_patterns(labels, by_label: dict | None = None) -> dict[str, dict[tuple[int, int], int]]:
@@ -198,8 +209,8 @@ def grid_patterns(labels, by_label: dict | None = None) -> dict[str, dict[tuple[
     for name in (*FLAG_LABELS, *LIKERT_LABELS):
         if name not in by_label:
             continue
-        rows = _grid_sums(by_label[name], _steps(name))
-        out[name] = row_counts(np.column_stack([rows["n"].to_numpy(np.int64), rows["s"].to_numpy(np.int64)]))
+        _, n, s = _grid_rows(by_label[name], _steps(name))
+        out[name] = row_counts(np.column_stack([n, s.astype(np.int64)]))
     return out
 
 

@@ -18,6 +18,7 @@ import itertools
 import logging
 import math
 import re
+import uuid
 import warnings
 import zlib
 from collections.abc import Callable, Iterator, Sequence
@@ -28,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import adapter, partials
 from ._util import gc_paused
+from .annotations import Annotations
 from .errors import FormatError, UsageError
 from .io import records as rec
 from .io.tables import build
@@ -36,7 +38,6 @@ if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
-    from .annotations import Annotations
     from .engine import Pending
 
 BLOCKSIZE = 64 * 2**20  # bytes of JSON lines per chunk, and roughly per partition
@@ -143,7 +144,7 @@ def _magic(path: Path) -> bytes:
 
 def plan(paths: Sequence[str | Path], *, blocksize: int = BLOCKSIZE) -> list[Chunk]:
     """The chunks that read ``paths``; line numbers of JSON-lines chunks come from one pass that
-    counts newlines (about a second per GB)."""
+    counts newlines in the mapped file (about 0.4 CPU seconds per GB)."""
     return _plan(_sources(paths), blocksize)
 
 
@@ -175,48 +176,53 @@ def _plan(sources: list[tuple[Path, list[Path]]], blocksize: int) -> list[Chunk]
 
 
 def _line_chunks(source: int, path: Path, blocksize: int) -> list[Chunk]:
-    out, start, pos, line, lines_in = [], 0, 0, 1, 0
-    with open(path, "rb") as fh:
-        while block := fh.read(blocksize):
-            cut = block.rfind(b"\n")
-            lines_in += block.count(b"\n")
-            pos += len(block)
-            if cut >= 0:
-                end = pos - len(block) + cut + 1
-                out.append(Chunk(source, str(path), "lines", start, end, line))
-                start, line, lines_in = end, line + lines_in, 0
-                fh.seek(end)
-                pos = end
-    if pos > start:
-        out.append(Chunk(source, str(path), "lines", start, pos, line))
-    if not out:
+    """Byte ranges of about ``blocksize`` that end after a newline (a longer line makes its range
+    longer), each with the number of its first line, read off the file mapped in memory."""
+    import mmap
+
+    size = path.stat().st_size
+    if not size:
         raise FormatError("empty file: no records", path=path)
+    out, start, pos, line = [], 0, 0, 1
+    with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+        while pos < size:
+            stop = min(pos + blocksize, size)
+            cut = mm.rfind(b"\n", pos, stop)
+            if cut < 0:  # no line ends in this block: the range grows to the next one that does
+                pos = stop
+                continue
+            end = cut + 1
+            out.append(Chunk(source, str(path), "lines", start, end, line))
+            line += _newlines(mm, start, end)
+            start = pos = end
+    if size > start:
+        out.append(Chunk(source, str(path), "lines", start, size, line))
     return out
 
 
-def _records(chunk: Chunk, *, parse: bool = True) -> Iterator[rec.Record]:
-    """The chunk's records as the loader reads them; ``parse=False`` leaves JSON lines unparsed
-    (value and error None)."""
+def _newlines(mm: Any, start: int, end: int, step: int = 4 * 2**20) -> int:
+    """How many newlines bytes ``start``-``end`` of a mapped file hold, counted ``step`` bytes at a
+    time (a small comparison array, no copy of the bytes)."""
+    import numpy as np
+
+    return sum(
+        int(np.count_nonzero(np.frombuffer(mm, np.uint8, min(step, end - at), at) == 10))
+        for at in range(start, end, step)
+    )
+
+
+def _records(chunk: Chunk) -> Iterator[rec.Record]:
+    """The records of a gzip stream or of parquet row groups, as the loader reads them."""
     path = Path(chunk.path)
     if chunk.kind == "stream":
         fh, _ = rec.open_export(path)
         with fh:
             yield from rec.json_lines(path, fh)
         return
-    if chunk.kind == "rows":
-        import pyarrow.parquet as pq
+    import pyarrow.parquet as pq
 
-        rows = pq.ParquetFile(path).read_row_groups(list(chunk.groups)).to_pylist()
-        yield from rec.typed_rows(rows, chunk.path, chunk.first)
-        return
-    with open(path, "rb") as fh:
-        fh.seek(chunk.start)
-        data = fh.read(chunk.end - chunk.start)
-    for number, line in enumerate(data.splitlines(keepends=True), start=chunk.first):
-        if number == 1 and line.startswith(b"\xef\xbb\xbf"):  # a UTF-8 byte-order mark
-            line = line[3:]
-        if line.strip():
-            yield rec.parse_line(line, number, chunk.path) if parse else rec.Record(chunk.path, number, line, None)
+    rows = pq.ParquetFile(path).read_row_groups(list(chunk.groups)).to_pylist()
+    yield from rec.typed_rows(rows, chunk.path, chunk.first)
 
 
 # A JSON string cannot hold an unescaped quote, so this pattern only matches a key: every message
@@ -234,15 +240,17 @@ def _tree_key(obj: Any, line: int) -> str:
 
 @dataclass(frozen=True)
 class Bucket:
-    """Records on their way to one partition, in few objects (a worker sends and frees three arrays
-    and a byte string, not an object per line): raw JSON lines as one byte string cut at ``ends``,
-    with their ``source`` index and ``line`` number, and the records that travel parsed
-    (``(source, line, value, error)``: parquet rows, gzip streams, a DataFrame's rows)."""
+    """Records on their way to one partition, in few objects (a worker sends and frees a few arrays
+    and byte strings, not an object per line): raw JSON lines as byte strings (``data``: each holds
+    whole lines, and a join keeps its parts' strings rather than copy them into one), cut at ``ends``
+    (offsets into the strings read one after the other), with their ``source`` index and ``line``
+    number, and the records that travel parsed (``(source, line, value, error)``: parquet rows,
+    gzip streams, a DataFrame's rows)."""
 
     source: Any
     line: Any
     ends: Any
-    data: bytes = b""
+    data: tuple[bytes, ...] = ()
     parsed: tuple = ()
 
     @classmethod
@@ -250,28 +258,25 @@ class Bucket:
         import numpy as np
 
         ends = np.cumsum([len(b) for b in blobs], dtype=np.int64)
-        return cls(np.array(source, np.int32), np.array(line, np.int64), ends, b"".join(blobs), tuple(parsed))
+        return cls(np.array(source, np.int32), np.array(line, np.int64), ends, (b"".join(blobs),), tuple(parsed))
 
     def __len__(self) -> int:
         return len(self.line) + len(self.parsed)
 
-    def records(self) -> Iterator[tuple]:
-        """``(source, line, raw line)`` and ``(source, line, value, error)`` records, in input order
-        (source, then line)."""
+    def lines(self, rows: np.ndarray) -> list[bytes]:
+        """The raw lines at positions ``rows`` (among the raw lines), each sliced off its string."""
         import numpy as np
 
-        source = np.concatenate([self.source, np.array([r[0] for r in self.parsed], np.int32)])
-        line = np.concatenate([self.line, np.array([r[1] for r in self.parsed], np.int64)])
-        starts = np.concatenate([[0], self.ends[:-1]]) if len(self.ends) else self.ends
-        raw, data = len(self.line), self.data
-        for i in np.lexsort((line, source)).tolist():
-            if i < raw:
-                yield int(source[i]), int(line[i]), data[starts[i] : self.ends[i]]
-            else:
-                yield self.parsed[i - raw]
+        bounds = np.cumsum([len(d) for d in self.data], dtype=np.int64)  # each string's end
+        ends = self.ends[rows]
+        starts = np.where(rows > 0, self.ends[rows - 1], 0)
+        blob = np.searchsorted(bounds, starts, side="right")  # an empty string holds no line
+        offset = (bounds - [len(d) for d in self.data])[blob]
+        data = self.data
+        return [data[k][a:b] for k, a, b in zip(blob.tolist(), (starts - offset).tolist(), (ends - offset).tolist())]
 
 
-# _split, _join and _built make an object per line or record on a worker: with the cyclic garbage
+# _split and _built make an object per line or record on a worker: with the cyclic garbage
 # collector paused (a @contextmanager is also a decorator), no automatic collection walks every
 # object the worker holds, its partitions' included
 @gc_paused()
@@ -283,7 +288,7 @@ def _split(chunk: Chunk, n: int) -> list[Bucket]:
     lines: list[list[int]] = [[] for _ in range(n)]
     blobs: list[list[bytes]] = [[] for _ in range(n)]
     parsed: list[list[tuple]] = [[] for _ in range(n)]
-    for _, line, blob, obj, error in _records(chunk, parse=False):
+    for _, line, blob, obj, error in _records(chunk):
         found = _TREE_ID.search(blob) if blob else None
         if found:
             key = found.group(1)
@@ -303,35 +308,62 @@ def _parsed_key(line: bytes, number: int) -> bytes | None:
     return _tree_key(rec.parse(line, number)[0], number).encode() if line.strip() else None
 
 
+def _line_bounds(data: bytes) -> tuple[np.ndarray, np.ndarray]:
+    """Where each line of ``data`` starts and ends (its line break included), the lines as
+    ``bytes.splitlines`` cuts them: after ``\\n``, ``\\r\\n`` or a lone ``\\r``, the last one
+    wherever ``data`` ends."""
+    import numpy as np
+
+    a = np.frombuffer(data, np.uint8)
+    cut = a == 10
+    if b"\r" in data:
+        cr = a == 13
+        cut[:-1] |= cr[:-1] & ~cut[1:]
+        cut[-1] |= cr[-1]
+    ends = np.flatnonzero(cut).astype(np.int64) + 1
+    if len(data) and (not len(ends) or ends[-1] != len(data)):
+        ends = np.append(ends, np.int64(len(data)))
+    starts = np.zeros_like(ends)
+    starts[1:] = ends[:-1]
+    return starts, ends
+
+
 def _split_lines(chunk: Chunk, n: int) -> list[Bucket]:
-    """:func:`_split` of a byte range of JSON lines, the lines as :func:`_records` cuts and numbers
-    them (a byte-order mark off the file's first line, blank lines left out), hashed by the tree id
+    """:func:`_split` of a byte range of JSON lines, cut and numbered as the loader's line reader
+    does (a byte-order mark off the file's first line, blank lines left out), hashed by the tree id
     read off each line (a line without one is parsed for it) and gathered per partition with one
-    selection each, not a record object per line (docs/scale.md, fourth round)."""
+    stable sort: the lines are found by their offsets in the range (:func:`_line_bounds`) and
+    searched and joined in place, never copied out one by one."""
     import numpy as np
 
     with open(chunk.path, "rb") as fh:
         fh.seek(chunk.start)
-        lines = fh.read(chunk.end - chunk.start).splitlines(keepends=True)
-    if chunk.first == 1 and lines and lines[0].startswith(b"\xef\xbb\xbf"):  # a UTF-8 byte-order mark
-        lines[0] = lines[0][3:]
-    numbers = range(chunk.first, chunk.first + len(lines))
+        data = fh.read(chunk.end - chunk.start)
+    starts, ends = _line_bounds(data)
+    if chunk.first == 1 and data.startswith(b"\xef\xbb\xbf"):  # a UTF-8 byte-order mark
+        starts[0] = 3
+    first, last = starts.tolist(), ends.tolist()
     keys = [  # None: a blank line
-        found.group(1) if found else _parsed_key(line, number)
-        for found, line, number in zip(map(_TREE_ID.search, lines), lines, numbers)
+        found.group(1) if found else _parsed_key(data[a:b], number)
+        for found, a, b, number in zip(
+            map(_TREE_ID.search, itertools.repeat(data), first, last), first, last, itertools.count(chunk.first)
+        )
     ]
     bucket = np.fromiter((-1 if k is None else zlib.crc32(k) % n for k in keys), np.int64, len(keys))
-    sizes = np.fromiter(map(len, lines), np.int64, len(lines))
-    line = np.arange(chunk.first, chunk.first + len(lines), dtype=np.int64)
+    order = np.argsort(bucket, kind="stable")
+    cuts = np.searchsorted(bucket[order], np.arange(n + 1))  # blank lines (-1) sort first, in no partition
+    line = np.arange(chunk.first, chunk.first + len(keys), dtype=np.int64)
+    sizes = ends - starts
+    view = memoryview(data)
     out = []
-    for b in range(n):
-        mine = np.flatnonzero(bucket == b)
+    for a, b in itertools.pairwise(cuts.tolist()):
+        mine = order[a:b]
         out.append(
             Bucket(
                 np.full(len(mine), chunk.source, np.int32),
                 line[mine],
                 np.cumsum(sizes[mine], dtype=np.int64),
-                b"".join([lines[i] for i in mine.tolist()]),
+                (b"".join([view[i:j] for i, j in zip(starts[mine].tolist(), ends[mine].tolist())]),),
             )
         )
     return out
@@ -341,16 +373,17 @@ def _take(buckets: list[Bucket], b: int) -> Bucket:
     return buckets[b]
 
 
-@gc_paused()
 def _join(*parts: Bucket) -> Bucket:
+    """The parts as one bucket: their arrays joined, their strings kept as they are."""
     import numpy as np
 
-    offsets = np.cumsum([0] + [len(p.data) for p in parts[:-1]], dtype=np.int64)
+    sizes = [sum(map(len, p.data)) for p in parts]
+    offsets = np.cumsum([0, *sizes[:-1]], dtype=np.int64)
     return Bucket(
         np.concatenate([p.source for p in parts]),
         np.concatenate([p.line for p in parts]),
         np.concatenate([p.ends + o for p, o in zip(parts, offsets)]),
-        b"".join(p.data for p in parts),
+        tuple(d for p in parts for d in p.data if d),
         tuple(r for p in parts for r in p.parsed),
     )
 
@@ -362,33 +395,32 @@ def _built(records: Bucket, sources: list[str], lenient: bool, foreign: dict | N
 
     The records are read in input order (source, then line), whatever file each came from: a tree
     whose records sit in several files is one tree, and a record repeated across files is a
-    duplicate, as when the files are loaded one after the other. ``foreign``: the message ids that
-    a record of another partition loaded first, with its (file, line); a record holding one is set
-    aside as a ``duplicate_message``.
+    duplicate, as when the files are loaded one after the other. Raw lines are read a run of one
+    file's lines at a time, up to ``CHUNK`` of them, as the in-memory load reads them
+    (:func:`~oasst_quality.io.records.line_records`: Arrow's JSON reader where it can stand in);
+    a parsed record breaks a run. ``foreign``: the message ids that a record of another partition
+    loaded first, with its (file, line); a record holding one is set aside as a ``duplicate_message``.
     """
+    import numpy as np
     import pandas as pd
 
-    records = list(records.records())
-    present = list(dict.fromkeys(sources[r[0]] for r in records))
+    raw = len(records.line)
+    source = np.concatenate([records.source, np.array([r[0] for r in records.parsed], np.int32)])
+    order = np.lexsort((np.concatenate([records.line, np.array([r[1] for r in records.parsed], np.int64)]), source))
+    in_order, is_raw = source[order], order < raw
+    cuts = np.flatnonzero((in_order[1:] != in_order[:-1]) | ~is_raw[1:] | ~is_raw[:-1]) + 1
+    runs = list(itertools.pairwise([0, *cuts.tolist(), len(order)])) if len(order) else []
+    present = [sources[i] for i in np.unique(source).tolist()]
 
     def items():
-        """The records in input order; raw lines a run of one file at a time, up to ``CHUNK`` of them,
-        read as the in-memory load reads them (:func:`~oasst_quality.io.records.line_records`)."""
-        numbers: list[int] = []
-        lines: list[bytes] = []
-        at = None
-        for r in records:
-            if lines and (len(r) != 3 or r[0] != at or len(lines) == rec.CHUNK):
-                yield from rec.line_records(sources[at], numbers, lines)
-                numbers, lines = [], []
-            if len(r) == 3:
-                at = r[0]
-                numbers.append(r[1])
-                lines.append(r[2])
-            else:
-                yield rec.Record(sources[r[0]], r[1], b"", r[2], r[3])
-        if lines:
-            yield from rec.line_records(sources[at], numbers, lines)
+        for a, b in runs:
+            if not is_raw[a]:  # a parsed record, on its own
+                at, number, value, error = records.parsed[order[a] - raw]
+                yield rec.Record(sources[at], number, b"", value, error)
+                continue
+            for at in range(a, b, rec.CHUNK):
+                rows = order[at : min(b, at + rec.CHUNK)]
+                yield from rec.line_records(sources[in_order[a]], records.line[rows].tolist(), records.lines(rows))
 
     seen: dict[str, tuple[str, int]] = dict(foreign) if foreign else {}
     ds = build(items(), ", ".join(present), lenient=lenient, partial=True, seen=seen)
@@ -454,16 +486,17 @@ def _message_ids(ds, t) -> list:
     return [ds.messages["message_id"].to_numpy()]
 
 
-def _attach(datasets: list, mine) -> list:
+def _attach(datasets: list, mine: Annotations, token: str) -> list:
     """The partition's Dataset with its rows of the per-annotator tables (``mine``) added to the
-    ones attached before; row labels stay global (see :meth:`Partitioned.with_annotations`)."""
+    ones attached before; row labels stay global (see :meth:`Partitioned.with_annotations`), and
+    the client holds them all under ``token`` (:class:`~oasst_quality.partials.Held`)."""
     from dataclasses import replace
 
     (ds, t), *rest = datasets
     assert not rest, "one Dataset per partition"
     if ds.annotations is not None:
         mine = partials.annotations_add(ds.annotations, mine)
-    return [(replace(ds, annotations=mine), t)]
+    return [(replace(ds, annotations=partials.Held(mine.votes, mine.rankings, mine.rejected, token)), t)]
 
 
 def _by_partition(frame: pd.DataFrame, part: np.ndarray, n: int) -> list[pd.DataFrame]:
@@ -511,6 +544,10 @@ class Partitioned:
         self._rows = {"votes": 0, "rankings": 0, "rejected": 0}
         #: the loaded message ids and each one's partition (:meth:`_message_partitions`)
         self._where: tuple[pd.Index, np.ndarray] | None = None
+        #: every per-annotator row attached (global row labels), which the annotator section reads
+        #: here instead of gathering the partitions' back (partials.HELD[self._token])
+        self._held: Annotations | None = None
+        self._token = uuid.uuid4().hex
 
     def __len__(self) -> int:
         return len(self.parts)
@@ -524,7 +561,8 @@ class Partitioned:
 
             listed = self.map_reduce(_message_ids)  # one array per partition, in partition order
             part = np.repeat(np.arange(len(listed)), [len(a) for a in listed])
-            self._where = pd.Index(np.concatenate(listed)), part
+            # object ids, as a loaded Dataset holds them: the check then looks them up as in memory
+            self._where = pd.Index(np.concatenate(listed), dtype=object), part
         return self._where
 
     def with_annotations(
@@ -536,11 +574,13 @@ class Partitioned:
         same rows set aside): a vote goes with its item's tree, a ranking with its reply set's.
 
         The client lists the loaded message ids once (on the first call), for the check and to send
-        each partition its rows only. Each row keeps its place in the input (a
-        global row label), so that the gathered tables are in the order the in-memory path holds
-        them. Attached in place (the partitions stay on the workers); returns this object.
+        each partition its rows only. Each row keeps its place in the input (a global row label),
+        so that the tables are in the order the in-memory path holds them. The client keeps the
+        rows it sent (:class:`~oasst_quality.partials.Held`): the annotator section reads them here,
+        and the partitions send back only their token. Attached in place (the partitions stay on
+        the workers); returns this object.
         """
-        from .annotations import Annotations, check_items
+        from .annotations import check_items
 
         ids, part = self._message_partitions()
         checked = check_items(annotations, ids, lenient=lenient, source=source)
@@ -549,6 +589,9 @@ class Partitioned:
             frame = getattr(checked, name)
             frames[name] = frame.set_axis(range(self._rows[name], self._rows[name] + len(frame)))
             self._rows[name] += len(frame)
+        held = Annotations(frames["votes"], frames["rankings"], frames["rejected"])
+        self._held = held if self._held is None else partials.annotations_add(self._held, held)
+        partials.HELD[self._token] = self._held
         # every id is known once checked; each table is cut by partition with one stable sort
         n = len(self.parts)
         votes = _by_partition(frames["votes"], part[ids.get_indexer(frames["votes"]["item"])], n)
@@ -563,7 +606,7 @@ class Partitioned:
                 frames["rejected"] if i == 0 else frames["rejected"].iloc[:0],  # counted once
             )
             sent = self.client.scatter(mine, workers=list(holders.get(p.key, ())) or None, hash=False)
-            parts.append(self.client.submit(_attach, p, sent, pure=False))
+            parts.append(self.client.submit(_attach, p, sent, self._token, pure=False))
         self.parts = parts
         return self
 

@@ -6,6 +6,7 @@ import sys
 import zlib
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
@@ -80,14 +81,27 @@ def test_strict_errors_name_the_line_and_lenient_keeps_the_same_counts(client, t
     assert_close(mem, dask)
 
 
-def test_line_chunks_read_every_record_once_with_its_number(tmp_path):
+def _lines(bucket: scale.Bucket) -> list[tuple[int, bytes]]:
+    """A bucket's raw lines with their numbers."""
+    return list(zip(bucket.line.tolist(), bucket.lines(np.arange(len(bucket.line)))))
+
+
+def test_line_chunks_split_every_line_once_with_its_number(tmp_path):
     path = tmp_path / "lines.jsonl"
     path.write_bytes(b"".join(b'{"n": %d, "pad": "%s"}\n' % (i, b"x" * (i % 97)) for i in range(3000)) + b"\n\n")
     chunks = scale.plan([path], blocksize=1000)
     assert len(chunks) > 50
-    whole = [(r.line, r.value) for r in records.read(path)]
-    pieces = [(r.line, r.value) for c in chunks for r in scale._records(c)]
+    whole = [(r.line, r.raw) for r in records.read(path)]
+    pieces = sorted(line for c in chunks for bucket in scale._split_lines(c, 3) for line in _lines(bucket))
     assert pieces == whole
+
+
+@pytest.mark.parametrize(
+    "data", [b"", b"a", b"a\n", b"\n\n", b"a\r\nb\rc\n\r\r\nd", b"\r", b"a\r", b"\r\n", b"x\n\ry\r\n\n"]
+)
+def test_line_bounds_cut_as_splitlines(data):
+    starts, ends = scale._line_bounds(data)
+    assert [data[a:b] for a, b in zip(starts.tolist(), ends.tolist())] == data.splitlines(keepends=True)
 
 
 def test_split_sends_each_line_to_its_trees_partition_with_its_number(tmp_path):
@@ -100,7 +114,7 @@ def test_split_sends_each_line_to_its_trees_partition_with_its_number(tmp_path):
     )
     n = 3
     buckets = [scale._split(c, n) for c in scale.plan([path], blocksize=2000)]
-    got = sorted((line, raw, b) for bs in buckets for b, bucket in enumerate(bs) for _, line, raw in bucket.records())
+    got = sorted((line, raw, b) for bs in buckets for b, bucket in enumerate(bs) for line, raw in _lines(bucket))
     lines = path.read_bytes()[3:].splitlines(keepends=True)  # the byte-order mark is not part of line 1
     kept = [(i, raw) for i, raw in enumerate(lines, start=1) if raw.strip()]
     assert [(line, raw) for line, raw, _ in got] == kept  # every non-blank line once, numbered as the loader does
@@ -108,6 +122,9 @@ def test_split_sends_each_line_to_its_trees_partition_with_its_number(tmp_path):
         value, _ = records.parse(raw, line)
         key = value.get("message_tree_id") or value.get("message_id") if value else None
         assert b == zlib.crc32((key or f"line {line}").encode()) % n
+    for b in range(n):  # a partition's parts joined: their strings kept, the same lines
+        joined = scale._join(*[bs[b] for bs in buckets])
+        assert len(joined.data) > 1 and _lines(joined) == [x for bs in buckets for x in _lines(bs[b])]
 
 
 def test_parquet_shards_and_several_inputs(client, tmp_path):
@@ -231,6 +248,23 @@ def test_attaching_votes_then_rankings_gathers_the_message_ids_once(client, tmp_
     parts.map_reduce = lambda fn, *args, **kw: calls.append(fn) or map_reduce(fn, *args, **kw)
     assert parts.with_annotations(an.read(votes)).with_annotations(an.read(rankings)) is parts
     assert calls.count(scale._message_ids) == 1
+
+
+def test_partitions_send_back_only_the_token_of_the_annotator_tables_the_client_holds(client, tmp_path):
+    from oasst_quality import annotations as an
+    from oasst_quality import partials
+
+    votes, rankings = _planted(tmp_path)
+    mem = oq.load_sample().with_annotations(an.read(votes)).with_annotations(an.read(rankings))
+    parts = scale.partition(oq.io.sample_path(), client, n_partitions=3)
+    parts.with_annotations(an.read(votes)).with_annotations(an.read(rankings))
+    gathered = parts.map_reduce(partials.annotators_partial, merge=partials.annotators_merge)
+    assert len(gathered.pieces) == 3 and all(isinstance(a, str) for a, _ in gathered.pieces)  # no tables
+    got, _ = gathered.take()
+    want, _ = partials.annotators_partial(mem, adapter.tables(mem)).take()
+    assert len(got.votes) and len(got.rankings)
+    for name in ("votes", "rankings", "rejected"):
+        pd.testing.assert_frame_equal(getattr(got, name), getattr(want, name), check_exact=True)
 
 
 def test_gathered_annotator_tables_join_once_in_input_order():
