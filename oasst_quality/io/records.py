@@ -26,7 +26,7 @@ import pandas as pd
 
 from .. import _json
 from ..errors import FormatError, SchemaError
-from .bulk import SIZE, Batch, from_arrow, read_json
+from .bulk import SIZE, Batch, detox_in_order, from_arrow, read_json
 from .validate import declared_type, whole
 
 
@@ -267,9 +267,10 @@ def json_batches(path: Path, fh: BinaryIO) -> Iterator[Record | Batch]:
     comes as one batch, any other chunk line by line as :func:`json_lines` gives it. Where the
     stream breaks off, the lines read before the break come line by line, then the error.
 
-    A thread of its own reads the next chunk (split, Arrow) while this one is checked and added,
-    and another inflates the gzip stream eight blocks ahead (:class:`_Inflated`): zlib and Arrow let
-    go of the interpreter while they work."""
+    A thread of its own reads the next chunk (split, Arrow) while this one is checked and added
+    (its Detoxify order too, in :func:`_chunk`: the reader's work is the longest, and this thread
+    would only wait for it), and another inflates the gzip stream eight blocks ahead (:class:`_Inflated`): zlib and Arrow let go
+    of the interpreter while they work."""
     from concurrent.futures import ThreadPoolExecutor
 
     source = str(path)
@@ -356,12 +357,15 @@ def line_records(source: str, numbers: list[int], lines: list[bytes]) -> Iterato
 
 
 def _chunk(source: str, numbers: list[int], lines: list[bytes], table: Any) -> Iterator[Record | Batch]:
-    """A chunk's lines as one batch (``table``: Arrow's read of them, or None), or line by line."""
+    """A chunk's lines as one batch where Arrow's read of them (``table``, or None) can stand in
+    (its Detoxify heads in each line's order too: :func:`~oasst_quality.io.bulk.detox_in_order`),
+    else line by line."""
 
     def record(i: int) -> Record:
         return next(_parsed(source, [(numbers[i], lines[i])]))
 
-    batch = None if table is None else from_arrow(table, source, numbers, record, json=True)
+    fits = table is not None and detox_in_order(table, lines)
+    batch = from_arrow(table, source, numbers, record, json=True) if fits else None
     if batch is None:
         yield from _parsed(source, zip(numbers, lines))
     else:
