@@ -262,15 +262,16 @@ def json_lines(path: Path, fh: BinaryIO) -> Iterator[Record]:
 
 
 def json_batches(path: Path, fh: BinaryIO) -> Iterator[Record | Batch]:
-    """The records of an open JSON-lines stream, :data:`CHUNK` lines at a time: a chunk that Arrow's
+    """The records of an open JSON-lines stream, :data:`CHUNK` lines at a time (the first chunk
+    :data:`~oasst_quality.io.bulk.SIZE` lines, so that the checks wait less to start): a chunk that Arrow's
     JSON reader reads as flat messages the batch check can take (:func:`~oasst_quality.io.bulk.read_json`)
     comes as one batch, any other chunk line by line as :func:`json_lines` gives it. Where the
     stream breaks off, the lines read before the break come line by line, then the error.
 
     A thread of its own reads the next chunk (split, Arrow) while this one is checked and added
     (its Detoxify order too, in :func:`_chunk`: the reader's work is the longest, and this thread
-    would only wait for it), and another inflates the gzip stream eight blocks ahead (:class:`_Inflated`): zlib and Arrow let go
-    of the interpreter while they work."""
+    would only wait for it), and another inflates the gzip stream eight blocks ahead
+    (:class:`_Inflated`): zlib and Arrow let go of the interpreter while they work."""
     from concurrent.futures import ThreadPoolExecutor
 
     source = str(path)
@@ -278,26 +279,28 @@ def json_batches(path: Path, fh: BinaryIO) -> Iterator[Record | Batch]:
     raw = open(path, "rb") if isinstance(fh, gzip.GzipFile) else None  # closed with the threads, below
     numbered = _numbered_lines(path, _ReadAhead(fh if raw is None else _Inflated(raw), inflate))
 
-    def read_chunk() -> tuple[list[int], list[bytes], Any, FormatError | None]:
+    def read_chunk(size: int) -> tuple[list[int], list[bytes], Any, FormatError | None]:
         numbers: list[int] = []
         lines: list[bytes] = []
         try:
             for number, line in numbered:
                 numbers.append(number)
                 lines.append(line)
-                if len(lines) == CHUNK:
+                if len(lines) == size:
                     break
         except FormatError as exc:  # the lines before it go line by line, as json_lines gives them
             return numbers, lines, None, exc
         return numbers, lines, read_json(lines) if lines else None, None
 
     with raw or contextlib.nullcontext(), inflate, ThreadPoolExecutor(1) as reader:  # shut down in reverse order
-        ahead = reader.submit(read_chunk)
+        size = min(SIZE, CHUNK)  # the first chunk a batch: the checks start while the next is read
+        ahead = reader.submit(read_chunk, size)
         while True:
             numbers, lines, table, error = ahead.result()
-            more = error is None and len(lines) == CHUNK
+            more = error is None and len(lines) == size
             if more:
-                ahead = reader.submit(read_chunk)
+                size = CHUNK
+                ahead = reader.submit(read_chunk, size)
             yield from _chunk(source, numbers, lines, table)
             if error is not None:
                 raise error
