@@ -234,15 +234,6 @@ def test_a_line_nested_too_deep_for_arrow_goes_line_by_line(tmp_path, monkeypatc
     assert isinstance(strict, str) and "line 21" in strict
 
 
-def test_the_first_chunk_is_one_batch_then_chunks_of_chunk_lines(tmp_path, sample_lines):
-    """The checks start on a batch's worth of lines while the reader reads the next chunk."""
-    path = tmp_path / "clean.jsonl"
-    path.write_bytes(b"\n".join(sample_lines) + b"\n")
-    with open(path, "rb") as fh:
-        items = list(records.json_batches(path, fh))
-    assert [len(b) for b in items if isinstance(b, bulk.Batch)] == [bulk.SIZE, len(sample_lines) - bulk.SIZE]
-
-
 def test_detoxify_in_another_order_sends_a_partitions_lines_line_by_line(sample_lines):
     """The Detoxify order is checked where Arrow's table is judged, for the Dask engine's runs of
     lines too (records.line_records), not only in json_batches."""

@@ -262,8 +262,7 @@ def json_lines(path: Path, fh: BinaryIO) -> Iterator[Record]:
 
 
 def json_batches(path: Path, fh: BinaryIO) -> Iterator[Record | Batch]:
-    """The records of an open JSON-lines stream, :data:`CHUNK` lines at a time (the first chunk
-    :data:`~oasst_quality.io.bulk.SIZE` lines, so that the checks wait less to start): a chunk that Arrow's
+    """The records of an open JSON-lines stream, :data:`CHUNK` lines at a time: a chunk that Arrow's
     JSON reader reads as flat messages the batch check can take (:func:`~oasst_quality.io.bulk.read_json`)
     comes as one batch, any other chunk line by line as :func:`json_lines` gives it. Where the
     stream breaks off, the lines read before the break come line by line, then the error.
@@ -279,28 +278,26 @@ def json_batches(path: Path, fh: BinaryIO) -> Iterator[Record | Batch]:
     raw = open(path, "rb") if isinstance(fh, gzip.GzipFile) else None  # closed with the threads, below
     numbered = _numbered_lines(path, _ReadAhead(fh if raw is None else _Inflated(raw), inflate))
 
-    def read_chunk(size: int) -> tuple[list[int], list[bytes], Any, FormatError | None]:
+    def read_chunk() -> tuple[list[int], list[bytes], Any, FormatError | None]:
         numbers: list[int] = []
         lines: list[bytes] = []
         try:
             for number, line in numbered:
                 numbers.append(number)
                 lines.append(line)
-                if len(lines) == size:
+                if len(lines) == CHUNK:
                     break
         except FormatError as exc:  # the lines before it go line by line, as json_lines gives them
             return numbers, lines, None, exc
         return numbers, lines, read_json(lines) if lines else None, None
 
     with raw or contextlib.nullcontext(), inflate, ThreadPoolExecutor(1) as reader:  # shut down in reverse order
-        size = min(SIZE, CHUNK)  # the first chunk a batch: the checks start while the next is read
-        ahead = reader.submit(read_chunk, size)
+        ahead = reader.submit(read_chunk)
         while True:
             numbers, lines, table, error = ahead.result()
-            more = error is None and len(lines) == size
+            more = error is None and len(lines) == CHUNK
             if more:
-                size = CHUNK
-                ahead = reader.submit(read_chunk, size)
+                ahead = reader.submit(read_chunk)
             yield from _chunk(source, numbers, lines, table)
             if error is not None:
                 raise error
