@@ -232,3 +232,47 @@ def test_a_line_nested_too_deep_for_arrow_goes_line_by_line(tmp_path, monkeypatc
     monkeypatch.setattr(records, "json_batches", records.json_lines)
     strict = _load(path, lenient=False)
     assert isinstance(strict, str) and "line 21" in strict
+
+
+def test_detoxify_in_another_order_sends_a_partitions_lines_line_by_line(sample_lines):
+    """The Detoxify order is checked where Arrow's table is judged, for the Dask engine's runs of
+    lines too (records.line_records), not only in json_batches."""
+    lines = [line + b"\n" for line in sample_lines[:50]]
+    numbers = list(range(1, 51))
+    assert isinstance(next(records.line_records("a.jsonl", numbers, lines)), bulk.Batch)
+    edit = lambda r: r.__setitem__("detoxify", dict(reversed(list(r["detoxify"].items()))))  # noqa: E731
+    at = next(i for i, line in enumerate(lines) if json.loads(line).get("detoxify"))
+    lines[at] = _edit(lines[at], edit) + b"\n"
+    assert not any(isinstance(item, bulk.Batch) for item in records.line_records("a.jsonl", numbers, lines))
+
+
+def test_the_inflated_stream_is_read_eight_blocks_ahead_in_order_and_fails_where_it_breaks():
+    """zlib runs ahead of the line split by eight blocks (one was too few: it waited while Arrow
+    read), the blocks come in order, and a read's error is raised at that read, not before."""
+    from concurrent.futures import Future
+
+    class Stream:
+        def __init__(self) -> None:
+            self.reads = 0
+
+        def read(self, size: int) -> bytes:
+            self.reads += 1
+            if self.reads == 12:
+                raise EOFError("cut")
+            return b"%d," % self.reads
+
+    class Now:  # a pool that runs what it is given at once
+        def submit(self, fn, *args):
+            future: Future = Future()
+            try:
+                future.set_result(fn(*args))
+            except Exception as exc:
+                future.set_exception(exc)
+            return future
+
+    stream = Stream()
+    ahead = records._ReadAhead(stream, Now())
+    assert ahead.read(1) == b"1," and stream.reads == 8
+    assert [ahead.read(1) for _ in range(10)] == [b"%d," % i for i in range(2, 12)]
+    with pytest.raises(EOFError, match="cut"):
+        ahead.read(1)

@@ -612,9 +612,9 @@ def read_json(raw: list[bytes]) -> Any | None:
     object over two lines as one row, and may crash on a line that is not an object; with every
     line an object's braces, a row is a line, since JSON puts no ``}`` next to a ``{`` inside an
     object), no line may nest deeper than Arrow's parser can (:data:`MAX_OPENINGS`), Arrow must
-    read them all, its strings must be UTF-8, no field may lie outside the schema (its value is
-    kept as orjson gives it), and every Detoxify object must name the same heads in the same order
-    (a row's scores keep its order). Anything Arrow reads that
+    read them all, its strings must be UTF-8, and no field may lie outside the schema (its value is
+    kept as orjson gives it). Whether every Detoxify object names the same heads in the same order
+    is for :func:`detox_in_order` to say, on the thread that checks the table. Anything Arrow reads that
     the per-record check might not (a null, NaN or Infinity, a value out of range, a control
     character in an id, ...) makes its row bad in :func:`from_arrow`, for
     :func:`~oasst_quality.io.validate.record_messages` to judge."""
@@ -633,18 +633,21 @@ def read_json(raw: list[bytes]) -> Any | None:
         one_thread = pj.ReadOptions(use_threads=False, block_size=len(text) + 1)
         table = pj.read_json(pa.BufferReader(text), read_options=one_thread, parse_options=_json_options())
         table.validate(full=True)  # Arrow's JSON reader leaves bytes that are not UTF-8 in its strings
-        fits = set(table.column_names) <= KNOWN_FIELDS and _detox_in_order(table, raw)
+        fits = set(table.column_names) <= KNOWN_FIELDS
     except Exception:  # pyarrow raises several unrelated types; the lines then go one by one
         return None
     return table if fits and table.num_rows == len(raw) else None
 
 
-def _detox_in_order(table: Any, raw: list[bytes]) -> bool:
-    """Every Detoxify object in the lines ``raw`` names the struct's heads, all of them, in the
-    struct's order: as many lines whose last ``"detoxify"`` begins an object of exactly that form
-    (JSON's own spacing or none; values that Arrow read as floats) as rows with scores. A
-    ``"detoxify":`` key is only ever a line's own (no other object may hold a field outside the
-    schema), and the bytes ``"detoxify"`` inside a string have their quotes escaped."""
+def detox_in_order(table: Any, raw: Sequence[bytes]) -> bool:
+    """Every Detoxify object in the lines ``raw`` (Arrow's ``table`` of them, :func:`read_json`)
+    names the struct's heads, all of them, in the struct's order (a row's scores keep its order;
+    Arrow's struct would give them in its own): as many lines whose last ``"detoxify"`` begins an
+    object of exactly that form (JSON's own spacing or none; values that Arrow read as floats) as
+    rows with scores. A ``"detoxify":`` key is only ever a line's own (no other object may hold a
+    field outside the schema), and the bytes ``"detoxify"`` inside a string have their quotes
+    escaped. A regular expression per line, holding the interpreter's lock: it runs beside Arrow's
+    read of the next chunk, not before it."""
     import re
 
     import pyarrow as pa

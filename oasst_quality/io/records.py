@@ -8,6 +8,7 @@ functions, so a record read in a partition is the record :func:`oasst_quality.lo
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import gzip
 import io
@@ -25,7 +26,7 @@ import pandas as pd
 
 from .. import _json
 from ..errors import FormatError, SchemaError
-from .bulk import SIZE, Batch, from_arrow, read_json
+from .bulk import SIZE, Batch, detox_in_order, from_arrow, read_json
 from .validate import declared_type, whole
 
 
@@ -266,9 +267,10 @@ def json_batches(path: Path, fh: BinaryIO) -> Iterator[Record | Batch]:
     comes as one batch, any other chunk line by line as :func:`json_lines` gives it. Where the
     stream breaks off, the lines read before the break come line by line, then the error.
 
-    A thread of its own reads the next chunk (split, Arrow) while this one is checked and added,
-    and another inflates the gzip stream a block ahead (:class:`_Inflated`): zlib and Arrow let
-    go of the interpreter while they work."""
+    A thread of its own reads the next chunk (split, Arrow) while this one is checked and added
+    (its Detoxify order too, in :func:`_chunk`: the reader's work is the longest, and this thread
+    would only wait for it), and another inflates the gzip stream eight blocks ahead
+    (:class:`_Inflated`): zlib and Arrow let go of the interpreter while they work."""
     from concurrent.futures import ThreadPoolExecutor
 
     source = str(path)
@@ -332,17 +334,20 @@ class _Inflated:
 
 
 class _ReadAhead:
-    """A stream whose next ``read`` (of the same size) is done on ``pool``'s thread while the last
-    block is used: the same blocks in the same order, and a read's error raised where it falls."""
+    """A stream whose next ``depth`` reads (of the same size) are done on ``pool``'s thread while
+    the blocks before them are used: the same blocks in the same order, and a read's error raised
+    where it falls. One block ahead was too few: the reader splits a chunk's blocks all at once,
+    then leaves them while Arrow reads the chunk, so zlib, a block ahead, waited with it (the load
+    took a third longer)."""
 
-    def __init__(self, fh: BinaryIO, pool: Any) -> None:
-        self.fh, self.pool = fh, pool
-        self.ahead: Any = None
+    def __init__(self, fh: BinaryIO, pool: Any, depth: int = 8) -> None:
+        self.fh, self.pool, self.depth = fh, pool, depth
+        self.ahead: collections.deque = collections.deque()
 
     def read(self, size: int) -> bytes:
-        block = (self.ahead or self.pool.submit(self.fh.read, size)).result()
-        self.ahead = self.pool.submit(self.fh.read, size) if block else None
-        return block
+        while len(self.ahead) < self.depth:
+            self.ahead.append(self.pool.submit(self.fh.read, size))
+        return self.ahead.popleft().result()
 
 
 def line_records(source: str, numbers: list[int], lines: list[bytes]) -> Iterator[Record | Batch]:
@@ -352,12 +357,15 @@ def line_records(source: str, numbers: list[int], lines: list[bytes]) -> Iterato
 
 
 def _chunk(source: str, numbers: list[int], lines: list[bytes], table: Any) -> Iterator[Record | Batch]:
-    """A chunk's lines as one batch (``table``: Arrow's read of them, or None), or line by line."""
+    """A chunk's lines as one batch where Arrow's read of them (``table``, or None) can stand in
+    (its Detoxify heads in each line's order too: :func:`~oasst_quality.io.bulk.detox_in_order`),
+    else line by line."""
 
     def record(i: int) -> Record:
         return next(_parsed(source, [(numbers[i], lines[i])]))
 
-    batch = None if table is None else from_arrow(table, source, numbers, record, json=True)
+    fits = table is not None and detox_in_order(table, lines)
+    batch = from_arrow(table, source, numbers, record, json=True) if fits else None
     if batch is None:
         yield from _parsed(source, zip(numbers, lines))
     else:

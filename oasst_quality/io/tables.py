@@ -299,8 +299,8 @@ def _tables(col: _Columns) -> tuple[pd.DataFrame, ...]:
     mid, name, value, count = col.labels
     labels = _frame(
         {
-            "message_id": pd.Series(mid.array(), dtype=object),
-            "label": pd.Series(name.array(), dtype=object),
+            "message_id": pd.Series(mid.array(), dtype=object, copy=False),
+            "label": pd.Series(name.array(), dtype=object, copy=False),
             "value": value.array(),
             "count": count.array(),
         }
@@ -308,16 +308,16 @@ def _tables(col: _Columns) -> tuple[pd.DataFrame, ...]:
     mid, name, count = col.emojis
     emojis = _frame(
         {
-            "message_id": pd.Series(mid.array(), dtype=object),
-            "emoji": pd.Series(name.array(), dtype=object),
+            "message_id": pd.Series(mid.array(), dtype=object, copy=False),
+            "emoji": pd.Series(name.array(), dtype=object, copy=False),
             "count": np.asarray(count, dtype=np.int64),
         }
     )
     mid, head, score = col.detox
     detox = _frame(
         {
-            "message_id": pd.Series(mid.array(), dtype=object),
-            "head": pd.Series(head.array(), dtype=object),
+            "message_id": pd.Series(mid.array(), dtype=object, copy=False),
+            "head": pd.Series(head.array(), dtype=object, copy=False),
             "score": score.array(),
         }
     )
