@@ -164,12 +164,6 @@ def parse(raw: bytes, line: int) -> tuple[Any, tuple[str, str | None] | None]:
         return None, _diagnose(raw, line)
 
 
-def parse_line(raw: bytes, line: int, source: str) -> Record:
-    """One JSON line as a :class:`Record` (parsed, or with its error)."""
-    value, error = parse(raw, line)
-    return Record(source, line, raw, value, error)
-
-
 #: Bytes read from a file at a time; its lines are split in C (``readline`` per line costs as
 #: much as parsing it).
 BLOCK = 1 << 20
