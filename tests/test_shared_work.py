@@ -90,14 +90,15 @@ def test_models_count_votes_and_zeros_per_annotator():
 
 
 def test_text_of_ids_blank_control_and_numbers():
-    text, problems = an._text(pd.Series(["a", " ", "b\x07c", "a", None, "d"], dtype="str"))
+    text, problems, missing = an._text(pd.Series(["a", " ", "b\x07c", "a", None, "d"], dtype="str"))
     assert text.tolist()[:4] == ["a", None, "b\x07c", "a"] and pd.isna(text.iloc[4])
+    assert missing.tolist() == [False, True, False, False, True, False]  # blank and None: missing
     assert problems[2] == "control character U+0007 in the id 'b\\x07c'"
     assert [p is None for p in problems] == [True, True, False, True, True, True]
-    text, problems = an._text(pd.Series([3, 1, 3]))  # numbers (a JSON file's ids): their text
-    assert text.tolist() == ["3", "1", "3"] and all(p is None for p in problems)
-    text, _ = an._text(pd.Series(["x", 1.0, None], dtype=object))  # mixed types: each as it is
-    assert text.tolist()[:2] == ["x", "1.0"]
+    text, problems, missing = an._text(pd.Series([3, 1, 3]))  # numbers (a JSON file's ids): their text
+    assert text.tolist() == ["3", "1", "3"] and all(p is None for p in problems) and not missing.any()
+    text, _, missing = an._text(pd.Series(["x", 1.0, None], dtype=object))  # mixed types: each as it is
+    assert text.tolist()[:2] == ["x", "1.0"] and missing.tolist() == [False, False, True]
 
 
 @pytest.mark.parametrize("dtype", [object, "str", "string", "category", "Int64", "int64"])
