@@ -250,6 +250,42 @@ def test_attaching_votes_then_rankings_gathers_the_message_ids_once(client, tmp_
     assert calls.count(scale._message_ids) == 1
 
 
+def test_the_annotation_check_is_given_only_the_loaded_ids_the_rows_name(client, tmp_path, monkeypatch):
+    from oasst_quality import annotations as an
+
+    votes, rankings = _planted(tmp_path)
+    found = an.read(rankings)
+    ids = pd.Index(oq.load_sample().messages["message_id"].to_numpy(), dtype=object)
+    ranked = found.rankings["ranking"].tolist()
+    ranked[1] = (*ranked[1], "ghost")  # a ranked reply that is not loaded
+    stray = an.Annotations(
+        votes=an.read(votes).votes.head(4).assign(item=lambda v: ["nowhere", *v["item"][1:]]),
+        rankings=found.rankings.assign(ranking=pd.Series(ranked, dtype=object)),
+    )
+    named = scale._named(ids, stray)
+    assert 0 < len(named) < len(ids) and named.isin(ids).all()
+    # the same rows kept and set aside, and the same first error, as with every loaded id
+    for lenient in (True, False):
+        got = [None, None]
+        for i, known in enumerate((ids, named)):
+            try:
+                got[i] = an.check_items(stray, known, lenient=lenient, source="s")
+            except SchemaError as exc:
+                got[i] = str(exc)
+        if lenient:
+            assert len(got[0].rejected) == 2
+            for name in ("votes", "rankings", "rejected"):
+                pd.testing.assert_frame_equal(getattr(got[0], name), getattr(got[1], name))
+        else:
+            assert got[0] == got[1] and "row 1 of its votes table" in got[0]
+    given = []
+    check = an.check_items
+    monkeypatch.setattr(an, "check_items", lambda a, known, **kw: given.append(len(known)) or check(a, known, **kw))
+    parts = scale.partition(oq.io.sample_path(), client, n_partitions=3)
+    parts.with_annotations(stray, lenient=True)
+    assert given == [len(named)]
+
+
 def test_partitions_send_back_only_the_token_of_the_annotator_tables_the_client_holds(client, tmp_path):
     from oasst_quality import annotations as an
     from oasst_quality import partials
