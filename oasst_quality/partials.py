@@ -28,7 +28,7 @@ from . import published, skew
 from . import toxicity as tx
 from .adapter import Tables
 from .annotations import Annotations
-from .errors import OasstQualityError
+from .errors import OasstQualityError, UsageError
 
 if TYPE_CHECKING:
     from .dataset import Dataset
@@ -183,7 +183,8 @@ def toxicity_merge(a: tuple | Comparison | None, b: tuple | Comparison | None) -
 
 #: The per-annotator tables that a client attached to a Dask engine's partitions, all of them, by
 #: token (:class:`Held`): :meth:`Gathered.take` reads them there, so the partitions never send theirs
-#: back. Held as long as the engine holds them.
+#: back. Held as long as the engine is (it keeps them for its whole life, report or not); a token
+#: whose engine is gone, or that another process gathered, cannot be taken (:meth:`Gathered.take`).
 HELD: weakref.WeakValueDictionary[str, Annotations] = weakref.WeakValueDictionary()
 
 
@@ -235,13 +236,20 @@ class Gathered:
     def take(self) -> tuple[Annotations, pd.DataFrame]:
         """The per-annotator tables in input order (:func:`annotations_in_order`) and the export's
         rankings in partition order. The pieces are let go of (this object is left empty), so that
-        once the tables are joined they are freed if nothing else holds them."""
+        once joined, tables the partitions sent are freed if nothing else holds them (tables held
+        under a token stay with their engine)."""
         pieces, self.pieces = self.pieces, []
         tokens = {a for a, _ in pieces if isinstance(a, str)}
         if tokens:  # every partition's rows, held here: one engine's, so one token for all
+            if len(tokens) > 1 or any(not isinstance(a, str) for a, _ in pieces):
+                raise UsageError("per-annotator tables of different Dask engines cannot be gathered into one")
             (token,) = tokens
-            assert all(isinstance(a, str) for a, _ in pieces), "one engine's partitions"
-            joined = HELD[token]
+            joined = HELD.get(token)
+            if joined is None:
+                raise UsageError(
+                    "the Dask engine that attached these per-annotator tables is gone (it holds them): "
+                    "keep it until its report is built"
+                )
         else:
             joined = Annotations(*(_cat([getattr(a, n) for a, _ in pieces]) for n in ("votes", "rankings", "rejected")))
         export = pd.concat([e for _, e in pieces], ignore_index=True)

@@ -303,6 +303,30 @@ def test_partitions_send_back_only_the_token_of_the_annotator_tables_the_client_
         pd.testing.assert_frame_equal(getattr(got, name), getattr(want, name), check_exact=True)
 
 
+def test_held_annotator_tables_are_taken_only_while_their_engine_holds_them():
+    """A token is looked up where the engine keeps the tables: once the engine is gone (or for a
+    token of another engine beside it), taking them is a clear error, not a KeyError or an assert."""
+    import gc
+
+    from oasst_quality import partials
+    from oasst_quality.annotations import Annotations
+    from oasst_quality.errors import UsageError
+
+    export = pd.DataFrame({"group": pd.Series([], dtype=object), "ranking": pd.Series([], dtype=object)})
+    held = Annotations(pd.DataFrame({"item": ["a"], "annotator": ["x"], "label": ["spam"], "value": [1.0]}))
+    partials.HELD["t-1"] = held
+    joined, _ = partials.Gathered([("t-1", export), ("t-1", export)]).take()
+    assert joined.votes["item"].tolist() == ["a"]
+    with pytest.raises(UsageError, match="different Dask engines"):
+        partials.Gathered([("t-1", export), ("t-2", export)]).take()
+    with pytest.raises(UsageError, match="different Dask engines"):
+        partials.Gathered([("t-1", export), (held, export)]).take()
+    del held, joined
+    gc.collect()
+    with pytest.raises(UsageError, match="engine that attached these per-annotator tables is gone"):
+        partials.Gathered([("t-1", export)]).take()
+
+
 def test_gathered_annotator_tables_join_once_in_input_order():
     from oasst_quality import partials
     from oasst_quality.annotations import Annotations

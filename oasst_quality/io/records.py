@@ -332,7 +332,8 @@ class _ReadAhead:
     the blocks before them are used: the same blocks in the same order, and a read's error raised
     where it falls. One block ahead was too few: the reader splits a chunk's blocks all at once,
     then leaves them while Arrow reads the chunk, so zlib, a block ahead, waited with it (the load
-    took a third longer)."""
+    took a third longer). Reads go on being queued after the end or an error (they give ``b""`` or
+    an error no one reads): up to ``depth - 1`` blocks are held until the stream is let go of."""
 
     def __init__(self, fh: BinaryIO, pool: Any, depth: int = 8) -> None:
         self.fh, self.pool, self.depth = fh, pool, depth

@@ -110,7 +110,8 @@ def compute(
     if isinstance(ctx.fits, partials.Failed):
         stats["aggregation"] = ctx.fits
     # each section's merged statistics are let go of as it is finalized (the annotator section's
-    # gathered votes are the largest: its tables are joined once, then only that copy is held)
+    # tables are the largest: the engine holds the copy it attached, partials.HELD, and the
+    # section reads that one)
     results = {_FLAGS_READ: finalize(BY_NAME[_FLAGS_READ], stats.pop(_FLAGS_READ), ctx)}
     progress.update()
     suspects = results[_FLAGS_READ]
