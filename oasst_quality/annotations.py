@@ -283,6 +283,7 @@ def _table(source: str | Path | pd.DataFrame) -> tuple[pd.DataFrame, str, np.nda
                 lines = np.arange(len(frame)) + 2  # line 1 is the header
         except (ValueError, UnicodeDecodeError, OSError) as exc:
             raise SchemaError(f"not a readable table ({str(exc).splitlines()[0][:160]})", path=name) from None
+        frame = frame.reset_index(drop=True)  # a parquet file's stored index, a JSON object's keys: rows 0, 1, ...
     return frame, name, lines
 
 
@@ -300,6 +301,8 @@ def _arrow_csv(path: Path, sep: str) -> pd.DataFrame | None:
         with open(path, encoding="utf-8-sig", newline="") as f:
             header = next(csv.reader(f, delimiter=sep))
         if not all(header) or len(set(header)) < len(header):  # pandas names a blank column, renames a repeat
+            return None
+        if len(header) < 2 or header[0].startswith("\ufeff"):  # pandas skips a blank line, strips a second mark
             return None
         table = pcsv.read_csv(
             path,
@@ -362,7 +365,7 @@ def _votes(
     value_col = value or ("value" if "value" in frame.columns else None)
     if value_col is None:  # crowd-kit: the label column holds the answer
         value_col = _column(frame, label, "label", name)
-        names, no_name = pd.Series(default_label, index=frame.index, dtype=object), np.zeros(len(frame), dtype=bool)
+        names, no_name = _default_names(frame, default_label)
     else:
         if value_col not in frame.columns:
             raise SchemaError(f"no column {value_col!r} (it has {list(frame.columns)})", path=name, field=value_col)
@@ -371,8 +374,7 @@ def _votes(
         if label_col:
             names, _, no_name = _text(frame[label_col])
         else:
-            names = pd.Series(default_label, index=frame.index, dtype=object)
-            no_name = np.zeros(len(frame), dtype=bool)
+            names, no_name = _default_names(frame, default_label)
     rows = _Rows(name, lenient, frame, lines)
     items, item_problems, no_item = _text(frame[_column(frame, item, "item", name)])
     who, who_problems, no_who = _text(frame[_column(frame, annotator, "annotator", name)])
@@ -389,6 +391,12 @@ def _votes(
     )
     kept = votes[~rows.bad].reset_index(drop=True) if rows.bad.any() else votes  # (a RangeIndex already)
     return Annotations(votes=kept, rejected=rows.frame())
+
+
+def _default_names(frame: pd.DataFrame, default_label: Any) -> tuple[pd.Series, np.ndarray]:
+    """Every row's label name where the table has none (``default_label``), and which rows that
+    leaves without a name (all of them where it is missing)."""
+    return pd.Series(default_label, index=frame.index, dtype=object), np.full(len(frame), bool(pd.isna(default_label)))
 
 
 def _numbers(values: pd.Series) -> pd.Series:
@@ -519,7 +527,12 @@ def _rankings(
     parsed, problems = _parse_rankings(frame[ranking])
     rows.fail_each(problems, ranking)
     table = pd.DataFrame(
-        {"group": groups, "annotator": who, "ranking": pd.Series(parsed, dtype=object), "time": _times(frame, time)}
+        {
+            "group": groups,
+            "annotator": who,
+            "ranking": pd.Series(parsed, index=frame.index, dtype=object),
+            "time": _times(frame, time),
+        }
     )
     kept = table[~rows.bad].reset_index(drop=True) if rows.bad.any() else table  # (a RangeIndex already)
     return Annotations(rankings=kept, rejected=rows.frame())

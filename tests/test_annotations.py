@@ -339,3 +339,36 @@ def test_written_rankings_without_ties_parse_as_parse_ranking_reads_them():
     assert list(parsed) == [("a", "b", "c"), ("a", "b"), ("a", "b", "c"), None, None, None, ("a", frozenset("bc"))]
     assert [p is None for p in problems] == [True, True, True, False, False, False, True]
     assert "empty position" in problems[3] and "appears twice" in problems[4] and "U+0001" in problems[5]
+
+
+@pytest.mark.parametrize("suffix", [".parquet", ".json"])
+def test_tables_with_a_stored_index_read_as_rows_in_order(tmp_path, suffix):
+    """A parquet file written from a filtered frame keeps its index, a JSON object its keys: the
+    rows are still read in order, each ranking with its own group (not lined up by label)."""
+    full = pd.DataFrame(
+        {
+            "group": ["g1", "g2", "g3", "g4"],
+            "annotator": ["a", "b", "a", "b"],
+            "ranking": ["x>y", "y>x", "p>q", "q>p"],
+            "item": ["m1", "m2", "m3", "m4"],
+            "label": "spam",
+            "value": [0.0, 1.0, 1.0, 0.0],
+        }
+    )
+    kept = full[full.index % 2 == 1]  # index 1, 3
+    path = tmp_path / f"t{suffix}"
+    kept.to_parquet(path) if suffix == ".parquet" else kept.to_json(path)
+    rankings = an.read_rankings(path).rankings
+    assert rankings["group"].tolist() == ["g2", "g4"]
+    assert rankings["ranking"].tolist() == [("y", "x"), ("q", "p")]
+    votes = an.read_votes(path).votes
+    assert votes.index.tolist() == [0, 1] and votes["item"].tolist() == ["m2", "m4"]
+
+
+def test_a_missing_default_label_is_a_missing_label_name():
+    frame = pd.DataFrame({"item": ["m1", "m2"], "annotator": ["a", "b"], "value": [1.0, 0.0]})
+    with pytest.raises(SchemaError, match="missing label name"):
+        an.read_votes(frame, default_label=None)
+    lenient = an.read_votes(frame, default_label=None, lenient=True)
+    assert len(lenient.votes) == 0 and len(lenient.rejected) == 2
+    assert an.read_votes(frame, default_label="spam").votes["label"].tolist() == ["spam", "spam"]
