@@ -14,12 +14,14 @@ report forks no process), and the growth of the increment (wall) from the smalle
 size shows whether that cost is linear in the data.
 The inputs are written once into benchmarks/out/, and the reports there.
 
-    python benchmarks/bench_annotations.py [--sizes 50000,100000] [--rounds 2] [--parts]
+    python benchmarks/bench_annotations.py [--sizes 50000,100000] [--rounds 2] [--parts] [--overlap]
 
 ``--parts`` then times each step the inputs add (reading, attaching, each per-annotator statistic,
 the verdicts, the curation rows) at each size, one after the other in the same process (CPU seconds),
 and then ``per_annotator.summarize`` whole, as the report runs it (the votes' ids coded once for the
 agreement, the models and the verdicts, and the verdicts reusing the models' Dawid-Skene fits).
+``--overlap`` then runs ``per_annotator.summarize`` at each size with its ranking checks in their
+thread and in line, alternately, ``--rounds`` times each: wall, process CPU and the main thread's CPU.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import contextlib
 import functools
 import io
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -149,6 +152,30 @@ def parts(export: Path, votes_csv: Path, rankings_csv: Path) -> dict[str, float]
     return out
 
 
+def overlap(export: Path, votes_csv: Path, rankings_csv: Path, rounds: int) -> None:
+    """Print ``summarize``'s wall, process CPU and main-thread CPU, its ranking checks in their thread and in line."""
+
+    from oasst_quality import annotations as an
+    from oasst_quality import per_annotator as pa
+
+    ds = oq.load(export).with_annotations(an.read(votes_csv) | an.read(rankings_csv))
+    export_rankings, threaded = adapter.rankings(ds), pa._started
+
+    def in_line(fn):
+        value = fn()
+        return lambda: value
+
+    try:
+        for _ in range(rounds):
+            for name, start in (("thread", threaded), ("in line", in_line)):
+                pa._started, main_cpu = start, time.thread_time()
+                wall, used = _clocked(lambda: pa.summarize(ds.annotations, export_rankings=export_rankings))
+                main_cpu = time.thread_time() - main_cpu
+                print(f"  {name:8s} wall {wall:.2f} s, CPU {used:.2f} s, main thread {main_cpu:.2f} s")
+    finally:
+        pa._started = threaded
+
+
 def _clocked(fn) -> tuple[float, float]:
     """(wall seconds, CPU seconds of this process, every thread) of one call."""
     start = cpu()
@@ -167,6 +194,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="50000,100000", help="message counts, comma-separated")
     parser.add_argument("--parts", action="store_true", help="also time each step the inputs add, at each size")
+    parser.add_argument(
+        "--overlap", action="store_true", help="also time summarize with its ranking checks in a thread and in line"
+    )
     parser.add_argument(
         "--rounds", type=int, default=2, help="runs of every command (each size, with and without the inputs)"
     )
@@ -202,6 +232,10 @@ def main() -> None:
         print("CPU seconds per step: " + " | ".join(f"{n:,}" for n in sizes))
         for name in steps[sizes[0]]:
             print(f"  {name:40s} " + " | ".join(f"{steps[n][name]:6.2f}" for n in sizes))
+    if a.overlap:
+        for n in sizes:
+            print(f"summarize, {n:,} messages:")
+            overlap(*inputs(n, folder), a.rounds)
     if len(sizes) > 1:
         n0, n1 = sizes[0], sizes[-1]
         grow = (best[n1, 1] - best[n1, 0]) / (best[n0, 1] - best[n0, 0])

@@ -21,6 +21,8 @@ export's merged rankings to compare with) and returns one JSON-ready dict:
 from __future__ import annotations
 
 import operator
+import threading
+from collections.abc import Callable
 from typing import NamedTuple
 
 import numpy as np
@@ -235,6 +237,29 @@ def _vote_summaries(
     return {"labels": labels, "annotators": models}, fits
 
 
+def _started(fn: Callable[[], dict]) -> Callable[[], dict]:
+    """``fn`` started in a daemon thread; the returned call waits for it and gives its result or
+    raises its exception (the same object). A daemon thread: an interrupted run exits without waiting for it."""
+    got: dict = {}
+
+    def run() -> None:
+        try:
+            got["value"] = fn()
+        except BaseException as exc:  # handed to the caller, which raises it
+            got["error"] = exc
+
+    worker = threading.Thread(target=run, name="oasst-quality ranking checks", daemon=True)
+    worker.start()
+
+    def result() -> dict:
+        worker.join()
+        if "error" in got:
+            raise got["error"]
+        return got["value"]
+
+    return result
+
+
 def summarize(
     annotations,
     *,
@@ -243,20 +268,28 @@ def summarize(
     n_resamples: int = 1000,
     seed: int = 0,
 ) -> dict:
-    """Every per-annotator summary at once (see the module's docstring); JSON-ready after ``jsonable``."""
+    """Every per-annotator summary at once (see the module's docstring); JSON-ready after ``jsonable``.
+
+    The ranking checks run in a second thread while this one summarizes the votes (their results,
+    draws and errors are the same as in line; an error in either is raised here)."""
     from .verdicts.annotators import summary
 
     votes, rankings = annotations.votes, annotations.rankings
     out: dict = {"summary": annotations.summary()}
     with one_blas_thread():  # the products here are of votes x classes arrays: tall and narrow
         fits = codes = None
+        # the ranking checks share nothing with the vote summaries: they run in a second thread, overlapping
+        # where either releases the GIL (numpy's large-array loops, scipy's sparse products); BLAS's limit is global
+        checks = None
+        if len(rankings):
+            checks = _started(lambda: ranking_checks(rankings, export_rankings, n_resamples=n_resamples, seed=seed))
         if len(votes):
             # the votes' ids coded once, for the agreement, the models and the verdicts, where every vote is single
             codes = Codes.of(votes) if _single_votes(votes) is votes else None
             summaries, fits = _vote_summaries(votes, levels, n_resamples, seed, codes)
             out |= summaries
-        if len(rankings):
-            out["rankings"] = ranking_checks(rankings, export_rankings, n_resamples=n_resamples, seed=seed)
+        if checks is not None:
+            out["rankings"] = checks()
         # the rankers' verdicts of ranking_checks (the same rankings and default thresholds) are not computed twice
         rankers = out["rankings"]["rankers"] if len(rankings) and "annotator" in rankings.columns else None
         verdicts = summary(

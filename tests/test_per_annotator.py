@@ -13,6 +13,7 @@ from oasst_quality import adapter
 from oasst_quality import annotations as an
 from oasst_quality import consensus as cs
 from oasst_quality import per_annotator as pa
+from oasst_quality._util import jsonable
 from oasst_quality.cli import main
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
@@ -159,3 +160,40 @@ def test_kendall_taus_of_many_ballots_at_once_are_scipys_tau_b():
     got = cs._kendall_taus(pd.Series(refs, dtype=object), pd.Series(ballots, dtype=object))
     assert np.isfinite(got).sum() > 200
     np.testing.assert_allclose(got, np.array(expected, dtype=float), atol=1e-12)
+
+
+def _in_line(fn):
+    """per_annotator._started's stand-in that runs ``fn`` at once, in the calling thread."""
+    value = fn()
+    return lambda: value
+
+
+def test_ranking_checks_in_their_thread_give_what_they_give_in_line(planted, monkeypatch):
+    ds, _, _ = planted
+    threaded = pa.summarize(ds.annotations, export_rankings=adapter.rankings(ds), n_resamples=100)
+    monkeypatch.setattr(pa, "_started", _in_line)
+    in_line = pa.summarize(ds.annotations, export_rankings=adapter.rankings(ds), n_resamples=100)
+    assert json.dumps(jsonable(threaded), sort_keys=True) == json.dumps(jsonable(in_line), sort_keys=True)
+
+
+def test_an_error_in_the_ranking_thread_reaches_the_caller_unchanged(planted, monkeypatch):
+    ds, _, _ = planted
+    raised = cs.NotComputableError("planted: the ranking checks failed")
+
+    def fail(*args, **kwargs):
+        raise raised
+
+    monkeypatch.setattr(pa, "ranking_checks", fail)
+    with pytest.raises(cs.NotComputableError) as got:
+        pa.summarize(ds.annotations, export_rankings=adapter.rankings(ds), n_resamples=100)
+    assert got.value is raised
+
+
+def test_started_hands_back_base_exceptions_too():
+    def interrupted():
+        raise KeyboardInterrupt("planted")
+
+    result = pa._started(interrupted)
+    with pytest.raises(KeyboardInterrupt, match="planted"):
+        result()
+    assert pa._started(lambda: {"a": 1})() == {"a": 1}
