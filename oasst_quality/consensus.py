@@ -753,7 +753,7 @@ def pairwise_agreements(
     convention draws its bootstrap from ``seed`` as :func:`pairwise_agreement` does; conventions
     that keep as many reply sets share the draws (the same draws: they depend on the count alone)."""
     v = _pair_votes(rankings, group, ranking)
-    counts: dict[bool, tuple[np.ndarray, np.ndarray]] = {}
+    counts: dict[bool, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}  # agree, total, the sets kept
     out: dict[bool, Estimate | NotComputableError] = {}
     for tie in ties:
         agree, total = _agreement_counts(v, tie, pairs)

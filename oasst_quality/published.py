@@ -37,10 +37,14 @@ def flag_value_counts(labels: pd.DataFrame, label: str) -> tuple[np.ndarray, pd.
     not an integer) and therefore left out.
     """
     rows = labels[(labels["label"] == label) & labels["count"].notna()]
-    count = rows["count"].to_numpy(dtype=float)
-    yes, consistent = whole_votes(rows["value"].to_numpy(dtype=float), count)
-    yes, count = yes[consistent], count[consistent]
-    return np.column_stack([count - yes, yes]), pd.Index(rows["item"][consistent]), int((~consistent).sum())
+    votes, consistent = _no_yes(rows["value"].to_numpy(dtype=float), rows["count"].to_numpy(dtype=float))
+    return votes, pd.Index(rows["item"][consistent]), int((~consistent).sum())
+
+
+def _no_yes(value: np.ndarray, count: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(no, yes) vote counts of the rows whose ``value × count`` is whole, and which rows those are."""
+    yes, consistent = whole_votes(value, count)
+    return np.column_stack([count[consistent] - yes[consistent], yes[consistent]]), consistent
 
 
 #: The numeric columns of :func:`agreement_from_labels` for a computable flag, in display order.
@@ -76,8 +80,7 @@ def flag_vote_patterns(labels, by_label: dict | None = None) -> dict[str, dict]:
         row = {"n_messages": len(sub), "n_votes": int(sub["count"].fillna(0).sum())}
         if label_kind(name) == "flag":  # flag_value_counts of the label's own rows, in arrays
             voted = ~np.isnan(count)
-            yes, consistent = whole_votes(sub["value"].to_numpy(dtype=float)[voted], count[voted])
-            votes = np.column_stack([count[voted][consistent] - yes[consistent], yes[consistent]])
+            votes, consistent = _no_yes(sub["value"].to_numpy(dtype=float)[voted], count[voted])
             row |= {"n_inconsistent": int((~consistent).sum()), "patterns": row_counts(votes.astype(np.int64))}
         out[str(name)] = row
     return out
