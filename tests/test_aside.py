@@ -88,3 +88,14 @@ def test_a_report_whose_annotator_section_runs_in_a_child_equals_the_one_in_line
     in_line, same = report.compute(InMemory(ds, fork=False), n_resamples=30, quiet=True, tables=(again := {}))
     assert forked["annotators"]["suspects"] and forked == in_line and figures == same
     assert held["flags"].equals(again["flags"]) and (held["flags"]["kind"] == "suspect_annotator").any()
+
+
+def test_a_report_without_annotations_forks_nothing():
+    import oasst_quality as oq
+    from oasst_quality import report
+    from oasst_quality.engine import InMemory
+
+    engine = InMemory(oq.load_sample())
+    engine.aside = lambda fn: pytest.fail("nothing to finalize aside, yet it was started")
+    metrics, _ = report.compute(engine, n_resamples=10, quiet=True)
+    assert "annotators" not in metrics

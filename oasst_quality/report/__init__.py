@@ -23,7 +23,7 @@ from tqdm.auto import tqdm
 from .. import __version__, partials, published
 from .._util import check_output_folder, jsonable, replace_into
 from ..dataset import Dataset
-from ..engine import Engine, InMemory
+from ..engine import Done, Engine, InMemory
 from ..errors import FormatError, UsageError
 from ..flags import FLAG_COLUMNS, write_part
 from .sections import (
@@ -88,11 +88,12 @@ def compute(
     progress = tqdm(total=len(SECTIONS) + 2, desc="report", disable=quiet, unit="step")
     # sections with a long finalization (the per-annotator summaries) start first, beside everything
     # else (engine.aside: a forked process in memory, a client thread on a cluster)
-    aside = {}
+    aside: dict[str, Any] = {}
     for s in SECTIONS:
         if s.aside:
             held = engine.map_reduce(section_partial, s.name, merge=functools.partial(section_merge, s.name))
-            aside[s.name] = engine.aside(functools.partial(finalize, s, held, ctx))
+            job = functools.partial(finalize, s, held, ctx)
+            aside[s.name] = engine.aside(job) if held is not None else Done(job())  # nothing to finalize: no fork
     # sections whose statistics never reach the client: merged and finalized on a worker
     apart = {
         s.name: engine.submit(
