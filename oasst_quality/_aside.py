@@ -12,9 +12,19 @@ from typing import Any
 
 
 def can_fork() -> bool:
-    """Whether :func:`in_child` forks: on Linux (where ``fork`` is the platform's own way and safe for
-    numpy, unlike macOS's frameworks), with a second CPU to run the child on."""
-    return sys.platform == "linux" and len(os.sched_getaffinity(0)) > 1
+    """Whether :class:`InChild` may fork: on Linux (where ``fork`` is the platform's own way and safe
+    for numpy, unlike macOS's frameworks), with a second CPU to run the child on, and memory available
+    for as much again as this process holds (a child shares its parent's pages until either writes to
+    them, and computes beside it: the two together need more than one computing after the other)."""
+    if sys.platform != "linux" or len(os.sched_getaffinity(0)) < 2:
+        return False
+    return _kib("/proc/meminfo", "MemAvailable:") >= _kib("/proc/self/status", "VmRSS:")
+
+
+def _kib(path: str, key: str) -> int:
+    """A ``key: N kB`` line's N from a /proc file (0 where it has none)."""
+    with open(path) as lines:
+        return next((int(line.split()[1]) for line in lines if line.startswith(key)), 0)
 
 
 class InChild:

@@ -99,3 +99,12 @@ def test_a_report_without_annotations_forks_nothing():
     engine.aside = lambda fn: pytest.fail("nothing to finalize aside, yet it was started")
     metrics, _ = report.compute(engine, n_resamples=10, quiet=True)
     assert "annotators" not in metrics
+
+
+def test_no_fork_without_memory_for_a_second_copy(monkeypatch):
+    from oasst_quality import _aside
+
+    monkeypatch.setattr(_aside, "_kib", lambda path, key: 1000 if key == "MemAvailable:" else 2000)
+    assert not _aside.can_fork()
+    monkeypatch.setattr(_aside, "_kib", lambda path, key: 3000 if key == "MemAvailable:" else 2000)
+    assert _aside.can_fork() == (_aside.sys.platform == "linux" and len(os.sched_getaffinity(0)) > 1)
