@@ -9,8 +9,8 @@ set: 4 rankers out of 100, the export's order with one adjacent pair swapped 5% 
 ``oasst-quality report EXPORT`` runs in process with and without ``--annotations VOTES --rankings
 RANKINGS`` at each size, every command once per round (a busy machine slows them alike); the
 ratio of the best times with / without is the per-annotator cost (each round's ratio is printed
-too; wall time, and CPU time, steadier on a shared machine: the process's own, every thread; the
-report forks no process), and the growth of the increment (wall) from the smaller to the larger
+too; wall time, and CPU time, steadier on a shared machine: the process's own, every thread, and
+the child process the report forks for the per-annotator section), and the growth of the increment (wall) from the smaller to the larger
 size shows whether that cost is linear in the data.
 The inputs are written once into benchmarks/out/, and the reports there.
 
