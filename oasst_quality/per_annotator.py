@@ -258,7 +258,10 @@ def summarize(
         # where either releases the GIL (numpy's large-array loops, scipy's sparse products); BLAS's limit is global
         checks = None
         if len(rankings):
-            checks = InThread(lambda: ranking_checks(rankings, export_rankings, n_resamples=n_resamples, seed=seed))
+            checks = InThread(
+                lambda: ranking_checks(rankings, export_rankings, n_resamples=n_resamples, seed=seed),
+                name="oasst-quality ranking checks",
+            )
         if len(votes):
             # the votes' ids coded once, for the agreement, the models and the verdicts, where every vote is single
             codes = Codes.of(votes) if _single_votes(votes) is votes else None
