@@ -9,9 +9,9 @@ set: 4 rankers out of 100, the export's order with one adjacent pair swapped 5% 
 ``oasst-quality report EXPORT`` runs in process with and without ``--annotations VOTES --rankings
 RANKINGS`` at each size, every command once per round (a busy machine slows them alike); the
 ratio of the best times with / without is the per-annotator cost (each round's ratio is printed
-too; wall time, and CPU time, steadier on a shared machine: the process's own, every thread; the
-report forks no process), and the growth of the increment (wall) from the smaller to the larger
-size shows whether that cost is linear in the data.
+too; wall time, and CPU time, steadier on a shared machine: the process's own, every thread, and
+the child process the report forks for the per-annotator section), and the growth of the
+increment (wall) from the smaller to the larger size shows whether that cost is linear in the data.
 The inputs are written once into benchmarks/out/, and the reports there.
 
     python benchmarks/bench_annotations.py [--sizes 50000,100000] [--rounds 2] [--parts] [--overlap]
@@ -159,21 +159,24 @@ def overlap(export: Path, votes_csv: Path, rankings_csv: Path, rounds: int) -> N
     from oasst_quality import per_annotator as pa
 
     ds = oq.load(export).with_annotations(an.read(votes_csv) | an.read(rankings_csv))
-    export_rankings, threaded = adapter.rankings(ds), pa._started
+    export_rankings, threaded = adapter.rankings(ds), pa.InThread
 
-    def in_line(fn):
-        value = fn()
-        return lambda: value
+    class InLine:  # InThread's stand-in: fn run at once, in the calling thread
+        def __init__(self, fn):
+            self.value = fn()
+
+        def result(self):
+            return self.value
 
     try:
         for _ in range(rounds):
-            for name, start in (("thread", threaded), ("in line", in_line)):
-                pa._started, main_cpu = start, time.thread_time()
+            for name, start in (("thread", threaded), ("in line", InLine)):
+                pa.InThread, main_cpu = start, time.thread_time()
                 wall, used = _clocked(lambda: pa.summarize(ds.annotations, export_rankings=export_rankings))
                 main_cpu = time.thread_time() - main_cpu
                 print(f"  {name:8s} wall {wall:.2f} s, CPU {used:.2f} s, main thread {main_cpu:.2f} s")
     finally:
-        pa._started = threaded
+        pa.InThread = threaded
 
 
 def _clocked(fn) -> tuple[float, float]:

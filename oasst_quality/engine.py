@@ -7,7 +7,9 @@ built once and kept between the passes of a report. It runs a function of one pa
 unless told otherwise); ``finish`` then reduces the merged result where it was merged (on a worker
 of a cluster), so that only what it returns reaches the caller; ``numbered=True`` also gives ``fn`` the
 partition's number (``part=0, 1, ...`` in partition order), to name what a partition writes the same
-on every run. :class:`InMemory` is the one-partition case;
+on every run. ``aside`` runs a function of the caller's (a long finalization) beside it: in a forked
+child process in memory, where the caller's core is the only one busy; in a thread of the client on
+a cluster, where the client mostly waits. :class:`InMemory` is the one-partition case;
 :class:`oasst_quality.scale.Partitioned` runs the same functions on a Dask cluster.
 """
 
@@ -16,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
+from ._aside import InChild, can_fork
 from .adapter import tables
 from .partials import add
 
@@ -52,14 +55,20 @@ class Engine(Protocol):
         ``numbered``: call ``fn(dataset, tables, *args, part=i)``, ``i`` the partition's number."""
         ...
 
+    def aside(self, fn: Callable[[], Any]) -> Pending:
+        """``fn()`` started beside the caller, which goes on; ``fn`` must be pure (only its value comes back)."""
+        ...
+
 
 class InMemory:
-    """A loaded Dataset as the one partition of a report."""
+    """A loaded Dataset as the one partition of a report. ``fork``: :meth:`aside` may fork a child
+    process (:func:`oasst_quality._aside.can_fork`); False runs it in line."""
 
-    def __init__(self, dataset: Dataset) -> None:
+    def __init__(self, dataset: Dataset, *, fork: bool = True) -> None:
         self.dataset = dataset
         self.tables = tables(dataset)
         self.source = dataset.source
+        self.fork = fork
 
     def map_reduce(self, fn: Callable, *args: Any, merge: Callable[[Any, Any], Any] = add) -> Any:
         """``fn(dataset, tables, *args)``: one partition, nothing to merge."""
@@ -77,6 +86,12 @@ class InMemory:
         ``numbered``: the one partition is number 0."""
         value = fn(self.dataset, self.tables, *args, **({"part": 0} if numbered else {}))
         return Done(value if finish is None else finish(value))
+
+    def aside(self, fn: Callable[[], Any]) -> InChild | Done:
+        """``fn()`` in a forked child process, computed on a second core while this one goes on (the
+        same value as in line, and its error raised here: :class:`~oasst_quality._aside.InChild`);
+        in line where this process cannot fork or has one core."""
+        return InChild(fn) if self.fork and can_fork() else Done(fn())
 
 
 class Done:

@@ -21,8 +21,6 @@ export's merged rankings to compare with) and returns one JSON-ready dict:
 from __future__ import annotations
 
 import operator
-import threading
-from collections.abc import Callable
 from typing import NamedTuple
 
 import numpy as np
@@ -30,6 +28,7 @@ import pandas as pd
 
 from . import aggregation as agg
 from . import agreement as ag
+from ._aside import InThread
 from ._util import one_blas_thread
 from .coding import Ratings, code_values, encode
 from .consensus import _kendall_taus, consensus_ranks, pairwise_agreements
@@ -237,29 +236,6 @@ def _vote_summaries(
     return {"labels": labels, "annotators": models}, fits
 
 
-def _started(fn: Callable[[], dict]) -> Callable[[], dict]:
-    """``fn`` started in a daemon thread; the returned call waits for it and gives its result or
-    raises its exception (the same object). A daemon thread: an interrupted run exits without waiting for it."""
-    got: dict = {}
-
-    def run() -> None:
-        try:
-            got["value"] = fn()
-        except BaseException as exc:  # handed to the caller, which raises it
-            got["error"] = exc
-
-    worker = threading.Thread(target=run, name="oasst-quality ranking checks", daemon=True)
-    worker.start()
-
-    def result() -> dict:
-        worker.join()
-        if "error" in got:
-            raise got["error"]
-        return got["value"]
-
-    return result
-
-
 def summarize(
     annotations,
     *,
@@ -282,14 +258,17 @@ def summarize(
         # where either releases the GIL (numpy's large-array loops, scipy's sparse products); BLAS's limit is global
         checks = None
         if len(rankings):
-            checks = _started(lambda: ranking_checks(rankings, export_rankings, n_resamples=n_resamples, seed=seed))
+            checks = InThread(
+                lambda: ranking_checks(rankings, export_rankings, n_resamples=n_resamples, seed=seed),
+                name="oasst-quality ranking checks",
+            )
         if len(votes):
             # the votes' ids coded once, for the agreement, the models and the verdicts, where every vote is single
             codes = Codes.of(votes) if _single_votes(votes) is votes else None
             summaries, fits = _vote_summaries(votes, levels, n_resamples, seed, codes)
             out |= summaries
         if checks is not None:
-            out["rankings"] = checks()
+            out["rankings"] = checks.result()
         # the rankers' verdicts of ranking_checks (the same rankings and default thresholds) are not computed twice
         rankers = out["rankings"]["rankers"] if len(rankings) and "annotator" in rankings.columns else None
         verdicts = summary(

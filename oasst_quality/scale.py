@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import adapter, partials
+from ._aside import InThread
 from ._util import gc_paused
 from .annotations import Annotations
 from .errors import FormatError, UsageError
@@ -655,6 +656,10 @@ class Partitioned:
         if finish is not None:
             return self.client.submit(_finish, merge, finish, *futures, pure=False)
         return _Pending(futures, merge)
+
+    def aside(self, fn: Callable[[], Any]) -> InThread:
+        """``fn()`` in a thread of the client, which mostly waits for the workers meanwhile."""
+        return InThread(fn)
 
 
 class _Pending:

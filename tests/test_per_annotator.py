@@ -162,16 +162,20 @@ def test_kendall_taus_of_many_ballots_at_once_are_scipys_tau_b():
     np.testing.assert_allclose(got, np.array(expected, dtype=float), atol=1e-12)
 
 
-def _in_line(fn):
-    """per_annotator._started's stand-in that runs ``fn`` at once, in the calling thread."""
-    value = fn()
-    return lambda: value
+class _InLine:
+    """per_annotator.InThread's stand-in that runs ``fn`` at once, in the calling thread."""
+
+    def __init__(self, fn):
+        self.value = fn()
+
+    def result(self):
+        return self.value
 
 
 def test_ranking_checks_in_their_thread_give_what_they_give_in_line(planted, monkeypatch):
     ds, _, _ = planted
     threaded = pa.summarize(ds.annotations, export_rankings=adapter.rankings(ds), n_resamples=100)
-    monkeypatch.setattr(pa, "_started", _in_line)
+    monkeypatch.setattr(pa, "InThread", _InLine)
     in_line = pa.summarize(ds.annotations, export_rankings=adapter.rankings(ds), n_resamples=100)
     assert json.dumps(jsonable(threaded), sort_keys=True) == json.dumps(jsonable(in_line), sort_keys=True)
 
@@ -187,13 +191,3 @@ def test_an_error_in_the_ranking_thread_reaches_the_caller_unchanged(planted, mo
     with pytest.raises(cs.NotComputableError) as got:
         pa.summarize(ds.annotations, export_rankings=adapter.rankings(ds), n_resamples=100)
     assert got.value is raised
-
-
-def test_started_hands_back_base_exceptions_too():
-    def interrupted():
-        raise KeyboardInterrupt("planted")
-
-    result = pa._started(interrupted)
-    with pytest.raises(KeyboardInterrupt, match="planted"):
-        result()
-    assert pa._started(lambda: {"a": 1})() == {"a": 1}

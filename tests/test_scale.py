@@ -1,5 +1,6 @@
 """The Dask engine: the same metrics as the in-memory report, on a LocalCluster of 2 worker processes."""
 
+import functools
 import gzip
 import json
 import sys
@@ -212,14 +213,15 @@ def test_annotations_on_partitions_are_checked_as_in_memory(client, tmp_path):
     # lenient: the same rows set aside; votes attached twice keep the in-memory order
     mem = oq.load_sample().with_annotations(stray, lenient=True).with_annotations(found, lenient=True)
     parts.with_annotations(stray, lenient=True).with_annotations(found, lenient=True)
+    merged = functools.partial(sections.section_merge, "annotators")
     got = sections.finalize(
         sections.BY_NAME["annotators"],
-        parts.map_reduce(sections.first_pass, merge=sections.merge)["annotators"],
+        parts.map_reduce(sections.section_partial, "annotators", merge=merged),
         sections.Context(None, 20, 0),
     )
     want = sections.finalize(
         sections.BY_NAME["annotators"],
-        sections.first_pass(mem, adapter.tables(mem))["annotators"],
+        sections.section_partial(mem, adapter.tables(mem), "annotators"),
         sections.Context(None, 20, 0),
     )
     assert got["summary"]["n_rejected"] == 2 and got["summary"]["n_vote_rows"] == len(found.votes) + 1

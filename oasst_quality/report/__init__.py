@@ -23,11 +23,10 @@ from tqdm.auto import tqdm
 from .. import __version__, partials, published
 from .._util import check_output_folder, jsonable, replace_into
 from ..dataset import Dataset
-from ..engine import Engine, InMemory
+from ..engine import Done, Engine, InMemory
 from ..errors import FormatError, UsageError
 from ..flags import FLAG_COLUMNS, write_part
 from .sections import (
-    BY_NAME,
     SECTIONS,
     Context,
     finalize,
@@ -44,7 +43,7 @@ from .sections import (
 
 SCHEMA_VERSION = 1
 
-#: The section the second pass reads (the curation table lists its suspects' messages): finalized first.
+#: The section the second pass reads (the curation table lists its suspects' messages): waited for before it.
 _FLAGS_READ = "annotators"
 
 
@@ -87,6 +86,14 @@ def compute(
         flags_dir=where,
     )
     progress = tqdm(total=len(SECTIONS) + 2, desc="report", disable=quiet, unit="step")
+    # sections with a long finalization (the per-annotator summaries) start first, beside everything
+    # else (engine.aside: a forked process in memory, a client thread on a cluster)
+    aside: dict[str, Any] = {}
+    for s in SECTIONS:
+        if s.aside:
+            held = engine.map_reduce(section_partial, s.name, merge=functools.partial(section_merge, s.name))
+            job = functools.partial(finalize, s, held, ctx)
+            aside[s.name] = engine.aside(job) if held is not None else Done(job())  # nothing to finalize: no fork
     # sections whose statistics never reach the client: merged and finalized on a worker
     apart = {
         s.name: engine.submit(
@@ -109,18 +116,10 @@ def compute(
     ctx.fits = patterns if failed else partials.guarded(lambda: published.label_fits(patterns))
     if isinstance(ctx.fits, partials.Failed):
         stats["aggregation"] = ctx.fits
-    # each section's merged statistics are let go of as it is finalized (the annotator section's
-    # tables are the largest: the engine holds the copy it attached, partials.HELD, and the
-    # section reads that one)
-    results = {_FLAGS_READ: finalize(BY_NAME[_FLAGS_READ], stats.pop(_FLAGS_READ), ctx)}
-    progress.update()
-    suspects = results[_FLAGS_READ]
-    usable = suspects if suspects and suspects.get("computable", True) is not False else None
-    # the second pass runs on the workers while the client finalizes the first
-    fits = None if isinstance(ctx.fits, partials.Failed) else ctx.fits
-    pending = engine.submit(partials.second_pass, fits, usable, where, numbered=True)
+    # each section's merged statistics are let go of as it is finalized
+    results: dict[str, Any] = {}
     for section in SECTIONS:
-        if section.partial is not None and section.name not in results and not section.apart:
+        if section.name in stats:
             results[section.name] = finalize(section, stats.pop(section.name), ctx)
             progress.update()
     found: dict[str, pd.DataFrame] = {}
@@ -129,7 +128,13 @@ def compute(
         ctx.figures |= figures
         found |= more
         progress.update()
-    second = pending.result()
+    for name, job in aside.items():
+        results[name] = job.result()
+        progress.update()
+    suspects = results[_FLAGS_READ]
+    usable = suspects if suspects and suspects.get("computable", True) is not False else None
+    fits = None if isinstance(ctx.fits, partials.Failed) else ctx.fits
+    second = engine.submit(partials.second_pass, fits, usable, where, numbered=True).result()
     progress.update()
     tox, gaps = results["toxicity"], found.get("toxicity_gaps")
     if tox.get("available") and isinstance(gaps, pd.DataFrame):

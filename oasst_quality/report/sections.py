@@ -74,6 +74,9 @@ class Section:
     #: the client to hold (per-message rows) stay off it; the finalize step's figures and its
     #: ``context.tables`` entries travel back with the metrics (:func:`finalize_apart`)
     apart: bool = False
+    #: finalized on the client beside the other sections (:meth:`oasst_quality.engine.Engine.aside`), from
+    #: a pass of its own: a long finalization that only its metrics leave (no figures, no tables)
+    aside: bool = False
 
 
 def shown(source: str | list[str] | None) -> str | None:
@@ -338,6 +341,7 @@ SECTIONS: tuple[Section, ...] = (
         merge=partials.annotators_merge,
         sentences=prose.annotators_sentences,
         findings=prose.annotators_findings,
+        aside=True,
     ),
     Section(
         "noise_study",
@@ -353,17 +357,18 @@ BY_NAME: dict[str, Section] = {s.name: s for s in SECTIONS}
 
 
 def first_pass(ds: Dataset, t: adapter.Tables) -> dict:
-    """One partition's statistics for every section with a partial, but those finalized apart
-    (:func:`section_partial` computes those, one section at a time)."""
+    """One partition's statistics for every section with a partial, but those finalized apart or
+    aside (:func:`section_partial` computes those, one section at a time)."""
     return {
         s.name: partials.guarded(lambda s=s: s.partial(ds, t))
         for s in SECTIONS
-        if s.partial is not None and not s.apart
+        if s.partial is not None and not (s.apart or s.aside)
     }
 
 
 def section_partial(ds: Dataset, t: adapter.Tables, name: str) -> Any:
-    """One partition's statistics for the section ``name`` (one that is finalized :attr:`Section.apart`)."""
+    """One partition's statistics for the section ``name`` (one finalized :attr:`Section.apart` or
+    :attr:`Section.aside`)."""
     return partials.guarded(lambda: BY_NAME[name].partial(ds, t))
 
 
