@@ -110,6 +110,23 @@ class _Rows:
         mask = np.not_equal(problems, None)
         self.fail(mask, field_name, problems[mask])
 
+    def fail_coded(self, codes: np.ndarray, per_value: np.ndarray | None, field_name: str) -> None:
+        """:meth:`fail_each` with the texts given per distinct value: row ``i`` fails with
+        ``per_value[codes[i]]`` where that is set (``per_value`` None: no value has one). Rows are
+        looked at only when some value has a text."""
+        if per_value is None:
+            return
+        flagged = np.not_equal(per_value, None)
+        if flagged.any():
+            mask = flagged[codes]
+            self.fail(mask, field_name, per_value[codes[mask]])
+
+    def fail_where(self, codes: np.ndarray, per_value: np.ndarray, field_name: str, detail: str) -> None:
+        """Rows whose code's entry of ``per_value`` (one flag per distinct value, the last for code
+        -1) is set fail with ``detail``; the rows are looked at only when some value that they hold is."""
+        if per_value[:-1].any() or (per_value[-1] and len(codes) and codes.min() < 0):
+            self.fail(per_value[codes], field_name, detail)
+
     def fail(self, mask: np.ndarray, field_name: str, detail: str | np.ndarray) -> None:
         """Rows of ``mask`` fail on ``field_name``: ``detail`` is one text for all, or one per row
         of ``mask`` (in order). Rows that failed an earlier check keep that failure."""
@@ -151,6 +168,7 @@ def _raw(rows: pd.DataFrame) -> list[str]:
 # --------------------------------------------------------------------------- value rules (as for exports)
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # C0 and C1 control characters (NUL, ESC, ...)
+_SPACE = re.compile(r"\s")  # what str.strip() strips (Unicode white space)
 _SCORE_HEADS = tuple(h for h in DETOXIFY_HEADS if h not in LIKERT_LABELS)
 
 
@@ -187,19 +205,59 @@ def value_problem(label: str, value: float, scale: tuple[float, float] | None = 
     return None
 
 
-def _check_values(rows: _Rows, names: pd.Series, numbers: np.ndarray, field_name: str, scale) -> None:
-    """Each finite value against its label's rule (:func:`value_problem`), the rule applied once per
-    distinct (label, value) and its verdict spread to the rows."""
+# each ruled label's kind (1 flag, 2 Likert, 3 Detoxify score), in value_problem's order of precedence
+_RULE_KIND = {**dict.fromkeys(_SCORE_HEADS, 3), **dict.fromkeys(LIKERT_LABELS, 2), **dict.fromkeys(FLAG_LABELS, 1)}
+
+
+def _rule_kind(label: Any) -> int:
+    try:
+        return _RULE_KIND.get(label, 0)
+    except TypeError:  # an unhashable default label: no rule
+        return 0
+
+
+def _refused(numbers: np.ndarray, scale) -> np.ndarray:
+    """(4, len(numbers)): whether each kind's rule (:func:`value_problem`; row 0: no rule) refuses
+    each finite number, worked out on the array."""
+    low, high = _scale(scale)
+    x = numbers
+    refused = np.zeros((4, x.size), dtype=bool)
+    refused[1] = ~((x == 0.0) | (x == 1.0))
+    refused[2] = ~((low <= x) & (x <= high))
+    refused[3] = ~((0.0 <= x) & (x <= 1.0))
+    refused[1:] &= np.isfinite(x)
+    return refused
+
+
+def _check_values(
+    rows: _Rows,
+    label_codes: np.ndarray,
+    labels: np.ndarray,
+    value_codes: np.ndarray,
+    numbers: np.ndarray,
+    field_name: str,
+    scale,
+) -> None:
+    """Each finite value against its label's rule (:func:`value_problem`). The labels and the
+    numbers come distinct (``labels[label_codes]`` and ``numbers[value_codes]`` are the rows'; a
+    last entry of each for code -1): the rules are applied to the distinct numbers on the array,
+    the rows looked at only when some label's rule refuses some number, and the texts written by
+    :func:`value_problem` once per distinct (label, value) of the refused rows."""
     _scale(scale)  # a bad scale is the caller's error, whatever the rows hold
-    label_code, labels = pd.factorize(names.to_numpy(dtype=object))
-    ruled = np.isin(np.asarray(labels, dtype=object), (*FLAG_LABELS, *LIKERT_LABELS, *_SCORE_HEADS))
-    ruled = np.append(ruled, False)[label_code] & np.isfinite(numbers) & ~rows.bad  # code -1: no label
-    value_code, bits = pd.factorize(numbers[ruled].view(np.int64))  # the bits: -0.0 stays apart from 0.0
-    values = np.asarray(bits).view(np.float64)
-    row_pair, pairs = pd.factorize(label_code[ruled] * max(len(values), 1) + value_code)
-    verdicts = [value_problem(str(labels[p // len(values)]), float(values[p % len(values)]), scale) for p in pairs]
-    problems = np.full(len(ruled), None, dtype=object)
-    problems[ruled] = np.array(verdicts, dtype=object)[row_pair]
+    kind = np.fromiter(map(_rule_kind, labels), dtype=np.int8, count=len(labels))
+    if not kind.any():
+        return
+    refused = _refused(numbers, scale)
+    if not refused[np.unique(kind)].any():
+        return
+    mask = refused[kind[label_codes], value_codes] & ~rows.bad  # code -1: no rule, or NaN
+    if not mask.any():
+        return
+    n = len(numbers)
+    pair, pairs = pd.factorize(label_codes[mask].astype(np.int64) * n + value_codes[mask])
+    verdicts = np.array([value_problem(str(labels[p // n]), float(numbers[p % n]), scale) for p in pairs], dtype=object)
+    problems = np.full(len(mask), None, dtype=object)
+    problems[mask] = verdicts[pair]
     rows.fail_each(problems, field_name)
 
 
@@ -213,27 +271,88 @@ def _id_problem(*values: Any) -> str | None:
 
 def _text(values: pd.Series) -> tuple[pd.Series, np.ndarray, np.ndarray]:
     """Ids as strings (numbers from CSV included), missing stays missing; each row's control
-    character problem (:func:`_id_problem`, None without one); and which rows are missing. All are
-    worked out once per distinct value: ids repeat (an item has several votes, an annotator many)."""
+    character problem (:func:`_id_problem`, None without one); and which rows are missing
+    (:func:`_distinct`, spread to the rows)."""
+    codes, text, problems = _distinct(values)
+    if problems is None:
+        problems = np.full(text.size, None, dtype=object)
+    missing = np.equal(text, None)[codes]  # code -1: missing
+    return pd.Series(text[codes], index=values.index, dtype=object), problems[codes], missing
+
+
+_NOT_BLANK = "^[!-~]"  # begins with a printable ASCII character other than a space (RE2)
+_CONTROL_RE2 = "[\\x00-\\x1f\\x7f-\\x9f]"  # _CONTROL as Arrow's regular expressions write it
+
+
+def _distinct(values: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """(codes, text, problems): the distinct ids as strings (numbers from CSV included; None where
+    missing, a blank string included), each row's code into them (-1: missing, ``text`` ends with
+    a None for it), and each distinct id's control character problem (:func:`_id_problem`, None
+    without one; ``problems`` None where no id has one). Ids repeat (an item has several votes,
+    an annotator many): all is worked out once per distinct value."""
     inferred = pd.api.types.infer_dtype(values, skipna=True) if values.dtype == object else None
+    arrow = None
     if inferred is not None and inferred not in ("string", "empty"):
         uniques, codes = values.to_numpy(dtype=object), np.arange(len(values))  # mixed types: 1 == 1.0 == True
     else:
-        codes, uniques = pd.factorize(values, use_na_sentinel=True)
+        codes, uniques, arrow = _factorize(values)
     if inferred in ("string", "empty") or isinstance(values.dtype, pd.StringDtype):  # strings: a blank one is missing
         text = np.array(uniques, dtype=object)
-        text[np.fromiter((not v.strip() for v in text), dtype=bool, count=text.size)] = None
+        if arrow is None:
+            text[np.fromiter((not v.strip() for v in text), dtype=bool, count=text.size)] = None
+        else:  # only an id that does not begin with a printable ASCII character can be blank
+            maybe = np.flatnonzero(~_arrow_matches(arrow, _NOT_BLANK))
+            text[maybe[np.fromiter((not text[i].strip() for i in maybe), dtype=bool, count=maybe.size)]] = None
     else:
         text = np.array([None if _missing(v) else str(v) for v in uniques], dtype=object)
-    given = [t for t in text if t is not None]
-    # one search over all the ids joined by a space (not a control character) finds whether any has one
-    if _CONTROL.search(" ".join(given)) is None:
-        problems = np.full(text.size + 1, None, dtype=object)
-    else:
+    if arrow is not None:  # one search on Arrow's side: a blank id may hold one too (then each is looked at)
+        control = bool(_arrow_matches(arrow, _CONTROL_RE2).any())
+    else:  # one search over all the ids joined by a space (not a control character)
+        control = _CONTROL.search(" ".join(t for t in text if t is not None)) is not None
+    problems = None
+    if control:
         problems = np.array([*(None if t is None else _id_problem(t) for t in text), None], dtype=object)
-    text = np.append(text, None)
-    missing = np.equal(text, None)[codes]  # code -1: missing
-    return pd.Series(text[codes], index=values.index, dtype=object), problems[codes], missing
+    return codes, np.append(text, None), problems
+
+
+def _arrow_matches(arrow: Any, pattern: str) -> np.ndarray:
+    """Whether each string of an Arrow array (no nulls) holds a match of ``pattern`` (RE2)."""
+    import pyarrow.compute as pc
+
+    return pc.match_substring_regex(arrow, pattern).to_numpy(zero_copy_only=False)
+
+
+def _factorize(values: pd.Series) -> tuple[np.ndarray, Any, Any]:
+    """``pd.factorize(values)`` (code -1: missing) and, for pandas' Arrow-backed strings (a CSV
+    table's columns), the distinct values as an Arrow array too (else None). Those are encoded on
+    Arrow's side, as pandas encodes them, without its two copies of the codes (writable, 64-bit)."""
+    arrow = _arrow_strings(values)
+    if arrow is None or not len(arrow):
+        codes, uniques = pd.factorize(values, use_na_sentinel=True)
+        return codes, uniques, None
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    encoded = arrow.dictionary_encode()
+    if isinstance(encoded, pa.ChunkedArray):
+        encoded = encoded.combine_chunks()
+    indices = encoded.indices if not encoded.indices.null_count else pc.fill_null(encoded.indices, -1)
+    return (
+        indices.to_numpy(),
+        np.array(encoded.dictionary.to_numpy(zero_copy_only=False), dtype=object),
+        encoded.dictionary,
+    )
+
+
+def _arrow_strings(values: Any) -> Any:
+    """The Arrow array behind pandas' Arrow-backed strings (a CSV table's columns), else None."""
+    dtype = getattr(values, "dtype", None)
+    if not (isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow"):
+        return None
+    import pyarrow as pa
+
+    arrow = pa.array(getattr(values, "array", values))
+    return arrow if (pa.types.is_string(arrow.type) or pa.types.is_large_string(arrow.type)) else None
 
 
 def _missing(v: Any) -> bool:
@@ -306,6 +425,10 @@ def _arrow_csv(path: Path, sep: str) -> pd.DataFrame | None:
             return None
         table = pcsv.read_csv(
             path,
+            # one thread: a file whose values may hold line ends is cut into blocks by a serial pass
+            # first, and the parallel parse then costs a third more CPU (about 0.07 s at 100,000
+            # messages' votes) than the single pass, for no shorter wall time on two cores
+            read_options=pcsv.ReadOptions(use_threads=False),
             parse_options=pcsv.ParseOptions(delimiter=sep, newlines_in_values=True),
             convert_options=pcsv.ConvertOptions(
                 column_types=dict.fromkeys(header, pa.string()),
@@ -365,45 +488,56 @@ def _votes(
     value_col = value or ("value" if "value" in frame.columns else None)
     if value_col is None:  # crowd-kit: the label column holds the answer
         value_col = _column(frame, label, "label", name)
-        names, no_name = _default_names(frame, default_label)
+        label_codes, labels, no_name = _default_names(frame, default_label)
     else:
         if value_col not in frame.columns:
             raise SchemaError(f"no column {value_col!r} (it has {list(frame.columns)})", path=name, field=value_col)
         label_col = _column(frame, label, "label", name, required=False)
         label_col = None if label_col == value_col else label_col  # crowd-kit's label named as the value
         if label_col:
-            names, _, no_name = _text(frame[label_col])
+            label_codes, labels, _ = _distinct(frame[label_col])
+            no_name = np.equal(labels, None)
         else:
-            names, no_name = _default_names(frame, default_label)
+            label_codes, labels, no_name = _default_names(frame, default_label)
     rows = _Rows(name, lenient, frame, lines)
-    items, item_problems, no_item = _text(frame[_column(frame, item, "item", name)])
-    who, who_problems, no_who = _text(frame[_column(frame, annotator, "annotator", name)])
-    numbers = _numbers(frame[value_col])
-    rows.fail(no_item, "item", "missing item id")
-    rows.fail(no_who, "annotator", "missing annotator id")
-    rows.fail(no_name, "label", "missing label name")
-    rows.fail(~np.isfinite(numbers.to_numpy()), value_col, "value is not a number")
-    rows.fail_each(item_problems, "item")  # a control character in an id (see _text)
-    rows.fail_each(who_problems, "annotator")
-    _check_values(rows, names, numbers.to_numpy(), value_col, scale)
-    votes = pd.DataFrame(
-        {"item": items, "annotator": who, "label": names, "value": numbers, "count": 1, "time": _times(frame, time)}
-    )
+    item_codes, items, item_problems = _distinct(frame[_column(frame, item, "item", name)])
+    who_codes, who, who_problems = _distinct(frame[_column(frame, annotator, "annotator", name)])
+    value_codes, numbers = _numbers(frame[value_col])
+    # each check on the distinct values first: the rows are looked at only where some value fails it
+    rows.fail_where(item_codes, np.equal(items, None), "item", "missing item id")
+    rows.fail_where(who_codes, np.equal(who, None), "annotator", "missing annotator id")
+    rows.fail_where(label_codes, no_name, "label", "missing label name")
+    rows.fail_where(value_codes, ~np.isfinite(numbers), value_col, "value is not a number")
+    rows.fail_coded(item_codes, item_problems, "item")  # a control character in an id (see _distinct)
+    rows.fail_coded(who_codes, who_problems, "annotator")
+    _check_values(rows, label_codes, labels, value_codes, numbers, value_col, scale)
+    # the three id columns taken into one block (what pandas would stack them into, a copy)
+    ids = np.empty((3, len(frame)), dtype=object)
+    for i, (distinct, codes) in enumerate(((items, item_codes), (who, who_codes), (labels, label_codes))):
+        np.take(distinct, codes, out=ids[i], mode="wrap")  # code -1: the last entry (no buffer, as 'raise' has)
+    votes = pd.DataFrame(ids.T, index=frame.index, columns=["item", "annotator", "label"], dtype=object, copy=False)
+    votes["value"] = numbers[value_codes]
+    votes["count"] = 1
+    votes["time"] = _times(frame, time)
     kept = votes[~rows.bad].reset_index(drop=True) if rows.bad.any() else votes  # (a RangeIndex already)
     return Annotations(votes=kept, rejected=rows.frame())
 
 
-def _default_names(frame: pd.DataFrame, default_label: Any) -> tuple[pd.Series, np.ndarray]:
-    """Every row's label name where the table has none (``default_label``), and which rows that
-    leaves without a name (all of them where it is missing)."""
-    return pd.Series(default_label, index=frame.index, dtype=object), np.full(len(frame), bool(pd.isna(default_label)))
+def _default_names(frame: pd.DataFrame, default_label: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Where the table has no label names: every row's code (0), the one name (``default_label``,
+    then a last entry for code -1, as :func:`_distinct` gives them) and which of the two is missing
+    (the name, where ``default_label`` is missing)."""
+    labels = np.empty(2, dtype=object)
+    labels[0] = default_label
+    return np.zeros(len(frame), dtype=np.intp), labels, np.array([bool(pd.isna(default_label)), True])
 
 
-def _numbers(values: pd.Series) -> pd.Series:
-    """Values as floats (NaN where not a number), each distinct text converted once."""
+def _numbers(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """(codes, numbers): each row's code into the distinct values as floats (NaN where not a
+    number; a last NaN for code -1), each distinct text converted once."""
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
     numbers = pd.to_numeric(pd.Series(uniques).replace("", np.nan), errors="coerce").astype(float)
-    return pd.Series(np.append(numbers.to_numpy(), np.nan)[codes], index=values.index)
+    return codes, np.append(numbers.to_numpy(), np.nan)
 
 
 def _times(frame: pd.DataFrame, given: str | None) -> pd.Series:
@@ -450,17 +584,24 @@ def _ranked_ids(ranking: tuple) -> list[str]:
 def _parse_rankings(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """Each row's ranking (None where it is not one) and why not (None where it is). Written rankings
     are parsed once per distinct text: the rankers of a reply set often agree."""
+    arrow = None
     if pd.api.types.infer_dtype(values, skipna=False) == "string":
-        codes, uniques = pd.factorize(values)
+        codes, uniques, arrow = _factorize(values)
+        uniques = np.asarray(uniques, dtype=object)  # Python strings once (Arrow's are made one per look)
     else:  # lists, or missing values: each row
         uniques, codes = values.to_numpy(dtype=object), np.arange(len(values))
-    # no id of a written ranking holds a control character when no text does (the usual case): one search
-    texts = [v for v in uniques if isinstance(v, str)]
-    clean = _CONTROL.search(" ".join(texts)) is None
+    # no id of a written ranking holds a control character when no text does (the usual case), and
+    # none needs stripping when no text holds white space (\s is what str.strip strips): one search
+    # for each, or one on Arrow's side for any character but printable ASCII (neither, where none)
+    if arrow is not None and not _arrow_matches(arrow, "[^!-~]").any():
+        clean, spaced = True, False
+    else:
+        joined = ">".join([v for v in uniques if isinstance(v, str)])
+        clean, spaced = _CONTROL.search(joined) is None, _SPACE.search(joined) is not None
     parsed, problems = [], []
     for value in uniques:
         if clean and isinstance(value, str) and "=" not in value:  # no tie: a>b>c, as parse_ranking reads it
-            ids = [n.strip() for n in value.split(">")]
+            ids = [n.strip() for n in value.split(">")] if spaced else value.split(">")
             if all(ids) and len(set(ids)) == len(ids):
                 parsed.append(tuple(ids))
                 problems.append(None)
@@ -518,18 +659,18 @@ def _rankings(
             field=ranking,
         )
     rows = _Rows(name, lenient, frame, lines)
-    groups, group_problems, no_group = _text(frame[_column(frame, group, "group", name)])
-    who, who_problems, no_who = _text(frame[_column(frame, annotator, "annotator", name)])
-    rows.fail(no_group, "group", "missing group (parent) id")
-    rows.fail(no_who, "annotator", "missing annotator id")
-    rows.fail_each(group_problems, "group")  # a control character in an id (see _text)
-    rows.fail_each(who_problems, "annotator")
+    group_codes, groups, group_problems = _distinct(frame[_column(frame, group, "group", name)])
+    who_codes, who, who_problems = _distinct(frame[_column(frame, annotator, "annotator", name)])
+    rows.fail_where(group_codes, np.equal(groups, None), "group", "missing group (parent) id")
+    rows.fail_where(who_codes, np.equal(who, None), "annotator", "missing annotator id")
+    rows.fail_coded(group_codes, group_problems, "group")  # a control character in an id (see _distinct)
+    rows.fail_coded(who_codes, who_problems, "annotator")
     parsed, problems = _parse_rankings(frame[ranking])
     rows.fail_each(problems, ranking)
     table = pd.DataFrame(
         {
-            "group": groups,
-            "annotator": who,
+            "group": pd.Series(groups[group_codes], index=frame.index, dtype=object),
+            "annotator": pd.Series(who[who_codes], index=frame.index, dtype=object),
             "ranking": pd.Series(parsed, index=frame.index, dtype=object),
             "time": _times(frame, time),
         }
@@ -840,13 +981,19 @@ def check_items(
     """
     from .consensus import ballot_rows
 
-    known = pd.Index(message_ids).unique()
     v, r = annotations.votes, annotations.rankings
-    bad_votes = ~v["item"].isin(known).to_numpy()
-    bad_groups = ~r["group"].isin(known).to_numpy()
-    ranked_row, ranked_id, _ = ballot_rows(r["ranking"])
-    unknown = ~pd.Index(ranked_id, dtype=object).isin(known)
-    bad_items = np.bincount(ranked_row[unknown], minlength=len(r)) > 0  # a ranking naming an unknown message
+    # each run of equal neighbours once: a votes table lists an item's votes together, a rankings
+    # table a reply set's rankings (and its rankers often agree)
+    item_runs, group_runs, ranking_runs = (_runs(x) for x in (v["item"], r["group"], r["ranking"]))
+    ranked_row, ranked_id, _ = ballot_rows(r["ranking"].iloc[ranking_runs[0]])
+    found_items, found_groups, found_ids = _isin(
+        [v["item"].iloc[item_runs[0]], r["group"].iloc[group_runs[0]], pd.Series(ranked_id, dtype=object)],
+        pd.Index(message_ids),
+    )
+    bad_votes = np.repeat(~found_items, item_runs[1])
+    bad_groups = np.repeat(~found_groups, group_runs[1])
+    naming = np.bincount(ranked_row[~found_ids], minlength=len(ranking_runs[0])) > 0
+    bad_items = np.repeat(naming, ranking_runs[1])  # a ranking naming an unknown message
     problems = [
         (v, bad_votes, "item", "votes", "item is not a message of the dataset"),
         (r, bad_groups, "group", "rankings", "group is not a message of the dataset"),
@@ -882,6 +1029,32 @@ def check_items(
         if any(len(x) for x in rejected)
         else annotations.rejected,
     )
+
+
+def _runs(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """(where each run of equal neighbours begins, its length) of a column; each row its own run
+    where the column is not of objects, or its objects cannot be compared so (pd.NA)."""
+    x = values.to_numpy()
+    starts = np.arange(len(x))
+    if values.dtype == object and len(x) > 1:
+        head = np.empty(len(x), dtype=bool)
+        head[0] = True
+        try:
+            np.not_equal(x[1:], x[:-1], out=head[1:])
+        except (TypeError, ValueError):
+            pass
+        else:
+            starts = np.flatnonzero(head)
+    return starts, np.diff(np.append(starts, len(x)))
+
+
+def _isin(columns: list[pd.Series], known: pd.Index) -> list[np.ndarray]:
+    """``column.isin(known)`` of each column, as arrays; where all are columns of objects, one
+    ``isin`` of them together (one hash table of ``known``)."""
+    if not all(c.dtype == object for c in columns):
+        return [c.isin(known).to_numpy() for c in columns]
+    found = pd.Series(np.concatenate([c.to_numpy() for c in columns]), dtype=object).isin(known).to_numpy()
+    return np.split(found, np.cumsum([len(c) for c in columns[:-1]]))
 
 
 def read(path: str | Path, *, scale: tuple[float, float] | None = None, lenient: bool = False) -> Annotations:

@@ -372,3 +372,108 @@ def test_a_missing_default_label_is_a_missing_label_name():
     lenient = an.read_votes(frame, default_label=None, lenient=True)
     assert len(lenient.votes) == 0 and len(lenient.rejected) == 2
     assert an.read_votes(frame, default_label="spam").votes["label"].tolist() == ["spam", "spam"]
+
+
+@pytest.mark.parametrize("scale", [None, (1, 5), (-0.5, 0.5)])
+def test_value_rules_worked_out_on_the_array_are_value_problem_s(tmp_path, scale):
+    """The rules applied to the distinct numbers at once refuse exactly the votes that
+    value_problem refuses, each with its text (the sign of -0 kept)."""
+    labels = ["spam", "quality", "toxicity", "insult", "stars", ""]
+    values = ["-0", "0", "1", "0.5", "1.000000000001", "-1e-300", "5", "5.5", "-0.5", "0.5000001", "1e300", "inf", "x"]
+    rows = [(label, v) for label in labels for v in values]
+    path = tmp_path / "votes.csv"
+    path.write_text("item,annotator,label,value\n" + "".join(f"m1,a,{label},{v}\n" for label, v in rows))
+    got = an.read_votes(path, scale=scale, lenient=True).rejected
+    want = {}
+    for line, (label, v) in enumerate(rows, start=2):
+        number = float(v) if v != "x" else float("nan")
+        if not label:
+            want[line] = "missing label name"
+        elif not np.isfinite(number):
+            want[line] = "value is not a number"
+        elif problem := an.value_problem(label, number, scale):
+            want[line] = problem
+    assert dict(zip(got["line"], got["detail"])) == want
+    if scale == (1, 5):  # quality's -0 and 0, each with its sign
+        assert want[2 + len(values)] == "a Likert vote (quality) lies in [1, 5], got -0"
+        assert want[3 + len(values)] == "a Likert vote (quality) lies in [1, 5], got 0"
+
+
+def test_arrow_backed_ids_read_as_python_reads_them(tmp_path):
+    """Ids from a CSV file (Arrow-backed strings: blanks and control characters found on Arrow's
+    side) come out as the same ids in Python objects do: white space of any script is blank, and
+    C1 control characters (U+0080 to U+009F) are found as C0 ones are."""
+    ids = ["m1", "\u3000", "\u3000x", "\x85", "a\x9f", "\xe9", "\x1c", " m2", "b\x07", "m1"]
+    for given in (pd.Series(ids, dtype="str"), pd.Series([*ids, None], dtype="str")):
+        arrow, python = an._text(given), an._text(given.astype(object))
+        assert arrow[0].tolist() == python[0].tolist() and arrow[2].tolist() == python[2].tolist()
+        assert arrow[1].tolist() == python[1].tolist()
+    text, problems, missing = an._text(pd.Series(ids, dtype="str"))
+    assert missing.tolist() == [False, True, False, True, False, False, True, False, False, False]
+    assert [p is not None for p in problems] == [False] * 4 + [True] + [False] * 3 + [True, False]
+    assert "U+009F" in problems[4] and text[2] == "\u3000x"
+    path = tmp_path / "votes.csv"
+    path.write_text("item,annotator,label,value\n" + "".join(f"{i},a,spam,1\n" for i in ids), encoding="utf-8")
+    got = an.read_votes(path, lenient=True)
+    assert got.rejected[["line", "field"]].values.tolist() == [
+        [3, "item"],
+        [5, "item"],
+        [8, "item"],
+        [6, "item"],
+        [10, "item"],
+    ]
+    assert got.votes["item"].tolist() == ["m1", "\u3000x", "\xe9", " m2", "m1"]
+    with pytest.raises(SchemaError, match=r"line 3, field 'item': missing item id"):
+        an.read_votes(path)
+
+
+def test_written_rankings_in_arrow_strings_parse_as_parse_ranking_reads_them():
+    """Rankings of a CSV file: texts of printable ASCII only are split directly; any other
+    character (white space of any script, a C1 control character) sends them the long way."""
+    texts = ["a>b>c", "x\xa0>\u3000y", "a>b>c", "p>q\x9f", "a>>b", "a>b>a", "a>b=c", "\xe9>e"]
+    for dtype in ("str", object):
+        parsed, problems = an._parse_rankings(pd.Series(texts, dtype=dtype))
+        assert list(parsed) == [
+            ("a", "b", "c"),
+            ("x", "y"),
+            ("a", "b", "c"),
+            None,
+            None,
+            None,
+            ("a", frozenset("bc")),
+            ("\xe9", "e"),
+        ]
+        assert [p is None for p in problems] == [True, True, True, False, False, False, True, True]
+        assert "U+009F" in problems[3] and "empty position" in problems[4] and "appears twice" in problems[5]
+    plain = ["a>b>c", "c>b>a"]  # printable ASCII only: the direct split
+    assert list(an._parse_rankings(pd.Series(plain, dtype="str"))[0]) == [("a", "b", "c"), ("c", "b", "a")]
+
+
+def test_check_items_looks_each_run_of_equal_neighbours_up_once():
+    """Unknown ids are found row by row whether they repeat next to each other (looked up once per
+    run), stand alone, or sit in a column that cannot be compared so (pd.NA)."""
+    ds = oq.load_sample()
+    m1, m2 = ds.messages["message_id"].iloc[:2]
+    items = [m1, m1, "nope", "nope", m1, "nope", m2, m2]
+    votes = pd.DataFrame({"item": items, "annotator": list("abcdefgh"), "label": "spam", "value": 1.0})
+    rankings = pd.DataFrame(
+        {"group": [m1, m1, m1, m1, "g?"], "annotator": list("abcde"), "ranking": ["x>y", "x>y", "x>y", "x>y", "x>y"]}
+    )
+    rankings = an.read_rankings(rankings).rankings.assign(ranking=[(m2,), (m2,), (m2, "nope"), (m2, "nope"), (m2,)])
+    found = an.Annotations(votes=an.read_votes(votes).votes, rankings=rankings)
+    with pytest.raises(SchemaError, match="row 3 of its votes table: item is not a message of the dataset: 'nope'"):
+        an.check_items(found, ds.messages["message_id"])
+    kept = an.check_items(found, ds.messages["message_id"], lenient=True)
+    assert kept.rejected[["line", "field"]].values.tolist() == [
+        [3, "item"],
+        [4, "item"],
+        [6, "item"],
+        [5, "group"],
+        [3, "ranking"],
+        [4, "ranking"],
+    ]
+    assert kept.votes["item"].tolist() == [m1, m1, m1, m2, m2] and len(kept.rankings) == 2
+    with_na = an.Annotations(
+        votes=found.votes.assign(item=pd.Series([m1, pd.NA, pd.NA, m1, "nope", m1, m2, m2], dtype=object))
+    )
+    assert an.check_items(with_na, ds.messages["message_id"], lenient=True).rejected["line"].tolist() == [2, 3, 5]
