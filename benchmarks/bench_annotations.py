@@ -163,7 +163,7 @@ def overlap(export: Path, votes_csv: Path, rankings_csv: Path, rounds: int) -> N
     export_rankings, threaded = adapter.rankings(ds), pa.InThread
 
     class InLine:  # InThread's stand-in: fn run at once, in the calling thread
-        def __init__(self, fn):
+        def __init__(self, fn, name=None):
             self.value = fn()
 
         def result(self):

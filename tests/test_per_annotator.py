@@ -165,7 +165,7 @@ def test_kendall_taus_of_many_ballots_at_once_are_scipys_tau_b():
 class _InLine:
     """per_annotator.InThread's stand-in that runs ``fn`` at once, in the calling thread."""
 
-    def __init__(self, fn):
+    def __init__(self, fn, name=None):
         self.value = fn()
 
     def result(self):
