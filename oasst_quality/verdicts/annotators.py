@@ -101,8 +101,6 @@ from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 import scipy.sparse as sp
 from scipy import optimize, special, stats
 
@@ -192,7 +190,8 @@ class Codes(NamedTuple):
 def _factorize_runs(ids: pd.Series) -> tuple[np.ndarray, pd.Index]:
     """``pd.factorize(ids, sort=True)`` of an object column whose equal ids come in runs (a votes
     table, message by message): only each run's first id hashed, and distinct strings sorted by
-    Arrow (UTF-8 bytes sort as Python sorts str, by code point). The same codes and ids."""
+    Python's ``sorted`` (pandas sorts them by numpy's object argsort: the same order, str's, for
+    distinct strings). The same codes and ids."""
     values = ids.to_numpy()
     if ids.dtype != object or values.size < 2:
         return pd.factorize(ids, sort=True)
@@ -204,16 +203,11 @@ def _factorize_runs(ids: pd.Series) -> tuple[np.ndarray, pd.Index]:
         return pd.factorize(ids, sort=True)
     at = np.flatnonzero(starts)
     heads = ids.iloc[at]
-    codes, uniques = pd.factorize(heads)
-    order = None
-    if uniques.size and pd.api.types.infer_dtype(uniques, skipna=False) == "string":
-        try:
-            order = pc.sort_indices(pa.array(uniques.to_numpy(), type=pa.string())).to_numpy()
-        except (pa.ArrowException, UnicodeError):  # a lone surrogate: no UTF-8
-            order = None
-    if order is None:
+    if pd.api.types.infer_dtype(heads, skipna=True) != "string":  # numbers, bytes, mixed: pandas' own sort
         codes, uniques = pd.factorize(heads, sort=True)
     else:
+        codes, uniques = pd.factorize(heads)
+        order = np.array(sorted(range(uniques.size), key=uniques.to_numpy().__getitem__), dtype=np.intp)
         rank = np.empty(order.size, dtype=np.intp)
         rank[order] = np.arange(order.size)
         codes, uniques = np.where(codes >= 0, rank[np.maximum(codes, 0)], codes), uniques[order]
