@@ -308,6 +308,18 @@ def _normalize_log_ll(logp: np.ndarray) -> tuple[np.ndarray, float]:
     return p.T, float((np.log(total) + top).sum())
 
 
+def _normalize_block(lt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_normalize_log_ll` of class-major log-weights ``lt`` (K x items, normalized in place
+    and returned) with its per-item log normalizers, for the caller to sum: the same values."""
+    top = lt.max(axis=0)
+    lt -= top
+    np.exp(lt, out=lt)
+    total = lt.sum(axis=0)
+    lt /= total
+    top += np.log(total)
+    return lt, top
+
+
 class DawidSkene(_Categorical):
     """Dawid-Skene (1979): one confusion matrix per annotator, fitted by EM.
 
@@ -342,15 +354,19 @@ class DawidSkene(_Categorical):
         return self.smoothing + self.diagonal * np.eye(counts.shape[1])
 
     def _fit(self, c: Ratings) -> None:
-        K, A = c.values.size, c.n_annotators
-        # M[(a, l), i]: how often annotator a gave label l to item i (duplicates sum)
-        m = sp.csr_matrix((np.ones(c.item.size), (c.annotator * K + c.code, c.item)), shape=(A * K, c.n_items))
-        m_t = m.T.tocsr()
-        per_item = np.bincount(c.item, minlength=c.n_items).astype(float)
+        K, A, n = c.values.size, c.n_annotators, c.n_items
+        # M.T[i, (a, l)]: how often annotator a gave label l to item i (duplicates sum), built once
+        # per ratings for every model fitted on them. The M-step's M @ post runs as M.T's transpose
+        # (CSC): it scatters each item's posteriors into the (annotator, label) rows, reading the
+        # posteriors in order instead of gathering each row's items from all over them; each row's
+        # sum takes its items in the same (ascending) order, so the same bits
+        m_t = c.item_cells
+        m = m_t.T
+        per_item = np.bincount(c.item, minlength=n).astype(float)
 
         def m_step(post, expected):
             """Priors and confusions from the posteriors ``post`` and their expected counts ``m @ post``."""
-            priors = np.maximum((post.sum(axis=0) + self._class_pseudo) / (c.n_items + K * self._class_pseudo), _EPS)
+            priors = np.maximum((post.sum(axis=0) + self._class_pseudo) / (n + K * self._class_pseudo), _EPS)
             counts = expected.reshape(A, K, K)  # [a, l, k]
             # the floor (crowd-kit's too) turns a row no rating reaches into a uniform one, not 0/0
             counts = np.maximum(counts + self._pseudo_counts(counts), _EPS)
@@ -364,16 +380,22 @@ class DawidSkene(_Categorical):
         log_conf = np.log(conf).reshape(A * K, K)
         last = -np.inf
         self.n_iter_ = 0
+        # the E-step's log-weights, class-major (as _normalize_log_ll works), and a buffer for the bound's
+        # entropy term: one pair of arrays for every iteration, each in the layout it was computed in
+        log_t, buf = np.empty((K, n)), np.empty((K, n)) if self._stop_on_elbo else None
         for it in range(self.n_iter):
-            post, ll = _normalize_log_ll(np.log(priors) + m_t @ log_conf)
+            np.add(np.log(priors)[:, None], (m_t @ log_conf).T, out=log_t)
+            p, top_ll = _normalize_block(log_t)
+            if self._stop_on_elbo:  # post log(max(post, ε)), summed below over the class-major array
+                np.maximum(p, _EPS, out=buf)
+                np.log(buf, out=buf)
+                buf *= p
+            post, ll = log_t.T, float(top_ll.sum())  # items x classes, a view of the class-major posteriors
             expected = m @ post
             priors, conf = m_step(post, expected)
             log_conf = np.log(conf).reshape(A * K, K)
             if self._stop_on_elbo:
-                safe = np.maximum(post, _EPS)
-                elbo = (
-                    (expected * log_conf).sum() + (per_item @ post) @ np.log(priors) - (post * np.log(safe)).sum()
-                ) / c.item.size
+                elbo = ((expected * log_conf).sum() + (per_item @ post) @ np.log(priors) - buf.sum()) / c.item.size
             else:  # the marginal log-likelihood per rating (with a prior refitted each step, the ELBO is not monotone)
                 elbo = ll / c.item.size
             self.n_iter_ = it + 1
@@ -467,11 +489,91 @@ class OrdinalDawidSkene(DawidSkene):
         self._set_reliability(1 - self.annotator_mae_.to_numpy() / max(K - 1, 1), c)
 
 
+class _ItemBlocks:
+    """A Ratings' ratings in item-major order, cut into blocks of whole items, for EM loops whose
+    per-rating arrays and per-item posteriors would not fit a core's cache at once.
+
+    Items are renumbered in the order the ratings first name them (items never rated last, in code
+    order), and the ratings stably sorted by the new numbers: a table whose rows come item by item
+    (votes read per message) needs no sort, and a block's items are then a run of its ratings. A
+    sum over an item's ratings sees them in the same order as over the table's rows, so each item's
+    sums are the same bits as ``np.bincount`` over the whole table; the arrays keyed by item come
+    out in the new order (``sorted_of_new``/``new_of_sorted`` map between the two numberings).
+    ``perm``: the ratings' positions in item-major order (None where that is the table's order).
+    """
+
+    def __init__(self, c: Ratings, block: int) -> None:
+        n = c.n_items
+        new, seen = pd.factorize(c.item)
+        new = np.asarray(new, dtype=np.intp)
+        if seen.size < n:  # items no rating names: numbered last
+            absent = np.ones(n, dtype=bool)
+            absent[seen] = False
+            seen = np.concatenate([seen, np.flatnonzero(absent)])
+        self.sorted_of_new = np.asarray(seen, dtype=np.intp)
+        self.new_of_sorted = np.empty(n, dtype=np.intp)
+        self.new_of_sorted[self.sorted_of_new] = np.arange(n)
+        self.identity = bool((self.sorted_of_new == np.arange(n)).all())
+        self.perm = None if (new[1:] >= new[:-1]).all() else np.argsort(new, kind="stable")
+        self.new = new if self.perm is None else new[self.perm]  # item-major: ascending
+        ends = np.cumsum(np.bincount(new, minlength=n))  # ratings through each item
+        self.items = _cuts(ends, block)  # block b holds items [items[b], items[b + 1])
+        self.ratings = np.r_[0, ends][self.items]  # and ratings [ratings[b], ratings[b + 1]) in item-major order
+
+    def sorted_block(self, b: int) -> slice | np.ndarray:
+        """Block ``b``'s items in item-code order: where to put its per-item values."""
+        i0, i1 = self.items[b], self.items[b + 1]
+        return slice(i0, i1) if self.identity else self.sorted_of_new[i0:i1]
+
+    def ordered(self, x: np.ndarray) -> np.ndarray:
+        """Per-rating ``x`` in item-major order."""
+        return x if self.perm is None else x[self.perm]
+
+    def to_sorted(self, x: np.ndarray, axis: int = -1) -> np.ndarray:
+        """Per-item ``x`` (in the new numbering along ``axis``) in item-code order."""
+        return x if self.identity else np.take(x, self.new_of_sorted, axis=axis)
+
+
+def _cuts(ends: np.ndarray, block: int) -> np.ndarray:
+    """Where to cut items into blocks of whole items (``ends``: the ratings through each item, in
+    order): at most ``block`` ratings a block, or else two items. Never one item alone (unless
+    there is one): numpy sums a K x 1 block's posteriors over the classes pairwise (K > 7), not
+    class after class as it does for two items or more."""
+    n = ends.size
+    cuts = [0]
+    while cuts[-1] < n:
+        i0 = cuts[-1]
+        r0 = ends[i0 - 1] if i0 else 0
+        cuts.append(max(int(np.searchsorted(ends, r0 + block, side="right")), i0 + 2))
+    if len(cuts) > 2 and n - cuts[-2] < 2:
+        del cuts[-2]  # a last block of one item joins the one before
+    cuts[-1] = n
+    return np.array(cuts)
+
+
+def _narrow(x: np.ndarray, bound: int) -> np.ndarray:
+    """Integers ``x`` in [0, ``bound``) as the narrowest of int16, int32 and int64 that holds them."""
+    for t in (np.int16, np.int32):
+        if bound <= np.iinfo(t).max:
+            return x.astype(t)
+    return x.astype(np.int64)
+
+
+#: Ratings per block of the EM loops that work block by block: a block's few per-rating arrays of
+#: 8 bytes and its items' K posteriors stay within a core's 2 MiB L2 cache.
+_BLOCK = 1 << 15
+
+
 class MACE(_Categorical):
     """MACE (Hovy et al. 2013): each annotator is competent with probability θ_a, else labels by
     their own strategy ξ_a regardless of the truth. EM with closed-form updates.
 
     Reliability is θ_a, which makes spammers (θ near 0) easy to flag.
+
+    An iteration runs over blocks of whole items (:class:`_ItemBlocks`): each block's E-step, its
+    items' posteriors and its ratings' spam indicators are computed while in cache. The sums over
+    an annotator's ratings run in the table's order, as do the sums per item, so a fit is the same
+    whatever the block size.
     """
 
     _bounds = (("n_iter", 1, np.inf), ("smoothing", 1e-12, np.inf))
@@ -480,16 +582,35 @@ class MACE(_Categorical):
         super().__init__(**kw)
         self.n_iter, self.tol, self.smoothing = n_iter, tol, smoothing
 
-    def _fit(self, c: Ratings) -> None:
+    def _fit(self, c: Ratings, block: int = _BLOCK) -> None:
         K, A = c.values.size, c.n_annotators
         rng = np.random.default_rng(self.seed)
         theta = np.full(A, 0.8) + rng.uniform(-0.05, 0.05, A)
         xi = np.full((A, K), 1.0 / K)
         n = np.bincount(c.annotator, minlength=A)
         cell = c.annotator * K + c.code  # (annotator, label) of each rating, for the strategies' sums
-        # (label, item) of each rating, label-major: the log-likelihoods are summed straight into the
-        # class-major array that _normalize_log_ll works on, whose posteriors are its transpose
-        label_item = c.code * c.n_items + c.item
+        blocks = _ItemBlocks(c, block)
+        cell_o, code_o = blocks.ordered(cell), blocks.ordered(c.code)
+        # per block: its ratings' cells and, in the block's label-major posteriors (the class-major
+        # array _normalize_log_ll works on), their (label, item) and items; stored in the narrowest
+        # integers (an iteration reads them from memory, the rest stays in cache) and widened per block
+        parts = []
+        for b in range(blocks.items.size - 1):
+            (i0, i1), (r0, r1) = blocks.items[b : b + 2], blocks.ratings[b : b + 2]
+            it = blocks.new[r0:r1] - i0
+            parts.append(
+                (
+                    i1 - i0,
+                    _narrow(cell_o[r0:r1], A * K),
+                    _narrow(code_o[r0:r1] * (i1 - i0) + it, K * (i1 - i0)),
+                    _narrow(it, i1 - i0),
+                )
+            )
+        # the spam indicators' sums per annotator and per cell, in the table's order: block by block
+        # where the blocks are in that order, else after putting the indicators back in it
+        spam = None if blocks.perm is None else np.empty(c.item.size)
+        ann_of_cell = np.repeat(np.arange(A), K)
+        top_ll = np.empty(c.n_items)  # per item (in code order, for the sum): its log normalizer
         last = -np.inf
         for _ in range(self.n_iter):
             # the terms that depend on a rating's (annotator, label) cell alone: computed per cell, then gathered
@@ -499,23 +620,35 @@ class MACE(_Categorical):
             off = (1 - th) * x
             log_off = np.log(off)
             gap = np.log(th + off) - log_off
-            log_t = np.bincount(label_item, gap[cell], K * c.n_items).reshape(K, c.n_items) + np.bincount(
-                c.item, log_off[cell], c.n_items
-            )
-            post, ll = _normalize_log_ll(log_t.T)
-            ll /= c.item.size
             # expected "spam" indicator per rating: certain when the label is not the truth
-            p_true = post.T.ravel()[label_item]  # post[c.item, c.code], gathered from the contiguous array
             spam_if_true = off / (th + off)
-            spam = (1 - p_true) + p_true * spam_if_true[cell]
-            theta = (n - np.bincount(c.annotator, spam, A) + self.smoothing) / (n + 2 * self.smoothing)
-            xi = np.bincount(cell, spam, A * K).reshape(A, K) + self.smoothing / K
+            spam_a, spam_cell = np.zeros(A), np.zeros(A * K)
+            posts = []
+            for b, (m, cell_b, label_item, item) in enumerate(parts):
+                cell_b, label_item, item = cell_b.astype(np.intp), label_item.astype(np.intp), item.astype(np.intp)
+                # (a block of items no rating names: numpy counts no weights into integer zeros)
+                log_t = np.bincount(label_item, gap[cell_b], K * m).astype(float, copy=False).reshape(K, m)
+                log_t += np.bincount(item, log_off[cell_b], m)
+                post, top_ll[blocks.sorted_block(b)] = _normalize_block(log_t)
+                posts.append(post)
+                p_true = post.ravel()[label_item]  # post[item, code]
+                s = (1 - p_true) + p_true * spam_if_true[cell_b]
+                if spam is None:
+                    np.add.at(spam_a, ann_of_cell[cell_b], s)
+                    np.add.at(spam_cell, cell_b, s)
+                else:
+                    spam[blocks.perm[blocks.ratings[b] : blocks.ratings[b + 1]]] = s
+            if spam is not None:
+                spam_a, spam_cell = np.bincount(c.annotator, spam, A), np.bincount(cell, spam, A * K)
+            ll = float(top_ll.sum()) / c.item.size
+            theta = (n - spam_a + self.smoothing) / (n + 2 * self.smoothing)
+            xi = spam_cell.reshape(A, K) + self.smoothing / K
             xi /= xi.sum(axis=1, keepdims=True)
             if ll - last < self.tol:
                 break
             last = ll
         self.strategies_ = xi
-        self._finish(c, post)
+        self._finish(c, np.ascontiguousarray(blocks.to_sorted(np.concatenate(posts, axis=1), axis=1)).T)
         self._set_reliability(theta, c)
 
 

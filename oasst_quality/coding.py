@@ -37,9 +37,35 @@ class Ratings:
 
     @property
     def counts(self) -> sp.csr_matrix:
-        """Items x values matrix of how many annotators gave each value to each item."""
+        """Items x values matrix of how many annotators gave each value to each item (a copy of
+        one built once: the agreement statistics of a label each read it)."""
+        return self._counts.copy()
+
+    @cached_property
+    def _counts(self) -> sp.csr_matrix:
         ones = np.ones(self.item.size, dtype=np.float64)
         return sp.csr_matrix((ones, (self.item, self.code)), shape=(self.n_items, self.values.size))
+
+    @cached_property
+    def item_cells(self) -> sp.csr_matrix:
+        """Items x (annotator, value) matrix of how many times each annotator gave each value to
+        each item (column ``annotator * len(values) + code``; its columns sorted within each row):
+        the Dawid-Skene models' count matrix, built once for every model fitted on these ratings."""
+        cells = self.n_annotators * self.values.size
+        if self.annotator.size and self.annotator.min() < 0:  # no annotator: scipy names the fault
+            m = sp.csr_matrix((np.ones(self.item.size), (self.annotator * self.values.size + self.code, self.item)))
+            return m.T.tocsr()
+        # (item, cell) keys sorted: each row's cells in order, a repeated key a count above 1
+        dtype = np.int32 if self.n_items * cells <= np.iinfo(np.int32).max else np.int64
+        key = self.item.astype(dtype) * dtype(cells)
+        key += (self.annotator * self.values.size + self.code).astype(dtype)
+        key.sort()
+        first = np.flatnonzero(np.r_[True, key[1:] != key[:-1]]) if key.size else np.zeros(0, dtype=np.intp)
+        count = np.diff(np.r_[first, key.size]).astype(np.float64)
+        key = key[first]
+        row = key // dtype(cells)
+        indptr = np.r_[0, np.cumsum(np.bincount(row, minlength=self.n_items))]
+        return sp.csr_matrix((count, key - row * dtype(cells), indptr), shape=(self.n_items, cells))
 
     @cached_property
     def value(self) -> np.ndarray:

@@ -233,3 +233,140 @@ def test_ordinal_model_keeps_every_scale_point_with_constant_annotators():
     # the prior is what keeps them: switched off, the collapse comes back
     df, _ = _crowd_with_constant_annotators(0)
     assert (agg.OrdinalDawidSkene(class_smoothing=0).fit(df).priors_.to_numpy() < 0.01).any()
+
+
+# ---------------------------------------------------------------- the EM loops' bits, whatever their layout
+
+
+def _mace_whole_table(model: agg.MACE, c) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """MACE's EM as it ran before it went block by block: every sum over the whole table at once.
+    (posteriors, θ, ξ)."""
+    K, A = c.values.size, c.n_annotators
+    rng = np.random.default_rng(model.seed)
+    theta = np.full(A, 0.8) + rng.uniform(-0.05, 0.05, A)
+    xi = np.full((A, K), 1.0 / K)
+    n = np.bincount(c.annotator, minlength=A)
+    cell = c.annotator * K + c.code
+    label_item = c.code * c.n_items + c.item
+    last = -np.inf
+    for _ in range(model.n_iter):
+        th, x = np.repeat(theta, K), xi.ravel()
+        off = (1 - th) * x
+        log_off = np.log(off)
+        gap = np.log(th + off) - log_off
+        log_t = np.bincount(label_item, gap[cell], K * c.n_items).reshape(K, c.n_items) + np.bincount(
+            c.item, log_off[cell], c.n_items
+        )
+        post, ll = agg._normalize_log_ll(log_t.T)
+        ll /= c.item.size
+        p_true = post.T.ravel()[label_item]
+        spam = (1 - p_true) + p_true * (off / (th + off))[cell]
+        theta = (n - np.bincount(c.annotator, spam, A) + model.smoothing) / (n + 2 * model.smoothing)
+        xi = np.bincount(cell, spam, A * K).reshape(A, K) + model.smoothing / K
+        xi /= xi.sum(axis=1, keepdims=True)
+        if ll - last < model.tol:
+            break
+        last = ll
+    return post, theta, xi
+
+
+def _dawid_skene_whole_table(model: agg.DawidSkene, c) -> tuple[np.ndarray, np.ndarray, int]:
+    """Dawid-Skene's EM as it ran before (the M-step's M @ post gathering each row's items, a new
+    array for every step): (posteriors, confusions, iterations)."""
+    import scipy.sparse as sp
+
+    K, A = c.values.size, c.n_annotators
+    if isinstance(model, agg.OrdinalDawidSkene):
+        model._hyper = np.array([np.log(K), 0.0])
+    m = sp.csr_matrix((np.ones(c.item.size), (c.annotator * K + c.code, c.item)), shape=(A * K, c.n_items))
+    m_t = m.T.tocsr()
+    per_item = np.bincount(c.item, minlength=c.n_items).astype(float)
+
+    def m_step(post, expected):
+        priors = np.maximum((post.sum(axis=0) + model._class_pseudo) / (c.n_items + K * model._class_pseudo), agg._EPS)
+        counts = expected.reshape(A, K, K)
+        counts = np.maximum(counts + model._pseudo_counts(counts), agg._EPS)
+        return priors, counts / counts.sum(axis=1, keepdims=True)
+
+    post = agg._vote_shares(c)
+    priors, conf = m_step(post, m @ post)
+    log_conf = np.log(conf).reshape(A * K, K)
+    last, done = -np.inf, 0
+    for it in range(model.n_iter):
+        post, ll = agg._normalize_log_ll(np.log(priors) + m_t @ log_conf)
+        expected = m @ post
+        priors, conf = m_step(post, expected)
+        log_conf = np.log(conf).reshape(A * K, K)
+        if model._stop_on_elbo:
+            safe = np.maximum(post, agg._EPS)
+            elbo = (
+                (expected * log_conf).sum() + (per_item @ post) @ np.log(priors) - (post * np.log(safe)).sum()
+            ) / c.item.size
+        else:
+            elbo = ll / c.item.size
+        done = it + 1
+        if elbo - last < model.tol:
+            break
+        last = elbo
+    return post, conf, done
+
+
+def _layouts():
+    """Coded votes in the orders the blocks see: item by item, rows shuffled, items no vote names,
+    one item with more votes than a block, and more classes than numpy sums in order (K > 7)."""
+    good = np.array([[0.8, 0.1, 0.1], [0.1, 0.8, 0.1], [0.1, 0.1, 0.8]])
+    df, _ = _simulate(confusions=np.array([good] * 7 + [np.full((3, 3), 1 / 3)] * 2), n_items=300, per_item=4, seed=11)
+    c = agg._code(df, "item", "annotator", "value")
+    rng = np.random.default_rng(3)
+    busy = pd.concat(
+        [df, pd.DataFrame({"item": 0, "annotator": rng.integers(0, 9, 60), "value": rng.integers(0, 3, 60)})]
+    )
+    wide = df.assign(value=rng.integers(0, 9, len(df)))  # 9 classes
+    return {
+        "item by item": c,
+        "shuffled": c.take(rng.permutation(c.item.size)),
+        "items without votes": c.take(rng.random(c.item.size) < 0.6),
+        "a busy item": agg._code(busy.sample(frac=1, random_state=1), "item", "annotator", "value"),
+        "nine classes": agg._code(wide, "item", "annotator", "value"),
+        "nine classes, shuffled": agg._code(wide.sample(frac=1, random_state=2), "item", "annotator", "value"),
+    }
+
+
+@pytest.mark.parametrize("layout", list(_layouts()))
+def test_mace_block_by_block_is_the_whole_table_fit_to_the_bit(layout):
+    c = _layouts()[layout]
+    for kw in ({}, {"n_iter": 4, "tol": -np.inf}):
+        want_post, want_theta, want_xi = _mace_whole_table(agg.MACE(**kw), c)
+        for block in (1, 5, 64, agg._BLOCK):
+            model = agg.MACE(**kw)
+            model._fit(c, block=block)
+            assert np.array_equal(model.probas_.to_numpy(), want_post, equal_nan=True), (layout, kw, block)
+            assert np.array_equal(model.annotator_reliability_.to_numpy(), want_theta), (layout, kw, block)
+            assert np.array_equal(model.strategies_, want_xi), (layout, kw, block)
+
+
+@pytest.mark.filterwarnings("ignore:invalid value encountered")  # items without votes: 0/0 vote shares, in both
+@pytest.mark.parametrize("layout", list(_layouts()))
+@pytest.mark.parametrize("cls", [agg.DawidSkene, agg.OrdinalDawidSkene])
+def test_dawid_skene_is_its_whole_table_fit_to_the_bit(layout, cls):
+    c = _layouts()[layout]
+    for kw in ({}, {"n_iter": 4, "tol": -np.inf}):
+        want_post, want_conf, want_iter = _dawid_skene_whole_table(cls(**kw), c)
+        model = cls(**kw).fit_ratings(c)
+        assert model.n_iter_ == want_iter
+        if cls is agg.DawidSkene:  # (the ordinal model's probas_ are its own; its confusions tell)
+            assert np.array_equal(model.probas_.to_numpy(), want_post, equal_nan=True), (layout, kw)
+        assert np.array_equal(model.confusions_, want_conf.transpose(0, 2, 1), equal_nan=True), (layout, kw)
+
+
+def test_the_item_cells_matrix_is_scipys_count_matrix():
+    import scipy.sparse as sp
+
+    c = _layouts()["a busy item"]  # repeated (item, annotator, label) votes among them
+    K = c.values.size
+    want = sp.csr_matrix((np.ones(c.item.size), (c.annotator * K + c.code, c.item))).T.tocsr()
+    got = c.item_cells
+    assert got.shape == (c.n_items, c.n_annotators * K) and got.has_sorted_indices
+    assert (got.data > 1).any()
+    for a in ("indptr", "indices", "data"):
+        assert np.array_equal(getattr(got, a), getattr(want, a)), a

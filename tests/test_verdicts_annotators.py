@@ -309,3 +309,56 @@ def test_the_verdicts_from_ids_coded_once_are_the_verdicts():
         got, want = va.summary(votes, codes=va.Codes.of(votes)), va.summary(votes)
         pd.testing.assert_frame_equal(got["annotators"], want["annotators"])
         assert got["levels"] == want["levels"] and len(got["levels"]) == votes["label"].nunique()
+
+
+# ---------------------------------------------------------------- the shortcuts give numpy's and pandas' own bits
+
+
+@pytest.mark.parametrize("K", range(2, 12))
+def test_the_class_major_softmax_is_scipys_to_the_bit(K):
+    from scipy import special
+
+    rng = np.random.default_rng(K)
+    x = rng.normal(0, 10, (K, 5000)) * 10 ** rng.uniform(-3, 1, (K, 5000))
+    got = va._softmax_classes(x.copy())
+    assert got.flags.c_contiguous and np.array_equal(got, special.softmax(np.ascontiguousarray(x.T), axis=1))
+
+
+@pytest.mark.parametrize("shape", [(1, 5), (2, 2), (7, 3), (1000, 5), (40, 38), (4097, 19)])
+def test_einsum_adds_rows_in_order_as_sum_over_axis_0_does(shape):
+    # _loglik's per-cell and per-label sums over votes (numpy's einsum: its fast loop, the same order)
+    rng = np.random.default_rng(0)
+    x = rng.random(shape) * 10 ** rng.uniform(-8, 8, shape)
+    assert np.array_equal(np.einsum("vk->k", x), x.sum(axis=0))
+
+
+def test_ids_factorized_by_runs_are_pandas_sorted_factorization():
+    ids = [f"m{i:03d}" for i in np.random.default_rng(0).permutation(300)]
+    runs = pd.Series(np.repeat(ids, 4), dtype=object)
+    odd = [
+        runs,
+        runs.sample(frac=1, random_state=0).reset_index(drop=True),
+        pd.Series(["b", "a", "a", None, None, "c", np.nan, "b"], dtype=object),
+        pd.Series(["é", "e", "z", chr(0), "a" + chr(0), "a", "\U0001f600", "\uffff"], dtype=object),
+        pd.Series([chr(0xD800), "a", "a"], dtype=object),  # no UTF-8: pandas sorts
+        pd.Series([3, 1, 1, 2.0, 2, None], dtype=object),
+        pd.Series(["x", 1, 1, "y"], dtype=object),
+        pd.Series([b"a", "a", b"b"], dtype=object),
+        pd.Series([1, 2, 2, 1]),
+        pd.Series(["b", "a", "a"], dtype="string"),
+        pd.Series(["a"], dtype=object),
+    ]
+    for s in odd:
+        (code, names), (want, want_names) = va._factorize_runs(s), pd.factorize(s, sort=True)
+        assert code.dtype == want.dtype and np.array_equal(code, want), s.tolist()
+        assert type(names) is type(want_names) and names.dtype == want_names.dtype and names.equals(want_names)
+
+
+def test_a_fits_items_matched_by_position_as_by_id():
+    ids = pd.Index([f"m{i:03d}" for i in range(50)])
+    at = np.array([7, 3, 9, 12, 4])  # a label's items, in their order of first appearance
+    held = ids[np.sort(at)]  # a fit's: the same, sorted
+    assert np.array_equal(va._sorted_positions(held, (at, ids)), held.get_indexer(ids[at]))
+    assert va._sorted_positions(ids[[3, 4, 7, 9, 13]], (at, ids)) is None  # other items
+    assert va._sorted_positions(ids[[3, 4, 7, 9]], (at, ids)) is None  # fewer
+    assert va._sorted_positions(held, None) is None

@@ -182,9 +182,36 @@ class Codes(NamedTuple):
 
     @classmethod
     def of(cls, votes: pd.DataFrame) -> Codes:
-        item, items = pd.factorize(votes["item"], sort=True)
+        item, items = _factorize_runs(votes["item"])
         annotator, annotators = pd.factorize(votes["annotator"], sort=True)
         return cls(item, items, annotator, annotators, votes.groupby("label", sort=True).indices)
+
+
+def _factorize_runs(ids: pd.Series) -> tuple[np.ndarray, pd.Index]:
+    """``pd.factorize(ids, sort=True)`` of an object column whose equal ids come in runs (a votes
+    table, message by message): only each run's first id hashed, and distinct strings sorted by
+    Python's ``sorted`` (pandas sorts them by numpy's object argsort: the same order, str's, for
+    distinct strings). The same codes and ids."""
+    values = ids.to_numpy()
+    if ids.dtype != object or values.size < 2:
+        return pd.factorize(ids, sort=True)
+    starts = np.empty(values.size, dtype=bool)
+    starts[0] = True
+    try:
+        np.not_equal(values[1:], values[:-1], out=starts[1:])
+    except (TypeError, ValueError):  # ids that do not compare to a truth value (pd.NA)
+        return pd.factorize(ids, sort=True)
+    at = np.flatnonzero(starts)
+    heads = ids.iloc[at]
+    if pd.api.types.infer_dtype(heads, skipna=True) != "string":  # numbers, bytes, mixed: pandas' own sort
+        codes, uniques = pd.factorize(heads, sort=True)
+    else:
+        codes, uniques = pd.factorize(heads)
+        order = np.array(sorted(range(uniques.size), key=uniques.to_numpy().__getitem__), dtype=np.intp)
+        rank = np.empty(order.size, dtype=np.intp)
+        rank[order] = np.arange(order.size)
+        codes, uniques = np.where(codes >= 0, rank[np.maximum(codes, 0)], codes), uniques[order]
+    return np.repeat(codes, np.diff(np.r_[at, values.size])), uniques
 
 
 def _first_seen_codes(codes: np.ndarray, ids: pd.Index, dtype) -> tuple[np.ndarray, pd.Index]:
@@ -278,25 +305,33 @@ def _vote_scores(
             pd.Index(item_names[first]),
             pd.Index(local),
         )
-        conf, priors = _class_model(c, annotators[local], names, (fits or {}).get(name))
-        log_conf = np.log(np.maximum(conf[c.annotator, :, c.code], 1e-300))  # [vote, true k]
+        # c's items as positions in the Codes' sorted ids: _class_model matches a fit's items by them, hashing no id
+        sorted_ids = None if codes is None else (order[first], codes.items)
+        conf, priors = _class_model(c, annotators[local], names, (fits or {}).get(name), sorted_ids)
+        # log P(answer | truth) per (annotator, answer) cell, gathered per vote, class-major: [true k, vote]
+        cell_log = np.log(np.maximum(conf.transpose(1, 0, 2), 1e-300)).reshape(K, local.size * K)
+        log_conf = np.take(cell_log, c.annotator * K + c.code, axis=1)
         n_item = np.bincount(c.item, minlength=c.n_items)
         keep = n_item[c.item] >= 2
         # leave-one-out posterior of each vote's item under the fitted model: the other votes' likelihoods
-        log_item = np.log(np.maximum(priors, 1e-300)) + np.stack(
-            [np.bincount(c.item, log_conf[:, k], c.n_items) for k in range(K)], axis=1
+        log_item = np.log(np.maximum(priors, 1e-300))[:, None] + np.stack(
+            [np.bincount(c.item, log_conf[k], c.n_items) for k in range(K)]
         )
-        q = special.softmax(log_item[c.item] - log_conf, axis=1)
-        ann_k, code_k, q_k = local[c.annotator][keep], c.code[keep], q[keep]
+        q = _softmax_classes(np.take(log_item, c.item, axis=1) - log_conf)  # votes x classes, C order
+        ann_k, code_k, q_k = local[c.annotator], c.code, q
+        if not keep.all():
+            ann_k, code_k, q_k = ann_k[keep], code_k[keep], q_k[keep]
         # the votes grouped by (annotator, answer), once: each group's log-likelihood ratios on the
-        # whole θ grid are then one small matmul in _loglik
+        # whole θ grid are then one small matmul in _loglik (a stable sort of the narrowest keys: by counting)
         key = ann_k * K + code_k
-        order = np.argsort(key, kind="stable")
-        sorted_key = key[order]
+        order_k = np.argsort(_narrow_codes(key, annotators.size * K), kind="stable")
+        sorted_key = key[order_k]
         new = np.ones(sorted_key.size, dtype=bool)
         new[1:] = sorted_key[1:] != sorted_key[:-1]
         starts = np.flatnonzero(new)  # np.unique(sorted_key, return_index=True), without sorting it again
         cells = sorted_key[starts]
+        bounds = np.r_[starts, order_k.size]
+        q_sorted = np.take(q_k, order_k, axis=0)
         parts.append(
             {
                 "label": name,
@@ -306,12 +341,32 @@ def _vote_scores(
                 "code": code_k,
                 "q": q_k,
                 "names": names,
-                "q_sorted": q_k[order],
                 "cells": cells,
-                "bounds": np.r_[starts, order.size],
+                # what _loglik reads on each of its passes: each cell's votes' q, and each annotator's answer counts
+                "cell_q": [q_sorted[bounds[j] : bounds[j + 1]] for j in range(cells.size)],
+                "counts": np.bincount(key, minlength=annotators.size * K).reshape(annotators.size, K).astype(float),
             }
         )
     return parts
+
+
+def _softmax_classes(x: np.ndarray) -> np.ndarray:
+    """``scipy.special.softmax(x.T, axis=1)`` of class-major ``x`` (classes x votes; overwritten), C order.
+
+    Up to 7 classes class by class (numpy sums a row of fewer than 8 numbers in order, as it adds
+    the class rows here): the same values, without numpy's slow reductions over a short inner axis;
+    with more, scipy's softmax on the votes x classes array."""
+    if x.shape[0] > 7:
+        return special.softmax(np.ascontiguousarray(x.T), axis=1)
+    x -= x.max(axis=0)
+    np.exp(x, out=x)
+    x /= x.sum(axis=0)
+    return np.ascontiguousarray(x.T)
+
+
+def _narrow_codes(x: np.ndarray, bound: int) -> np.ndarray:
+    """Codes ``x`` in [0, ``bound``) as int16 where they fit (numpy sorts those stably by counting), else unchanged."""
+    return x.astype(np.int16) if bound <= np.iinfo(np.int16).max else x
 
 
 def _held(codes: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -323,11 +378,15 @@ def _held(codes: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
     return np.flatnonzero(held), (np.cumsum(held) - 1)[codes]
 
 
-def _class_model(c, names: pd.Index, classes: np.ndarray, fit: tuple | None) -> tuple[np.ndarray, np.ndarray]:
+def _class_model(
+    c, names: pd.Index, classes: np.ndarray, fit: tuple | None, sorted_ids: tuple | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """(confusions [annotator of ``c``, true k, label], class priors) of the default Dawid-Skene on
     ``c`` (annotators ``names``): ``fit``'s, a (model, its coded votes) pair, where it is that model
     with the default settings on the same votes and ``classes``, its annotators put in ``c``'s order
-    (its EM summed in another order: equal within 1e-13 on the bench's sets); else fitted here."""
+    (its EM summed in another order: equal within 1e-13 on the bench's sets); else fitted here.
+    ``sorted_ids``: (each of ``c.items``' position in ``ids``, ``ids``) where ``c``'s items are some
+    of sorted ``ids``: a fit on the same items in sorted order is then matched by position."""
     from .. import aggregation as agg
 
     if fit is not None:
@@ -340,7 +399,9 @@ def _class_model(c, names: pd.Index, classes: np.ndarray, fit: tuple | None) -> 
             and np.array_equal(done.values, classes)
             and done.item.size == c.item.size
         ):
-            item, who = done.items.get_indexer(c.items), done.annotators.get_indexer(names)
+            item = _sorted_positions(done.items, sorted_ids)
+            item = done.items.get_indexer(c.items) if item is None else item
+            who = done.annotators.get_indexer(names)
             if (item >= 0).all() and (who >= 0).all():
                 K, A = classes.size, done.n_annotators
                 mine = (item[c.item] * A + who[c.annotator]) * K + c.code
@@ -351,6 +412,22 @@ def _class_model(c, names: pd.Index, classes: np.ndarray, fit: tuple | None) -> 
     model = agg.DawidSkene()
     model._fit(c)
     return model.confusions_, model.priors_.to_numpy()
+
+
+def _sorted_positions(held: pd.Index, sorted_ids: tuple | None) -> np.ndarray | None:
+    """``held.get_indexer(ids[at])`` where ``held`` is the ids at some of the positions of ``ids``
+    (``sorted_ids``: ``(at, ids)``), in their order, and holds each of ``at``'s: from the positions,
+    the ids compared once in order (the same objects, where both come from one coding); else None."""
+    if sorted_ids is None:
+        return None
+    at, ids = sorted_ids
+    if at.size and (at.min() < 0 or at.max() >= len(ids)):
+        return None
+    mask = np.zeros(len(ids), dtype=bool)
+    mask[at] = True
+    if int(mask.sum()) != len(held) or not held.equals(ids[mask]):
+        return None
+    return (np.cumsum(mask) - 1)[at]
 
 
 def _loglik(
@@ -370,12 +447,14 @@ def _loglik(
         w = honest_w[ann]
         # the crowd's typical response to the truth, from the honest annotators' votes, and its
         # lift over the answer shares it implies: how much more likely each answer is under each truth
-        C = (q * w[:, None]).T @ np.eye(K)[code] + 1e-3
+        qw = q * w[:, None]
+        C = qw.T @ np.take(np.eye(K), code, axis=0) + 1e-3
         C /= C.sum(axis=1, keepdims=True)
-        truth = (q * w[:, None]).sum(axis=0) / max(w.sum(), 1e-12)
+        # Σ over the votes, vote after vote, as qw.sum(axis=0) adds them (numpy's einsum without its slow short rows)
+        truth = np.einsum("vk->k", qw) / max(w.sum(), 1e-12)
         m = truth @ C
         lift = C / m[None, :]
-        counts = np.bincount(ann * K + code, minlength=A * K).reshape(A, K).astype(float)
+        counts = p["counts"]  # [a, l]: the annotator's answers
         n_a = counts.sum(axis=1)
         s = _bias_strength(counts[n_a > 0], m)
         xi = (counts + s * m) / (n_a[:, None] + s)  # own answer shares, shrunk to the crowd's
@@ -386,8 +465,8 @@ def _loglik(
         # a vote (a, l) scores log Σ_k q(k) L[k, l]^θ / Z[a, k]: per (annotator, answer) cell, q @ M
         cell_a, cell_l = np.divmod(p["cells"], K)
         M = Lt[:, :, cell_l].transpose(2, 1, 0) / Z[:, cell_a, :].transpose(1, 2, 0)  # [cell, k, type·θ]
-        qs, bounds = p["q_sorted"], p["bounds"]
-        ll = np.stack([np.log(qs[bounds[j] : bounds[j + 1]] @ M[j]).sum(axis=0) for j in range(cell_a.size)])
+        # each cell's Σ over its votes, vote after vote as .sum(axis=0) adds them (einsum: no slow short rows)
+        ll = np.stack([np.einsum("vt->t", np.log(x @ M[j])) for j, x in enumerate(p["cell_q"])])
         out = np.zeros((A, Lt.shape[0]))
         np.add.at(out, cell_a, ll)
         ll_h += out[:, :G]
