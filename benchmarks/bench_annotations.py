@@ -14,7 +14,7 @@ the child process the report forks for the per-annotator section), and the growt
 increment (wall) from the smaller to the larger size shows whether that cost is linear in the data.
 The inputs are written once into benchmarks/out/, and the reports there.
 
-    python benchmarks/bench_annotations.py [--sizes 50000,100000] [--rounds 2] [--parts] [--overlap]
+    python benchmarks/bench_annotations.py [--sizes 50000,100000] [--rounds 2] [--parts] [--overlap] [--memory]
 
 ``--parts`` then times each step the inputs add (reading, attaching, each per-annotator statistic,
 the verdicts, the curation rows) at each size, one after the other in the same process (CPU seconds),
@@ -22,6 +22,10 @@ and then ``per_annotator.summarize`` whole, as the report runs it (the votes' id
 agreement, the models and the verdicts, and the verdicts reusing the models' Dawid-Skene fits).
 ``--overlap`` then runs ``per_annotator.summarize`` at each size with its ranking checks in their
 thread and in line, alternately, ``--rounds`` times each: wall, process CPU and the main thread's CPU.
+``--memory`` then builds the report with the inputs at each size in a fresh process, its annotator
+section in a forked child and in line (``InMemory(fork=False)``), and prints the peak of the
+process's and its child's proportional set sizes summed (Linux's PSS: a page the two share counted
+half to each), sampled every 50 ms.
 """
 
 from __future__ import annotations
@@ -180,6 +184,49 @@ def overlap(export: Path, votes_csv: Path, rankings_csv: Path, rounds: int) -> N
         pa.InThread = threaded
 
 
+_BUILD = """
+import sys
+import oasst_quality as oq
+from oasst_quality import annotations as an, report
+from oasst_quality.engine import InMemory
+export, votes, rankings, out, fork = sys.argv[1:]
+ds = oq.load(export).with_annotations(an.read(votes) | an.read(rankings))
+report.build(InMemory(ds, fork=fork == "1"), out, quiet=True)
+"""
+
+
+def _pss_mb(pid: int) -> float:
+    """A process's proportional set size in MB (0 once it has gone)."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as lines:
+            return next(int(line.split()[1]) for line in lines if line.startswith("Pss:")) / 1024
+    except (OSError, StopIteration):
+        return 0.0
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return [int(c) for c in f.read().split()]
+    except OSError:
+        return []
+
+
+def peak_pss(export: Path, votes_csv: Path, rankings_csv: Path, fork: bool) -> float:
+    """Peak MB of a fresh process building the report with the inputs, its child's PSS added."""
+    import subprocess
+
+    out = export.parent / f"report_memory_{int(fork)}"
+    args = [sys.executable, "-c", _BUILD, str(export), str(votes_csv), str(rankings_csv), str(out), str(int(fork))]
+    proc, peak = subprocess.Popen(args), 0.0
+    while proc.poll() is None:
+        peak = max(peak, _pss_mb(proc.pid) + sum(map(_pss_mb, _children(proc.pid))))
+        time.sleep(0.05)
+    if proc.returncode:
+        raise SystemExit(f"the memory run exited with {proc.returncode}")
+    return peak
+
+
 def _clocked(fn) -> tuple[float, float]:
     """(wall seconds, CPU seconds of this process, every thread) of one call; the garbage collection
     that :func:`_timed` runs before it is not charged to it (on a loaded dataset, about 0.2 s a call)."""
@@ -202,6 +249,9 @@ def main() -> None:
     parser.add_argument("--parts", action="store_true", help="also time each step the inputs add, at each size")
     parser.add_argument(
         "--overlap", action="store_true", help="also time summarize with its ranking checks in a thread and in line"
+    )
+    parser.add_argument(
+        "--memory", action="store_true", help="also measure the peak memory, annotator section forked and in line"
     )
     parser.add_argument(
         "--rounds", type=int, default=2, help="runs of every command (each size, with and without the inputs)"
@@ -238,6 +288,10 @@ def main() -> None:
         print("CPU seconds per step: " + " | ".join(f"{n:,}" for n in sizes))
         for name in steps[sizes[0]]:
             print(f"  {name:40s} " + " | ".join(f"{steps[n][name]:6.2f}" for n in sizes))
+    if a.memory:
+        for n in sizes:
+            forked, in_line = (peak_pss(*inputs(n, folder), fork) for fork in (True, False))
+            print(f"{n:>7,} messages, peak PSS (process and child): forked {forked:,.0f} MB, in line {in_line:,.0f} MB")
     if a.overlap:
         for n in sizes:
             print(f"summarize, {n:,} messages:")

@@ -243,3 +243,37 @@ def one_blas_thread() -> AbstractContextManager:
     (docs/annotations.md, fourth round). Results are the same:
     OpenBLAS splits a product's output among its threads, each element computed alike."""
     return _blas_pools().limit(limits=1, user_api="blas")
+
+
+def run_starts(values: np.ndarray) -> np.ndarray | None:
+    """Where each run of equal neighbours of an object array begins (a votes table lists an item's
+    votes together), or None where its objects do not compare to a truth value (pd.NA)."""
+    starts = np.empty(values.size, dtype=bool)
+    starts[:1] = True
+    try:
+        np.not_equal(values[1:], values[:-1], out=starts[1:])
+    except (TypeError, ValueError):
+        return None
+    return np.flatnonzero(starts)
+
+
+def narrow_ints(x: np.ndarray, bound: int) -> np.ndarray:
+    """Integers ``x`` in [0, ``bound``) as the narrowest of int16, int32 and int64 that holds them
+    (less memory to read; numpy sorts int16 stably by counting)."""
+    for t in (np.int16, np.int32):
+        if bound <= np.iinfo(t).max:
+            return x.astype(t)
+    return x.astype(np.int64)
+
+
+def normalize_class_major(lt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Probabilities from class-major log-weights ``lt`` (classes x items; normalized in place and
+    returned: each column sums to one) and each item's log normalizer. Class-major because numpy
+    reduces a short inner axis 10-30x slower."""
+    top = lt.max(axis=0)
+    lt -= top
+    np.exp(lt, out=lt)
+    total = lt.sum(axis=0)
+    lt /= total
+    top += np.log(total)
+    return lt, top

@@ -28,7 +28,7 @@ import pandas as pd
 import scipy.sparse as sp
 from scipy import optimize, special, stats
 
-from ._util import one_blas_thread, unique_rows
+from ._util import narrow_ints, normalize_class_major, one_blas_thread, unique_rows
 from .coding import Ratings, encode
 from .errors import NotComputableError, UsageError
 from .schema import LIKERT_GRID
@@ -297,29 +297,6 @@ class BayesianShrinkage(_Numeric):
 _EPS = np.finfo(float).eps
 
 
-def _normalize_log_ll(logp: np.ndarray) -> tuple[np.ndarray, float]:
-    """Row-normalized probabilities from log-weights (items x classes), and the summed log
-    normalizers. Works class-major: numpy reduces a short inner axis 10-30x slower."""
-    lt = np.ascontiguousarray(logp.T)
-    top = lt.max(axis=0)
-    p = np.exp(lt - top)
-    total = p.sum(axis=0)
-    p /= total
-    return p.T, float((np.log(total) + top).sum())
-
-
-def _normalize_block(lt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`_normalize_log_ll` of class-major log-weights ``lt`` (K x items, normalized in place
-    and returned) with its per-item log normalizers, for the caller to sum: the same values."""
-    top = lt.max(axis=0)
-    lt -= top
-    np.exp(lt, out=lt)
-    total = lt.sum(axis=0)
-    lt /= total
-    top += np.log(total)
-    return lt, top
-
-
 class DawidSkene(_Categorical):
     """Dawid-Skene (1979): one confusion matrix per annotator, fitted by EM.
 
@@ -380,12 +357,12 @@ class DawidSkene(_Categorical):
         log_conf = np.log(conf).reshape(A * K, K)
         last = -np.inf
         self.n_iter_ = 0
-        # the E-step's log-weights, class-major (as _normalize_log_ll works), and a buffer for the bound's
+        # the E-step's log-weights, class-major (as normalize_class_major works), and a buffer for the bound's
         # entropy term: one pair of arrays for every iteration, each in the layout it was computed in
         log_t, buf = np.empty((K, n)), np.empty((K, n)) if self._stop_on_elbo else None
         for it in range(self.n_iter):
             np.add(np.log(priors)[:, None], (m_t @ log_conf).T, out=log_t)
-            p, top_ll = _normalize_block(log_t)
+            p, top_ll = normalize_class_major(log_t)
             if self._stop_on_elbo:  # post log(max(post, ε)), summed below over the class-major array
                 np.maximum(p, _EPS, out=buf)
                 np.log(buf, out=buf)
@@ -551,14 +528,6 @@ def _cuts(ends: np.ndarray, block: int) -> np.ndarray:
     return np.array(cuts)
 
 
-def _narrow(x: np.ndarray, bound: int) -> np.ndarray:
-    """Integers ``x`` in [0, ``bound``) as the narrowest of int16, int32 and int64 that holds them."""
-    for t in (np.int16, np.int32):
-        if bound <= np.iinfo(t).max:
-            return x.astype(t)
-    return x.astype(np.int64)
-
-
 #: Ratings per block of the EM loops that work block by block: a block's few per-rating arrays of
 #: 8 bytes and its items' K posteriors stay within a core's 2 MiB L2 cache.
 _BLOCK = 1 << 15
@@ -592,7 +561,7 @@ class MACE(_Categorical):
         blocks = _ItemBlocks(c, block)
         cell_o, code_o = blocks.ordered(cell), blocks.ordered(c.code)
         # per block: its ratings' cells and, in the block's label-major posteriors (the class-major
-        # array _normalize_log_ll works on), their (label, item) and items; stored in the narrowest
+        # array normalize_class_major works on), their (label, item) and items; stored in the narrowest
         # integers (an iteration reads them from memory, the rest stays in cache) and widened per block
         parts = []
         for b in range(blocks.items.size - 1):
@@ -601,9 +570,9 @@ class MACE(_Categorical):
             parts.append(
                 (
                     i1 - i0,
-                    _narrow(cell_o[r0:r1], A * K),
-                    _narrow(code_o[r0:r1] * (i1 - i0) + it, K * (i1 - i0)),
-                    _narrow(it, i1 - i0),
+                    narrow_ints(cell_o[r0:r1], A * K),
+                    narrow_ints(code_o[r0:r1] * (i1 - i0) + it, K * (i1 - i0)),
+                    narrow_ints(it, i1 - i0),
                 )
             )
         # the spam indicators' sums per annotator and per cell, in the table's order: block by block
@@ -629,7 +598,7 @@ class MACE(_Categorical):
                 # (a block of items no rating names: numpy counts no weights into integer zeros)
                 log_t = np.bincount(label_item, gap[cell_b], K * m).astype(float, copy=False).reshape(K, m)
                 log_t += np.bincount(item, log_off[cell_b], m)
-                post, top_ll[blocks.sorted_block(b)] = _normalize_block(log_t)
+                post, top_ll[blocks.sorted_block(b)] = normalize_class_major(log_t)
                 posts.append(post)
                 p_true = post.ravel()[label_item]  # post[item, code]
                 s = (1 - p_true) + p_true * spam_if_true[cell_b]

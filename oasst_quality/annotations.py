@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ._util import run_starts
 from .errors import SchemaError, UsageError
 from .schema import DETOXIFY_HEADS, FLAG_LABELS, LIKERT_LABELS
 
@@ -1035,16 +1036,9 @@ def _runs(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """(where each run of equal neighbours begins, its length) of a column; each row its own run
     where the column is not of objects, or its objects cannot be compared so (pd.NA)."""
     x = values.to_numpy()
-    starts = np.arange(len(x))
-    if values.dtype == object and len(x) > 1:
-        head = np.empty(len(x), dtype=bool)
-        head[0] = True
-        try:
-            np.not_equal(x[1:], x[:-1], out=head[1:])
-        except (TypeError, ValueError):
-            pass
-        else:
-            starts = np.flatnonzero(head)
+    starts = run_starts(x) if values.dtype == object and len(x) > 1 else None
+    if starts is None:
+        starts = np.arange(len(x))
     return starts, np.diff(np.append(starts, len(x)))
 
 

@@ -238,6 +238,17 @@ def test_ordinal_model_keeps_every_scale_point_with_constant_annotators():
 # ---------------------------------------------------------------- the EM loops' bits, whatever their layout
 
 
+def _normalize_log_ll(logp: np.ndarray) -> tuple[np.ndarray, float]:
+    """The EM loops' normalization as it ran before it went class-major in place: row-normalized
+    probabilities from log-weights (items x classes), and the summed log normalizers."""
+    lt = np.ascontiguousarray(logp.T)
+    top = lt.max(axis=0)
+    p = np.exp(lt - top)
+    total = p.sum(axis=0)
+    p /= total
+    return p.T, float((np.log(total) + top).sum())
+
+
 def _mace_whole_table(model: agg.MACE, c) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """MACE's EM as it ran before it went block by block: every sum over the whole table at once.
     (posteriors, θ, ξ)."""
@@ -257,7 +268,7 @@ def _mace_whole_table(model: agg.MACE, c) -> tuple[np.ndarray, np.ndarray, np.nd
         log_t = np.bincount(label_item, gap[cell], K * c.n_items).reshape(K, c.n_items) + np.bincount(
             c.item, log_off[cell], c.n_items
         )
-        post, ll = agg._normalize_log_ll(log_t.T)
+        post, ll = _normalize_log_ll(log_t.T)
         ll /= c.item.size
         p_true = post.T.ravel()[label_item]
         spam = (1 - p_true) + p_true * (off / (th + off))[cell]
@@ -293,7 +304,7 @@ def _dawid_skene_whole_table(model: agg.DawidSkene, c) -> tuple[np.ndarray, np.n
     log_conf = np.log(conf).reshape(A * K, K)
     last, done = -np.inf, 0
     for it in range(model.n_iter):
-        post, ll = agg._normalize_log_ll(np.log(priors) + m_t @ log_conf)
+        post, ll = _normalize_log_ll(np.log(priors) + m_t @ log_conf)
         expected = m @ post
         priors, conf = m_step(post, expected)
         log_conf = np.log(conf).reshape(A * K, K)

@@ -104,6 +104,7 @@ import pandas as pd
 import scipy.sparse as sp
 from scipy import optimize, special, stats
 
+from .._util import narrow_ints, normalize_class_major, run_starts
 from ..coding import _sorted_codes
 from ..errors import UsageError
 
@@ -193,15 +194,9 @@ def _factorize_runs(ids: pd.Series) -> tuple[np.ndarray, pd.Index]:
     Python's ``sorted`` (pandas sorts them by numpy's object argsort: the same order, str's, for
     distinct strings). The same codes and ids."""
     values = ids.to_numpy()
-    if ids.dtype != object or values.size < 2:
+    at = run_starts(values) if ids.dtype == object and values.size > 1 else None
+    if at is None:  # not objects, one id, or ids that do not compare to a truth value (pd.NA)
         return pd.factorize(ids, sort=True)
-    starts = np.empty(values.size, dtype=bool)
-    starts[0] = True
-    try:
-        np.not_equal(values[1:], values[:-1], out=starts[1:])
-    except (TypeError, ValueError):  # ids that do not compare to a truth value (pd.NA)
-        return pd.factorize(ids, sort=True)
-    at = np.flatnonzero(starts)
     heads = ids.iloc[at]
     if pd.api.types.infer_dtype(heads, skipna=True) != "string":  # numbers, bytes, mixed: pandas' own sort
         codes, uniques = pd.factorize(heads, sort=True)
@@ -324,7 +319,7 @@ def _vote_scores(
         # the votes grouped by (annotator, answer), once: each group's log-likelihood ratios on the
         # whole θ grid are then one small matmul in _loglik (a stable sort of the narrowest keys: by counting)
         key = ann_k * K + code_k
-        order_k = np.argsort(_narrow_codes(key, annotators.size * K), kind="stable")
+        order_k = np.argsort(narrow_ints(key, annotators.size * K), kind="stable")
         sorted_key = key[order_k]
         new = np.ones(sorted_key.size, dtype=bool)
         new[1:] = sorted_key[1:] != sorted_key[:-1]
@@ -358,15 +353,7 @@ def _softmax_classes(x: np.ndarray) -> np.ndarray:
     with more, scipy's softmax on the votes x classes array."""
     if x.shape[0] > 7:
         return special.softmax(np.ascontiguousarray(x.T), axis=1)
-    x -= x.max(axis=0)
-    np.exp(x, out=x)
-    x /= x.sum(axis=0)
-    return np.ascontiguousarray(x.T)
-
-
-def _narrow_codes(x: np.ndarray, bound: int) -> np.ndarray:
-    """Codes ``x`` in [0, ``bound``) as int16 where they fit (numpy sorts those stably by counting), else unchanged."""
-    return x.astype(np.int16) if bound <= np.iinfo(np.int16).max else x
+    return np.ascontiguousarray(normalize_class_major(x)[0].T)
 
 
 def _held(codes: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
