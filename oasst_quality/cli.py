@@ -732,29 +732,32 @@ def cmd_report(args: argparse.Namespace) -> None:
             backbone=args.backbone,
             progress=not args.quiet,
         )
-    verdicts = None
-    if args.pairs:
-        from .verdicts.pairs import suspect_pairs
-
-        attached = engine.dataset.annotations
-        rankings = attached.rankings if attached is not None else None
-        verdicts = suspect_pairs(engine.tables, rankings=rankings, seed=args.seed)
     settings = {"n_resamples": args.resamples, "seed": args.seed, "quiet": args.quiet}
-    html = report.build(engine, args.out, **settings, noise_study=study, pairs=verdicts)
+    html = report.build(engine, args.out, **settings, noise_study=study, pairs=_pair_verdicts(args, engine))
     payload = {"html": str(html), "metrics": str(html.parent / "metrics.json")}
     _emit(args, payload, lambda p: f"wrote {p['html']} and {p['metrics']}")
+
+
+def _pair_verdicts(args: argparse.Namespace, engine):
+    """With ``--pairs``, the suspect preference pairs of the engine's partitions (their attached
+    rankings' votes and the replies' quality), else None."""
+    if not args.pairs:
+        return None
+    from .verdicts.pairs import suspect_pairs
+
+    return suspect_pairs(engine, seed=args.seed)
 
 
 def _report_on_dask(args: argparse.Namespace, paths: list[str]) -> Path:
     from . import report, scale
 
-    unsupported = [f"--{n.replace('_', '-')}" for n in ("noise_study", "pairs") if getattr(args, n)]
-    if unsupported:
-        raise UsageError(f"{', '.join(unsupported)} run with the in-memory engine only; leave out --engine dask")
+    if args.noise_study:
+        raise UsageError("--noise-study runs with the in-memory engine only; leave out --engine dask")
     logging.getLogger("distributed").setLevel(logging.CRITICAL)  # its shutdown chatter is not the curator's concern
     with scale.cluster(args.scheduler, workers=args.workers) as client:
         parts = _with_annotations(args, scale.partition(paths, client, lenient=args.lenient))
-        return report.build(parts, args.out, n_resamples=args.resamples, seed=args.seed, quiet=args.quiet)
+        settings = {"n_resamples": args.resamples, "seed": args.seed, "quiet": args.quiet}
+        return report.build(parts, args.out, **settings, pairs=_pair_verdicts(args, parts))
 
 
 def _report_args(p: argparse.ArgumentParser) -> None:

@@ -38,6 +38,10 @@ class Engine(Protocol):
     #: the input as given (a path, several paths, or None), for the report's header and errors
     source: str | list[str] | None
 
+    def __len__(self) -> int:
+        """The number of partitions."""
+        ...
+
     def map_reduce(self, fn: Callable, *args: Any, merge: Callable[[Any, Any], Any] = add) -> Any:
         """``fn(dataset, tables, *args)`` on every partition, merged by ``merge`` in partition order."""
         ...
@@ -69,6 +73,10 @@ class InMemory:
         self.tables = tables(dataset)
         self.source = dataset.source
         self.fork = fork
+
+    def __len__(self) -> int:
+        """One partition."""
+        return 1
 
     def map_reduce(self, fn: Callable, *args: Any, merge: Callable[[Any, Any], Any] = add) -> Any:
         """``fn(dataset, tables, *args)``: one partition, nothing to merge."""

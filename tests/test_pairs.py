@@ -345,3 +345,19 @@ def test_cli_pairs_with_rankings_uses_the_votes(tmp_path, capsys):
     table = pd.read_parquet(out)
     assert list(table.columns) == list(vp.TABLE_COLUMNS)
     assert (table["votes_for"] + table["votes_against"] > 0).mean() > 0.9
+
+
+def test_on_an_engine_the_partitions_evidence_gives_the_datasets_verdicts():
+    from oasst_quality import adapter
+    from oasst_quality.annotations import Annotations
+    from oasst_quality.engine import InMemory
+
+    per, _ = vp.plant_rankers(adapter.rankings(oq.load_sample()), seed=2)
+    ds = oq.load_sample().with_annotations(Annotations(rankings=per))
+    direct = vp.suspect_pairs(ds, rankings=ds.annotations.rankings, n_resamples=20)
+    engine = vp.suspect_pairs(InMemory(ds), n_resamples=20)  # the rankings attached to the partition
+    pd.testing.assert_frame_equal(engine.table, direct.table)
+    assert engine.noise_rate == direct.noise_rate and engine.sources == direct.sources
+    assert engine.sources["votes"]["n_votes"] > 0 and "prompt" not in engine.pairs  # ids and ranks, no texts
+    with pytest.raises(UsageError, match="attached to its partitions"):
+        vp.suspect_pairs(InMemory(ds), rankings=per)

@@ -136,21 +136,6 @@ def test_an_in_memory_report_replaces_the_flags_folder_a_dask_report_wrote(tmp_p
     assert sorted(p.name for p in tmp_path.iterdir()) == ["flags.csv", "flags.parquet", "index.html", "metrics.json"]
 
 
-def test_pairs_on_partitions_are_refused_before_any_computing(tmp_path):
-    from oasst_quality.errors import UsageError
-
-    class Untouched:  # an engine of partitions that fails if anything runs on it
-        source = "parts"
-
-        def map_reduce(self, *args, **kwargs):
-            raise AssertionError("computed")
-
-        submit = map_reduce
-
-    with pytest.raises(UsageError, match="held in memory, not in parts"):
-        report.build(Untouched(), tmp_path / "out", n_resamples=10, quiet=True, pairs=object())
-
-
 def test_a_flag_alpha_without_an_interval_says_why_in_the_findings():
     from oasst_quality.report import prose, sections
 

@@ -386,3 +386,23 @@ def test_tree_bootstrap_reason_is_the_last_intervals_own():
     assert two.reason() == "the statistic is undefined on every resample"
     assert two.over_seeds(np.ones((3, 5))) == (None, None)
     assert two.reason() == "every resample of the 2 test trees gives the same value"
+
+
+def test_margins_on_an_engine_embed_each_partitions_pairs_as_the_dataset_does(tiny_backbone, tmp_path):
+    import gzip
+
+    from oasst_quality.engine import InMemory
+    from oasst_quality.verdicts import pairs as vp
+
+    # the sample's first 15 trees (its long threads make the tiny tokenizer slow)
+    rows = [json.loads(line) for line in gzip.open(oq.sample_path(), "rt")]
+    trees = list(dict.fromkeys(r["message_tree_id"] for r in rows))[:15]
+    path = tmp_path / "trees.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows if r["message_tree_id"] in trees))
+    ds = oq.load(path)
+    kw = dict(margins=True, backbone=tiny_backbone, max_length=16, folds=2, ensemble=1, n_resamples=5)
+    direct, engine = vp.suspect_pairs(ds, **kw), vp.suspect_pairs(InMemory(ds), **kw)
+    for a, b in zip(direct.embeddings, engine.embeddings):
+        np.testing.assert_array_equal(a, b)
+    pd.testing.assert_frame_equal(engine.table, direct.table)
+    assert engine.sources["margin"]["n_pairs"] > 0

@@ -176,9 +176,9 @@ def _flags(folder: Path) -> tuple[pd.DataFrame, list[str]]:
     )
 
 
-def test_cli_report_on_dask_with_votes_and_rankings_writes_the_in_memory_report(tmp_path, capsys):
+def test_cli_report_on_dask_with_votes_rankings_and_pairs_writes_the_in_memory_report(tmp_path, capsys):
     votes, rankings = _planted(tmp_path)
-    common = ["--annotations", str(votes), "--rankings", str(rankings), "--quiet", "--resamples", "50"]
+    common = ["--annotations", str(votes), "--rankings", str(rankings), "--pairs", "--quiet", "--resamples", "50"]
     assert cli.main(["report", "--out", str(tmp_path / "mem"), *common]) == 0
     argv = ["report", "--engine", "dask", "--workers", "2", "--out", str(tmp_path / "dask"), *common]
     assert cli.main(argv) == 0
@@ -191,6 +191,9 @@ def test_cli_report_on_dask_with_votes_and_rankings_writes_the_in_memory_report(
     (mem_table, mem_csv), (dask_table, dask_csv) = _flags(tmp_path / "mem"), _flags(tmp_path / "dask")
     pd.testing.assert_frame_equal(mem_table, dask_table)
     assert mem_csv == dask_csv and (mem_table["kind"] == "suspect_annotator").sum() > 1000
+    # the preference pairs' verdicts: the rankers' votes found per partition, the model fitted on the client
+    assert mem["pairs"] == dask["pairs"] and mem["pairs"]["sources"]["votes"]["n_votes"] > 0
+    assert (mem_table["kind"] == "suspect_preference").sum() == mem["pairs"]["n_suspect"] > 0
     capsys.readouterr()
     assert cli.main(["report", "a.jsonl", "b.jsonl", "--out", str(tmp_path / "x")]) == 2
     assert "--engine dask" in capsys.readouterr().err

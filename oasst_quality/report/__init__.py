@@ -24,7 +24,7 @@ from .. import __version__, partials, published
 from .._util import check_output_folder, jsonable, replace_into
 from ..dataset import Dataset
 from ..engine import Done, Engine, InMemory
-from ..errors import FormatError, UsageError
+from ..errors import FormatError
 from ..flags import FLAG_COLUMNS, write_part
 from .sections import (
     SECTIONS,
@@ -66,14 +66,11 @@ def compute(
     ``noise_study``: a :class:`~oasst_quality.reward.NoiseStudyResult` to add as a section.
     ``tables``: a dict that receives the full tables behind the page (``"flags"``: the curation table).
     ``pairs``: a :class:`~oasst_quality.verdicts.pairs.PairVerdicts` to add as the preference-pairs
-    section (its suspects join the curation table as ``suspect_preference`` rows; not with ``flags_dir``,
-    a :class:`~oasst_quality.errors.UsageError` before any computing).
+    section (its suspects join the curation table as ``suspect_preference`` rows).
     ``flags_dir``: a folder the engine's workers write, where each partition writes its part of the
     curation table (a ``flags.parquet`` dataset: :func:`oasst_quality.flags.write_part`) instead of
-    sending it to ``tables``; the report counts them.
+    sending it to ``tables``, and the preference pairs' rows go as one more part; the report counts them.
     """
-    if pairs is not None and flags_dir is not None:  # before minutes of computing, not after
-        raise UsageError("the preference pairs' flags join a curation table that is held in memory, not in parts")
     engine = InMemory(dataset) if isinstance(dataset, Dataset) else dataset
     where = None if flags_dir is None else str(flags_dir)
     ctx = Context(
@@ -84,6 +81,7 @@ def compute(
         noise_study=noise_study,
         pairs=pairs,
         flags_dir=where,
+        n_parts=len(engine),
     )
     progress = tqdm(total=len(SECTIONS) + 2, desc="report", disable=quiet, unit="step")
     # sections with a long finalization (the per-annotator summaries) start first, beside everything

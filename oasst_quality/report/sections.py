@@ -23,7 +23,7 @@ import pandas as pd
 
 from .. import adapter, partials, published, skew
 from .. import toxicity as tx
-from ..flags import flagged_messages, sort_flags
+from ..flags import flagged_messages, sort_flags, write_part
 from ..references import PAIRWISE_AGREEMENT
 from ..summaries import flags_summary, flags_summary_from_counts
 from . import plots, prose
@@ -50,6 +50,8 @@ class Context:
     pairs: Any = None
     #: the folder where the partitions wrote the curation table in parts, if they did
     flags_dir: str | None = None
+    #: the number of partitions (a part of the curation table written here takes the next number)
+    n_parts: int = 1
 
 
 @dataclass(frozen=True)
@@ -237,7 +239,11 @@ def _flags(stats: dict, ctx: Context) -> dict:
         ctx.tables["flags"] = table
         summary = flags_summary(table)
     else:  # written in parts by the partitions (the Dask engine): only their counts come back
-        summary = flags_summary_from_counts(stats["counts"], flagged_messages(ctx.flags_dir))
+        counts = stats["counts"]
+        if extra is not None and len(extra):  # the preference pairs' rows: one more part, after the partitions'
+            write_part(sort_flags(extra), ctx.flags_dir, ctx.n_parts)
+            counts = partials.add(counts, extra.groupby(["kind", "severity"], observed=True).size())
+        summary = flags_summary_from_counts(counts, flagged_messages(ctx.flags_dir))
     shown_rows = sort_flags(pd.concat(stats["examples"], ignore_index=True))
     examples = {
         kind: g.head(5)[["message_id", "severity", "label", "evidence", "text"]]

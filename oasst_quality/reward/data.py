@@ -24,22 +24,27 @@ def _thread_text(messages: pd.DataFrame, parent_ids: pd.Series, max_chars: int) 
     return out
 
 
-def preference_data(dataset, *, max_prompt_chars: int = 2000) -> pd.DataFrame:
+def preference_data(dataset, *, max_prompt_chars: int = 2000, texts: bool = True) -> pd.DataFrame:
     """One row per (chosen, rejected) pair implied by the dataset's consensus ranks, from a Dataset
     or its :class:`~oasst_quality.adapter.Tables` (the messages and rankings tables).
 
-    Columns: ``prompt`` (the thread up to the parent), ``chosen``, ``rejected`` (reply texts),
-    ``group`` (the tree id), ``parent``, ``chosen_id``, ``rejected_id``, ``rank_chosen``,
-    ``rank_rejected``.
+    Columns: ``prompt`` (the thread up to the parent), ``chosen``, ``rejected`` (reply texts; left
+    out when not ``texts``), ``group`` (the tree id), ``parent``, ``chosen_id``, ``rejected_id``,
+    ``rank_chosen``, ``rank_rejected``.
     """
-    messages = adapter.messages(dataset)
     pairs = preference_pairs(adapter.rankings(dataset))
-    text = messages.set_index("item")["text"]
-    return pd.DataFrame(
-        {
+    written = {}
+    if texts:
+        messages = adapter.messages(dataset)
+        text = messages.set_index("item")["text"]
+        written = {
             "prompt": _thread_text(messages, pairs["group"], max_prompt_chars),
             "chosen": text.reindex(pairs["chosen"]).fillna("").to_numpy(),
             "rejected": text.reindex(pairs["rejected"]).fillna("").to_numpy(),
+        }
+    return pd.DataFrame(
+        written
+        | {
             "group": pairs["tree"].to_numpy(),
             "parent": pairs["group"].to_numpy(),
             "chosen_id": pairs["chosen"].to_numpy(),

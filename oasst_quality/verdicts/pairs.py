@@ -15,6 +15,7 @@ from ..estimate import Estimate
 if TYPE_CHECKING:
     from ..adapter import Tables
     from ..dataset import Dataset
+    from ..engine import Engine
 
 #: Rank-gap buckets (1, 2, 3 or more) in which the Likert and margin sources learn their own shift.
 GAP_BUCKETS = 3
@@ -944,8 +945,54 @@ def _all_pairs(datasets) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     return pairs, q
 
 
+def _partition_evidence(ds: Dataset, t: Tables, margins: bool, backbone: str | None, max_length: int) -> list:
+    """One partition's evidence: its pairs (ids and ranks, in the partition's order), its replies'
+    Likert quality (None without labels), its rankers' votes on the pairs (``pair``: the partition's
+    row; None without rankings attached) and, with ``margins``, the pairs' (chosen, rejected)
+    embeddings by the frozen ``backbone``."""
+    from .. import adapter
+    from ..reward import preference_data
+
+    pairs = preference_data(t, texts=margins)
+    labels = adapter.labels(t)
+    quality = reply_quality(labels) if len(labels) else None
+    rankings = ds.annotations.rankings if ds.annotations is not None else None
+    votes = ranker_votes(pairs, rankings) if rankings is not None and len(rankings) else None
+    emb = None
+    if margins:
+        from ..reward.margins import pair_embeddings
+
+        emb = pair_embeddings(pairs, backbone=backbone, max_length=max_length) if len(pairs) else None
+        pairs = pairs.drop(columns=["prompt", "chosen", "rejected"])
+    return [(pairs, quality, votes, emb)]
+
+
+def _joined_evidence(pieces: list) -> tuple[pd.DataFrame, pd.DataFrame | None, pd.DataFrame | None, tuple | None]:
+    """The partitions' evidence (:func:`_partition_evidence`, in partition order) as one dataset's:
+    the pairs in the order one Dataset lists them (by parent id, each set's pairs in the partition's
+    order: partitions hold whole trees), the votes renumbered to those rows and sorted as
+    :func:`ranker_votes` sorts them, the quality of each reply once, and the embeddings in the pairs' order."""
+    pairs = pd.concat([p for p, *_ in pieces], ignore_index=True)
+    start = np.cumsum([0] + [len(p) for p, *_ in pieces])
+    parent = pd.factorize(pairs["parent"].to_numpy(dtype=object), sort=True)[0]
+    order = np.argsort(parent, kind="stable")
+    row = np.empty(order.size, dtype=np.int64)
+    row[order] = np.arange(order.size)  # each concatenated pair's row in the joined order
+    voted = [
+        v.assign(pair=row[v["pair"].to_numpy() + start[i]]) for i, (_, _, v, _) in enumerate(pieces) if v is not None
+    ]
+    votes = None
+    if voted:
+        votes = pd.concat(voted, ignore_index=True).sort_values(["pair", "annotator"], kind="stable")
+        votes = votes.reset_index(drop=True)
+    embedded = [e for *_, e in pieces if e is not None]
+    emb = tuple(np.concatenate([e[side] for e in embedded])[order] for side in (0, 1)) if embedded else None
+    pairs, _, quality = _merged([pairs.iloc[order]], [q for _, q, _, _ in pieces if q is not None])
+    return pairs, quality, votes, emb
+
+
 def suspect_pairs(
-    data: Dataset | Tables | Sequence[Dataset | Tables],
+    data: Dataset | Tables | Sequence[Dataset | Tables] | Engine,
     *,
     rankings: pd.DataFrame | None = None,
     margins: bool = False,
@@ -962,18 +1009,34 @@ def suspect_pairs(
     given, the replies' Likert quality when labelled, and, with ``margins=True``, reward margins
     cross-fitted by tree (``folds``, an ``ensemble`` of heads per fold; the frozen ``backbone`` embeds
     each pair once, or pass ``embeddings`` of ``verdicts.pairs``' rows). The embeddings used are
-    kept in ``verdicts.embeddings`` for :func:`cleaning_table`."""
+    kept in ``verdicts.embeddings`` for :func:`cleaning_table`.
+
+    ``data`` may be an engine of partitions (:mod:`oasst_quality.engine`: in memory, or Dask): each
+    partition then finds its pairs, its replies' quality, its rankers' votes from the rankings
+    attached to it (not ``rankings``) and, with ``margins``, its pairs' embeddings, and only these
+    reach the caller, where the model is fitted: the same pairs in the same order, so the same
+    verdicts, as from the one Dataset (with margins, up to the embeddings' rounding, which depends
+    on the texts batched together). ``verdicts.pairs`` then holds ids and ranks, not texts.
+    """
     if folds < 2:
         raise UsageError(f"folds must be at least 2, got {folds}")
-    pairs, quality = _all_pairs(data if isinstance(data, (list, tuple)) else [data])
+    votes = emb = None
+    if hasattr(data, "map_reduce"):
+        if rankings is not None or embeddings is not None:
+            raise UsageError("on an engine, the rankings attached to its partitions are used, and margins embed there")
+        pieces = data.map_reduce(_partition_evidence, margins, backbone, max_length)
+        pairs, quality, votes, emb = _joined_evidence(pieces)
+    else:
+        pairs, quality = _all_pairs(data if isinstance(data, (list, tuple)) else [data])
     if not len(pairs):
         raise NotComputableError("no preference pairs: the data has no reply set with two or more ranked replies")
-    votes = ranker_votes(pairs, rankings) if rankings is not None and len(rankings) else None
-    m, emb = None, None
+    if rankings is not None and len(rankings):
+        votes = ranker_votes(pairs, rankings)
+    m = None
     if margins or embeddings is not None:
         from ..reward.margins import cross_fitted_margins, pair_embeddings
 
-        emb = embeddings or pair_embeddings(pairs, backbone=backbone, max_length=max_length)
+        emb = embeddings or emb or pair_embeddings(pairs, backbone=backbone, max_length=max_length)
         m = cross_fitted_margins(emb[0], emb[1], pairs["group"], folds=folds, ensemble=ensemble, seed=seed)
     verdicts = flip_model(pairs, votes=votes, quality=quality, margins=m, n_resamples=n_resamples, seed=seed)
     verdicts.embeddings = emb
