@@ -721,21 +721,23 @@ def cmd_report(args: argparse.Namespace) -> None:
         raise UsageError("several exports are read together with --engine dask; give one export, or add --engine dask")
     args.path = paths[0]
     engine = InMemory(_load(args))  # the Dataset's tables, built once for the study and the report
-    study = None
-    if args.noise_study:
-        from . import reward as rw
-
-        study = rw.noise_study(
-            rw.preference_data(engine.tables),
-            seeds=range(3),
-            max_pairs=args.max_pairs,
-            backbone=args.backbone,
-            progress=not args.quiet,
-        )
     settings = {"n_resamples": args.resamples, "seed": args.seed, "quiet": args.quiet}
-    html = report.build(engine, args.out, **settings, noise_study=study, pairs=_pair_verdicts(args, engine))
+    extra = {"pairs": _pair_verdicts(args, engine)}  # (seconds, and refused without evidence: before the study)
+    extra["noise_study"] = _noise_study(args, engine)
+    html = report.build(engine, args.out, **settings, **extra)
     payload = {"html": str(html), "metrics": str(html.parent / "metrics.json")}
     _emit(args, payload, lambda p: f"wrote {p['html']} and {p['metrics']}")
+
+
+def _noise_study(args: argparse.Namespace, engine):
+    """With ``--noise-study``, the noise study on the engine's preference pairs, else None."""
+    if not args.noise_study:
+        return None
+    from . import reward as rw
+
+    return rw.noise_study(
+        engine, seeds=range(3), max_pairs=args.max_pairs, backbone=args.backbone, progress=not args.quiet
+    )
 
 
 def _pair_verdicts(args: argparse.Namespace, engine):
@@ -751,13 +753,13 @@ def _pair_verdicts(args: argparse.Namespace, engine):
 def _report_on_dask(args: argparse.Namespace, paths: list[str]) -> Path:
     from . import report, scale
 
-    if args.noise_study:
-        raise UsageError("--noise-study runs with the in-memory engine only; leave out --engine dask")
     logging.getLogger("distributed").setLevel(logging.CRITICAL)  # its shutdown chatter is not the curator's concern
     with scale.cluster(args.scheduler, workers=args.workers) as client:
         parts = _with_annotations(args, scale.partition(paths, client, lenient=args.lenient))
         settings = {"n_resamples": args.resamples, "seed": args.seed, "quiet": args.quiet}
-        return report.build(parts, args.out, **settings, pairs=_pair_verdicts(args, parts))
+        extra = {"pairs": _pair_verdicts(args, parts)}
+        extra["noise_study"] = _noise_study(args, parts)
+        return report.build(parts, args.out, **settings, **extra)
 
 
 def _report_args(p: argparse.ArgumentParser) -> None:

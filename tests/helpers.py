@@ -23,6 +23,18 @@ def jsonl(records):
     return "".join(json.dumps(r) + "\n" for r in records)
 
 
+def sample_trees(path, n):
+    """The bundled sample's first ``n`` trees written to ``path`` (JSONL); returns ``path``."""
+    import gzip
+
+    from oasst_quality import sample_path
+
+    rows = [json.loads(line) for line in gzip.open(sample_path(), "rt")]
+    trees = set(list(dict.fromkeys(r["message_tree_id"] for r in rows))[:n])
+    path.write_text(jsonl(r for r in rows if r["message_tree_id"] in trees))
+    return path
+
+
 def tiny_bert(folder, words, *, layers=1, num_labels=None):
     """A tiny BERT tokenizer and config saved in ``folder`` (imports transformers lazily).
 

@@ -3,7 +3,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import tiny_bert
+from helpers import sample_trees, tiny_bert
 
 import oasst_quality as oq
 from oasst_quality import reward as rw
@@ -389,20 +389,25 @@ def test_tree_bootstrap_reason_is_the_last_intervals_own():
 
 
 def test_margins_on_an_engine_embed_each_partitions_pairs_as_the_dataset_does(tiny_backbone, tmp_path):
-    import gzip
-
     from oasst_quality.engine import InMemory
     from oasst_quality.verdicts import pairs as vp
 
-    # the sample's first 15 trees (its long threads make the tiny tokenizer slow)
-    rows = [json.loads(line) for line in gzip.open(oq.sample_path(), "rt")]
-    trees = list(dict.fromkeys(r["message_tree_id"] for r in rows))[:15]
-    path = tmp_path / "trees.jsonl"
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows if r["message_tree_id"] in trees))
-    ds = oq.load(path)
+    ds = oq.load(sample_trees(tmp_path / "trees.jsonl", 15))  # (long threads make the tiny tokenizer slow)
     kw = dict(margins=True, backbone=tiny_backbone, max_length=16, folds=2, ensemble=1, n_resamples=5)
     direct, engine = vp.suspect_pairs(ds, **kw), vp.suspect_pairs(InMemory(ds), **kw)
     for a, b in zip(direct.embeddings, engine.embeddings):
         np.testing.assert_array_equal(a, b)
     pd.testing.assert_frame_equal(engine.table, direct.table)
     assert engine.sources["margin"]["n_pairs"] > 0
+
+
+def test_noise_study_on_an_engine_splits_the_pairs_ids_and_fetches_only_the_kept_rows_texts(tiny_backbone, tmp_path):
+    from oasst_quality.engine import InMemory
+
+    ds = oq.load(sample_trees(tmp_path / "trees.jsonl", 15))
+    kw = dict(rates=(0.0, 0.3), mode="frozen", max_pairs=30, backbone=tiny_backbone, max_length=16, n_resamples=50)
+    direct, engine = rw.noise_study(rw.preference_data(ds), **kw), rw.noise_study(InMemory(ds), **kw)
+    pd.testing.assert_frame_equal(engine.runs, direct.runs)
+    assert (engine.n_train, engine.n_test) == (direct.n_train, direct.n_test) and direct.n_train == 30
+    ids = rw.preference_data(InMemory(ds), texts=False)
+    pd.testing.assert_frame_equal(rw.data.with_texts(InMemory(ds), ids), rw.preference_data(ds))

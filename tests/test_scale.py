@@ -197,8 +197,28 @@ def test_cli_report_on_dask_with_votes_rankings_and_pairs_writes_the_in_memory_r
     capsys.readouterr()
     assert cli.main(["report", "a.jsonl", "b.jsonl", "--out", str(tmp_path / "x")]) == 2
     assert "--engine dask" in capsys.readouterr().err
-    assert cli.main([*argv, "--noise-study"]) == 2
-    assert "in-memory engine only" in capsys.readouterr().err
+
+
+def test_noise_study_on_partitions_is_the_datasets(client, tmp_path):
+    """The split made on the partitions' pairs without texts, the kept rows' texts fetched from them."""
+    torch = pytest.importorskip("torch")
+    transformers = pytest.importorskip("transformers")
+    from helpers import sample_trees, tiny_bert
+
+    from oasst_quality import reward as rw
+
+    backbone = tmp_path / "backbone"
+    backbone.mkdir()
+    _, config = tiny_bert(backbone, "good bad reply answer the question is a".split())
+    torch.manual_seed(0)
+    transformers.BertModel(config).save_pretrained(backbone)
+    path = sample_trees(tmp_path / "trees.jsonl", 15)
+    parts = scale.partition(path, client)
+    assert len(parts) > 1
+    kw = dict(rates=(0.0, 0.3), mode="frozen", max_pairs=30, backbone=str(backbone), max_length=16, n_resamples=50)
+    direct = rw.noise_study(rw.preference_data(oq.load(path)), **kw)
+    pd.testing.assert_frame_equal(rw.noise_study(parts, **kw).runs, direct.runs)
+    pd.testing.assert_frame_equal(rw.preference_data(parts), rw.preference_data(oq.load(path)))
 
 
 def test_annotations_on_partitions_are_checked_as_in_memory(client, tmp_path):

@@ -25,13 +25,18 @@ def _thread_text(messages: pd.DataFrame, parent_ids: pd.Series, max_chars: int) 
 
 
 def preference_data(dataset, *, max_prompt_chars: int = 2000, texts: bool = True) -> pd.DataFrame:
-    """One row per (chosen, rejected) pair implied by the dataset's consensus ranks, from a Dataset
-    or its :class:`~oasst_quality.adapter.Tables` (the messages and rankings tables).
+    """One row per (chosen, rejected) pair implied by the dataset's consensus ranks, from a Dataset,
+    its :class:`~oasst_quality.adapter.Tables` (the messages and rankings tables), or an engine of
+    partitions (:mod:`oasst_quality.engine`; each partition's pairs, in the one Dataset's order).
 
     Columns: ``prompt`` (the thread up to the parent), ``chosen``, ``rejected`` (reply texts; left
     out when not ``texts``), ``group`` (the tree id), ``parent``, ``chosen_id``, ``rejected_id``,
     ``rank_chosen``, ``rank_rejected``.
     """
+    if hasattr(dataset, "map_reduce"):
+        pairs = pd.concat(dataset.map_reduce(_partition_pairs), ignore_index=True)
+        pairs = pairs.iloc[dataset_order(pairs["parent"])].reset_index(drop=True)
+        return with_texts(dataset, pairs, max_prompt_chars=max_prompt_chars) if texts else pairs
     pairs = preference_pairs(adapter.rankings(dataset))
     written = {}
     if texts:
@@ -53,6 +58,43 @@ def preference_data(dataset, *, max_prompt_chars: int = 2000, texts: bool = True
             "rank_rejected": pairs["rank_rejected"].to_numpy(),
         }
     )
+
+
+def _partition_pairs(ds, t: adapter.Tables) -> list[pd.DataFrame]:
+    """One partition's pairs, without texts."""
+    return [preference_data(t, texts=False)]
+
+
+def dataset_order(parent: pd.Series) -> np.ndarray:
+    """The order in which one Dataset lists the pairs of several partitions given one after the
+    other: by parent id (a Dataset's ranked reply sets are sorted so), each set's pairs in their
+    partition's order (partitions hold whole trees)."""
+    return np.argsort(pd.factorize(parent.to_numpy(dtype=object), sort=True)[0], kind="stable")
+
+
+def _partition_texts(ds, t: adapter.Tables, parents: list, replies: list, max_prompt_chars: int) -> list[tuple]:
+    """The threads up to the partition's ``parents`` and the texts of its ``replies``, by id."""
+    messages = t.messages
+    here = pd.Index(parents)[pd.Index(parents).isin(messages["item"])]
+    text = messages.set_index("item")["text"]
+    prompts = pd.Series(_thread_text(messages, pd.Series(here, dtype=object), max_prompt_chars), index=here)
+    return [(prompts, text[text.index.isin(replies)])]
+
+
+def with_texts(engine, pairs: pd.DataFrame, *, max_prompt_chars: int = 2000) -> pd.DataFrame:
+    """``pairs`` (ids, from :func:`preference_data` with ``texts=False``) with their ``prompt``,
+    ``chosen`` and ``rejected`` texts, each partition of ``engine`` giving those of its messages:
+    the columns :func:`preference_data` gives, for these rows only."""
+    replies = pd.unique(np.r_[pairs["chosen_id"].to_numpy(dtype=object), pairs["rejected_id"].to_numpy(dtype=object)])
+    found = engine.map_reduce(_partition_texts, pairs["parent"].unique().tolist(), list(replies), max_prompt_chars)
+    prompts = pd.concat([p for p, _ in found])
+    text = pd.concat([x for _, x in found])
+    written = {
+        "prompt": prompts.reindex(pairs["parent"]).fillna("").to_numpy(dtype=object),
+        "chosen": text.reindex(pairs["chosen_id"]).fillna("").to_numpy(),
+        "rejected": text.reindex(pairs["rejected_id"]).fillna("").to_numpy(),
+    }
+    return pd.DataFrame(written | {c: pairs[c].to_numpy() for c in pairs.columns if c not in written})
 
 
 def split_by_group(

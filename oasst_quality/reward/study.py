@@ -6,7 +6,7 @@ import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 import numpy as np
 import pandas as pd
@@ -14,9 +14,12 @@ import pandas as pd
 from .._util import jsonable, row_interval
 from ..errors import UsageError
 from ..estimate import Estimate
-from .data import split_by_group
+from .data import preference_data, split_by_group, with_texts
 from .noise import accuracy_from_agreement, flip_close, flip_uniform, rankings_agreement, spam_annotators
 from .train import _device, pair_correct, train_reward_model
+
+if TYPE_CHECKING:
+    from ..engine import Engine
 
 NOISES = {"uniform": flip_uniform, "close": flip_close, "spam": spam_annotators}
 MODES = ("frozen", "finetune")
@@ -186,7 +189,7 @@ class _TreeBootstrap:
 
 
 def noise_study(
-    pairs: pd.DataFrame,
+    pairs: pd.DataFrame | Engine,
     *,
     rates=(0.0, 0.1, 0.2, 0.3, 0.4),
     seeds=(0,),
@@ -216,6 +219,11 @@ def noise_study(
     ``rankings`` (``group, annotator, ranking``; :func:`~oasst_quality.reward.noise.rankings_agreement`).
     Train and test are split by tree; ``max_pairs`` caps the training pairs (seeded). Each run's
     accuracy gets a bootstrap interval over test trees (``n_resamples``, seeded).
+
+    ``pairs`` may be an engine of partitions (:mod:`oasst_quality.engine`: in memory, or Dask): the
+    split is then made on the partitions' pairs without texts (:func:`~oasst_quality.reward.preference_data`,
+    in the one Dataset's order, so the same rows), and only the rows it keeps bring their texts
+    (:func:`~oasst_quality.reward.data.with_texts`): the same study as on the Dataset's pairs.
     """
     from tqdm.auto import tqdm
 
@@ -231,9 +239,15 @@ def noise_study(
         raise UsageError(f"mode must be one of {MODES}, got {mode!r}")
     if agreement is None and rankings is not None:
         agreement = rankings_agreement(rankings)
+    engine = pairs if hasattr(pairs, "map_reduce") else None
+    if engine is not None:
+        pairs = preference_data(engine, texts=False)
     train, test = split_by_group(pairs, test_size=test_size, seed=0)
     if max_pairs is not None and len(train) > max_pairs:
         train = train.sample(max_pairs, random_state=0).reset_index(drop=True)
+    if engine is not None:  # the texts of the rows kept, fetched from their partitions at once
+        both = with_texts(engine, pd.concat([train, test], ignore_index=True))
+        train, test = both.iloc[: len(train)].reset_index(drop=True), both.iloc[len(train) :].reset_index(drop=True)
     boot = _TreeBootstrap(test["group"], n_resamples, confidence, seed=0)
     fit = _frozen_runner(train, test, backbone, max_length, dev, head) if mode == "frozen" else None
     rows, speeds, per_run = [], [], {}

@@ -972,10 +972,11 @@ def _joined_evidence(pieces: list) -> tuple[pd.DataFrame, pd.DataFrame | None, p
     the pairs in the order one Dataset lists them (by parent id, each set's pairs in the partition's
     order: partitions hold whole trees), the votes renumbered to those rows and sorted as
     :func:`ranker_votes` sorts them, the quality of each reply once, and the embeddings in the pairs' order."""
+    from ..reward.data import dataset_order
+
     pairs = pd.concat([p for p, *_ in pieces], ignore_index=True)
     start = np.cumsum([0] + [len(p) for p, *_ in pieces])
-    parent = pd.factorize(pairs["parent"].to_numpy(dtype=object), sort=True)[0]
-    order = np.argsort(parent, kind="stable")
+    order = dataset_order(pairs["parent"])
     row = np.empty(order.size, dtype=np.int64)
     row[order] = np.arange(order.size)  # each concatenated pair's row in the joined order
     voted = [
