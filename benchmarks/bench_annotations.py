@@ -16,10 +16,14 @@ The inputs are written once into benchmarks/out/, and the reports there.
 
     python benchmarks/bench_annotations.py [--sizes 50000,100000] [--rounds 2] [--parts] [--overlap] [--memory]
 
+The growth of the increment is printed in wall and CPU seconds; with three sizes or more, also the
+exponent b of a least-squares fit of increment ~ size^b (1: linear).
 ``--parts`` then times each step the inputs add (reading, attaching, each per-annotator statistic,
-the verdicts, the curation rows) at each size, one after the other in the same process (CPU seconds),
-and then ``per_annotator.summarize`` whole, as the report runs it (the votes' ids coded once for the
-agreement, the models and the verdicts, and the verdicts reusing the models' Dawid-Skene fits).
+the verdicts, the curation rows) at each size, one after the other in the same process (CPU seconds;
+the steps ``summarize`` runs with BLAS on one thread run so here), and then ``per_annotator.summarize``
+whole, as the report runs it (the votes' ids coded once for the agreement, the models and the
+verdicts, and the verdicts reusing the models' Dawid-Skene fits); the sizes in turn, ``--rounds``
+times, the least of each printed, with each label's Dawid-Skene iterations.
 ``--overlap`` then runs ``per_annotator.summarize`` at each size with its ranking checks in their
 thread and in line, alternately, ``--rounds`` times each: wall, process CPU and the main thread's CPU.
 ``--memory`` then builds the report with the inputs at each size in a fresh process, its annotator
@@ -124,26 +128,36 @@ def inputs(n_messages: int, folder: Path) -> tuple[Path, Path, Path]:
     return export, votes_csv, rankings_csv
 
 
-def parts(export: Path, votes_csv: Path, rankings_csv: Path) -> dict[str, float]:
-    """Seconds of each step the per-annotator inputs add to the report, timed one after the other."""
+def parts(export: Path, votes_csv: Path, rankings_csv: Path) -> tuple[dict[str, float], dict[str, int]]:
+    """CPU seconds of each step the per-annotator inputs add to the report, timed one after the other
+    (the steps ``per_annotator.summarize`` runs with BLAS on one thread run so here too), and the
+    iterations of each label's Dawid-Skene fit."""
     from oasst_quality import annotations as an
     from oasst_quality import consensus as cs
     from oasst_quality import flags
     from oasst_quality import per_annotator as pa
+    from oasst_quality._util import one_blas_thread
     from oasst_quality.verdicts import annotators as va
+
+    def as_summarize(step):
+        def run():
+            with one_blas_thread():
+                return step()
+
+        return run
 
     ds, found, out = oq.load(export), {}, {}
     steps = {
         "read (annotations.read, both files)": lambda: found.update(v=an.read(votes_csv), r=an.read(rankings_csv)),
         "attach (with_annotations)": lambda: found.update(ds=ds.with_annotations(found["v"] | found["r"])),
         "code each label's votes": lambda: found.update(per=pa._per_label(found["ds"].annotations.votes, None)),
-        "alpha and kappas per label": lambda: pa._agreement(found["per"], 1000, 0),
-        "Dawid-Skene, MACE, ordinal fits": lambda: pa._models(found["per"]),
+        "alpha and kappas per label": as_summarize(lambda: pa._agreement(found["per"], 1000, 0)),
+        "Dawid-Skene, MACE, ordinal fits": as_summarize(lambda: found.update(fits=pa._models(found["per"])[1])),
         "ranked-pairs consensus": lambda: cs.consensus_ranks(found["ds"].annotations.rankings),
         "rankers' pairwise agreement (both ties)": lambda: cs.pairwise_agreements(found["ds"].annotations.rankings),
         "ranker verdicts (in ranking_checks)": lambda: va.ranking_verdicts(found["ds"].annotations.rankings),
-        "suspect-annotator verdicts (summary)": lambda: found.update(
-            s=va.summary(found["ds"].annotations.votes, found["ds"].annotations.rankings)
+        "suspect-annotator verdicts (summary)": as_summarize(
+            lambda: found.update(s=va.summary(found["ds"].annotations.votes, found["ds"].annotations.rankings))
         ),
         "curation-table rows (flags)": lambda: flags._annotations(
             found["ds"].annotations, adapter.rankings(ds), {"suspects": found["s"]["suspects"]}
@@ -154,7 +168,7 @@ def parts(export: Path, votes_csv: Path, rankings_csv: Path) -> dict[str, float]
     }
     for name, step in steps.items():
         out[name] = _clocked(step)[1]
-    return out
+    return out, {label: fit.n_iter_ for label, (fit, _) in found["fits"].items()}
 
 
 def overlap(export: Path, votes_csv: Path, rankings_csv: Path, rounds: int) -> None:
@@ -272,8 +286,6 @@ def main() -> None:
         for n in sizes:
             for side in (0, 1):
                 clocks[n, side].append(_clocked(functools.partial(_run, commands[n][side])))
-    times = {key: [wall for wall, _ in c] for key, c in clocks.items()}
-    best = {key: min(t) for key, t in times.items()}
     for clock, k in (("wall", 0), ("CPU", 1)):
         for n in sizes:
             got = {side: [c[k] for c in clocks[n, side]] for side in (0, 1)}
@@ -283,11 +295,19 @@ def main() -> None:
                 f"{n:>7,} messages ({clock}): report {plain:.1f} s, with the per-annotator inputs {full:.1f} s: "
                 f"{full / plain:.2f}x (per round: {rounds})"
             )
-    if a.parts:
-        steps = {n: parts(*inputs(n, folder)) for n in sizes}
-        print("CPU seconds per step: " + " | ".join(f"{n:,}" for n in sizes))
+    if a.parts:  # the sizes in turn, --rounds times: the least CPU seconds of each step at each size
+        steps, iterations = {}, {}
+        for _ in range(a.rounds):
+            for n in sizes:
+                got, iterations[n] = parts(*inputs(n, folder))
+                steps[n] = {k: min(v, steps.get(n, {}).get(k, np.inf)) for k, v in got.items()}
+        print(f"CPU seconds per step (least of {a.rounds} rounds): " + " | ".join(f"{n:,}" for n in sizes))
         for name in steps[sizes[0]]:
-            print(f"  {name:40s} " + " | ".join(f"{steps[n][name]:6.2f}" for n in sizes))
+            grow = f"  ({steps[sizes[-1]][name] / steps[sizes[0]][name]:.2f}x)" if len(sizes) > 1 else ""
+            print(f"  {name:40s} " + " | ".join(f"{steps[n][name]:6.2f}" for n in sizes) + grow)
+        for label in iterations[sizes[0]]:
+            its = " | ".join(str(iterations[n].get(label, "-")) for n in sizes)
+            print(f"  Dawid-Skene iterations, {label}: {its}")
     if a.memory:
         for n in sizes:
             forked, in_line = (peak_pss(*inputs(n, folder), fork) for fork in (True, False))
@@ -298,11 +318,18 @@ def main() -> None:
             overlap(*inputs(n, folder), a.rounds)
     if len(sizes) > 1:
         n0, n1 = sizes[0], sizes[-1]
-        grow = (best[n1, 1] - best[n1, 0]) / (best[n0, 1] - best[n0, 0])
-        print(
-            f"{n1 / n0:.1f}x the messages: the report without them {best[n1, 0] / best[n0, 0]:.2f}x, with them "
-            f"{best[n1, 1] / best[n0, 1]:.2f}x, the per-annotator increment {grow:.2f}x"
-        )
+        for clock, k in (("wall", 0), ("CPU", 1)):
+            least = {key: min(c[k] for c in got) for key, got in clocks.items()}
+            increment = np.array([least[n, 1] - least[n, 0] for n in sizes])
+            grow = increment[-1] / increment[0]
+            line = (
+                f"{n1 / n0:.1f}x the messages ({clock}): the report without them {least[n1, 0] / least[n0, 0]:.2f}x, "
+                f"with them {least[n1, 1] / least[n0, 1]:.2f}x, the per-annotator increment {grow:.2f}x"
+            )
+            if len(sizes) > 2 and (increment > 0).all():  # the increment ~ size^b: b = 1 is linear
+                b = np.polyfit(np.log(sizes), np.log(increment), 1)[0]
+                line += f"; increment ~ size^{b:.2f} over {len(sizes)} sizes"
+            print(line)
 
 
 if __name__ == "__main__":

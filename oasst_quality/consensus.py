@@ -821,11 +821,14 @@ def _resampled_sums(columns: dict, n_resamples: int, seed: int) -> dict:
 def ranking_summary(rankings: pd.DataFrame) -> dict:
     """Ranked reply sets of a ranking table (``group``, ``ranking``; a Dataset's through
     ``adapter.rankings``): how many, their sizes, and the preference pairs they imply."""
-    sizes = rankings["ranking"].map(len).value_counts().sort_index()
+    lengths = rankings["ranking"].map(len)
+    sizes = lengths.value_counts().sort_index()
     return {
         "n_ranked_groups": len(rankings),
         "group_sizes": {int(k): int(v) for k, v in sizes.items()},
-        "n_preference_pairs": len(preference_pairs(rankings)),
+        "n_preference_pairs": int(
+            (sizes.index.to_numpy() * (sizes.index.to_numpy() - 1) // 2 * sizes.to_numpy()).sum()
+        ),
     }
 
 
@@ -836,12 +839,26 @@ def preference_pairs(rankings: pd.DataFrame, *, group: str = "group", ranking: s
     ``annotator``), ``chosen``, ``rejected``, ``rank_chosen``, ``rank_rejected`` (positions, 0 = best).
     """
     keep = [c for c in (group, "tree", "annotator") if c in rankings.columns]
-    rows = []
-    for values, order in zip(rankings[keep].itertuples(index=False, name=None), rankings[ranking]):
-        for i in range(len(order)):
-            for j in range(i + 1, len(order)):
-                rows.append((*values, order[i], order[j], i, j))
-    return pd.DataFrame(rows, columns=[*keep, "chosen", "rejected", "rank_chosen", "rank_rejected"])
+    columns = [*keep, "chosen", "rejected", "rank_chosen", "rank_rejected"]
+    orders = rankings[ranking].to_numpy()
+    k = np.fromiter(map(len, orders), dtype=np.int64, count=orders.size)
+    n_pairs = k * (k - 1) // 2
+    if not n_pairs.sum():
+        return pd.DataFrame([], columns=columns)
+    # pair p of its ranking (row): positions (i, j) in the order np.triu_indices gives, i before j
+    row = np.repeat(np.arange(orders.size), n_pairs)
+    p = np.arange(row.size) - np.repeat(np.cumsum(n_pairs) - n_pairs, n_pairs)
+    i, j, size = np.empty_like(p), np.empty_like(p), k[row]
+    for kk in np.unique(size):
+        at = size == kk
+        ti, tj = np.triu_indices(kk, 1)
+        i[at], j[at] = ti[p[at]], tj[p[at]]
+    flat = np.empty(int(k.sum()), dtype=object)
+    flat[:] = list(itertools.chain.from_iterable(orders))
+    start = (np.cumsum(k) - k)[row]
+    out = {c: rankings[c].to_numpy(dtype=object)[row] for c in keep}
+    out |= {"chosen": flat[start + i], "rejected": flat[start + j], "rank_chosen": i, "rank_rejected": j}
+    return pd.DataFrame(out, columns=columns).infer_objects()
 
 
 def _group_profiles(rankings: pd.DataFrame, group: str, ranking: str):

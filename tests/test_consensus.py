@@ -337,6 +337,26 @@ def test_rankings_and_pairs_from_sample():
     assert (rank[pairs["chosen"]].to_numpy() < rank[pairs["rejected"]].to_numpy()).all()
 
 
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.lists(st.sampled_from(["a", "b", "c", "d", "e", "f", frozenset({"x", "y"})]), max_size=6, unique=True),
+        max_size=6,
+    )
+)
+def test_preference_pairs_are_every_ordered_pair_of_each_ranking_in_turn(orders):
+    """Against the definition written as loops: each ranking's (i < j) position pairs, ranking by ranking."""
+    table = pd.DataFrame({"group": [f"g{n}" for n in range(len(orders))], "ranking": [tuple(o) for o in orders]})
+    rows = [
+        (g, o[i], o[j], i, j)
+        for g, o in zip(table["group"], table["ranking"])
+        for i, j in itertools.combinations(range(len(o)), 2)
+    ]
+    expected = pd.DataFrame(rows, columns=["group", "chosen", "rejected", "rank_chosen", "rank_rejected"])
+    pd.testing.assert_frame_equal(cs.preference_pairs(table), expected)
+    assert cs.ranking_summary(table)["n_preference_pairs"] == len(expected)
+
+
 def test_consensus_ranks_and_diagnostics():
     rows = []
     for g, profile in enumerate([OASST_DOCSTRING, [list("abc"), list("bca"), list("cab")], [list("ab"), list("ba")]]):
