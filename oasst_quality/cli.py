@@ -712,6 +712,7 @@ def cmd_report(args: argparse.Namespace) -> None:
     from .engine import InMemory
 
     paths = args.path or [str(sample_path())]
+    check_output_folder(args.out)  # before the pairs, the study and the report, not after
     if args.engine == "dask":
         html = _report_on_dask(args, paths)
         payload = {"html": str(html), "metrics": str(html.parent / "metrics.json")}

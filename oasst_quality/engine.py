@@ -39,7 +39,7 @@ class Engine(Protocol):
     source: str | list[str] | None
 
     def __len__(self) -> int:
-        """The number of partitions."""
+        """The number of partitions (read where the partitions write the curation table in parts)."""
         ...
 
     def map_reduce(self, fn: Callable, *args: Any, merge: Callable[[Any, Any], Any] = add) -> Any:

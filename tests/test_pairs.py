@@ -361,3 +361,31 @@ def test_on_an_engine_the_partitions_evidence_gives_the_datasets_verdicts():
     assert engine.sources["votes"]["n_votes"] > 0 and "prompt" not in engine.pairs  # ids and ranks, no texts
     with pytest.raises(UsageError, match="attached to its partitions"):
         vp.suspect_pairs(InMemory(ds), rankings=per)
+
+
+def test_partitions_evidence_joins_in_the_datasets_order_and_keeps_a_shared_pair_once():
+    """Pieces as partitions give them: an empty partition's columns have no dtypes; a pair two
+    partitions share is kept once, the votes on the dropped copy with it, the others renumbered."""
+
+    def piece(rows, votes):
+        pairs = _pairs(rows).drop(columns=["prompt", "chosen", "rejected"])
+        v = pd.DataFrame(votes, columns=["pair", "annotator", "agree"]).astype({"agree": np.int8})
+        return pairs, None, v, None
+
+    columns = ["group", "parent", "chosen_id", "rejected_id", "rank_chosen", "rank_rejected"]
+    empty = (pd.DataFrame([], columns=columns), None, None, None)  # as preference_pairs gives it: object columns
+    first = piece([("t2", "p2", "c", "d", 0, 1), ("t1", "p1", "a", "b", 0, 1)], [(0, "x", 1), (1, "y", 0)])
+    second = piece([("t3", "p0", "e", "f", 0, 1), ("t1", "p1", "a", "b", 0, 1)], [(0, "z", 1), (1, "w", 1)])
+    pairs, quality, votes, emb = vp._joined_evidence([empty, first, second])
+    assert pairs["parent"].tolist() == ["p0", "p1", "p2"] and pairs["rank_chosen"].dtype == np.int64
+    # x on (c, d) is now row 2; y on (a, b) row 1; z on (e, f) row 0; w's copy of (a, b) was dropped
+    assert votes[["pair", "annotator"]].values.tolist() == [[0, "z"], [1, "y"], [2, "x"]]
+    assert quality is None and emb is None
+
+
+def test_verdicts_of_ids_only_pairs_say_where_the_texts_are():
+    from oasst_quality.engine import InMemory
+
+    v = vp.suspect_pairs(InMemory(oq.load_sample()), n_resamples=5)
+    with pytest.raises(UsageError, match="with_texts"):
+        v.to_trl()

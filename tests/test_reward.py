@@ -411,3 +411,11 @@ def test_noise_study_on_an_engine_splits_the_pairs_ids_and_fetches_only_the_kept
     assert (engine.n_train, engine.n_test) == (direct.n_train, direct.n_test) and direct.n_train == 30
     ids = rw.preference_data(InMemory(ds), texts=False)
     pd.testing.assert_frame_equal(rw.data.with_texts(InMemory(ds), ids), rw.preference_data(ds))
+
+
+def test_noise_study_without_pairs_is_not_computable():
+    from oasst_quality.errors import NotComputableError
+
+    empty = synthetic_pairs(4).iloc[:0]
+    with pytest.raises(NotComputableError, match="no preference pairs"):
+        rw.noise_study(empty)

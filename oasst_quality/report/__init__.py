@@ -81,7 +81,7 @@ def compute(
         noise_study=noise_study,
         pairs=pairs,
         flags_dir=where,
-        n_parts=len(engine),
+        n_parts=1 if flags_dir is None else len(engine),
     )
     progress = tqdm(total=len(SECTIONS) + 2, desc="report", disable=quiet, unit="step")
     # sections with a long finalization (the per-annotator summaries) start first, beside everything

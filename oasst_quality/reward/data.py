@@ -34,7 +34,7 @@ def preference_data(dataset, *, max_prompt_chars: int = 2000, texts: bool = True
     ``rank_chosen``, ``rank_rejected``.
     """
     if hasattr(dataset, "map_reduce"):
-        pairs = pd.concat(dataset.map_reduce(_partition_pairs), ignore_index=True)
+        pairs = joined(dataset.map_reduce(_partition_pairs))
         pairs = pairs.iloc[dataset_order(pairs["parent"])].reset_index(drop=True)
         return with_texts(dataset, pairs, max_prompt_chars=max_prompt_chars) if texts else pairs
     pairs = preference_pairs(adapter.rankings(dataset))
@@ -63,6 +63,13 @@ def preference_data(dataset, *, max_prompt_chars: int = 2000, texts: bool = True
 def _partition_pairs(ds, t: adapter.Tables) -> list[pd.DataFrame]:
     """One partition's pairs, without texts."""
     return [preference_data(t, texts=False)]
+
+
+def joined(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """Partitions' pairs one after the other, numbered 0, 1, ...: a partition without any left out
+    (its empty columns have no dtype to keep), unless all are empty."""
+    full = [f for f in frames if len(f)] or frames[:1]
+    return pd.concat(full, ignore_index=True)
 
 
 def dataset_order(parent: pd.Series) -> np.ndarray:

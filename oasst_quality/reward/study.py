@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from .._util import jsonable, row_interval
-from ..errors import UsageError
+from ..errors import NotComputableError, UsageError
 from ..estimate import Estimate
 from .data import preference_data, split_by_group, with_texts
 from .noise import accuracy_from_agreement, flip_close, flip_uniform, rankings_agreement, spam_annotators
@@ -242,6 +242,8 @@ def noise_study(
     engine = pairs if hasattr(pairs, "map_reduce") else None
     if engine is not None:
         pairs = preference_data(engine, texts=False)
+    if not len(pairs):
+        raise NotComputableError("no preference pairs: the data has no reply set with two or more ranked replies")
     train, test = split_by_group(pairs, test_size=test_size, seed=0)
     if max_pairs is not None and len(train) > max_pairs:
         train = train.sample(max_pairs, random_state=0).reset_index(drop=True)

@@ -413,6 +413,11 @@ class PairVerdicts:
     def to_trl(self) -> pd.DataFrame:
         """(prompt, chosen, rejected, label_confidence = 1 − p_flipped) for soft-label or weighted
         DPO/reward training (TRL's column names)."""
+        if not {"chosen", "rejected"} <= set(self.pairs.columns):
+            raise UsageError(
+                "these verdicts' pairs hold ids, not texts (judged on an engine): add the texts with "
+                "reward.data.with_texts(engine, verdicts.pairs), or judge the Dataset"
+            )
         return pd.DataFrame(
             {
                 "prompt": self.pairs["prompt"].to_numpy() if "prompt" in self.pairs else "",
@@ -970,25 +975,28 @@ def _partition_evidence(ds: Dataset, t: Tables, margins: bool, backbone: str | N
 def _joined_evidence(pieces: list) -> tuple[pd.DataFrame, pd.DataFrame | None, pd.DataFrame | None, tuple | None]:
     """The partitions' evidence (:func:`_partition_evidence`, in partition order) as one dataset's:
     the pairs in the order one Dataset lists them (by parent id, each set's pairs in the partition's
-    order: partitions hold whole trees), the votes renumbered to those rows and sorted as
-    :func:`ranker_votes` sorts them, the quality of each reply once, and the embeddings in the pairs' order."""
-    from ..reward.data import dataset_order
+    order: partitions hold whole trees), a pair two partitions share kept once, the votes renumbered
+    to those rows (a dropped copy's with it) and sorted as :func:`ranker_votes` sorts them, the
+    quality of each reply once, and the embeddings in the pairs' order."""
+    from ..reward.data import dataset_order, joined
 
-    pairs = pd.concat([p for p, *_ in pieces], ignore_index=True)
+    pairs = joined([p for p, *_ in pieces])
     start = np.cumsum([0] + [len(p) for p, *_ in pieces])
     order = dataset_order(pairs["parent"])
-    row = np.empty(order.size, dtype=np.int64)
-    row[order] = np.arange(order.size)  # each concatenated pair's row in the joined order
-    voted = [
-        v.assign(pair=row[v["pair"].to_numpy() + start[i]]) for i, (_, _, v, _) in enumerate(pieces) if v is not None
-    ]
+    ordered = pairs.iloc[order]
+    keep = ~ordered.duplicated(["chosen_id", "rejected_id"]).to_numpy()
+    row = np.empty(order.size, dtype=np.int64)  # each concatenated pair's row among the kept, -1 if dropped
+    row[order] = np.where(keep, np.cumsum(keep) - 1, -1)
+    voted = [v.assign(pair=row[v["pair"].to_numpy() + at]) for at, (_, _, v, _) in zip(start, pieces) if v is not None]
     votes = None
     if voted:
-        votes = pd.concat(voted, ignore_index=True).sort_values(["pair", "annotator"], kind="stable")
-        votes = votes.reset_index(drop=True)
+        votes = pd.concat(voted, ignore_index=True)
+        votes = votes[votes["pair"] >= 0].sort_values(["pair", "annotator"], kind="stable").reset_index(drop=True)
     embedded = [e for *_, e in pieces if e is not None]
-    emb = tuple(np.concatenate([e[side] for e in embedded])[order] for side in (0, 1)) if embedded else None
-    pairs, _, quality = _merged([pairs.iloc[order]], [q for _, q, _, _ in pieces if q is not None])
+    emb = None
+    if embedded:
+        emb = tuple(np.concatenate([e[side] for e in embedded])[order][keep] for side in (0, 1))
+    pairs, _, quality = _merged([ordered], [q for _, q, _, _ in pieces if q is not None])
     return pairs, quality, votes, emb
 
 
