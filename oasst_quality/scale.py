@@ -310,18 +310,12 @@ def _parsed_key(line: bytes, number: int) -> bytes | None:
 
 
 def _line_bounds(data: bytes) -> tuple[np.ndarray, np.ndarray]:
-    """Where each line of ``data`` starts and ends (its line break included), the lines as
-    ``bytes.splitlines`` cuts them: after ``\\n``, ``\\r\\n`` or a lone ``\\r``, the last one
-    wherever ``data`` ends."""
+    """Where each line of ``data`` starts and ends (its newline included), the lines as the
+    loader's reader cuts them (a binary stream's ``readlines``): after each ``\\n`` (a ``\\r``
+    before it stays with its line, a lone ``\\r`` inside it), the last one wherever ``data`` ends."""
     import numpy as np
 
-    a = np.frombuffer(data, np.uint8)
-    cut = a == 10
-    if b"\r" in data:
-        cr = a == 13
-        cut[:-1] |= cr[:-1] & ~cut[1:]
-        cut[-1] |= cr[-1]
-    ends = np.flatnonzero(cut).astype(np.int64) + 1
+    ends = np.flatnonzero(np.frombuffer(data, np.uint8) == 10).astype(np.int64) + 1
     if len(data) and (not len(ends) or ends[-1] != len(data)):
         ends = np.append(ends, np.int64(len(data)))
     starts = np.zeros_like(ends)

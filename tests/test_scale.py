@@ -2,6 +2,7 @@
 
 import functools
 import gzip
+import io
 import json
 import sys
 import zlib
@@ -100,9 +101,35 @@ def test_line_chunks_split_every_line_once_with_its_number(tmp_path):
 @pytest.mark.parametrize(
     "data", [b"", b"a", b"a\n", b"\n\n", b"a\r\nb\rc\n\r\r\nd", b"\r", b"a\r", b"\r\n", b"x\n\ry\r\n\n"]
 )
-def test_line_bounds_cut_as_splitlines(data):
+def test_line_bounds_cut_as_the_loaders_reader(data):
     starts, ends = scale._line_bounds(data)
-    assert [data[a:b] for a, b in zip(starts.tolist(), ends.tolist())] == data.splitlines(keepends=True)
+    assert [data[a:b] for a, b in zip(starts.tolist(), ends.tolist())] == io.BytesIO(data).readlines()
+
+
+def test_a_carriage_return_is_no_line_break_on_either_engine(client, tmp_path):
+    """A lone \\r between two records, or raw inside a string: one line, read and refused as in memory."""
+    from helpers import msg
+
+    rows = [json.dumps(msg("m1", tree="t1")), json.dumps(msg("m2", parent="m1", role="assistant", tree="t1"))]
+    path = tmp_path / "cr.jsonl"
+    path.write_bytes(
+        (
+            rows[0]
+            + "\r"
+            + rows[1]
+            + "\n"
+            + rows[1][:-1]
+            + ', "x": "a\rb"}\n'
+            + json.dumps(msg("m3", tree="t2"))
+            + "\r\n"
+        ).encode()
+    )
+    (mem, _), (dask, _), _ = both(path, client, lenient=True)
+    assert dask["structure"]["records_read"] == mem["structure"]["records_read"] == 3
+    assert_close(mem, dask)
+    with pytest.raises(SchemaError) as err:
+        report.compute(scale.partition(path, client), quiet=True)
+    assert err.value.line == 1
 
 
 def test_split_sends_each_line_to_its_trees_partition_with_its_number(tmp_path):
