@@ -86,6 +86,24 @@ def test_truncated_gzip(tmp_path):
     assert str(path) in str(err.value)
 
 
+@pytest.mark.parametrize("cut", [0.5, 0.02])  # a stream that breaks off, and one whose first bytes do
+def test_a_gzip_stream_that_breaks_off_leaves_no_file_open(tmp_path, cut):
+    """Every file the loader opened is closed by the time the error is raised (a file left to the
+    garbage collector warns as it is freed)."""
+    import gc
+    import warnings
+
+    data = gzip.compress(jsonl([msg(f"m{i}", text="x" * (i % 50)) for i in range(3000)]).encode())
+    path = _write(tmp_path, data[: int(len(data) * cut)], "x.jsonl.gz")
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always", ResourceWarning)
+        for lenient in (False, True):
+            with pytest.raises(FormatError, match="truncated"):
+                oq.load(path, lenient=lenient)
+        gc.collect()
+    assert not [w for w in seen if issubclass(w.category, ResourceWarning)]
+
+
 def test_empty_file(tmp_path):
     with pytest.raises(FormatError, match="empty file"):
         oq.load(_write(tmp_path, "\n  \n"))

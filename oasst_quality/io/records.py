@@ -69,11 +69,13 @@ def open_export(path: Path) -> tuple[BinaryIO, bytes]:
     magic = fh.read(4)
     fh.seek(0)
     if magic[:2] == b"\x1f\x8b":
-        fh = gzip.GzipFile(fileobj=fh)  # type: ignore[assignment]
+        fh.close()
+        fh = gzip.GzipFile(path, "rb")  # type: ignore[assignment]  # (opened by name: closing it closes the file)
         try:
             magic = fh.read(4)
             fh.seek(0)
         except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
+            fh.close()
             raise FormatError(f"truncated or corrupt gzip stream ({exc})", path=path) from None
     return fh, magic
 
