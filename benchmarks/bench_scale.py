@@ -9,7 +9,10 @@ client's, the scheduler's thread among them, and every worker's), the in-memory 
 memory, and for Dask each worker's peak and the client's. Checks that both metrics.json agree to
 1e-9.
 
-    python benchmarks/bench_scale.py [--scales 1,4,10] [--workers 2] [--annotated 0.1] [--folder /tmp/oq-scale]
+    python benchmarks/bench_scale.py [--scales 1,4,10] [--workers 2] [--annotated 0.1] [--folder DIR] [--pairs]
+
+``--pairs`` adds the suspect preference pairs to both reports (``report --pairs``: each partition's
+evidence, the model fitted on the client).
 """
 
 from __future__ import annotations
@@ -65,20 +68,29 @@ def _planted(path: Path, share: float, seed: int) -> tuple[Path, Path]:
     return votes, ranks
 
 
-def _in_memory(path: str, out: str, annotations: list[str]) -> dict:
+def _pair_verdicts(engine, pairs: bool):
+    """With ``pairs``, the suspect preference pairs of the engine's partitions (``report --pairs``)."""
+    from oasst_quality.verdicts.pairs import suspect_pairs
+
+    return suspect_pairs(engine) if pairs else None
+
+
+def _in_memory(path: str, out: str, annotations: list[str], pairs: bool) -> dict:
     import oasst_quality as oq
     from oasst_quality import report
     from oasst_quality.annotations import read
+    from oasst_quality.engine import InMemory
 
     t, c0 = time.perf_counter(), cpu()
     ds = oq.load(path)
     for found in annotations:
         ds = ds.with_annotations(read(found), source=found)
-    report.build(ds, out, quiet=True)
+    engine = InMemory(ds)
+    report.build(engine, out, quiet=True, pairs=_pair_verdicts(engine, pairs))
     return {"wall_s": time.perf_counter() - t, "cpu_s": cpu() - c0, "peak_gb": _peak_gb()}
 
 
-def _dask(path: str, out: str, workers: int, annotations: list[str]) -> dict:
+def _dask(path: str, out: str, workers: int, annotations: list[str], pairs: bool) -> dict:
     from oasst_quality import report, scale
     from oasst_quality.annotations import read
 
@@ -89,7 +101,7 @@ def _dask(path: str, out: str, workers: int, annotations: list[str]) -> dict:
         parts = scale.partition(path, client)
         for found in annotations:
             parts.with_annotations(read(found), source=found)
-        report.build(parts, out, quiet=True)
+        report.build(parts, out, quiet=True, pairs=_pair_verdicts(parts, pairs))
         wall, client_cpu = time.perf_counter() - t, cpu() - c0
         after = client.run(cpu)
         peaks = client.run(_peak_gb)
@@ -120,11 +132,15 @@ def main() -> None:
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--annotated", type=float, default=0.1, help="share with planted per-user data (0: none)")
     p.add_argument("--folder", type=Path, default=Path("/tmp/oq-scale"))
+    p.add_argument("--pairs", action="store_true", help="add the suspect preference pairs, as report --pairs")
     p.add_argument("--run", nargs="+", metavar="ENGINE PATH OUT [ANNOTATIONS...]", help=argparse.SUPPRESS)
     a = p.parse_args()
     if a.run:  # one measured path, in a fresh process
         engine, path, out, *found = a.run
-        print(json.dumps(_in_memory(path, out, found) if engine == "memory" else _dask(path, out, a.workers, found)))
+        if engine == "memory":
+            print(json.dumps(_in_memory(path, out, found, a.pairs)))
+        else:
+            print(json.dumps(_dask(path, out, a.workers, found, a.pairs)))
         return
     a.folder.mkdir(parents=True, exist_ok=True)
     rows = []
@@ -138,13 +154,13 @@ def main() -> None:
         row = {"scale": f"{scale}x", "messages": n, "size_gb": path.stat().st_size / 2**30}
         row["annotation_rows"] = sum(Path(f).read_bytes().count(b"\n") for f in found)
         for engine in ("memory", "dask"):
-            out = a.folder / f"report_{scale}x_{engine}"
-            cmd = [sys.executable, __file__, "--workers", str(a.workers), "--run", engine, str(path), str(out), *found]
+            out = a.folder / f"report_{scale}x_{engine}{'_pairs' if a.pairs else ''}"
+            cmd = [sys.executable, __file__, "--workers", str(a.workers), *(["--pairs"] if a.pairs else [])]
+            cmd += ["--run", engine, str(path), str(out), *found]
             res = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.splitlines()[-1])
             row |= {f"{engine}_{k}": v for k, v in res.items()}
-        same = _same(
-            *(json.loads((a.folder / f"report_{scale}x_{e}" / "metrics.json").read_text()) for e in ("memory", "dask"))
-        )
+        reports = [a.folder / f"report_{scale}x_{e}{'_pairs' if a.pairs else ''}" for e in ("memory", "dask")]
+        same = _same(*(json.loads((r / "metrics.json").read_text()) for r in reports))
         row["metrics_equal_1e-9"] = same
         row["dask_over_memory_time"] = row["dask_wall_s"] / row["memory_wall_s"]
         row["dask_over_memory_cpu"] = row["dask_cpu_s"] / row["memory_cpu_s"]

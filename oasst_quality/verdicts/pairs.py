@@ -187,6 +187,9 @@ class _Continuous:
         self.ok = np.isfinite(self.x)
         self.rows = np.flatnonzero(self.ok)
         self.xs, self.vs, self.cws = self.x[self.ok], self.v[self.ok], self.cw[self.ok]
+        s2 = _TAU2[:, None] + _KAPPA[:, None] * self.vs[None, :]  # grid x pairs: the variances the M-step weighs
+        self.grid = _Fixed(inverse=1 / s2, log=np.log(s2))
+        self.grid.inverse_x = self.grid.inverse * self.xs
 
     def ll(self) -> np.ndarray:
         s2 = (self.tau2 + self.kappa * self.vs)[:, None]
@@ -198,14 +201,12 @@ class _Continuous:
         """Weighted maximum likelihood: mu per gap in closed form for every (tau², kappa) of a log grid."""
         qq = q[self.ok] * (weight[self.ok] * self.cws)[:, None]
         plus, minus = qq[:, :GAP_BUCKETS], qq[:, GAP_BUCKETS:]
-        s2 = _TAU2[:, None] + _KAPPA[:, None] * self.vs[None, :]  # grid x pairs
-        iw = 1 / s2
-        signed, both = (iw * self.xs) @ (plus - minus), iw @ (plus + minus)  # grid x gaps
+        iw = self.grid.inverse  # grid x pairs, fixed: 1 / s², x / s² and log s² below
+        signed, both = self.grid.inverse_x @ (plus - minus), iw @ (plus + minus)  # grid x gaps
         mu = np.maximum(np.divide(signed, both, out=np.zeros_like(both), where=both > 0), 0.0)
         total = qq.sum(axis=1)
-        nll = (
-            0.5 * (np.log(s2) @ total + iw @ (total * self.xs**2)) - (signed * mu).sum(1) + 0.5 * (both * mu**2).sum(1)
-        )
+        spread = 0.5 * (self.grid.log @ total + iw @ (total * self.xs**2))
+        nll = spread - (signed * mu).sum(1) + 0.5 * (both * mu**2).sum(1)
         best = int(np.argmin(nll))
         self.tau2, self.kappa, self.mu = float(_TAU2[best]), float(_KAPPA[best]), mu[best]
 
@@ -221,6 +222,17 @@ class _Continuous:
 
 _GRID = np.logspace(-5, 1, 9)
 _TAU2, _KAPPA = (g.ravel() for g in np.meshgrid(_GRID, np.concatenate([[0.0], _GRID])))
+
+
+class _Fixed:
+    """Arrays a source derives once from its data and never changes: the bootstrap's copies of the
+    sources (``deepcopy``) share them instead of copying them."""
+
+    def __init__(self, **arrays: np.ndarray) -> None:
+        self.__dict__.update(arrays)
+
+    def __deepcopy__(self, memo: dict) -> _Fixed:
+        return self
 
 
 @dataclass
@@ -535,10 +547,13 @@ def flip_model(
     """
     if not len(pairs):
         raise NotComputableError("no preference pairs: the data has no reply set with two or more ranked replies")
-    q, sets, sources, iterations = _posterior(pairs, votes, quality, margins, max_iter, export_from_votes)
-    p = q[:, GAP_BUCKETS:].sum(axis=1)
-    n = len(pairs)
-    noise = _noise_interval(pairs, sets, sources, p, n_resamples, confidence, seed, votes)
+    from .._util import one_blas_thread
+
+    with one_blas_thread():  # products of a grid x pairs array with a few columns: no pool to wake
+        q, sets, sources, iterations = _posterior(pairs, votes, quality, margins, max_iter, export_from_votes)
+        p = q[:, GAP_BUCKETS:].sum(axis=1)
+        n = len(pairs)
+        noise = _noise_interval(pairs, sets, sources, p, n_resamples, confidence, seed, votes)
     llrs = {k: _source_llr(s, q) for k, s in sources.items() if k in SOURCES}
     table = pd.DataFrame(
         {
