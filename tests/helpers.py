@@ -2,6 +2,7 @@
 
 import json
 import math
+import re
 import shutil
 
 
@@ -60,19 +61,29 @@ def tiny_bert(folder, words, *, layers=1, num_labels=None):
     return tokenizer, config
 
 
-def assert_close(expected, got, path=""):
-    """Every number equal to 1e-9, everything else exactly (metrics.json from two paths)."""
+#: Report fields a numerical optimizer gives (the label models' Beta priors and the default-zero
+#: mixtures, scipy's Nelder-Mead to xatol 1e-6): scipy 1.17 moved them by up to 6e-8 relative
+#: against the stored outputs (tests/data/golden), and the interval width of pii's near-flat prior
+#: (almost every vote 0) by 1.3e-6 absolute.
+FITTED = re.compile(r"(^|/)aggregation/(default_zero/|labels/[^/]+/mean_)")
+
+
+def assert_close(expected, got, path="", *, stored=False):
+    """Every number equal to 1e-9, everything else exactly (metrics.json from two paths). ``stored``:
+    ``expected`` was stored under other releases of the libraries, its :data:`FITTED` fields met to
+    the optimizer's precision (1e-6 relative or 1e-5 absolute)."""
     if isinstance(expected, dict):
         assert isinstance(got, dict) and expected.keys() == got.keys(), (path, set(expected) ^ set(got))
         for key in expected:
-            assert_close(expected[key], got[key], f"{path}/{key}")
+            assert_close(expected[key], got[key], f"{path}/{key}", stored=stored)
     elif isinstance(expected, list):
         assert isinstance(got, list) and len(expected) == len(got), path
         for i, (x, y) in enumerate(zip(expected, got)):
-            assert_close(x, y, f"{path}[{i}]")
+            assert_close(x, y, f"{path}[{i}]", stored=stored)
     elif isinstance(expected, float) or isinstance(got, float):
         assert expected is not None and got is not None, (path, expected, got)
-        assert math.isclose(expected, got, rel_tol=1e-9, abs_tol=1e-9), (path, expected, got)
+        rel, absolute = (1e-6, 1e-5) if stored and FITTED.search(path) else (1e-9, 1e-9)
+        assert math.isclose(expected, got, rel_tol=rel, abs_tol=absolute), (path, expected, got)
     else:
         assert expected == got, (path, expected, got)
 

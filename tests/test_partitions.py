@@ -86,7 +86,7 @@ def test_split_files_on_dask_give_the_report_of_the_whole_data(name, k_files, re
     expected[kind] = expected.get(kind, 0) + repeated
     assert got["problems"] == expected
     for section in ("aggregation", "consensus"):  # no bootstrap in them: the resamples do not matter
-        assert_close(golden[section], on_dask[section], section)
+        assert_close(golden[section], on_dask[section], section, stored=True)
 
 
 @pytest.fixture(params=[3, 7], ids=["3 files", "7 files"])
