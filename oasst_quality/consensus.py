@@ -821,14 +821,12 @@ def _resampled_sums(columns: dict, n_resamples: int, seed: int) -> dict:
 def ranking_summary(rankings: pd.DataFrame) -> dict:
     """Ranked reply sets of a ranking table (``group``, ``ranking``; a Dataset's through
     ``adapter.rankings``): how many, their sizes, and the preference pairs they imply."""
-    lengths = rankings["ranking"].map(len)
-    sizes = lengths.value_counts().sort_index()
+    sizes = rankings["ranking"].map(len).value_counts().sort_index()
+    k = sizes.index.to_numpy()
     return {
         "n_ranked_groups": len(rankings),
         "group_sizes": {int(k): int(v) for k, v in sizes.items()},
-        "n_preference_pairs": int(
-            (sizes.index.to_numpy() * (sizes.index.to_numpy() - 1) // 2 * sizes.to_numpy()).sum()
-        ),
+        "n_preference_pairs": int((k * (k - 1) // 2 * sizes.to_numpy()).sum()),
     }
 
 

@@ -82,7 +82,8 @@ def dataset_order(parent: pd.Series) -> np.ndarray:
 def _partition_texts(ds, t: adapter.Tables, parents: list, replies: list, max_prompt_chars: int) -> list[tuple]:
     """The threads up to the partition's ``parents`` and the texts of its ``replies``, by id."""
     messages = t.messages
-    here = pd.Index(parents)[pd.Index(parents).isin(messages["item"])]
+    wanted = pd.Index(parents)
+    here = wanted[wanted.isin(messages["item"])]
     text = messages.set_index("item")["text"]
     prompts = pd.Series(_thread_text(messages, pd.Series(here, dtype=object), max_prompt_chars), index=here)
     return [(prompts, text[text.index.isin(replies)])]
